@@ -1,0 +1,32 @@
+# Cumulo: `make run` sets up a fresh Debian/Ubuntu machine and starts the platform;
+# `make test` sets up the same and runs the whole suite (SQLite and PostgreSQL).
+SHELL := /bin/sh
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV ?= uv
+PYTEST_ARGS ?=
+
+.PHONY: install deps run test bench lint clean
+
+install:
+	@./scripts/ensure-uv.sh
+	$(UV) sync --frozen
+
+deps: install
+	@./scripts/ensure-docker.sh
+	.venv/bin/cumulo images bootstrap 2>/dev/null || true
+
+run: deps
+	.venv/bin/cumulo up
+
+test: deps
+	@./scripts/ensure-postgres.sh
+	.venv/bin/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+bench: install
+	.venv/bin/python bench/api.py
+
+lint: install
+	.venv/bin/ruff check src tests bench
+
+clean:
+	rm -rf .cumulo .pytest_cache

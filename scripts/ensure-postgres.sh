@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install (Debian package) and start a local PostgreSQL for the test suite; create role `cumulo`.
+# Prints nothing on success. Idempotent.
+set -eu
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+if ! command -v pg_lsclusters >/dev/null 2>&1; then
+  echo "pg_lsclusters missing: install postgresql-common" >&2; exit 1
+fi
+version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -q "^$version main$"; then
+  pg_createcluster "$version" main >/dev/null
+fi
+if ! pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $4}' | grep -q online; then
+  pg_ctlcluster "$version" main start
+fi
+for i in $(seq 1 30); do
+  su postgres -c "psql -qtAc 'select 1'" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+su postgres -c "psql -qtAc \"select 1 from pg_roles where rolname='cumulo'\"" | grep -q 1 ||
+  su postgres -c "psql -qc \"create role cumulo login createdb password 'cumulo'\"" >/dev/null

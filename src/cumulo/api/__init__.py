@@ -1,0 +1,1 @@
+"""The HTTP shell: app factory, dependencies, middleware, one error handler."""

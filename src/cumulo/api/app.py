@@ -1,0 +1,72 @@
+"""``create_app()``: the API application, with every service router discovered and mounted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from starlette.middleware.cors import CORSMiddleware
+
+from cumulo import __version__, services
+from cumulo.api import errors
+from cumulo.api.metrics import Metrics
+from cumulo.api.middleware import RequestMiddleware
+from cumulo.api.ratelimit import RateLimiter
+from cumulo.core.config import Settings
+from cumulo.db import migrate
+from cumulo.platform import Platform, build_platform
+
+log = logging.getLogger("cumulo")
+
+
+def start_workers(platform: Platform) -> None:
+    """Register every service's background loops on the platform's runner."""
+    for name, module in services.modules("reconciler"):
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(platform)
+            log.debug("background work of %s registered", name)
+
+
+def create_app(settings: Settings | None = None, *, platform: Platform | None = None,
+               workers: bool = True, migrations: bool = True) -> FastAPI:
+    settings = settings or (platform.settings if platform else Settings())
+    platform = platform or build_platform(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrations:
+            await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
+        for _name, module in services.modules("lifecycle"):
+            await module.startup(platform)
+        if workers:
+            start_workers(platform)
+            await platform.runner.start()
+        try:
+            yield
+        finally:
+            await platform.close()
+
+    app = FastAPI(title="Cumulo", version=__version__, lifespan=lifespan,
+                  description="A self-hosted cloud: the Cumulo control-plane API. Authenticate with `X-API-Key`.")
+    app.state.platform = platform
+    app.state.key_limiter = RateLimiter(settings.rate_limit)
+    metrics = Metrics()
+    errors.install(app)
+    for _name, module in services.modules("api"):
+        app.include_router(module.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
+                       allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"])
+    app.add_middleware(RequestMiddleware, max_body=settings.max_body_bytes,
+                       auth_limiter=RateLimiter(settings.auth_rate_limit), metrics=metrics)
+    return app

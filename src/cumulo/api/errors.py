@@ -1,0 +1,64 @@
+"""The one error handler: every failure becomes ``{"error": {"code", "message"}}`` with its status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cumulo.core.errors import CumuloError
+
+log = logging.getLogger("cumulo.api")
+
+_HTTP_CODES = {400: "INVALID_INPUT", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+               405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
+               422: "INVALID_INPUT", 429: "RATE_LIMITED"}
+
+
+def _render(request: Request, status: int, code: str, message: str, details: Any = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    err: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        err["details"] = details
+    rid = getattr(request.state, "request_id", None)
+    if rid:
+        err["request_id"] = rid
+    return JSONResponse({"error": err}, status_code=status, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    """Where and what, never the offending input (it may be a password)."""
+    out = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        out.append({"field": ".".join(loc) or "body", "message": str(e.get("msg", "invalid"))})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CumuloError)
+    async def _cumulo(request: Request, exc: CumuloError) -> JSONResponse:
+        return _render(request, exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = _field_errors(exc)
+        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+        return _render(request, 400, "INVALID_INPUT", f"invalid request: {summary}", fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "ERROR")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").lower()
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route for {request.method} {request.url.path}"
+        return _render(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _render(request, 500, "INTERNAL", "An unexpected error occurred")

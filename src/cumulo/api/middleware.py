@@ -1,0 +1,129 @@
+"""One pure-ASGI middleware for what every request needs: a request id, security headers,
+a body-size cap, the per-IP limit on the public auth endpoints, and metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cumulo.api.metrics import Metrics
+from cumulo.api.ratelimit import RateLimiter
+from cumulo.core.errors import CumuloError, PayloadTooLarge
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data: https:; "
+                                  b"style-src 'self' 'unsafe-inline' https:; script-src 'self' 'unsafe-inline' https:"),
+]
+_VALID_RID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+PUBLIC_AUTH_PATHS = ("/auth/register", "/auth/login", "/auth/forgot-password", "/auth/reset-password",
+                     "/auth/verify")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def error_response_body(error: CumuloError, request_id: str) -> bytes:
+    body = error.body()
+    body["error"]["request_id"] = request_id
+    return json.dumps(body).encode()
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body: int, auth_limiter: RateLimiter, metrics: Metrics):
+        self.app, self.max_body, self.auth_limiter, self.metrics = app, max_body, auth_limiter, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status_holder = {"status": 500}
+        rid = request_id.encode()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid))
+                headers.extend(SECURITY_HEADERS)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            error = self._precheck(scope)
+            if error is not None:
+                await _send_error(send_wrapper, error, request_id)
+                return
+            await self.app(scope, self._limited_receive(receive), send_wrapper)
+        except _BodyTooLarge:
+            await _send_error(send_wrapper, PayloadTooLarge(f"request body exceeds {self.max_body} bytes"),
+                              request_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], template, status_holder["status"], time.perf_counter() - start)
+
+    def _precheck(self, scope: Scope) -> CumuloError | None:
+        length = _header(scope, b"content-length")
+        if length is not None:
+            try:
+                if int(length) > self.max_body:
+                    return PayloadTooLarge(f"request body exceeds {self.max_body} bytes")
+            except ValueError:
+                pass
+        path: str = scope["path"]
+        if scope["method"] != "OPTIONS" and path.startswith(PUBLIC_AUTH_PATHS):
+            client = scope.get("client")
+            try:
+                self.auth_limiter.hit(client[0] if client else "unknown")
+            except CumuloError as exc:
+                return exc
+        return None
+
+    def _limited_receive(self, receive: Receive) -> Receive:
+        seen = 0
+        limit = self.max_body
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _BodyTooLarge()
+            return message
+
+        return wrapped
+
+
+async def _send_error(send: Send, error: CumuloError, request_id: str) -> None:
+    body = error_response_body(error, request_id)
+    headers: list[Any] = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    value = _header(scope, b"x-request-id")
+    return value if value and _VALID_RID.match(value) else None

@@ -1,0 +1,1 @@
+"""The ``cumulo`` command line: one module per service, each with ``register(app)``."""

@@ -1,0 +1,52 @@
+"""Administration that works directly on the database (run on the server machine)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from cumulo.cli import output
+
+
+def register(app: typer.Typer) -> None:
+    admin = typer.Typer(help="Server administration (direct database access)", no_args_is_help=True)
+    app.add_typer(admin, name="admin")
+
+    @admin.command("create-user")
+    def create_user(email: str = typer.Option(..., prompt=True), name: str = typer.Option(..., prompt=True),
+                    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+                    is_admin: bool = typer.Option(False, "--admin", help="Make the user an administrator")) -> None:
+        """Create a (verified) user, optionally an administrator."""
+        from cumulo.core.config import Settings
+        from cumulo.core.errors import CumuloError
+        from cumulo.services.identity.schemas import RegisterIn
+
+        try:
+            RegisterIn(email=email, password=password, name=name)
+        except ValueError as exc:
+            output.err_console.print(f"[red]invalid input:[/] {exc}")
+            raise typer.Exit(1) from None
+
+        async def run() -> str:
+            from cumulo.db import migrate
+            from cumulo.platform import build_platform
+            from cumulo.services.identity import service
+
+            settings = Settings()
+            await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
+            platform = build_platform(settings)
+            try:
+                async with platform.db.session() as session:
+                    user = await service.create_user(session, email=email, password=password, name=name,
+                                                     role="admin" if is_admin else None, verified=True)
+                    await session.commit()
+                    return f"{user.id} ({user.role})"
+            finally:
+                await platform.db.dispose()
+
+        try:
+            output.console.print(f"Created user {asyncio.run(run())}")
+        except CumuloError as exc:
+            output.err_console.print(f"[red]error {exc.code}:[/] {exc.message}")
+            raise typer.Exit(1) from None

@@ -1,0 +1,1 @@
+"""Shared kernel: errors, ids, clock, config, events. Imports nothing else of cumulo."""

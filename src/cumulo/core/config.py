@@ -1,0 +1,78 @@
+"""Settings: every ``CUMULO_*`` environment variable, in one place (documented in the README)."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+
+
+def parse_rate(value: str) -> tuple[int, float]:
+    """'100/second' -> (100, 1.0): that many requests per that many seconds."""
+    match = _RATE.match(value)
+    if not match:
+        raise ValueError(f"rate must look like '100/second' or '5/minute', got {value!r}")
+    return int(match.group(1)), float(_PERIODS[match.group(2)])
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CUMULO_", extra="ignore")
+
+    # --- server -----------------------------------------------------------------
+    env: str = Field("development", description="development or production")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    s3_port: int = 9000
+    data_dir: Path = Path(".cumulo")
+    database_url: str | None = None
+    public_url: str | None = None
+    log_level: str = "info"
+    installation_id: str | None = None
+    cors_origins: str = "*"
+    max_body_bytes: int = 10 * 1024 * 1024
+
+    # --- identity ---------------------------------------------------------------
+    require_email_verification: bool = False
+    rate_limit: str = "6000/minute"
+    auth_rate_limit: str = "5/minute"
+    lockout_threshold: int = 5
+    lockout_minutes: int = 15
+    reset_token_ttl_seconds: int = 3600
+    verify_token_ttl_seconds: int = 48 * 3600
+
+    # --- mail -------------------------------------------------------------------
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "Cumulo <no-reply@cumulo.local>"
+
+    # --- secrets ----------------------------------------------------------------
+    master_key: str | None = None
+
+    @field_validator("rate_limit", "auth_rate_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'cumulo.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env.lower() == "production"

@@ -1,0 +1,55 @@
+"""In-process event bus: publishers say what changed, subscribers (reconcilers, the audit log) react.
+
+Publishing never blocks and never fails the publisher: a subscriber error is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("cumulo.events")
+
+Handler = Callable[["Event"], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class Event:
+    topic: str  # e.g. "instance.created"
+    resource_id: str | None = None
+    user_id: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Bus:
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+
+    def subscribe(self, prefix: str, handler: Handler) -> None:
+        """Handle every event whose topic starts with ``prefix`` ("" for all)."""
+        self._handlers[prefix].append(handler)
+
+    def publish(self, event: Event) -> None:
+        for prefix, handlers in list(self._handlers.items()):
+            if event.topic.startswith(prefix):
+                for handler in handlers:
+                    self._call(handler, event)
+
+    @staticmethod
+    def _call(handler: Handler, event: Event) -> None:
+        try:
+            result = handler(event)
+            if asyncio.iscoroutine(result):
+                task = asyncio.get_running_loop().create_task(result)
+                task.add_done_callback(_log_failure)
+        except Exception:  # noqa: BLE001 - a subscriber must not break the publisher
+            log.exception("event handler failed for %s", event.topic)
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception():
+        log.error("event handler failed", exc_info=task.exception())

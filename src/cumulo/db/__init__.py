@@ -1,0 +1,1 @@
+"""Database plumbing: engine, sessions, base model, migrations. No service tables live here."""

@@ -1,0 +1,1 @@
+"""Process roles: the API server, the S3 endpoint, the background worker."""

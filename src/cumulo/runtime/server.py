@@ -1,0 +1,80 @@
+"""Process roles: ``up`` (everything), ``api``, ``s3`` and ``worker``, sharing one code path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+
+from cumulo import services
+from cumulo.api.app import create_app, start_workers
+from cumulo.core.config import Settings
+from cumulo.db import migrate
+from cumulo.platform import Platform, build_platform
+
+log = logging.getLogger("cumulo")
+S3_MODULE = "cumulo.services.storage.s3app"
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to us (several servers share one process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def install_signal_handlers(self) -> None:  # older uvicorn
+        return None
+
+
+def _config(app: object, settings: Settings, port: int, lifespan: str) -> uvicorn.Config:
+    return uvicorn.Config(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False,
+                          lifespan=lifespan, proxy_headers=False, server_header=False)
+
+
+def _s3_app(platform: Platform) -> object | None:
+    try:
+        module = importlib.import_module(S3_MODULE)
+    except ModuleNotFoundError:
+        return None
+    return module.create_s3_app(platform)
+
+
+async def serve(settings: Settings, *, api: bool = True, s3: bool = True, workers: bool = True) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    platform = build_platform(settings)
+    await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
+    servers: list[_Server] = []
+    if api:
+        app = create_app(platform=platform, workers=workers, migrations=False)
+        servers.append(_Server(_config(app, settings, settings.port, "on")))
+    s3_app = _s3_app(platform) if s3 else None
+    if s3_app is not None:
+        servers.append(_Server(_config(s3_app, settings, settings.s3_port, "off")))
+    if not api:  # the API lifespan would otherwise start lifecycle hooks and workers
+        for _name, module in services.modules("lifecycle"):
+            await module.startup(platform)
+        if workers:
+            start_workers(platform)
+            await platform.runner.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    waiter = asyncio.create_task(stop.wait())
+    log.info("cumulo running: api=%s s3=%s workers=%s", api and settings.port, s3_app is not None and settings.s3_port,
+             workers)
+    await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    waiter.cancel()
+    if not api:
+        await platform.close()

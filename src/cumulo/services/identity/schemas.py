@@ -1,0 +1,103 @@
+"""Identity request and response models (the seed's paths and bodies)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
+
+
+def check_password(value: str) -> str:
+    """At least 8 characters and more than one class of character (lower, upper, digit, symbol)."""
+    if len(value) < MIN_PASSWORD:
+        raise ValueError(f"password must be at least {MIN_PASSWORD} characters")
+    if len(value) > MAX_PASSWORD:
+        raise ValueError(f"password must be at most {MAX_PASSWORD} characters")
+    classes = [any(c.islower() for c in value), any(c.isupper() for c in value),
+               any(c.isdigit() for c in value), any(not c.isalnum() for c in value)]
+    if sum(classes) < 2:
+        raise ValueError("password is too weak: mix letters with digits, capitals or symbols")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+
+class RegisterIn(Strict):
+    email: EmailStr = Field(max_length=255)
+    password: str
+    name: str = Field(min_length=1, max_length=100)
+
+    _pw = field_validator("password")(check_password)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("name must not be blank")
+        return v
+
+
+class RegisterOut(BaseModel):
+    message: str
+    user_id: str
+
+
+class LoginIn(Strict):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    role: str = "user"
+    email_verified: bool = False
+    created_at: dt.datetime | None = None
+
+
+class LoginOut(BaseModel):
+    user: UserOut
+    api_key: str
+
+
+class ForgotIn(Strict):
+    email: str = Field(max_length=320)
+
+
+class ResetIn(Strict):
+    token: str = Field(min_length=1, max_length=256)
+    new_password: str
+
+    _pw = field_validator("new_password")(check_password)
+
+
+class MessageOut(BaseModel):
+    message: str
+
+
+class KeyCreateIn(Strict):
+    name: str = Field("default", min_length=1, max_length=100)
+
+
+class KeyOut(BaseModel):
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    last_used: dt.datetime | None
+
+
+class KeyCreatedOut(KeyOut):
+    key: str = Field(description="The key itself: shown only this once")
+
+
+class RoleIn(Strict):
+    role: str = Field(pattern="^(admin|user)$")

@@ -1,0 +1,310 @@
+"""Identity use cases: accounts, logins, API keys, one-time tokens, roles.
+
+Callable without HTTP (the CLI's ``admin create-user`` and the tests use it directly).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core.clock import aware, utcnow
+from cumulo.core.errors import Conflict, CumuloError, Unauthorized, not_found
+from cumulo.core.ids import is_uuid, sha256_hex, token
+from cumulo.core.principal import Principal
+from cumulo.drivers.mail import Mail
+from cumulo.platform import Platform
+from cumulo.services.events import service as events
+from cumulo.services.identity.keycache import KeyCache
+from cumulo.services.identity.models import ApiKey, LoginFailure, OneTimeToken, User
+from cumulo.services.identity.passwords import hash_password, verify_password
+from cumulo.services.identity.schemas import KeyCreatedOut, KeyOut, UserOut
+
+log = logging.getLogger("cumulo.identity")
+
+KEY_PREFIX = "cml_"
+LAST_USED_EVERY = 30.0  # seconds between writes of api_keys.last_used for a busy key
+FORGOT_MESSAGE = "If the email exists, a reset token has been sent."
+
+
+class AccountLocked(CumuloError):
+    code, status, default_message = "ACCOUNT_LOCKED", 401, "account temporarily locked after too many failed logins"
+
+
+class EmailNotVerified(CumuloError):
+    code, status, default_message = "EMAIL_NOT_VERIFIED", 403, "verify your email address before logging in"
+
+
+class InvalidToken(CumuloError):
+    code, status, default_message = "INVALID_TOKEN", 400, "the token is invalid, expired or already used"
+
+
+def _cache(platform: Platform) -> KeyCache:
+    return platform.get_or_create("identity.keycache", KeyCache)
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(id=user.id, email=user.email, name=user.name, role=user.role,
+                   email_verified=user.email_verified, created_at=aware(user.created_at))
+
+
+def key_out(key: ApiKey) -> KeyOut:
+    return KeyOut(id=key.id, user_id=key.user_id, name=key.name, prefix=key.prefix,
+                  created_at=aware(key.created_at), last_used=aware(key.last_used))
+
+
+def _normal_email(email: str) -> str:
+    return email.strip().lower()
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+async def create_user(session: AsyncSession, *, email: str, password: str, name: str,
+                      role: str | None = None, verified: bool = False) -> User:
+    """Create an account; the very first account is an administrator."""
+    email = _normal_email(email)
+    if await session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict("an account with this email already exists")
+    if role is None:
+        role = "admin" if not await session.scalar(select(func.count()).select_from(User)) else "user"
+    user = User(email=email, name=name, password_hash=await hash_password(password), role=role,
+                email_verified=verified)
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict("an account with this email already exists") from exc
+    events.record(session, user_id=user.id, action="user.registered", resource_type="user",
+                  resource_id=user.id, role=role)
+    return user
+
+
+async def register(platform: Platform, session: AsyncSession, *, email: str, password: str, name: str) -> User:
+    user = await create_user(session, email=email, password=password, name=name)
+    raw = await _issue_token(session, user.id, "verify", platform.settings.verify_token_ttl_seconds)
+    await session.commit()
+    link = f"{platform.settings.base_url}/auth/verify/{raw}"
+    await _mail(platform, Mail(to=user.email, subject="Verify your Cumulo account",
+                               body=f"Hello {user.name},\n\nConfirm your email address by opening:\n{link}\n"))
+    return user
+
+
+async def verify_email(session: AsyncSession, raw_token: str) -> None:
+    row = await _consume_token(session, raw_token, "verify")
+    await session.execute(update(User).where(User.id == row.user_id).values(email_verified=True, updated_at=utcnow()))
+    events.record(session, user_id=row.user_id, action="user.email_verified", resource_type="user",
+                  resource_id=row.user_id)
+    await session.commit()
+
+
+async def get_user(session: AsyncSession, user_id: str) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise not_found("user", user_id)
+    return user
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list((await session.scalars(select(User).order_by(User.created_at))).all())
+
+
+async def set_role(platform: Platform, session: AsyncSession, actor: Principal, user_id: str, role: str) -> User:
+    if not is_uuid(user_id):
+        raise not_found("user", user_id)
+    user = await get_user(session, user_id)
+    user.role = role
+    events.record(session, user_id=user.id, actor_id=actor.user_id, action="user.role_changed",
+                  resource_type="user", resource_id=user.id, role=role)
+    await session.commit()
+    _cache(platform).evict_user(user.id)
+    return user
+
+
+# --- login and lockout -----------------------------------------------------------------------
+
+async def login(platform: Platform, session: AsyncSession, *, email: str, password: str) -> tuple[User, str]:
+    settings = platform.settings
+    email = _normal_email(email)
+    now = utcnow()
+    failure = await session.get(LoginFailure, email)
+    if failure and failure.locked_until and aware(failure.locked_until) > now:
+        minutes = max(1, int((aware(failure.locked_until) - now).total_seconds() // 60) + 1)
+        raise AccountLocked(f"account temporarily locked after too many failed logins; try again in {minutes} min")
+    user = await session.scalar(select(User).where(User.email == email))
+    if not await verify_password(user.password_hash if user else None, password):
+        await _count_failure(session, email, failure, settings.lockout_threshold, settings.lockout_minutes)
+        raise Unauthorized("invalid email or password")
+    assert user is not None
+    if settings.require_email_verification and not user.email_verified:
+        raise EmailNotVerified()
+    if failure:
+        await session.delete(failure)
+    raw, _key = await _new_key(session, user.id, f"login {now:%Y-%m-%d %H:%M}")
+    events.record(session, user_id=user.id, action="user.login", resource_type="user", resource_id=user.id)
+    await session.commit()
+    return user, raw
+
+
+async def _count_failure(session: AsyncSession, email: str, failure: LoginFailure | None,
+                         threshold: int, minutes: int) -> None:
+    if failure is None:
+        failure = LoginFailure(email=email, count=0)
+        session.add(failure)
+    failure.count += 1
+    failure.updated_at = utcnow()
+    if failure.count >= threshold:
+        failure.locked_until = utcnow() + dt.timedelta(minutes=minutes)
+        failure.count = 0
+    try:
+        await session.commit()
+    except IntegrityError:  # a concurrent failure inserted the row first: count on it
+        await session.rollback()
+        await session.execute(update(LoginFailure).where(LoginFailure.email == email)
+                              .values(count=LoginFailure.count + 1, updated_at=utcnow()))
+        await session.commit()
+
+
+# --- password reset --------------------------------------------------------------------------
+
+async def forgot_password(platform: Platform, session: AsyncSession, email: str) -> None:
+    user = await session.scalar(select(User).where(User.email == _normal_email(email)))
+    if user is None:
+        return
+    raw = await _issue_token(session, user.id, "reset", platform.settings.reset_token_ttl_seconds)
+    events.record(session, user_id=user.id, action="user.password_reset_requested", resource_type="user",
+                  resource_id=user.id)
+    await session.commit()
+    minutes = platform.settings.reset_token_ttl_seconds // 60
+    await _mail(platform, Mail(
+        to=user.email, subject="Reset your Cumulo password",
+        body=(f"Hello {user.name},\n\nSomeone asked to reset your password. Your reset token, valid for "
+              f"{minutes} minutes and usable once:\n\n{raw}\n\nUse it with POST /auth/reset-password or "
+              f"`cumulo reset-password`. If this was not you, ignore this mail.\n")))
+
+
+async def reset_password(platform: Platform, session: AsyncSession, raw_token: str, new_password: str) -> None:
+    row = await _consume_token(session, raw_token, "reset")
+    user = await get_user(session, row.user_id)
+    user.password_hash = await hash_password(new_password)
+    user.updated_at = utcnow()
+    await session.execute(delete(LoginFailure).where(LoginFailure.email == user.email))
+    events.record(session, user_id=user.id, action="user.password_reset", resource_type="user", resource_id=user.id)
+    await session.commit()
+
+
+async def _issue_token(session: AsyncSession, user_id: str, purpose: str, ttl_seconds: int) -> str:
+    raw = token(32)
+    session.add(OneTimeToken(user_id=user_id, purpose=purpose, token_hash=sha256_hex(raw),
+                             expires_at=utcnow() + dt.timedelta(seconds=ttl_seconds)))
+    return raw
+
+
+async def _consume_token(session: AsyncSession, raw_token: str, purpose: str) -> OneTimeToken:
+    """Mark a one-time token used, atomically: two concurrent uses cannot both succeed."""
+    now = utcnow()
+    row = await session.scalar(select(OneTimeToken).where(OneTimeToken.token_hash == sha256_hex(raw_token),
+                                                          OneTimeToken.purpose == purpose))
+    if row is None or row.used_at is not None or aware(row.expires_at) <= now:
+        raise InvalidToken()
+    result = await session.execute(update(OneTimeToken).where(OneTimeToken.id == row.id, OneTimeToken.used_at.is_(None))
+                                   .values(used_at=now))
+    if result.rowcount != 1:
+        raise InvalidToken()
+    return row
+
+
+async def _mail(platform: Platform, mail: Mail) -> None:
+    try:
+        await platform.mailer.send(mail)
+    except CumuloError as exc:  # the account change stands; the user can ask again
+        log.warning("could not send '%s' to %s: %s", mail.subject, mail.to, exc.message)
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+async def _new_key(session: AsyncSession, user_id: str, name: str) -> tuple[str, ApiKey]:
+    raw = KEY_PREFIX + token(30)
+    key = ApiKey(user_id=user_id, name=name, prefix=raw[:12], key_hash=sha256_hex(raw))
+    session.add(key)
+    await session.flush()
+    return raw, key
+
+
+def _created(raw: str, key: ApiKey) -> KeyCreatedOut:
+    return KeyCreatedOut(**key_out(key).model_dump(), key=raw)
+
+
+async def create_key(session: AsyncSession, user: Principal, name: str) -> KeyCreatedOut:
+    raw, key = await _new_key(session, user.user_id, name)
+    events.record(session, user_id=user.user_id, action="apikey.created", resource_type="apikey",
+                  resource_id=key.id, name=name)
+    await session.commit()
+    return _created(raw, key)
+
+
+async def list_keys(session: AsyncSession, user: Principal) -> list[KeyOut]:
+    rows = await session.scalars(select(ApiKey).where(ApiKey.user_id == user.user_id).order_by(ApiKey.created_at))
+    return [key_out(k) for k in rows]
+
+
+async def _own_key(session: AsyncSession, user: Principal, key_id: str) -> ApiKey:
+    key = await session.get(ApiKey, key_id) if is_uuid(key_id) else None
+    if key is None or key.user_id != user.user_id:
+        raise not_found("API key", key_id)
+    return key
+
+
+async def revoke_key(platform: Platform, session: AsyncSession, user: Principal, key_id: str) -> None:
+    key = await _own_key(session, user, key_id)
+    await session.delete(key)
+    events.record(session, user_id=user.user_id, action="apikey.revoked", resource_type="apikey", resource_id=key.id)
+    await session.commit()
+    _cache(platform).evict(key.key_hash)
+
+
+async def rotate_key(platform: Platform, session: AsyncSession, user: Principal, key_id: str) -> KeyCreatedOut:
+    old = await _own_key(session, user, key_id)
+    raw, new = await _new_key(session, user.user_id, old.name)
+    await session.delete(old)
+    events.record(session, user_id=user.user_id, action="apikey.rotated", resource_type="apikey",
+                  resource_id=new.id, previous_id=old.id)
+    await session.commit()
+    _cache(platform).evict(old.key_hash)
+    return _created(raw, new)
+
+
+async def authenticate(platform: Platform, raw_key: str) -> Principal:
+    """The principal behind an API key, or ``Unauthorized``. Keeps ``last_used`` current."""
+    if not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
+        raise Unauthorized("invalid API key")
+    key_hash = sha256_hex(raw_key)
+    cache = _cache(platform)
+    entry = cache.get(key_hash)
+    now = time.monotonic()
+    if entry is None:
+        async with platform.db.session() as session:
+            row = (await session.execute(
+                select(ApiKey.id, User.id, User.email, User.name, User.role)
+                .join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == key_hash))).first()
+            if row is None:
+                raise Unauthorized("invalid API key")
+            key_id, user_id, email, name, role = row
+            await _touch(session, key_id)
+        cache.put(key_hash, Principal(user_id=user_id, email=email, name=name, role=role, key_id=key_id), now)
+        return cache.get(key_hash).principal  # type: ignore[union-attr]
+    if now - entry.touched > LAST_USED_EVERY:
+        entry.touched = now
+        async with platform.db.session() as session:
+            await _touch(session, entry.principal.key_id)
+    return entry.principal
+
+
+async def _touch(session: AsyncSession, key_id: str) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used=utcnow()))
+    await session.commit()

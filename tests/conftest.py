@@ -1,0 +1,112 @@
+"""Shared fixtures.
+
+- ``server``: a live Cumulo server, once per database backend (SQLite and PostgreSQL):
+  every test using it (or ``client``/``user``) runs against both.
+- ``server_sqlite``: a live server on SQLite only, for tests where the backend does not matter
+  (e.g. Docker-heavy ones).
+- ``make_server``: start a server with custom settings (stopped at the end of the test).
+- ``user`` / ``other_user``: a fresh registered user with a logged-in ``cumulo.client.Client``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from cumulo.client import Client
+from cumulo.testing.server import LiveServer, test_settings
+
+PG_ADMIN_URL = os.environ.get("CUMULO_TEST_PG_URL", "postgresql://cumulo:cumulo@127.0.0.1:5432/postgres")
+PASSWORD = "Sup3r-secret!"
+
+
+def _create_pg_database() -> tuple[str, Callable[[], None]]:
+    name = f"cumulo_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CUMULO_TEST_SKIP_PG") == "1":
+            pytest.skip("PostgreSQL not available and CUMULO_TEST_SKIP_PG=1")
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}); run ./scripts/ensure-postgres.sh "
+                    "or set CUMULO_TEST_SKIP_PG=1", pytrace=False)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+
+    def drop() -> None:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}", drop
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    url, drop = _create_pg_database()
+    yield url
+    drop()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp(f"cumulo-{request.param}")
+    url = request.getfixturevalue("pg_database") if request.param == "postgresql" else None
+    live = LiveServer(test_settings(str(data_dir), url)).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def server_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(test_settings(str(tmp_path_factory.mktemp("cumulo-sqlite-only")))).start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., LiveServer]]:
+    started: list[LiveServer] = []
+
+    def make(**overrides: Any) -> LiveServer:
+        data_dir = overrides.pop("data_dir", None) or str(tmp_path_factory.mktemp("cumulo-custom"))
+        live = LiveServer(test_settings(data_dir, **overrides)).start()
+        started.append(live)
+        return live
+
+    yield make
+    for live in started:
+        live.stop()
+
+
+def new_email() -> str:
+    return f"u{uuid.uuid4().hex[:12]}@example.com"
+
+
+def register_and_login(live: LiveServer, email: str | None = None, name: str = "Test User") -> Client:
+    client = Client(live.url)
+    email = email or new_email()
+    client.identity.register(email, PASSWORD, name)
+    client.identity.login(email, PASSWORD)
+    return client
+
+
+@pytest.fixture
+def user(server: LiveServer) -> Iterator[Client]:
+    with register_and_login(server) as client:
+        yield client
+
+
+@pytest.fixture
+def other_user(server: LiveServer) -> Iterator[Client]:
+    with register_and_login(server) as client:
+        yield client
+
+
+@pytest.fixture
+def sqlite_user(server_sqlite: LiveServer) -> Iterator[Client]:
+    with register_and_login(server_sqlite) as client:
+        yield client

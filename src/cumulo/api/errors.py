@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sqlalchemy.exc import DBAPIError
+
 from cumulo.core.errors import CumuloError
 
 log = logging.getLogger("cumulo.api")
@@ -39,6 +41,20 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     return out
 
 
+def _is_data_error(exc: BaseException) -> bool:
+    """The database refused a value (NUL byte, too long, out of range): the client's input, not our bug."""
+    seen: BaseException | None = exc
+    depth = 0
+    while seen is not None and depth < 6:
+        if type(seen).__name__ in ("DataError", "CharacterNotInRepertoireError", "StringDataRightTruncationError",
+                                   "NumericValueOutOfRangeError", "InvalidTextRepresentationError",
+                                   "UntranslatableCharacterError", "InvalidDatetimeFormatError"):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+        depth += 1
+    return False
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(CumuloError)
     async def _cumulo(request: Request, exc: CumuloError) -> JSONResponse:
@@ -57,6 +73,14 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = f"no route for {request.method} {request.url.path}"
         return _render(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _is_data_error(exc):
+            return _render(request, 400, "INVALID_INPUT", "input contains a value the database cannot store "
+                                                          "(a NUL character, or a value too long or out of range)")
+        log.exception("database error on %s %s", request.method, request.url.path)
+        return _render(request, 500, "INTERNAL", "An unexpected error occurred")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

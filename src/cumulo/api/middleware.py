@@ -67,7 +67,9 @@ class RequestMiddleware:
             if error is not None:
                 await _send_error(send_wrapper, error, request_id)
                 return
-            await self.app(scope, self._limited_receive(receive), send_wrapper)
+            if _header(scope, b"content-length") is None and _header(scope, b"transfer-encoding"):
+                receive = await self._buffered(receive)
+            await self.app(scope, receive, send_wrapper)
         except _BodyTooLarge:
             await _send_error(send_wrapper, PayloadTooLarge(f"request body exceeds {self.max_body} bytes"),
                               request_id)
@@ -93,20 +95,32 @@ class RequestMiddleware:
                 return exc
         return None
 
-    def _limited_receive(self, receive: Receive) -> Receive:
+    async def _buffered(self, receive: Receive) -> Receive:
+        """A chunked body of unknown length: read it (up to the cap) before the app sees it."""
+        chunks: list[bytes] = []
         seen = 0
-        limit = self.max_body
-
-        async def wrapped() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _BodyTooLarge()
-            return message
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_body:
+                raise _BodyTooLarge()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
 
-        return wrapped
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
 
 
 async def _send_error(send: Send, error: CumuloError, request_id: str) -> None:

@@ -68,7 +68,7 @@ class LoginOut(BaseModel):
 
 
 class ForgotIn(Strict):
-    email: str = Field(max_length=320)
+    email: EmailStr = Field(max_length=320)
 
 
 class ResetIn(Strict):

@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
             from cumulo.services.identity import service
 
             settings = Settings()
-            await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
             platform = build_platform(settings)
+            await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
             try:
                 async with platform.db.session() as session:
                     user = await service.create_user(session, email=email, password=password, name=name,

@@ -9,6 +9,9 @@ import httpx
 
 if TYPE_CHECKING:
     from cumulo.client.identity import Identity
+    from cumulo.client.cron import Cron
+    from cumulo.client.notify import Notify
+    from cumulo.client.queues import Queues
 
 
 class ApiError(Exception):
@@ -80,6 +83,24 @@ class Client:
         from cumulo.client.identity import Identity
 
         return Identity(self)
+
+    @cached_property
+    def queues(self) -> Queues:
+        from cumulo.client.queues import Queues
+
+        return Queues(self)
+
+    @cached_property
+    def notify(self) -> Notify:
+        from cumulo.client.notify import Notify
+
+        return Notify(self)
+
+    @cached_property
+    def cron(self) -> Cron:
+        from cumulo.client.cron import Cron
+
+        return Cron(self)
 
     def health(self) -> dict[str, Any]:
         """Readiness, including a 503 DEGRADED answer (which is information, not an error)."""

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_from: str = "Cumulo <no-reply@cumulo.local>"
 
+    # --- storage (S3) ---------------------------------------------------------------
+    s3_region: str = "us-east-1"
+    s3_domain: str = Field("localhost", description="virtual-hosted-style: <bucket>.<s3_domain>[:port]")
+    s3_public_url: str | None = None
+
     # --- secrets ----------------------------------------------------------------
     master_key: str | None = None
 

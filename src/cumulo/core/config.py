@@ -61,6 +61,16 @@ class Settings(BaseSettings):
 
     # --- secrets ----------------------------------------------------------------
     master_key: str | None = None
+    master_key_previous: str | None = Field(None, description="comma-separated older master keys still accepted "
+                                            "while data keys are re-wrapped (rotation)")
+
+    # --- functions (issue 6) ----------------------------------------------------------
+    function_idle_seconds: float = Field(300.0, description="keep an idle warm function container this long")
+    function_max_zip_bytes: int = 50 * 1024 * 1024
+    function_max_unzipped_bytes: int = 250 * 1024 * 1024
+    function_async_retries: int = 2
+    function_image_python: str = "cumulo/python"
+    function_image_node: str = "cumulo/node"
 
     @field_validator("rate_limit", "auth_rate_limit")
     @classmethod

@@ -50,3 +50,17 @@ def register(app: typer.Typer) -> None:
         except CumuloError as exc:
             output.err_console.print(f"[red]error {exc.code}:[/] {exc.message}")
             raise typer.Exit(1) from None
+
+    @admin.command("rotate-master-key")
+    def rotate_master_key(new_key: str = typer.Option(None, "--new-key", envvar="CUMULO_NEW_MASTER_KEY",
+                                                      help="the new key (32 bytes, base64 or hex); generated when omitted")
+                          ) -> None:
+        """Re-wrap every data key under a new master key, without downtime (see docs/secrets.md)."""
+        from cumulo.core.errors import CumuloError
+        from cumulo.services.secrets.rotation import rotate
+
+        try:
+            output.console.print(asyncio.run(rotate(new_key)))
+        except (CumuloError, ValueError) as exc:
+            output.err_console.print(f"[red]error:[/] {getattr(exc, 'message', exc)}")
+            raise typer.Exit(1) from None

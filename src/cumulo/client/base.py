@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from cumulo.client.cron import Cron
     from cumulo.client.notify import Notify
     from cumulo.client.queues import Queues
+    from cumulo.client.secrets import Secrets
+    from cumulo.client.functions import Functions
 
 
 class ApiError(Exception):
@@ -101,6 +103,18 @@ class Client:
         from cumulo.client.cron import Cron
 
         return Cron(self)
+
+    @cached_property
+    def secrets(self) -> Secrets:
+        from cumulo.client.secrets import Secrets
+
+        return Secrets(self)
+
+    @cached_property
+    def functions(self) -> Functions:
+        from cumulo.client.functions import Functions
+
+        return Functions(self)
 
     def health(self) -> dict[str, Any]:
         """Readiness, including a 503 DEGRADED answer (which is information, not an error)."""

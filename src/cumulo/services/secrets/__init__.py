@@ -1,0 +1,1 @@
+"""Secrets Manager: encrypted, versioned values (envelope encryption under the master key)."""

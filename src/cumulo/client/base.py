@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from cumulo.client.cron import Cron
     from cumulo.client.notify import Notify
     from cumulo.client.queues import Queues
+    from cumulo.client.storage import Storage
     from cumulo.client.secrets import Secrets
     from cumulo.client.functions import Functions
 
@@ -115,6 +116,12 @@ class Client:
         from cumulo.client.functions import Functions
 
         return Functions(self)
+
+    @cached_property
+    def storage(self) -> Storage:
+        from cumulo.client.storage import Storage
+
+        return Storage(self)
 
     def health(self) -> dict[str, Any]:
         """Readiness, including a 503 DEGRADED answer (which is information, not an error)."""

@@ -1,0 +1,75 @@
+"""Storage calls: buckets, objects (streamed), S3 credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from cumulo.client.base import Client
+
+
+def _path(bucket: str, key: str) -> str:
+    return f"/storage/{quote(bucket, safe='')}/{quote(key, safe='/')}"
+
+
+class Storage:
+    def __init__(self, client: Client):
+        self.c = client
+
+    # --- buckets ----------------------------------------------------------------------
+    def create_bucket(self, name: str) -> dict[str, Any]:
+        return self.c.post("/storage/buckets", {"name": name})  # type: ignore[no-any-return]
+
+    def buckets(self) -> list[dict[str, Any]]:
+        return self.c.get("/storage/buckets")  # type: ignore[no-any-return]
+
+    def delete_bucket(self, name: str) -> None:
+        self.c.delete(f"/storage/buckets/{quote(name, safe='')}")
+
+    # --- objects ----------------------------------------------------------------------
+    def put(self, bucket: str, key: str, data: bytes | IO[bytes] | Iterator[bytes],
+            content_type: str = "application/octet-stream") -> dict[str, Any]:
+        return self.c.request("PUT", _path(bucket, key), content=data,  # type: ignore[no-any-return]
+                              headers={"Content-Type": content_type})
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return self.c.request("GET", _path(bucket, key), raw=True).content  # type: ignore[no-any-return]
+
+    def download(self, bucket: str, key: str, out: IO[bytes]) -> int:
+        """Stream an object into ``out``; returns the byte count."""
+        written = 0
+        with self.c._http.stream("GET", _path(bucket, key), headers=self.c.headers()) as response:
+            if response.status_code >= 400:
+                response.read()
+                self.c.request("GET", _path(bucket, key))  # raises the ApiError
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+                written += len(chunk)
+        return written
+
+    def head(self, bucket: str, key: str) -> dict[str, str]:
+        return dict(self.c.request("HEAD", _path(bucket, key), raw=True).headers)
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.c.delete(_path(bucket, key))
+
+    def list(self, bucket: str, prefix: str = "", delimiter: str = "", after: str | None = None,
+             limit: int = 1000) -> dict[str, Any]:
+        params: dict[str, Any] = {"prefix": prefix, "limit": limit}
+        if delimiter:
+            params["delimiter"] = delimiter
+        if after:
+            params["after"] = after
+        return self.c.get(f"/storage/{quote(bucket, safe='')}", params=params)  # type: ignore[no-any-return]
+
+    # --- S3 credentials ---------------------------------------------------------------
+    def create_credentials(self, name: str = "") -> dict[str, Any]:
+        return self.c.post("/storage/credentials", {"name": name})  # type: ignore[no-any-return]
+
+    def credentials(self) -> list[dict[str, Any]]:
+        return self.c.get("/storage/credentials")  # type: ignore[no-any-return]
+
+    def delete_credentials(self, ident: str) -> None:
+        self.c.delete(f"/storage/credentials/{quote(ident, safe='')}")

@@ -1,0 +1,240 @@
+"""Blobs as files on the local disk.
+
+Layout under ``root``: ``blobs/ab/cd/<id>`` (two levels of 256 fan-out, so no directory grows past a
+few thousand entries even with hundreds of millions of blobs) and ``tmp/`` for writes in progress.
+A write streams into ``tmp/`` while hashing; ``commit()`` fsyncs and renames it into place, so a
+blob is visible only when complete, and a crash leaves only a temporary file that ``clean_temp``
+removes at the next start. Blobs are immutable: an overwrite is a new blob, so a reader that
+opened the old one keeps reading consistent bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shutil
+import time
+import uuid
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from cumulo.core.errors import NotFound, Unavailable
+
+CHUNK = 1024 * 1024
+FLUSH_AT = 1024 * 1024
+
+
+class BlobWriter:
+    """One blob being written: ``write`` chunks, then ``commit()`` (or ``abort()``)."""
+
+    def __init__(self, store: LocalBlobStore, *, sha256: bool = False, crc32: bool = False):
+        self.store = store
+        self.blob_id = uuid.uuid4().hex
+        self.tmp = store.tmp_dir / f"{self.blob_id}.part"
+        self.size = 0
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha256 = hashlib.sha256() if sha256 else None
+        self._crc32: int | None = 0 if crc32 else None
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+        self.closed = False
+
+    async def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self.size += len(data)
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= FLUSH_AT:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        chunk = b"".join(self._pending)
+        self._pending, self._pending_size = [], 0
+        await asyncio.to_thread(self._write_sync, chunk)
+
+    def _write_sync(self, chunk: bytes) -> None:
+        self._md5.update(chunk)
+        if self._sha256 is not None:
+            self._sha256.update(chunk)
+        if self._crc32 is not None:
+            self._crc32 = zlib.crc32(chunk, self._crc32)
+        self._fh.write(chunk)
+
+    async def finish(self) -> None:
+        """Flush what is buffered; hashes are final after this."""
+        await self._flush()
+
+    @property
+    def md5_hex(self) -> str:
+        return self._md5.hexdigest()
+
+    @property
+    def md5_digest(self) -> bytes:
+        return self._md5.digest()
+
+    @property
+    def sha256_hex(self) -> str | None:
+        return self._sha256.hexdigest() if self._sha256 is not None else None
+
+    @property
+    def crc32(self) -> int | None:
+        return self._crc32
+
+    async def commit(self) -> str:
+        """Make the blob durable and visible under ``blob_id``."""
+        await self._flush()
+        await asyncio.to_thread(self._commit_sync)
+        return self.blob_id
+
+    def _commit_sync(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        self.closed = True
+        final = self.store.path(self.blob_id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.tmp, final)
+
+    async def abort(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._pending = []
+        await asyncio.to_thread(self._abort_sync)
+
+    def _abort_sync(self) -> None:
+        self._fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.blob_dir = self.root / "blobs"
+        self.tmp_dir = self.root / "tmp"
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path(self, blob_id: str) -> Path:
+        if len(blob_id) != 32 or not all(c in "0123456789abcdef" for c in blob_id):
+            raise NotFound("blob not found")
+        return self.blob_dir / blob_id[:2] / blob_id[2:4] / blob_id
+
+    async def writer(self, *, sha256: bool = False, crc32: bool = False) -> BlobWriter:
+        try:
+            return await asyncio.to_thread(BlobWriter, self, sha256=sha256, crc32=crc32)
+        except OSError as exc:
+            raise Unavailable(f"blob store cannot write: {exc.strerror}") from None
+
+    async def read(self, blob_id: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """Bytes ``start`` to ``end`` (inclusive; ``None`` = to the end). Opens before yielding, so a
+        concurrent overwrite or delete never cuts a read short."""
+        fh = await asyncio.to_thread(self._open, blob_id)
+        return self._iterate(fh, start, end)
+
+    def _open(self, blob_id: str):  # type: ignore[no-untyped-def]
+        try:
+            return open(self.path(blob_id), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {blob_id} is missing") from None
+
+    async def _iterate(self, fh, start: int, end: int | None) -> AsyncIterator[bytes]:  # type: ignore[no-untyped-def]
+        try:
+            remaining = None if end is None else end - start + 1
+            if start:
+                fh.seek(start)
+            while remaining is None or remaining > 0:
+                size = CHUNK if remaining is None else min(CHUNK, remaining)
+                data = await asyncio.to_thread(fh.read, size)
+                if not data:
+                    break
+                if remaining is not None:
+                    remaining -= len(data)
+                yield data
+        finally:
+            fh.close()
+
+    async def concat(self, blob_ids: list[str]) -> BlobWriter:
+        """A new (uncommitted) blob holding the given blobs back to back (multipart completion)."""
+        writer = await self.writer()
+        try:
+            await asyncio.to_thread(self._concat_sync, writer, blob_ids)
+        except BaseException:
+            await writer.abort()
+            raise
+        return writer
+
+    def _concat_sync(self, writer: BlobWriter, blob_ids: list[str]) -> None:
+        out = writer._fh
+        for blob_id in blob_ids:
+            with open(self.path(blob_id), "rb") as src:
+                size = os.fstat(src.fileno()).st_size
+                copied = 0
+                try:
+                    while copied < size:
+                        n = os.copy_file_range(src.fileno(), out.fileno(), size - copied)
+                        if n == 0:
+                            break
+                        copied += n
+                except (AttributeError, OSError):
+                    src.seek(copied)
+                    out.seek(0, os.SEEK_END)
+                    while chunk := src.read(CHUNK):
+                        out.write(chunk)
+                out.seek(0, os.SEEK_END)
+            writer.size += size
+
+    async def duplicate(self, blob_id: str) -> str:
+        """A new blob id with the same bytes: a hard link (instant), or a copy across file systems."""
+        new_id = uuid.uuid4().hex
+        await asyncio.to_thread(self._duplicate_sync, blob_id, new_id)
+        return new_id
+
+    def _duplicate_sync(self, blob_id: str, new_id: str) -> None:
+        src, dst = self.path(blob_id), self.path(new_id)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, dst)
+        except FileNotFoundError:
+            raise NotFound(f"blob {blob_id} is missing") from None
+        except OSError:
+            tmp = self.tmp_dir / f"{new_id}.part"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dst)
+
+    async def delete(self, *blob_ids: str | None) -> None:
+        ids = [b for b in blob_ids if b]
+        if ids:
+            await asyncio.to_thread(self._delete_sync, ids)
+
+    def _delete_sync(self, ids: list[str]) -> None:
+        for blob_id in ids:
+            try:
+                self.path(blob_id).unlink(missing_ok=True)
+            except (NotFound, OSError):
+                pass
+
+    def exists(self, blob_id: str) -> bool:
+        try:
+            return self.path(blob_id).exists()
+        except NotFound:
+            return False
+
+    def clean_temp(self, older_than: float = 0) -> int:
+        """Remove temporary files of writes that never finished (crash, killed client)."""
+        removed = 0
+        cutoff = time.time() - older_than
+        for entry in os.scandir(self.tmp_dir):
+            try:
+                if entry.stat().st_mtime <= cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except OSError:
+                pass
+        return removed

@@ -1,0 +1,176 @@
+"""Bucket use cases: create, list, look up, authorize, delete, and their settings
+(versioning, policy, CORS, tags)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.services.events.service import record
+from cumulo.services.storage.errors import S3Error, access_denied, no_such_bucket
+from cumulo.services.storage.models import Bucket, ObjectVersion, Upload
+from cumulo.services.storage.names import check_bucket
+
+MAX_POLICY = 20 * 1024
+ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation",
+           "s3:ListBucketVersions", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload",
+           "s3:GetObjectTagging", "s3:PutObjectTagging"}
+
+
+async def create_bucket(session: AsyncSession, user_id: str, name: str) -> Bucket:
+    check_bucket(name)
+    existing = await session.scalar(select(Bucket).where(Bucket.name == name))
+    if existing is not None:
+        raise _taken(existing, user_id, name)
+    bucket = Bucket(user_id=user_id, name=name, versioning="", tags={})
+    session.add(bucket)
+    record(session, user_id=user_id, action="storage.bucket.created", resource_type="bucket", resource_id=bucket.id,
+           name=name)
+    try:
+        await session.commit()
+    except IntegrityError:  # created concurrently
+        await session.rollback()
+        existing = await session.scalar(select(Bucket).where(Bucket.name == name))
+        raise _taken(existing, user_id, name) from None
+    return bucket
+
+
+def _taken(existing: Bucket | None, user_id: str, name: str) -> S3Error:
+    if existing is not None and existing.user_id == user_id:
+        return S3Error("BucketAlreadyOwnedByYou", f"you already own bucket '{name}'", 409, resource=name)
+    return S3Error("BucketAlreadyExists", f"bucket name '{name}' is taken: bucket names are global", 409,
+                   resource=name)
+
+
+async def list_buckets(session: AsyncSession, user_id: str) -> list[Bucket]:
+    return list((await session.scalars(select(Bucket).where(Bucket.user_id == user_id).order_by(Bucket.name))).all())
+
+
+async def get_bucket(session: AsyncSession, name: str) -> Bucket:
+    if not isinstance(name, str) or not 3 <= len(name) <= 63:
+        raise no_such_bucket(str(name)[:80])
+    bucket = await session.scalar(select(Bucket).where(Bucket.name == name))
+    if bucket is None:
+        raise no_such_bucket(name)
+    return bucket
+
+
+async def owned_bucket(session: AsyncSession, user_id: str, name: str) -> Bucket:
+    """The caller's bucket; someone else's is 'not found', exactly like a missing one (REST API)."""
+    bucket = await get_bucket(session, name)
+    if bucket.user_id != user_id:
+        raise no_such_bucket(name)
+    return bucket
+
+
+def authorize(bucket: Bucket, user_id: str | None, action: str, key: str | None = None) -> None:
+    """Owner: everything. Anyone else (including anonymous callers): what the bucket policy allows."""
+    if user_id is not None and user_id == bucket.user_id:
+        return
+    if bucket.policy and action in ACTIONS and _policy_allows(bucket.policy, bucket.name, action, key):
+        return
+    raise access_denied()
+
+
+def _policy_allows(policy: str, bucket: str, action: str, key: str | None) -> bool:
+    resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
+    allowed = False
+    for effect, actions, resources in _statements(policy):
+        if any(fnmatch.fnmatchcase(action, a) for a in actions) and \
+                any(fnmatch.fnmatchcase(resource, r) for r in resources):
+            if effect == "Deny":
+                return False
+            allowed = True
+    return allowed
+
+
+@lru_cache(maxsize=256)
+def _statements(policy: str) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+    """Statements that apply to everyone (Principal "*"), as (effect, actions, resources)."""
+    doc = json.loads(policy)
+    out = []
+    for st in _as_list(doc.get("Statement")):
+        principal = st.get("Principal")
+        if not (principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))):
+            continue
+        out.append((st.get("Effect", ""), tuple(_as_list(st.get("Action"))), tuple(_as_list(st.get("Resource")))))
+    return tuple(out)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def check_policy(bucket: Bucket, text: str) -> str:
+    """Validate a bucket policy document (JSON, Version, Statement with Effect/Principal/Action/Resource)."""
+    def bad(why: str) -> S3Error:
+        return S3Error("MalformedPolicy", f"invalid bucket policy: {why}", 400)
+
+    if len(text.encode()) > MAX_POLICY:
+        raise bad(f"larger than {MAX_POLICY} bytes")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise bad("not valid JSON") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("Statement"), (list, dict)):
+        raise bad("a JSON object with a Statement is required")
+    for st in _as_list(doc["Statement"]):
+        if not isinstance(st, dict) or st.get("Effect") not in ("Allow", "Deny"):
+            raise bad("each statement needs Effect Allow or Deny")
+        if "Principal" not in st or not st.get("Action") or not st.get("Resource"):
+            raise bad("each statement needs Principal, Action and Resource")
+        for action in _as_list(st["Action"]):
+            if not isinstance(action, str) or not action.startswith("s3:"):
+                raise bad(f"unsupported action {action!r}")
+        for res in _as_list(st["Resource"]):
+            if not isinstance(res, str) or not (res == f"arn:aws:s3:::{bucket.name}"
+                                                or res.startswith(f"arn:aws:s3:::{bucket.name}/")):
+                raise bad(f"resource {res!r} is not this bucket")
+    return text
+
+
+async def set_policy(session: AsyncSession, bucket: Bucket, text: str | None) -> None:
+    bucket.policy = check_policy(bucket, text) if text is not None else None
+    record(session, user_id=bucket.user_id, action="storage.bucket.policy_changed", resource_type="bucket",
+           resource_id=bucket.id, public=bool(text))
+    await session.commit()
+
+
+async def set_versioning(session: AsyncSession, bucket: Bucket, status: str) -> None:
+    if status not in ("Enabled", "Suspended"):
+        raise S3Error("MalformedXML", "versioning Status must be Enabled or Suspended", 400)
+    if bucket.versioning == "" and status == "Suspended":
+        return
+    bucket.versioning = status
+    record(session, user_id=bucket.user_id, action="storage.bucket.versioning_changed", resource_type="bucket",
+           resource_id=bucket.id, status=status)
+    await session.commit()
+
+
+async def set_cors(session: AsyncSession, bucket: Bucket, rules: list[dict[str, Any]] | None) -> None:
+    bucket.cors = json.dumps(rules) if rules else None
+    await session.commit()
+
+
+async def set_tags(session: AsyncSession, bucket: Bucket, tags: dict[str, str]) -> None:
+    bucket.tags = dict(tags)
+    await session.commit()
+
+
+async def delete_bucket(session: AsyncSession, bucket: Bucket) -> None:
+    busy = await session.scalar(select(exists().where(ObjectVersion.bucket_id == bucket.id)))
+    busy = busy or await session.scalar(select(exists().where(Upload.bucket_id == bucket.id)))
+    if busy:
+        raise S3Error("BucketNotEmpty", f"bucket '{bucket.name}' is not empty", 409, resource=bucket.name)
+    record(session, user_id=bucket.user_id, action="storage.bucket.deleted", resource_type="bucket",
+           resource_id=bucket.id, name=bucket.name)
+    await session.delete(bucket)
+    await session.commit()

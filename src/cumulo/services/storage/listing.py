@@ -1,0 +1,117 @@
+"""Listing by index: each page is a few range scans over ``(bucket_id, key) WHERE is_latest``.
+
+With a delimiter, a key that rolls up into a common prefix makes the scan jump past that prefix
+(``key >= successor(prefix)``), so a folder of a million objects costs one row, not a million.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.services.storage.models import Bucket, ObjectVersion
+from cumulo.services.storage.names import successor
+
+MAX_KEYS = 1000
+
+
+@dataclass
+class Page:
+    objects: list[ObjectVersion] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    last: str | None = None  # the last key or prefix returned (the next marker)
+    last_version: str | None = None
+
+
+def _range(query: Select, prefix: str, after: str | None, inclusive: bool = False) -> Select:  # type: ignore[type-arg]
+    col = ObjectVersion.key
+    if prefix:
+        query = query.where(col >= prefix)
+        upper = successor(prefix)
+        if upper is not None:
+            query = query.where(col < upper)
+    if after is not None:
+        query = query.where(col >= after if inclusive else col > after)
+    return query
+
+
+async def list_objects(session: AsyncSession, bucket: Bucket, *, prefix: str = "", delimiter: str = "",
+                       after: str | None = None, max_keys: int = MAX_KEYS) -> Page:
+    page = Page()
+    max_keys = max(0, min(max_keys, MAX_KEYS))
+    if max_keys == 0:
+        return page
+    cursor, inclusive = after, False
+    if after is not None and prefix and after < prefix:
+        cursor = None
+    elif after is not None and delimiter and after.startswith(prefix):
+        cut = after.find(delimiter, len(prefix))
+        if cut >= 0:  # the marker is (inside) a common prefix already returned: skip all of it
+            upper = successor(after[:cut + len(delimiter)])
+            if upper is None:
+                return page
+            cursor, inclusive = upper, True
+    base = select(ObjectVersion).where(ObjectVersion.bucket_id == bucket.id, ObjectVersion.is_latest.is_(True),
+                                       ObjectVersion.is_delete_marker.is_(False))
+    count = 0
+    while True:
+        want = max_keys - count + 1
+        rows = (await session.scalars(_range(base, prefix, cursor, inclusive).order_by(ObjectVersion.key)
+                                      .limit(want))).all()
+        if not rows:
+            return page
+        jumped = False
+        for row in rows:
+            if count == max_keys:
+                page.truncated = True
+                return page
+            rest = row.key[len(prefix):]
+            cut = rest.find(delimiter) if delimiter else -1
+            if cut >= 0:
+                common = prefix + rest[:cut + len(delimiter)]
+                if common != page.last:
+                    page.prefixes.append(common)
+                    page.last = common
+                    count += 1
+                upper = successor(common)
+                if upper is None:
+                    return page
+                cursor, inclusive, jumped = upper, True, True
+                break
+            page.objects.append(row)
+            page.last = row.key
+            count += 1
+        if not jumped:
+            if len(rows) < want:
+                return page
+            cursor, inclusive = page.last, False
+
+
+async def list_versions(session: AsyncSession, bucket: Bucket, *, prefix: str = "", key_marker: str | None = None,
+                        version_marker: str | None = None, max_keys: int = MAX_KEYS) -> Page:
+    """Every version and delete marker, by key then newest first (no delimiter roll-up)."""
+    page = Page()
+    max_keys = max(0, min(max_keys, MAX_KEYS))
+    query = select(ObjectVersion).where(ObjectVersion.bucket_id == bucket.id)
+    if key_marker is not None:
+        marker_seq = None
+        if version_marker:
+            marker_seq = await session.scalar(select(ObjectVersion.seq).where(
+                ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key_marker,
+                ObjectVersion.version_id == version_marker))
+        if marker_seq is not None:
+            query = query.where((ObjectVersion.key > key_marker) |
+                                ((ObjectVersion.key == key_marker) & (ObjectVersion.seq < marker_seq)))
+        else:
+            query = query.where(ObjectVersion.key > key_marker)
+    query = _range(query, prefix, None)
+    rows = (await session.scalars(query.order_by(ObjectVersion.key, ObjectVersion.seq.desc())
+                                  .limit(max_keys + 1))).all()
+    page.objects = list(rows[:max_keys])
+    page.truncated = len(rows) > max_keys
+    if page.objects:
+        page.last, page.last_version = page.objects[-1].key, page.objects[-1].version_id
+    return page

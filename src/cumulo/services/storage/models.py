@@ -1,0 +1,91 @@
+"""Buckets, object versions, multipart uploads and per-user S3 credentials.
+
+Bytes live in the blob driver; a row points at its blob by ``blob_id``. Listing walks the partial
+unique index ``(bucket_id, key) WHERE is_latest`` (keys collate as bytes, "C", on PostgreSQL), so
+it costs the same with a million objects as with ten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cumulo.core.clock import utcnow
+from cumulo.db.base import Base, IdMixin
+
+KEY_LEN = 1024
+
+
+class Bucket(IdMixin, Base):
+    __tablename__ = "storage_buckets"
+
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    versioning: Mapped[str] = mapped_column(String(16), default="")  # "", "Enabled", "Suspended"
+    policy: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cors: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ObjectVersion(IdMixin, Base):
+    __tablename__ = "storage_objects"
+    __table_args__ = (
+        Index("ix_storage_objects_latest", "bucket_id", "key", unique=True,
+              sqlite_where=text("is_latest"), postgresql_where=text("is_latest")),
+        Index("ix_storage_objects_versions", "bucket_id", "key", "seq"),
+    )
+
+    bucket_id: Mapped[str] = mapped_column(String(36), ForeignKey("storage_buckets.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(KEY_LEN))
+    version_id: Mapped[str] = mapped_column(String(64), default="null")
+    seq: Mapped[int] = mapped_column(BigInteger)  # creation order (ns clock), newest first in version lists
+    is_latest: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_delete_marker: Mapped[bool] = mapped_column(Boolean, default=False)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    etag: Mapped[str] = mapped_column(String(64), default="")
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # x-amz-meta-*, system headers, tags
+    blob_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Upload(IdMixin, Base):
+    """A multipart upload in progress."""
+
+    __tablename__ = "storage_uploads"
+
+    bucket_id: Mapped[str] = mapped_column(String(36), ForeignKey("storage_buckets.id", ondelete="CASCADE"),
+                                           index=True)
+    key: Mapped[str] = mapped_column(String(KEY_LEN))
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Part(Base):
+    __tablename__ = "storage_parts"
+
+    upload_id: Mapped[str] = mapped_column(String(36), ForeignKey("storage_uploads.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    etag: Mapped[str] = mapped_column(String(64))
+    blob_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Credential(IdMixin, Base):
+    """An S3 access key pair; the secret is sealed with the master key (SigV4 needs it in clear)."""
+
+    __tablename__ = "storage_credentials"
+
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    access_key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used: Mapped[dt.datetime | None] = mapped_column(nullable=True)

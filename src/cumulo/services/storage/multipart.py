@@ -1,0 +1,144 @@
+"""Multipart uploads: parts are blobs of their own; completion validates the list, concatenates the
+parts into one blob and records it as a version (ETag = MD5 of the part MD5s + "-N")."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core.ids import is_uuid
+from cumulo.platform import Platform
+from cumulo.services.storage.errors import S3Error
+from cumulo.services.storage.models import Bucket, ObjectVersion, Part, Upload
+from cumulo.services.storage.names import check_key
+from cumulo.services.storage.objects import Checks, blob_store, receive, record_version
+
+MIN_PART = 5 * 1024 * 1024
+MAX_PART = 5 * 1024 ** 3
+MAX_PARTS = 10000
+
+
+async def create_upload(session: AsyncSession, bucket: Bucket, key: str, *, content_type: str | None,
+                        meta: dict[str, Any]) -> Upload:
+    check_key(key)
+    upload = Upload(bucket_id=bucket.id, key=key, content_type=content_type or "application/octet-stream",
+                    meta=meta)
+    session.add(upload)
+    await session.commit()
+    return upload
+
+
+async def get_upload(session: AsyncSession, bucket: Bucket, key: str, upload_id: str) -> Upload:
+    upload = await session.get(Upload, upload_id) if is_uuid(upload_id) else None
+    if upload is None or upload.bucket_id != bucket.id or upload.key != key:
+        raise S3Error("NoSuchUpload", "the specified multipart upload does not exist", 404, resource=upload_id)
+    return upload
+
+
+def check_part_number(value: str | None) -> int:
+    try:
+        number = int(value or "")
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_PARTS:
+        raise S3Error("InvalidArgument", f"partNumber must be an integer between 1 and {MAX_PARTS}", 400)
+    return number
+
+
+async def upload_part(platform: Platform, upload: Upload, number: int, body: AsyncIterator[bytes],
+                      checks: Checks) -> Part:
+    writer = await receive(blob_store(platform), body, checks, limit=MAX_PART)
+    return await _save_part(platform, upload, number, writer.blob_id, writer.size, writer.md5_hex)
+
+
+async def copy_part(platform: Platform, upload: Upload, number: int, src: ObjectVersion,
+                    byte_range: tuple[int, int] | None) -> Part:
+    store = blob_store(platform)
+    if src.blob_id is None:
+        raise S3Error("NoSuchKey", "the copy source does not exist", 404)
+    start, end = byte_range if byte_range else (0, src.size - 1)
+
+    async def body() -> AsyncIterator[bytes]:
+        if src.size == 0:
+            return
+        async for chunk in await store.read(src.blob_id, start, end):  # type: ignore[arg-type]
+            yield chunk
+
+    writer = await receive(store, body(), Checks(), limit=MAX_PART)
+    return await _save_part(platform, upload, number, writer.blob_id, writer.size, writer.md5_hex)
+
+
+async def _save_part(platform: Platform, upload: Upload, number: int, blob_id: str, size: int, etag: str) -> Part:
+    old_blob = None
+    try:
+        async with platform.db.session() as session:
+            if await session.get(Upload, upload.id) is None:  # aborted or completed meanwhile
+                raise S3Error("NoSuchUpload", "the specified multipart upload does not exist", 404)
+            part = await session.get(Part, (upload.id, number))
+            if part is None:
+                part = Part(upload_id=upload.id, number=number, size=size, etag=etag, blob_id=blob_id)
+                session.add(part)
+            else:
+                old_blob = part.blob_id
+                part.size, part.etag, part.blob_id = size, etag, blob_id
+            await session.commit()
+    except BaseException:
+        await blob_store(platform).delete(blob_id)
+        raise
+    await blob_store(platform).delete(old_blob)
+    return part
+
+
+async def list_parts(session: AsyncSession, upload: Upload, *, after: int = 0, max_parts: int = 1000) -> list[Part]:
+    return list((await session.scalars(select(Part).where(Part.upload_id == upload.id, Part.number > after)
+                                       .order_by(Part.number).limit(max_parts))).all())
+
+
+async def list_uploads(session: AsyncSession, bucket: Bucket, *, prefix: str = "",
+                       max_uploads: int = 1000) -> list[Upload]:
+    query = select(Upload).where(Upload.bucket_id == bucket.id)
+    if prefix:
+        query = query.where(Upload.key.startswith(prefix, autoescape=True))
+    return list((await session.scalars(query.order_by(Upload.key, Upload.created_at).limit(max_uploads))).all())
+
+
+async def complete(platform: Platform, bucket: Bucket, upload: Upload,
+                   wanted: list[tuple[int, str]]) -> ObjectVersion:
+    if not wanted:
+        raise S3Error("MalformedXML", "CompleteMultipartUpload needs at least one part", 400)
+    numbers = [n for n, _ in wanted]
+    if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+        raise S3Error("InvalidPartOrder", "the list of parts was not in ascending order", 400)
+    async with platform.db.session() as session:
+        stored = {p.number: p for p in (await session.scalars(select(Part).where(Part.upload_id == upload.id))).all()}
+    chosen = []
+    for i, (number, etag) in enumerate(wanted):
+        part = stored.get(number)
+        if part is None or etag.strip('"') != part.etag:
+            raise S3Error("InvalidPart", f"part {number} was not uploaded or its ETag does not match", 400)
+        if i < len(wanted) - 1 and part.size < MIN_PART:
+            raise S3Error("EntityTooSmall", f"part {number} is smaller than the minimum of {MIN_PART} bytes", 400)
+        chosen.append(part)
+    store = blob_store(platform)
+    writer = await store.concat([p.blob_id for p in chosen])
+    blob_id = await writer.commit()
+    digest = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen), usedforsecurity=False).hexdigest()
+    version = await record_version(platform, bucket, upload.key, blob_id=blob_id, size=writer.size,
+                                   etag=f"{digest}-{len(chosen)}", content_type=upload.content_type,
+                                   meta=dict(upload.meta))
+    await abort(platform, upload)
+    return version
+
+
+async def abort(platform: Platform, upload: Upload) -> None:
+    async with platform.db.session() as session:
+        blobs = (await session.scalars(select(Part.blob_id).where(Part.upload_id == upload.id))).all()
+        row = await session.get(Upload, upload.id)
+        if row is not None:
+            await session.delete(row)
+        await session.commit()
+    await blob_store(platform).delete(*blobs)

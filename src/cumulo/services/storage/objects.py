@@ -1,0 +1,227 @@
+"""Object use cases: receive bytes (streamed, verified, then made visible), record versions, read,
+delete, copy. Every path that writes goes through ``receive`` and ``record_version``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.drivers.blob import BlobWriter, LocalBlobStore
+from cumulo.platform import Platform
+from cumulo.services.storage.errors import S3Error, no_such_key
+from cumulo.services.storage.models import Bucket, ObjectVersion
+from cumulo.services.storage.names import check_key
+
+MAX_OBJECT = 5 * 1024 ** 3
+_seq_state = {"last": 0}
+
+
+def blob_store(platform: Platform) -> LocalBlobStore:
+    from cumulo.drivers.blob import make_blob_store
+
+    return platform.get_or_create("storage.blobs", lambda: make_blob_store(platform.settings.data_dir))
+
+
+def next_seq() -> int:
+    now = time.time_ns()
+    _seq_state["last"] = now if now > _seq_state["last"] else _seq_state["last"] + 1
+    return _seq_state["last"]
+
+
+@dataclass
+class Checks:
+    """What the client promised about the body; verified before the object becomes visible."""
+
+    size: int | None = None
+    md5: bytes | None = None
+    sha256_hex: str | None = None  # x-amz-content-sha256
+    checksums: dict[str, str] = field(default_factory=dict)  # x-amz-checksum-<algo>: base64 (header or trailer)
+    wants: set[str] = field(default_factory=set)  # algorithms to compute ("sha256", "crc32")
+
+
+async def receive(store: LocalBlobStore, body: AsyncIterator[bytes], checks: Checks,
+                  limit: int = MAX_OBJECT) -> BlobWriter:
+    """Stream ``body`` into a new blob, verify it, and commit it (not yet referenced by any row)."""
+    if checks.size is not None and checks.size > limit:
+        raise S3Error("EntityTooLarge", f"objects are limited to {limit} bytes", 400)
+    want_sha = bool(checks.sha256_hex) or "sha256" in checks.wants or "sha256" in checks.checksums
+    want_crc = "crc32" in checks.wants or "crc32" in checks.checksums
+    writer = await store.writer(sha256=want_sha, crc32=want_crc)
+    try:
+        async for chunk in body:
+            await writer.write(chunk)
+            if writer.size > limit:
+                raise S3Error("EntityTooLarge", f"objects are limited to {limit} bytes", 400)
+        await writer.finish()
+        _verify(writer, checks)
+        await writer.commit()
+    except BaseException:
+        await writer.abort()
+        raise
+    return writer
+
+
+def _verify(writer: BlobWriter, checks: Checks) -> None:
+    if checks.size is not None and writer.size != checks.size:
+        raise S3Error("IncompleteBody", f"expected {checks.size} bytes, received {writer.size}", 400)
+    if checks.md5 is not None and writer.md5_digest != checks.md5:
+        raise S3Error("BadDigest", "the Content-MD5 you specified did not match what we received", 400)
+    if checks.sha256_hex and writer.sha256_hex != checks.sha256_hex.lower():
+        raise S3Error("XAmzContentSHA256Mismatch", "the provided x-amz-content-sha256 does not match the body", 400)
+    expected = checks.checksums.get("sha256")
+    if expected and base64.b64encode(bytes.fromhex(writer.sha256_hex or "")).decode() != expected:
+        raise S3Error("BadDigest", "the SHA256 you specified did not match the calculated checksum", 400)
+    expected = checks.checksums.get("crc32")
+    if expected and writer.crc32 is not None:
+        if base64.b64encode(writer.crc32.to_bytes(4, "big")).decode() != expected:
+            raise S3Error("BadDigest", "the CRC32 you specified did not match the calculated checksum", 400)
+
+
+def new_version_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
+                         etag: str, content_type: str, meta: dict[str, Any],
+                         delete_marker: bool = False) -> ObjectVersion:
+    """Make a new version the latest one, atomically; blobs it replaces are removed after the commit.
+    On failure the new blob is removed, so nothing is left half-created."""
+    try:
+        for attempt in range(5):
+            async with platform.db.session() as session:
+                try:
+                    row, garbage = await _insert_version(session, bucket, key, blob_id=blob_id, size=size, etag=etag,
+                                                         content_type=content_type, meta=meta,
+                                                         delete_marker=delete_marker)
+                    await session.commit()
+                except IntegrityError:  # a concurrent writer made its version latest first: retry on top of it
+                    await session.rollback()
+                    await asyncio.sleep(0.005 * (attempt + 1))
+                    continue
+            await blob_store(platform).delete(*garbage)
+            return row
+        raise S3Error("OperationAborted", "too many concurrent writes to this key; retry", 409)
+    except BaseException:
+        await blob_store(platform).delete(blob_id)
+        raise
+
+
+async def _insert_version(session: AsyncSession, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
+                          etag: str, content_type: str, meta: dict[str, Any],
+                          delete_marker: bool) -> tuple[ObjectVersion, list[str | None]]:
+    garbage: list[str | None] = []
+    if bucket.versioning == "Enabled":
+        version_id = new_version_id()
+    else:  # unversioned or suspended: the "null" version is replaced
+        version_id = "null"
+        old = (await session.scalars(select(ObjectVersion).where(
+            ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key,
+            ObjectVersion.version_id == "null"))).all()
+        for row in old:
+            garbage.append(row.blob_id)
+            await session.delete(row)
+        await session.flush()
+    if bucket.versioning:
+        await session.execute(update(ObjectVersion).where(
+            ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key, ObjectVersion.is_latest.is_(True)
+        ).values(is_latest=False))
+    row = ObjectVersion(bucket_id=bucket.id, key=key, version_id=version_id, seq=next_seq(), is_latest=True,
+                        is_delete_marker=delete_marker, size=size, etag=etag, content_type=content_type,
+                        meta=meta, blob_id=blob_id)
+    session.add(row)
+    await session.flush()
+    return row, garbage
+
+
+async def put_object(platform: Platform, bucket: Bucket, key: str, body: AsyncIterator[bytes], checks: Checks, *,
+                     content_type: str | None, meta: dict[str, Any]) -> ObjectVersion:
+    check_key(key)
+    writer = await receive(blob_store(platform), body, checks)
+    return await record_version(platform, bucket, key, blob_id=writer.blob_id, size=writer.size,
+                                etag=writer.md5_hex, content_type=content_type or "application/octet-stream",
+                                meta=meta)
+
+
+async def get_version(session: AsyncSession, bucket: Bucket, key: str, version_id: str | None = None,
+                      *, allow_marker: bool = False) -> ObjectVersion:
+    query = select(ObjectVersion).where(ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key)
+    if version_id:
+        if len(version_id) > 64:
+            raise S3Error("InvalidArgument", "invalid version id", 400)
+        row = await session.scalar(query.where(ObjectVersion.version_id == version_id))
+        if row is None:
+            raise S3Error("NoSuchVersion", "the specified version does not exist", 404, resource=key)
+        if row.is_delete_marker and not allow_marker:
+            raise S3Error("MethodNotAllowed", "the specified version is a delete marker", 405,
+                          headers={"x-amz-delete-marker": "true", "x-amz-version-id": row.version_id})
+        return row
+    row = await session.scalar(query.where(ObjectVersion.is_latest.is_(True)))
+    if row is None:
+        raise no_such_key(key)
+    if row.is_delete_marker and not allow_marker:
+        err = no_such_key(key)
+        err.headers.update({"x-amz-delete-marker": "true", "x-amz-version-id": row.version_id})
+        raise err
+    return row
+
+
+async def delete_object(platform: Platform, bucket: Bucket, key: str,
+                        version_id: str | None = None) -> tuple[str | None, bool]:
+    """S3 delete semantics. Returns (version id, is delete marker) for the response headers."""
+    if not version_id:
+        if bucket.versioning:
+            row = await record_version(platform, bucket, key, blob_id=None, size=0, etag="",
+                                       content_type="", meta={}, delete_marker=True)
+            return row.version_id, True
+        async with platform.db.session() as session:
+            row = await session.scalar(select(ObjectVersion).where(
+                ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key, ObjectVersion.is_latest.is_(True)))
+            if row is None:
+                return None, False
+            blob = row.blob_id
+            await session.delete(row)
+            await session.commit()
+        await blob_store(platform).delete(blob)
+        return None, False
+    async with platform.db.session() as session:
+        try:
+            row = await get_version(session, bucket, key, version_id, allow_marker=True)
+        except S3Error as exc:
+            if exc.s3_code == "NoSuchVersion":  # deleting a missing version succeeds, as on S3
+                return version_id, False
+            raise
+        was_latest, marker, blob = row.is_latest, row.is_delete_marker, row.blob_id
+        await session.delete(row)
+        await session.flush()
+        if was_latest:
+            newest = await session.scalar(select(ObjectVersion).where(
+                ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key
+            ).order_by(ObjectVersion.seq.desc()).limit(1))
+            if newest is not None:
+                newest.is_latest = True
+        await session.commit()
+    await blob_store(platform).delete(blob)
+    return version_id, marker
+
+
+async def copy_object(platform: Platform, src: ObjectVersion, dst_bucket: Bucket, dst_key: str, *,
+                      content_type: str | None, meta: dict[str, Any] | None) -> ObjectVersion:
+    """Server-side copy: the new version gets its own blob (a hard link when possible; blobs are
+    immutable, so sharing the bytes is safe)."""
+    check_key(dst_key)
+    store = blob_store(platform)
+    if src.blob_id is None:
+        raise no_such_key(src.key)
+    blob_id = await store.duplicate(src.blob_id)
+    return await record_version(platform, dst_bucket, dst_key, blob_id=blob_id, size=src.size, etag=src.etag,
+                                content_type=content_type or src.content_type,
+                                meta=dict(src.meta) if meta is None else meta)

@@ -1,0 +1,125 @@
+"""S3 multipart operations: Create, UploadPart, UploadPartCopy, Complete, Abort, ListParts,
+ListMultipartUploads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from cumulo.services.storage import buckets, multipart, objects
+from cumulo.services.storage.errors import S3Error, malformed_xml
+from cumulo.services.storage.models import Bucket
+from cumulo.services.storage.s3 import xml
+from cumulo.services.storage.s3.objects import (
+    check_conditions,
+    metadata_from,
+    parse_copy_source,
+    xml_response,
+)
+from cumulo.services.storage.s3.request import S3Request
+
+
+async def create(req: S3Request, bucket: Bucket, key: str) -> Response:
+    buckets.authorize(bucket, req.user_id, "s3:PutObject", key)
+    async with req.platform.db.session() as session:
+        upload = await multipart.create_upload(session, bucket, key, content_type=req.headers.get("content-type"),
+                                               meta=metadata_from(req))
+    return xml_response(xml.render("InitiateMultipartUploadResult", [
+        ("Bucket", bucket.name), ("Key", key), ("UploadId", upload.id)]))
+
+
+async def _upload(req: S3Request, bucket: Bucket, key: str):  # type: ignore[no-untyped-def]
+    async with req.platform.db.session() as session:
+        return await multipart.get_upload(session, bucket, key, req.params.get("uploadId", ""))
+
+
+async def upload_part(req: S3Request, bucket: Bucket, key: str) -> Response:
+    buckets.authorize(bucket, req.user_id, "s3:PutObject", key)
+    number = multipart.check_part_number(req.params.get("partNumber"))
+    upload = await _upload(req, bucket, key)
+    if "x-amz-copy-source" in req.headers:
+        return await _copy_part(req, upload, number)
+    checks = req.checks()
+    part = await multipart.upload_part(req.platform, upload, number, req.body(checks), checks)
+    headers = {"ETag": f'"{part.etag}"'}
+    for algo, value in checks.checksums.items():
+        headers[f"x-amz-checksum-{algo}"] = value
+    return Response(b"", headers=headers)
+
+
+async def _copy_part(req: S3Request, upload: Any, number: int) -> Response:
+    src_bucket_name, src_key, src_version = parse_copy_source(req.headers["x-amz-copy-source"])
+    async with req.platform.db.session() as session:
+        src_bucket = await buckets.get_bucket(session, src_bucket_name)
+        buckets.authorize(src_bucket, req.user_id, "s3:GetObject", src_key)
+        src = await objects.get_version(session, src_bucket, src_key, src_version)
+    check_conditions(req, src, prefix="x-amz-copy-source-")
+    byte_range = None
+    if "x-amz-copy-source-range" in req.headers:
+        unit, _, spec = req.headers["x-amz-copy-source-range"].partition("=")
+        first, _, last = spec.partition("-")
+        try:
+            byte_range = (int(first), int(last))
+        except ValueError:
+            byte_range = None
+        if unit != "bytes" or byte_range is None or not 0 <= byte_range[0] <= byte_range[1] < src.size:
+            raise S3Error("InvalidArgument", "x-amz-copy-source-range must be bytes=first-last within the source",
+                          400)
+    part = await multipart.copy_part(req.platform, upload, number, src, byte_range)
+    return xml_response(xml.render("CopyPartResult", [("LastModified", part.created_at),
+                                                      ("ETag", f'"{part.etag}"')]))
+
+
+async def complete(req: S3Request, bucket: Bucket, key: str) -> Response:
+    buckets.authorize(bucket, req.user_id, "s3:PutObject", key)
+    upload = await _upload(req, bucket, key)
+    doc = xml.parse(await req.read_small())
+    wanted = []
+    for part in doc.findall("Part"):
+        number, etag = xml.text(part, "PartNumber"), xml.text(part, "ETag")
+        if number is None or etag is None:
+            raise malformed_xml("each Part needs PartNumber and ETag")
+        wanted.append((multipart.check_part_number(number), etag))
+    row = await multipart.complete(req.platform, bucket, upload, wanted)
+    headers = {"x-amz-version-id": row.version_id} if bucket.versioning else {}
+    return xml_response(xml.render("CompleteMultipartUploadResult", [
+        ("Location", f"/{bucket.name}/{key}"), ("Bucket", bucket.name), ("Key", key), ("ETag", f'"{row.etag}"')]),
+        headers=headers)
+
+
+async def abort(req: S3Request, bucket: Bucket, key: str) -> Response:
+    buckets.authorize(bucket, req.user_id, "s3:AbortMultipartUpload", key)
+    upload = await _upload(req, bucket, key)
+    await multipart.abort(req.platform, upload)
+    return Response(b"", status_code=204)
+
+
+async def list_parts(req: S3Request, bucket: Bucket, key: str) -> Response:
+    buckets.authorize(bucket, req.user_id, "s3:ListMultipartUploadParts", key)
+    upload = await _upload(req, bucket, key)
+    max_parts = req.int_param("max-parts", 1000)
+    after = req.int_param("part-number-marker", 0, high=multipart.MAX_PARTS)
+    async with req.platform.db.session() as session:
+        parts = await multipart.list_parts(session, upload, after=after, max_parts=max_parts + 1)
+    truncated = len(parts) > max_parts
+    parts = parts[:max_parts]
+    items = [("Part", [("PartNumber", p.number), ("LastModified", p.created_at), ("ETag", f'"{p.etag}"'),
+                       ("Size", p.size)]) for p in parts]
+    head: list[tuple[str, Any]] = [("Bucket", bucket.name), ("Key", key), ("UploadId", upload.id),
+                                   ("PartNumberMarker", after), ("MaxParts", max_parts), ("IsTruncated", truncated)]
+    if truncated and parts:
+        head.append(("NextPartNumberMarker", parts[-1].number))
+    return xml_response(xml.render("ListPartsResult", head + [("StorageClass", "STANDARD")] + items))
+
+
+async def list_uploads(req: S3Request, bucket: Bucket) -> Response:
+    buckets.authorize(bucket, req.user_id, "s3:ListBucket")
+    max_uploads = req.int_param("max-uploads", 1000)
+    prefix = req.params.get("prefix", "")
+    async with req.platform.db.session() as session:
+        rows = await multipart.list_uploads(session, bucket, prefix=prefix, max_uploads=max_uploads)
+    items = [("Upload", [("Key", u.key), ("UploadId", u.id), ("Initiated", u.created_at),
+                         ("StorageClass", "STANDARD")]) for u in rows]
+    return xml_response(xml.render("ListMultipartUploadsResult", [
+        ("Bucket", bucket.name), ("Prefix", prefix), ("MaxUploads", max_uploads), ("IsTruncated", False)] + items))

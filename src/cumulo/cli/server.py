@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
@@ -24,9 +23,9 @@ def register(app: typer.Typer) -> None:
 
     def run(api: bool, s3: bool, workers: bool, host: str | None, port: int | None, s3_port: int | None,
             data_dir: Path | None) -> None:
-        from cumulo.runtime.server import serve
+        from cumulo.runtime.server import run as run_role
 
-        asyncio.run(serve(_settings(host, port, s3_port, data_dir), api=api, s3=s3, workers=workers))
+        run_role(_settings(host, port, s3_port, data_dir), api=api, s3=s3, workers=workers)
 
     @app.command()
     def up(host: str = host_opt, port: int = port_opt, s3_port: int = s3_opt, data_dir: Path = dir_opt) -> None:

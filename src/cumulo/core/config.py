@@ -36,11 +36,13 @@ class Settings(BaseSettings):
     installation_id: str | None = None
     cors_origins: str = "*"
     max_body_bytes: int = 10 * 1024 * 1024
+    api_processes: int = Field(1, ge=1, le=64)
 
     # --- identity ---------------------------------------------------------------
     require_email_verification: bool = False
     rate_limit: str = "6000/minute"
     auth_rate_limit: str = "5/minute"
+    key_cache_seconds: float = 5.0
     lockout_threshold: int = 5
     lockout_minutes: int = 15
     reset_token_ttl_seconds: int = 3600
@@ -71,6 +73,28 @@ class Settings(BaseSettings):
     function_async_retries: int = 2
     function_image_python: str = "cumulo/python"
     function_image_node: str = "cumulo/node"
+
+    # --- compute and images (issue 3) ----------------------------------------------------
+    docker_host: str | None = Field(None, description="Docker Engine address (default: DOCKER_HOST or the local socket)")
+    registry_pull: bool = Field(False, description="images bootstrap tries a registry pull before building locally")
+    compute_max_instances: int = Field(10, description="per-user quota: instances")
+    compute_max_vcpus: float = Field(8.0, description="per-user quota: sum of instance cpus")
+    compute_max_memory_mb: int = Field(16384, description="per-user quota: sum of instance memory_mb")
+    compute_default_cpus: float = 1.0
+    compute_default_memory_mb: int = 512
+    compute_pids_limit: int = Field(512, description="process limit inside every instance")
+    compute_publish_host: str = Field("0.0.0.0", description="host address instance ports are published on")
+    compute_reconcile_seconds: float = Field(10.0, description="period of the instance reconciler (it is also "
+                                             "woken by every write)")
+    image_build_memory_mb: int = Field(2048, description="memory limit of a user image build step")
+
+    # --- network, volumes, metrics (issue 3) ----------------------------------------------
+    volume_backend: str = Field("auto", description="loop (ext4 on a loop device, size enforced), plain (Docker "
+                                "volume, size not enforced) or auto (loop when this process may use loop devices)")
+    volume_max_size_gb: int = Field(1024, description="largest volume a user may create")
+    volume_quota_gb: int = Field(2048, description="total GiB of volumes per user")
+    metrics_interval_seconds: float = Field(5.0, description="how often the sampler records instance CPU/memory")
+    metrics_retention_seconds: int = Field(86400, description="instance metrics older than this are dropped")
 
     @field_validator("rate_limit", "auth_rate_limit")
     @classmethod

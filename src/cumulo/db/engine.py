@@ -43,7 +43,7 @@ class Database:
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_async_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.engine = create_async_engine(self.url, pool_size=10, max_overflow=20, pool_recycle=1800)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -45,10 +47,46 @@ def _s3_app(platform: Platform) -> object | None:
     return module.create_s3_app(platform)
 
 
-async def serve(settings: Settings, *, api: bool = True, s3: bool = True, workers: bool = True) -> None:
+def run(settings: Settings, *, api: bool = True, s3: bool = True, workers: bool = True) -> None:
+    """Run a role. With ``CUMULO_API_PROCESSES`` > 1 the API socket is shared with forked API-only
+    processes (the S3 endpoint and background workers stay in the first process)."""
+    processes = settings.api_processes if api else 1
+    if processes <= 1:
+        asyncio.run(serve(settings, api=api, s3=s3, workers=workers))
+        return
+    build_platform(settings)  # creates the data dir
+    migrate.upgrade(settings.resolved_database_url)
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    children = []
+    for _ in range(processes - 1):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                asyncio.run(serve(settings, api=True, s3=False, workers=False, api_socket=sock, migrations=False))
+            finally:
+                os._exit(0)
+        children.append(pid)
+    try:
+        asyncio.run(serve(settings, api=api, s3=s3, workers=workers, api_socket=sock, migrations=False))
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+async def serve(settings: Settings, *, api: bool = True, s3: bool = True, workers: bool = True,
+                api_socket: socket.socket | None = None, migrations: bool = True) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     platform = build_platform(settings)
-    await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
+    if migrations:
+        await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
     servers: list[_Server] = []
     if api:
         app = create_app(platform=platform, workers=workers, migrations=False)
@@ -67,7 +105,8 @@ async def serve(settings: Settings, *, api: bool = True, s3: bool = True, worker
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    tasks = [asyncio.create_task(s.serve(sockets=[api_socket] if api_socket and i == 0 and api else None))
+             for i, s in enumerate(servers)]
     waiter = asyncio.create_task(stop.wait())
     log.info("cumulo running: api=%s s3=%s workers=%s", api and settings.port, s3_app is not None and settings.s3_port,
              workers)

@@ -1,0 +1,1 @@
+"""Private networks (VPCs) on a container engine."""

@@ -1,0 +1,1 @@
+"""Block volumes for containers."""

@@ -1,0 +1,46 @@
+"""Converge Docker to the VPC table: re-create a VPC's network that vanished (engine reset), remove
+networks of this installation whose VPC no longer exists (seen orphaned on two passes in a row, so a
+VPC being created right now is never touched)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from cumulo.core.errors import CumuloError
+from cumulo.platform import Platform
+from cumulo.services.network import service
+from cumulo.services.network.models import Vpc
+
+log = logging.getLogger("cumulo.network")
+INTERVAL = 60.0
+
+
+def register(platform: Platform) -> None:
+    suspects: set[str] = set()
+
+    async def converge() -> None:
+        async with platform.db.session() as session:
+            vpcs = (await session.scalars(select(Vpc))).all()
+        ours = await service.networks.labelled({"cumulo.installation": platform.installation_id,
+                                                "cumulo.kind": "vpc"})
+        wanted = {v.network_name for v in vpcs}
+        for vpc in vpcs:
+            if vpc.network_name not in ours and not await service.networks.exists(vpc.network_name):
+                try:
+                    await service.networks.create(vpc.network_name, vpc.cidr_block, service.labels(platform, vpc))
+                    log.warning("re-created the network of VPC %s", vpc.id)
+                except CumuloError as exc:
+                    log.error("cannot re-create the network of VPC %s: %s", vpc.id, exc.message)
+        orphans = set(ours) - wanted
+        for name in orphans & suspects:
+            try:
+                await service.networks.remove(name)
+                log.info("removed orphan network %s", name)
+            except CumuloError as exc:
+                log.warning("orphan network %s not removed: %s", name, exc.message)
+        suspects.clear()
+        suspects.update(orphans)
+
+    platform.runner.every("network.converge", INTERVAL, converge)

@@ -1,0 +1,250 @@
+"""VPC and subnet use cases, and the network placement of instances (used by the compute service).
+
+A VPC is one Docker bridge network whose IPAM pool is the VPC's CIDR block; all VPCs of an
+installation share one engine, so their blocks never overlap (whoever owns them). A subnet is a
+range of that block: an instance launched into it gets the next free address, recorded in
+``network_attachments`` until the instance is deleted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core.clock import aware
+from cumulo.core.errors import Conflict, InvalidInput, not_found
+from cumulo.core.ids import new_id
+from cumulo.core.principal import Principal
+from cumulo.drivers.network.docker import DockerNetworks
+from cumulo.platform import Platform
+from cumulo.services.events import service as events
+from cumulo.services.network.models import Attachment, Subnet, Vpc
+from cumulo.services.network.schemas import NetworkAttachment, SubnetCreate, SubnetOut, VpcCreate, VpcOut
+
+DEFAULT_AZ = "local-1a"
+networks = DockerNetworks()  # one lazily-connected client per process
+
+
+def labels(platform: Platform, vpc: Vpc) -> dict[str, str]:
+    return {"cumulo.installation": platform.installation_id, "cumulo.kind": "vpc",
+            "cumulo.resource": vpc.id, "cumulo.owner": vpc.user_id}
+
+
+# --- lookups ---------------------------------------------------------------------------------------
+
+async def _one(session: AsyncSession, model: type, user_id: str, ref: str, kind: str, *extra: object):  # type: ignore[no-untyped-def]
+    rows = (await session.scalars(select(model).where(model.user_id == user_id,
+                                                      or_(model.id == ref, model.name == ref), *extra))).all()
+    for row in rows:
+        if row.id == ref:
+            return row
+    if len(rows) == 1:
+        return rows[0]
+    if rows:
+        raise InvalidInput(f"several {kind}s are named '{ref}': use the id")
+    raise not_found(kind, ref)
+
+
+async def get_vpc(session: AsyncSession, user: Principal, ref: str) -> Vpc:
+    return await _one(session, Vpc, user.user_id, ref, "vpc")  # type: ignore[no-any-return]
+
+
+async def get_subnet(session: AsyncSession, user: Principal, ref: str, vpc_id: str | None = None) -> Subnet:
+    extra = [Subnet.vpc_id == vpc_id] if vpc_id else []
+    return await _one(session, Subnet, user.user_id, ref, "subnet", *extra)  # type: ignore[no-any-return]
+
+
+# --- rendering -------------------------------------------------------------------------------------
+
+async def vpc_out(session: AsyncSession, vpc: Vpc) -> VpcOut:
+    count = await session.scalar(select(func.count()).select_from(Subnet).where(Subnet.vpc_id == vpc.id))
+    return VpcOut(id=vpc.id, name=vpc.name, cidr_block=vpc.cidr_block, network_name=vpc.network_name,
+                  subnet_count=int(count or 0), created_at=aware(vpc.created_at))  # type: ignore[arg-type]
+
+
+async def subnet_out(session: AsyncSession, subnet: Subnet) -> SubnetOut:
+    net = ipaddress.ip_network(subnet.cidr_block)
+    used = await session.scalar(select(func.count()).select_from(Attachment)
+                                .where(Attachment.subnet_id == subnet.id))
+    return SubnetOut(id=subnet.id, vpc_id=subnet.vpc_id, name=subnet.name, cidr_block=subnet.cidr_block,
+                     availability_zone=subnet.availability_zone, gateway_ip=str(net.network_address + 1),
+                     broadcast_ip=str(net.broadcast_address),
+                     available_ip_count=max(0, net.num_addresses - 3 - int(used or 0)),
+                     created_at=aware(subnet.created_at))  # type: ignore[arg-type]
+
+
+# --- VPCs ------------------------------------------------------------------------------------------
+
+async def _taken_blocks(session: AsyncSession) -> list[ipaddress.IPv4Network]:
+    ours = [ipaddress.ip_network(c) for c in (await session.scalars(select(Vpc.cidr_block))).all()]
+    return ours + await networks.occupied_blocks()  # type: ignore[return-value]
+
+
+def _candidates() -> list[ipaddress.IPv4Network]:
+    return [ipaddress.IPv4Network(f"10.{x}.0.0/16") for x in range(256)]
+
+
+async def create_vpc(platform: Platform, session: AsyncSession, user: Principal, body: VpcCreate) -> Vpc:
+    if await session.scalar(select(Vpc.id).where(Vpc.user_id == user.user_id, Vpc.name == body.name)):
+        raise Conflict(f"you already have a VPC named '{body.name}'")
+    taken = await _taken_blocks(session)
+    if body.cidr_block:
+        wanted = ipaddress.IPv4Network(body.cidr_block)
+        clash = next((t for t in taken if t.overlaps(wanted)), None)
+        if clash:
+            raise Conflict(f"cidr_block {wanted} overlaps {clash}, which is already in use on this host")
+        candidates = [wanted]
+    else:
+        candidates = [c for c in _candidates() if not any(t.overlaps(c) for t in taken)]
+        if not candidates:
+            raise Conflict("no free 10.x.0.0/16 block is left: pass cidr_block")
+    vpc = Vpc(id=new_id(), user_id=user.user_id, name=body.name)
+    vpc.network_name = f"cumulo-vpc-{vpc.id[:12]}"
+    last: Conflict | None = None
+    for block in candidates[:8]:  # a concurrent create may take a block between our check and Docker's
+        try:
+            await networks.create(vpc.network_name, str(block), labels(platform, vpc))
+        except Conflict as exc:
+            last = exc
+            continue
+        vpc.cidr_block = str(block)
+        break
+    else:
+        raise last or Conflict("could not allocate a network block")
+    session.add(vpc)
+    events.record(session, user_id=user.user_id, action="vpc.created", resource_type="vpc", resource_id=vpc.id,
+                  name=vpc.name, cidr_block=vpc.cidr_block)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        await networks.remove(vpc.network_name)
+        raise Conflict(f"a VPC named '{body.name}' or with block {vpc.cidr_block} already exists") from exc
+    except BaseException:
+        await networks.remove(vpc.network_name)
+        raise
+    return vpc
+
+
+async def list_vpcs(session: AsyncSession, user: Principal) -> list[Vpc]:
+    return list((await session.scalars(select(Vpc).where(Vpc.user_id == user.user_id)
+                                       .order_by(Vpc.created_at, Vpc.id))).all())
+
+
+async def delete_vpc(session: AsyncSession, user: Principal, ref: str) -> None:
+    """Deletes the VPC and its (empty) subnets; 409 while any instance is placed in it."""
+    vpc = await get_vpc(session, user, ref)
+    users = await session.scalar(select(func.count()).select_from(Attachment).where(Attachment.vpc_id == vpc.id))
+    if users:
+        raise Conflict(f"VPC '{vpc.name}' is in use by {users} instance(s): terminate them first")
+    await networks.remove(vpc.network_name)  # Conflict if containers are still attached
+    await session.execute(delete(Subnet).where(Subnet.vpc_id == vpc.id))
+    await session.delete(vpc)
+    events.record(session, user_id=user.user_id, action="vpc.deleted", resource_type="vpc", resource_id=vpc.id,
+                  name=vpc.name)
+    await session.commit()
+
+
+# --- subnets ---------------------------------------------------------------------------------------
+
+async def create_subnet(session: AsyncSession, user: Principal, vpc_ref: str, body: SubnetCreate) -> Subnet:
+    vpc = await get_vpc(session, user, vpc_ref)
+    block, parent = ipaddress.IPv4Network(body.cidr_block), ipaddress.IPv4Network(vpc.cidr_block)
+    if not block.subnet_of(parent):
+        raise InvalidInput(f"cidr_block {block} is not inside the VPC's block {parent}")
+    siblings = (await session.scalars(select(Subnet).where(Subnet.vpc_id == vpc.id))).all()
+    for other in siblings:
+        if other.name == body.name:
+            raise Conflict(f"VPC '{vpc.name}' already has a subnet named '{body.name}'")
+        if ipaddress.IPv4Network(other.cidr_block).overlaps(block):
+            raise Conflict(f"cidr_block {block} overlaps subnet '{other.name}' ({other.cidr_block})")
+    subnet = Subnet(user_id=user.user_id, vpc_id=vpc.id, name=body.name, cidr_block=str(block),
+                    availability_zone=body.availability_zone or DEFAULT_AZ)
+    session.add(subnet)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict(f"VPC '{vpc.name}' already has a subnet named '{body.name}'") from exc
+    events.record(session, user_id=user.user_id, action="subnet.created", resource_type="subnet",
+                  resource_id=subnet.id, name=subnet.name, vpc_id=vpc.id, cidr_block=subnet.cidr_block)
+    await session.commit()
+    return subnet
+
+
+async def list_subnets(session: AsyncSession, user: Principal, vpc_ref: str) -> list[Subnet]:
+    vpc = await get_vpc(session, user, vpc_ref)
+    return list((await session.scalars(select(Subnet).where(Subnet.vpc_id == vpc.id)
+                                       .order_by(Subnet.cidr_block, Subnet.id))).all())
+
+
+async def delete_subnet(session: AsyncSession, user: Principal, ref: str) -> None:
+    subnet = await get_subnet(session, user, ref)
+    users = await session.scalar(select(func.count()).select_from(Attachment)
+                                 .where(Attachment.subnet_id == subnet.id))
+    if users:
+        raise Conflict(f"subnet '{subnet.name}' is in use by {users} instance(s): terminate them first")
+    await session.delete(subnet)
+    events.record(session, user_id=user.user_id, action="subnet.deleted", resource_type="subnet",
+                  resource_id=subnet.id, name=subnet.name, vpc_id=subnet.vpc_id)
+    await session.commit()
+
+
+# --- placement of instances (the contract with the compute service) ----------------------------------
+
+async def _free_address(session: AsyncSession, vpc: Vpc, subnet: Subnet) -> str:
+    net = ipaddress.IPv4Network(subnet.cidr_block)
+    reserved = {net.network_address, net.network_address + 1, net.broadcast_address,
+                ipaddress.IPv4Network(vpc.cidr_block).network_address + 1}  # Docker's bridge gateway
+    taken = set((await session.scalars(select(Attachment.ipv4_address)
+                                       .where(Attachment.subnet_id == subnet.id))).all())
+    taken |= await networks.addresses_in_use(vpc.network_name)
+    for host in net.hosts():
+        if host not in reserved and str(host) not in taken:
+            return str(host)
+    raise Conflict(f"subnet '{subnet.name}' ({subnet.cidr_block}) has no free address left")
+
+
+async def attachment_for(session: AsyncSession, user: Principal, vpc_id: str | None, subnet_id: str | None,
+                         *, instance_id: str | None = None) -> NetworkAttachment:
+    """Where a new instance joins. Unknown or foreign ids are 404; a subnet of another VPC is 400.
+
+    With ``instance_id`` the placement (and the subnet address) is recorded in the caller's
+    transaction (no commit) and held until ``release_instance``; the VPC and subnet then count
+    as in use. Without a subnet the address is left to Docker (``ipv4_address`` None)."""
+    if not vpc_id and not subnet_id:
+        return NetworkAttachment(network_name=None, ipv4_address=None, vpc_id=None, subnet_id=None)
+    subnet = await get_subnet(session, user, subnet_id) if subnet_id else None
+    vpc = await get_vpc(session, user, vpc_id) if vpc_id else None
+    if subnet and vpc and subnet.vpc_id != vpc.id:
+        raise InvalidInput(f"subnet '{subnet_id}' is not in VPC '{vpc_id}'")
+    if vpc is None:
+        assert subnet is not None
+        vpc = await session.get(Vpc, subnet.vpc_id)
+        assert vpc is not None
+    address = await _free_address(session, vpc, subnet) if subnet else None
+    if instance_id:
+        await session.execute(delete(Attachment).where(Attachment.instance_id == instance_id))
+        session.add(Attachment(instance_id=instance_id, user_id=user.user_id, vpc_id=vpc.id,
+                               subnet_id=subnet.id if subnet else None, ipv4_address=address))
+        await session.flush()
+    return NetworkAttachment(network_name=vpc.network_name, ipv4_address=address, vpc_id=vpc.id,
+                             subnet_id=subnet.id if subnet else None)
+
+
+async def release_instance(session: AsyncSession, instance_id: str) -> None:
+    """Give back the address and VPC placement of a deleted instance (in the caller's transaction)."""
+    await session.execute(delete(Attachment).where(Attachment.instance_id == instance_id))
+
+
+async def attachment_of(session: AsyncSession, instance_id: str) -> NetworkAttachment | None:
+    """The recorded placement of an instance (e.g. to recreate its container with the same address)."""
+    row = await session.get(Attachment, instance_id)
+    if row is None:
+        return None
+    vpc = await session.get(Vpc, row.vpc_id)
+    return NetworkAttachment(network_name=vpc.network_name if vpc else None, ipv4_address=row.ipv4_address,
+                             vpc_id=row.vpc_id, subnet_id=row.subnet_id)

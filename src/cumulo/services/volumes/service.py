@@ -1,0 +1,198 @@
+"""Volume use cases (create, list, delete, attach, detach) and the contract with the compute service:
+``attach_at_launch``, ``mounts_for_instance``, ``release_instance``. Snapshots are in ``snapshots.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core.clock import aware
+from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded, not_found
+from cumulo.core.events import Event
+from cumulo.core.ids import new_id
+from cumulo.core.principal import Principal
+from cumulo.drivers.volume.loop import LoopVolumes
+from cumulo.platform import Platform
+from cumulo.services.events import service as events
+from cumulo.services.volumes.instances import owned_instance_id
+from cumulo.services.volumes.models import Volume, VolumeAttachment
+from cumulo.services.volumes.schemas import AttachIn, LaunchVolume, Mount, VolumeCreate, VolumeOut
+
+MAX_PER_INSTANCE = 16
+AVAILABLE, IN_USE, ERROR = "available", "in-use", "error"
+
+
+def driver(platform: Platform) -> LoopVolumes:
+    s = platform.settings
+    return platform.get_or_create("volumes.driver", lambda: LoopVolumes(s.data_dir / "volumes", s.volume_backend))
+
+
+def labels(platform: Platform, volume: Volume) -> dict[str, str]:
+    return {"cumulo.installation": platform.installation_id, "cumulo.kind": "volume",
+            "cumulo.resource": volume.id, "cumulo.owner": volume.user_id}
+
+
+async def resolve(session: AsyncSession, user: Principal, ref: str) -> Volume:
+    rows = (await session.scalars(select(Volume).where(Volume.user_id == user.user_id,
+                                                       or_(Volume.id == ref, Volume.name == ref)))).all()
+    for v in rows:
+        if v.id == ref:
+            return v
+    if rows:
+        return rows[0]
+    raise not_found("volume", ref)
+
+
+async def volume_out(session: AsyncSession, v: Volume) -> VolumeOut:
+    att = await session.get(VolumeAttachment, v.id)
+    status = IN_USE if att and v.status == AVAILABLE else v.status
+    return VolumeOut(id=v.id, name=v.name, size_gb=v.size_gb, status=status, size_enforced=v.backend == "loop",
+                     instance_id=att.instance_id if att else None, mount_path=att.mount_path if att else None,
+                     docker_volume=v.docker_volume, error=v.error,
+                     created_at=aware(v.created_at))  # type: ignore[arg-type]
+
+
+async def provision(platform: Platform, session: AsyncSession, user: Principal, name: str, size_gb: int) -> Volume:
+    """Validate, make the disk, then record it: a failure leaves neither a row nor a disk behind."""
+    if await session.scalar(select(Volume.id).where(Volume.user_id == user.user_id, Volume.name == name)):
+        raise Conflict(f"you already have a volume named '{name}'")
+    limit = platform.settings.volume_max_size_gb
+    if size_gb > limit:
+        raise InvalidInput(f"size_gb must be at most {limit} on this installation")
+    total = int(await session.scalar(select(func.coalesce(func.sum(Volume.size_gb), 0))
+                                     .where(Volume.user_id == user.user_id)) or 0)
+    quota = platform.settings.volume_quota_gb
+    if total + size_gb > quota:
+        raise QuotaExceeded(f"volume quota exceeded: {total} GiB used + {size_gb} GiB requested > {quota} GiB")
+    vid = new_id()
+    volume = Volume(id=vid, user_id=user.user_id, name=name, size_gb=size_gb, status=AVAILABLE,
+                    docker_volume=LoopVolumes.docker_name(vid))
+    drv = driver(platform)
+    volume.backend = await drv.create(vid, size_gb, labels(platform, volume))
+    session.add(volume)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        await drv.destroy(vid)
+        raise Conflict(f"you already have a volume named '{name}'") from exc
+    except BaseException:
+        await drv.destroy(vid)
+        raise
+    return volume
+
+
+async def create(platform: Platform, session: AsyncSession, user: Principal, body: VolumeCreate) -> Volume:
+    volume = await provision(platform, session, user, body.name, body.size_gb)
+    events.record(session, user_id=user.user_id, action="volume.created", resource_type="volume",
+                  resource_id=volume.id, name=volume.name, size_gb=volume.size_gb, backend=volume.backend)
+    await commit_or_destroy(platform, session, volume)
+    return volume
+
+
+async def commit_or_destroy(platform: Platform, session: AsyncSession, volume: Volume) -> None:
+    try:
+        await session.commit()
+    except BaseException:
+        await driver(platform).destroy(volume.id)
+        raise
+
+
+async def list_volumes(session: AsyncSession, user: Principal) -> list[Volume]:
+    return list((await session.scalars(select(Volume).where(Volume.user_id == user.user_id)
+                                       .order_by(Volume.created_at, Volume.id))).all())
+
+
+async def delete_volume(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> None:
+    volume = await resolve(session, user, ref)
+    att = await session.get(VolumeAttachment, volume.id)
+    if att:
+        raise Conflict(f"volume '{volume.name}' is attached to instance {att.instance_id}: detach it first")
+    await driver(platform).destroy(volume.id)  # Conflict if a container still holds it
+    await session.delete(volume)
+    events.record(session, user_id=user.user_id, action="volume.deleted", resource_type="volume",
+                  resource_id=volume.id, name=volume.name)
+    await session.commit()
+
+
+# --- attachments -------------------------------------------------------------------------------------
+
+async def _record_attachment(session: AsyncSession, user: Principal, volume: Volume, instance_id: str,
+                             mount_path: str) -> None:
+    if volume.status != AVAILABLE:
+        raise Conflict(f"volume '{volume.name}' is in state {volume.status}: {volume.error or 'not usable'}")
+    att = await session.get(VolumeAttachment, volume.id)
+    if att:
+        raise Conflict(f"volume '{volume.name}' is already attached to instance {att.instance_id}")
+    clash = await session.scalar(select(VolumeAttachment.volume_id).where(
+        VolumeAttachment.instance_id == instance_id, VolumeAttachment.mount_path == mount_path))
+    if clash:
+        raise Conflict(f"the instance already has a volume at {mount_path}")
+    session.add(VolumeAttachment(volume_id=volume.id, instance_id=instance_id, user_id=user.user_id,
+                                 mount_path=mount_path))
+    events.record(session, user_id=user.user_id, action="volume.attached", resource_type="volume",
+                  resource_id=volume.id, instance_id=instance_id, mount_path=mount_path)
+
+
+async def attach_at_launch(session: AsyncSession, user: Principal, instance_id: str,
+                           specs: list[dict[str, Any]]) -> None:
+    """Validate ``[{volume_id, mount_path}]`` of a launch and record the attachments in the caller's
+    transaction (no commit). 400 for bad items or duplicates, 404 for unknown/foreign volumes,
+    409 for volumes already in use."""
+    if not isinstance(specs, list) or len(specs) > MAX_PER_INSTANCE:
+        raise InvalidInput(f"volumes must be a list of at most {MAX_PER_INSTANCE} items")
+    try:
+        items = [LaunchVolume.model_validate(s) for s in specs]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise InvalidInput(f"volumes: {where}: {first.get('msg')}".replace(": : ", ": ")) from None
+    paths = [i.mount_path for i in items]
+    if len(set(paths)) != len(paths):
+        raise InvalidInput("volumes: two volumes have the same mount_path")
+    volumes = [await resolve(session, user, i.volume_id) for i in items]
+    if len({v.id for v in volumes}) != len(volumes):
+        raise InvalidInput("volumes: the same volume is listed twice")
+    for volume, item in zip(volumes, items):
+        await _record_attachment(session, user, volume, instance_id, item.mount_path)
+    await session.flush()
+
+
+async def mounts_for_instance(session: AsyncSession, instance_id: str) -> list[Mount]:
+    rows = (await session.execute(
+        select(Volume.docker_volume, VolumeAttachment.mount_path, VolumeAttachment.read_only)
+        .join(Volume, Volume.id == VolumeAttachment.volume_id)
+        .where(VolumeAttachment.instance_id == instance_id)
+        .order_by(VolumeAttachment.mount_path))).all()
+    return [Mount(source=r[0], target=r[1], read_only=bool(r[2])) for r in rows]
+
+
+async def release_instance(session: AsyncSession, instance_id: str) -> None:
+    """Detach every volume of a deleted instance (in the caller's transaction; the data stays)."""
+    await session.execute(delete(VolumeAttachment).where(VolumeAttachment.instance_id == instance_id))
+
+
+async def attach(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: AttachIn) -> Volume:
+    volume = await resolve(session, user, ref)
+    instance_id = await owned_instance_id(session, user, body.instance_id)
+    await _record_attachment(session, user, volume, instance_id, body.mount_path)
+    await session.commit()
+    platform.bus.publish(Event("instance.reconfigure", resource_id=instance_id, user_id=user.user_id))
+    return volume
+
+
+async def detach(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Volume:
+    volume = await resolve(session, user, ref)
+    att = await session.get(VolumeAttachment, volume.id)
+    if att is None:
+        raise Conflict(f"volume '{volume.name}' is not attached")
+    await session.delete(att)
+    events.record(session, user_id=user.user_id, action="volume.detached", resource_type="volume",
+                  resource_id=volume.id, instance_id=att.instance_id)
+    await session.commit()
+    platform.bus.publish(Event("instance.reconfigure", resource_id=att.instance_id, user_id=user.user_id))
+    return volume

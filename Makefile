@@ -13,7 +13,7 @@ install:
 
 deps: install
 	@./scripts/ensure-docker.sh
-	.venv/bin/cumulo images bootstrap 2>/dev/null || true
+	.venv/bin/cumulo images bootstrap
 
 run: deps
 	.venv/bin/cumulo up

@@ -1,0 +1,218 @@
+"""The compute-driver contract: what Cumulo asks of a container (or VM) engine.
+
+Services talk to an engine only through ``ComputeDriver``; engine ids and engine exceptions never
+escape it. Every method is a coroutine and never blocks the event loop. Engine failures surface as
+``CumuloError``s: ``NotFound`` (no such object), ``Conflict`` (name or port taken, object in use),
+``InvalidInput`` (the engine refused the request as malformed) and ``Unavailable`` (the engine does
+not answer).
+
+Guarantees every driver keeps (the contract tests check them):
+
+- ``create`` either returns a created container or leaves nothing behind.
+- ``destroy`` and ``remove_image`` succeed when the object is already gone.
+- ``stop`` of a stopped container and ``start`` of a running one succeed and change nothing.
+- ``find`` returns ``None`` for a missing container instead of raising.
+- Every object a driver creates carries the labels it was given, so ``list`` by label finds it.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+LABEL_INSTALLATION = "cumulo.installation"
+LABEL_RESOURCE = "cumulo.resource"
+LABEL_OWNER = "cumulo.owner"
+LABEL_KIND = "cumulo.kind"
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    """``host`` 0 asks the engine for a free host port; the live container reports the chosen one."""
+
+    host: int
+    container: int
+    protocol: str = "tcp"
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.container}"
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    source: str  # engine volume name
+    target: str  # absolute path inside the container
+    read_only: bool = False
+
+
+@dataclass
+class ContainerSpec:
+    name: str
+    image: str
+    labels: dict[str, str]
+    command: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    ports: list[PortBinding] = field(default_factory=list)
+    cpus: float | None = None
+    memory_mb: int | None = None
+    pids_limit: int | None = None
+    network: str | None = None  # None: the engine's default network
+    ipv4_address: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    mounts: list[VolumeMount] = field(default_factory=list)
+    hostname: str | None = None
+    publish_host: str = "0.0.0.0"
+
+
+@dataclass
+class ContainerState:
+    id: str
+    name: str
+    status: str  # created | running | restarting | paused | exited | dead | removing
+    labels: dict[str, str]
+    ports: list[PortBinding] = field(default_factory=list)  # host ports as bound now (0 while stopped)
+    exit_code: int | None = None
+    error: str | None = None
+    oom_killed: bool = False
+    started_at: dt.datetime | None = None
+    ip_address: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "restarting")
+
+
+@dataclass(frozen=True)
+class Stats:
+    cpu_percent: float
+    memory_bytes: int
+    memory_limit_bytes: int
+    pids: int
+    net_rx_bytes: int
+    net_tx_bytes: int
+
+    @property
+    def memory_percent(self) -> float:
+        return round(100.0 * self.memory_bytes / self.memory_limit_bytes, 2) if self.memory_limit_bytes else 0.0
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    tags: list[str]
+    size_bytes: int
+    created: str | None
+    labels: dict[str, str]
+
+
+class Console(abc.ABC):
+    """An interactive terminal inside a container. Blocking calls: run them in a thread."""
+
+    @abc.abstractmethod
+    def read(self) -> bytes:
+        """Next chunk of output; ``b""`` when the session ended."""
+
+    @abc.abstractmethod
+    def write(self, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def resize(self, cols: int, rows: int) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+LogSink = Callable[[str], None]
+
+
+class ComputeDriver(abc.ABC):
+    #: What this engine can do; callers check a flag before offering the feature.
+    capabilities: dict[str, bool] = {
+        "supports_port_publishing": False,
+        "supports_resource_limits": False,
+        "supports_console": False,
+        "supports_image_build": False,
+        "supports_volumes": False,
+        "supports_private_networks": False,
+        "supports_stats": False,
+    }
+
+    @abc.abstractmethod
+    async def ping(self) -> bool:
+        """True when the engine answers; never raises."""
+
+    # --- containers -------------------------------------------------------------------
+    @abc.abstractmethod
+    async def create(self, spec: ContainerSpec) -> ContainerState:
+        """Create (not start) a container. On any failure nothing is left behind.
+        ``Conflict`` when the name is taken; ``InvalidInput`` when the image is unknown."""
+
+    @abc.abstractmethod
+    async def start(self, ref: str) -> ContainerState:
+        """Start; a running container stays as it is. ``Conflict`` when a host port is taken."""
+
+    @abc.abstractmethod
+    async def stop(self, ref: str, timeout: int = 10) -> None:
+        """Stop (SIGTERM, then SIGKILL after ``timeout``); a stopped container stays as it is."""
+
+    @abc.abstractmethod
+    async def restart(self, ref: str, timeout: int = 10) -> ContainerState: ...
+
+    @abc.abstractmethod
+    async def destroy(self, ref: str) -> None:
+        """Force-remove; succeeds if the container is already gone."""
+
+    @abc.abstractmethod
+    async def find(self, ref: str) -> ContainerState | None:
+        """The container's current state, or ``None`` when there is no such container."""
+
+    @abc.abstractmethod
+    async def list(self, labels: dict[str, str]) -> list[ContainerState]:
+        """Every container (running or not) carrying all of ``labels``."""
+
+    @abc.abstractmethod
+    async def logs(self, ref: str, tail: int) -> str:
+        """The last ``tail`` lines of stdout and stderr, interleaved as written."""
+
+    @abc.abstractmethod
+    async def stats(self, ref: str) -> Stats:
+        """One sample; CPU % is over all CPUs the way ``docker stats`` shows it."""
+
+    @abc.abstractmethod
+    async def run_command(self, ref: str, command: list[str], stdin_env: dict[str, str] | None = None) -> int:
+        """Run a command to completion inside a running container; returns its exit code."""
+
+    @abc.abstractmethod
+    async def console(self, ref: str, command: list[str], cols: int = 80, rows: int = 24) -> Console:
+        """An interactive terminal (TTY) running ``command`` in a running container."""
+
+    # --- images -----------------------------------------------------------------------
+    @abc.abstractmethod
+    async def image(self, ref: str) -> ImageInfo | None:
+        """The local image called ``ref`` (tag or id), or ``None``."""
+
+    @abc.abstractmethod
+    async def images(self, labels: dict[str, str]) -> list[ImageInfo]: ...
+
+    @abc.abstractmethod
+    async def build_image(self, context_tar: bytes, tag: str, labels: dict[str, str],
+                          on_log: LogSink | None = None, memory_mb: int | None = None) -> ImageInfo:
+        """Build from a tar build context holding a ``Dockerfile``. ``InvalidInput`` (with the log's
+        last lines) when the Dockerfile fails; a failed build leaves no tagged image."""
+
+    @abc.abstractmethod
+    async def load_image(self, archive_path: str) -> None:
+        """Load an image archive in the engine's save format (tags come from the archive)."""
+
+    @abc.abstractmethod
+    async def pull_image(self, ref: str) -> ImageInfo:
+        """Pull from a registry; ``Unavailable`` when no registry answers."""
+
+    @abc.abstractmethod
+    async def tag_image(self, ref: str, tag: str) -> None: ...
+
+    @abc.abstractmethod
+    async def remove_image(self, ref: str) -> None:
+        """Remove; succeeds if already gone; ``Conflict`` while a container uses it."""

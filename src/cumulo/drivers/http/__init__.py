@@ -16,6 +16,7 @@ import socket
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -53,6 +54,15 @@ def _own_addresses() -> frozenset[IP]:
     except OSError:
         pass
     return frozenset(found)
+
+
+def pooled_client(platform: Any) -> httpx.AsyncClient:
+    """One pooled client per process for outbound calls (closed with the platform)."""
+    if "http.outbound" not in platform.extras:
+        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64), trust_env=False)
+        platform.extras["http.outbound"] = client
+        platform.closers.append(client.aclose)
+    return platform.extras["http.outbound"]  # type: ignore[no-any-return]
 
 
 def check_syntax(url: str) -> tuple[str, str, int]:

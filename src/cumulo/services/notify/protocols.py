@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.errors import CumuloError
@@ -96,15 +95,6 @@ def own_ports(platform: Platform) -> set[int]:
     return {platform.settings.port, platform.settings.s3_port}
 
 
-def http_client(platform: Platform) -> httpx.AsyncClient:
-    """One pooled client per process for outbound webhooks (closed with the platform)."""
-    if "notify.http" not in platform.extras:
-        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64), trust_env=False)
-        platform.extras["notify.http"] = client
-        platform.closers.append(client.aclose)
-    return platform.extras["notify.http"]  # type: ignore[no-any-return]
-
-
 def retryable(status: int | None) -> bool:
     """Network trouble, timeouts, 408, 429 and 5xx are retried; any other 4xx is final."""
     return status is None or status in (408, 429) or status >= 500
@@ -123,7 +113,7 @@ async def _deliver_webhook(ctx: DeliveryContext) -> Result:
                "User-Agent": "Cumulo-Notify/1", SIGNATURE_HEADER: sign(ctx.secret, body),
                "X-Cumulo-Message-Id": ctx.message_id, "X-Cumulo-Subscription-Id": ctx.subscription_id,
                "X-Cumulo-Delivery-Attempt": str(ctx.attempt)}
-    out = await outbound.request(http_client(ctx.platform), "POST", ctx.endpoint, own_ports=own_ports(ctx.platform),
+    out = await outbound.request(outbound.pooled_client(ctx.platform), "POST", ctx.endpoint, own_ports=own_ports(ctx.platform),
                                  headers=headers, content=body, timeout=ctx.timeout)
     error = out.error or (None if out.ok else f"HTTP {out.status_code}")
     return Result(ok=out.ok, status_code=out.status_code, error=error, latency_ms=out.latency_ms,

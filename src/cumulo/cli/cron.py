@@ -1,0 +1,92 @@
+"""`cumulo cron ...`: scheduled jobs, pause/resume, run now, run history."""
+
+from __future__ import annotations
+
+import typer
+
+from cumulo.cli import output
+from cumulo.cli.output import handle_errors, show
+
+COLUMNS = ["id", "name", "schedule", "timezone", "target_type", "status", "next_run_at"]
+RUN_COLUMNS = ["scheduled_at", "trigger", "status", "status_code", "duration_ms", "attempts", "error"]
+
+
+def register(app: typer.Typer) -> None:
+    cron = typer.Typer(help="Scheduled jobs (cron, @daily, rate(5 minutes))", no_args_is_help=True)
+    app.add_typer(cron, name="cron")
+
+    @cron.command("create")
+    @handle_errors
+    def create(name: str, schedule: str = typer.Option(..., help="'0 3 * * *', '@hourly' or 'rate(5 minutes)'"),
+               url: str = typer.Option(None, "--url", help="HTTP target"),
+               queue: str = typer.Option(None, "--queue", help="queue target (id or name)"),
+               topic: str = typer.Option(None, "--topic", help="topic target (id or name)"),
+               method: str = typer.Option(None), payload: str = typer.Option(None),
+               timezone: str = typer.Option(None, help="IANA zone, default UTC"),
+               header: list[str] = typer.Option([], "--header", "-H", help="'Name: value', repeatable"),
+               retries: int = typer.Option(None), timeout: int = typer.Option(None, help="seconds per attempt"),
+               skip_missed: bool = typer.Option(False, help="skip runs missed while the server was down")) -> None:
+        """Create a scheduled job."""
+        fields: dict[str, object] = {"method": method, "payload": payload, "timezone": timezone,
+                                     "retries": retries, "timeout_seconds": timeout}
+        if url:
+            fields["target_url"] = url
+        elif queue or topic:
+            fields.update(target_type="queue" if queue else "topic", target_id=queue or topic)
+        if header:
+            fields["headers"] = dict((h.split(":", 1)[0].strip(), h.split(":", 1)[1].strip()) for h in header
+                                     if ":" in h)
+        if skip_missed:
+            fields["missed_runs"] = "skip"
+        with output.client() as c:
+            show(c.cron.create(name, schedule, **{k: v for k, v in fields.items() if v is not None}))
+
+    @cron.command("list")
+    @handle_errors
+    def list_() -> None:
+        """List your jobs."""
+        with output.client() as c:
+            show(c.cron.list(), COLUMNS)
+
+    @cron.command("show")
+    @handle_errors
+    def show_(job: str) -> None:
+        """Show a job, with its next run."""
+        with output.client() as c:
+            show(c.cron.get(job))
+
+    @cron.command("delete")
+    @handle_errors
+    def delete(job: str) -> None:
+        """Delete a job and its history."""
+        with output.client() as c:
+            c.cron.delete(job)
+        output.console.print(f"deleted job {job}")
+
+    @cron.command("pause")
+    @handle_errors
+    def pause(job: str) -> None:
+        """Pause a job."""
+        with output.client() as c:
+            show(c.cron.pause(job))
+
+    @cron.command("resume")
+    @handle_errors
+    def resume(job: str) -> None:
+        """Resume a paused job (from now on; paused times are not replayed)."""
+        with output.client() as c:
+            show(c.cron.resume(job))
+
+    @cron.command("run")
+    @handle_errors
+    def run(job: str) -> None:
+        """Run a job once, now."""
+        with output.client() as c:
+            show(c.cron.run(job))
+
+    @cron.command("runs")
+    @handle_errors
+    def runs(job: str, limit: int = typer.Option(20)) -> None:
+        """Run history, newest first."""
+        with output.client() as c:
+            show(c.cron.runs(job, limit), RUN_COLUMNS)

@@ -1,0 +1,42 @@
+"""Cron calls: jobs, pause/resume, run now, run history."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cumulo.client.base import Client
+
+
+class Cron:
+    def __init__(self, client: Client):
+        self.c = client
+
+    def create(self, name: str, schedule: str, **fields: Any) -> dict[str, Any]:
+        """Fields: target_url or target_type + target_id, timezone, method, headers, payload,
+        timeout_seconds, retries, missed_runs."""
+        return self.c.post("/cron", {"name": name, "schedule": schedule, **fields})  # type: ignore[no-any-return]
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.c.get("/cron")  # type: ignore[no-any-return]
+
+    def get(self, job: str) -> dict[str, Any]:
+        return self.c.get(f"/cron/{job}")  # type: ignore[no-any-return]
+
+    def update(self, job: str, **fields: Any) -> dict[str, Any]:
+        return self.c.put(f"/cron/{job}", fields)  # type: ignore[no-any-return]
+
+    def delete(self, job: str) -> None:
+        self.c.delete(f"/cron/{job}")
+
+    def pause(self, job: str) -> dict[str, Any]:
+        return self.c.post(f"/cron/{job}/pause")  # type: ignore[no-any-return]
+
+    def resume(self, job: str) -> dict[str, Any]:
+        return self.c.post(f"/cron/{job}/resume")  # type: ignore[no-any-return]
+
+    def run(self, job: str) -> dict[str, Any]:
+        return self.c.post(f"/cron/{job}/run")  # type: ignore[no-any-return]
+
+    def runs(self, job: str, limit: int = 50) -> list[dict[str, Any]]:
+        return self.c.get(f"/cron/{job}/runs", params={"limit": limit})  # type: ignore[no-any-return]

@@ -1,0 +1,161 @@
+"""Docker adapter for function containers (no database access).
+
+Every call runs in a thread (``asyncio.to_thread``) and turns Docker errors into ``CumuloError``s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from cumulo.core.errors import Unavailable
+from cumulo.drivers.functions import AGENT_DIR
+
+log = logging.getLogger("cumulo.functions.docker")
+
+AGENT_MOUNT = "/opt/cumulo-agent"
+SOCKET_MOUNT = "/run/cumulo"
+CODE_MOUNT = "/var/task"
+NOBODY = "65534:65534"
+
+
+@dataclass
+class ContainerSpec:
+    name: str
+    image: str
+    command: list[str]
+    code_dir: str
+    socket_dir: str
+    env: dict[str, str]
+    labels: dict[str, str]
+    memory_mb: int
+    cpus: float
+    pids: int = 64
+    tmp_mb: int = 64
+    network: str | None = None  # None: no network at all
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ContainerState:
+    running: bool
+    exit_code: int | None
+    oom_killed: bool
+
+
+class FunctionDocker:
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import docker
+
+            try:
+                self._client = docker.from_env(timeout=60)
+            except docker.errors.DockerException as exc:
+                raise Unavailable(f"Docker is not reachable: {exc}") from None
+        return self._client
+
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import docker
+
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except docker.errors.ImageNotFound as exc:
+            raise Unavailable(f"runtime image is missing: {exc.explanation}") from None
+        except docker.errors.DockerException as exc:
+            raise Unavailable(f"Docker error: {exc}") from None
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._call(lambda: self.client.ping()))
+        except Exception:  # noqa: BLE001
+            return False
+
+    async def image(self, name: str) -> dict[str, Any] | None:
+        """The image's attributes, or None when it is not present locally."""
+        import docker
+
+        def inspect() -> dict[str, Any] | None:
+            try:
+                return self.client.images.get(name).attrs  # type: ignore[no-any-return]
+            except docker.errors.ImageNotFound:
+                return None
+
+        return await self._call(inspect)  # type: ignore[no-any-return]
+
+    async def probe(self, image: str, command: list[str], labels: dict[str, str]) -> str:
+        """Run a throw-away container without network and return its output."""
+        out = await self._call(lambda: self.client.containers.run(
+            image, command, remove=True, network_mode="none", labels=labels, stderr=True))
+        return bytes(out).decode(errors="replace").strip()
+
+    async def start(self, spec: ContainerSpec) -> str:
+        def run() -> str:
+            container = self.client.containers.run(
+                spec.image, spec.command, name=spec.name, detach=True, environment=spec.env, labels=spec.labels,
+                working_dir=CODE_MOUNT, user=NOBODY, read_only=True,
+                volumes={spec.code_dir: {"bind": CODE_MOUNT, "mode": "ro"},
+                         str(AGENT_DIR): {"bind": AGENT_MOUNT, "mode": "ro"},
+                         spec.socket_dir: {"bind": SOCKET_MOUNT, "mode": "rw"}},
+                tmpfs={"/tmp": f"rw,nosuid,nodev,size={spec.tmp_mb}m,mode=1777"},
+                mem_limit=f"{spec.memory_mb}m", memswap_limit=f"{spec.memory_mb}m",
+                nano_cpus=int(spec.cpus * 1e9), pids_limit=spec.pids,
+                network_mode="none" if spec.network is None else spec.network,
+                security_opt=["no-new-privileges"], cap_drop=["ALL"], **spec.extra)
+            return str(container.id)
+
+        return await self._call(run)  # type: ignore[no-any-return]
+
+    async def state(self, container_id: str) -> ContainerState | None:
+        import docker
+
+        def inspect() -> ContainerState | None:
+            try:
+                attrs = self.client.api.inspect_container(container_id)
+            except docker.errors.NotFound:
+                return None
+            st = attrs.get("State", {})
+            return ContainerState(running=bool(st.get("Running")), exit_code=st.get("ExitCode"),
+                                  oom_killed=bool(st.get("OOMKilled")))
+
+        return await self._call(inspect)  # type: ignore[no-any-return]
+
+    async def logs(self, container_id: str, tail: int = 50) -> str:
+        import docker
+
+        def read() -> str:
+            try:
+                return bytes(self.client.api.logs(container_id, tail=tail)).decode(errors="replace")
+            except docker.errors.NotFound:
+                return ""
+
+        return await self._call(read)  # type: ignore[no-any-return]
+
+    async def remove(self, container_id: str) -> None:
+        import docker
+
+        def rm() -> None:
+            try:
+                self.client.api.remove_container(container_id, force=True)
+            except docker.errors.NotFound:
+                pass
+
+        try:
+            await self._call(rm)
+        except Unavailable:
+            log.warning("could not remove function container %s", container_id[:12])
+
+    async def list(self, labels: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
+        """(id, labels) of every container (running or not) carrying all ``labels``."""
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+        found = await self._call(lambda: self.client.api.containers(all=True, filters=filters))
+        return [(c["Id"], c.get("Labels") or {}) for c in found]
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
+    from cumulo.client.network import Network
+    from cumulo.client.volumes import Volumes
     from cumulo.client.identity import Identity
     from cumulo.client.cron import Cron
     from cumulo.client.notify import Notify
@@ -122,6 +124,18 @@ class Client:
         from cumulo.client.storage import Storage
 
         return Storage(self)
+
+    @cached_property
+    def network(self) -> Network:
+        from cumulo.client.network import Network
+
+        return Network(self)
+
+    @cached_property
+    def volumes(self) -> Volumes:
+        from cumulo.client.volumes import Volumes
+
+        return Volumes(self)
 
     def health(self) -> dict[str, Any]:
         """Readiness, including a 503 DEGRADED answer (which is information, not an error)."""

@@ -1,0 +1,48 @@
+"""Block volume and snapshot calls, and instance metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cumulo.client.base import Client
+
+
+class Volumes:
+    def __init__(self, client: Client):
+        self.c = client
+
+    def create(self, name: str, size_gb: int) -> dict[str, Any]:
+        return self.c.post("/volumes", {"name": name, "size_gb": size_gb})  # type: ignore[no-any-return]
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.c.get("/volumes")  # type: ignore[no-any-return]
+
+    def get(self, volume: str) -> dict[str, Any]:
+        return self.c.get(f"/volumes/{volume}")  # type: ignore[no-any-return]
+
+    def delete(self, volume: str) -> None:
+        self.c.delete(f"/volumes/{volume}")
+
+    def attach(self, volume: str, instance: str, mount_path: str) -> dict[str, Any]:
+        return self.c.post(f"/volumes/{volume}/attach",  # type: ignore[no-any-return]
+                           {"instance_id": instance, "mount_path": mount_path})
+
+    def detach(self, volume: str) -> dict[str, Any]:
+        return self.c.post(f"/volumes/{volume}/detach")  # type: ignore[no-any-return]
+
+    def snapshot(self, volume: str, description: str = "") -> dict[str, Any]:
+        return self.c.post(f"/volumes/{volume}/snapshots", {"description": description})  # type: ignore[no-any-return]
+
+    def snapshots(self, volume: str | None = None) -> list[dict[str, Any]]:
+        return self.c.get("/snapshots", params={"volume_id": volume} if volume else None)  # type: ignore[no-any-return]
+
+    def delete_snapshot(self, snapshot: str) -> None:
+        self.c.delete(f"/snapshots/{snapshot}")
+
+    def restore(self, snapshot: str, name: str) -> dict[str, Any]:
+        return self.c.post(f"/snapshots/{snapshot}/restore", {"name": name})  # type: ignore[no-any-return]
+
+    def metrics(self, instance: str, since: str | None = None) -> dict[str, Any]:
+        return self.c.get(f"/instances/{instance}/metrics",  # type: ignore[no-any-return]
+                          params={"since": since} if since else None)

@@ -1,0 +1,120 @@
+"""Live CPU/memory of running instances from Docker's streaming stats.
+
+A one-shot stats call takes a full second (Docker waits for a second sample), so the sampler keeps
+one streaming connection per running instance container, each read by its own daemon thread that
+keeps only the latest sample. ``refresh`` starts streams for new containers (found by the labels
+``cumulo.installation``/``cumulo.kind=instance``); a stream ends by itself when its container stops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+from docker.errors import DockerException
+
+from cumulo.core.clock import utcnow
+
+log = logging.getLogger("cumulo.metrics")
+
+
+@dataclass(frozen=True)
+class Sample:
+    instance_id: str
+    user_id: str
+    at: dt.datetime
+    cpu_percent: float
+    memory_bytes: int
+    memory_limit_bytes: int
+    pids: int
+
+
+def parse(raw: dict[str, Any]) -> tuple[float, int, int, int] | None:
+    """(cpu %, memory bytes, memory limit, pids) the way ``docker stats`` shows them; None without a
+    previous sample to compare with."""
+    cpu, pre = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
+    try:
+        d_total = cpu["cpu_usage"]["total_usage"] - pre["cpu_usage"]["total_usage"]
+        d_system = cpu["system_cpu_usage"] - pre["system_cpu_usage"]
+    except (KeyError, TypeError):
+        return None
+    online = cpu.get("online_cpus") or len(cpu["cpu_usage"].get("percpu_usage") or []) or 1
+    pct = (d_total / d_system) * online * 100.0 if d_system > 0 and d_total >= 0 else 0.0
+    mem = raw.get("memory_stats") or {}
+    stats = mem.get("stats") or {}
+    usage = int(mem.get("usage") or 0) - int(stats.get("total_inactive_file", stats.get("inactive_file", 0)) or 0)
+    pids = int((raw.get("pids_stats") or {}).get("current") or 0)
+    return round(pct, 3), max(usage, 0), int(mem.get("limit") or 0), pids
+
+
+class Sampler:
+    def __init__(self, installation_id: str, base_url: str | None = None):
+        self.labels = {"cumulo.installation": installation_id, "cumulo.kind": "instance"}
+        self._base_url = base_url
+        self._client: docker.APIClient | None = None
+        self._streams: dict[str, threading.Thread] = {}
+        self._latest: dict[str, Sample] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    @property
+    def api(self) -> docker.APIClient:
+        if self._client is None:
+            kwargs: dict[str, Any] = {"max_pool_size": 256, "timeout": 60}
+            self._client = (docker.APIClient(base_url=self._base_url, **kwargs) if self._base_url
+                            else docker.from_env(**kwargs).api)
+        return self._client
+
+    def refresh(self) -> int:
+        """Start a stream for every running instance container that has none (blocking: run in a thread)."""
+        filters = {"label": [f"{k}={v}" for k, v in self.labels.items()], "status": "running"}
+        containers = self.api.containers(filters=filters)
+        for c in containers:
+            labels = c.get("Labels") or {}
+            instance_id, owner = labels.get("cumulo.resource"), labels.get("cumulo.owner", "")
+            if not instance_id:
+                continue
+            with self._lock:
+                if c["Id"] in self._streams and self._streams[c["Id"]].is_alive():
+                    continue
+                thread = threading.Thread(target=self._follow, args=(c["Id"], instance_id, owner),
+                                          name=f"stats-{c['Id'][:12]}", daemon=True)
+                self._streams[c["Id"]] = thread
+            thread.start()
+        return len(containers)
+
+    def _follow(self, container_id: str, instance_id: str, owner: str) -> None:
+        try:
+            for raw in self.api.stats(container_id, stream=True, decode=True):
+                if self._stopping.is_set():
+                    return
+                parsed = parse(raw)
+                if parsed is None:
+                    continue
+                with self._lock:
+                    self._latest[container_id] = Sample(instance_id, owner, utcnow(), *parsed)
+        except (DockerException, OSError, ValueError) as exc:
+            log.debug("stats stream of %s ended: %s", container_id[:12], exc)
+        finally:
+            with self._lock:
+                self._streams.pop(container_id, None)
+
+    def take(self) -> list[Sample]:
+        """The latest sample of every container seen since the previous call."""
+        with self._lock:
+            samples, self._latest = list(self._latest.values()), {}
+        return samples
+
+    @property
+    def streams(self) -> int:
+        with self._lock:
+            return len(self._streams)
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._client is not None:
+            self._client.close()

@@ -10,6 +10,7 @@ import httpx
 if TYPE_CHECKING:
     from cumulo.client.network import Network
     from cumulo.client.volumes import Volumes
+    from cumulo.client.compute import Images, Instances
     from cumulo.client.identity import Identity
     from cumulo.client.cron import Cron
     from cumulo.client.notify import Notify
@@ -124,6 +125,18 @@ class Client:
         from cumulo.client.storage import Storage
 
         return Storage(self)
+
+    @cached_property
+    def instances(self) -> Instances:
+        from cumulo.client.compute import Instances
+
+        return Instances(self)
+
+    @cached_property
+    def images(self) -> Images:
+        from cumulo.client.compute import Images
+
+        return Images(self)
 
     @cached_property
     def network(self) -> Network:

@@ -1,0 +1,110 @@
+"""``cumulo images bootstrap|list|show|build|delete``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from cumulo.cli.output import STATE, client, console, err_console, handle_errors, show
+
+images_app = typer.Typer(help="Images: Cumulo's catalogue (built locally) and your own builds.", no_args_is_help=True)
+COLUMNS = ["id", "name", "tag", "status", "size_mb", "owner", "description"]
+
+
+@images_app.command("bootstrap")
+def bootstrap(
+    registry_pull: bool = typer.Option(None, "--registry-pull/--no-registry-pull", envvar="CUMULO_REGISTRY_PULL",
+                                       help="try a registry pull before building locally"),
+    only: list[str] = typer.Option(None, "--only", help="build only these images (repeatable)"),
+) -> None:
+    """Build Cumulo's base images from the OS package mirror (cached: a second run is instant)."""
+    from cumulo.core.config import Settings
+    from cumulo.drivers.compute.docker import DockerDriver
+    from cumulo.services.images.bootstrap import bootstrap as run_bootstrap
+
+    settings = Settings()
+    driver = DockerDriver(settings.docker_host)
+    last: dict[str, str] = {}
+
+    def table() -> Table:
+        t = Table(title="cumulo images bootstrap", show_lines=False)
+        t.add_column("image")
+        t.add_column("progress", overflow="ellipsis", no_wrap=True, max_width=90)
+        for name, line in last.items():
+            t.add_row(name, line)
+        return t
+
+    live = Live(table(), console=err_console, refresh_per_second=4, transient=True)
+
+    def report(image: str, line: str) -> None:
+        if line.strip():
+            last[image] = line.strip()
+            live.update(table())
+
+    pull = settings.registry_pull if registry_pull is None else registry_pull
+    with live:
+        results = asyncio.run(run_bootstrap(driver, registry_pull=pull, only=only or None, report=report))
+    driver.close()
+    rows = [{"image": r.image, "result": r.action, "seconds": r.seconds, "error": r.error or ""} for r in results]
+    show(rows, ["image", "result", "seconds", "error"])
+    if any(r.action == "failed" for r in results):
+        err_console.print("[red]error:[/] some images could not be built")
+        raise typer.Exit(1)
+
+
+@images_app.command("list")
+@handle_errors
+def list_images() -> None:
+    """The catalogue plus your own images."""
+    show(client().images.list(), COLUMNS)
+
+
+@images_app.command("show")
+@handle_errors
+def show_image(image: str) -> None:
+    show(client().images.get(image))
+
+
+@images_app.command("build")
+@handle_errors
+def build(
+    name: str = typer.Argument(..., help="image name, e.g. myapp or myapp:v2"),
+    dockerfile: Path = typer.Option(Path("Dockerfile"), "--file", "-f", help="the Dockerfile"),
+    context: list[Path] = typer.Option(None, "--context-file", "-c", help="a file to put next to the Dockerfile"),
+) -> None:
+    """Build an image of your own from a Dockerfile (the build log streams as it runs)."""
+    repo, _, tag = name.partition(":")
+    files = {p.name: p.read_text() for p in context or []}
+    final: dict | None = None
+    with console.status(f"building {name}") as status:
+        for event in client().images.build(repo, dockerfile.read_text(), tag=tag or "latest", files=files):
+            if "log" in event:
+                line = event["log"].rstrip()
+                if line:
+                    status.update(f"building {name}: {line[:100]}")
+                    if not STATE["json"]:
+                        err_console.print(f"[dim]{line}[/]", highlight=False)
+            else:
+                final = event
+    if final and "error" in final:
+        err_console.print(f"[red]error:[/] {final['error'].get('message')}")
+        raise typer.Exit(1)
+    if final:
+        show(final["image"]) if not STATE["json"] else sys.stdout.write(json.dumps(final["image"]) + "\n")
+
+
+@images_app.command("delete")
+@handle_errors
+def delete(image: str) -> None:
+    client().images.delete(image)
+    console.print(f"deleted image {image}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(images_app, name="images")

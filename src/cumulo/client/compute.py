@@ -1,0 +1,116 @@
+"""Compute calls: instances (launch, lifecycle, logs, stats, console) and images."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cumulo.client.base import Client
+
+STEADY = {"RUNNING", "STOPPED", "ERROR"}
+
+
+class Instances:
+    def __init__(self, client: Client):
+        self.c = client
+
+    def launch(self, name: str, image: str, **fields: Any) -> dict[str, Any]:
+        """``fields``: vpc_id, subnet_id, ports ("0:80"), volumes, env, command, cpus, memory_mb,
+        password, ttl_seconds."""
+        body = {"name": name, "image": image, **{k: v for k, v in fields.items() if v is not None}}
+        return self.c.post("/instances", body)  # type: ignore[no-any-return]
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.c.get("/instances")  # type: ignore[no-any-return]
+
+    def get(self, instance: str) -> dict[str, Any]:
+        return self.c.get(f"/instances/{instance}")  # type: ignore[no-any-return]
+
+    def update(self, instance: str, **fields: Any) -> dict[str, Any]:
+        return self.c.put(f"/instances/{instance}", fields)  # type: ignore[no-any-return]
+
+    def stop(self, instance: str) -> dict[str, Any]:
+        return self.c.post(f"/instances/{instance}/stop")  # type: ignore[no-any-return]
+
+    def start(self, instance: str) -> dict[str, Any]:
+        return self.c.post(f"/instances/{instance}/start")  # type: ignore[no-any-return]
+
+    def reboot(self, instance: str) -> dict[str, Any]:
+        return self.c.post(f"/instances/{instance}/reboot")  # type: ignore[no-any-return]
+
+    def terminate(self, instance: str) -> None:
+        self.c.delete(f"/instances/{instance}")
+
+    def logs(self, instance: str, tail: int = 100) -> str:
+        return self.c.get(f"/instances/{instance}/logs", params={"tail": tail}) or ""  # type: ignore[no-any-return]
+
+    def stats(self, instance: str) -> dict[str, Any]:
+        return self.c.get(f"/instances/{instance}/stats")  # type: ignore[no-any-return]
+
+    def wait(self, instance: str, statuses: set[str] | None = None, timeout: float = 60.0,
+             interval: float = 0.05) -> dict[str, Any]:
+        """Poll until the instance reaches one of ``statuses`` (default: a steady state)."""
+        wanted = statuses or STEADY
+        deadline = time.monotonic() + timeout
+        while True:
+            inst = self.get(instance)
+            if inst["status"] in wanted or time.monotonic() > deadline:
+                return inst
+            time.sleep(interval)
+
+    def console_url(self, instance: str, cols: int = 80, rows: int = 24) -> str:
+        base = self.c.base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        return f"{base}/instances/{instance}/console?cols={cols}&rows={rows}"
+
+    def console(self, instance: str, cols: int = 80, rows: int = 24) -> Any:
+        """A connected ``websockets`` (sync) connection to the instance's shell."""
+        from websockets.sync.client import connect
+
+        return connect(self.console_url(instance, cols, rows), additional_headers=self.c.headers(),
+                       open_timeout=15, max_size=None)
+
+
+class Images:
+    def __init__(self, client: Client):
+        self.c = client
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.c.get("/images")  # type: ignore[no-any-return]
+
+    def get(self, image: str) -> dict[str, Any]:
+        return self.c.get(f"/images/{image}")  # type: ignore[no-any-return]
+
+    def log(self, image: str) -> str:
+        return self.c.get(f"/images/{image}/log") or ""  # type: ignore[no-any-return]
+
+    def delete(self, image: str) -> None:
+        self.c.delete(f"/images/{image}")
+
+    def build(self, name: str, dockerfile: str, *, tag: str = "latest",
+              files: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Stream the build: ``{"log": line}`` items, then ``{"image": ...}`` or ``{"error": ...}``."""
+        from cumulo.client.base import ApiError
+
+        body = {"name": name, "tag": tag, "dockerfile": dockerfile, "files": files or {}}
+        with self.c._http.stream("POST", "/images", json=body, headers=self.c.headers(), timeout=None) as response:
+            if response.status_code >= 400:
+                response.read()
+                try:
+                    err = response.json()["error"]
+                except (ValueError, KeyError, TypeError):
+                    err = {"code": "ERROR", "message": response.text[:500]}
+                raise ApiError(response.status_code, err.get("code", "ERROR"), err.get("message", ""),
+                               err.get("details"))
+            for line in response.iter_lines():
+                if line.strip():
+                    yield json.loads(line)
+
+    def build_wait(self, name: str, dockerfile: str, **kw: Any) -> dict[str, Any]:
+        """Build and return the final item (``{"image": ...}`` or ``{"error": ...}``)."""
+        last: dict[str, Any] = {}
+        for item in self.build(name, dockerfile, **kw):
+            last = item
+        return last

@@ -1,0 +1,75 @@
+"""Instance routes (seed: Compute Instances). ``{instance}`` is an id or a name."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response, WebSocket
+from fastapi.responses import PlainTextResponse
+
+from cumulo.api.deps import PlatformDep, SessionDep, UserDep
+from cumulo.services.compute import console, service
+from cumulo.services.compute.schemas import InstanceCreate, InstanceOut, InstanceUpdate, StatsOut
+
+router = APIRouter(tags=["compute"])
+
+
+@router.post("/instances", status_code=201, response_model=InstanceOut)
+async def launch(body: InstanceCreate, user: UserDep, platform: PlatformDep, session: SessionDep) -> InstanceOut:
+    """Launch an instance; answers once it is RUNNING (or ERROR with the reason)."""
+    return await service.render(session, await service.launch(platform, session, user, body))
+
+
+@router.get("/instances", response_model=list[InstanceOut])
+async def list_instances(user: UserDep, session: SessionDep) -> list[InstanceOut]:
+    return [await service.render(session, i) for i in await service.list_instances(session, user)]
+
+
+@router.get("/instances/{instance}", response_model=InstanceOut)
+async def get_instance(instance: str, user: UserDep, session: SessionDep) -> InstanceOut:
+    return await service.render(session, await service.get_instance(session, user, instance))
+
+
+@router.put("/instances/{instance}", response_model=InstanceOut)
+@router.patch("/instances/{instance}", response_model=InstanceOut)
+async def update(instance: str, body: InstanceUpdate, user: UserDep, platform: PlatformDep,
+                 session: SessionDep) -> InstanceOut:
+    """Rename, or set ``ttl_seconds`` (from now; null removes the limit)."""
+    return await service.render(session, await service.update(platform, session, user, instance, body))
+
+
+@router.delete("/instances/{instance}", status_code=204)
+async def terminate(instance: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> Response:
+    await service.delete(platform, session, user, instance)
+    return Response(status_code=204)
+
+
+@router.post("/instances/{instance}/stop", response_model=InstanceOut)
+async def stop(instance: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> InstanceOut:
+    return await service.render(session, await service.stop(platform, session, user, instance))
+
+
+@router.post("/instances/{instance}/start", response_model=InstanceOut)
+async def start(instance: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> InstanceOut:
+    return await service.render(session, await service.start(platform, session, user, instance))
+
+
+@router.post("/instances/{instance}/reboot", response_model=InstanceOut)
+async def reboot(instance: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> InstanceOut:
+    return await service.render(session, await service.reboot(platform, session, user, instance))
+
+
+@router.get("/instances/{instance}/logs", response_class=PlainTextResponse)
+async def logs(instance: str, user: UserDep, platform: PlatformDep, session: SessionDep,
+               tail: int = Query(100, ge=1, le=service.MAX_LOG_LINES)) -> PlainTextResponse:
+    return PlainTextResponse(await service.logs(platform, session, user, instance, tail))
+
+
+@router.get("/instances/{instance}/stats", response_model=StatsOut)
+async def stats(instance: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> StatsOut:
+    return await service.stats(platform, session, user, instance)
+
+
+@router.websocket("/instances/{instance}/console")
+async def instance_console(websocket: WebSocket, instance: str) -> None:
+    """Interactive shell (exec with a TTY). Binary frames carry terminal bytes both ways; a text
+    frame ``{"resize": [cols, rows]}`` resizes. Authenticate with ``X-API-Key`` (or ``?api_key=``)."""
+    await console.serve(websocket, instance)

@@ -1,0 +1,211 @@
+"""Converge Docker to the database, one instance at a time (idempotent; safe to run any time).
+
+Desired state is ``Instance.desired`` (running/stopped) plus the status that asks for an action
+(STARTING, STOPPING, REBOOTING). The container is found by its labels, never by a remembered id
+alone, and carries ``cumulo.spec`` (a digest of everything it was created from) so a changed spec
+(e.g. a volume attached) recreates it. Its name is derived from the instance id, so two processes
+converging at once can never create two containers for one instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core import crypto
+from cumulo.core.clock import utcnow
+from cumulo.core.errors import Conflict, CumuloError
+from cumulo.core.events import Event
+from cumulo.drivers.compute import compute_driver
+from cumulo.drivers.compute.base import (
+    LABEL_INSTALLATION,
+    LABEL_KIND,
+    LABEL_OWNER,
+    LABEL_RESOURCE,
+    ComputeDriver,
+    ContainerSpec,
+    ContainerState,
+    VolumeMount,
+)
+from cumulo.platform import Platform
+from cumulo.services.compute.models import Instance
+from cumulo.services.compute.schemas import format_ports, parse_ports
+from cumulo.services.events import service as events
+
+log = logging.getLogger("cumulo.compute")
+KIND = "instance"
+LABEL_SPEC = "cumulo.spec"
+PASSWORD_ENV = "CUMULO_PASSWORD"
+SET_PASSWORD = ["sh", "-c", f'echo "root:${PASSWORD_ENV}" | chpasswd >/dev/null 2>&1 || true']
+
+
+def container_name(platform: Platform, instance_id: str) -> str:
+    return f"cumulo-{platform.installation_id}-{instance_id}"
+
+
+def _lock(platform: Platform, instance_id: str) -> asyncio.Lock:
+    locks: dict[str, asyncio.Lock] = platform.get_or_create("compute.locks", dict)
+    return locks.setdefault(instance_id, asyncio.Lock())
+
+
+async def _mounts(session: AsyncSession, instance_id: str) -> list[VolumeMount]:
+    try:
+        volumes = importlib.import_module("cumulo.services.volumes.service")
+    except ModuleNotFoundError:
+        return []
+    return [VolumeMount(m.source, m.target, m.read_only) for m in await volumes.mounts_for_instance(session,
+                                                                                                    instance_id)]
+
+
+async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) -> ContainerSpec:
+    labels = {LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: KIND, LABEL_RESOURCE: inst.id,
+              LABEL_OWNER: inst.user_id}
+    env = dict(inst.env or {})
+    spec = ContainerSpec(
+        name=container_name(platform, inst.id), image=inst.image_ref, labels=labels, command=inst.command,
+        env=env, ports=parse_ports(inst.ports), cpus=inst.cpus, memory_mb=inst.memory_mb,
+        pids_limit=platform.settings.compute_pids_limit, network=inst.network_name,
+        ipv4_address=inst.ipv4_address, aliases=[inst.name] if inst.network_name else [],
+        mounts=await _mounts(session, inst.id), hostname=inst.name[:63],
+        publish_host=platform.settings.compute_publish_host)
+    digest = hashlib.sha256(json.dumps([spec.image, spec.command, sorted(env.items()), inst.ports, spec.cpus,
+                                        spec.memory_mb, spec.pids_limit, spec.network, spec.ipv4_address,
+                                        [(m.source, m.target, m.read_only) for m in spec.mounts],
+                                        inst.password_sealed is not None]).encode()).hexdigest()[:16]
+    labels[LABEL_SPEC] = digest
+    if inst.password_sealed is not None:  # after the digest: the password never reaches a label
+        env[PASSWORD_ENV] = crypto.decrypt(crypto.master_key(platform), inst.password_sealed,
+                                           inst.id.encode()).decode()
+    return spec
+
+
+async def converge(platform: Platform, instance_id: str) -> None:
+    """Make Docker match the database for one instance (a deleted row removes its containers)."""
+    async with _lock(platform, instance_id):
+        driver = compute_driver(platform)
+        containers = await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_RESOURCE: instance_id})
+        async with platform.db.session() as session:
+            inst = await session.get(Instance, instance_id)
+            if inst is None:
+                for c in containers:
+                    await driver.destroy(c.id)
+                return
+            await _converge(platform, session, driver, inst, containers)
+
+
+async def _record(platform: Platform, session: AsyncSession, inst: Instance, action: str, **data: Any) -> None:
+    events.record(session, user_id=inst.user_id, action=action, resource_type="instance", resource_id=inst.id,
+                  name=inst.name, **data)
+    await session.commit()
+    platform.bus.publish(Event(action, resource_id=inst.id, user_id=inst.user_id, data=data))
+
+
+async def _converge(platform: Platform, session: AsyncSession, driver: ComputeDriver, inst: Instance,
+                    containers: list[ContainerState]) -> None:
+    current = next((c for c in containers if c.id == inst.container_id), containers[0] if containers else None)
+    for extra in containers:
+        if current is not None and extra.id != current.id:
+            await driver.destroy(extra.id)
+    if inst.status == "ERROR" and inst.desired == "running":
+        return  # a failed instance stays as it is until the user starts it again
+    spec = await build_spec(platform, session, inst)
+    if current is not None and current.labels.get(LABEL_SPEC) != spec.labels[LABEL_SPEC]:
+        await driver.destroy(current.id)  # reconfigured (e.g. a volume attached): recreate below
+        current = None
+    if inst.desired == "stopped":
+        if current is not None and current.running:
+            await driver.stop(current.id)
+        if inst.status != "STOPPED":
+            inst.status, inst.status_reason, inst.ports_bound = "STOPPED", None, ""
+            await _record(platform, session, inst, "instance.stopped")
+        return
+    await _ensure_running(platform, session, driver, inst, spec, current)
+
+
+async def _ensure_running(platform: Platform, session: AsyncSession, driver: ComputeDriver, inst: Instance,
+                          spec: ContainerSpec, current: ContainerState | None) -> None:
+    previous = inst.status
+    if current is not None and previous == "RUNNING" and not current.running:
+        reason = f"the instance stopped on its own (exit code {current.exit_code})"
+        if current.oom_killed:
+            reason = f"the instance ran out of memory ({inst.memory_mb} MB) and was killed"
+        inst.status, inst.status_reason, inst.ports_bound = "ERROR", reason, ""
+        await _record(platform, session, inst, "instance.failed", reason=reason, exit_code=current.exit_code)
+        return
+    try:
+        state = await _start(platform, driver, spec, current, reboot=previous == "REBOOTING")
+    except CumuloError as exc:
+        inst.status, inst.status_reason, inst.ports_bound = "ERROR", f"launch failed: {exc.message}", ""
+        await _record(platform, session, inst, "instance.launch_failed", reason=exc.message)
+        return
+    changed = (inst.container_id != state.id or inst.ports_bound != format_ports(state.ports)
+               or inst.ip_address != state.ip_address or previous != "RUNNING")
+    inst.container_id, inst.ports_bound, inst.ip_address = state.id, format_ports(state.ports), state.ip_address
+    if not changed:
+        return
+    inst.status, inst.status_reason, inst.started_at = "RUNNING", None, utcnow()
+    if previous == "STARTING" and inst.launched_at is None:
+        inst.launched_at = inst.started_at
+        await _record(platform, session, inst, "instance.launched", ports=inst.ports_bound)
+    elif previous == "RUNNING" and current is None:
+        await _record(platform, session, inst, "instance.recreated", reason="its container had disappeared")
+    else:
+        action = {"REBOOTING": "instance.rebooted", "STARTING": "instance.started"}.get(previous, "instance.running")
+        await _record(platform, session, inst, action, ports=inst.ports_bound)
+
+
+async def _start(platform: Platform, driver: ComputeDriver, spec: ContainerSpec, current: ContainerState | None,
+                 *, reboot: bool) -> ContainerState:
+    created = current is None
+    if current is None:
+        try:
+            current = await driver.create(spec)
+        except Conflict:  # another process created it a moment ago: adopt it
+            found = await driver.find(spec.name)
+            if found is None:
+                raise
+            current, created = found, False
+    try:
+        if reboot and current.running:
+            state = await driver.restart(current.id)
+        elif current.running:
+            state = await driver.find(current.id) or current
+        else:
+            state = await driver.start(current.id)
+    except CumuloError:
+        if created:
+            await driver.destroy(current.id)  # nothing half-created
+        raise
+    if PASSWORD_ENV in spec.env and (created or not current.running):
+        try:
+            await driver.run_command(state.id, SET_PASSWORD)
+        except CumuloError:
+            log.info("could not set the root password inside %s (no chpasswd?)", spec.name)
+    return state
+
+
+async def sweep(platform: Platform) -> None:
+    """The reconciler's pass: converge every instance, then remove this installation's orphans."""
+    async with platform.db.session() as session:
+        ids = set((await session.scalars(select(Instance.id))).all())
+    for instance_id in ids:
+        try:
+            await converge(platform, instance_id)
+        except CumuloError as exc:
+            log.warning("instance %s not converged: %s", instance_id, exc.message)
+    driver = compute_driver(platform)
+    for c in await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: KIND}):
+        resource = c.labels.get(LABEL_RESOURCE)
+        if resource not in ids:
+            async with platform.db.session() as session:  # re-check: it may have been created meanwhile
+                if resource and await session.get(Instance, resource) is not None:
+                    continue
+            log.info("removing orphan container %s (instance %s is gone)", c.name, resource)
+            await driver.destroy(c.id)

@@ -1,0 +1,261 @@
+"""Instance use cases: launch, read, stop/start/reboot, update, terminate, logs and stats.
+
+The API writes desired state and then converges the one instance at once (``convergence.converge``);
+the reconciler converges everything periodically, so a crash between the two is healed.
+Other services call ``get_instance`` (e.g. volumes, to check that an instance is the caller's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core import crypto
+from cumulo.core.clock import aware, utcnow
+from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded, not_found
+from cumulo.core.events import Event
+from cumulo.core.ids import new_id
+from cumulo.core.principal import Principal
+from cumulo.drivers.compute import compute_driver
+from cumulo.platform import Platform
+from cumulo.services.compute.convergence import converge
+from cumulo.services.compute.models import Instance
+from cumulo.services.compute.schemas import InstanceCreate, InstanceOut, InstanceUpdate, StatsOut
+from cumulo.services.events import service as events
+
+MAX_LOG_LINES = 10000
+
+
+def _peer(module: str) -> Any | None:
+    """Another service's module, or None when that service is not installed."""
+    try:
+        return importlib.import_module(f"cumulo.services.{module}.service")
+    except ModuleNotFoundError:
+        return None
+
+
+def instance_out(inst: Instance, volumes: list[dict[str, str]] | None = None) -> InstanceOut:
+    bound = inst.ports_bound if inst.status == "RUNNING" and inst.ports_bound else inst.ports
+    return InstanceOut(
+        id=inst.id, name=inst.name, image=inst.image, status=inst.status, status_reason=inst.status_reason,  # type: ignore[arg-type]
+        ports=bound, vpc_id=inst.vpc_id, subnet_id=inst.subnet_id, ip_address=inst.ip_address or inst.ipv4_address,
+        cpus=inst.cpus, memory_mb=inst.memory_mb, env=inst.env or {}, command=inst.command,
+        has_password=inst.password_sealed is not None, volumes=volumes or [], expires_at=aware(inst.expires_at),
+        launched_at=aware(inst.launched_at), created_at=aware(inst.created_at), updated_at=aware(inst.updated_at))
+
+
+async def render(session: AsyncSession, inst: Instance) -> InstanceOut:
+    volumes = _peer("volumes")
+    mounts = await volumes.mounts_for_instance(session, inst.id) if volumes else []
+    return instance_out(inst, [{"volume": m.source, "mount_path": m.target} for m in mounts])
+
+
+async def get_instance(session: AsyncSession, user: Principal | str, ref: str) -> Instance:
+    """One of the caller's instances by id or name; anyone else's is 404 like a missing one."""
+    user_id = user if isinstance(user, str) else user.user_id
+    rows = (await session.scalars(select(Instance).where(
+        Instance.user_id == user_id, or_(Instance.id == ref, Instance.name == ref)))).all()
+    for inst in rows:
+        if inst.id == ref:
+            return inst
+    if rows:
+        return rows[0]
+    raise not_found("instance", ref)
+
+
+async def list_instances(session: AsyncSession, user: Principal) -> list[Instance]:
+    return list((await session.scalars(select(Instance).where(Instance.user_id == user.user_id)
+                                       .order_by(Instance.created_at, Instance.id))).all())
+
+
+async def _check_quota(platform: Platform, session: AsyncSession, user: Principal, cpus: float, memory: int) -> None:
+    s = platform.settings
+    count, used_cpus, used_mem = (await session.execute(
+        select(func.count(Instance.id), func.coalesce(func.sum(Instance.cpus), 0.0),
+               func.coalesce(func.sum(Instance.memory_mb), 0))
+        .where(Instance.user_id == user.user_id))).one()
+    exceeded = []
+    if count + 1 > s.compute_max_instances:
+        exceeded.append(f"instances ({count} of {s.compute_max_instances} in use)")
+    if float(used_cpus) + cpus > s.compute_max_vcpus + 1e-9:
+        exceeded.append(f"vCPUs ({float(used_cpus):g} of {s.compute_max_vcpus:g} in use, {cpus:g} asked)")
+    if int(used_mem) + memory > s.compute_max_memory_mb:
+        exceeded.append(f"memory ({int(used_mem)} of {s.compute_max_memory_mb} MB in use, {memory} asked)")
+    if exceeded:
+        raise QuotaExceeded("quota exceeded: " + "; ".join(exceeded),
+                            details={"exceeded": [e.split(" ")[0] for e in exceeded]})
+
+
+async def create_instance(platform: Platform, session: AsyncSession, user: Principal, body: InstanceCreate) -> Instance:
+    """Validate everything, then record the instance (STARTING) with its network and volumes in one
+    transaction. Nothing reaches Docker here: ``converge`` does that."""
+    from cumulo.services.images import service as images
+
+    image_ref = await images.image_ref_for(platform, session, user, body.image)
+    if await session.scalar(select(Instance.id).where(Instance.user_id == user.user_id, Instance.name == body.name)):
+        raise Conflict(f"you already have an instance named '{body.name}'")
+    cpus = body.cpus or platform.settings.compute_default_cpus
+    memory = body.memory_mb or platform.settings.compute_default_memory_mb
+    await _check_quota(platform, session, user, cpus, memory)
+    network = _peer("network")
+    if (body.vpc_id or body.subnet_id) and network is None:
+        raise InvalidInput("vpc_id/subnet_id: networking is not installed on this server")
+    volumes = _peer("volumes")
+    if body.volumes and volumes is None:
+        raise InvalidInput("volumes: block storage is not installed on this server")
+    now = utcnow()
+    inst = Instance(id=new_id(), user_id=user.user_id, name=body.name, image=body.image, image_ref=image_ref,
+                    desired="running", status="STARTING", ports=body.ports or "", ports_bound="", env=body.env,
+                    command=body.command, cpus=cpus, memory_mb=memory, meta={},
+                    expires_at=now + dt.timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None)
+    if body.password:
+        inst.password_sealed = crypto.encrypt(crypto.master_key(platform), body.password.encode(), inst.id.encode())
+    if network is not None and (body.vpc_id or body.subnet_id):
+        placement = await network.attachment_for(session, user, body.vpc_id, body.subnet_id, instance_id=inst.id)
+        inst.vpc_id, inst.subnet_id = placement.vpc_id, placement.subnet_id
+        inst.network_name, inst.ipv4_address = placement.network_name, placement.ipv4_address
+    session.add(inst)
+    if body.volumes and volumes is not None:
+        await volumes.attach_at_launch(session, user, inst.id, [v.model_dump() for v in body.volumes])
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict(f"you already have an instance named '{body.name}'") from exc
+    events.record(session, user_id=user.user_id, action="instance.created", resource_type="instance",
+                  resource_id=inst.id, name=inst.name, image=inst.image, ports=inst.ports, cpus=cpus,
+                  memory_mb=memory, ttl_seconds=body.ttl_seconds, vpc_id=inst.vpc_id)
+    await session.commit()
+    if inst.expires_at is not None:
+        platform.runner.wake("compute.expiry")
+    return inst
+
+
+async def launch(platform: Platform, session: AsyncSession, user: Principal, body: InstanceCreate) -> Instance:
+    inst = await create_instance(platform, session, user, body)
+    await converge(platform, inst.id)
+    await session.refresh(inst)
+    return inst
+
+
+async def _transition(platform: Platform, session: AsyncSession, inst: Instance, desired: str, status: str,
+                      action: str) -> Instance:
+    inst.desired, inst.status, inst.status_reason = desired, status, None
+    events.record(session, user_id=inst.user_id, action=action, resource_type="instance", resource_id=inst.id,
+                  name=inst.name)
+    await session.commit()
+    await converge(platform, inst.id)
+    await session.refresh(inst)
+    return inst
+
+
+async def stop(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Instance:
+    inst = await get_instance(session, user, ref)
+    if inst.desired == "stopped" and inst.status == "STOPPED":
+        return inst
+    return await _transition(platform, session, inst, "stopped", "STOPPING", "instance.stop_requested")
+
+
+async def start(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Instance:
+    inst = await get_instance(session, user, ref)
+    if inst.status in ("RUNNING", "STARTING", "REBOOTING"):
+        return inst
+    return await _transition(platform, session, inst, "running", "STARTING", "instance.start_requested")
+
+
+async def reboot(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Instance:
+    inst = await get_instance(session, user, ref)
+    if inst.status != "RUNNING":
+        raise Conflict(f"instance '{inst.name}' is {inst.status}; only a RUNNING instance can be rebooted")
+    return await _transition(platform, session, inst, "running", "REBOOTING", "instance.reboot_requested")
+
+
+async def update(platform: Platform, session: AsyncSession, user: Principal, ref: str,
+                 body: InstanceUpdate) -> Instance:
+    inst = await get_instance(session, user, ref)
+    changed: dict[str, Any] = {}
+    if body.name is not None and body.name != inst.name:
+        if await session.scalar(select(Instance.id).where(Instance.user_id == user.user_id,
+                                                          Instance.name == body.name)):
+            raise Conflict(f"you already have an instance named '{body.name}'")
+        changed["old_name"], inst.name = inst.name, body.name
+        changed["name"] = body.name
+    if "ttl_seconds" in body.model_fields_set:
+        inst.expires_at = utcnow() + dt.timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None
+        changed["ttl_seconds"] = body.ttl_seconds
+    if not changed:
+        return inst
+    inst.updated_at = utcnow()
+    events.record(session, user_id=user.user_id, action="instance.updated", resource_type="instance",
+                  resource_id=inst.id, **changed)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise Conflict(f"you already have an instance named '{body.name}'") from exc
+    platform.runner.wake("compute.expiry")
+    return inst
+
+
+async def terminate(platform: Platform, session: AsyncSession, inst: Instance, *, action: str = "instance.deleted",
+                    **data: Any) -> None:
+    """Forget the instance (its network address and volume attachments too) in one transaction, then
+    remove its container. A crash in between leaves an orphan the reconciler removes."""
+    for peer in ("network", "volumes"):
+        module = _peer(peer)
+        if module is not None and hasattr(module, "release_instance"):
+            await module.release_instance(session, inst.id)
+    await session.delete(inst)
+    events.record(session, user_id=inst.user_id, action=action, resource_type="instance", resource_id=inst.id,
+                  name=inst.name, **data)
+    await session.commit()
+    platform.bus.publish(Event("instance.deleted", resource_id=inst.id, user_id=inst.user_id,
+                               data={"reason": action}))
+    await converge(platform, inst.id)
+
+
+async def delete(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> None:
+    await terminate(platform, session, await get_instance(session, user, ref))
+
+
+async def logs(platform: Platform, session: AsyncSession, user: Principal, ref: str, tail: int) -> str:
+    inst = await get_instance(session, user, ref)
+    if not inst.container_id:
+        return ""
+    driver = compute_driver(platform)
+    if await driver.find(inst.container_id) is None:
+        return ""
+    return await driver.logs(inst.container_id, min(max(tail, 1), MAX_LOG_LINES))
+
+
+async def stats(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> StatsOut:
+    inst = await get_instance(session, user, ref)
+    driver = compute_driver(platform)
+    state = await driver.find(inst.container_id) if inst.container_id else None
+    if state is None or not state.running:
+        raise Conflict(f"instance '{inst.name}' is {inst.status}: stats need a running instance")
+    s = await driver.stats(inst.container_id)  # type: ignore[arg-type]
+    return StatsOut(instance_id=inst.id, cpu_percent=s.cpu_percent, memory_bytes=s.memory_bytes,
+                    memory_limit_bytes=s.memory_limit_bytes, memory_percent=s.memory_percent, pids=s.pids,
+                    net_rx_bytes=s.net_rx_bytes, net_tx_bytes=s.net_tx_bytes, time=utcnow())
+
+
+async def expire_due(platform: Platform) -> int:
+    """Terminate every instance whose time to live has passed (the ttl scheduler's one pass)."""
+    async with platform.db.session() as session:
+        due = (await session.scalars(select(Instance).where(Instance.expires_at.is_not(None),
+                                                            Instance.expires_at <= utcnow()))).all()
+        for inst in due:
+            await terminate(platform, session, inst, action="instance.expired",
+                            expires_at=aware(inst.expires_at).isoformat())  # type: ignore[union-attr]
+        return len(due)
+
+
+async def next_expiry(platform: Platform) -> dt.datetime | None:
+    async with platform.db.session() as session:
+        return aware(await session.scalar(select(func.min(Instance.expires_at))))

@@ -1,0 +1,183 @@
+"""Image use cases: the catalogue plus the caller's own images; builds with a streamed log.
+
+The compute service asks ``image_ref_for`` which engine image a launch may use: a catalogue
+image (``cumulo/<name>[:tag]``) or one of the caller's READY images (id, ``name`` or ``name:tag``).
+Nothing else on the Docker host is reachable through the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core.clock import aware
+from cumulo.core.errors import Conflict, CumuloError, Forbidden, InvalidInput, not_found
+from cumulo.core.principal import Principal
+from cumulo.drivers.compute import compute_driver
+from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_OWNER, LABEL_RESOURCE
+from cumulo.platform import Platform
+from cumulo.services.events import service as events
+from cumulo.services.images.bootstrap import LABEL_CATALOG, context_tar
+from cumulo.services.images.models import Image
+from cumulo.services.images.recipes import by_name
+from cumulo.services.images.schemas import ImageBuild, ImageOut
+
+CATALOG_PREFIX = "cumulo/"
+MAX_LOG_CHARS = 64 * 1024
+
+
+def _mb(size: int) -> float:
+    return round(size / (1024 * 1024), 1)
+
+
+def image_out(img: Image) -> ImageOut:
+    return ImageOut(id=img.id, name=img.name, tag=img.tag, reference=f"{img.name}:{img.tag}", status=img.status,
+                    owner="you", size_mb=_mb(img.size_bytes), error=img.error, created_at=aware(img.created_at))
+
+
+async def catalogue(platform: Platform) -> list[ImageOut]:
+    recipes = by_name()
+    found: list[ImageOut] = []
+    for info in await compute_driver(platform).images({LABEL_CATALOG: "1"}):
+        for tag in info.tags:
+            repo, _, version = tag.rpartition(":")
+            if repo.startswith(CATALOG_PREFIX):
+                recipe = recipes.get(repo)
+                found.append(ImageOut(id=tag, name=repo, tag=version, reference=repo if version == "latest" else tag,
+                                      status="READY", owner="cumulo", size_mb=_mb(info.size_bytes),
+                                      description=recipe.description if recipe else None))
+    return sorted(found, key=lambda i: (i.name, i.tag))
+
+
+async def list_images(platform: Platform, session: AsyncSession, user: Principal) -> list[ImageOut]:
+    own = (await session.scalars(select(Image).where(Image.user_id == user.user_id)
+                                 .order_by(Image.name, Image.tag))).all()
+    return [*await catalogue(platform), *(image_out(i) for i in own)]
+
+
+async def resolve(session: AsyncSession, user: Principal, ref: str) -> Image:
+    name, _, tag = ref.partition(":")
+    rows = (await session.scalars(select(Image).where(Image.user_id == user.user_id, or_(
+        Image.id == ref, (Image.name == name) & (Image.tag == (tag or "latest")))))).all()
+    if not rows:
+        raise not_found("image", ref)
+    return next((r for r in rows if r.id == ref), rows[0])
+
+
+async def get_image(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> ImageOut:
+    if ref.startswith(CATALOG_PREFIX):
+        wanted = ref if ":" in ref else f"{ref}:latest"
+        for item in await catalogue(platform):
+            if item.id == wanted:
+                return item
+        raise not_found("image", ref)
+    return image_out(await resolve(session, user, ref))
+
+
+async def image_ref_for(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> str:
+    """The engine reference for a launch of ``ref``; 400 naming the problem when it cannot be used."""
+    if ref.startswith(CATALOG_PREFIX):
+        wanted = ref if ":" in ref.split("/", 1)[1] else f"{ref}:latest"
+        info = await compute_driver(platform).image(wanted)
+        if info is None or info.labels.get(LABEL_CATALOG) != "1":
+            raise InvalidInput(f"unknown image '{ref}': GET /images lists the images you can launch")
+        return wanted
+    try:
+        img = await resolve(session, user, ref)
+    except CumuloError:
+        raise InvalidInput(f"unknown image '{ref}': GET /images lists the images you can launch") from None
+    if img.status != "READY":
+        raise InvalidInput(f"image '{ref}' is {img.status}: only READY images can be launched")
+    return img.docker_ref
+
+
+async def start_build(platform: Platform, session: AsyncSession, user: Principal, body: ImageBuild) -> Image:
+    if await session.scalar(select(Image.id).where(Image.user_id == user.user_id, Image.name == body.name,
+                                                   Image.tag == body.tag)):
+        raise Conflict(f"you already have an image {body.name}:{body.tag}; delete it first or use another tag")
+    img = Image(user_id=user.user_id, name=body.name, tag=body.tag, status="BUILDING", size_bytes=0, log="",
+                docker_ref=f"cumulo-user/{user.user_id}/{body.name}:{body.tag}")
+    session.add(img)
+    await session.flush()
+    events.record(session, user_id=user.user_id, action="image.build_started", resource_type="image",
+                  resource_id=img.id, name=body.name, tag=body.tag)
+    await session.commit()
+    return img
+
+
+async def run_build(platform: Platform, img: Image, body: ImageBuild) -> AsyncIterator[dict[str, Any]]:
+    """Run the build as a task of its own (it finishes even if the client goes away) and yield its log
+    lines as they come, then ``{"image": ...}`` or ``{"error": ...}``."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    labels = {LABEL_INSTALLATION: platform.installation_id, LABEL_OWNER: img.user_id, LABEL_RESOURCE: img.id,
+              LABEL_KIND: "image"}
+
+    async def build() -> dict[str, Any]:
+        log: list[str] = []
+
+        def on_log(line: str) -> None:
+            log.append(line)
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+
+        try:
+            info = await compute_driver(platform).build_image(
+                context_tar(body.dockerfile, dict(body.files)), img.docker_ref, labels, on_log=on_log,
+                memory_mb=platform.settings.image_build_memory_mb)
+            values = {"status": "READY", "docker_id": info.id, "size_bytes": info.size_bytes, "error": None}
+        except CumuloError as exc:
+            values = {"status": "FAILED", "error": exc.message}
+        finally:
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+        async with platform.db.session() as session:
+            await session.execute(update(Image).where(Image.id == img.id).values(
+                log="".join(log)[-MAX_LOG_CHARS:], **values))
+            action = "image.built" if values["status"] == "READY" else "image.build_failed"
+            events.record(session, user_id=img.user_id, action=action, resource_type="image", resource_id=img.id,
+                          name=img.name, tag=img.tag, error=values.get("error"))
+            await session.commit()
+            fresh = await session.get(Image, img.id)
+            assert fresh is not None
+            return {"image": image_out(fresh).model_dump(mode="json")} if values["status"] == "READY" else {
+                "error": {"code": "BUILD_FAILED", "message": values["error"]}}
+
+    task = asyncio.create_task(build())
+    while (line := await lines.get()) is not None:
+        yield {"log": line}
+    yield await task
+
+
+async def build_log(session: AsyncSession, user: Principal, ref: str) -> str:
+    return (await resolve(session, user, ref)).log
+
+
+async def delete_image(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> None:
+    if ref.startswith(CATALOG_PREFIX):
+        raise Forbidden("catalogue images are shared by every user and cannot be deleted through the API")
+    img = await resolve(session, user, ref)
+    if img.status == "BUILDING":
+        raise Conflict(f"image {img.name}:{img.tag} is still building")
+    from cumulo.services.compute.models import Instance
+
+    users = (await session.scalars(select(Instance.name).where(Instance.user_id == user.user_id,
+                                                               Instance.image_ref == img.docker_ref))).all()
+    if users:
+        raise Conflict(f"image {img.name}:{img.tag} is used by instance(s) {', '.join(sorted(users))}")
+    if img.status == "READY":
+        await compute_driver(platform).remove_image(img.docker_ref)
+    await session.delete(img)
+    events.record(session, user_id=user.user_id, action="image.deleted", resource_type="image", resource_id=img.id,
+                  name=img.name, tag=img.tag)
+    await session.commit()
+
+
+async def fail_interrupted(platform: Platform) -> None:
+    """Builds cut short by a restart will never finish: say so."""
+    async with platform.db.session() as session:
+        await session.execute(update(Image).where(Image.status == "BUILDING").values(
+            status="FAILED", error="the build was interrupted by a server restart"))
+        await session.commit()

@@ -9,10 +9,11 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, update
 
 from cumulo.client import ApiError, Client
 from cumulo.db.engine import sync_url
+from cumulo.services.cron.models import CronJob
 from cumulo.testing.server import LiveServer
 from tests.conftest import _create_pg_database, register_and_login
 from tests.services.notify.receiver import Receiver, eventually
@@ -191,7 +192,7 @@ def test_missed_runs_run_once_or_are_skipped_after_downtime(make_server: Callabl
     missed = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=2)
     engine = create_engine(sync_url(server.settings.resolved_database_url))
     with engine.begin() as conn:  # the server was down for two hours
-        conn.execute(text("UPDATE cron_jobs SET next_run_at = :t"), {"t": missed})
+        conn.execute(update(CronJob.__table__).values(next_run_at=missed))
     engine.dispose()
     again = make_server(database_url=database_url, data_dir=str(server.settings.data_dir))
     with Client(again.url, api_key=key) as c:

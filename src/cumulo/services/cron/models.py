@@ -31,6 +31,7 @@ class CronJob(IdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16))  # ACTIVE | PAUSED
     next_run_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     last_run_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)  # bumped by every claim (compare-and-set)
 
 
 class CronRun(IdMixin, Base):

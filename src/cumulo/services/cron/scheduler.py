@@ -1,7 +1,7 @@
 """The scheduler: claim due jobs exactly once, run them, record the outcome.
 
 A tick selects ACTIVE jobs whose ``next_run_at`` has come. For each it moves ``next_run_at`` to
-the next fire time with a compare-and-set (``... WHERE id = :id AND next_run_at = :seen``) and
+the next fire time with a compare-and-set on a version counter (``... WHERE id = :id AND version = :seen``) and
 inserts the run row in the same transaction; only the worker whose update matched runs the job,
 so several workers never start one scheduled time twice, and a slow run never blocks or repeats
 the next one. A scheduled time more than ``MISSED_AFTER`` late (the server was down) is run once
@@ -60,8 +60,7 @@ async def tick(platform: Platform) -> int:
                                      .order_by(CronJob.next_run_at).limit(BATCH))).all()
     started = 0
     for job in due:
-        seen = job.next_run_at
-        scheduled = aware(seen)
+        scheduled = aware(job.next_run_at)
         assert scheduled is not None
         late = (now - scheduled).total_seconds() > MISSED_AFTER
         run = None
@@ -70,8 +69,9 @@ async def tick(platform: Platform) -> int:
                           status="running", attempts=0)
         async with platform.db.session() as session:
             claimed = await session.execute(
-                update(J).where(J.c.id == job.id, J.c.status == "ACTIVE", J.c.next_run_at == seen)
-                .values(next_run_at=next_run(job, now), last_run_at=scheduled if run else J.c.last_run_at))
+                update(J).where(J.c.id == job.id, J.c.status == "ACTIVE", J.c.version == job.version)
+                .values(next_run_at=next_run(job, now), version=job.version + 1,
+                        last_run_at=scheduled if run else J.c.last_run_at))
             if not claimed.rowcount:
                 await session.rollback()
                 continue  # another worker claimed this time, or the job changed meanwhile

@@ -85,7 +85,8 @@ async def create(platform: Platform, session: AsyncSession, user_id: str, body: 
         raise Conflict(f"you already have a cron job named '{body.name}'")
     now = utcnow()
     job = CronJob(user_id=user_id, name=body.name, schedule=body.schedule, target_type="", target="",
-                  headers=body.headers or {}, payload=body.payload, status="ACTIVE", created_at=now, updated_at=now,
+                  headers=body.headers or {}, payload=body.payload, status="ACTIVE", created_at=now,
+                  updated_at=now, version=0,
                   **{k: getattr(body, k) if getattr(body, k) is not None else v for k, v in DEFAULTS.items()})
     await _apply_target(platform, session, user_id, job, body)
     job.next_run_at = next_run(job, now)
@@ -122,7 +123,7 @@ async def update(platform: Platform, session: AsyncSession, user_id: str, ref: s
         await _apply_target(platform, session, user_id, job, body)
     if job.status == "ACTIVE" and sent & {"schedule", "timezone"}:
         job.next_run_at = next_run(job, utcnow())
-    job.updated_at = utcnow()
+    job.updated_at, job.version = utcnow(), job.version + 1
     events.record(session, user_id=user_id, action="cron.updated", resource_type="cron_job", resource_id=job.id,
                   fields=sorted(sent))
     await session.commit()
@@ -145,7 +146,7 @@ async def set_paused(platform: Platform, session: AsyncSession, user_id: str, re
         job.status, job.next_run_at = "PAUSED", None
     elif not paused and job.status != "ACTIVE":
         job.status, job.next_run_at = "ACTIVE", next_run(job, utcnow())
-    job.updated_at = utcnow()
+    job.updated_at, job.version = utcnow(), job.version + 1
     events.record(session, user_id=user_id, action="cron.paused" if paused else "cron.resumed",
                   resource_type="cron_job", resource_id=job.id)
     await session.commit()

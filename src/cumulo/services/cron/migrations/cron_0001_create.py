@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("next_run_at", TS, nullable=True),
         sa.Column("last_run_at", TS, nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.UniqueConstraint("user_id", "name", name="uq_cron_jobs_user_name"),

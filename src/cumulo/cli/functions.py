@@ -1,0 +1,140 @@
+"""``cumulo functions ...``: deploy a folder, invoke, read and follow logs."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cumulo.cli import output
+
+COLUMNS = ["id", "name", "runtime", "handler", "version", "memory_mb", "timeout_seconds", "warm_containers"]
+
+
+def _mapping(pairs: list[str], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{what} must look like NAME=VALUE, got {pair!r}")
+        out[key] = value
+    return out
+
+
+def _print_log(entry: dict[str, Any]) -> None:
+    output.console.print(f"[bold]{entry['ended_at'] or entry['created_at']}[/] {entry['invocation_id'][:8]} "
+                         f"v{entry['version']} {entry['status']} {entry['duration_ms'] or 0:.1f} ms")
+    if entry["logs"]:
+        sys.stdout.write(entry["logs"] if entry["logs"].endswith("\n") else entry["logs"] + "\n")
+    if entry.get("error"):
+        output.err_console.print(f"[red]{entry['error']['type']}:[/] {entry['error']['message']}")
+
+
+def register(app: typer.Typer) -> None:
+    fns = typer.Typer(help="Cloud Functions: deploy, invoke, logs", no_args_is_help=True)
+    app.add_typer(fns, name="functions")
+
+    @fns.command("deploy")
+    @output.handle_errors
+    def deploy(directory: Path = typer.Argument(..., exists=True, file_okay=False, help="folder with the code"),
+               name: str = typer.Option(None, "--name", help="default: the folder's name"),
+               runtime: str = typer.Option(..., "--runtime", help="e.g. python, nodejs, python3.11"),
+               handler: str = typer.Option(None, "--handler", help="module.function / file.export"),
+               timeout: int = typer.Option(None, "--timeout"), memory: int = typer.Option(None, "--memory"),
+               max_concurrency: int = typer.Option(None, "--max-concurrency"),
+               env: list[str] = typer.Option([], "--env", help="NAME=VALUE (repeatable)"),
+               secret: list[str] = typer.Option([], "--secret", help="VAR=secret-name (repeatable)")) -> None:
+        """Zip DIRECTORY and create the function, or publish a new version if it exists."""
+        from cumulo.client import ApiError
+        from cumulo.client.functions import zip_dir
+
+        name = name or directory.resolve().name
+        config: dict[str, Any] = {k: v for k, v in {
+            "handler": handler, "timeout_seconds": timeout, "memory_mb": memory, "max_concurrency": max_concurrency,
+            "env": _mapping(env, "--env") or None, "env_secrets": _mapping(secret, "--secret") or None}.items()
+            if v is not None}
+        with output.console.status(f"zipping {directory} and deploying {name}..."):
+            code = zip_dir(directory)
+            with output.client() as c:
+                try:
+                    c.functions.get(name)
+                except ApiError as exc:
+                    if exc.status != 404:
+                        raise
+                    result = c.functions.create(name, runtime, code, **config)
+                else:
+                    result = c.functions.update(name, code=code, runtime=runtime, **config)
+        output.show(result)
+
+    @fns.command("list")
+    @output.handle_errors
+    def list_() -> None:
+        """List functions."""
+        with output.client() as c:
+            output.show(c.functions.list(), COLUMNS)
+
+    @fns.command("get")
+    @output.handle_errors
+    def get(ref: str) -> None:
+        with output.client() as c:
+            output.show(c.functions.get(ref))
+
+    @fns.command("runtimes")
+    @output.handle_errors
+    def runtimes() -> None:
+        """Runtimes available on this server."""
+        with output.client() as c:
+            output.show(c.functions.runtimes(), ["name", "language", "version", "image"])
+
+    @fns.command("delete")
+    @output.handle_errors
+    def delete(ref: str) -> None:
+        with output.client() as c:
+            c.functions.delete(ref)
+        output.console.print(f"deleted {ref}")
+
+    @fns.command("invoke")
+    @output.handle_errors
+    def invoke(ref: str, payload: str = typer.Argument("null", help="JSON event ('-' reads stdin)"),
+               is_async: bool = typer.Option(False, "--async", help="queue the call and print its id")) -> None:
+        """Invoke a function: prints the result (or error) and its logs."""
+        text = sys.stdin.read() if payload == "-" else payload
+        try:
+            event = json.loads(text)
+        except ValueError:
+            raise typer.BadParameter("payload must be JSON") from None
+        with output.client() as c:
+            result = c.functions.invoke(ref, event, is_async=is_async)
+        if output.STATE["json"] or is_async:
+            output.show(result)
+            return
+        if result["logs_tail"]:
+            output.err_console.print(result["logs_tail"].rstrip("\n"), style="dim")
+        if result["status"] == "SUCCESS":
+            sys.stdout.write(json.dumps(result["result"], indent=2) + "\n")
+        else:
+            err = result["error"] or {}
+            output.err_console.print(f"[red]{err.get('type')}:[/] {err.get('message')}")
+            for line in err.get("stack") or []:
+                output.err_console.print(line.rstrip("\n"), style="dim")
+            raise typer.Exit(1)
+
+    @fns.command("logs")
+    @output.handle_errors
+    def logs(ref: str, limit: int = typer.Option(20, "--limit"),
+             follow: bool = typer.Option(False, "--follow", "-f", help="keep printing new invocations")) -> None:
+        """Latest invocations with their stdout/stderr."""
+        with output.client() as c:
+            entries = list(reversed(c.functions.logs(ref, limit=limit)))
+            for entry in entries:
+                _print_log(entry)
+            since = max((e["ended_at"] for e in entries if e["ended_at"]), default=None)
+            while follow:
+                time.sleep(1.0)
+                for entry in c.functions.logs(ref, limit=100, since=since or "1970-01-01T00:00:00Z"):
+                    _print_log(entry)
+                    since = entry["ended_at"] or since

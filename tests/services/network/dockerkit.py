@@ -76,3 +76,37 @@ def status_of(call: Any) -> int:
     except CumuloError as exc:
         return exc.status
     raise AssertionError("the call succeeded")
+
+
+def container_of(instance_id: str) -> Any:
+    """The running container of an instance, found by its labels."""
+    found = engine().containers.list(filters={"label": f"cumulo.resource={instance_id}"})
+    assert len(found) == 1, f"expected one container for {instance_id}, found {len(found)}"
+    return found[0]
+
+
+def exec_in(instance_id: str, script: str) -> tuple[int, str]:
+    code, out = container_of(instance_id).exec_run(["sh", "-c", script])
+    return code, out.decode(errors="replace")
+
+
+WEB = ["sh", "-c", "echo $NAME > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+
+
+def launch_web(client: Any, name: str, **placement: Any) -> dict[str, Any]:
+    """A busybox instance answering its own name on port 8080."""
+    inst = client.post("/instances", {"name": name, "image": IMAGE, "command": WEB, "env": {"NAME": name},
+                                      **placement})
+    assert inst["status"] == "RUNNING", inst
+    return inst  # type: ignore[no-any-return]
+
+
+def fetch(from_instance: str, host: str) -> str | None:
+    """What ``http://host:8080/`` answers from inside an instance, or None when unreachable. Busybox-static's
+    libc resolver cannot use Docker's DNS (its wget crashes), so the name is resolved with ``nslookup``
+    against the engine's embedded DNS server and the request is sent with ``nc``."""
+    script = (f"t={host}; case $t in *[a-z]*) t=$(nslookup $t 127.0.0.11 2>/dev/null | "
+              "awk '/^Address: /{a=$2} END{print a}');; esac; [ -n \"$t\" ] || exit 2; "
+              "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $t 8080")
+    code, out = exec_in(from_instance, script)
+    return out.strip().splitlines()[-1] if code == 0 and "200 OK" in out else None

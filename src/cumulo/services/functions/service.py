@@ -82,8 +82,18 @@ async def current_version(session: AsyncSession, fn: Function) -> FunctionVersio
 
 
 async def get(session: AsyncSession, user: Principal | str, ref: str) -> tuple[Function, FunctionVersion]:
-    fn = await find(session, user, ref)
-    return fn, await current_version(session, fn)
+    """The function and its current version in one query (the invoke path runs this on every call)."""
+    query = select(Function, FunctionVersion).join(
+        FunctionVersion, (FunctionVersion.function_id == Function.id) & (FunctionVersion.version == Function.version)
+    ).where(Function.user_id == _uid(user))
+    row = None
+    if is_uuid(ref):
+        row = (await session.execute(query.where(Function.id == ref))).first()
+    if row is None and re.match(NAME_PATTERN, ref):
+        row = (await session.execute(query.where(Function.name == ref))).first()
+    if row is None:
+        raise not_found("function", ref)
+    return row[0], row[1]
 
 
 async def list_functions(session: AsyncSession, user: Principal | str) -> list[tuple[Function, FunctionVersion]]:

@@ -162,3 +162,20 @@ async def _principal(server: LiveServer, client):  # type: ignore[no-untyped-def
     from cumulo.services.identity import service as identity
 
     return await identity.authenticate(server.platform, client.api_key)
+
+
+def test_volumes_come_back_after_a_reboot(sqlite_user, server_sqlite: LiveServer, busybox) -> None:  # type: ignore[no-untyped-def]
+    """Simulate a host reboot (mount, loop device and Docker volume gone), run the reconciler pass."""
+    import subprocess
+
+    vol = sqlite_user.post("/volumes", {"name": "rebooted", "size_gb": 1})
+    assert sh("echo before > /data/f", volumes={vol["docker_volume"]: "/data"})[0] == 0
+    root = server_sqlite.platform.settings.data_dir / "volumes"
+    engine().volumes.get(vol["docker_volume"]).remove()
+    subprocess.run(["umount", str(root / "mnt" / vol["id"])], check=True)
+    subprocess.run(["losetup", "-d", *subprocess.run(["losetup", "-j", str(root / "images" / f"{vol['id']}.img"),
+                                                      "-O", "NAME", "-n"], capture_output=True, text=True,
+                                                     check=True).stdout.split()], check=True)
+    server_sqlite.call(server_sqlite.platform.runner.loops["volumes.converge"].fn())
+    assert sh("cat /data/f; df -k /data | tail -1", volumes={vol["docker_volume"]: "/data"})[1].startswith("before")
+    sqlite_user.delete("/volumes/rebooted")

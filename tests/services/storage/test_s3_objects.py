@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from botocore.exceptions import ClientError
@@ -29,3 +31,159 @@ def test_put_get_head_delete_round_trip(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket=bucket, Key="dir/hello.txt")
     assert code(exc) == "NoSuchKey"
+
+
+def test_buckets_create_list_head_delete_and_name_rules(s3: Any, bucket_name: Any) -> None:
+    name = bucket_name()
+    s3.create_bucket(Bucket=name)
+    assert name in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    s3.head_bucket(Bucket=name)
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(Bucket=name)
+    assert code(exc) == "BucketAlreadyOwnedByYou"
+    assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] in (None, "")
+    s3.put_object(Bucket=name, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as exc:
+        s3.delete_bucket(Bucket=name)
+    assert code(exc) == "BucketNotEmpty"
+    s3.delete_object(Bucket=name, Key="k")
+    s3.delete_bucket(Bucket=name)
+    with pytest.raises(ClientError) as exc:
+        s3.head_bucket(Bucket=name)
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    for bad in ("UPPER", "a..b", "192.168.1.1", "xn--abc", "ab", "buckets"):
+        with pytest.raises(ClientError) as exc:
+            s3.create_bucket(Bucket=bad)
+        assert code(exc) == "InvalidBucketName", bad
+
+
+def test_list_objects_v2_prefix_delimiter_pagination(s3: Any, bucket: str) -> None:
+    keys = ["a/1", "a/2", "a/b/3", "b/1", "c", "d/1", "d/2", "e"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    out = s3.list_objects_v2(Bucket=bucket, Delimiter="/")
+    assert [c["Key"] for c in out["Contents"]] == ["c", "e"]
+    assert [p["Prefix"] for p in out["CommonPrefixes"]] == ["a/", "b/", "d/"]
+    out = s3.list_objects_v2(Bucket=bucket, Prefix="a/", Delimiter="/")
+    assert [c["Key"] for c in out["Contents"]] == ["a/1", "a/2"]
+    assert [p["Prefix"] for p in out["CommonPrefixes"]] == ["a/b/"]
+    seen, token = [], None
+    while True:
+        kwargs = {"ContinuationToken": token} if token else {}
+        page = s3.list_objects_v2(Bucket=bucket, MaxKeys=3, **kwargs)
+        seen += [c["Key"] for c in page.get("Contents", [])]
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    assert seen == sorted(keys)
+    # Pagination through common prefixes as well: every entry exactly once.
+    entries, token = [], None
+    while True:
+        kwargs = {"ContinuationToken": token} if token else {}
+        page = s3.list_objects_v2(Bucket=bucket, MaxKeys=2, Delimiter="/", **kwargs)
+        entries += [c["Key"] for c in page.get("Contents", [])] + [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    assert sorted(entries) == ["a/", "b/", "c", "d/", "e"]
+    after = s3.list_objects_v2(Bucket=bucket, StartAfter="c")
+    assert [c["Key"] for c in after["Contents"]] == ["d/1", "d/2", "e"]
+    v1 = s3.list_objects(Bucket=bucket, Prefix="d/")
+    assert [c["Key"] for c in v1["Contents"]] == ["d/1", "d/2"]
+    v1 = s3.list_objects(Bucket=bucket, MaxKeys=2, Delimiter="/")
+    assert v1["IsTruncated"] and v1["NextMarker"] == "b/"
+    v1 = s3.list_objects(Bucket=bucket, Marker=v1["NextMarker"], Delimiter="/")
+    assert [c["Key"] for c in v1["Contents"]] == ["c", "e"]
+
+
+def test_url_encoding_and_odd_keys(s3: Any, bucket: str) -> None:
+    odd = ["space key.txt", "plus+sign", "ünïcødé/ключ", "percent%20", "semi;colon=eq&amp", "../../etc/passwd"]
+    for key in odd:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
+    listed = s3.list_objects_v2(Bucket=bucket)  # botocore asks for encoding-type=url and decodes
+    assert sorted(c["Key"] for c in listed["Contents"]) == sorted(odd)
+    raw = s3.list_objects_v2(Bucket=bucket, EncodingType="url")  # asked for explicitly: left encoded
+    assert sorted(unquote(c["Key"]) for c in raw["Contents"]) == sorted(odd)
+    assert "space%20key.txt" in [c["Key"] for c in raw["Contents"]]
+
+
+def test_copy_object_and_metadata_directive(s3: Any, bucket: str, bucket_name: Any) -> None:
+    other = bucket_name()
+    s3.create_bucket(Bucket=other)
+    s3.put_object(Bucket=bucket, Key="src", Body=b"payload", ContentType="text/x-a", Metadata={"a": "1"})
+    out = s3.copy_object(Bucket=other, Key="dst", CopySource={"Bucket": bucket, "Key": "src"})
+    assert out["CopyObjectResult"]["ETag"] == f'"{hashlib.md5(b"payload").hexdigest()}"'
+    got = s3.get_object(Bucket=other, Key="dst")
+    assert got["Body"].read() == b"payload" and got["Metadata"] == {"a": "1"} and got["ContentType"] == "text/x-a"
+    s3.copy_object(Bucket=bucket, Key="src", CopySource={"Bucket": bucket, "Key": "src"},
+                   MetadataDirective="REPLACE", Metadata={"b": "2"}, ContentType="text/x-b")
+    got = s3.get_object(Bucket=bucket, Key="src")
+    assert got["Metadata"] == {"b": "2"} and got["ContentType"] == "text/x-b" and got["Body"].read() == b"payload"
+    s3.delete_object(Bucket=bucket, Key="src")  # the copy keeps its bytes
+    assert s3.get_object(Bucket=other, Key="dst")["Body"].read() == b"payload"
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "missing"})
+    assert code(exc) == "NoSuchKey"
+
+
+def test_range_reads(s3: Any, bucket: str) -> None:
+    body = bytes(range(256)) * 40
+    s3.put_object(Bucket=bucket, Key="r", Body=body)
+    part = s3.get_object(Bucket=bucket, Key="r", Range="bytes=10-19")
+    assert part["Body"].read() == body[10:20]
+    assert part["ContentRange"] == f"bytes 10-19/{len(body)}"
+    assert part["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=-5")["Body"].read() == body[-5:]
+    assert s3.get_object(Bucket=bucket, Key="r", Range="bytes=10000-")["Body"].read() == body[10000:]
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="r", Range=f"bytes={len(body)}-")
+    assert code(exc) == "InvalidRange"
+
+
+def test_conditional_requests(s3: Any, bucket: str) -> None:
+    etag = s3.put_object(Bucket=bucket, Key="c", Body=b"v1")["ETag"]
+    assert s3.get_object(Bucket=bucket, Key="c", IfMatch=etag)["Body"].read() == b"v1"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c", IfMatch='"0000"')
+    assert code(exc) == "PreconditionFailed"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c", IfNoneMatch=etag)
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    head = s3.head_object(Bucket=bucket, Key="c")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c", IfModifiedSince=head["LastModified"])
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="c", IfUnmodifiedSince=head["LastModified"].replace(year=2000))
+    assert code(exc) == "PreconditionFailed"
+
+
+def test_response_overrides_and_content_md5(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="o", Body=b"data", ContentMD5=base64.b64encode(hashlib.md5(b"data").digest()).decode())
+    got = s3.get_object(Bucket=bucket, Key="o", ResponseContentType="image/png",
+                        ResponseContentDisposition="attachment; filename=x.png")
+    assert got["ContentType"] == "image/png" and got["ContentDisposition"] == "attachment; filename=x.png"
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="bad", Body=b"data", ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==")
+    assert code(exc) == "BadDigest"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="bad")  # nothing half-created
+
+
+def test_delete_objects_batch(s3: Any, bucket: str) -> None:
+    for i in range(5):
+        s3.put_object(Bucket=bucket, Key=f"k{i}", Body=b"x")
+    out = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": f"k{i}"} for i in range(4)] + [{"Key": "nope"}]})
+    assert sorted(d["Key"] for d in out["Deleted"]) == ["k0", "k1", "k2", "k3", "nope"]
+    assert [c["Key"] for c in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["k4"]
+
+
+def test_object_tagging(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="team=blue&env=dev")
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"]}
+    assert tags == {"team": "blue", "env": "dev"}
+    s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "a", "Value": "b"}]
+    s3.delete_object_tagging(Bucket=bucket, Key="t")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []

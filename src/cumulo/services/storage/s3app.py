@@ -58,12 +58,23 @@ def create_s3_app(platform: Platform) -> ASGIApp:
         response.headers["x-amz-request-id"] = request_id
         if req is not None and req.bucket_row is not None:
             _cors_headers(req, response)
+        if req is not None and not req.body_consumed and response.status_code >= 300 and _has_body(scope):
+            # The body was refused unread (or the client waits on Expect: 100-continue and never sends
+            # it): the connection cannot carry another request.
+            response.headers["connection"] = "close"
         if scope["method"] == "HEAD" and response.status_code >= 300:
             response.body = b""
             response.headers["content-length"] = "0"
         await response(scope, receive, send)
 
     return app
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"0", b"")):
+            return True
+    return False
 
 
 def _error(code: str, message: str, status: int, headers: dict[str, str], resource: str | None,

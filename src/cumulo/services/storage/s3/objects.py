@@ -179,7 +179,7 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
         end = int(last) if last else size - 1
     except ValueError:
         return None
-    if start < 0 or end < start:
+    if start < 0 or (last and end < start):
         return None
     if start >= size:
         raise S3Error("InvalidRange", "The requested range is not satisfiable", 416,

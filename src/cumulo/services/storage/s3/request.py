@@ -16,7 +16,7 @@ from cumulo.platform import Platform
 from cumulo.services.storage import credentials
 from cumulo.services.storage.errors import S3Error
 from cumulo.services.storage.objects import Checks
-from cumulo.services.storage.s3 import sigv4
+from cumulo.services.storage.s3 import sigv2, sigv4
 from cumulo.services.storage.s3.chunked import ChunkedDecoder
 
 CHECKSUM_ALGOS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
@@ -38,18 +38,21 @@ class S3Request:
             val = value.decode("latin-1")
             headers[key] = f"{headers[key]},{val}" if key in headers else val
         self.headers = headers
+        self.virtual_host = False
         self.bucket, self.key = self._address(unquote(self.raw_path))
         self.user_id: str | None = None
         self.bucket_row: Any = None
         self.claim: sigv4.Claim | None = None
         self.signing_key: bytes | None = None
         self._consumed = False
+        self._finished = False
 
     def _address(self, path: str) -> tuple[str | None, str | None]:
         host = self.headers.get("host", "").rsplit(":", 1)[0].lower() if "]" not in self.headers.get("host", "") \
             else ""
         domain = self.platform.settings.s3_domain.lower().strip(".")
         if domain and host.endswith("." + domain):
+            self.virtual_host = True
             return host[: -len(domain) - 1], (path[1:] or None)
         parts = path[1:].split("/", 1) if path.startswith("/") else [path]
         bucket = parts[0] or None
@@ -57,6 +60,8 @@ class S3Request:
         return bucket, key
 
     async def authenticate(self) -> None:
+        if self.headers.get("authorization", "").startswith("AWS ") or "AWSAccessKeyId" in self.params:
+            return await self._authenticate_v2()
         claim = sigv4.parse(self.method, self.headers, self.query)
         if claim is None:
             return
@@ -67,6 +72,19 @@ class S3Request:
                           403)
         self.signing_key = sigv4.verify(claim, resolved.secret, self.method, self.raw_path, self.query, self.headers)
         self.claim = claim
+        self.user_id = resolved.user_id
+
+    async def _authenticate_v2(self) -> None:
+        claim = sigv2.parse(self.headers, self.params)
+        if claim is None:
+            return
+        sigv2.check_time(claim, self.headers)
+        resolved = await credentials.resolve(self.platform, claim.access_key)
+        if resolved is None:
+            raise S3Error("InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                          403)
+        sigv2.verify(claim, resolved.secret, self.method, self.raw_path, self.query, self.headers,
+                     self.bucket if self.virtual_host else None)
         self.user_id = resolved.user_id
 
     # --- body --------------------------------------------------------------------------
@@ -82,7 +100,12 @@ class S3Request:
             if chunk:
                 yield chunk
             if not message.get("more_body", False):
+                self._finished = True
                 return
+
+    @property
+    def body_consumed(self) -> bool:
+        return self._consumed and self._finished
 
     def checks(self) -> Checks:
         """What the headers promise about the body (verified by ``objects.receive``)."""

@@ -60,8 +60,6 @@ def parse(method: str, headers: dict[str, str], query: list[tuple[str, str]]) ->
     if auth:
         match = _HEADER.match(auth.strip())
         if not match:
-            if auth.startswith("AWS "):
-                raise S3Error("InvalidRequest", "signature version 2 is not supported; use AWS4-HMAC-SHA256", 400)
             raise S3Error("AuthorizationHeaderMalformed", "unsupported Authorization header", 400)
         fields = {}
         for item in match.group(1).split(","):
@@ -91,8 +89,6 @@ def parse(method: str, headers: dict[str, str], query: list[tuple[str, str]]) ->
         return Claim(key, date, region, service, params.get("X-Amz-Date", ""),
                      params.get("X-Amz-SignedHeaders", "host").split(";"), params.get("X-Amz-Signature", ""),
                      UNSIGNED, presigned=True, expires=expires)
-    if "AWSAccessKeyId" in params:
-        raise S3Error("InvalidRequest", "signature version 2 is not supported; use AWS4-HMAC-SHA256", 400)
     return None
 
 

@@ -1,0 +1,142 @@
+"""Versioning and multipart uploads over the S3 port (boto3)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+MiB = 1024 * 1024
+
+
+def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return exc.value.response["Error"]["Code"]  # type: ignore[no-any-return]
+
+
+def test_versioning_keeps_every_version(s3: Any, bucket: str) -> None:
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    v1 = s3.put_object(Bucket=bucket, Key="doc", Body=b"one")["VersionId"]
+    v2 = s3.put_object(Bucket=bucket, Key="doc", Body=b"two")["VersionId"]
+    assert v1 != v2
+    assert s3.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"two"
+    assert s3.get_object(Bucket=bucket, Key="doc", VersionId=v1)["Body"].read() == b"one"
+    marker = s3.delete_object(Bucket=bucket, Key="doc")
+    assert marker["DeleteMarker"] is True
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="doc")
+    assert code(exc) == "NoSuchKey"
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    listed = s3.list_object_versions(Bucket=bucket)
+    assert [v["VersionId"] for v in listed["Versions"]] == [v2, v1]
+    assert [m["VersionId"] for m in listed["DeleteMarkers"]] == [marker["VersionId"]]
+    assert listed["DeleteMarkers"][0]["IsLatest"] is True
+    # Removing the delete marker brings the newest version back.
+    s3.delete_object(Bucket=bucket, Key="doc", VersionId=marker["VersionId"])
+    assert s3.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"two"
+    s3.delete_object(Bucket=bucket, Key="doc", VersionId=v2)
+    assert s3.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"one"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="doc", VersionId="f" * 32)
+    assert code(exc) == "NoSuchVersion"
+    # Suspended: new writes replace the "null" version, older versions stay.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"three")
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"four")
+    versions = s3.list_object_versions(Bucket=bucket)["Versions"]
+    assert [v["VersionId"] for v in versions] == ["null", v1]
+    assert s3.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"four"
+
+
+def test_list_versions_pagination(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    expected = []
+    for key in ("a", "b"):
+        ids = [s3.put_object(Bucket=bucket, Key=key, Body=str(i).encode())["VersionId"] for i in range(3)]
+        expected += [(key, v) for v in reversed(ids)]
+    seen: list[tuple[str, str]] = []
+    kwargs: dict[str, str] = {}
+    while True:
+        page = s3.list_object_versions(Bucket=bucket, MaxKeys=4, **kwargs)
+        seen += [(v["Key"], v["VersionId"]) for v in page.get("Versions", [])]
+        if not page["IsTruncated"]:
+            break
+        kwargs = {"KeyMarker": page["NextKeyMarker"], "VersionIdMarker": page["NextVersionIdMarker"]}
+    assert seen == expected
+
+
+def test_multipart_upload_of_three_parts(s3: Any, bucket: str) -> None:
+    parts_data = [os.urandom(5 * MiB), os.urandom(5 * MiB), os.urandom(123)]
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="big.bin", ContentType="application/x-big",
+                                        Metadata={"origin": "test"})
+    uid = upload["UploadId"]
+    assert [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=bucket)["Uploads"]] == [uid]
+    parts = []
+    for number, data in enumerate(parts_data, start=1):
+        etag = s3.upload_part(Bucket=bucket, Key="big.bin", UploadId=uid, PartNumber=number, Body=data)["ETag"]
+        assert etag == f'"{hashlib.md5(data).hexdigest()}"'
+        parts.append({"PartNumber": number, "ETag": etag})
+    listed = s3.list_parts(Bucket=bucket, Key="big.bin", UploadId=uid)
+    assert [p["Size"] for p in listed["Parts"]] == [len(d) for d in parts_data]
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=uid,
+                                     MultipartUpload={"Parts": list(reversed(parts))})
+    assert code(exc) == "InvalidPartOrder"
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=uid, MultipartUpload={
+            "Parts": [parts[0], {"PartNumber": 2, "ETag": '"' + "0" * 32 + '"'}]})
+    assert code(exc) == "InvalidPart"
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="big.bin", UploadId=uid,
+                                        MultipartUpload={"Parts": parts})
+    md5s = b"".join(hashlib.md5(d).digest() for d in parts_data)
+    assert done["ETag"] == f'"{hashlib.md5(md5s).hexdigest()}-3"'
+    got = s3.get_object(Bucket=bucket, Key="big.bin")
+    assert got["Body"].read() == b"".join(parts_data)
+    assert got["ContentType"] == "application/x-big" and got["Metadata"] == {"origin": "test"}
+    tail = s3.get_object(Bucket=bucket, Key="big.bin", Range=f"bytes={5 * MiB - 2}-{5 * MiB + 1}")["Body"].read()
+    assert tail == parts_data[0][-2:] + parts_data[1][:2]
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    with pytest.raises(ClientError) as exc:
+        s3.list_parts(Bucket=bucket, Key="big.bin", UploadId=uid)
+    assert code(exc) == "NoSuchUpload"
+
+
+def test_multipart_small_parts_abort_and_part_copy(s3: Any, bucket: str) -> None:
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="small")["UploadId"]
+    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="small", UploadId=uid, PartNumber=n,
+                                                       Body=b"tiny")["ETag"]} for n in (1, 2)]
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="small", UploadId=uid, MultipartUpload={"Parts": parts})
+    assert code(exc) == "EntityTooSmall"
+    s3.abort_multipart_upload(Bucket=bucket, Key="small", UploadId=uid)
+    with pytest.raises(ClientError) as exc:
+        s3.upload_part(Bucket=bucket, Key="small", UploadId=uid, PartNumber=3, Body=b"late")
+    assert code(exc) == "NoSuchUpload"
+    source = os.urandom(6 * MiB)
+    s3.put_object(Bucket=bucket, Key="source", Body=source)
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="copied")["UploadId"]
+    first = s3.upload_part_copy(Bucket=bucket, Key="copied", UploadId=uid, PartNumber=1,
+                                CopySource={"Bucket": bucket, "Key": "source"},
+                                CopySourceRange=f"bytes=0-{5 * MiB - 1}")["CopyPartResult"]["ETag"]
+    second = s3.upload_part_copy(Bucket=bucket, Key="copied", UploadId=uid, PartNumber=2,
+                                 CopySource={"Bucket": bucket, "Key": "source"},
+                                 CopySourceRange=f"bytes={5 * MiB}-{6 * MiB - 1}")["CopyPartResult"]["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="copied", UploadId=uid, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": first}, {"PartNumber": 2, "ETag": second}]})
+    assert s3.get_object(Bucket=bucket, Key="copied")["Body"].read() == source
+
+
+def test_upload_file_uses_multipart_transparently(s3: Any, bucket: str, tmp_path: Any) -> None:
+    path = tmp_path / "file.bin"
+    data = os.urandom(17 * MiB)
+    path.write_bytes(data)
+    s3.upload_file(str(path), bucket, "file.bin")
+    head = s3.head_object(Bucket=bucket, Key="file.bin")
+    assert head["ContentLength"] == len(data) and head["ETag"].endswith('-3"')
+    out = tmp_path / "back.bin"
+    s3.download_file(bucket, "file.bin", str(out))
+    assert out.read_bytes() == data

@@ -1,0 +1,195 @@
+"""``cumulo instances launch|list|show|stop|start|reboot|rename|terminate|logs|stats`` and ``cumulo ssh``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+
+import typer
+
+from cumulo.cli.output import client, console, err_console, handle_errors, show
+
+instances_app = typer.Typer(help="Compute instances (containers on Docker).", no_args_is_help=True)
+COLUMNS = ["id", "name", "image", "status", "ports", "ip_address", "cpus", "memory_mb", "expires_at"]
+
+
+def _env(pairs: list[str] | None) -> dict[str, str]:
+    env = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"--env {pair!r}: use NAME=VALUE")
+        env[key] = value
+    return env
+
+
+def _volumes(items: list[str] | None) -> list[dict[str, str]]:
+    out = []
+    for item in items or []:
+        volume, sep, path = item.partition(":")
+        if not sep:
+            raise typer.BadParameter(f"--volume {item!r}: use VOLUME:/mount/path")
+        out.append({"volume_id": volume, "mount_path": path})
+    return out
+
+
+@instances_app.command("launch")
+@handle_errors
+def launch(
+    name: str,
+    image: str = typer.Option(..., "--image", "-i", help="e.g. cumulo/busybox (see `cumulo images list`)"),
+    ports: str = typer.Option(None, "--ports", "-p", help='"HOST:CONTAINER,..."; host 0 = any free port'),
+    env: list[str] = typer.Option(None, "--env", "-e", help="NAME=VALUE (repeatable)"),
+    cpus: float = typer.Option(None, "--cpus"),
+    memory_mb: int = typer.Option(None, "--memory-mb"),
+    vpc: str = typer.Option(None, "--vpc"),
+    subnet: str = typer.Option(None, "--subnet"),
+    volume: list[str] = typer.Option(None, "--volume", "-v", help="VOLUME:/mount/path (repeatable)"),
+    ttl: int = typer.Option(None, "--ttl", help="terminate after this many seconds"),
+    password: bool = typer.Option(False, "--password", help="prompt for a root password for the instance"),
+    command: list[str] = typer.Argument(None, help="command to run instead of the image's (after --)"),
+) -> None:
+    """Launch an instance and wait until it is RUNNING."""
+    secret = typer.prompt("instance password", hide_input=True, confirmation_prompt=True) if password else None
+    with console.status(f"launching {name} from {image}"):
+        inst = client().instances.launch(name, image, ports=ports, env=_env(env) or None, cpus=cpus,
+                                         memory_mb=memory_mb, vpc_id=vpc, subnet_id=subnet,
+                                         volumes=_volumes(volume) or None, ttl_seconds=ttl,
+                                         command=list(command) if command else None, password=secret)
+    show(inst)
+    if inst["status"] == "ERROR":
+        raise typer.Exit(1)
+
+
+@instances_app.command("list")
+@handle_errors
+def list_instances() -> None:
+    show(client().instances.list(), COLUMNS)
+
+
+@instances_app.command("show")
+@handle_errors
+def show_instance(instance: str) -> None:
+    show(client().instances.get(instance))
+
+
+def _action(verb: str, instance: str) -> None:
+    with console.status(f"{verb} {instance}"):
+        inst = getattr(client().instances, verb)(instance)
+    show(inst, COLUMNS) if isinstance(inst, list) else show(inst)
+
+
+@instances_app.command("stop")
+@handle_errors
+def stop(instance: str) -> None:
+    _action("stop", instance)
+
+
+@instances_app.command("start")
+@handle_errors
+def start(instance: str) -> None:
+    _action("start", instance)
+
+
+@instances_app.command("reboot")
+@handle_errors
+def reboot(instance: str) -> None:
+    _action("reboot", instance)
+
+
+@instances_app.command("update")
+@handle_errors
+def update(instance: str, name: str = typer.Option(None, "--name"),
+           ttl: int = typer.Option(None, "--ttl", help="seconds from now; 0 removes the limit")) -> None:
+    """Rename an instance and/or change its time to live."""
+    fields: dict[str, object] = {}
+    if name:
+        fields["name"] = name
+    if ttl is not None:
+        fields["ttl_seconds"] = ttl or None
+    show(client().instances.update(instance, **fields))
+
+
+@instances_app.command("terminate")
+@handle_errors
+def terminate(instance: str) -> None:
+    with console.status(f"terminating {instance}"):
+        client().instances.terminate(instance)
+    console.print(f"terminated {instance}")
+
+
+@instances_app.command("logs")
+@handle_errors
+def logs(instance: str, tail: int = typer.Option(100, "--tail", "-n")) -> None:
+    sys.stdout.write(client().instances.logs(instance, tail=tail))
+
+
+@instances_app.command("stats")
+@handle_errors
+def stats(instance: str) -> None:
+    show(client().instances.stats(instance))
+
+
+@handle_errors
+def ssh(instance: str) -> None:
+    """An interactive shell inside a running instance (over the console WebSocket)."""
+    cols, rows = shutil.get_terminal_size((80, 24))
+    from websockets.exceptions import ConnectionClosed
+
+    with client().instances.console(instance, cols, rows) as ws:
+        if not sys.stdin.isatty():
+            _pipe(ws)
+            return
+        import termios
+        import tty
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        tty.setraw(fd)
+        try:
+            threading.Thread(target=_stdin_to, args=(ws,), daemon=True).start()
+            for message in ws:
+                if isinstance(message, str):
+                    _maybe_error(message)
+                    break
+                os.write(sys.stdout.fileno(), message)
+        except ConnectionClosed:
+            pass
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _stdin_to(ws) -> None:  # type: ignore[no-untyped-def]
+    try:
+        while data := os.read(sys.stdin.fileno(), 4096):
+            ws.send(data)
+    except Exception:  # noqa: BLE001 - the session ended
+        pass
+
+
+def _pipe(ws) -> None:  # type: ignore[no-untyped-def]
+    """Non-interactive use: send stdin, print what comes back until the shell exits."""
+    ws.send(sys.stdin.buffer.read() + b"\nexit\n")
+    for message in ws:
+        if isinstance(message, str):
+            _maybe_error(message)
+            break
+        sys.stdout.buffer.write(message)
+        sys.stdout.flush()
+
+
+def _maybe_error(text: str) -> None:
+    try:
+        err = json.loads(text)["error"]
+    except (ValueError, KeyError, TypeError):
+        return
+    err_console.print(f"[red]error {err.get('code')}:[/] {err.get('message')}")
+    raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(instances_app, name="instances")
+    app.command("ssh")(ssh)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from cumulo.platform import Platform
-from cumulo.services.functions import service
+from cumulo.services.functions import service, triggers
 
 log = logging.getLogger("cumulo.functions")
 
 
 async def startup(platform: Platform) -> None:
+    triggers.register()
     driver = service.docker(platform)
     pool = service.pool(platform)
 

@@ -45,11 +45,16 @@ def bootstrap(
     def report(image: str, line: str) -> None:
         if line.strip():
             last[image] = line.strip()
+            if not live.is_started:  # only when something is built: a cached run prints no live table
+                live.start()
             live.update(table())
 
     pull = settings.registry_pull if registry_pull is None else registry_pull
-    with live:
+    try:
         results = asyncio.run(run_bootstrap(driver, registry_pull=pull, only=only or None, report=report))
+    finally:
+        if live.is_started:
+            live.stop()
     driver.close()
     rows = [{"image": r.image, "result": r.action, "seconds": r.seconds, "error": r.error or ""} for r in results]
     show(rows, ["image", "result", "seconds", "error"])

@@ -21,6 +21,7 @@ import abc
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 LABEL_INSTALLATION = "cumulo.installation"
 LABEL_RESOURCE = "cumulo.resource"
@@ -129,7 +130,7 @@ LogSink = Callable[[str], None]
 
 class ComputeDriver(abc.ABC):
     #: What this engine can do; callers check a flag before offering the feature.
-    capabilities: dict[str, bool] = {
+    capabilities: ClassVar[dict[str, bool]] = {
         "supports_port_publishing": False,
         "supports_resource_limits": False,
         "supports_console": False,

@@ -11,7 +11,7 @@ import io
 import logging
 import socket
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import docker
 import docker.errors
@@ -122,7 +122,7 @@ class DockerConsole(Console):
 
 
 class DockerDriver(ComputeDriver):
-    capabilities = {
+    capabilities: ClassVar[dict[str, bool]] = {
         "supports_port_publishing": True,
         "supports_resource_limits": True,
         "supports_console": True,
@@ -153,7 +153,7 @@ class DockerDriver(ComputeDriver):
         def call() -> T:
             try:
                 return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - translated at the boundary
+            except Exception as exc:  # translated at the boundary
                 raise _translate(exc) from exc
 
         return await asyncio.to_thread(call)

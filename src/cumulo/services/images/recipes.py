@@ -128,8 +128,8 @@ RECIPES: list[Recipe] = [
     Recipe("cumulo/postgres", "dockerfile", description="PostgreSQL 15 on port 5432 (POSTGRES_PASSWORD, _USER, _DB)",
            files={"entrypoint.sh": POSTGRES_ENTRYPOINT}, dockerfile="\n".join([
                f"FROM {BASE}:latest",
-               "RUN mkdir -p /etc/postgresql-common && echo 'create_main_cluster = false' "
-               "> /etc/postgresql-common/createcluster.conf",
+               ("RUN mkdir -p /etc/postgresql-common && echo 'create_main_cluster = false' "
+                "> /etc/postgresql-common/createcluster.conf"),
                _apt("postgresql-15") + " && install -d -o postgres -g postgres -m 2775 /var/run/postgresql",
                "ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data",
                "COPY entrypoint.sh /usr/local/bin/cumulo-entrypoint",

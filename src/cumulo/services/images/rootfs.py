@@ -40,7 +40,7 @@ def ensure_tools() -> None:
         raise Unavailable(f"missing {', '.join(missing)}: install them with apt-get (needs root)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise Unavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
 
@@ -85,7 +85,8 @@ def debian_rootfs(path: Path) -> None:
            "--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-include=/usr/share/doc/*/copyright",
            SUITE, str(path), f"deb {MIRROR} {SUITE} main", f"deb {MIRROR} {SUITE}-updates main",
            f"deb {SECURITY_MIRROR} {SUITE}-security main"]
-    done = subprocess.run(cmd, env={**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)}, capture_output=True, text=True)
+    done = subprocess.run(cmd, env={**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)}, capture_output=True, text=True,
+                          check=False)
     if done.returncode != 0:
         raise Unavailable(f"mmdebstrap failed: {done.stderr.strip()[-800:]}")
 

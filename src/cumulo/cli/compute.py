@@ -166,7 +166,7 @@ def _stdin_to(ws) -> None:  # type: ignore[no-untyped-def]
     try:
         while data := os.read(sys.stdin.fileno(), 4096):
             ws.send(data)
-    except Exception:  # noqa: BLE001 - the session ended
+    except Exception:  # noqa: BLE001, S110 - the session ended: nothing to report
         pass
 
 

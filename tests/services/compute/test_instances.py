@@ -228,3 +228,33 @@ def test_instance_count_quota(make_server) -> None:  # type: ignore[no-untyped-d
         client.instances.terminate(first["id"])
         second = client.instances.launch(iname(), "cumulo/busybox", command=["sleep", "600"])
         client.instances.terminate(second["id"])
+
+
+def test_env_secrets_are_injected_at_launch_and_never_shown(sqlite_user: Client, containers_of) -> None:  # type: ignore[no-untyped-def]
+    value = f"s3cr3t-{uuid.uuid4().hex}"
+    sqlite_user.secrets.create("db-password", value)
+    inst = sqlite_user.instances.launch(iname(), "cumulo/busybox", command=["sleep", "600"],
+                                        env_secrets={"DB_PASSWORD": "db-password"})
+    assert inst["env_secrets"] == {"DB_PASSWORD": "db-password"} and inst["status"] == "RUNNING"
+    assert value not in json.dumps([inst, sqlite_user.instances.list()])
+    (container,) = containers_of(**{"cumulo.resource": inst["id"]})
+    code, out = container.exec_run(["sh", "-c", "echo $DB_PASSWORD"])
+    assert code == 0 and out.decode().strip() == value
+    assert "secret.accessed" in [e["action"] for e in sqlite_user.events(limit=20)]
+    sqlite_user.instances.terminate(inst["id"])
+
+
+@pytest.mark.parametrize("env_secrets, env, status", [
+    ({"DB": "no-such-secret"}, {}, 404),
+    ({"1BAD": "x"}, {}, 400),
+    ({"DB": "x"}, {"DB": "plain"}, 400),
+])
+def test_bad_env_secrets_are_refused_and_nothing_is_created(sqlite_user: Client, env_secrets: dict, env: dict,
+                                                            status: int) -> None:
+    if status == 400 and "DB" in env:
+        sqlite_user.secrets.create("x", "value")
+    name = iname()
+    with pytest.raises(ApiError) as err:
+        sqlite_user.instances.launch(name, "cumulo/busybox", command=["sleep", "1"], env_secrets=env_secrets, env=env)
+    assert err.value.status == status
+    assert name not in [i["name"] for i in sqlite_user.instances.list()]

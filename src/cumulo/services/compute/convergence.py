@@ -64,6 +64,10 @@ async def _mounts(session: AsyncSession, instance_id: str) -> list[VolumeMount]:
                                                                                                     instance_id)]
 
 
+def _secret_refs(inst: Instance) -> dict[str, str]:
+    return dict((inst.meta or {}).get("env_secrets") or {})
+
+
 async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) -> ContainerSpec:
     labels = {LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: KIND, LABEL_RESOURCE: inst.id,
               LABEL_OWNER: inst.user_id}
@@ -78,8 +82,13 @@ async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) 
     digest = hashlib.sha256(json.dumps([spec.image, spec.command, sorted(env.items()), inst.ports, spec.cpus,
                                         spec.memory_mb, spec.pids_limit, spec.network, spec.ipv4_address,
                                         [(m.source, m.target, m.read_only) for m in spec.mounts],
-                                        inst.password_sealed is not None]).encode()).hexdigest()[:16]
+                                        inst.password_sealed is not None,
+                                        sorted(_secret_refs(inst).items())]).encode()).hexdigest()[:16]
     labels[LABEL_SPEC] = digest
+    if _secret_refs(inst):  # after the digest: values never reach a label; audited at launch
+        secrets = importlib.import_module("cumulo.services.secrets.service")
+        env.update(await secrets.resolve_env(session, inst.user_id, _secret_refs(inst), platform=platform,
+                                             audit=False))
     if inst.password_sealed is not None:  # after the digest: the password never reaches a label
         env[PASSWORD_ENV] = crypto.decrypt(crypto.master_key(platform), inst.password_sealed,
                                            inst.id.encode()).decode()
@@ -115,7 +124,14 @@ async def _converge(platform: Platform, session: AsyncSession, driver: ComputeDr
             await driver.destroy(extra.id)
     if inst.status == "ERROR" and inst.desired == "running":
         return  # a failed instance stays as it is until the user starts it again
-    spec = await build_spec(platform, session, inst)
+    try:
+        spec = await build_spec(platform, session, inst)
+    except CumuloError as exc:  # e.g. an injected secret was deleted since the launch
+        if inst.desired == "running" and current is None:
+            inst.status, inst.status_reason, inst.ports_bound = "ERROR", f"launch failed: {exc.message}", ""
+            await _record(platform, session, inst, "instance.launch_failed", reason=exc.message)
+            return
+        raise
     if current is not None and current.labels.get(LABEL_SPEC) != spec.labels[LABEL_SPEC]:
         await driver.destroy(current.id)  # reconfigured (e.g. a volume attached): recreate below
         current = None

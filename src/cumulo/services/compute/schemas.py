@@ -69,6 +69,8 @@ class InstanceCreate(In):
     ports: str | None = Field(None, max_length=200, description='"HOST:CONTAINER" comma separated, e.g. "0:80"')
     volumes: list[VolumeSpec] = Field(default_factory=list, max_length=10)
     env: dict[str, str] = Field(default_factory=dict, max_length=100)
+    env_secrets: dict[str, str] = Field(default_factory=dict, max_length=100,
+                                        description="{ENV_VAR: secret name}: injected from the Secrets Manager")
     command: list[str] | None = Field(None, max_length=100)
     cpus: float | None = Field(None, gt=0, le=64)
     memory_mb: int | None = Field(None, ge=16, le=262144)
@@ -137,6 +139,7 @@ class InstanceOut(BaseModel):
     cpus: float
     memory_mb: int
     env: dict[str, str]
+    env_secrets: dict[str, str] = Field(default_factory=dict, description="variable -> secret name (never values)")
     command: list[str] | None
     has_password: bool
     volumes: list[dict[str, str]] = Field(default_factory=list)

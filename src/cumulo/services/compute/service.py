@@ -44,7 +44,8 @@ def instance_out(inst: Instance, volumes: list[dict[str, str]] | None = None) ->
     return InstanceOut(
         id=inst.id, name=inst.name, image=inst.image, status=inst.status, status_reason=inst.status_reason,  # type: ignore[arg-type]
         ports=bound, vpc_id=inst.vpc_id, subnet_id=inst.subnet_id, ip_address=inst.ip_address or inst.ipv4_address,
-        cpus=inst.cpus, memory_mb=inst.memory_mb, env=inst.env or {}, command=inst.command,
+        cpus=inst.cpus, memory_mb=inst.memory_mb, env=inst.env or {},
+        env_secrets=(inst.meta or {}).get("env_secrets", {}), command=inst.command,
         has_password=inst.password_sealed is not None, volumes=volumes or [], expires_at=aware(inst.expires_at),
         launched_at=aware(inst.launched_at), created_at=aware(inst.created_at), updated_at=aware(inst.updated_at))
 
@@ -102,6 +103,14 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     cpus = body.cpus or platform.settings.compute_default_cpus
     memory = body.memory_mb or platform.settings.compute_default_memory_mb
     await _check_quota(platform, session, user, cpus, memory)
+    if body.env_secrets:
+        clash = sorted(set(body.env_secrets) & set(body.env))
+        if clash:
+            raise InvalidInput(f"env_secrets: {', '.join(clash)} also set in env")
+        secrets = _peer("secrets")
+        if secrets is None:
+            raise InvalidInput("env_secrets: the Secrets Manager is not installed on this server")
+        await secrets.resolve_env(session, user, body.env_secrets, platform=platform)  # 404s; audited
     network = _peer("network")
     if (body.vpc_id or body.subnet_id) and network is None:
         raise InvalidInput("vpc_id/subnet_id: networking is not installed on this server")
@@ -111,7 +120,8 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     now = utcnow()
     inst = Instance(id=new_id(), user_id=user.user_id, name=body.name, image=body.image, image_ref=image_ref,
                     desired="running", status="STARTING", ports=body.ports or "", ports_bound="", env=body.env,
-                    command=body.command, cpus=cpus, memory_mb=memory, meta={},
+                    command=body.command, cpus=cpus, memory_mb=memory,
+                    meta={"env_secrets": body.env_secrets} if body.env_secrets else {},
                     expires_at=now + dt.timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None)
     if body.password:
         inst.password_sealed = crypto.encrypt(crypto.master_key(platform), body.password.encode(), inst.id.encode())

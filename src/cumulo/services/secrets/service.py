@@ -193,11 +193,12 @@ def check_env_mapping(mapping: dict[str, str]) -> None:
 
 
 async def resolve_env(session: AsyncSession, user: Principal | str, mapping: dict[str, str], *,
-                      platform: Any = None) -> dict[str, str]:
+                      platform: Any = None, audit: bool = True) -> dict[str, str]:
     """``{VAR: secret_name}`` -> ``{VAR: current value}`` for launches (instances, functions).
 
     Unknown names, another user's secrets and secrets scheduled for deletion are 404. Each read
-    is recorded as ``secret.accessed`` in the caller's transaction; the caller commits.
+    is recorded as ``secret.accessed`` in the caller's transaction (unless ``audit`` is false, for
+    re-reads of a launch that was already audited); the caller commits.
     ``platform`` defaults to the running server's (needed for the master key).
     """
     check_env_mapping(mapping)
@@ -219,7 +220,8 @@ async def resolve_env(session: AsyncSession, user: Principal | str, mapping: dic
     values: dict[str, str] = {}
     for name, secret in rows.items():
         values[name] = keys.unseal(key, sealed[secret.id], _context(secret.id, secret.version))
-        secret.last_accessed_at = now
-        events.record(session, user_id=user_id, action="secret.accessed", resource_type="secret",
-                      resource_id=secret.id, name=name, version=secret.version, via="env")
+        if audit:
+            secret.last_accessed_at = now
+            events.record(session, user_id=user_id, action="secret.accessed", resource_type="secret",
+                          resource_id=secret.id, name=name, version=secret.version, via="env")
     return {var: values[name] for var, name in mapping.items()}

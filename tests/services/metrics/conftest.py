@@ -1,1 +1,1 @@
-from tests.services.network.dockerkit import busybox, containers  # noqa: F401 - fixtures
+from tests.services.network.dockerkit import busybox, containers, release_loop_devices  # noqa: F401 - fixtures

@@ -5,7 +5,7 @@ import pytest
 from cumulo.client import Client
 from cumulo.testing.server import LiveServer
 from tests.conftest import register_and_login
-from tests.services.network.dockerkit import busybox, containers  # noqa: F401 - fixtures
+from tests.services.network.dockerkit import busybox, containers, release_loop_devices  # noqa: F401 - fixtures
 
 
 @pytest.fixture

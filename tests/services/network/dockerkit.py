@@ -110,3 +110,30 @@ def fetch(from_instance: str, host: str) -> str | None:
               "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 $t 8080")
     code, out = exec_in(from_instance, script)
     return out.strip().splitlines()[-1] if code == 0 and "200 OK" in out else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def release_loop_devices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Loop devices are scarce (8 on a stock host): at the end of the session unmount and detach those
+    of volumes a failed test left behind in the test servers' data dirs, and drop their Docker volumes."""
+    yield
+    import subprocess
+
+    base = str(tmp_path_factory.getbasetemp())
+    with open("/proc/mounts") as fh:
+        mounts = [line.split()[1] for line in fh if "/volumes/mnt/" in line]
+    for path in mounts:
+        if path.startswith(base):
+            subprocess.run(["umount", "-l", path], check=False)
+    listing = subprocess.run(["losetup", "-l", "-n", "-O", "NAME,BACK-FILE"], capture_output=True, text=True)
+    for line in listing.stdout.splitlines():
+        name, _, backing = line.strip().partition(" ")
+        if backing.strip().startswith(base):
+            subprocess.run(["losetup", "-d", name], check=False)
+    client = engine()
+    for vol in client.api.volumes(filters={"label": "cumulo.kind=volume"}).get("Volumes") or []:
+        if (vol.get("Options") or {}).get("device", "").startswith(base):
+            try:
+                client.api.remove_volume(vol["Name"])
+            except docker.errors.APIError:
+                pass

@@ -1,49 +1,37 @@
-"""The master-key helper: sealing round-trips, tampering and wrong context fail, key loading rules."""
+"""Values sealed under the master key stay readable across a rotation (key file re-read, previous keys)."""
 
 from __future__ import annotations
 
 import base64
 import os
-import stat
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from cumulo.core import crypto
-from cumulo.core.config import Settings
-from cumulo.core.errors import Unavailable
 
 
-def test_round_trip_and_context_binding() -> None:
-    key = os.urandom(32)
-    sealed = crypto.encrypt(key, b"s3cr3t", aad=b"row-1")
-    assert b"s3cr3t" not in sealed
-    assert crypto.decrypt(key, sealed, aad=b"row-1") == b"s3cr3t"
+def _platform(data_dir: Path, previous: str | None = None) -> SimpleNamespace:
+    settings = SimpleNamespace(master_key=None, master_key_previous=previous, data_dir=data_dir, is_production=False)
+    return SimpleNamespace(settings=settings, extras={})
+
+
+def test_key_file_is_generated_private(tmp_path: Path) -> None:
+    key = crypto.master_key(_platform(tmp_path))
+    assert len(key) == 32 and oct(os.stat(tmp_path / crypto.KEY_FILE).st_mode & 0o777) == "0o600"
+
+
+def test_unseal_follows_a_rotation_of_the_key_file(tmp_path: Path) -> None:
+    reader = _platform(tmp_path)
+    old_sealed = crypto.seal(reader, b"hunter2", b"ctx")
+    assert crypto.unseal(reader, old_sealed, b"ctx") == b"hunter2"
+    old_key = crypto.master_key(reader)
+    new_key = os.urandom(32)
+    (tmp_path / crypto.KEY_FILE).write_text(base64.b64encode(new_key).decode())
+    (tmp_path / crypto.PREVIOUS_FILE).write_text(base64.b64encode(old_key).decode())
+    new_sealed = crypto.encrypt(new_key, b"fresh", b"ctx")
+    assert crypto.unseal(reader, new_sealed, b"ctx") == b"fresh"  # reader still cached the old key
+    assert crypto.unseal(reader, old_sealed, b"ctx") == b"hunter2"  # via the previous key
     with pytest.raises(crypto.DecryptionFailed):
-        crypto.decrypt(key, sealed, aad=b"row-2")
-    with pytest.raises(crypto.DecryptionFailed):
-        crypto.decrypt(os.urandom(32), sealed, aad=b"row-1")
-    tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
-    with pytest.raises(crypto.DecryptionFailed):
-        crypto.decrypt(key, tampered, aad=b"row-1")
-
-
-def test_key_from_environment_in_hex_or_base64(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    raw = os.urandom(32)
-    for text in (raw.hex(), base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode().rstrip("=")):
-        assert crypto.master_key(Settings(data_dir=tmp_path, master_key=text)) == raw
-    with pytest.raises(Unavailable):
-        crypto.master_key(Settings(data_dir=tmp_path, master_key="too-short"))
-
-
-def test_generated_key_file_is_private_and_stable(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    first = crypto.master_key(Settings(data_dir=tmp_path))
-    assert len(first) == 32
-    mode = stat.S_IMODE((tmp_path / "master.key").stat().st_mode)
-    assert mode == 0o600
-    assert crypto.master_key(Settings(data_dir=tmp_path)) == first
-
-
-def test_production_refuses_a_missing_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(Unavailable):
-        crypto.master_key(Settings(data_dir=tmp_path, env="production"))
-    assert not (tmp_path / "master.key").exists()
+        crypto.unseal(reader, old_sealed, b"other context")

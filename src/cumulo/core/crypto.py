@@ -68,6 +68,49 @@ def parse_key(value: str) -> bytes:
     return raw
 
 
+PREVIOUS_FILE = "master.key.previous"
+
+
+def previous_keys(settings: Any) -> list[bytes]:
+    """Older master keys still accepted for reading (``CUMULO_MASTER_KEY_PREVIOUS``, ``master.key.previous``)."""
+    keys: list[bytes] = []
+    configured = getattr(settings, "master_key_previous", None) or ""
+    path = Path(settings.data_dir) / PREVIOUS_FILE
+    texts = [t for t in configured.split(",") if t.strip()]
+    if path.exists():
+        texts += [t for t in path.read_text().splitlines() if t.strip()]
+    for text in texts:
+        try:
+            keys.append(parse_key(text))
+        except ValueError:
+            raise Unavailable("a previous master key (CUMULO_MASTER_KEY_PREVIOUS or master.key.previous) "
+                              "is invalid") from None
+    return keys
+
+
+def seal(platform: Any, plaintext: bytes, aad: bytes) -> bytes:
+    """Encrypt a small value (a password, a signing secret) directly under the master key."""
+    return encrypt(master_key(platform), plaintext, aad)
+
+
+def unseal(platform: Any, sealed: bytes, aad: bytes) -> bytes:
+    """Decrypt what ``seal`` produced, across a master-key rotation: when the cached key does not
+    fit, the key file is read again and the previous keys are tried."""
+    try:
+        return decrypt(master_key(platform), sealed, aad)
+    except DecryptionFailed:
+        extras = getattr(platform, "extras", None)
+        if isinstance(extras, dict):
+            extras.pop("master_key", None)
+        settings = getattr(platform, "settings", platform)
+        for key in [master_key(platform), *previous_keys(settings)]:
+            try:
+                return decrypt(key, sealed, aad)
+            except DecryptionFailed:
+                continue
+        raise
+
+
 def master_key(platform: Any) -> bytes:
     """The platform's master key (cached in ``platform.extras`` when it has them)."""
     extras = getattr(platform, "extras", None)

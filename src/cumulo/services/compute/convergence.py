@@ -90,8 +90,7 @@ async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) 
         env.update(await secrets.resolve_env(session, inst.user_id, _secret_refs(inst), platform=platform,
                                              audit=False))
     if inst.password_sealed is not None:  # after the digest: the password never reaches a label
-        env[PASSWORD_ENV] = crypto.decrypt(crypto.master_key(platform), inst.password_sealed,
-                                           inst.id.encode()).decode()
+        env[PASSWORD_ENV] = crypto.unseal(platform, inst.password_sealed, inst.id.encode()).decode()
     return spec
 
 

@@ -124,7 +124,7 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
                     meta={"env_secrets": body.env_secrets} if body.env_secrets else {},
                     expires_at=now + dt.timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None)
     if body.password:
-        inst.password_sealed = crypto.encrypt(crypto.master_key(platform), body.password.encode(), inst.id.encode())
+        inst.password_sealed = crypto.seal(platform, body.password.encode(), inst.id.encode())
     if network is not None and (body.vpc_id or body.subnet_id):
         placement = await network.attachment_for(session, user, body.vpc_id, body.subnet_id, instance_id=inst.id)
         inst.vpc_id, inst.subnet_id = placement.vpc_id, placement.subnet_id

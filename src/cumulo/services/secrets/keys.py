@@ -12,9 +12,8 @@ master key once, which picks up a key file replaced by ``cumulo admin rotate-mas
 from __future__ import annotations
 
 import hashlib
-import weakref
 import secrets as pysecrets
-from pathlib import Path
+import weakref
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +25,8 @@ from cumulo.core.clock import utcnow
 from cumulo.core.errors import Unavailable
 from cumulo.services.secrets.models import DataKey
 
-PREVIOUS_FILE = "master.key.previous"
+PREVIOUS_FILE = crypto.PREVIOUS_FILE
+previous_keys = crypto.previous_keys
 _CACHE = "secrets.data_keys"
 
 
@@ -36,22 +36,6 @@ def fingerprint(key: bytes) -> str:
 
 def _aad(user_id: str) -> bytes:
     return f"cumulo-data-key:{user_id}".encode()
-
-
-def previous_keys(settings: Any) -> list[bytes]:
-    keys: list[bytes] = []
-    configured = getattr(settings, "master_key_previous", None) or ""
-    path = Path(settings.data_dir) / PREVIOUS_FILE
-    texts = [t for t in configured.split(",") if t.strip()]
-    if path.exists():
-        texts += [t for t in path.read_text().splitlines() if t.strip()]
-    for text in texts:
-        try:
-            keys.append(crypto.parse_key(text))
-        except ValueError:
-            raise Unavailable("a previous master key (CUMULO_MASTER_KEY_PREVIOUS or master.key.previous) "
-                              "is invalid") from None
-    return keys
 
 
 def keyring(platform: Any, *, reload: bool = False) -> tuple[bytes, dict[str, bytes]]:

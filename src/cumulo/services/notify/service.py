@@ -141,7 +141,15 @@ async def subscribe(platform: Platform, session: AsyncSession, user_id: str, top
 
 
 def signing_secret(platform: Platform, sub: Subscription) -> bytes:
-    return crypto.decrypt(crypto.master_key(platform), sub.secret_sealed, sub.id.encode())
+    """The subscription's signing key; older master keys (``CUMULO_MASTER_KEY_PREVIOUS``) still open it."""
+    previous = getattr(platform.settings, "master_key_previous", None) or ""
+    keys = [crypto.master_key(platform)] + [crypto.parse_key(k) for k in previous.split(",") if k.strip()]
+    for key in keys[:-1]:
+        try:
+            return crypto.decrypt(key, sub.secret_sealed, sub.id.encode())
+        except crypto.DecryptionFailed:
+            continue
+    return crypto.decrypt(keys[-1], sub.secret_sealed, sub.id.encode())
 
 
 async def list_subscriptions(session: AsyncSession, user_id: str, topic_ref: str | None = None) -> list[Subscription]:

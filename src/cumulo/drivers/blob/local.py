@@ -17,17 +17,25 @@ import shutil
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from cumulo.core.errors import NotFound, Unavailable
 
+T = TypeVar("T")
 CHUNK = 1024 * 1024
 FLUSH_AT = 1024 * 1024
+INLINE_MAX = 64 * 1024
 
 
 class BlobWriter:
-    """One blob being written: ``write`` chunks, then ``commit()`` (or ``abort()``)."""
+    """One blob being written: ``write`` chunks, then ``commit()`` (or ``abort()``).
+
+    Data is buffered up to ``FLUSH_AT`` and handed to worker threads (hashing and writing run off the
+    event loop, and the next chunk is received while the previous one is processed). A small blob
+    costs one thread hop in all: open, write, fsync and rename happen together in ``commit``."""
 
     def __init__(self, store: LocalBlobStore, *, sha256: bool = False, crc32: bool = False):
         self.store = store
@@ -39,7 +47,9 @@ class BlobWriter:
         self._crc32: int | None = 0 if crc32 else None
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self._fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+        self._hashed_pending = False
+        self._inflight: asyncio.Future[None] | None = None
+        self._fh: Any = None
         self.closed = False
 
     async def write(self, data: bytes) -> None:
@@ -52,23 +62,53 @@ class BlobWriter:
             await self._flush()
 
     async def _flush(self) -> None:
+        if self._inflight is not None:
+            await self._inflight
+            self._inflight = None
         if not self._pending:
             return
         chunk = b"".join(self._pending)
         self._pending, self._pending_size = [], 0
-        await asyncio.to_thread(self._write_sync, chunk)
+        self._inflight = asyncio.ensure_future(self._process(chunk))
+
+    async def _process(self, chunk: bytes) -> None:
+        jobs = [self.store.run(self._write_sync, chunk)]
+        if self._sha256 is not None or self._crc32 is not None:
+            jobs.append(self.store.run(self._checksums, chunk))
+        try:
+            await asyncio.gather(*jobs)
+        except OSError as exc:
+            raise Unavailable(f"blob store cannot write: {exc.strerror}") from None
+
+    def _open_sync(self) -> None:
+        if self._fh is None:
+            self._fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/abort
 
     def _write_sync(self, chunk: bytes) -> None:
+        self._open_sync()
         self._md5.update(chunk)
+        self._fh.write(chunk)
+
+    def _checksums(self, chunk: bytes) -> None:
         if self._sha256 is not None:
             self._sha256.update(chunk)
         if self._crc32 is not None:
             self._crc32 = zlib.crc32(chunk, self._crc32)
-        self._fh.write(chunk)
 
     async def finish(self) -> None:
-        """Flush what is buffered; hashes are final after this."""
-        await self._flush()
+        """Wait for buffered data to be processed; hashes are final after this. A small remainder is
+        only hashed here (in the loop: it is small) and written by ``commit``."""
+        if self._pending_size > INLINE_MAX and not self._hashed_pending:
+            await self._flush()
+        if self._inflight is not None:
+            await self._inflight
+            self._inflight = None
+        if self._pending and not self._hashed_pending:
+            chunk = b"".join(self._pending)
+            self._pending = [chunk]
+            self._md5.update(chunk)
+            self._checksums(chunk)
+            self._hashed_pending = True
 
     @property
     def md5_hex(self) -> str:
@@ -88,38 +128,62 @@ class BlobWriter:
 
     async def commit(self) -> str:
         """Make the blob durable and visible under ``blob_id``."""
-        await self._flush()
-        await asyncio.to_thread(self._commit_sync)
+        await self.finish()
+        try:
+            await self.store.run(self._commit_sync, b"".join(self._pending))
+        except OSError as exc:
+            raise Unavailable(f"blob store cannot write: {exc.strerror}") from None
+        self._pending = []
         return self.blob_id
 
-    def _commit_sync(self) -> None:
+    def _commit_sync(self, rest: bytes) -> None:
+        self._open_sync()
+        if rest:
+            self._fh.write(rest)
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
         self.closed = True
         final = self.store.path(self.blob_id)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.tmp, final)
+        try:
+            os.replace(self.tmp, final)
+        except FileNotFoundError:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.tmp, final)
 
     async def abort(self) -> None:
         if self.closed:
             return
         self.closed = True
         self._pending = []
-        await asyncio.to_thread(self._abort_sync)
+        if self._inflight is not None:
+            try:
+                await self._inflight
+            except Exception:  # noqa: BLE001 - aborting anyway
+                pass
+        await self.store.run(self._abort_sync)
 
     def _abort_sync(self) -> None:
-        self._fh.close()
+        if self._fh is not None:
+            self._fh.close()
         self.tmp.unlink(missing_ok=True)
 
 
 class LocalBlobStore:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, threads: int = 32):
         self.root = Path(root)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="blob")
         self.blob_dir = self.root / "blobs"
         self.tmp_dir = self.root / "tmp"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Blocking file work on the store's own threads (fsync waits must not starve other services)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def path(self, blob_id: str) -> Path:
         if len(blob_id) != 32 or not all(c in "0123456789abcdef" for c in blob_id):
@@ -127,15 +191,23 @@ class LocalBlobStore:
         return self.blob_dir / blob_id[:2] / blob_id[2:4] / blob_id
 
     async def writer(self, *, sha256: bool = False, crc32: bool = False) -> BlobWriter:
-        try:
-            return await asyncio.to_thread(BlobWriter, self, sha256=sha256, crc32=crc32)
-        except OSError as exc:
-            raise Unavailable(f"blob store cannot write: {exc.strerror}") from None
+        return BlobWriter(self, sha256=sha256, crc32=crc32)
+
+    async def read_all(self, blob_id: str, start: int = 0, end: int | None = None) -> bytes:
+        """A small blob (or range) in one thread hop."""
+        return await self.run(self._read_all_sync, blob_id, start, end)
+
+    def _read_all_sync(self, blob_id: str, start: int, end: int | None) -> bytes:
+        fh = self._open(blob_id)
+        with fh:
+            if start:
+                fh.seek(start)
+            return fh.read(-1 if end is None else end - start + 1)  # type: ignore[no-any-return]
 
     async def read(self, blob_id: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Bytes ``start`` to ``end`` (inclusive; ``None`` = to the end). Opens before yielding, so a
         concurrent overwrite or delete never cuts a read short."""
-        fh = await asyncio.to_thread(self._open, blob_id)
+        fh = await self.run(self._open, blob_id)
         return self._iterate(fh, start, end)
 
     def _open(self, blob_id: str):  # type: ignore[no-untyped-def]
@@ -151,7 +223,7 @@ class LocalBlobStore:
                 fh.seek(start)
             while remaining is None or remaining > 0:
                 size = CHUNK if remaining is None else min(CHUNK, remaining)
-                data = await asyncio.to_thread(fh.read, size)
+                data = await self.run(fh.read, size)
                 if not data:
                     break
                 if remaining is not None:
@@ -164,13 +236,14 @@ class LocalBlobStore:
         """A new (uncommitted) blob holding the given blobs back to back (multipart completion)."""
         writer = await self.writer()
         try:
-            await asyncio.to_thread(self._concat_sync, writer, blob_ids)
+            await self.run(self._concat_sync, writer, blob_ids)
         except BaseException:
             await writer.abort()
             raise
         return writer
 
     def _concat_sync(self, writer: BlobWriter, blob_ids: list[str]) -> None:
+        writer._open_sync()
         out = writer._fh
         for blob_id in blob_ids:
             with open(self.path(blob_id), "rb") as src:
@@ -193,7 +266,7 @@ class LocalBlobStore:
     async def duplicate(self, blob_id: str) -> str:
         """A new blob id with the same bytes: a hard link (instant), or a copy across file systems."""
         new_id = uuid.uuid4().hex
-        await asyncio.to_thread(self._duplicate_sync, blob_id, new_id)
+        await self.run(self._duplicate_sync, blob_id, new_id)
         return new_id
 
     def _duplicate_sync(self, blob_id: str, new_id: str) -> None:
@@ -211,7 +284,7 @@ class LocalBlobStore:
     async def delete(self, *blob_ids: str | None) -> None:
         ids = [b for b in blob_ids if b]
         if ids:
-            await asyncio.to_thread(self._delete_sync, ids)
+            await self.run(self._delete_sync, ids)
 
     def _delete_sync(self, ids: list[str]) -> None:
         for blob_id in ids:

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep
 from cumulo.core.errors import InvalidInput
 from cumulo.services.storage import credentials, service
+from cumulo.services.storage.buckets import forget
 from cumulo.services.storage.names import check_key
 from cumulo.services.storage.s3.xml import http_date
 from cumulo.services.storage.schemas import (
@@ -44,8 +45,9 @@ async def get_bucket(name: str, user: UserDep, session: SessionDep) -> BucketOut
 
 
 @router.delete("/storage/buckets/{name}", status_code=204)
-async def delete_bucket(name: str, user: UserDep, session: SessionDep) -> Response:
+async def delete_bucket(name: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> Response:
     await service.delete_bucket(session, await service.owned_bucket(session, user.user_id, name))
+    forget(platform, name)
     return Response(status_code=204)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -12,12 +13,14 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo.platform import Platform
 from cumulo.services.events.service import record
 from cumulo.services.storage.errors import S3Error, access_denied, no_such_bucket
 from cumulo.services.storage.models import Bucket, ObjectVersion, Upload
 from cumulo.services.storage.names import check_bucket
 
 MAX_POLICY = 20 * 1024
+BUCKET_TTL = 2.0
 ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation",
            "s3:ListBucketVersions", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload",
            "s3:GetObjectTagging", "s3:PutObjectTagging"}
@@ -59,6 +62,26 @@ async def get_bucket(session: AsyncSession, name: str) -> Bucket:
     if bucket is None:
         raise no_such_bucket(name)
     return bucket
+
+
+async def lookup(platform: Platform, name: str) -> Bucket:
+    """``get_bucket`` through a short per-process cache (the S3 hot path). Changes made in this
+    process drop the entry at once (``forget``); other processes see them within ``BUCKET_TTL``."""
+    cache: dict[str, tuple[float, Bucket]] = platform.get_or_create("storage.bucket_cache", dict)
+    now = time.monotonic()
+    hit = cache.get(name)
+    if hit is not None and now - hit[0] < BUCKET_TTL:
+        return hit[1]
+    async with platform.db.session() as session:
+        bucket = await get_bucket(session, name)
+    if len(cache) > 10000:
+        cache.clear()
+    cache[name] = (now, bucket)
+    return bucket
+
+
+def forget(platform: Platform, name: str | None) -> None:
+    platform.get_or_create("storage.bucket_cache", dict).pop(name or "", None)
 
 
 async def owned_bucket(session: AsyncSession, user_id: str, name: str) -> Bucket:

@@ -86,8 +86,7 @@ def _error(code: str, message: str, status: int, headers: dict[str, str], resour
 
 
 async def _bucket(req: S3Request) -> Bucket:
-    async with req.platform.db.session() as session:
-        bucket = await bucket_service.get_bucket(session, req.bucket or "")
+    bucket = await bucket_service.lookup(req.platform, req.bucket or "")
     req.bucket_row = bucket
     return bucket
 
@@ -108,7 +107,11 @@ async def dispatch(req: S3Request) -> Response:
         if method == "PUT" and not p:
             return await buckets.create(req, req.bucket)
         bucket = await _bucket(req)
-        return await _bucket_op(req, bucket)
+        try:
+            return await _bucket_op(req, bucket)
+        finally:
+            if method in ("PUT", "DELETE"):  # settings changed (or bucket gone): drop the cached row
+                bucket_service.forget(req.platform, req.bucket)
     bucket = await _bucket(req)
     return await _object_op(req, bucket, req.key)
 

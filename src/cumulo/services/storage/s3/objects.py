@@ -24,6 +24,7 @@ OVERRIDES = {"response-content-type": "content-type", "response-content-language
              "response-content-encoding": "content-encoding"}
 MAX_META = 2048
 MAX_TAGS = 10
+SMALL_READ = 256 * 1024  # answered in one piece; larger objects stream
 
 
 def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -209,8 +210,10 @@ async def get(req: S3Request, bucket: Bucket, key: str, *, head: bool = False) -
     headers["Content-Length"] = str(length)
     if head or length == 0:
         return Response(b"", status_code=status, headers=headers)
-    stream = await objects.blob_store(req.platform).read(row.blob_id or "", start, end)  # type: ignore[arg-type]
-    return StreamingResponse(stream, status_code=status, headers=headers)
+    store = objects.blob_store(req.platform)
+    if length <= SMALL_READ:
+        return Response(await store.read_all(row.blob_id or "", start, end), status_code=status, headers=headers)
+    return StreamingResponse(await store.read(row.blob_id or "", start, end), status_code=status, headers=headers)
 
 
 async def delete(req: S3Request, bucket: Bucket, key: str) -> Response:

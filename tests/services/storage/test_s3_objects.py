@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from typing import Any
 from urllib.parse import unquote
 
@@ -187,3 +188,24 @@ def test_object_tagging(s3: Any, bucket: str) -> None:
     assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "a", "Value": "b"}]
     s3.delete_object_tagging(Bucket=bucket, Key="t")
     assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []
+
+
+def test_interrupted_upload_leaves_nothing(server: Any, s3: Any, creds: dict[str, Any], bucket: str) -> None:
+    """A client that dies mid-body: no object appears, and its temporary file is removed."""
+    import socket
+    import time
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    s3.put_object(Bucket=bucket, Key="keep", Body=b"old bytes")
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "keep"}, ExpiresIn=300)
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        sock.sendall(f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                     f"Content-Length: {8 * 1024 * 1024}\r\n\r\n".encode() + os.urandom(3 * 1024 * 1024))
+    tmp = Path(server.settings.data_dir) / "storage" / "tmp"
+    deadline = time.monotonic() + 30
+    while any(tmp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(tmp.iterdir())
+    assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"old bytes"  # the old object is intact

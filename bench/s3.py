@@ -160,9 +160,7 @@ def small(target: dict[str, Any], bucket: str, count: int) -> dict[str, float]:
 WRK_SCRIPT = """
 local paths, body, method = {}, string.rep("x", 4096), os.getenv("BENCH_METHOD")
 for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
-local counter, i = 0, 0
-function setup(thread) counter = counter + 1; thread:set("offset", counter * 7919) end
-function init(args) i = offset or 0 end
+local i = 0
 function request()
   i = i % #paths + 1
   if method == "PUT" then return wrk.format("PUT", paths[i], {["Content-Length"] = "4096"}, body) end

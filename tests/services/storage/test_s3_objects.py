@@ -126,6 +126,11 @@ def test_copy_object_and_metadata_directive(s3: Any, bucket: str, bucket_name: A
     with pytest.raises(ClientError) as exc:
         s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": bucket, "Key": "missing"})
     assert code(exc) == "NoSuchKey"
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": other, "Key": "dst"}, CopySourceIfMatch='"00"')
+    assert code(exc) == "PreconditionFailed"
+    s3.copy_object(Bucket=bucket, Key="x", CopySource={"Bucket": other, "Key": "dst"},
+                   CopySourceIfMatch=out["CopyObjectResult"]["ETag"])
 
 
 def test_range_reads(s3: Any, bucket: str) -> None:

@@ -118,7 +118,7 @@ async def copy(req: S3Request, bucket: Bucket, key: str) -> Response:
             and not bucket.versioning:
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to "
                       "itself without changing the object's metadata", 400)
-    check_conditions(req, src, prefix="x-amz-copy-source-")
+    check_conditions(req, src, prefix="x-amz-copy-source-if-")
     if directive == "REPLACE":
         row = await objects.copy_object(req.platform, src, bucket, key, content_type=req.headers.get("content-type"),
                                         meta=metadata_from(req))

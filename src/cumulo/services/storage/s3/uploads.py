@@ -54,7 +54,7 @@ async def _copy_part(req: S3Request, upload: Any, number: int) -> Response:
         src_bucket = await buckets.get_bucket(session, src_bucket_name)
         buckets.authorize(src_bucket, req.user_id, "s3:GetObject", src_key)
         src = await objects.get_version(session, src_bucket, src_key, src_version)
-    check_conditions(req, src, prefix="x-amz-copy-source-")
+    check_conditions(req, src, prefix="x-amz-copy-source-if-")
     byte_range = None
     if "x-amz-copy-source-range" in req.headers:
         unit, _, spec = req.headers["x-amz-copy-source-range"].partition("=")

@@ -213,3 +213,23 @@ def test_revoked_credentials_stop_working(server: Any, user: Any, bucket: str) -
     with pytest.raises(ClientError) as exc:
         client.list_objects_v2(Bucket=bucket)
     assert code(exc) == "InvalidAccessKeyId"
+
+
+def test_garbage_requests_get_s3_errors_not_500(server: Any, creds: dict[str, Any], bucket: str) -> None:
+    anon = httpx.Client(base_url=server.s3_url)
+    for path in (f"/{bucket}/%00", f"/{bucket}?list-type=2&max-keys=-1", "/%00", f"/{bucket}/k?partNumber=x&uploadId=y",
+                 f"/{bucket}?list-type=2&continuation-token=%%%"):
+        response = anon.get(path)
+        assert 400 <= response.status_code < 500, (path, response.status_code)
+        assert response.content.startswith(b"<?xml") and b"<Code>" in response.content
+    bad_auth = anon.get(f"/{bucket}", headers={"Authorization": "AWS4-HMAC-SHA256 garbage"})
+    assert bad_auth.status_code == 400 and b"AuthorizationHeaderMalformed" in bad_auth.content
+    signed = _signed(creds, "GET", f"{server.s3_url}/{bucket}?list-type=2&max-keys=abc",
+                     {"x-amz-content-sha256": hashlib.sha256(b"").hexdigest(),
+                      "x-amz-date": dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")})
+    response = anon.get(f"/{bucket}?list-type=2&max-keys=abc", headers=signed)
+    assert response.status_code == 400 and b"InvalidArgument" in response.content
+    skewed = {**_signed(creds, "GET", f"{server.s3_url}/{bucket}",
+                        {"x-amz-content-sha256": hashlib.sha256(b"").hexdigest()}), "X-Amz-Date": "20200101T000000Z"}
+    response = anon.get(f"/{bucket}", headers=skewed)
+    assert response.status_code == 403 and b"RequestTimeTooSkewed" in response.content

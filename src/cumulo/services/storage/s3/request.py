@@ -39,7 +39,10 @@ class S3Request:
             headers[key] = f"{headers[key]},{val}" if key in headers else val
         self.headers = headers
         self.virtual_host = False
-        self.bucket, self.key = self._address(unquote(self.raw_path))
+        path = unquote(self.raw_path)
+        if "\x00" in path or any("\x00" in k or "\x00" in v for k, v in self.query):
+            raise S3Error("InvalidURI", "Couldn't parse the specified URI.", 400)
+        self.bucket, self.key = self._address(path)
         self.user_id: str | None = None
         self.bucket_row: Any = None
         self.claim: sigv4.Claim | None = None

@@ -97,8 +97,6 @@ def check_time(claim: Claim, now: dt.datetime) -> None:
         when = dt.datetime.strptime(claim.amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
     except ValueError:
         raise access_denied("AWS authentication requires a valid X-Amz-Date") from None
-    if claim.amz_date[:8] != claim.date:
-        raise S3Error("SignatureDoesNotMatch", "the credential scope date does not match X-Amz-Date", 403)
     if claim.presigned:
         if now > when + dt.timedelta(seconds=claim.expires):
             raise access_denied("Request has expired")
@@ -107,6 +105,8 @@ def check_time(claim: Claim, now: dt.datetime) -> None:
     elif abs(now - when) > MAX_SKEW:
         raise S3Error("RequestTimeTooSkewed", "the difference between the request time and the server's time is "
                       "too large", 403)
+    if claim.amz_date[:8] != claim.date:
+        raise S3Error("SignatureDoesNotMatch", "the credential scope date does not match X-Amz-Date", 403)
     if claim.payload not in (UNSIGNED, STREAMING, STREAMING_TRAILER, STREAMING_UNSIGNED_TRAILER) \
             and not _HEX64.match(claim.payload):
         raise S3Error("InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a STREAMING-* value "

@@ -18,6 +18,8 @@ from cumulo.core.errors import NotFound, Unavailable
 from cumulo.platform import build_platform
 from cumulo.services.secrets import keys, service
 from cumulo.services.secrets.models import DataKey, SecretVersion
+from cumulo.services.notify import service as notify
+from cumulo.services.notify.models import Subscription
 from cumulo.services.secrets.rotation import rotate
 from cumulo.testing import server as testing_server
 from tests.conftest import register_and_login
@@ -71,11 +73,13 @@ def test_rotate_master_key_while_serving(make_server) -> None:  # type: ignore[n
     client = register_and_login(live)
     name = f"rot-{uuid.uuid4().hex[:6]}"
     client.secrets.create(name, "before rotation")
+    topic = client.notify.create_topic(f"t-{uuid.uuid4().hex[:6]}")
+    sub = client.notify.subscribe(topic["id"], "webhook", "http://127.0.0.1:9/hook")
     data_dir = Path(live.settings.data_dir)
     old_key = (data_dir / crypto.KEY_FILE).read_text()
 
     summary = asyncio.run(rotate(None, live.settings))
-    assert "secrets: 1 re-wrapped" in summary
+    assert "secrets: 1 re-wrapped" in summary and "notify: 1 re-wrapped" in summary
     assert (data_dir / crypto.KEY_FILE).read_text() != old_key
     assert stat.S_IMODE(os.stat(data_dir / crypto.KEY_FILE).st_mode) == 0o600
     assert old_key.strip() in (data_dir / keys.PREVIOUS_FILE).read_text()
@@ -92,6 +96,15 @@ def test_rotate_master_key_while_serving(make_server) -> None:  # type: ignore[n
 
     new_key = crypto.parse_key((data_dir / crypto.KEY_FILE).read_text())
     assert live.call(fingerprints()) == {keys.fingerprint(new_key)}
+
+    async def webhook_secret() -> tuple[bytes, bytes]:
+        async with live.platform.db.session() as session:
+            row = await session.get(Subscription, sub["id"])
+            return notify.signing_secret(live.platform, row), row.secret_sealed
+
+    opened, sealed = live.call(webhook_secret())  # the server still caches the old key: unseal re-reads
+    assert opened.decode() == sub["signing_secret"]
+    assert crypto.decrypt(new_key, sealed, sub["id"].encode()) == opened
     with pytest.raises(ValueError):
         asyncio.run(rotate(base64.b64encode(new_key).decode(), live.settings))
     client.close()

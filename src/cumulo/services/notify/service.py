@@ -125,7 +125,7 @@ async def subscribe(platform: Platform, session: AsyncSession, user_id: str, top
     policy = body.delivery_policy
     sub = Subscription(id=sub_id, user_id=user_id, topic_id=topic.id, protocol=body.protocol, endpoint=endpoint,
                        filter_policy=body.filter_policy, raw_message_delivery=body.raw_message_delivery,
-                       secret_sealed=crypto.encrypt(crypto.master_key(platform), secret.encode(), sub_id.encode()),
+                       secret_sealed=crypto.seal(platform, secret.encode(), sub_id.encode()),
                        max_attempts=policy.max_attempts, retry_base_seconds=policy.retry_base_seconds,
                        timeout_seconds=policy.timeout_seconds, dead_letter_queue_id=dlq_id)
     session.add(sub)
@@ -141,15 +141,8 @@ async def subscribe(platform: Platform, session: AsyncSession, user_id: str, top
 
 
 def signing_secret(platform: Platform, sub: Subscription) -> bytes:
-    """The subscription's signing key; older master keys (``CUMULO_MASTER_KEY_PREVIOUS``) still open it."""
-    previous = getattr(platform.settings, "master_key_previous", None) or ""
-    keys = [crypto.master_key(platform)] + [crypto.parse_key(k) for k in previous.split(",") if k.strip()]
-    for key in keys[:-1]:
-        try:
-            return crypto.decrypt(key, sub.secret_sealed, sub.id.encode())
-        except crypto.DecryptionFailed:
-            continue
-    return crypto.decrypt(keys[-1], sub.secret_sealed, sub.id.encode())
+    """The subscription's signing key (readable across a master-key rotation)."""
+    return crypto.unseal(platform, sub.secret_sealed, sub.id.encode())
 
 
 async def list_subscriptions(session: AsyncSession, user_id: str, topic_ref: str | None = None) -> list[Subscription]:

@@ -214,3 +214,38 @@ def test_interrupted_upload_leaves_nothing(server: Any, s3: Any, creds: dict[str
         time.sleep(0.05)
     assert not any(tmp.iterdir())
     assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"old bytes"  # the old object is intact
+
+
+def test_concurrent_overwrites_are_atomic_for_readers(s3: Any, bucket: str) -> None:
+    """Writers race on one key while readers read it: every read is one complete version."""
+    import threading
+
+    payloads = [bytes([i]) * (300 * 1024 + i) for i in range(4)]  # above the one-piece read size: streamed
+    s3.put_object(Bucket=bucket, Key="hot", Body=payloads[0])
+    seen: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def write(data: bytes) -> None:
+        try:
+            for _ in range(5):
+                s3.put_object(Bucket=bucket, Key="hot", Body=data)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def read() -> None:
+        try:
+            for _ in range(10):
+                seen.append(s3.get_object(Bucket=bucket, Key="hot")["Body"].read())
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(p,)) for p in payloads] + \
+        [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(seen) == 40 and all(body in payloads for body in seen)
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="hot")["Versions"]
+    assert len(versions) == 1 and versions[0]["IsLatest"]  # unversioned: exactly one row survives

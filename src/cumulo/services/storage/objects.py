@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -139,6 +139,9 @@ async def _insert_version(session: AsyncSession, bucket: Bucket, key: str, *, bl
     """Core statements (no unit of work): this is the hot path of every write."""
     garbage: list[str | None] = []
     same_key = (ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key)
+    if session.get_bind().dialect.name == "postgresql":  # writers of one key take turns (SQLite has one writer)
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                              {"k": f"{bucket.id}/{key}"})
     if bucket.versioning == "Enabled":
         version_id = new_version_id()
     else:  # unversioned or suspended: the "null" version is replaced

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 from starlette.responses import Response, StreamingResponse
 
 from cumulo.core.clock import aware
+from cumulo.core.errors import NotFound
 from cumulo.services.storage import buckets, objects
 from cumulo.services.storage.errors import S3Error, access_denied, malformed_xml
 from cumulo.services.storage.models import Bucket, ObjectVersion
@@ -24,6 +25,7 @@ OVERRIDES = {"response-content-type": "content-type", "response-content-language
              "response-content-encoding": "content-encoding"}
 MAX_META = 2048
 MAX_TAGS = 10
+READ_ATTEMPTS = 8
 SMALL_READ = 256 * 1024  # answered in one piece; larger objects stream
 
 
@@ -191,6 +193,15 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
 async def get(req: S3Request, bucket: Bucket, key: str, *, head: bool = False) -> Response:
     version_id = req.params.get("versionId") or None
     buckets.authorize(bucket, req.user_id, "s3:GetObjectVersion" if version_id else "s3:GetObject", key)
+    for _ in range(READ_ATTEMPTS - 1):
+        try:
+            return await _answer(req, bucket, key, version_id, head)
+        except NotFound:  # overwritten between the lookup and the open: the new version is complete, serve it
+            continue
+    return await _answer(req, bucket, key, version_id, head)
+
+
+async def _answer(req: S3Request, bucket: Bucket, key: str, version_id: str | None, head: bool) -> Response:
     async with req.platform.db.session() as session:
         row = await objects.get_version(session, bucket, key, version_id)
     check_conditions(req, row)

@@ -11,16 +11,17 @@ import datetime as dt
 import importlib
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core import crypto
 from cumulo.core.clock import aware, utcnow
-from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded, not_found
+from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded
 from cumulo.core.events import Event
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
+from cumulo.db.lookup import owned
 from cumulo.drivers.compute import compute_driver
 from cumulo.platform import Platform
 from cumulo.services.compute.convergence import converge
@@ -58,15 +59,7 @@ async def render(session: AsyncSession, inst: Instance) -> InstanceOut:
 
 async def get_instance(session: AsyncSession, user: Principal | str, ref: str) -> Instance:
     """One of the caller's instances by id or name; anyone else's is 404 like a missing one."""
-    user_id = user if isinstance(user, str) else user.user_id
-    rows = (await session.scalars(select(Instance).where(
-        Instance.user_id == user_id, or_(Instance.id == ref, Instance.name == ref)))).all()
-    for inst in rows:
-        if inst.id == ref:
-            return inst
-    if rows:
-        return rows[0]
-    raise not_found("instance", ref)
+    return await owned(session, Instance, user if isinstance(user, str) else user.user_id, ref, "instance")
 
 
 async def list_instances(session: AsyncSession, user: Principal) -> list[Instance]:

@@ -13,8 +13,8 @@ from croniter import croniter
 
 DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
                "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)$", re.I)
-_EVERY = re.compile(r"^@every\s+(\d+)\s*(s|m|h|d)$", re.I)
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(second|seconds|minute|minutes|hour|hours|day|days)\s*\)$", re.IGNORECASE)
+_EVERY = re.compile(r"^@every\s+(\d+)\s*(s|m|h|d)$", re.IGNORECASE)
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "s": 1, "m": 60, "h": 3600, "d": 86400}
 HELP = ("use 5-field cron ('minute hour day-of-month month day-of-week', e.g. '0 3 * * *'), a descriptor "
         f"({', '.join(DESCRIPTORS)}), '@every 5m' or 'rate(5 minutes)'")
@@ -32,7 +32,7 @@ class Schedule:
             return anchor + dt.timedelta(seconds=max(steps, 1) * self.every)
         local = after.astimezone(ZoneInfo(tz))
         nxt = croniter(self.cron, local).get_next(dt.datetime)
-        return nxt.astimezone(dt.timezone.utc)
+        return nxt.astimezone(dt.UTC)
 
 
 def parse(expr: str) -> Schedule:

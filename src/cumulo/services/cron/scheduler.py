@@ -103,9 +103,9 @@ async def execute(platform: Platform, job: CronJob, run: CronRun) -> None:
                                  scheduled_at=iso(run.scheduled_at) or "", attempt=attempts)
         try:
             outcome = await asyncio.wait_for(target.run(ctx), timeout=job.timeout_seconds + 5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             outcome = targets.Outcome(ok=False, error=f"timed out after {job.timeout_seconds} s")
-        except Exception as exc:  # noqa: BLE001 - a broken target must not kill the scheduler
+        except Exception as exc:
             log.exception("cron target %s failed", job.target_type)
             outcome = targets.Outcome(ok=False, error=f"{exc.__class__.__name__}", retry=False)
         if outcome.ok or not outcome.retry or attempts > job.retries:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
-from cumulo.core.errors import Conflict, InvalidInput, not_found
+from cumulo.core.errors import Conflict, InvalidInput
+from cumulo.db.lookup import owned
 from cumulo.platform import Platform
 from cumulo.services.cron import schedule, targets
 from cumulo.services.cron.models import CronJob, CronRun
@@ -52,14 +53,7 @@ def next_run(job: CronJob, after: dt.datetime) -> dt.datetime:
 
 
 async def resolve(session: AsyncSession, user_id: str, ref: str) -> CronJob:
-    rows = (await session.scalars(select(CronJob).where(CronJob.user_id == user_id,
-                                                        or_(CronJob.id == ref, CronJob.name == ref)))).all()
-    for job in rows:
-        if job.id == ref:
-            return job
-    if rows:
-        return rows[0]
-    raise not_found("cron job", ref)
+    return await owned(session, CronJob, user_id, ref, "cron job")
 
 
 async def _apply_target(platform: Platform, session: AsyncSession, user_id: str, job: CronJob,

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware
-from cumulo.core.errors import Conflict, InvalidInput, not_found
+from cumulo.core.errors import Conflict, InvalidInput
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
+from cumulo.db.lookup import owned
 from cumulo.drivers.network.docker import DockerNetworks
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
@@ -36,16 +37,7 @@ def labels(platform: Platform, vpc: Vpc) -> dict[str, str]:
 # --- lookups ---------------------------------------------------------------------------------------
 
 async def _one(session: AsyncSession, model: type, user_id: str, ref: str, kind: str, *extra: object):  # type: ignore[no-untyped-def]
-    rows = (await session.scalars(select(model).where(model.user_id == user_id,
-                                                      or_(model.id == ref, model.name == ref), *extra))).all()
-    for row in rows:
-        if row.id == ref:
-            return row
-    if len(rows) == 1:
-        return rows[0]
-    if rows:
-        raise InvalidInput(f"several {kind}s are named '{ref}': use the id")
-    raise not_found(kind, ref)
+    return await owned(session, model, user_id, ref, kind, *extra)
 
 
 async def get_vpc(session: AsyncSession, user: Principal, ref: str) -> Vpc:

@@ -104,7 +104,7 @@ class Dispatcher:
         else:
             try:
                 result = await asyncio.wait_for(protocol.deliver(ctx), timeout=sub.timeout_seconds + 5)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 result = protocols.Result(ok=False, error=f"timed out after {sub.timeout_seconds:g} s")
             except CumuloError as exc:
                 result = protocols.Result(ok=False, error=exc.message)

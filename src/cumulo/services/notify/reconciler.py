@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cumulo.platform import Platform
 from cumulo.drivers import http as outbound
+from cumulo.platform import Platform
 from cumulo.services.notify import delivery
 from cumulo.services.notify.service import LOOP
 

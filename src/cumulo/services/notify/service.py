@@ -6,7 +6,7 @@ transaction, then wakes the delivery loop (``delivery.py``): answered at once, d
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from cumulo.core import crypto
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import Conflict, InvalidInput, not_found
 from cumulo.core.ids import new_id, token
+from cumulo.db.lookup import owned
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
 from cumulo.services.notify import filters, protocols
@@ -37,14 +38,7 @@ LOOP = "notify.deliveries"
 # --- topics ----------------------------------------------------------------------------------
 
 async def resolve_topic(session: AsyncSession, user_id: str, ref: str) -> Topic:
-    rows = (await session.scalars(select(Topic).where(Topic.user_id == user_id,
-                                                      or_(Topic.id == ref, Topic.name == ref)))).all()
-    for topic in rows:
-        if topic.id == ref:
-            return topic
-    if rows:
-        return rows[0]
-    raise not_found("topic", ref)
+    return await owned(session, Topic, user_id, ref, "topic")
 
 
 async def topic_out(session: AsyncSession, topic: Topic) -> TopicOut:

@@ -162,7 +162,7 @@ async def receive(platform: Platform, user_id: str, ref: str, *, max_messages: i
             return got
         try:
             await asyncio.wait_for(event.wait(), timeout=min(remaining, POLL_SECONDS))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

@@ -12,17 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import Conflict, InvalidInput
 from cumulo.services.events import service as events
+from cumulo.services.queues.lookup import resolve
 from cumulo.services.queues.messages import (  # noqa: F401 - the public surface of this service
     change_visibility,
-    deliver,
     delete_batch,
     delete_message,
+    deliver,
     purge,
     receive,
     redrive,
     send,
 )
-from cumulo.services.queues.lookup import resolve
 from cumulo.services.queues.models import Message, Queue
 from cumulo.services.queues.schemas import DeadLetterOut, QueueCreate, QueueOut, QueueUpdate, StatsOut
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware
-from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded, not_found
+from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded
 from cumulo.core.events import Event
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
+from cumulo.db.lookup import owned
 from cumulo.drivers.volume.loop import LoopVolumes
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
@@ -37,14 +38,7 @@ def labels(platform: Platform, volume: Volume) -> dict[str, str]:
 
 
 async def resolve(session: AsyncSession, user: Principal, ref: str) -> Volume:
-    rows = (await session.scalars(select(Volume).where(Volume.user_id == user.user_id,
-                                                       or_(Volume.id == ref, Volume.name == ref)))).all()
-    for v in rows:
-        if v.id == ref:
-            return v
-    if rows:
-        return rows[0]
-    raise not_found("volume", ref)
+    return await owned(session, Volume, user.user_id, ref, "volume")
 
 
 async def volume_out(session: AsyncSession, v: Volume) -> VolumeOut:

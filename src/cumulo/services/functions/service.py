@@ -17,6 +17,7 @@ from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import Conflict, InvalidInput, NotFound, not_found
 from cumulo.core.ids import is_uuid
 from cumulo.core.principal import Principal
+from cumulo.db.lookup import owned
 from cumulo.drivers.functions.docker import FunctionDocker
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
@@ -24,7 +25,13 @@ from cumulo.services.functions import code as codes
 from cumulo.services.functions import runtimes
 from cumulo.services.functions.models import EventSource, Function, FunctionVersion, Invocation
 from cumulo.services.functions.pool import Pool
-from cumulo.services.functions.schemas import NAME_PATTERN, FunctionConfig, FunctionCreate, FunctionOut, FunctionUpdate
+from cumulo.services.functions.schemas import (
+    NAME_PATTERN,
+    FunctionConfig,
+    FunctionCreate,
+    FunctionOut,
+    FunctionUpdate,
+)
 
 DEFAULT_HANDLERS = {"python": "main.handler", "node": "index.handler"}
 DEFAULTS = {"timeout_seconds": 30, "memory_mb": 128, "max_concurrency": 10}
@@ -62,15 +69,7 @@ def decode_zip(text: str) -> bytes:
 
 async def find(session: AsyncSession, user: Principal | str, ref: str) -> Function:
     """One of the caller's functions by id or by name; another user's is 404."""
-    user_id = _uid(user)
-    fn = None
-    if is_uuid(ref):
-        fn = await session.scalar(select(Function).where(Function.id == ref, Function.user_id == user_id))
-    if fn is None and re.match(NAME_PATTERN, ref):
-        fn = await session.scalar(select(Function).where(Function.name == ref, Function.user_id == user_id))
-    if fn is None:
-        raise not_found("function", ref)
-    return fn
+    return await owned(session, Function, _uid(user), ref, "function")
 
 
 async def current_version(session: AsyncSession, fn: Function) -> FunctionVersion:

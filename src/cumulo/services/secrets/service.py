@@ -13,12 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import Conflict, InvalidInput, not_found
-from cumulo.core.ids import is_uuid
 from cumulo.core.principal import Principal
+from cumulo.db.lookup import owned
 from cumulo.services.events import service as events
 from cumulo.services.secrets import keys
 from cumulo.services.secrets.models import Secret, SecretVersion
-from cumulo.services.secrets.schemas import NAME_PATTERN, SecretCreate, SecretOut, SecretUpdate, SecretValueOut
+from cumulo.services.secrets.schemas import (
+    NAME_PATTERN,
+    SecretCreate,
+    SecretOut,
+    SecretUpdate,
+    SecretValueOut,
+)
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_RECOVERY_DAYS, MIN_RECOVERY_DAYS = 30, 7
@@ -41,15 +47,7 @@ def secret_out(secret: Secret) -> SecretOut:
 
 async def find(session: AsyncSession, user: Principal | str, ref: str) -> Secret:
     """A secret of ``user`` by id or by name; another user's secret is not found."""
-    user_id = _uid(user)
-    secret = None
-    if is_uuid(ref):
-        secret = await session.scalar(select(Secret).where(Secret.id == ref, Secret.user_id == user_id))
-    if secret is None and re.match(NAME_PATTERN, ref):
-        secret = await session.scalar(select(Secret).where(Secret.name == ref, Secret.user_id == user_id))
-    if secret is None:
-        raise not_found("secret", ref)
-    return secret
+    return await owned(session, Secret, _uid(user), ref, "secret")
 
 
 def _require_active(secret: Secret) -> None:

@@ -13,6 +13,7 @@ Targets (issue 4): small-object ops/s >= 5x moto; large-object MiB/s >= 50% of t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -35,6 +36,7 @@ from harness import VENV_BIN, free_port, process
 MiB = 1024 * 1024
 PROCS, THREADS = 4, 4
 RESULTS = Path(__file__).resolve().parent / "results" / "s3.json"
+_CLIENTS: dict[str, Any] = {}
 
 
 def s3_client(endpoint: str, key: str, secret: str, **config: Any) -> Any:
@@ -78,42 +80,73 @@ def moto() -> Iterator[dict[str, Any]]:
 
 # --- large objects ------------------------------------------------------------------------------
 
-def large(target: dict[str, Any], bucket: str, rounds: int, payload: bytes) -> dict[str, float]:
-    s3 = s3_client(target["endpoint"], target["key"], target["secret"])
-    put_s, get_s = [], []
-    for i in range(rounds):
-        t = time.perf_counter()
-        s3.put_object(Bucket=bucket, Key=f"large-{i}", Body=payload)
-        put_s.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        body = s3.get_object(Bucket=bucket, Key=f"large-{i}")["Body"]
-        size = 0
-        while chunk := body.read(MiB):
-            size += len(chunk)
-        get_s.append(time.perf_counter() - t)
-        assert size == len(payload)
-    mib = len(payload) / MiB
-    return {"put_mib_s": mib / sorted(put_s)[len(put_s) // 2], "get_mib_s": mib / sorted(get_s)[len(get_s) // 2]}
+def large_round(target: dict[str, Any], bucket: str, i: int, payload: bytes) -> tuple[float, float]:
+    """One PUT and one GET of ``payload``; seconds for each."""
+    if target["endpoint"] not in _CLIENTS:
+        _CLIENTS[target["endpoint"]] = s3_client(target["endpoint"], target["key"], target["secret"])
+    s3 = _CLIENTS[target["endpoint"]]
+    t = time.perf_counter()
+    s3.put_object(Bucket=bucket, Key=f"large-{i}", Body=payload)
+    put_s = time.perf_counter() - t
+    t = time.perf_counter()
+    body = s3.get_object(Bucket=bucket, Key=f"large-{i}")["Body"]
+    size = 0
+    while chunk := body.read(MiB):
+        size += len(chunk)
+    assert size == len(payload)
+    return put_s, time.perf_counter() - t
 
 
-def disk_copy(payload: bytes, rounds: int) -> float:
-    """Copy a file of the same size on the same disk, fsynced (as Cumulo fsyncs before an object is visible)."""
+def raw_put_round(target: dict[str, Any], bucket: str, i: int, payload: bytes) -> float:
+    """A presigned (UNSIGNED-PAYLOAD) PUT sent by httpx: the client does no hashing, so this is the
+    server's ingest rate."""
+    s3 = _CLIENTS[target["endpoint"]]
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": f"raw-{i}"}, ExpiresIn=600)
+    t = time.perf_counter()
+    httpx.put(url, content=payload, timeout=600).raise_for_status()
+    return time.perf_counter() - t
+
+
+def copy_round(folder: Path, src: Path, i: int) -> float:
+    """Copy a file of the same size on the same disk, fsynced (Cumulo fsyncs before an object is visible)."""
+    dst = folder / f"dst-{i}"
+    t = time.perf_counter()
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        shutil.copyfileobj(fin, fout, MiB)
+        fout.flush()
+        os.fsync(fout.fileno())
+    elapsed = time.perf_counter() - t
+    dst.unlink()
+    return elapsed
+
+
+def median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def large_interleaved(targets: dict[str, dict[str, Any]], buckets: dict[str, str], rounds: int,
+                      payload: bytes) -> dict[str, Any]:
+    """Rounds alternate disk copy / each server, so load changes on the shared machine hit all alike."""
     folder = Path(tempfile.mkdtemp(prefix="bench-copy-", dir=str(Path(__file__).resolve().parent.parent)))
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
+    raw: dict[str, list[float]] = {name: [] for name in targets}
+    copies: list[float] = []
     try:
         src = folder / "src"
         src.write_bytes(payload)
-        times = []
         for i in range(rounds):
-            dst = folder / f"dst-{i}"
-            t = time.perf_counter()
-            with src.open("rb") as fin, dst.open("wb") as fout:
-                shutil.copyfileobj(fin, fout, MiB)
-                fout.flush()
-                os.fsync(fout.fileno())
-            times.append(time.perf_counter() - t)
-        return len(payload) / MiB / sorted(times)[len(times) // 2]
+            copies.append(copy_round(folder, src, i))
+            for name, target in targets.items():
+                times[name].append(large_round(target, buckets[name], i, payload))
+                raw[name].append(raw_put_round(target, buckets[name], i, payload))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    mib = len(payload) / MiB
+    out: dict[str, Any] = {"disk_copy_mib_s": mib / median(copies)}
+    for name, pairs in times.items():
+        out[name] = {"put_mib_s": mib / median([p for p, _ in pairs]), "get_mib_s": mib / median([g for _, g in pairs]),
+                     "raw_put_mib_s": mib / median(raw[name])}
+    return out
 
 
 # --- small objects ------------------------------------------------------------------------------
@@ -266,28 +299,28 @@ def main() -> None:
     parser.add_argument("--big-gib", type=int, default=0)
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per operation")
     parser.add_argument("--wrk-keys", type=int, default=20000)
-    parser.add_argument("--only", choices=["cumulo", "moto"], help="measure one target (no ratios)")
     parser.add_argument("--postgres", default=None, help="CUMULO_DATABASE_URL for Cumulo (default SQLite)")
     args = parser.parse_args()
     payload = os.urandom(64 * MiB)
-    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "load": os.getloadavg()[0],
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "load_before": os.getloadavg()[0],
                                "database": "postgresql" if args.postgres else "sqlite"}
-    results["disk_copy_mib_s"] = disk_copy(payload, args.rounds)
-    for name, factory in (("cumulo", lambda: cumulo(args.postgres)), ("moto", moto)):
-        if args.only and name != args.only:
-            continue
-        with factory() as target:
-            s3 = s3_client(target["endpoint"], target["key"], target["secret"])
-            bucket = f"bench-{uuid.uuid4().hex[:8]}"
-            s3.create_bucket(Bucket=bucket)
-            row = {**large(target, bucket, args.rounds, payload), **small(target, bucket, args.small),
-                   "wrk": small_wrk(target, bucket, args.wrk_keys, args.seconds)}
-            if name == "cumulo" and args.big_gib:
-                row["big_upload"] = big_upload(target, bucket, args.big_gib)
-            results[name] = row
-            print(name, json.dumps(row), flush=True)
-    if args.only:
-        return
+    with contextlib.ExitStack() as stack:
+        targets = {"cumulo": stack.enter_context(cumulo(args.postgres)), "moto": stack.enter_context(moto())}
+        buckets = {}
+        for name, target in targets.items():
+            buckets[name] = f"bench-{uuid.uuid4().hex[:8]}"
+            s3_client(target["endpoint"], target["key"], target["secret"]).create_bucket(Bucket=buckets[name])
+        large = large_interleaved(targets, buckets, args.rounds, payload)
+        results["disk_copy_mib_s"] = large.pop("disk_copy_mib_s")
+        for name in targets:
+            results[name] = dict(large[name])
+        for name, target in targets.items():
+            results[name].update(small(target, buckets[name], args.small))
+        for name, target in targets.items():
+            results[name]["wrk"] = small_wrk(target, buckets[name], args.wrk_keys, args.seconds)
+        if args.big_gib:
+            results["cumulo"]["big_upload"] = big_upload(targets["cumulo"], buckets["cumulo"], args.big_gib)
+    results["load_after"] = os.getloadavg()[0]
     c, m, disk = results["cumulo"], results["moto"], results["disk_copy_mib_s"]
     results["ratios"] = {
         "small_put_vs_moto": c["wrk"]["put_ops_s"] / m["wrk"]["put_ops_s"],
@@ -295,6 +328,7 @@ def main() -> None:
         "boto3_small_put_vs_moto": c["put_ops_s"] / m["put_ops_s"],
         "boto3_small_get_vs_moto": c["get_ops_s"] / m["get_ops_s"],
         "large_put_vs_disk": c["put_mib_s"] / disk, "large_get_vs_disk": c["get_mib_s"] / disk,
+        "raw_put_vs_disk": c["raw_put_mib_s"] / disk, "raw_put_vs_moto": c["raw_put_mib_s"] / m["raw_put_mib_s"],
         "large_put_vs_moto": c["put_mib_s"] / m["put_mib_s"], "large_get_vs_moto": c["get_mib_s"] / m["get_mib_s"]}
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -15,6 +15,8 @@ from cumulo.cli.output import handle_errors, show
 BUCKET_COLUMNS = ["name", "created_at", "versioning", "public"]
 OBJECT_COLUMNS = ["key", "size", "etag", "content_type", "last_modified"]
 CREDENTIAL_COLUMNS = ["id", "name", "access_key_id", "created_at", "last_used"]
+FILE_ARG = typer.Argument(..., exists=True, dir_okay=False, readable=True)
+DEST_ARG = typer.Argument(None, help="file to write (default: stdout)")
 
 
 def _split(target: str) -> tuple[str, str]:
@@ -62,7 +64,7 @@ def register(app: typer.Typer) -> None:
 
     @st.command("put")
     @handle_errors
-    def put(file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
+    def put(file: Path = FILE_ARG,
             target: str = typer.Argument(..., help="<bucket>/<key>"),
             content_type: str = typer.Option("application/octet-stream", "--content-type")) -> None:
         """Upload a file (streamed, with progress)."""
@@ -75,7 +77,7 @@ def register(app: typer.Typer) -> None:
     @st.command("get")
     @handle_errors
     def get(source: str = typer.Argument(..., help="<bucket>/<key>"),
-            dest: Path = typer.Argument(None, help="file to write (default: stdout)")) -> None:
+            dest: Path = DEST_ARG) -> None:
         """Download an object to a file or stdout (streamed)."""
         bucket, key = _split(source)
         with output.client() as c:

@@ -11,6 +11,7 @@ opened the old one keeps reading consistent bytes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
@@ -157,10 +158,8 @@ class BlobWriter:
         self.closed = True
         self._pending = []
         if self._inflight is not None:
-            try:
+            with contextlib.suppress(Exception):  # aborting anyway
                 await self._inflight
-            except Exception:  # noqa: BLE001 - aborting anyway
-                pass
         await self.store.run(self._abort_sync)
 
     def _abort_sync(self) -> None:

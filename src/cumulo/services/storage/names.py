@@ -20,7 +20,7 @@ def check_bucket(name: str) -> str:
         problem = "no adjacent dots, and no dot next to a hyphen"
     elif name in RESERVED:
         problem = "reserved for the REST API (/storage/buckets, /storage/credentials)"
-    elif name.startswith("xn--") or name.endswith("-s3alias") or name.endswith("--ol-s3"):
+    elif name.startswith("xn--") or name.endswith(("-s3alias", "--ol-s3")):
         problem = "reserved prefix or suffix"
     else:
         try:

@@ -97,9 +97,9 @@ def _verify(writer: BlobWriter, checks: Checks) -> None:
     if expected and base64.b64encode(bytes.fromhex(writer.sha256_hex or "")).decode() != expected:
         raise S3Error("BadDigest", "the SHA256 you specified did not match the calculated checksum", 400)
     expected = checks.checksums.get("crc32")
-    if expected and writer.crc32 is not None:
-        if base64.b64encode(writer.crc32.to_bytes(4, "big")).decode() != expected:
-            raise S3Error("BadDigest", "the CRC32 you specified did not match the calculated checksum", 400)
+    if expected and writer.crc32 is not None and \
+            base64.b64encode(writer.crc32.to_bytes(4, "big")).decode() != expected:
+        raise S3Error("BadDigest", "the CRC32 you specified did not match the calculated checksum", 400)
 
 
 def new_version_id() -> str:

@@ -16,12 +16,12 @@ instances_app = typer.Typer(help="Compute instances (containers on Docker).", no
 COLUMNS = ["id", "name", "image", "status", "ports", "ip_address", "cpus", "memory_mb", "expires_at"]
 
 
-def _env(pairs: list[str] | None) -> dict[str, str]:
+def _env(pairs: list[str] | None, option: str = "--env") -> dict[str, str]:
     env = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise typer.BadParameter(f"--env {pair!r}: use NAME=VALUE")
+            raise typer.BadParameter(f"{option} {pair!r}: use NAME=VALUE")
         env[key] = value
     return env
 
@@ -43,6 +43,8 @@ def launch(
     image: str = typer.Option(..., "--image", "-i", help="e.g. cumulo/busybox (see `cumulo images list`)"),
     ports: str = typer.Option(None, "--ports", "-p", help='"HOST:CONTAINER,..."; host 0 = any free port'),
     env: list[str] = typer.Option(None, "--env", "-e", help="NAME=VALUE (repeatable)"),
+    secret_env: list[str] = typer.Option(None, "--secret", "-s",
+                                         help="NAME=SECRET_NAME: inject a Secrets Manager value (repeatable)"),
     cpus: float = typer.Option(None, "--cpus"),
     memory_mb: int = typer.Option(None, "--memory-mb"),
     vpc: str = typer.Option(None, "--vpc"),
@@ -55,7 +57,8 @@ def launch(
     """Launch an instance and wait until it is RUNNING."""
     secret = typer.prompt("instance password", hide_input=True, confirmation_prompt=True) if password else None
     with console.status(f"launching {name} from {image}"):
-        inst = client().instances.launch(name, image, ports=ports, env=_env(env) or None, cpus=cpus,
+        inst = client().instances.launch(name, image, ports=ports, env=_env(env) or None,
+                                         env_secrets=_env(secret_env, "--secret") or None, cpus=cpus,
                                          memory_mb=memory_mb, vpc_id=vpc, subnet_id=subnet,
                                          volumes=_volumes(volume) or None, ttl_seconds=ttl,
                                          command=list(command) if command else None, password=secret)

@@ -19,7 +19,7 @@ class Instances:
 
     def launch(self, name: str, image: str, **fields: Any) -> dict[str, Any]:
         """``fields``: vpc_id, subnet_id, ports ("0:80"), volumes, env, command, cpus, memory_mb,
-        password, ttl_seconds."""
+        env_secrets ({VAR: secret name}), password, ttl_seconds."""
         body = {"name": name, "image": image, **{k: v for k, v in fields.items() if v is not None}}
         return self.c.post("/instances", body)  # type: ignore[no-any-return]
 

@@ -233,3 +233,26 @@ def test_garbage_requests_get_s3_errors_not_500(server: Any, creds: dict[str, An
                         {"x-amz-content-sha256": hashlib.sha256(b"").hexdigest()}), "X-Amz-Date": "20200101T000000Z"}
     response = anon.get(f"/{bucket}", headers=skewed)
     assert response.status_code == 403 and b"RequestTimeTooSkewed" in response.content
+
+
+@pytest.mark.parametrize("version", ["s3", "s3v4"])
+def test_browser_post_policy_upload(server: Any, creds: dict[str, Any], bucket: str, version: str) -> None:
+    s3 = s3_client(server, creds, signature_version=version)
+    post = s3.generate_presigned_post(bucket, "uploads/${filename}", ExpiresIn=300,
+                                      Fields={"Content-Type": "text/plain"},
+                                      Conditions=[{"Content-Type": "text/plain"}, ["starts-with", "$key", "uploads/"],
+                                                  ["content-length-range", 1, 1000]])
+    response = httpx.post(post["url"], data=post["fields"], files={"file": ("note.txt", b"posted from a form")})
+    assert response.status_code == 204, response.text
+    got = s3.get_object(Bucket=bucket, Key="uploads/note.txt")
+    assert got["Body"].read() == b"posted from a form" and got["ContentType"] == "text/plain"
+    too_big = httpx.post(post["url"], data=post["fields"], files={"file": ("big.txt", b"x" * 2000)})
+    assert too_big.status_code == 400 and b"EntityTooLarge" in too_big.content
+    forged = {**post["fields"], "Content-Type": "text/html"}
+    assert httpx.post(post["url"], data=forged, files={"file": ("x.txt", b"x")}).status_code == 403
+    sig_field = "x-amz-signature" if version == "s3v4" else "signature"
+    tampered = {**post["fields"], sig_field: post["fields"][sig_field][:-2] + "00"}
+    response = httpx.post(post["url"], data=tampered, files={"file": ("x.txt", b"x")})
+    assert response.status_code == 403 and b"SignatureDoesNotMatch" in response.content
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="uploads/x.txt")

@@ -18,7 +18,7 @@ from cumulo.platform import Platform
 from cumulo.services.storage import buckets as bucket_service
 from cumulo.services.storage.errors import S3Error, not_implemented
 from cumulo.services.storage.models import Bucket
-from cumulo.services.storage.s3 import buckets, objects, uploads, xml
+from cumulo.services.storage.s3 import buckets, forms, objects, uploads, xml
 from cumulo.services.storage.s3.request import S3Request
 
 log = logging.getLogger("cumulo.s3")
@@ -141,6 +141,8 @@ async def _bucket_op(req: S3Request, bucket: Bucket) -> Response:
         return await buckets.delete(req, bucket)
     if method == "POST" and "delete" in p:
         return await objects.delete_many(req, bucket)
+    if method == "POST" and not p and req.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await forms.post_object(req, bucket)
     if method == "PUT" and "acl" in p:
         raise not_implemented("PutBucketAcl (use a bucket policy)")
     raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)

@@ -226,7 +226,7 @@ def test_garbage_requests_get_s3_errors_not_500(server: Any, creds: dict[str, An
     assert bad_auth.status_code == 400 and b"AuthorizationHeaderMalformed" in bad_auth.content
     signed = _signed(creds, "GET", f"{server.s3_url}/{bucket}?list-type=2&max-keys=abc",
                      {"x-amz-content-sha256": hashlib.sha256(b"").hexdigest(),
-                      "x-amz-date": dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")})
+                      "x-amz-date": dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")})
     response = anon.get(f"/{bucket}?list-type=2&max-keys=abc", headers=signed)
     assert response.status_code == 400 and b"InvalidArgument" in response.content
     skewed = {**_signed(creds, "GET", f"{server.s3_url}/{bucket}",

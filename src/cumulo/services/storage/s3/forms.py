@@ -113,14 +113,14 @@ async def _check_signature(req: S3Request, fields: dict[str, str]) -> str:
 def _decode_policy(policy_b64: str) -> dict[str, Any]:
     try:
         policy = json.loads(base64.b64decode(policy_b64, validate=True))
-        expires = dt.datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+        expires = dt.datetime.fromisoformat(policy["expiration"])
         conditions = policy["conditions"]
     except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
         raise invalid_argument("the policy must be base64 JSON with expiration and conditions") from None
     if not isinstance(conditions, list):
         raise invalid_argument("policy conditions must be a list")
     if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=dt.timezone.utc)
+        expires = expires.replace(tzinfo=dt.UTC)
     if expires < utcnow():
         raise access_denied("Invalid according to Policy: Policy expired.")
     return policy  # type: ignore[no-any-return]

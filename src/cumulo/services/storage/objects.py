@@ -3,54 +3,25 @@ delete, copy. Every path that writes goes through ``receive`` and ``record_versi
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
-import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cumulo.core.clock import utcnow
-from cumulo.core.ids import new_id
 from cumulo.drivers.blob import BlobWriter, LocalBlobStore
 from cumulo.platform import Platform
-from cumulo.services.storage.errors import S3Error, no_such_bucket, no_such_key
+from cumulo.services.storage.errors import S3Error, no_such_key
 from cumulo.services.storage.models import Bucket, ObjectVersion
 from cumulo.services.storage.names import check_key
+from cumulo.services.storage.versions import blob_store, record_version
+
+__all__ = ["Checks", "blob_store", "copy_object", "delete_object", "get_version", "put_object", "receive",
+           "record_version"]
 
 MAX_OBJECT = 5 * 1024 ** 3
-_seq_state = {"last": 0}
-
-
-def blob_store(platform: Platform) -> LocalBlobStore:
-    from cumulo.drivers.blob import make_blob_store
-
-    def make() -> LocalBlobStore:
-        store = make_blob_store(platform.settings.data_dir)
-        platform.closers.append(store.close)
-        return store
-
-    return platform.get_or_create("storage.blobs", make)
-
-
-def write_lock(platform: Platform) -> contextlib.AbstractAsyncContextManager[Any]:
-    """SQLite has one writer: storage transactions queue here instead of colliding in SQLite's
-    busy handler (which sleeps and backs off). PostgreSQL needs no such lock."""
-    if platform.db.is_postgres:
-        return contextlib.nullcontext()
-    return platform.get_or_create("storage.sqlite_write_lock", asyncio.Lock)
-
-
-def next_seq() -> int:
-    now = time.time_ns()
-    _seq_state["last"] = now if now > _seq_state["last"] else _seq_state["last"] + 1
-    return _seq_state["last"]
 
 
 @dataclass
@@ -100,64 +71,6 @@ def _verify(writer: BlobWriter, checks: Checks) -> None:
     if expected and writer.crc32 is not None and \
             base64.b64encode(writer.crc32.to_bytes(4, "big")).decode() != expected:
         raise S3Error("BadDigest", "the CRC32 you specified did not match the calculated checksum", 400)
-
-
-def new_version_id() -> str:
-    return uuid.uuid4().hex
-
-
-async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
-                         etag: str, content_type: str, meta: dict[str, Any],
-                         delete_marker: bool = False) -> ObjectVersion:
-    """Make a new version the latest one, atomically; blobs it replaces are removed after the commit.
-    On failure the new blob is removed, so nothing is left half-created."""
-    try:
-        for attempt in range(5):
-            async with write_lock(platform), platform.db.session() as session:
-                try:
-                    row, garbage = await _insert_version(session, bucket, key, blob_id=blob_id, size=size, etag=etag,
-                                                         content_type=content_type, meta=meta,
-                                                         delete_marker=delete_marker)
-                    await session.commit()
-                except IntegrityError:  # a concurrent writer made its version latest first: retry on top of it
-                    await session.rollback()
-                    if await session.get(Bucket, bucket.id) is None:  # or the bucket was deleted meanwhile
-                        raise no_such_bucket(bucket.name) from None
-                    await asyncio.sleep(0.005 * (attempt + 1))
-                    continue
-            await blob_store(platform).delete(*garbage)
-            return row
-        raise S3Error("OperationAborted", "too many concurrent writes to this key; retry", 409)
-    except BaseException:
-        await blob_store(platform).delete(blob_id)
-        raise
-
-
-async def _insert_version(session: AsyncSession, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
-                          etag: str, content_type: str, meta: dict[str, Any],
-                          delete_marker: bool) -> tuple[ObjectVersion, list[str | None]]:
-    """Core statements (no unit of work): this is the hot path of every write."""
-    garbage: list[str | None] = []
-    same_key = (ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key)
-    if session.get_bind().dialect.name == "postgresql":  # writers of one key take turns (SQLite has one writer)
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                              {"k": f"{bucket.id}/{key}"})
-    if bucket.versioning == "Enabled":
-        version_id = new_version_id()
-    else:  # unversioned or suspended: the "null" version is replaced
-        version_id = "null"
-        result = await session.execute(delete(ObjectVersion).where(*same_key, ObjectVersion.version_id == "null")
-                                       .returning(ObjectVersion.blob_id), execution_options={"synchronize_session": False})
-        garbage = list(result.scalars().all())
-    if bucket.versioning:
-        await session.execute(update(ObjectVersion).where(*same_key, ObjectVersion.is_latest.is_(True))
-                              .values(is_latest=False), execution_options={"synchronize_session": False})
-    row = ObjectVersion(id=new_id(), bucket_id=bucket.id, key=key, version_id=version_id, seq=next_seq(),
-                        is_latest=True, is_delete_marker=delete_marker, size=size, etag=etag,
-                        content_type=content_type, meta=meta, blob_id=blob_id, created_at=utcnow())
-    await session.execute(insert(ObjectVersion).values(
-        {c.key: getattr(row, c.key) for c in ObjectVersion.__table__.columns}))
-    return row, garbage
 
 
 async def put_object(platform: Platform, bucket: Bucket, key: str, body: AsyncIterator[bytes], checks: Checks, *,

@@ -1,0 +1,231 @@
+"""Recording object versions: the one write path behind PUT, copy, multipart completion and delete
+markers.
+
+On PostgreSQL each write is its own transaction (writers of one key take turns on an advisory lock).
+SQLite has a single writer, so there writes are group-committed: requests that arrive while a
+transaction is running queue up and go together in the next one, as a few set-based statements
+(one DELETE/UPDATE per bucket, one multi-row INSERT, one COMMIT) instead of three statements and a
+commit each. If a batch fails, its writes are retried one by one so one bad write fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core.clock import utcnow
+from cumulo.core.ids import new_id
+from cumulo.drivers.blob import LocalBlobStore
+from cumulo.platform import Platform
+from cumulo.services.storage.errors import S3Error, no_such_bucket
+from cumulo.services.storage.models import Bucket, ObjectVersion
+
+MAX_BATCH = 256
+_seq_state = {"last": 0}
+
+
+def blob_store(platform: Platform) -> LocalBlobStore:
+    from cumulo.drivers.blob import make_blob_store
+
+    def make() -> LocalBlobStore:
+        store = make_blob_store(platform.settings.data_dir)
+        platform.closers.append(store.close)
+        return store
+
+    return platform.get_or_create("storage.blobs", make)
+
+
+def write_lock(platform: Platform) -> contextlib.AbstractAsyncContextManager[Any]:
+    """SQLite has one writer: storage transactions queue here instead of colliding in SQLite's
+    busy handler (which sleeps and backs off). PostgreSQL needs no such lock."""
+    if platform.db.is_postgres:
+        return contextlib.nullcontext()
+    return platform.get_or_create("storage.sqlite_write_lock", asyncio.Lock)
+
+
+def next_seq() -> int:
+    now = time.time_ns()
+    _seq_state["last"] = now if now > _seq_state["last"] else _seq_state["last"] + 1
+    return _seq_state["last"]
+
+
+def new_version_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
+                         etag: str, content_type: str, meta: dict[str, Any],
+                         delete_marker: bool = False) -> ObjectVersion:
+    """Make a new version the latest one, atomically; blobs it replaces are removed after the commit.
+    On failure the new blob is removed, so nothing is left half-created (a caller cancelled while its
+    write is in flight leaves the blob: an unreferenced file is better than a row without bytes)."""
+    item = Pending(bucket, key, {"blob_id": blob_id, "size": size, "etag": etag, "content_type": content_type,
+                                 "meta": meta, "delete_marker": delete_marker})
+    try:
+        if platform.db.is_postgres:
+            row, garbage = await _write_one(platform, item)
+        else:
+            row, garbage = await _batcher(platform).submit(item)
+    except asyncio.CancelledError:
+        raise
+    except BaseException:
+        await blob_store(platform).delete(blob_id)
+        raise
+    await blob_store(platform).delete(*garbage)
+    return row
+
+
+async def _write_one(platform: Platform, item: Pending) -> tuple[ObjectVersion, list[str | None]]:
+    bucket, key, f = item.bucket, item.key, item.fields
+    blob_id, size, etag, content_type, meta, delete_marker = (f["blob_id"], f["size"], f["etag"], f["content_type"],
+                                                              f["meta"], f["delete_marker"])
+    for attempt in range(5):
+        async with write_lock(platform), platform.db.session() as session:
+            try:
+                row, garbage = await _insert_version(session, bucket, key, blob_id=blob_id, size=size, etag=etag,
+                                                     content_type=content_type, meta=meta,
+                                                     delete_marker=delete_marker)
+                await session.commit()
+            except IntegrityError:  # a concurrent writer made its version latest first: retry on top of it
+                await session.rollback()
+                if await session.get(Bucket, bucket.id) is None:  # or the bucket was deleted meanwhile
+                    raise no_such_bucket(bucket.name) from None
+                await asyncio.sleep(0.005 * (attempt + 1))
+                continue
+        return row, garbage
+    raise S3Error("OperationAborted", "too many concurrent writes to this key; retry", 409)
+
+
+async def _insert_version(session: AsyncSession, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
+                          etag: str, content_type: str, meta: dict[str, Any],
+                          delete_marker: bool) -> tuple[ObjectVersion, list[str | None]]:
+    """Core statements (no unit of work): this is the hot path of every write."""
+    garbage: list[str | None] = []
+    same_key = (ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key)
+    if session.get_bind().dialect.name == "postgresql":  # writers of one key take turns (SQLite has one writer)
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                              {"k": f"{bucket.id}/{key}"})
+    if bucket.versioning == "Enabled":
+        version_id = new_version_id()
+    else:  # unversioned or suspended: the "null" version is replaced
+        version_id = "null"
+        result = await session.execute(delete(ObjectVersion).where(*same_key, ObjectVersion.version_id == "null")
+                                       .returning(ObjectVersion.blob_id), execution_options={"synchronize_session": False})
+        garbage = list(result.scalars().all())
+    if bucket.versioning:
+        await session.execute(update(ObjectVersion).where(*same_key, ObjectVersion.is_latest.is_(True))
+                              .values(is_latest=False), execution_options={"synchronize_session": False})
+    row = _new_row(Pending(bucket, key, {"blob_id": blob_id, "size": size, "etag": etag,
+                                         "content_type": content_type, "meta": meta, "delete_marker": delete_marker}))
+    row.version_id = version_id
+    await session.execute(insert(ObjectVersion).values(_values(row)))
+    return row, garbage
+
+
+@dataclass
+class Pending:
+    bucket: Bucket
+    key: str
+    fields: dict[str, Any]
+    future: asyncio.Future[tuple[ObjectVersion, list[str | None]]] | None = field(default=None)
+
+
+class Batcher:
+    """Group commit for SQLite (see the module docstring)."""
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+        self.queue: list[Pending] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Pending) -> tuple[ObjectVersion, list[str | None]]:
+        item.future = asyncio.get_running_loop().create_future()
+        self.queue.append(item)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._drain())
+        return await asyncio.shield(item.future)
+
+    async def _drain(self) -> None:
+        while self.queue:
+            batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
+            try:
+                results = await self._write(batch) if len(batch) > 1 else [await _write_one(self.platform, batch[0])]
+            except Exception:  # noqa: BLE001 - isolate the failing write: one by one
+                for item in batch:
+                    try:
+                        _settle(item, result=await _write_one(self.platform, item))
+                    except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+                        _settle(item, error=exc)
+                continue
+            for item, result in zip(batch, results, strict=True):
+                _settle(item, result=result)
+
+    async def _write(self, batch: list[Pending]) -> list[tuple[ObjectVersion, list[str | None]]]:
+        last: dict[tuple[str, str], int] = {}
+        for i, item in enumerate(batch):
+            last[(item.bucket.id, item.key)] = i
+        results: list[tuple[ObjectVersion, list[str | None]]] = []
+        async with write_lock(self.platform), self.platform.db.session() as session:
+            by_bucket: dict[str, tuple[Bucket, set[str]]] = {}
+            for item in batch:
+                by_bucket.setdefault(item.bucket.id, (item.bucket, set()))[1].add(item.key)
+            garbage: list[str | None] = []
+            for bucket, keys in by_bucket.values():
+                where = (ObjectVersion.bucket_id == bucket.id, ObjectVersion.key.in_(sorted(keys)))
+                if bucket.versioning != "Enabled":
+                    result = await session.execute(
+                        delete(ObjectVersion).where(*where, ObjectVersion.version_id == "null")
+                        .returning(ObjectVersion.blob_id), execution_options={"synchronize_session": False})
+                    garbage += result.scalars().all()
+                if bucket.versioning:
+                    await session.execute(update(ObjectVersion).where(*where, ObjectVersion.is_latest.is_(True))
+                                          .values(is_latest=False), execution_options={"synchronize_session": False})
+            rows = []
+            for i, item in enumerate(batch):
+                newest = last[(item.bucket.id, item.key)] == i
+                row = _new_row(item, is_latest=newest)
+                item_garbage: list[str | None] = []
+                if item.bucket.versioning != "Enabled" and not newest:
+                    item_garbage.append(row.blob_id)  # replaced within this same batch: never stored
+                else:
+                    rows.append(row)
+                results.append((row, item_garbage))
+            await session.execute(insert(ObjectVersion), [_values(r) for r in rows])
+            await session.commit()
+        if results:  # the replaced blobs are removed by the first request of the batch
+            results[0] = (results[0][0], results[0][1] + garbage)
+        return results
+
+
+def _settle(item: Pending, *, result: Any = None, error: BaseException | None = None) -> None:
+    assert item.future is not None
+    if item.future.done():
+        return
+    if error is not None:
+        item.future.set_exception(error)
+    else:
+        item.future.set_result(result)
+
+
+def _batcher(platform: Platform) -> Batcher:
+    return platform.get_or_create("storage.version_batcher", lambda: Batcher(platform))
+
+
+def _new_row(item: Pending, *, is_latest: bool = True) -> ObjectVersion:
+    f = item.fields
+    version_id = new_version_id() if item.bucket.versioning == "Enabled" else "null"
+    return ObjectVersion(id=new_id(), bucket_id=item.bucket.id, key=item.key, version_id=version_id, seq=next_seq(),
+                         is_latest=is_latest, is_delete_marker=f["delete_marker"], size=f["size"], etag=f["etag"],
+                         content_type=f["content_type"], meta=f["meta"], blob_id=f["blob_id"], created_at=utcnow())
+
+
+def _values(row: ObjectVersion) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in ObjectVersion.__table__.columns}

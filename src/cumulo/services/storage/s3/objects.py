@@ -202,8 +202,7 @@ async def get(req: S3Request, bucket: Bucket, key: str, *, head: bool = False) -
 
 
 async def _answer(req: S3Request, bucket: Bucket, key: str, version_id: str | None, head: bool) -> Response:
-    async with req.platform.db.session() as session:
-        row = await objects.get_version(session, bucket, key, version_id)
+    row = await objects.read_version(req.platform, bucket, key, version_id)
     check_conditions(req, row)
     headers = object_headers(row, bucket)
     for param, header in OVERRIDES.items():

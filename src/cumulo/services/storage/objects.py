@@ -3,12 +3,13 @@ delete, copy. Every path that writes goes through ``receive`` and ``record_versi
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.drivers.blob import BlobWriter, LocalBlobStore
@@ -106,18 +107,58 @@ async def get_version(session: AsyncSession, bucket: Bucket, key: str, version_i
 
 
 _TABLE = ObjectVersion.__table__
-_LATEST = select(_TABLE).where(_TABLE.c.bucket_id == bindparam("b"), _TABLE.c.key == bindparam("k"),
-                               _TABLE.c.is_latest.is_(True))
+MAX_READ_BATCH = 500
+
+
+class ReadBatcher:
+    """Latest-version lookups of concurrent GETs share one query per bucket (``key IN (...)``): the
+    database round trip, not the SQL, is what a small GET waits for. A lookup queued after a write
+    returned runs in a later query, so reads still see every completed write."""
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+        self.queue: list[tuple[str, str, asyncio.Future[Any]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def latest(self, bucket_id: str, key: str) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.queue.append((bucket_id, key, future))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self.queue:
+            batch, self.queue = self.queue[:MAX_READ_BATCH], self.queue[MAX_READ_BATCH:]
+            groups: dict[str, set[str]] = {}
+            for bucket_id, key, _ in batch:
+                groups.setdefault(bucket_id, set()).add(key)
+            try:
+                found = {}
+                async with self.platform.db.engine.connect() as conn:
+                    for bucket_id, keys in groups.items():
+                        rows = await conn.execute(select(_TABLE).where(
+                            _TABLE.c.bucket_id == bucket_id, _TABLE.c.key.in_(sorted(keys)),
+                            _TABLE.c.is_latest.is_(True)))
+                        for row in rows:
+                            found[(bucket_id, row.key)] = row
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for bucket_id, key, future in batch:
+                if not future.done():
+                    future.set_result(found.get((bucket_id, key)))
 
 
 async def read_version(platform: Platform, bucket: Bucket, key: str, version_id: str | None = None) -> Any:
-    """``get_version`` for the read hot path: the latest version through one prebuilt Core statement
-    (a row with the same attributes as ``ObjectVersion``)."""
+    """``get_version`` for the read hot path (a row with the same attributes as ``ObjectVersion``)."""
     if version_id:
         async with platform.db.session() as session:
             return await get_version(session, bucket, key, version_id)
-    async with platform.db.engine.connect() as conn:
-        row = (await conn.execute(_LATEST, {"b": bucket.id, "k": key})).first()
+    batcher = platform.get_or_create("storage.read_batcher", lambda: ReadBatcher(platform))
+    row = await batcher.latest(bucket.id, key)
     if row is None:
         raise no_such_key(key)
     if row.is_delete_marker:

@@ -1,16 +1,17 @@
 """Recording object versions: the one write path behind PUT, copy, multipart completion and delete
 markers.
 
-On PostgreSQL each write is its own transaction (writers of one key take turns on an advisory lock).
-SQLite has a single writer, so there writes are group-committed: requests that arrive while a
-transaction is running queue up and go together in the next one, as a few set-based statements
-(one DELETE/UPDATE per bucket, one multi-row INSERT, one COMMIT) instead of three statements and a
-commit each. If a batch fails, its writes are retried one by one so one bad write fails alone.
+Writes are group-committed: requests that arrive while a transaction is running queue up and go
+together in the next one, as a few set-based statements (one DELETE/UPDATE per bucket, one multi-row
+INSERT, one COMMIT) instead of three statements and a commit each. SQLite allows one writer anyway;
+on PostgreSQL, writers of the same keys in other processes take turns on advisory locks. If a batch
+fails, its writes are retried one by one so one bad write fails alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import contextlib
 import time
 import uuid
@@ -29,6 +30,7 @@ from cumulo.services.storage.errors import S3Error, no_such_bucket
 from cumulo.services.storage.models import Bucket, ObjectVersion
 
 MAX_BATCH = 256
+log = logging.getLogger("cumulo.storage")
 _seq_state = {"last": 0}
 
 
@@ -70,10 +72,7 @@ async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_i
     item = Pending(bucket, key, {"blob_id": blob_id, "size": size, "etag": etag, "content_type": content_type,
                                  "meta": meta, "delete_marker": delete_marker})
     try:
-        if platform.db.is_postgres:
-            row, garbage = await _write_one(platform, item)
-        else:
-            row, garbage = await _batcher(platform).submit(item)
+        row, garbage = await _batcher(platform).submit(item)
     except asyncio.CancelledError:
         raise
     except BaseException:
@@ -159,6 +158,8 @@ class Batcher:
             try:
                 results = await self._write(batch) if len(batch) > 1 else [await _write_one(self.platform, batch[0])]
             except Exception:  # noqa: BLE001 - isolate the failing write: one by one
+                log.warning("storage: a batch of %d writes failed; retrying them one by one", len(batch),
+                            exc_info=True)
                 for item in batch:
                     try:
                         _settle(item, result=await _write_one(self.platform, item))
@@ -178,6 +179,11 @@ class Batcher:
             for item in batch:
                 by_bucket.setdefault(item.bucket.id, (item.bucket, set()))[1].add(item.key)
             garbage: list[str | None] = []
+            if session.get_bind().dialect.name == "postgresql":  # other processes' writers of these keys wait
+                names = sorted({f"{item.bucket.id}/{item.key}" for item in batch})
+                await session.execute(text(
+                    "SELECT pg_advisory_xact_lock(h) FROM (SELECT hashtextextended(k, 0) AS h "
+                    "FROM unnest(CAST(:names AS text[])) AS k ORDER BY h) AS ordered"), {"names": names})
             for bucket, keys in by_bucket.values():
                 where = (ObjectVersion.bucket_id == bucket.id, ObjectVersion.key.in_(sorted(keys)))
                 if bucket.versioning != "Enabled":

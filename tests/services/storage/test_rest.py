@@ -135,3 +135,23 @@ def test_secret_is_stored_encrypted(server: Any, user: Client) -> None:
 
     sealed = server.call(stored())
     assert created["secret_access_key"].encode() not in sealed and len(sealed) > 40
+
+
+def test_master_key_rotation_keeps_s3_credentials_working(make_server: Any) -> None:
+    import asyncio
+
+    from cumulo.services.secrets.rotation import rotate
+    from tests.conftest import register_and_login
+    from tests.services.storage.conftest import s3_client
+
+    live = make_server()
+    client = register_and_login(live)
+    creds = client.storage.create_credentials()
+    s3 = s3_client(live, creds)
+    s3.create_bucket(Bucket="rotation-check")
+    s3.put_object(Bucket="rotation-check", Key="k", Body=b"before")
+    summary = asyncio.run(rotate(None, live.settings))
+    assert "storage: 1 re-wrapped" in summary
+    live.platform.extras.pop("storage.credentials", None)  # force the secret to be unsealed again
+    assert s3.get_object(Bucket="rotation-check", Key="k")["Body"].read() == b"before"
+    assert s3_client(live, creds).list_buckets()["Buckets"][0]["Name"] == "rotation-check"

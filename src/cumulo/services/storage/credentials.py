@@ -34,7 +34,7 @@ def _new_access_key() -> str:
     return "CMLO" + "".join(secrets.choice(ALPHABET) for _ in range(16))
 
 
-def _aad(access_key_id: str) -> bytes:
+def aad(access_key_id: str) -> bytes:
     return f"storage-credential:{access_key_id}".encode()
 
 
@@ -44,7 +44,7 @@ async def create(platform: Platform, session: AsyncSession, user_id: str, name: 
         raise QuotaExceeded(f"at most {MAX_PER_USER} S3 credentials per user; delete one first")
     access_key_id = _new_access_key()
     secret = secrets.token_urlsafe(30)[:40]
-    sealed = crypto.encrypt(crypto.master_key(platform), secret.encode(), _aad(access_key_id))
+    sealed = crypto.seal(platform, secret.encode(), aad(access_key_id))
     row = Credential(user_id=user_id, access_key_id=access_key_id, secret_sealed=sealed, name=name)
     session.add(row)
     record(session, user_id=user_id, action="storage.credential.created", resource_type="s3_credential",
@@ -90,7 +90,7 @@ async def resolve(platform: Platform, access_key_id: str) -> Resolved | None:
         row = await session.scalar(select(Credential).where(Credential.access_key_id == access_key_id))
         resolved = None
         if row is not None:
-            secret = crypto.decrypt(crypto.master_key(platform), row.secret_sealed, _aad(access_key_id)).decode()
+            secret = crypto.unseal(platform, row.secret_sealed, aad(access_key_id)).decode()
             resolved = Resolved(user_id=row.user_id, secret=secret, credential_id=row.id)
             await session.execute(update(Credential).where(Credential.id == row.id).values(last_used=utcnow()))
             await session.commit()

@@ -11,8 +11,8 @@ fails, its writes are retried one by one so one bad write fails alone.
 from __future__ import annotations
 
 import asyncio
-import logging
 import contextlib
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -157,7 +157,7 @@ class Batcher:
             batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
             try:
                 results = await self._write(batch) if len(batch) > 1 else [await _write_one(self.platform, batch[0])]
-            except Exception:  # noqa: BLE001 - isolate the failing write: one by one
+            except Exception:
                 log.warning("storage: a batch of %d writes failed; retrying them one by one", len(batch),
                             exc_info=True)
                 for item in batch:

@@ -249,3 +249,27 @@ def test_concurrent_overwrites_are_atomic_for_readers(s3: Any, bucket: str) -> N
     assert len(seen) == 40 and all(body in payloads for body in seen)
     versions = s3.list_object_versions(Bucket=bucket, Prefix="hot")["Versions"]
     assert len(versions) == 1 and versions[0]["IsLatest"]  # unversioned: exactly one row survives
+
+
+def test_orphan_blobs_are_swept_and_referenced_ones_kept(server: Any, s3: Any, bucket: str) -> None:
+    import time
+    from pathlib import Path
+
+    from cumulo.services.storage.reconciler import remove_orphans
+
+    s3.put_object(Bucket=bucket, Key="kept", Body=b"referenced bytes")
+    root = Path(server.settings.data_dir) / "storage" / "blobs"
+    orphan = root / "ff" / "ee" / ("ffee" + "0" * 28)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"left by a crash")
+    fresh_orphan = root / "ff" / "ee" / ("ffee" + "1" * 28)
+    fresh_orphan.write_bytes(b"a write still in flight")
+    old = time.time() - 7200
+    os.utime(orphan, (old, old))
+    for path in root.rglob("*"):
+        if path.is_file() and path != fresh_orphan:
+            os.utime(path, (old, old))  # everything else looks old too: only references protect it
+    removed = server.call(remove_orphans(server.platform))
+    assert removed >= 1 and not orphan.exists() and fresh_orphan.exists()
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"referenced bytes"
+    fresh_orphan.unlink()

@@ -273,6 +273,7 @@ class LocalBlobStore:
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(src, dst)
+            os.utime(dst)  # a fresh mtime: the orphan sweep gives new blobs a grace period
         except FileNotFoundError:
             raise NotFound(f"blob {blob_id} is missing") from None
         except OSError:

@@ -26,7 +26,7 @@ def aws(server: Any, creds: dict[str, Any], tmp_path: Path):  # type: ignore[no-
            "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
 
     def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([AWS, "--endpoint-url", server.s3_url, *args], env=env, capture_output=True,
+        result = subprocess.run([AWS, "--endpoint-url", server.s3_url, *args], env=env, capture_output=True, check=False,
                                 text=True, timeout=300)
         if ok:
             assert result.returncode == 0, result.stderr

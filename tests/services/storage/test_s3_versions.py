@@ -181,8 +181,8 @@ def test_burst_of_writes_keeps_rows_and_blobs_consistent(server: Any, s3: Any, b
     versions = s3.list_object_versions(Bucket=versioned)["Versions"]
     assert len(versions) == 10 and sum(v["IsLatest"] for v in versions) == 1
     latest = s3.get_object(Bucket=versioned, Key="same")["Body"].read()
-    assert latest == [s3.get_object(Bucket=versioned, Key="same", VersionId=v["VersionId"])["Body"].read()
-                      for v in versions if v["IsLatest"]][0]
+    newest = next(v["VersionId"] for v in versions if v["IsLatest"])
+    assert latest == s3.get_object(Bucket=versioned, Key="same", VersionId=newest)["Body"].read()
     for v in versions:
         assert s3.get_object(Bucket=versioned, Key="same", VersionId=v["VersionId"])["Body"].read().startswith(b"v")
     # No orphans anywhere on this server: every blob file belongs to a row (or an upload part), so

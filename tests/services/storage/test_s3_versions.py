@@ -199,3 +199,17 @@ def test_burst_of_writes_keeps_rows_and_blobs_consistent(server: Any, s3: Any, b
         return int(rows or 0) + int(parts or 0)
 
     assert len(blobs) == server.call(referenced())
+
+
+def test_stale_multipart_uploads_are_aborted(server: Any, s3: Any, bucket: str) -> None:
+    import datetime as dt
+
+    from cumulo.services.storage.reconciler import abort_stale_uploads
+
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="forgotten")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key="forgotten", UploadId=uid, PartNumber=1, Body=b"part")
+    assert server.call(abort_stale_uploads(server.platform)) == 0  # a fresh upload is kept
+    assert server.call(abort_stale_uploads(server.platform, dt.timedelta(seconds=-1))) >= 1
+    with pytest.raises(ClientError) as exc:
+        s3.list_parts(Bucket=bucket, Key="forgotten", UploadId=uid)
+    assert code(exc) == "NoSuchUpload"

@@ -1,6 +1,7 @@
 """Background clean-up of bytes nothing points at:
 
 - temporary files of abandoned uploads (older than an hour);
+- multipart uploads left unfinished for a week (S3's usual AbortIncompleteMultipartUpload rule);
 - orphan blobs: files no object version or upload part references, older than an hour (a crash
   between the blob's rename and its row's commit, or rows removed by a cascade such as a deleted
   user). The grace period covers writes in flight, whose rows commit milliseconds after the rename.
@@ -9,17 +10,21 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import time
 
 from sqlalchemy import select
 
+from cumulo.core.clock import utcnow
 from cumulo.platform import Platform
+from cumulo.services.storage import multipart
 from cumulo.services.storage.lifecycle import STALE_SECONDS
-from cumulo.services.storage.models import ObjectVersion, Part
+from cumulo.services.storage.models import ObjectVersion, Part, Upload
 from cumulo.services.storage.objects import blob_store
 
 CHUNK = 500
+UPLOAD_MAX_AGE = dt.timedelta(days=7)
 
 
 def register(platform: Platform) -> None:
@@ -29,7 +34,11 @@ def register(platform: Platform) -> None:
     async def clean_orphans() -> None:
         await remove_orphans(platform)
 
+    async def clean_uploads() -> None:
+        await abort_stale_uploads(platform)
+
     platform.runner.every("storage.temp-cleanup", 600.0, clean_temp)
+    platform.runner.every("storage.stale-uploads", 3600.0, clean_uploads)
     platform.runner.every("storage.orphan-blobs", 6 * 3600.0, clean_orphans)
 
 
@@ -66,3 +75,12 @@ async def remove_orphans(platform: Platform, older_than: float = STALE_SECONDS) 
         await store.delete(*orphans)
         removed += len(orphans)
     return removed
+
+
+async def abort_stale_uploads(platform: Platform, max_age: dt.timedelta = UPLOAD_MAX_AGE) -> int:
+    async with platform.db.session() as session:
+        stale = (await session.scalars(select(Upload).where(Upload.created_at < utcnow() - max_age)
+                                       .limit(1000))).all()
+    for upload in stale:
+        await multipart.abort(platform, upload)
+    return len(stale)

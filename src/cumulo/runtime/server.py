@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 
@@ -47,12 +48,23 @@ def _s3_app(platform: Platform) -> object | None:
     return module.create_s3_app(platform)
 
 
+def _loop_run(coro: Any) -> None:
+    """Run on uvloop when it is installed (it is, with uvicorn[standard]): markedly cheaper socket
+    I/O and callbacks than the default loop; plain asyncio otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
+
+
 def run(settings: Settings, *, api: bool = True, s3: bool = True, workers: bool = True) -> None:
     """Run a role. With ``CUMULO_API_PROCESSES`` > 1 the API socket is shared with forked API-only
     processes (the S3 endpoint and background workers stay in the first process)."""
     processes = settings.api_processes if api else 1
     if processes <= 1:
-        asyncio.run(serve(settings, api=api, s3=s3, workers=workers))
+        _loop_run(serve(settings, api=api, s3=s3, workers=workers))
         return
     build_platform(settings)  # creates the data dir
     migrate.upgrade(settings.resolved_database_url)
@@ -66,12 +78,12 @@ def run(settings: Settings, *, api: bool = True, s3: bool = True, workers: bool 
         pid = os.fork()
         if pid == 0:
             try:
-                asyncio.run(serve(settings, api=True, s3=False, workers=False, api_socket=sock, migrations=False))
+                _loop_run(serve(settings, api=True, s3=False, workers=False, api_socket=sock, migrations=False))
             finally:
                 os._exit(0)
         children.append(pid)
     try:
-        asyncio.run(serve(settings, api=api, s3=s3, workers=workers, api_socket=sock, migrations=False))
+        _loop_run(serve(settings, api=api, s3=s3, workers=workers, api_socket=sock, migrations=False))
     finally:
         for pid in children:
             with contextlib.suppress(ProcessLookupError):

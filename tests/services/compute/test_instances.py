@@ -258,3 +258,23 @@ def test_bad_env_secrets_are_refused_and_nothing_is_created(sqlite_user: Client,
         sqlite_user.instances.launch(name, "cumulo/busybox", command=["sleep", "1"], env_secrets=env_secrets, env=env)
     assert err.value.status == status
     assert name not in [i["name"] for i in sqlite_user.instances.list()]
+
+
+def test_concurrent_launches_cannot_overshoot_the_quota(make_server) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    live = make_server(compute_max_instances=2)
+    client = register_and_login(live)
+
+    def attempt(i: int) -> int:
+        try:
+            client.instances.launch(f"race-{i}-{uuid.uuid4().hex[:4]}", "cumulo/busybox", command=["sleep", "600"])
+            return 201
+        except ApiError as exc:
+            return exc.status
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(attempt, range(4)))
+    assert codes == [201, 201, 403, 403]
+    for inst in client.instances.list():
+        client.instances.terminate(inst["id"])

@@ -7,6 +7,7 @@ Other services call ``get_instance`` (e.g. volumes, to check that an instance is
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import importlib
 from typing import Any
@@ -139,8 +140,14 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     return inst
 
 
+def _user_lock(platform: Platform, user_id: str) -> asyncio.Lock:
+    locks: dict[str, asyncio.Lock] = platform.get_or_create("compute.launch_locks", dict)
+    return locks.setdefault(user_id, asyncio.Lock())
+
+
 async def launch(platform: Platform, session: AsyncSession, user: Principal, body: InstanceCreate) -> Instance:
-    inst = await create_instance(platform, session, user, body)
+    async with _user_lock(platform, user.user_id):  # one user's launches pass the quota check one at a time
+        inst = await create_instance(platform, session, user, body)
     await converge(platform, inst.id)
     await session.refresh(inst)
     return inst

@@ -15,11 +15,11 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import docker
 from docker.errors import APIError, DockerException, NotFound
 from docker.types import IPAMConfig, IPAMPool
 
 from cumulo.core.errors import Conflict, CumuloError, Unavailable
+from cumulo.drivers.dockerclient import LazyDocker
 
 T = TypeVar("T")
 
@@ -36,19 +36,7 @@ def translate(exc: Exception, what: str) -> CumuloError:
     return Unavailable(f"{what}: Docker Engine error: {text[:300]}")
 
 
-class DockerNetworks:
-    def __init__(self, client_factory: Callable[[], docker.DockerClient] = docker.from_env):
-        self._factory = client_factory
-        self._client: docker.DockerClient | None = None
-
-    @property
-    def client(self) -> docker.DockerClient:
-        if self._client is None:
-            try:
-                self._client = self._factory()
-            except DockerException as exc:
-                raise Unavailable(f"Docker Engine is not reachable: {exc}") from exc
-        return self._client
+class DockerNetworks(LazyDocker):
 
     async def _run(self, what: str, fn: Callable[[], T]) -> T:
         def call() -> T:

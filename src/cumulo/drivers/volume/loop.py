@@ -34,6 +34,7 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 
 from cumulo.core.errors import Conflict, CumuloError, Unavailable
+from cumulo.drivers.dockerclient import LazyDocker
 
 T = TypeVar("T")
 log = logging.getLogger("cumulo.volumes")
@@ -60,23 +61,14 @@ def loop_available() -> bool:
         and shutil.which("mkfs.ext4") is not None
 
 
-class LoopVolumes:
+class LoopVolumes(LazyDocker):
     def __init__(self, root: Path, backend: str = "auto",
                  client_factory: Callable[[], docker.DockerClient] = docker.from_env):
         self.root = root
         self.backend = ("loop" if loop_available() else "plain") if backend == "auto" else backend
-        self._factory = client_factory
-        self._client: docker.DockerClient | None = None
+        super().__init__(client_factory)
 
     # --- helpers ---------------------------------------------------------------------------------
-    @property
-    def client(self) -> docker.DockerClient:
-        if self._client is None:
-            try:
-                self._client = self._factory()
-            except DockerException as exc:
-                raise Unavailable(f"Docker Engine is not reachable: {exc}") from exc
-        return self._client
 
     @staticmethod
     def docker_name(vid: str) -> str:

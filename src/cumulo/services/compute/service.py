@@ -22,6 +22,7 @@ from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded
 from cumulo.core.events import Event
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
+from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.drivers.compute import compute_driver
 from cumulo.platform import Platform
@@ -126,11 +127,7 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     session.add(inst)
     if body.volumes and volumes is not None:
         await volumes.attach_at_launch(session, user, inst.id, [v.model_dump() for v in body.volumes])
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(f"you already have an instance named '{body.name}'") from exc
+    await flush_or_conflict(session, f"you already have an instance named '{body.name}'")
     events.record(session, user_id=user.user_id, action="instance.created", resource_type="instance",
                   resource_id=inst.id, name=inst.name, image=inst.image, ports=inst.ports, cpus=cpus,
                   memory_mb=memory, ttl_seconds=body.ttl_seconds, vpc_id=inst.vpc_id)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import Conflict, InvalidInput
+from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.platform import Platform
 from cumulo.services.cron import schedule, targets
@@ -85,11 +85,7 @@ async def create(platform: Platform, session: AsyncSession, user_id: str, body: 
     await _apply_target(platform, session, user_id, job, body)
     job.next_run_at = next_run(job, now)
     session.add(job)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(f"you already have a cron job named '{body.name}'") from exc
+    await flush_or_conflict(session, f"you already have a cron job named '{body.name}'")
     events.record(session, user_id=user_id, action="cron.created", resource_type="cron_job", resource_id=job.id,
                   name=job.name, schedule=job.schedule, target_type=job.target_type)
     await session.commit()

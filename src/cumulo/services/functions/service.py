@@ -10,13 +10,13 @@ import shutil
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import Conflict, InvalidInput, NotFound, not_found
 from cumulo.core.ids import is_uuid
 from cumulo.core.principal import Principal
+from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.drivers.functions.docker import FunctionDocker
 from cumulo.platform import Platform
@@ -155,11 +155,7 @@ async def create(platform: Platform, session: AsyncSession, user: Principal | st
     dlq_id = await _check_references(platform, session, user_id, body)
     fn = Function(user_id=user_id, name=body.name, version=1, status="ACTIVE")
     session.add(fn)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(f"a function named '{body.name}' already exists") from exc
+    await flush_or_conflict(session, f"a function named '{body.name}' already exists")
     ver = FunctionVersion(
         function_id=fn.id, version=1, runtime=runtime.name, handler=handler,
         timeout_seconds=body.timeout_seconds or DEFAULTS["timeout_seconds"],

@@ -16,6 +16,7 @@ from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import Conflict, CumuloError, Unauthorized, not_found
 from cumulo.core.ids import is_uuid, sha256_hex, token
 from cumulo.core.principal import Principal
+from cumulo.db.constraints import flush_or_conflict
 from cumulo.drivers.mail import Mail
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
@@ -76,11 +77,7 @@ async def create_user(session: AsyncSession, *, email: str, password: str, name:
     user = User(email=email, name=name, password_hash=await hash_password(password), role=role,
                 email_verified=verified)
     session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict("an account with this email already exists") from exc
+    await flush_or_conflict(session, "an account with this email already exists")
     events.record(session, user_id=user.id, action="user.registered", resource_type="user",
                   resource_id=user.id, role=role)
     return user

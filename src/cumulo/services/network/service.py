@@ -18,6 +18,7 @@ from cumulo.core.clock import aware
 from cumulo.core.errors import Conflict, InvalidInput
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
+from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.drivers.network.docker import DockerNetworks
 from cumulo.platform import Platform
@@ -156,11 +157,7 @@ async def create_subnet(session: AsyncSession, user: Principal, vpc_ref: str, bo
     subnet = Subnet(user_id=user.user_id, vpc_id=vpc.id, name=body.name, cidr_block=str(block),
                     availability_zone=body.availability_zone or DEFAULT_AZ)
     session.add(subnet)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(f"VPC '{vpc.name}' already has a subnet named '{body.name}'") from exc
+    await flush_or_conflict(session, f"VPC '{vpc.name}' already has a subnet named '{body.name}'")
     events.record(session, user_id=user.user_id, action="subnet.created", resource_type="subnet",
                   resource_id=subnet.id, name=subnet.name, vpc_id=vpc.id, cidr_block=subnet.cidr_block)
     await session.commit()

@@ -7,13 +7,13 @@ transaction, then wakes the delivery loop (``delivery.py``): answered at once, d
 from __future__ import annotations
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core import crypto
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import Conflict, InvalidInput, not_found
 from cumulo.core.ids import new_id, token
+from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
@@ -52,11 +52,7 @@ async def create_topic(session: AsyncSession, user_id: str, body: TopicCreate) -
         raise Conflict(f"you already have a topic named '{body.name}'")
     topic = Topic(user_id=user_id, name=body.name)
     session.add(topic)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(f"you already have a topic named '{body.name}'") from exc
+    await flush_or_conflict(session, f"you already have a topic named '{body.name}'")
     events.record(session, user_id=user_id, action="topic.created", resource_type="topic", resource_id=topic.id,
                   name=topic.name)
     await session.commit()
@@ -123,11 +119,7 @@ async def subscribe(platform: Platform, session: AsyncSession, user_id: str, top
                        max_attempts=policy.max_attempts, retry_base_seconds=policy.retry_base_seconds,
                        timeout_seconds=policy.timeout_seconds, dead_letter_queue_id=dlq_id)
     session.add(sub)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict("this topic already has a subscription with that protocol and endpoint") from exc
+    await flush_or_conflict(session, "this topic already has a subscription with that protocol and endpoint")
     events.record(session, user_id=user_id, action="subscription.created", resource_type="subscription",
                   resource_id=sub.id, topic_id=topic.id, protocol=sub.protocol)
     await session.commit()

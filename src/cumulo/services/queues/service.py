@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import case, delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import Conflict, InvalidInput
+from cumulo.db.constraints import flush_or_conflict
 from cumulo.services.events import service as events
 from cumulo.services.queues.lookup import resolve
 from cumulo.services.queues.messages import (  # noqa: F401 - the public surface of this service
@@ -57,11 +57,7 @@ async def create(session: AsyncSession, user_id: str, body: QueueCreate) -> Queu
         target = await _dead_letter_target(session, user_id, body.dead_letter.queue_id, None)
         queue.dead_letter_queue_id, queue.max_receive_count = target.id, body.dead_letter.max_receive_count
     session.add(queue)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(f"you already have a queue named '{body.name}'") from exc
+    await flush_or_conflict(session, f"you already have a queue named '{body.name}'")
     events.record(session, user_id=user_id, action="queue.created", resource_type="queue",
                   resource_id=queue.id, name=queue.name)
     await session.commit()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import Conflict, InvalidInput, not_found
 from cumulo.core.principal import Principal
+from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.services.events import service as events
 from cumulo.services.secrets import keys
@@ -62,11 +63,7 @@ async def create(platform: Any, session: AsyncSession, user: Principal | str, bo
     key = await keys.data_key(platform, session, user_id)
     secret = Secret(user_id=user_id, name=body.name, description=body.description, version=1)
     session.add(secret)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(f"a secret named '{body.name}' already exists") from exc
+    await flush_or_conflict(session, f"a secret named '{body.name}' already exists")
     session.add(SecretVersion(secret_id=secret.id, version=1, ciphertext=keys.seal(key, body.value,
                                                                                     _context(secret.id, 1))))
     events.record(session, user_id=user_id, action="secret.created", resource_type="secret",

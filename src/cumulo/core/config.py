@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     function_max_zip_bytes: int = 50 * 1024 * 1024
     function_max_unzipped_bytes: int = 250 * 1024 * 1024
     function_async_retries: int = 2
+    function_invocation_retention_seconds: int = Field(7 * 86400, ge=60, description="finished invocations (results, "
+                                                       "logs) older than this are deleted")
     function_image_python: str = "cumulo/python"
     function_image_node: str = "cumulo/node"
 

@@ -113,3 +113,39 @@ def test_other_users_function_is_404(user: Client, other_user: Client, py_zip: b
         assert status_of(other_user.functions.delete, ref)[0] == 404
     assert fn["name"] not in [f["name"] for f in other_user.functions.list()]
     assert user.functions.get(fn["id"])["version"] == 1
+
+
+def test_finished_invocations_are_pruned_after_the_retention(server, user: Client, py_zip: bytes) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from cumulo.services.functions import service
+    from cumulo.services.functions.models import Invocation
+
+    fn = user.functions.create(fname(), "python", py_zip)
+    me = user.identity.me()["id"]
+    now = dt.datetime.now(dt.timezone.utc)
+    old = now - dt.timedelta(seconds=server.settings.function_invocation_retention_seconds + 60)
+    rows = {"old-finished": dict(ended_at=old, created_at=old), "recent": dict(ended_at=now, created_at=now),
+            "old-pending": dict(ended_at=None, created_at=old)}
+
+    async def seed() -> dict[str, str]:
+        ids = {}
+        async with server.platform.db.session() as s:
+            for label, times in rows.items():
+                inv = Invocation(function_id=fn["id"], user_id=me, version=1, status="SUCCESS", **times)
+                s.add(inv)
+                await s.flush()
+                ids[label] = inv.id
+            await s.commit()
+        return ids
+
+    async def remaining(ids: dict[str, str]) -> set[str]:
+        async with server.platform.db.session() as s:
+            found = set((await s.scalars(select(Invocation.id).where(Invocation.id.in_(ids.values())))).all())
+        return {label for label, i in ids.items() if i in found}
+
+    ids = server.call(seed())
+    assert server.call(service.prune_invocations(server.platform)) >= 1
+    assert server.call(remaining(ids)) == {"recent", "old-pending"}

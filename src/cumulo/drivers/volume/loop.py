@@ -34,7 +34,7 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 
 from cumulo.core.errors import Conflict, CumuloError, Unavailable
-from cumulo.drivers.dockerclient import LazyDocker
+from cumulo.drivers.dockerclient import LazyDocker, from_settings
 
 T = TypeVar("T")
 log = logging.getLogger("cumulo.volumes")
@@ -63,7 +63,7 @@ def loop_available() -> bool:
 
 class LoopVolumes(LazyDocker):
     def __init__(self, root: Path, backend: str = "auto",
-                 client_factory: Callable[[], docker.DockerClient] = docker.from_env):
+                 client_factory: Callable[[], docker.DockerClient] = from_settings):
         self.root = root
         self.backend = ("loop" if loop_available() else "plain") if backend == "auto" else backend
         super().__init__(client_factory)

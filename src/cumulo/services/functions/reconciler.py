@@ -19,3 +19,8 @@ def register(platform: Platform) -> None:
         await pool.remove_orphans()
 
     platform.runner.every("functions.pool", 5.0, housekeeping)
+
+    async def prune_invocations() -> None:
+        await service.prune_invocations(platform)
+
+    platform.runner.every("functions.retention", 600.0, prune_invocations)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import datetime as dt
 import re
 import shutil
 from typing import Any
@@ -233,3 +234,13 @@ async def delete_function(platform: Platform, session: AsyncSession, user: Princ
     pool(platform).retire(fn.id)
     await asyncio.to_thread(codes.remove_function, platform.settings.data_dir, fn.id)
     return fn.id
+
+
+async def prune_invocations(platform: Platform) -> int:
+    """Delete finished invocations older than ``CUMULO_FUNCTION_INVOCATION_RETENTION_SECONDS``."""
+    cutoff = utcnow() - dt.timedelta(seconds=platform.settings.function_invocation_retention_seconds)
+    async with platform.db.session() as session:
+        result = await session.execute(delete(Invocation).where(Invocation.ended_at.is_not(None),
+                                                               Invocation.ended_at < cutoff))
+        await session.commit()
+    return result.rowcount or 0

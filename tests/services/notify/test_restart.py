@@ -54,3 +54,31 @@ def test_messages_and_pending_deliveries_survive_a_restart(
             eventually(lambda: all(d["status"] == "delivered" for d in c.notify.deliveries(sub["id"])))
             bodies = [m["body"] for m in c.queues.receive("durable", max_messages=10)]
             assert sorted(bodies) == ["one", "three", "two"]
+
+
+def test_a_stop_gives_back_the_lease_of_deliveries_in_flight(
+        make_server: Callable[..., LiveServer], tmp_path, database_url: str | None) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from sqlalchemy import create_engine, text
+
+    from cumulo.db.engine import sync_url
+
+    live = make_server(data_dir=str(tmp_path / "data"), database_url=database_url)
+    with Receiver(delay=6.0) as slow, register_and_login(live) as c:  # answers long after the stop
+        t = c.notify.create_topic("slow")
+        sub = c.notify.subscribe(t["id"], "webhook", slow.url, delivery_policy={"timeout_seconds": 30})
+        c.notify.publish(t["id"], "in flight")
+        slow.wait_for(1)
+        live.stop()
+        engine = create_engine(sync_url(live.settings.resolved_database_url))
+        with engine.connect() as conn:
+            status, attempts, next_at = conn.execute(text(
+                "SELECT status, attempts, next_attempt_at FROM notify_deliveries WHERE subscription_id = :s"),
+                {"s": sub["id"]}).one()
+        engine.dispose()
+    if isinstance(next_at, str):  # SQLite hands back text
+        next_at = dt.datetime.fromisoformat(next_at)
+    next_at = next_at if next_at.tzinfo else next_at.replace(tzinfo=dt.timezone.utc)
+    assert status == "pending" and attempts == 0
+    assert next_at <= dt.datetime.now(dt.timezone.utc)  # due now, not at the end of a 75 s lease

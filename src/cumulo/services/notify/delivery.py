@@ -42,7 +42,7 @@ def backoff(base: float, attempt: int) -> float:
 class Dispatcher:
     def __init__(self, platform: Platform):
         self.platform = platform
-        self.inflight: set[asyncio.Task[None]] = set()
+        self.inflight: dict[asyncio.Task[None], str] = {}  # task -> delivery id
 
     async def run_once(self) -> int:
         free = CAPACITY - len(self.inflight)
@@ -51,20 +51,31 @@ class Dispatcher:
         claimed = await self._claim(free)
         for item in claimed:
             task = asyncio.create_task(self._attempt(*item))
-            self.inflight.add(task)
+            self.inflight[task] = item[0].id
             task.add_done_callback(self._finished)
         return len(claimed)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self.inflight.discard(task)
+        self.inflight.pop(task, None)
         if not task.cancelled() and task.exception():
             log.error("delivery task failed", exc_info=task.exception())
         self.platform.runner.wake(LOOP)
 
     async def stop(self) -> None:
-        for task in list(self.inflight):
+        """Cancel attempts in flight and give their leases back, so the next start (or another
+        worker) retries them at once instead of after the lease; the cut attempt is not counted."""
+        cut = dict(self.inflight)
+        for task in cut:
             task.cancel()
-        await asyncio.gather(*self.inflight, return_exceptions=True)
+        await asyncio.gather(*cut, return_exceptions=True)
+        if not cut:
+            return
+        now = utcnow()
+        async with self.platform.db.session() as session:
+            await session.execute(update(D).where(D.c.id.in_(list(cut.values())), D.c.status == "pending",
+                                                  D.c.next_attempt_at > now)
+                                  .values(next_attempt_at=now, attempts=D.c.attempts - 1))
+            await _commit_quietly(session)
 
     async def _claim(self, limit: int) -> list[tuple[Delivery, Subscription, Publication, str]]:
         now = utcnow()

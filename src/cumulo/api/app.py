@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     metrics = Metrics()
     errors.install(app)
     for _name, module in services.modules("api"):
-        app.include_router(module.router)
+        app.router.routes.extend(module.router.routes)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> PlainTextResponse:

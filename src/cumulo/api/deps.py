@@ -14,12 +14,13 @@ from cumulo.platform import Platform
 from cumulo.services.identity import service as identity
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
+    """Async on purpose: FastAPI runs plain ``def`` dependencies in a worker thread."""
     return request.app.state.platform  # type: ignore[no-any-return]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with get_platform(request).db.session() as session:
+    async with request.app.state.platform.db.session() as session:
         yield session
 
 
@@ -38,7 +39,7 @@ async def get_principal(request: Request) -> Principal:
     key = api_key_from(request)
     if not key:
         raise Unauthorized("missing API key: send it in the X-API-Key header")
-    platform = get_platform(request)
+    platform: Platform = request.app.state.platform
     principal = await identity.authenticate(platform, key)
     request.app.state.key_limiter.hit(principal.key_id)
     request.state.principal = principal

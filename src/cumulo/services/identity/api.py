@@ -65,8 +65,8 @@ async def create_key(body: KeyCreateIn, user: UserDep, session: SessionDep) -> K
 
 
 @router.get("/auth/keys", response_model=list[KeyOut])
-async def list_keys(user: UserDep, session: SessionDep) -> list[KeyOut]:
-    return await service.list_keys(session, user)
+async def list_keys(user: UserDep, platform: PlatformDep) -> list[KeyOut]:
+    return await service.list_keys(platform, user)
 
 
 @router.delete("/auth/keys/{key_id}", status_code=204)

@@ -249,10 +249,10 @@ async def create_key(session: AsyncSession, user: Principal, name: str) -> KeyCr
 _KEY_COLUMNS = (ApiKey.id, ApiKey.user_id, ApiKey.name, ApiKey.prefix, ApiKey.created_at, ApiKey.last_used)
 
 
-async def list_keys(session: AsyncSession, user: Principal) -> list[KeyOut]:
-    """A hot path (benchmarked): plain rows, no ORM identity map."""
-    rows = await session.execute(select(*_KEY_COLUMNS).where(ApiKey.user_id == user.user_id)
-                                 .order_by(ApiKey.created_at))
+async def list_keys(platform: Platform, user: Principal) -> list[KeyOut]:
+    """A hot path (benchmarked): the database's read lane, plain rows, no session."""
+    rows = await platform.db.read(select(*_KEY_COLUMNS).where(ApiKey.user_id == user.user_id)
+                                  .order_by(ApiKey.created_at))
     return [KeyOut(id=r[0], user_id=r[1], name=r[2], prefix=r[3], created_at=aware(r[4]), last_used=aware(r[5]))
             for r in rows]
 
@@ -291,12 +291,12 @@ async def authenticate(platform: Platform, raw_key: str) -> Principal:
     cache = _cache(platform)
     principal = cache.get(key_hash)
     if principal is None:
-        async with platform.db.session() as session:
-            row = (await session.execute(
-                select(ApiKey.id, User.id, User.email, User.name, User.role)
-                .join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == key_hash))).first()
-        if row is None:
+        rows = await platform.db.read(
+            select(ApiKey.id, User.id, User.email, User.name, User.role)
+            .join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == key_hash))
+        if not rows:
             raise Unauthorized("invalid API key")
+        row = rows[0]
         principal = Principal(key_id=row[0], user_id=row[1], email=row[2], name=row[3], role=row[4])
         cache.put(key_hash, principal)
     if cache.due_for_touch(principal.key_id):

@@ -13,6 +13,7 @@ Targets (issue 5): at least 3x moto; batched at least 5,000 messages/s on Postgr
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing as mp
 import os
@@ -28,43 +29,67 @@ from harness import VENV_BIN, cumulo_api, free_port, process  # noqa: E402
 
 PRODUCERS = CONSUMERS = 8
 DEADLINE = 60.0  # seconds per run
-EMPTY_PAUSE = 0.0  # both peers long-poll for 1 s (moto's short poll spins under load)
+CLIENT_PROCESSES = 1  # Cumulo's 8 + 8 coroutines share this many client processes
+API_PROCESSES = 1
 PASSWORD = "Bench-passw0rd"
 RESULTS = Path(__file__).resolve().parent / "results" / "queues.json"
 
 
 # --- workers (run in child processes) -----------------------------------------------------------
 
-def cumulo_producer(url: str, key: str, queue: str, count: int, batch: int, go: mp.Barrier) -> None:
-    with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as c:
-        c.get("/health/live")
-        go.wait()
-        for start in range(0, count, batch):
-            n = min(batch, count - start)
-            if batch == 1:
-                c.post(f"/queues/{queue}/messages", json={"body": f"m{start}"}).raise_for_status()
-            else:
-                c.post(f"/queues/{queue}/messages/batch",
-                       json={"messages": [{"body": f"m{start + i}"} for i in range(n)]}).raise_for_status()
+def _finish(done: mp.Value, finished: mp.Value, total: int, n: int) -> None:
+    """Count ``n`` deleted messages; the call that completes the run stamps the finish time."""
+    with done.get_lock():
+        done.value += n
+        if done.value >= total and finished.value == 0.0:
+            finished.value = time.monotonic()
 
 
-def cumulo_consumer(url: str, key: str, queue: str, batch: int, done: mp.Value, total: int,
-                    go: mp.Barrier) -> None:
-    with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as c:
-        c.get("/health/live")
-        go.wait()
-        while done.value < total:
-            got = c.get(f"/queues/{queue}/messages", params={"max_messages": batch, "wait_seconds": 1}).json()
-            if not got:
-                time.sleep(EMPTY_PAUSE)
-                continue
-            if batch == 1:
-                c.delete(f"/queues/{queue}/messages/{got[0]['receipt_handle']}").raise_for_status()
-            else:
-                c.post(f"/queues/{queue}/messages/delete",
-                       json={"receipt_handles": [m["receipt_handle"] for m in got]}).raise_for_status()
-            with done.get_lock():
-                done.value += len(got)
+async def _cumulo_producer(c: httpx.AsyncClient, queue: str, count: int, batch: int) -> None:
+    for start in range(0, count, batch):
+        n = min(batch, count - start)
+        if batch == 1:
+            r = await c.post(f"/queues/{queue}/messages", json={"body": f"m{start}"})
+        else:
+            r = await c.post(f"/queues/{queue}/messages/batch",
+                             json={"messages": [{"body": f"m{start + i}"} for i in range(n)]})
+        r.raise_for_status()
+
+
+async def _cumulo_consumer(c: httpx.AsyncClient, queue: str, batch: int, done: mp.Value, finished: mp.Value,
+                           total: int) -> None:
+    params = {"max_messages": batch, "wait_seconds": 1}
+    while done.value < total:
+        r = await c.get(f"/queues/{queue}/messages", params=params)
+        r.raise_for_status()
+        got = r.json()
+        if not got:
+            continue
+        if batch == 1:
+            r = await c.delete(f"/queues/{queue}/messages/{got[0]['receipt_handle']}")
+        else:
+            r = await c.post(f"/queues/{queue}/messages/delete",
+                             json={"receipt_handles": [m["receipt_handle"] for m in got]})
+        r.raise_for_status()
+        _finish(done, finished, total, len(got))
+
+
+def cumulo_clients(url: str, key: str, queue: str, counts: list[int], consumers: int, batch: int,
+                   done: mp.Value, finished: mp.Value, total: int, go: mp.Barrier) -> None:
+    """One client process: ``len(counts)`` producer and ``consumers`` consumer coroutines on one
+    event loop, each with its own keep-alive connection."""
+
+    async def main() -> None:
+        peers = len(counts) + consumers
+        limits = httpx.Limits(max_connections=peers, max_keepalive_connections=peers)
+        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=60, limits=limits) as c:
+            await asyncio.gather(*[c.get("/health/live") for _ in range(peers)])  # open the connections
+            go.wait()
+            await asyncio.gather(*[_cumulo_producer(c, queue, n, batch) for n in counts],
+                                 *[_cumulo_consumer(c, queue, batch, done, finished, total)
+                                   for _ in range(consumers)])
+
+    asyncio.run(main())
 
 
 def _sqs(url: str):  # type: ignore[no-untyped-def]
@@ -87,7 +112,7 @@ def moto_producer(url: str, _key: str, queue: str, count: int, batch: int, go: m
                                                             for i in range(n)])
 
 
-def moto_consumer(url: str, _key: str, queue: str, batch: int, done: mp.Value, total: int,
+def moto_consumer(url: str, _key: str, queue: str, batch: int, done: mp.Value, finished: mp.Value, total: int,
                   go: mp.Barrier) -> None:
     sqs = _sqs(url)
     sqs.get_queue_attributes(QueueUrl=queue)
@@ -95,51 +120,65 @@ def moto_consumer(url: str, _key: str, queue: str, batch: int, done: mp.Value, t
     while done.value < total:
         got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=batch, WaitTimeSeconds=1).get("Messages", [])
         if not got:
-            time.sleep(EMPTY_PAUSE)
             continue
         if batch == 1:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=got[0]["ReceiptHandle"])
         else:
             sqs.delete_message_batch(QueueUrl=queue, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                                                               for i, m in enumerate(got)])
-        with done.get_lock():
-            done.value += len(got)
+        _finish(done, finished, total, len(got))
 
 
 # --- driver ---------------------------------------------------------------------------------------
 
-def run(kind: str, url: str, key: str, queue: str, total: int, batch: int) -> float:
-    produce, consume = (cumulo_producer, cumulo_consumer) if kind == "cumulo" else (moto_producer, moto_consumer)
-    done = mp.Value("i", 0)
-    go = mp.Barrier(PRODUCERS + CONSUMERS + 1)
+def _split(n: int, parts: int) -> list[int]:
+    return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
+
+
+def run(kind: str, url: str, key: str, queue: str, total: int, batch: int, client_processes: int) -> float:
+    """Messages per second from the start signal to the last delete (consumers still in a long poll
+    when the last message is deleted do not count)."""
+    done, finished = mp.Value("i", 0), mp.Value("d", 0.0)
     per = total // PRODUCERS
-    ctx_procs = [mp.Process(target=consume, args=(url, key, queue, batch, done, per * PRODUCERS, go))
+    total = per * PRODUCERS
+    if kind == "cumulo":
+        producer_counts = [[per] * n for n in _split(PRODUCERS, client_processes)]
+        consumer_counts = _split(CONSUMERS, client_processes)
+        go = mp.Barrier(client_processes + 1)
+        procs = [mp.Process(target=cumulo_clients, args=(url, key, queue, counts, consumers, batch, done,
+                                                         finished, total, go))
+                 for counts, consumers in zip(producer_counts, consumer_counts)]
+    else:
+        go = mp.Barrier(PRODUCERS + CONSUMERS + 1)
+        procs = [mp.Process(target=moto_consumer, args=(url, key, queue, batch, done, finished, total, go))
                  for _ in range(CONSUMERS)]
-    ctx_procs += [mp.Process(target=produce, args=(url, key, queue, per, batch, go)) for _ in range(PRODUCERS)]
-    for p in ctx_procs:
+        procs += [mp.Process(target=moto_producer, args=(url, key, queue, per, batch, go)) for _ in range(PRODUCERS)]
+    for p in procs:
         p.start()
-    go.wait()  # every worker has its client ready: the clock starts now
-    start = time.perf_counter()
-    for p in ctx_procs:
-        p.join(max(0.1, start + DEADLINE - time.perf_counter()))
-    elapsed = time.perf_counter() - start
-    for p in ctx_procs:  # a peer that has not finished by the deadline is measured on what it did
+    go.wait()  # every worker has its connections ready: the clock starts now
+    start = time.monotonic()
+    for p in procs:
+        p.join(max(0.1, start + DEADLINE - time.monotonic()))
+    end = finished.value or time.monotonic()
+    for p in procs:  # a peer that has not finished by the deadline is measured on what it did
         if p.is_alive():
             p.terminate()
             p.join()
-    return done.value / elapsed
+    return done.value / (end - start)
 
 
-def bench_cumulo(database_url: str | None, plan: list[tuple[str, int, int]]) -> dict[str, float]:
+def bench_cumulo(database_url: str | None, plan: list[tuple[str, int, int]], client_processes: int,
+                 api_processes: int) -> dict[str, float]:
     out = {}
-    with cumulo_api(database_url) as url:
+    env = {"CUMULO_API_PROCESSES": str(api_processes)} if api_processes > 1 else None
+    with cumulo_api(database_url, env) as url:
         email = f"bench-{uuid.uuid4().hex[:6]}@example.com"
         httpx.post(f"{url}/auth/register", json={"email": email, "password": PASSWORD, "name": "Bench"})
         key = httpx.post(f"{url}/auth/login", json={"email": email, "password": PASSWORD}).json()["api_key"]
         for label, total, batch in plan:
             queue = httpx.post(f"{url}/queues", json={"name": f"bench-{label}"},
                                headers={"X-API-Key": key}).json()["id"]
-            out[label] = run("cumulo", url, key, queue, total, batch)
+            out[label] = run("cumulo", url, key, queue, total, batch, client_processes)
     return out
 
 
@@ -150,7 +189,7 @@ def bench_moto(plan: list[tuple[str, int, int]]) -> dict[str, float]:
     with process([str(VENV_BIN / "moto_server"), "-p", str(port)], f"{url}/moto-api/"):
         for label, total, batch in plan:
             queue = _sqs(url).create_queue(QueueName=f"bench-{label}")["QueueUrl"]
-            out[label] = run("moto", url, "", queue, total, batch)
+            out[label] = run("moto", url, "", queue, total, batch, 0)
     return out
 
 
@@ -175,21 +214,35 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000, help="messages in the single-message runs")
     parser.add_argument("--batched-messages", type=int, default=10000, help="messages in the batched runs")
     parser.add_argument("--postgres", action="store_true", help="also run Cumulo on PostgreSQL")
+    parser.add_argument("--client-processes", type=int, default=CLIENT_PROCESSES,
+                        help="processes sharing Cumulo's 8 producer and 8 consumer coroutines")
+    parser.add_argument("--api-processes", type=int, default=API_PROCESSES, help="CUMULO_API_PROCESSES")
+    parser.add_argument("--skip", default="", help="comma-separated peers to leave out while iterating: "
+                        "moto, sqlite")
     args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
     plan = [("single", args.messages, 1), ("batched", args.batched_messages, 10)]
-    results: dict[str, dict[str, float]] = {"moto": bench_moto(plan), "cumulo-sqlite": bench_cumulo(None, plan)}
+    cumulo = {"client_processes": args.client_processes, "api_processes": args.api_processes}
+    results: dict[str, dict[str, float]] = {}
+    if "moto" not in skip:
+        results["moto"] = bench_moto(plan)
+    if "sqlite" not in skip:
+        results["cumulo-sqlite"] = bench_cumulo(None, plan, **cumulo)
     if args.postgres:
         url, drop = postgres_database()
         try:
-            results["cumulo-postgresql"] = bench_cumulo(url, plan)
+            results["cumulo-postgresql"] = bench_cumulo(url, plan, **cumulo)
         finally:
             drop()  # type: ignore[operator]
+    base = results.get("moto", {"single": float("nan"), "batched": float("nan")})
     print(f"{'peer':<20}{'single msg/s':>14}{'batched msg/s':>15}{'x moto (single/batched)':>26}")
     for peer, r in results.items():
-        ratio = f"{r['single'] / results['moto']['single']:.1f} / {r['batched'] / results['moto']['batched']:.1f}"
+        ratio = f"{r['single'] / base['single']:.1f} / {r['batched'] / base['batched']:.1f}"
         print(f"{peer:<20}{r['single']:>14.0f}{r['batched']:>15.0f}{ratio:>26}")
+    if skip:
+        return  # a partial run does not replace the recorded results
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"producers": PRODUCERS, "consumers": CONSUMERS, "plan": plan,
+    RESULTS.write_text(json.dumps({"producers": PRODUCERS, "consumers": CONSUMERS, "plan": plan, **cumulo,
                                    "results": results}, indent=2) + "\n")
 
 

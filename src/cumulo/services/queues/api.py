@@ -74,15 +74,13 @@ async def redrive(queue: Ref, user: UserDep, platform: PlatformDep, session: Ses
 
 
 @router.post("/queues/{queue}/messages", status_code=201, response_model=SentOut)
-async def send_message(queue: Ref, body: MessageIn, user: UserDep, platform: PlatformDep,
-                       session: SessionDep) -> SentOut:
-    return (await service.send(platform, session, user.user_id, queue, [body]))[0]
+async def send_message(queue: Ref, body: MessageIn, user: UserDep, platform: PlatformDep) -> SentOut:
+    return (await service.send(platform, user.user_id, queue, [body]))[0]
 
 
 @router.post("/queues/{queue}/messages/batch", status_code=201, response_model=BatchSentOut)
-async def send_batch(queue: Ref, body: BatchIn, user: UserDep, platform: PlatformDep,
-                     session: SessionDep) -> BatchSentOut:
-    return BatchSentOut(messages=await service.send(platform, session, user.user_id, queue, body.messages))
+async def send_batch(queue: Ref, body: BatchIn, user: UserDep, platform: PlatformDep) -> BatchSentOut:
+    return BatchSentOut(messages=await service.send(platform, user.user_id, queue, body.messages))
 
 
 @router.get("/queues/{queue}/messages", response_model=list[ReceivedOut])
@@ -98,13 +96,13 @@ async def receive_messages(
 
 
 @router.post("/queues/{queue}/messages/delete", response_model=DeleteBatchOut)
-async def delete_batch(queue: Ref, body: DeleteBatchIn, user: UserDep, session: SessionDep) -> DeleteBatchOut:
-    return await service.delete_batch(session, user.user_id, queue, body.receipt_handles)
+async def delete_batch(queue: Ref, body: DeleteBatchIn, user: UserDep, platform: PlatformDep) -> DeleteBatchOut:
+    return await service.delete_handles(platform, user.user_id, queue, body.receipt_handles)
 
 
 @router.delete("/queues/{queue}/messages/{receipt_handle}", status_code=204)
-async def delete_message(queue: Ref, receipt_handle: str, user: UserDep, session: SessionDep) -> Response:
-    await service.delete_message(session, user.user_id, queue, receipt_handle)
+async def delete_message(queue: Ref, receipt_handle: str, user: UserDep, platform: PlatformDep) -> Response:
+    await service.delete_message(platform, user.user_id, queue, receipt_handle)
     return Response(status_code=204)
 
 

@@ -16,6 +16,7 @@ from cumulo.services.queues.lookup import resolve
 from cumulo.services.queues.messages import (  # noqa: F401 - the public surface of this service
     change_visibility,
     delete_batch,
+    delete_handles,
     delete_message,
     deliver,
     purge,

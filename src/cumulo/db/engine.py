@@ -10,13 +10,18 @@ ordinary async connection (asyncpg, prepared statements cached per connection).
 from __future__ import annotations
 
 from collections.abc import Sequence
+import asyncio
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Row, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import SingletonThreadPool
+
+from cumulo.db.query import Query
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
@@ -46,6 +51,9 @@ class Database:
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         self.reader: Engine | None = None
+        self._raw = threading.local()
+        self._raw_all: list[sqlite3.Connection] = []
+        self._pg: tuple[asyncio.AbstractEventLoop, Any] | None = None
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -67,13 +75,49 @@ class Database:
     def session(self) -> AsyncSession:
         return self.sessionmaker()
 
-    async def read(self, statement: Any) -> Sequence[Row[Any]]:
-        """All rows of a read-only Core statement, by the cheapest path the database allows."""
+    async def read(self, statement: Any, **params: Any) -> Sequence[Sequence[Any]]:
+        """All rows of a read-only statement, by the cheapest path the database allows.
+
+        ``statement`` is a Core SELECT, or a prepared ``Query`` with its parameters as keywords
+        (the fastest: no statement building, no result objects, plain tuples back)."""
+        if isinstance(statement, Query):
+            return await self._read_prepared(statement, params)
         if self.reader is not None:
             with self.reader.connect() as conn:
                 return conn.execute(statement).all()
         async with self.engine.connect() as conn:
             return (await conn.execute(statement)).all()
+
+    async def _read_prepared(self, query: Query, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self.reader is not None:
+            form = query.form(self.reader.dialect)
+            return form.rows(self._raw_reader().execute(form.sql, form.args(params)).fetchall())
+        form = query.form(self.engine.dialect)
+        pool = await self._asyncpg_pool()
+        return form.rows(await pool.fetch(form.sql, *form.args(params)))
+
+    async def _asyncpg_pool(self) -> Any:
+        """The read lane's own asyncpg pool on PostgreSQL (no SQLAlchemy pool or greenlet per read),
+        made in the running loop on first use, and again if a later caller runs in another loop."""
+        import asyncpg
+
+        loop = asyncio.get_running_loop()
+        if self._pg is None or self._pg[0] is not loop:
+            dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+            self._pg = (loop, await asyncpg.create_pool(dsn, min_size=1, max_size=8))
+        return self._pg[1]
+
+    def _raw_reader(self) -> sqlite3.Connection:
+        """This thread's plain sqlite3 connection of the read lane (autocommit: every read sees the
+        latest commit)."""
+        conn: sqlite3.Connection | None = getattr(self._raw, "conn", None)
+        if conn is None:
+            assert self.reader is not None and self.reader.url.database
+            conn = sqlite3.connect(self.reader.url.database, isolation_level=None, check_same_thread=False)
+            _sqlite_reader_pragmas(conn, None)
+            self._raw.conn = conn
+            self._raw_all.append(conn)
+        return conn
 
     async def ping(self) -> bool:
         try:
@@ -85,8 +129,15 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._pg is not None and self._pg[0] is asyncio.get_running_loop():
+            await self._pg[1].close()
+        self._pg = None
         if self.reader is not None:
             self.reader.dispose()
+        for conn in self._raw_all:
+            conn.close()
+        self._raw_all.clear()
+        self._raw = threading.local()
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from cumulo.core.errors import Conflict, CumuloError, Unauthorized, not_found
 from cumulo.core.ids import is_uuid, sha256_hex, token
 from cumulo.core.principal import Principal
 from cumulo.db.constraints import flush_or_conflict
+from cumulo.db.query import Query
 from cumulo.drivers.mail import Mail
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
@@ -247,12 +248,14 @@ async def create_key(session: AsyncSession, user: Principal, name: str) -> KeyCr
 
 
 _KEY_COLUMNS = (ApiKey.id, ApiKey.user_id, ApiKey.name, ApiKey.prefix, ApiKey.created_at, ApiKey.last_used)
+_KEYS_OF = Query(select(*_KEY_COLUMNS).where(ApiKey.user_id == bindparam("user_id")).order_by(ApiKey.created_at))
+_PRINCIPAL_OF = Query(select(ApiKey.id, User.id, User.email, User.name, User.role)
+                      .join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == bindparam("key_hash")))
 
 
 async def list_keys(platform: Platform, user: Principal) -> list[KeyOut]:
     """A hot path (benchmarked): the database's read lane, plain rows, no session."""
-    rows = await platform.db.read(select(*_KEY_COLUMNS).where(ApiKey.user_id == user.user_id)
-                                  .order_by(ApiKey.created_at))
+    rows = await platform.db.read(_KEYS_OF, user_id=user.user_id)
     return [KeyOut(id=r[0], user_id=r[1], name=r[2], prefix=r[3], created_at=aware(r[4]), last_used=aware(r[5]))
             for r in rows]
 
@@ -291,9 +294,7 @@ async def authenticate(platform: Platform, raw_key: str) -> Principal:
     cache = _cache(platform)
     principal = cache.get(key_hash)
     if principal is None:
-        rows = await platform.db.read(
-            select(ApiKey.id, User.id, User.email, User.name, User.role)
-            .join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == key_hash))
+        rows = await platform.db.read(_PRINCIPAL_OF, key_hash=key_hash)
         if not rows:
             raise Unauthorized("invalid API key")
         row = rows[0]

@@ -278,3 +278,40 @@ def test_concurrent_launches_cannot_overshoot_the_quota(make_server) -> None:  #
     assert codes == [201, 201, 403, 403]
     for inst in client.instances.list():
         client.instances.terminate(inst["id"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_launches_through_two_api_processes_cannot_overshoot_the_quota(  # type: ignore[no-untyped-def]
+        backend: str, make_server, tmp_path) -> None:
+    """Two servers on one database and one data dir stand for CUMULO_API_PROCESSES=2: the per-process
+    lock cannot see the other process, the database lock can."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cumulo.testing.server import test_settings
+    from tests.conftest import _create_pg_database
+
+    url, drop = _create_pg_database() if backend == "postgresql" else (None, lambda: None)
+    first = make_server(compute_max_instances=2, data_dir=str(tmp_path), database_url=url)
+    second = LiveServer(test_settings(str(tmp_path), database_url=url, compute_max_instances=2), workers=False).start()
+    try:
+        key = register_and_login(first).api_key
+        clients = [Client(first.url, api_key=key), Client(second.url, api_key=key)]
+
+        def attempt(i: int) -> int:
+            try:
+                clients[i % 2].instances.launch(f"twin-{i}-{uuid.uuid4().hex[:4]}", "cumulo/busybox",
+                                                command=["sleep", "600"])
+                return 201
+            except ApiError as exc:
+                return exc.status
+
+        with ThreadPoolExecutor(6) as pool:
+            codes = sorted(pool.map(attempt, range(6)))
+        assert codes == [201, 201, 403, 403, 403, 403]
+        assert len(clients[0].instances.list()) == 2
+    finally:
+        for inst in clients[0].instances.list():
+            clients[0].instances.terminate(inst["id"])
+        second.stop()
+        first.stop()
+        drop()

@@ -22,6 +22,7 @@ from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded
 from cumulo.core.events import Event
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
+from cumulo.db import locks
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.drivers.compute import compute_driver
@@ -92,6 +93,7 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     transaction. Nothing reaches Docker here: ``converge`` does that."""
     from cumulo.services.images import service as images
 
+    await locks.hold(session, f"quota:{user.user_id}")  # other API processes launch for this user too
     image_ref = await images.image_ref_for(platform, session, user, body.image)
     if await session.scalar(select(Instance.id).where(Instance.user_id == user.user_id, Instance.name == body.name)):
         raise Conflict(f"you already have an instance named '{body.name}'")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import docker
 import pytest
 
+from cumulo.client import ApiError
 from cumulo.services.volumes import service as volumes
 from cumulo.testing.server import LiveServer
 from tests.conftest import register_and_login
@@ -50,6 +51,26 @@ def test_quota_and_size_limit(make_server) -> None:  # type: ignore[no-untyped-d
         assert status_of(lambda: client.post("/volumes", {"name": "two", "size_gb": 2})) == 403
         assert [v["name"] for v in client.get("/volumes")] == ["one"]
         client.delete("/volumes/one")
+
+
+def test_concurrent_creates_cannot_overshoot_the_quota(make_server) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    live = make_server(volume_quota_gb=2)
+    with register_and_login(live) as client:
+        def attempt(i: int) -> int:
+            try:
+                client.post("/volumes", {"name": f"race-{i}", "size_gb": 1})
+                return 201
+            except ApiError as exc:
+                return exc.status
+
+        with ThreadPoolExecutor(4) as pool:
+            codes = sorted(pool.map(attempt, range(4)))
+        assert codes == [201, 201, 403, 403]
+        assert len(client.get("/volumes")) == 2
+        for v in client.get("/volumes"):
+            client.delete(f"/volumes/{v['id']}")
 
 
 def test_size_is_enforced_inside_the_container(sqlite_user, busybox) -> None:  # type: ignore[no-untyped-def]

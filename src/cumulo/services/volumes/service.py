@@ -15,6 +15,7 @@ from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded
 from cumulo.core.events import Event
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
+from cumulo.db import locks
 from cumulo.db.lookup import owned
 from cumulo.drivers.volume.loop import LoopVolumes
 from cumulo.platform import Platform
@@ -51,7 +52,9 @@ async def volume_out(session: AsyncSession, v: Volume) -> VolumeOut:
 
 
 async def provision(platform: Platform, session: AsyncSession, user: Principal, name: str, size_gb: int) -> Volume:
-    """Validate, make the disk, then record it: a failure leaves neither a row nor a disk behind."""
+    """Validate, make the disk, then record it: a failure leaves neither a row nor a disk behind.
+    The user's quota lock is held until the caller commits, in every process on this database."""
+    await locks.hold(session, f"quota:{user.user_id}")
     if await session.scalar(select(Volume.id).where(Volume.user_id == user.user_id, Volume.name == name)):
         raise Conflict(f"you already have a volume named '{name}'")
     limit = platform.settings.volume_max_size_gb

@@ -18,20 +18,24 @@ import asyncio
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import InvalidInput, NotFound, PayloadTooLarge, not_found
 from cumulo.core.ids import new_id, token
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
+from cumulo.services.queues import statements as sql
 from cumulo.services.queues.lookup import resolve
 from cumulo.services.queues.models import Message, Queue
 from cumulo.services.queues.schemas import BatchFailure, DeleteBatchOut, MessageIn, ReceivedOut, SentOut
+from cumulo.services.queues.statements import QueueRow
+from cumulo.services.queues.store import store
 
 POLL_SECONDS = 0.5
 T = Message.__table__
@@ -66,37 +70,26 @@ def _size(item: MessageIn) -> int:
     return size
 
 
-# --- the hot path: Core statements on an autocommit connection -------------------------------------
-#
-# Each statement below is atomic on its own, so send, receive and delete need no transaction: on
-# PostgreSQL every statement is one round trip (no BEGIN / COMMIT), with no ORM session or unit of
-# work. SQLite and PostgreSQL run the same statements; only the claim adds SKIP LOCKED on PostgreSQL.
+# --- the hot path: one prepared statement per step (see ``store.py`` and ``statements.py``) ---------
 
-Q = Queue.__table__
-QUEUE_COLUMNS = (Q.c.id, Q.c.name, Q.c.max_message_size, Q.c.retention_seconds, Q.c.delay_seconds,
-                 Q.c.visibility_timeout, Q.c.receive_wait_seconds, Q.c.dead_letter_queue_id,
-                 Q.c.max_receive_count)
-FIND_QUEUE = (select(*QUEUE_COLUMNS)
-              .where(Q.c.user_id == bindparam("user_id"), or_(Q.c.id == bindparam("ref"), Q.c.name == bindparam("ref")))
-              .limit(3))
-CLAIMED = (T.c.id, T.c.body, T.c.attributes, T.c.received_count, T.c.first_received_at, T.c.sent_at)
+async def _rows(platform: Platform | None, statement: Any, params: dict[str, Any],
+                on: AsyncSession | None = None) -> Sequence[Sequence[Any]]:
+    """Rows of one hot-path statement: on the platform's ``Store``, or inside the session ``on``."""
+    if on is not None:
+        result = await on.execute(statement, params)
+        return result.all() if result.returns_rows else ()
+    assert platform is not None
+    return await store(platform).rows(statement, params)
 
 
-def connect(platform: Platform) -> AsyncConnection:
-    """A pooled connection of this process's engine in autocommit mode (``async with``)."""
-    engine = platform.get_or_create(
-        "queues.autocommit", lambda: platform.db.engine.execution_options(isolation_level="AUTOCOMMIT"))
-    return engine.connect()
-
-
-async def find_queue(conn: AsyncConnection | AsyncSession, user_id: str, ref: str) -> Row[Any]:
-    """The caller's queue by id or name, as a row of ``QUEUE_COLUMNS`` (same rules as ``resolve``)."""
-    rows = (await conn.execute(FIND_QUEUE, {"user_id": user_id, "ref": ref})).all()
+async def find_queue(platform: Platform | None, user_id: str, ref: str, on: AsyncSession | None = None) -> QueueRow:
+    """The caller's queue by id or name (same rules as ``resolve``), as a ``QueueRow``."""
+    rows = await _rows(platform, sql.FIND_QUEUE, {"p_user": user_id, "p_ref": ref}, on)
     for row in rows:
-        if row.id == ref:
-            return row
+        if row[0] == ref:
+            return QueueRow(*row)
     if len(rows) == 1:
-        return rows[0]
+        return QueueRow(*rows[0])
     if rows:
         raise InvalidInput(f"several queues are named '{ref}': use the id")
     raise not_found("queue", ref)
@@ -104,31 +97,29 @@ async def find_queue(conn: AsyncConnection | AsyncSession, user_id: str, ref: st
 
 async def send(platform: Platform, user_id: str, ref: str, items: list[MessageIn]) -> list[SentOut]:
     """Send 1-10 messages with one multi-row INSERT: all are stored, or none."""
-    async with connect(platform) as conn:
-        queue = await find_queue(conn, user_id, ref)
-        for i, item in enumerate(items):
-            size = _size(item)
-            if size > queue.max_message_size:
-                where = f"message {i}: " if len(items) > 1 else ""
-                raise PayloadTooLarge(f"{where}message is {size} bytes (body and attributes); queue "
-                                      f"'{queue.name}' accepts at most {queue.max_message_size}")
-        now = utcnow()
-        expires = now + dt.timedelta(seconds=queue.retention_seconds)
-        rows, out, immediate = [], [], False
-        for item in items:
-            delay = queue.delay_seconds if item.delay_seconds is None else item.delay_seconds
-            immediate = immediate or delay == 0
-            mid = new_id()
-            rows.append({"id": mid, "queue_id": queue.id, "body": item.body, "attributes": item.attributes or {},
-                         "visible_at": now + dt.timedelta(seconds=delay) if delay else now, "expires_at": expires,
-                         "receipt": None, "received_count": 0, "first_received_at": None,
-                         "source_queue_id": None, "sent_at": now})
-            out.append(SentOut(message_id=mid, md5_of_body=hashlib.md5(item.body.encode()).hexdigest(),
-                               sent_at=now))
-        try:
-            await conn.execute(T.insert().values(rows))
-        except IntegrityError as exc:  # the queue was deleted since the lookup
-            raise not_found("queue", ref) from exc
+    queue = await find_queue(platform, user_id, ref)
+    for i, item in enumerate(items):
+        size = _size(item)
+        if size > queue.max_message_size:
+            where = f"message {i}: " if len(items) > 1 else ""
+            raise PayloadTooLarge(f"{where}message is {size} bytes (body and attributes); queue '{queue.name}' "
+                                  f"accepts at most {queue.max_message_size}")
+    now = utcnow()
+    params: dict[str, Any] = {"p_queue": queue.id, "p_now": now,
+                              "p_expires": now + dt.timedelta(seconds=queue.retention_seconds)}
+    out, immediate = [], False
+    for k, item in enumerate(items):
+        delay = queue.delay_seconds if item.delay_seconds is None else item.delay_seconds
+        immediate = immediate or delay == 0
+        mid = new_id()
+        params[f"p_id{k}"], params[f"p_body{k}"] = mid, item.body
+        params[f"p_attributes{k}"] = item.attributes or {}
+        params[f"p_visible{k}"] = now + dt.timedelta(seconds=delay) if delay else now
+        out.append(SentOut(message_id=mid, md5_of_body=hashlib.md5(item.body.encode()).hexdigest(), sent_at=now))
+    try:
+        await store(platform).rows(sql.insert(len(items)), params)
+    except IntegrityError as exc:  # the queue was deleted since the lookup (foreign key)
+        raise not_found("queue", ref) from exc
     if immediate:
         signals(platform).notify(queue.id)
     return out
@@ -142,58 +133,39 @@ async def deliver(platform: Platform, user_id: str, ref: str, body: str,
     return sent[0].message_id
 
 
-def _pick(queue_id: str, now: dt.datetime, count: int, pg: bool, *where: Any) -> Any:
-    """Ids of up to ``count`` of the queue's messages that are visible now (skipping rows another
-    receiver holds locked, on PostgreSQL), for ``... WHERE id IN (pick)``."""
-    pick = (select(T.c.id).where(T.c.queue_id == queue_id, T.c.visible_at <= now, *where)
-            .order_by(T.c.visible_at).limit(count))
-    if pg:
-        pick = pick.with_for_update(skip_locked=True)
-    return pick.scalar_subquery()
-
-
-async def _move_to_dead_letter(conn: AsyncConnection, queue: Row[Any], now: dt.datetime, pg: bool) -> int:
+async def _move_to_dead_letter(platform: Platform, queue: QueueRow, now: dt.datetime) -> int:
     if not queue.dead_letter_queue_id or not queue.max_receive_count:
         return 0
-    retention = (await conn.execute(select(Q.c.retention_seconds).where(Q.c.id == queue.dead_letter_queue_id))
-                 ).scalar()
-    if retention is None:
+    db = store(platform)
+    found = await db.rows(sql.RETENTION, {"p_queue": queue.dead_letter_queue_id})
+    if not found:
         return 0
-    pick = _pick(queue.id, now, 100, pg, T.c.received_count >= queue.max_receive_count)
-    result = await conn.execute(
-        update(T).where(T.c.id.in_(pick))
-        .values(queue_id=queue.dead_letter_queue_id, source_queue_id=queue.id, visible_at=now, receipt=None,
-                received_count=0, first_received_at=None, expires_at=now + dt.timedelta(seconds=retention)))
-    return result.rowcount or 0
+    moved = await db.rows(sql.to_dead_letter(db.pg), {
+        "p_queue": queue.id, "p_dlq": queue.dead_letter_queue_id, "p_now": now, "p_max": queue.max_receive_count,
+        "p_expires": now + dt.timedelta(seconds=found[0][0])})
+    return len(moved)
 
 
-async def _claim(platform: Platform, queue: Row[Any], count: int, visibility: int) -> list[ReceivedOut]:
-    """One UPDATE ... WHERE id IN (visible ids LIMIT n) RETURNING: the claim is the statement."""
-    pg = platform.db.is_postgres
+async def _claim(platform: Platform, queue: QueueRow, count: int, visibility: int) -> list[ReceivedOut]:
+    db = store(platform)
     now = utcnow()
     nonce = token(12)
-    async with connect(platform) as conn:
-        moved = await _move_to_dead_letter(conn, queue, now, pg)
-        stmt = (update(T).where(T.c.id.in_(_pick(queue.id, now, count, pg, T.c.expires_at > now)))
-                .values(visible_at=now + dt.timedelta(seconds=visibility), receipt=nonce,
-                        received_count=T.c.received_count + 1,
-                        first_received_at=func.coalesce(T.c.first_received_at, now))
-                .returning(*CLAIMED))
-        rows = (await conn.execute(stmt)).all()
+    moved = await _move_to_dead_letter(platform, queue, now)
+    rows = list(await db.rows(sql.claim(db.pg), {"p_queue": queue.id, "p_now": now, "p_count": count,
+                                                 "p_until": now + dt.timedelta(seconds=visibility),
+                                                 "p_nonce": nonce}))
     if moved:
         signals(platform).notify(queue.dead_letter_queue_id or "")
-    rows.sort(key=lambda r: aware(r.sent_at))
-    return [ReceivedOut(message_id=r.id, body=r.body, attributes=r.attributes or {},
-                        receipt_handle=f"{r.id}.{nonce}", received_count=r.received_count,
-                        first_received_at=aware(r.first_received_at) or now, sent_at=aware(r.sent_at))
+    rows.sort(key=lambda r: aware(r[5]))
+    return [ReceivedOut(message_id=r[0], body=r[1], attributes=r[2] or {}, receipt_handle=f"{r[0]}.{nonce}",
+                        received_count=r[3], first_received_at=aware(r[4]) or now, sent_at=aware(r[5]))
             for r in rows]
 
 
 async def receive(platform: Platform, user_id: str, ref: str, *, max_messages: int = 1,
                   wait_seconds: int | None = None, visibility_timeout: int | None = None) -> list[ReceivedOut]:
     """Up to ``max_messages`` visible messages, waiting up to ``wait_seconds`` for the first one."""
-    async with connect(platform) as conn:
-        queue = await find_queue(conn, user_id, ref)
+    queue = await find_queue(platform, user_id, ref)
     wait = queue.receive_wait_seconds if wait_seconds is None else wait_seconds
     visibility = queue.visibility_timeout if visibility_timeout is None else visibility_timeout
     deadline = time.monotonic() + wait
@@ -222,8 +194,8 @@ def _stale(handle: str) -> NotFound:
                     "(only the latest receipt handle works)")
 
 
-async def _delete_handles(conn: AsyncConnection | AsyncSession, user_id: str, ref: str,
-                          handles: list[str]) -> DeleteBatchOut:
+async def delete_handles(platform: Platform | None, user_id: str, ref: str, handles: list[str],
+                         on: AsyncSession | None = None) -> DeleteBatchOut:
     """One DELETE for every well-formed handle, scoped to the caller's queue by a subquery; the
     queue itself is looked up only when nothing was deleted (to tell a missing queue apart)."""
     parsed: list[tuple[str, tuple[str, str] | None, str]] = []
@@ -232,16 +204,13 @@ async def _delete_handles(conn: AsyncConnection | AsyncSession, user_id: str, re
             parsed.append((handle, _split(handle), ""))
         except InvalidInput as exc:
             parsed.append((handle, None, exc.message))
-    pairs = [pair for _, pair, _ in parsed if pair is not None]
-    gone: set[tuple[str, str]] = set()
-    if pairs:
-        owned = (select(Q.c.id).where(Q.c.user_id == user_id, or_(Q.c.id == ref, Q.c.name == ref))
-                 .order_by((Q.c.id == ref).desc()).limit(1).scalar_subquery())
-        result = await conn.execute(delete(T).where(T.c.queue_id == owned, tuple_(T.c.id, T.c.receipt).in_(pairs))
-                                    .returning(T.c.id, T.c.receipt))
-        gone = {(r[0], r[1]) for r in result}
+    params: dict[str, Any] = {"p_user": user_id, "p_ref": ref}
+    for k, (mid, nonce) in enumerate(pair for _, pair, _ in parsed if pair is not None):
+        params[f"p_id{k}"], params[f"p_nonce{k}"] = mid, nonce
+    n = (len(params) - 2) // 2
+    gone = {(r[0], r[1]) for r in await _rows(platform, sql.delete_handles(n), params, on)} if n else set()
     if not gone:
-        await find_queue(conn, user_id, ref)  # 404 for a queue that is not the caller's
+        await find_queue(platform, user_id, ref, on)  # 404 for a queue that is not the caller's
     deleted, failed = [], []
     for handle, pair, malformed in parsed:
         if pair is None:
@@ -253,11 +222,6 @@ async def _delete_handles(conn: AsyncConnection | AsyncSession, user_id: str, re
     return DeleteBatchOut(deleted=deleted, failed=failed)
 
 
-async def delete_handles(platform: Platform, user_id: str, ref: str, handles: list[str]) -> DeleteBatchOut:
-    async with connect(platform) as conn:
-        return await _delete_handles(conn, user_id, ref, handles)
-
-
 async def delete_message(platform: Platform, user_id: str, ref: str, handle: str) -> None:
     _split(handle)  # a malformed handle is 400, before any lookup
     if not (await delete_handles(platform, user_id, ref, [handle])).deleted:
@@ -265,8 +229,8 @@ async def delete_message(platform: Platform, user_id: str, ref: str, handle: str
 
 
 async def delete_batch(session: AsyncSession, user_id: str, ref: str, handles: list[str]) -> DeleteBatchOut:
-    """``delete_handles`` inside the caller's session (used by function event sources)."""
-    out = await _delete_handles(session, user_id, ref, handles)
+    """``delete_handles`` inside the caller's session, committed (used by function event sources)."""
+    out = await delete_handles(None, user_id, ref, handles, session)
     await session.commit()
     return out
 

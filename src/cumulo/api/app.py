@@ -32,6 +32,12 @@ def start_workers(platform: Platform) -> None:
             log.debug("background work of %s registered", name)
 
 
+def _limiter(settings: Settings, rate: str, name: str) -> RateLimiter:
+    """Several API processes count every client's requests in one shared table (in the data dir)."""
+    shared = settings.data_dir / "run" / f"ratelimit-{name}.bin" if settings.api_processes > 1 else None
+    return RateLimiter(rate, shared=shared)
+
+
 def create_app(settings: Settings | None = None, *, platform: Platform | None = None,
                workers: bool = True, migrations: bool = True) -> FastAPI:
     settings = settings or (platform.settings if platform else Settings())
@@ -54,7 +60,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app = FastAPI(title="Cumulo", version=__version__, lifespan=lifespan,
                   description="A self-hosted cloud: the Cumulo control-plane API. Authenticate with `X-API-Key`.")
     app.state.platform = platform
-    app.state.key_limiter = RateLimiter(settings.rate_limit)
+    app.state.key_limiter = _limiter(settings, settings.rate_limit, "keys")
     metrics = Metrics()
     errors.install(app)
     for _name, module in services.modules("api"):
@@ -68,5 +74,5 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
                        allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"])
     app.add_middleware(RequestMiddleware, max_body=settings.max_body_bytes,
-                       auth_limiter=RateLimiter(settings.auth_rate_limit), metrics=metrics)
+                       auth_limiter=_limiter(settings, settings.auth_rate_limit, "auth"), metrics=metrics)
     return app

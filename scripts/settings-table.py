@@ -21,7 +21,7 @@ EXTRA = {
     "max_body_bytes": "largest API request body (the S3 endpoint streams and has its own limits)",
     "api_processes": "API processes sharing the port (see Running it for real; the key cache is off when > 1)",
     "require_email_verification": "refuse logins (403) until the email address is verified",
-    "rate_limit": "per-API-key limit, `N/second|minute|hour`",
+    "rate_limit": "per-API-key limit, `N/second|minute|hour|day`",
     "auth_rate_limit": "per-IP limit on register, login, forgot/reset-password, verify",
     "key_cache_seconds": "how long an authenticated key is cached in memory (evicted at once on revoke)",
     "lockout_threshold": "failed logins before an account is locked",

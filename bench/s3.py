@@ -300,7 +300,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per operation")
     parser.add_argument("--wrk-keys", type=int, default=20000)
     parser.add_argument("--postgres", default=None, help="CUMULO_DATABASE_URL for Cumulo (default SQLite)")
+    parser.add_argument("--parts", default="large,boto,wrk", help="comma-separated subset of large,boto,wrk")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     payload = os.urandom(64 * MiB)
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "load_before": os.getloadavg()[0],
                                "database": "postgresql" if args.postgres else "sqlite"}
@@ -310,19 +312,35 @@ def main() -> None:
         for name, target in targets.items():
             buckets[name] = f"bench-{uuid.uuid4().hex[:8]}"
             s3_client(target["endpoint"], target["key"], target["secret"]).create_bucket(Bucket=buckets[name])
-        large = large_interleaved(targets, buckets, args.rounds, payload)
-        results["disk_copy_mib_s"] = large.pop("disk_copy_mib_s")
         for name in targets:
-            results[name] = dict(large[name])
-        for name, target in targets.items():
-            results[name].update(small(target, buckets[name], args.small))
-        for name, target in targets.items():
-            results[name]["wrk"] = small_wrk(target, buckets[name], args.wrk_keys, args.seconds)
+            results[name] = {}
+        if "large" in parts:
+            large = large_interleaved(targets, buckets, args.rounds, payload)
+            results["disk_copy_mib_s"] = large.pop("disk_copy_mib_s")
+            for name in targets:
+                results[name].update(large[name])
+        if "boto" in parts:
+            for name, target in targets.items():
+                results[name].update(small(target, buckets[name], args.small))
+        if "wrk" in parts:
+            for name, target in targets.items():
+                results[name]["wrk"] = small_wrk(target, buckets[name], args.wrk_keys, args.seconds)
         if args.big_gib:
             results["cumulo"]["big_upload"] = big_upload(targets["cumulo"], buckets["cumulo"], args.big_gib)
     results["load_after"] = os.getloadavg()[0]
+    if parts == {"large", "boto", "wrk"}:
+        results["ratios"] = ratios(results)
+    out = RESULTS if parts == {"large", "boto", "wrk"} else RESULTS.with_name(f"s3-{'-'.join(sorted(parts))}.json")
+    if args.postgres:
+        out = out.with_name(out.stem + "-postgresql.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float]:
     c, m, disk = results["cumulo"], results["moto"], results["disk_copy_mib_s"]
-    results["ratios"] = {
+    return {
         "small_put_vs_moto": c["wrk"]["put_ops_s"] / m["wrk"]["put_ops_s"],
         "small_get_vs_moto": c["wrk"]["get_ops_s"] / m["wrk"]["get_ops_s"],
         "boto3_small_put_vs_moto": c["put_ops_s"] / m["put_ops_s"],
@@ -330,9 +348,6 @@ def main() -> None:
         "large_put_vs_disk": c["put_mib_s"] / disk, "large_get_vs_disk": c["get_mib_s"] / disk,
         "raw_put_vs_disk": c["raw_put_mib_s"] / disk, "raw_put_vs_moto": c["raw_put_mib_s"] / m["raw_put_mib_s"],
         "large_put_vs_moto": c["put_mib_s"] / m["put_mib_s"], "large_get_vs_moto": c["get_mib_s"] / m["get_mib_s"]}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -27,16 +27,25 @@ from cumulo.core.errors import NotFound, Unavailable
 
 T = TypeVar("T")
 CHUNK = 1024 * 1024
-FLUSH_AT = 1024 * 1024
+FLUSH_AT = 1024 * 1024  # a batch handed to the worker threads
+MAX_PENDING = 8 * 1024 * 1024  # queued behind the batch in flight before the receiver waits
+SYNC_EVERY = 16 * 1024 * 1024  # write-back started by the write lane as the blob grows
 INLINE_MAX = 64 * 1024
 
 
 class BlobWriter:
     """One blob being written: ``write`` chunks, then ``commit()`` (or ``abort()``).
 
-    Data is buffered up to ``FLUSH_AT`` and handed to worker threads (hashing and writing run off the
-    event loop, and the next chunk is received while the previous one is processed). A small blob
-    costs one thread hop in all: open, write, fsync and rename happen together in ``commit``."""
+    Received data is handed to worker threads in batches of at least ``FLUSH_AT`` bytes, as the list
+    of received pieces (no joining copy). Each batch runs as parallel lanes, each lane in order:
+    MD5 (the long pole: sequential, about 730 MiB/s on one core), the optional SHA-256 / CRC32, and
+    the file write. The event loop keeps receiving while a batch is processed; it waits only when
+    ``MAX_PENDING`` bytes are queued behind the batch in flight, which bounds memory per upload.
+    The write lane also starts write-back every ``SYNC_EVERY`` bytes (``fdatasync``, off the critical
+    path: the MD5 lane is slower), so the ``fsync`` in ``commit`` only waits for the tail.
+
+    A small blob costs one thread hop in all: open, write, fsync and rename happen together in
+    ``commit``."""
 
     def __init__(self, store: LocalBlobStore, *, sha256: bool = False, crc32: bool = False):
         self.store = store
@@ -46,69 +55,85 @@ class BlobWriter:
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._sha256 = hashlib.sha256() if sha256 else None
         self._crc32: int | None = 0 if crc32 else None
-        self._pending: list[bytes] = []
+        self._pending: list[Any] = []
         self._pending_size = 0
         self._hashed_pending = False
-        self._inflight: asyncio.Future[None] | None = None
+        self._inflight: asyncio.Future[Any] | None = None
         self._fh: Any = None
+        self._unsynced = 0
         self.closed = False
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: Any) -> None:
+        """Queue ``data`` (bytes or a memoryview of immutable bytes; kept, not copied)."""
         if not data:
             return
         self.size += len(data)
         self._pending.append(data)
         self._pending_size += len(data)
-        if self._pending_size >= FLUSH_AT:
-            await self._flush()
-
-    async def _flush(self) -> None:
-        if self._inflight is not None:
-            await self._inflight
-            self._inflight = None
-        if not self._pending:
+        if self._pending_size < FLUSH_AT:
             return
-        chunk = b"".join(self._pending)
-        self._pending, self._pending_size = [], 0
-        self._inflight = asyncio.ensure_future(self._process(chunk))
+        if self._inflight is not None:
+            if not self._inflight.done() and self._pending_size < MAX_PENDING:
+                return  # keep receiving while the previous batch is processed
+            await self._settle()
+        self._start()
 
-    async def _process(self, chunk: bytes) -> None:
-        jobs = [self.store.run(self._write_sync, chunk)]
+    async def _settle(self) -> None:
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            try:
+                await inflight
+            except OSError as exc:
+                raise Unavailable(f"blob store cannot write: {exc.strerror}") from None
+
+    def _start(self) -> None:
+        pieces, self._pending, self._pending_size = self._pending, [], 0
+        run = self.store.run
+        jobs = [run(self._md5_lane, pieces), run(self._write_lane, pieces)]
         if self._sha256 is not None or self._crc32 is not None:
-            jobs.append(self.store.run(self._checksums, chunk))
-        try:
-            await asyncio.gather(*jobs)
-        except OSError as exc:
-            raise Unavailable(f"blob store cannot write: {exc.strerror}") from None
+            jobs.append(run(self._checksum_lane, pieces))
+        self._inflight = asyncio.gather(*jobs)
 
     def _open_sync(self) -> None:
         if self._fh is None:
-            self._fh = open(self.tmp, "wb")  # noqa: SIM115 - closed in commit/abort
+            self._fh = open(self.tmp, "wb", buffering=0)  # noqa: SIM115 - closed in commit/abort
 
-    def _write_sync(self, chunk: bytes) -> None:
+    def _md5_lane(self, pieces: list[Any]) -> None:
+        update = self._md5.update
+        for piece in pieces:
+            update(piece)
+
+    def _write_lane(self, pieces: list[Any]) -> None:
         self._open_sync()
-        self._md5.update(chunk)
-        self._fh.write(chunk)
+        fd = self._fh.fileno()
+        for piece in pieces:
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(fd, view):]
+            self._unsynced += len(piece)
+        if self._unsynced >= SYNC_EVERY:  # start write-back now: the final fsync then waits for less
+            os.fdatasync(fd)
+            self._unsynced = 0
 
-    def _checksums(self, chunk: bytes) -> None:
-        if self._sha256 is not None:
-            self._sha256.update(chunk)
-        if self._crc32 is not None:
-            self._crc32 = zlib.crc32(chunk, self._crc32)
+    def _checksum_lane(self, pieces: list[Any]) -> None:
+        for piece in pieces:
+            if self._sha256 is not None:
+                self._sha256.update(piece)
+            if self._crc32 is not None:
+                self._crc32 = zlib.crc32(piece, self._crc32)
 
     async def finish(self) -> None:
-        """Wait for buffered data to be processed; hashes are final after this. A small remainder is
+        """Wait for queued data to be processed; hashes are final after this. A small remainder is
         only hashed here (in the loop: it is small) and written by ``commit``."""
         if self._pending_size > INLINE_MAX and not self._hashed_pending:
-            await self._flush()
-        if self._inflight is not None:
-            await self._inflight
-            self._inflight = None
+            await self._settle()
+            self._start()
+        await self._settle()
         if self._pending and not self._hashed_pending:
             chunk = b"".join(self._pending)
             self._pending = [chunk]
             self._md5.update(chunk)
-            self._checksums(chunk)
+            self._checksum_lane([chunk])
             self._hashed_pending = True
 
     @property
@@ -140,8 +165,7 @@ class BlobWriter:
     def _commit_sync(self, rest: bytes) -> None:
         self._open_sync()
         if rest:
-            self._fh.write(rest)
-        self._fh.flush()
+            self._write_lane([rest])
         os.fsync(self._fh.fileno())
         self._fh.close()
         self.closed = True

@@ -3,7 +3,6 @@ delete, copy. Every path that writes goes through ``receive`` and ``record_versi
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.drivers.blob import BlobWriter, LocalBlobStore
 from cumulo.platform import Platform
+from cumulo.services.storage import reads
 from cumulo.services.storage.errors import S3Error, no_such_key
 from cumulo.services.storage.models import Bucket, ObjectVersion
 from cumulo.services.storage.names import check_key
@@ -106,59 +106,12 @@ async def get_version(session: AsyncSession, bucket: Bucket, key: str, version_i
     return row
 
 
-_TABLE = ObjectVersion.__table__
-MAX_READ_BATCH = 500
-
-
-class ReadBatcher:
-    """Latest-version lookups of concurrent GETs share one query per bucket (``key IN (...)``): the
-    database round trip, not the SQL, is what a small GET waits for. A lookup queued after a write
-    returned runs in a later query, so reads still see every completed write."""
-
-    def __init__(self, platform: Platform):
-        self.platform = platform
-        self.queue: list[tuple[str, str, asyncio.Future[Any]]] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def latest(self, bucket_id: str, key: str) -> Any:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.queue.append((bucket_id, key, future))
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._drain())
-        return await future
-
-    async def _drain(self) -> None:
-        while self.queue:
-            batch, self.queue = self.queue[:MAX_READ_BATCH], self.queue[MAX_READ_BATCH:]
-            groups: dict[str, set[str]] = {}
-            for bucket_id, key, _ in batch:
-                groups.setdefault(bucket_id, set()).add(key)
-            try:
-                found = {}
-                async with self.platform.db.engine.connect() as conn:
-                    for bucket_id, keys in groups.items():
-                        rows = await conn.execute(select(_TABLE).where(
-                            _TABLE.c.bucket_id == bucket_id, _TABLE.c.key.in_(sorted(keys)),
-                            _TABLE.c.is_latest.is_(True)))
-                        for row in rows:
-                            found[(bucket_id, row.key)] = row
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting request
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for bucket_id, key, future in batch:
-                if not future.done():
-                    future.set_result(found.get((bucket_id, key)))
-
-
 async def read_version(platform: Platform, bucket: Bucket, key: str, version_id: str | None = None) -> Any:
     """``get_version`` for the read hot path (a row with the same attributes as ``ObjectVersion``)."""
     if version_id:
         async with platform.db.session() as session:
             return await get_version(session, bucket, key, version_id)
-    batcher = platform.get_or_create("storage.read_batcher", lambda: ReadBatcher(platform))
-    row = await batcher.latest(bucket.id, key)
+    row = await reads.latest_version(platform, bucket.id, key)
     if row is None:
         raise no_such_key(key)
     if row.is_delete_marker:

@@ -79,12 +79,21 @@ class ChunkedDecoder:
             hasher = hashlib.sha256() if self.key is not None else None
             remaining = size
             while remaining:
-                if not self._buf and not await self._fill(source):
-                    raise _bad("body ended inside a chunk")
-                take = min(remaining, len(self._buf))
-                piece = bytes(self._buf[:take])
-                del self._buf[:take]
-                remaining -= take
+                if self._buf:
+                    take = min(remaining, len(self._buf))
+                    piece: bytes | memoryview = bytes(self._buf[:take])
+                    del self._buf[:take]
+                else:  # straight from the received piece, without copying it
+                    try:
+                        received = await source.__anext__()
+                    except StopAsyncIteration:
+                        raise _bad("body ended inside a chunk") from None
+                    if len(received) > remaining:
+                        self._buf += memoryview(received)[remaining:]
+                        piece = memoryview(received)[:remaining]
+                    else:
+                        piece = received
+                remaining -= len(piece)
                 if hasher is not None:
                     hasher.update(piece)
                 yield piece

@@ -9,10 +9,10 @@ ordinary async connection (asyncpg, prepared statements cached per connection).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 

@@ -46,7 +46,7 @@ class Form:
 
 
 class Query:
-    __slots__ = ("statement", "_forms")
+    __slots__ = ("_forms", "statement")
 
     def __init__(self, statement: Select[Any]):
         self.statement = statement

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep
 from cumulo.services.queues import service
+from cumulo.services.queues.messages import queue_cache
 from cumulo.services.queues.schemas import (
     BatchIn,
     BatchSentOut,
@@ -28,7 +29,8 @@ Ref = str
 
 
 @router.post("/queues", status_code=201, response_model=QueueOut)
-async def create_queue(body: QueueCreate, user: UserDep, session: SessionDep) -> QueueOut:
+async def create_queue(body: QueueCreate, user: UserDep, platform: PlatformDep, session: SessionDep) -> QueueOut:
+    queue_cache(platform).forget(user.user_id)
     return service.queue_out(await service.create(session, user.user_id, body))
 
 
@@ -44,13 +46,20 @@ async def get_queue(queue: Ref, user: UserDep, session: SessionDep) -> QueueOut:
 
 @router.put("/queues/{queue}", response_model=QueueOut)
 @router.patch("/queues/{queue}", response_model=QueueOut)
-async def update_queue(queue: Ref, body: QueueUpdate, user: UserDep, session: SessionDep) -> QueueOut:
-    return service.queue_out(await service.update(session, user.user_id, queue, body))
+async def update_queue(queue: Ref, body: QueueUpdate, user: UserDep, platform: PlatformDep,
+                       session: SessionDep) -> QueueOut:
+    try:
+        return service.queue_out(await service.update(session, user.user_id, queue, body))
+    finally:
+        queue_cache(platform).forget(user.user_id)
 
 
 @router.delete("/queues/{queue}", status_code=204)
-async def delete_queue(queue: Ref, user: UserDep, session: SessionDep) -> Response:
-    await service.delete_queue(session, user.user_id, queue)
+async def delete_queue(queue: Ref, user: UserDep, platform: PlatformDep, session: SessionDep) -> Response:
+    try:
+        await service.delete_queue(session, user.user_id, queue)
+    finally:
+        queue_cache(platform).forget(user.user_id)
     return Response(status_code=204)
 
 

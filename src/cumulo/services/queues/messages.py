@@ -38,6 +38,7 @@ from cumulo.services.queues.statements import QueueRow
 from cumulo.services.queues.store import store
 
 POLL_SECONDS = 0.5
+QUEUE_CACHE_SECONDS = 2.0
 T = Message.__table__
 
 
@@ -82,17 +83,51 @@ async def _rows(platform: Platform | None, statement: Any, params: dict[str, Any
     return await store(platform).rows(statement, params)
 
 
+class QueueCache:
+    """Queue rows looked up by the hot path, kept ``QUEUE_CACHE_SECONDS`` per (user, id or name),
+    so a send or receive is one statement instead of two. Only with one API process (like the
+    API key cache): the queue routes of this process evict a user's entries on every change, so
+    a change is seen at once; the time limit bounds anything done outside them."""
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._users: dict[str, dict[str, tuple[QueueRow, float]]] = {}
+
+    def get(self, user_id: str, ref: str) -> QueueRow | None:
+        found = self._users.get(user_id, {}).get(ref)
+        if found is not None and found[1] > time.monotonic():
+            return found[0]
+        return None
+
+    def put(self, user_id: str, ref: str, row: QueueRow) -> None:
+        if self.ttl > 0:
+            if len(self._users) > 10_000:
+                self._users.clear()
+            self._users.setdefault(user_id, {})[ref] = (row, time.monotonic() + self.ttl)
+
+    def forget(self, user_id: str) -> None:
+        self._users.pop(user_id, None)
+
+
+def queue_cache(platform: Platform) -> QueueCache:
+    ttl = QUEUE_CACHE_SECONDS if platform.settings.api_processes <= 1 else 0.0
+    return platform.get_or_create("queues.cache", lambda: QueueCache(ttl))
+
+
 async def find_queue(platform: Platform | None, user_id: str, ref: str, on: AsyncSession | None = None) -> QueueRow:
     """The caller's queue by id or name (same rules as ``resolve``), as a ``QueueRow``."""
+    cache = queue_cache(platform) if platform is not None else None
+    if cache is not None and (row := cache.get(user_id, ref)) is not None:
+        return row
     rows = await _rows(platform, sql.FIND_QUEUE, {"p_user": user_id, "p_ref": ref}, on)
-    for row in rows:
-        if row[0] == ref:
-            return QueueRow(*row)
-    if len(rows) == 1:
-        return QueueRow(*rows[0])
-    if rows:
+    found = [QueueRow(*r) for r in rows if r[0] == ref] or [QueueRow(*r) for r in rows]
+    if len(found) > 1:
         raise InvalidInput(f"several queues are named '{ref}': use the id")
-    raise not_found("queue", ref)
+    if not found:
+        raise not_found("queue", ref)
+    if cache is not None:
+        cache.put(user_id, ref, found[0])
+    return found[0]
 
 
 async def send(platform: Platform, user_id: str, ref: str, items: list[MessageIn]) -> list[SentOut]:
@@ -119,6 +154,7 @@ async def send(platform: Platform, user_id: str, ref: str, items: list[MessageIn
     try:
         await store(platform).rows(sql.insert(len(items)), params)
     except IntegrityError as exc:  # the queue was deleted since the lookup (foreign key)
+        queue_cache(platform).forget(user_id)
         raise not_found("queue", ref) from exc
     if immediate:
         signals(platform).notify(queue.id)

@@ -213,3 +213,28 @@ def test_stale_multipart_uploads_are_aborted(server: Any, s3: Any, bucket: str) 
     with pytest.raises(ClientError) as exc:
         s3.list_parts(Bucket=bucket, Key="forgotten", UploadId=uid)
     assert code(exc) == "NoSuchUpload"
+
+
+def test_list_versions_rolls_up_common_prefixes(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    for key in ("photos/1.jpg", "photos/2.jpg", "photos/2.jpg", "readme", "readme", "logs/x/y", "z"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    listed = s3.list_object_versions(Bucket=bucket, Delimiter="/")
+    assert [p["Prefix"] for p in listed["CommonPrefixes"]] == ["logs/", "photos/"]
+    assert [v["Key"] for v in listed["Versions"]] == ["readme", "readme", "z"]
+    assert listed["Delimiter"] == "/" and listed["IsTruncated"] is False
+    inside = s3.list_object_versions(Bucket=bucket, Prefix="photos/", Delimiter="/")
+    assert [v["Key"] for v in inside["Versions"]] == ["photos/1.jpg", "photos/2.jpg", "photos/2.jpg"]
+    assert "CommonPrefixes" not in inside
+    # Paging one entry at a time: a common prefix counts as one entry and is never split.
+    seen: list[str] = []
+    kwargs: dict[str, str] = {}
+    while True:
+        page = s3.list_object_versions(Bucket=bucket, Delimiter="/", MaxKeys=1, **kwargs)
+        seen += [p["Prefix"] for p in page.get("CommonPrefixes", [])] + [v["Key"] for v in page.get("Versions", [])]
+        if not page["IsTruncated"]:
+            break
+        kwargs = {"KeyMarker": page["NextKeyMarker"]}
+        if "NextVersionIdMarker" in page:
+            kwargs["VersionIdMarker"] = page["NextVersionIdMarker"]
+    assert seen == ["logs/", "photos/", "readme", "readme", "z"]

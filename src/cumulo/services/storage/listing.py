@@ -7,6 +7,7 @@ With a delimiter, a key that rolls up into a common prefix makes the scan jump p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,28 +91,67 @@ async def list_objects(session: AsyncSession, bucket: Bucket, *, prefix: str = "
             cursor, inclusive = page.last, False
 
 
-async def list_versions(session: AsyncSession, bucket: Bucket, *, prefix: str = "", key_marker: str | None = None,
-                        version_marker: str | None = None, max_keys: int = MAX_KEYS) -> Page:
-    """Every version and delete marker, by key then newest first (no delimiter roll-up)."""
+async def list_versions(session: AsyncSession, bucket: Bucket, *, prefix: str = "", delimiter: str = "",
+                        key_marker: str | None = None, version_marker: str | None = None,
+                        max_keys: int = MAX_KEYS) -> Page:
+    """Every version and delete marker, by key then newest first. With a delimiter, keys that roll
+    up into a common prefix give one entry (counted in ``max_keys``), and the scan jumps past them."""
     page = Page()
     max_keys = max(0, min(max_keys, MAX_KEYS))
-    query = select(ObjectVersion).where(ObjectVersion.bucket_id == bucket.id)
-    if key_marker is not None:
-        marker_seq = None
-        if version_marker:
-            marker_seq = await session.scalar(select(ObjectVersion.seq).where(
-                ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key_marker,
-                ObjectVersion.version_id == version_marker))
-        if marker_seq is not None:
-            query = query.where((ObjectVersion.key > key_marker) |
-                                ((ObjectVersion.key == key_marker) & (ObjectVersion.seq < marker_seq)))
-        else:
-            query = query.where(ObjectVersion.key > key_marker)
-    query = _range(query, prefix, None)
-    rows = (await session.scalars(query.order_by(ObjectVersion.key, ObjectVersion.seq.desc())
-                                  .limit(max_keys + 1))).all()
-    page.objects = list(rows[:max_keys])
-    page.truncated = len(rows) > max_keys
-    if page.objects:
-        page.last, page.last_version = page.objects[-1].key, page.objects[-1].version_id
-    return page
+    if max_keys == 0:
+        return page
+    base = _range(select(ObjectVersion).where(ObjectVersion.bucket_id == bucket.id), prefix, None)
+    cursor = await _version_cursor(session, bucket, prefix, delimiter, key_marker, version_marker)
+    count = 0
+    while True:
+        want = max_keys - count + 1
+        query = base.where(cursor) if cursor is not None else base
+        rows = (await session.scalars(query.order_by(ObjectVersion.key, ObjectVersion.seq.desc())
+                                      .limit(want))).all()
+        jumped = False
+        for row in rows:
+            if count == max_keys:
+                page.truncated = True
+                return page
+            rest = row.key[len(prefix):]
+            cut = rest.find(delimiter) if delimiter else -1
+            if cut >= 0:
+                common = prefix + rest[:cut + len(delimiter)]
+                page.prefixes.append(common)
+                page.last, page.last_version = common, None
+                count += 1
+                upper = successor(common)
+                if upper is None:
+                    return page
+                cursor, jumped = ObjectVersion.key >= upper, True
+                break
+            page.objects.append(row)
+            page.last, page.last_version = row.key, row.version_id
+            count += 1
+        if not jumped:
+            if len(rows) < want:
+                return page
+            last = rows[-1]
+            cursor = (ObjectVersion.key > last.key) | ((ObjectVersion.key == last.key) &
+                                                       (ObjectVersion.seq < last.seq))
+
+
+async def _version_cursor(session: AsyncSession, bucket: Bucket, prefix: str, delimiter: str,
+                          key_marker: str | None, version_marker: str | None) -> Any:
+    """Where a page of versions starts: after the key marker (and its version marker), or past the
+    whole common prefix when the marker is one."""
+    if key_marker is None:
+        return None
+    col = ObjectVersion.key
+    if delimiter and key_marker.startswith(prefix):
+        cut = key_marker.find(delimiter, len(prefix))
+        if cut >= 0:
+            upper = successor(key_marker[:cut + len(delimiter)])
+            return col >= upper if upper is not None else col > key_marker
+    marker_seq = None
+    if version_marker:
+        marker_seq = await session.scalar(select(ObjectVersion.seq).where(
+            ObjectVersion.bucket_id == bucket.id, col == key_marker, ObjectVersion.version_id == version_marker))
+    if marker_seq is None:
+        return col > key_marker
+    return (col > key_marker) | ((col == key_marker) & (ObjectVersion.seq < marker_seq))

@@ -221,8 +221,9 @@ async def list_versions(req: S3Request, bucket: Bucket) -> Response:
     p = req.params
     enc = _encoder(req)
     max_keys = req.int_param("max-keys", 1000)
+    delimiter = p.get("delimiter", "")
     async with req.platform.db.session() as session:
-        page = await listing.list_versions(session, bucket, prefix=p.get("prefix", ""),
+        page = await listing.list_versions(session, bucket, prefix=p.get("prefix", ""), delimiter=delimiter,
                                            key_marker=p.get("key-marker") or None,
                                            version_marker=p.get("version-id-marker") or None, max_keys=max_keys)
     items: list[tuple[str, Any]] = []
@@ -238,6 +239,13 @@ async def list_versions(req: S3Request, bucket: Bucket) -> Response:
                                    ("KeyMarker", enc(p.get("key-marker", ""))),
                                    ("VersionIdMarker", p.get("version-id-marker", "")), ("MaxKeys", max_keys),
                                    ("IsTruncated", page.truncated)]
+    if delimiter:
+        head.append(("Delimiter", enc(delimiter)))
+    if "encoding-type" in p:
+        head.append(("EncodingType", "url"))
     if page.truncated:
-        head += [("NextKeyMarker", enc(page.last)), ("NextVersionIdMarker", page.last_version)]
-    return xml_response(xml.render("ListVersionsResult", head + items))
+        head.append(("NextKeyMarker", enc(page.last)))
+        if page.last_version is not None:
+            head.append(("NextVersionIdMarker", page.last_version))
+    common = [("CommonPrefixes", [("Prefix", enc(cp))]) for cp in page.prefixes]
+    return xml_response(xml.render("ListVersionsResult", head + items + common))

@@ -18,7 +18,7 @@ EXTRA = {
     "log_level": "debug, info, warning, error",
     "installation_id": "names this installation on a shared Docker Engine (default: generated in the data dir)",
     "cors_origins": "comma-separated allowed origins, or `*`",
-    "max_body_bytes": "largest API request body (the S3 endpoint streams and has its own limits)",
+    "max_body_bytes": "largest API request body (object uploads, REST or S3, stream to disk and have their own limits)",
     "api_processes": "API processes sharing the port (see Running it for real; the key cache is off when > 1)",
     "require_email_verification": "refuse logins (403) until the email address is verified",
     "rate_limit": "per-API-key limit, `N/second|minute|hour|day`",

@@ -63,8 +63,10 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.state.key_limiter = _limiter(settings, settings.rate_limit, "keys")
     metrics = Metrics()
     errors.install(app)
+    streamed: list[tuple[str, str]] = []
     for _name, module in services.modules("api"):
         app.router.routes.extend(module.router.routes)
+        streamed += getattr(module, "STREAMED", ())
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> PlainTextResponse:
@@ -74,5 +76,6 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
                        allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"])
     app.add_middleware(RequestMiddleware, max_body=settings.max_body_bytes,
-                       auth_limiter=_limiter(settings, settings.auth_rate_limit, "auth"), metrics=metrics)
+                       auth_limiter=_limiter(settings, settings.auth_rate_limit, "auth"), metrics=metrics,
+                       streamed=tuple(streamed))
     return app

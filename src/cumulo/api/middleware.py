@@ -40,8 +40,10 @@ def error_response_body(error: CumuloError, request_id: str) -> bytes:
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body: int, auth_limiter: RateLimiter, metrics: Metrics):
+    def __init__(self, app: ASGIApp, *, max_body: int, auth_limiter: RateLimiter, metrics: Metrics,
+                 streamed: tuple[tuple[str, str], ...] = ()):
         self.app, self.max_body, self.auth_limiter, self.metrics = app, max_body, auth_limiter, metrics
+        self.streamed = streamed  # (method, path prefix) of routes that stream their body to disk
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +69,8 @@ class RequestMiddleware:
             if error is not None:
                 await _send_error(send_wrapper, error, request_id)
                 return
-            if _header(scope, b"content-length") is None and _header(scope, b"transfer-encoding"):
+            if _header(scope, b"content-length") is None and _header(scope, b"transfer-encoding") \
+                    and not self._is_streamed(scope):
                 receive = await self._buffered(receive)
             await self.app(scope, receive, send_wrapper)
         except _BodyTooLarge:
@@ -78,9 +81,12 @@ class RequestMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status_holder["status"], time.perf_counter() - start)
 
+    def _is_streamed(self, scope: Scope) -> bool:
+        return any(scope["method"] == m and scope["path"].startswith(p) for m, p in self.streamed)
+
     def _precheck(self, scope: Scope) -> CumuloError | None:
         length = _header(scope, b"content-length")
-        if length is not None:
+        if length is not None and not self._is_streamed(scope):
             try:
                 if int(length) > self.max_body:
                     return PayloadTooLarge(f"request body exceeds {self.max_body} bytes")

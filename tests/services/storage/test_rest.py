@@ -155,3 +155,25 @@ def test_master_key_rotation_keeps_s3_credentials_working(make_server: Any) -> N
     live.platform.extras.pop("storage.credentials", None)  # force the secret to be unsealed again
     assert s3.get_object(Bucket="rotation-check", Key="k")["Body"].read() == b"before"
     assert s3_client(live, creds).list_buckets()["Buckets"][0]["Name"] == "rotation-check"
+
+
+def test_rest_uploads_stream_past_the_api_body_cap(user: Client, bucket: str, server: Any) -> None:
+    size = server.settings.max_body_bytes + 3 * 1024 * 1024
+    data = bytes(range(256)) * (size // 256)
+
+    def chunks():  # no Content-Length: a chunked upload
+        for i in range(0, len(data), 1024 * 1024):
+            yield data[i:i + 1024 * 1024]
+
+    out = user.storage.put(bucket, "big/with-length.bin", data)
+    assert out["size"] == len(data)
+    r = httpx.put(f"{server.url}/storage/{bucket}/big/chunked.bin", content=chunks(),
+                  headers={"X-API-Key": user.api_key})
+    assert r.status_code == 200, r.text
+    assert user.storage.get(bucket, "big/chunked.bin") == data
+    # Other API bodies keep the cap.
+    r = httpx.post(f"{server.url}/storage/buckets", content=b"{" + b" " * size + b"}",
+                   headers={"X-API-Key": user.api_key, "Content-Type": "application/json"})
+    assert r.status_code == 413
+    for key in ("big/with-length.bin", "big/chunked.bin"):
+        user.storage.delete(bucket, key)

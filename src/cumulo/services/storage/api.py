@@ -27,6 +27,9 @@ from cumulo.services.storage.schemas import (
 )
 
 router = APIRouter(tags=["storage"])
+# Object uploads stream to the blob store with their own size limit (5 GiB), so the API's
+# CUMULO_MAX_BODY_BYTES cap on request bodies does not apply to them.
+STREAMED = (("PUT", "/storage/"),)
 
 
 @router.post("/storage/buckets", status_code=201, response_model=BucketOut)

@@ -6,6 +6,7 @@ With a delimiter, a key that rolls up into a common prefix makes the scan jump p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +42,8 @@ def _range(query: Select, prefix: str, after: str | None, inclusive: bool = Fals
 
 async def list_objects(session: AsyncSession, bucket: Bucket, *, prefix: str = "", delimiter: str = "",
                        after: str | None = None, max_keys: int = MAX_KEYS) -> Page:
-    page = Page()
-    max_keys = max(0, min(max_keys, MAX_KEYS))
-    if max_keys == 0:
-        return page
-    cursor, inclusive = after, False
+    col = ObjectVersion.key
+    cursor: Any = None if after is None else col > after
     if after is not None and prefix and after < prefix:
         cursor = None
     elif after is not None and delimiter and after.startswith(prefix):
@@ -53,17 +51,37 @@ async def list_objects(session: AsyncSession, bucket: Bucket, *, prefix: str = "
         if cut >= 0:  # the marker is (inside) a common prefix already returned: skip all of it
             upper = successor(after[:cut + len(delimiter)])
             if upper is None:
-                return page
-            cursor, inclusive = upper, True
-    base = select(ObjectVersion).where(ObjectVersion.bucket_id == bucket.id, ObjectVersion.is_latest.is_(True),
-                                       ObjectVersion.is_delete_marker.is_(False))
+                return Page()
+            cursor = col >= upper
+    base = _range(select(ObjectVersion).where(ObjectVersion.bucket_id == bucket.id, ObjectVersion.is_latest.is_(True),
+                                              ObjectVersion.is_delete_marker.is_(False)), prefix, None)
+    return await _walk(session, base, (col,), cursor, lambda row: col > row.key,
+                       prefix=prefix, delimiter=delimiter, max_keys=max_keys)
+
+
+async def list_versions(session: AsyncSession, bucket: Bucket, *, prefix: str = "", delimiter: str = "",
+                        key_marker: str | None = None, version_marker: str | None = None,
+                        max_keys: int = MAX_KEYS) -> Page:
+    """Every version and delete marker, by key then newest first."""
+    col, seq = ObjectVersion.key, ObjectVersion.seq
+    base = _range(select(ObjectVersion).where(ObjectVersion.bucket_id == bucket.id), prefix, None)
+    cursor = await _version_cursor(session, bucket, prefix, delimiter, key_marker, version_marker)
+    return await _walk(session, base, (col, seq.desc()), cursor,
+                       lambda row: (col > row.key) | ((col == row.key) & (seq < row.seq)),
+                       prefix=prefix, delimiter=delimiter, max_keys=max_keys)
+
+
+async def _walk(session: AsyncSession, base: Select, order: tuple[Any, ...], cursor: Any,  # type: ignore[type-arg]
+                after_row: Callable[[ObjectVersion], Any], *, prefix: str, delimiter: str, max_keys: int) -> Page:
+    """One page of rows from ``cursor`` on, in ``order``. With a delimiter, keys that roll up into a
+    common prefix give one entry (counted in ``max_keys``) and the scan jumps past the prefix."""
+    page = Page()
+    max_keys = max(0, min(max_keys, MAX_KEYS))
     count = 0
-    while True:
+    while 0 < max_keys and count <= max_keys:
         want = max_keys - count + 1
-        rows = (await session.scalars(_range(base, prefix, cursor, inclusive).order_by(ObjectVersion.key)
-                                      .limit(want))).all()
-        if not rows:
-            return page
+        query = base.where(cursor) if cursor is not None else base
+        rows = (await session.scalars(query.order_by(*order).limit(want))).all()
         jumped = False
         for row in rows:
             if count == max_keys:
@@ -75,51 +93,8 @@ async def list_objects(session: AsyncSession, bucket: Bucket, *, prefix: str = "
                 common = prefix + rest[:cut + len(delimiter)]
                 if common != page.last:
                     page.prefixes.append(common)
-                    page.last = common
+                    page.last, page.last_version = common, None
                     count += 1
-                upper = successor(common)
-                if upper is None:
-                    return page
-                cursor, inclusive, jumped = upper, True, True
-                break
-            page.objects.append(row)
-            page.last = row.key
-            count += 1
-        if not jumped:
-            if len(rows) < want:
-                return page
-            cursor, inclusive = page.last, False
-
-
-async def list_versions(session: AsyncSession, bucket: Bucket, *, prefix: str = "", delimiter: str = "",
-                        key_marker: str | None = None, version_marker: str | None = None,
-                        max_keys: int = MAX_KEYS) -> Page:
-    """Every version and delete marker, by key then newest first. With a delimiter, keys that roll
-    up into a common prefix give one entry (counted in ``max_keys``), and the scan jumps past them."""
-    page = Page()
-    max_keys = max(0, min(max_keys, MAX_KEYS))
-    if max_keys == 0:
-        return page
-    base = _range(select(ObjectVersion).where(ObjectVersion.bucket_id == bucket.id), prefix, None)
-    cursor = await _version_cursor(session, bucket, prefix, delimiter, key_marker, version_marker)
-    count = 0
-    while True:
-        want = max_keys - count + 1
-        query = base.where(cursor) if cursor is not None else base
-        rows = (await session.scalars(query.order_by(ObjectVersion.key, ObjectVersion.seq.desc())
-                                      .limit(want))).all()
-        jumped = False
-        for row in rows:
-            if count == max_keys:
-                page.truncated = True
-                return page
-            rest = row.key[len(prefix):]
-            cut = rest.find(delimiter) if delimiter else -1
-            if cut >= 0:
-                common = prefix + rest[:cut + len(delimiter)]
-                page.prefixes.append(common)
-                page.last, page.last_version = common, None
-                count += 1
                 upper = successor(common)
                 if upper is None:
                     return page
@@ -131,9 +106,8 @@ async def list_versions(session: AsyncSession, bucket: Bucket, *, prefix: str = 
         if not jumped:
             if len(rows) < want:
                 return page
-            last = rows[-1]
-            cursor = (ObjectVersion.key > last.key) | ((ObjectVersion.key == last.key) &
-                                                       (ObjectVersion.seq < last.seq))
+            cursor = after_row(rows[-1])
+    return page
 
 
 async def _version_cursor(session: AsyncSession, bucket: Bucket, prefix: str, delimiter: str,

@@ -110,3 +110,22 @@ def other_user(server: LiveServer) -> Iterator[Client]:
 def sqlite_user(server_sqlite: LiveServer) -> Iterator[Client]:
     with register_and_login(server_sqlite) as client:
         yield client
+
+
+def concurrent_statuses(calls: list[Callable[[], Any]]) -> list[int]:
+    """Run the calls at once (one thread each); the sorted outcomes: 201 for a success, else the
+    status of the ``ApiError``. For races such as concurrent creates against a quota."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cumulo.client import ApiError
+
+    def outcome(call: Callable[[], Any]) -> int:
+        try:
+            call()
+            return 201
+        except ApiError as exc:
+            return exc.status
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return sorted(pool.map(outcome, calls))
+

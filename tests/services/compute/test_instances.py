@@ -11,7 +11,7 @@ import pytest
 
 from cumulo.client import ApiError, Client
 from cumulo.testing.server import LiveServer
-from tests.conftest import register_and_login
+from tests.conftest import concurrent_statuses, register_and_login
 from tests.services.compute.conftest import HTTPD, eventually, host_port, http_body
 
 pytestmark = pytest.mark.docker
@@ -261,20 +261,11 @@ def test_bad_env_secrets_are_refused_and_nothing_is_created(sqlite_user: Client,
 
 
 def test_concurrent_launches_cannot_overshoot_the_quota(make_server) -> None:  # type: ignore[no-untyped-def]
-    from concurrent.futures import ThreadPoolExecutor
-
     live = make_server(compute_max_instances=2)
     client = register_and_login(live)
-
-    def attempt(i: int) -> int:
-        try:
-            client.instances.launch(f"race-{i}-{uuid.uuid4().hex[:4]}", "cumulo/busybox", command=["sleep", "600"])
-            return 201
-        except ApiError as exc:
-            return exc.status
-
-    with ThreadPoolExecutor(4) as pool:
-        codes = sorted(pool.map(attempt, range(4)))
+    codes = concurrent_statuses([
+        lambda i=i: client.instances.launch(f"race-{i}-{uuid.uuid4().hex[:4]}", "cumulo/busybox",
+                                            command=["sleep", "600"]) for i in range(4)])
     assert codes == [201, 201, 403, 403]
     for inst in client.instances.list():
         client.instances.terminate(inst["id"])
@@ -285,8 +276,6 @@ def test_launches_through_two_api_processes_cannot_overshoot_the_quota(  # type:
         backend: str, make_server, tmp_path) -> None:
     """Two servers on one database and one data dir stand for CUMULO_API_PROCESSES=2: the per-process
     lock cannot see the other process, the database lock can."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from cumulo.testing.server import test_settings
     from tests.conftest import _create_pg_database
 
@@ -297,16 +286,9 @@ def test_launches_through_two_api_processes_cannot_overshoot_the_quota(  # type:
         key = register_and_login(first).api_key
         clients = [Client(first.url, api_key=key), Client(second.url, api_key=key)]
 
-        def attempt(i: int) -> int:
-            try:
-                clients[i % 2].instances.launch(f"twin-{i}-{uuid.uuid4().hex[:4]}", "cumulo/busybox",
-                                                command=["sleep", "600"])
-                return 201
-            except ApiError as exc:
-                return exc.status
-
-        with ThreadPoolExecutor(6) as pool:
-            codes = sorted(pool.map(attempt, range(6)))
+        codes = concurrent_statuses([
+            lambda i=i: clients[i % 2].instances.launch(f"twin-{i}-{uuid.uuid4().hex[:4]}", "cumulo/busybox",
+                                                        command=["sleep", "600"]) for i in range(6)])
         assert codes == [201, 201, 403, 403, 403, 403]
         assert len(clients[0].instances.list()) == 2
     finally:

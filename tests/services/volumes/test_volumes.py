@@ -6,10 +6,9 @@ from __future__ import annotations
 import docker
 import pytest
 
-from cumulo.client import ApiError
 from cumulo.services.volumes import service as volumes
 from cumulo.testing.server import LiveServer
-from tests.conftest import register_and_login
+from tests.conftest import concurrent_statuses, register_and_login
 from tests.services.network.dockerkit import engine, sh, status_of
 
 
@@ -54,19 +53,10 @@ def test_quota_and_size_limit(make_server) -> None:  # type: ignore[no-untyped-d
 
 
 def test_concurrent_creates_cannot_overshoot_the_quota(make_server) -> None:  # type: ignore[no-untyped-def]
-    from concurrent.futures import ThreadPoolExecutor
-
     live = make_server(volume_quota_gb=2)
     with register_and_login(live) as client:
-        def attempt(i: int) -> int:
-            try:
-                client.post("/volumes", {"name": f"race-{i}", "size_gb": 1})
-                return 201
-            except ApiError as exc:
-                return exc.status
-
-        with ThreadPoolExecutor(4) as pool:
-            codes = sorted(pool.map(attempt, range(4)))
+        codes = concurrent_statuses([lambda i=i: client.post("/volumes", {"name": f"race-{i}", "size_gb": 1})
+                                     for i in range(4)])
         assert codes == [201, 201, 403, 403]
         assert len(client.get("/volumes")) == 2
         for v in client.get("/volumes"):
@@ -147,7 +137,7 @@ def test_attached_volume_cannot_be_deleted(user, server: LiveServer) -> None:  #
     for bad in ([{"volume_id": vol["id"], "mount_path": "data"}], [{"volume_id": vol["id"], "mount_path": "/proc"}],
                 [{"volume_id": vol["id"], "mount_path": "/a/../b"}], [{"volume_id": vol["id"]}],
                 [{"volume_id": vol["id"], "mount_path": "/a"}, {"volume_id": vol["id"], "mount_path": "/b"}]):
-        assert status_of(lambda: server.call(launch(bad))) == 400
+        assert status_of(lambda bad=bad: server.call(launch(bad))) == 400
     assert status_of(lambda: server.call(launch([{"volume_id": "nope", "mount_path": "/d"}]))) == 404
     server.call(launch([{"volume_id": "boot-data", "mount_path": "/srv/data"}]))
     got = user.get("/volumes/boot-data")

@@ -25,6 +25,11 @@ from sqlalchemy.exc import IntegrityError
 
 from cumulo.platform import Platform
 
+SERVER_SETTINGS = {"enable_bitmapscan": "off"}
+"""Every statement of the store reads a handful of rows by an index, oldest first where it matters.
+Until the first ANALYZE of a new table, the planner believes a queue holds a few rows and picks a
+bitmap scan of all its visible messages plus a sort over the ordered index scan that stops after
+``n``: correct, but O(backlog) per receive. Without bitmap scans it has no such plan to pick."""
 POOL_SIZE = 16  # connections per API process (8 producers + 8 consumers of the bench each get one)
 
 
@@ -75,7 +80,7 @@ class Store:
 
                 dsn = make_url(self.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
                 self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=POOL_SIZE, init=_codecs,
-                                                       reset=_keep)
+                                                       reset=_keep, server_settings=SERVER_SETTINGS)
                 self._pool_loop = loop
         return self._pool
 

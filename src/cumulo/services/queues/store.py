@@ -25,11 +25,13 @@ from sqlalchemy.exc import IntegrityError
 
 from cumulo.platform import Platform
 
-SERVER_SETTINGS = {"enable_bitmapscan": "off"}
-"""Every statement of the store reads a handful of rows by an index, oldest first where it matters.
-Until the first ANALYZE of a new table, the planner believes a queue holds a few rows and picks a
-bitmap scan of all its visible messages plus a sort over the ordered index scan that stops after
-``n``: correct, but O(backlog) per receive. Without bitmap scans it has no such plan to pick."""
+SERVER_SETTINGS = {"enable_seqscan": "off", "enable_bitmapscan": "off"}
+"""Every statement of the store reads a handful of rows through an index (by primary key, or the
+oldest visible messages of one queue), so its connections plan nothing else. asyncpg keeps the
+statements prepared, and PostgreSQL settles on a generic plan after five executions: planned
+while a new table is nearly empty (no statistics until the first ANALYZE), that was a sequential
+scan, or a bitmap scan of all of a queue's visible messages plus a sort, which then cost O(backlog)
+per statement for as long as the connection lived."""
 POOL_SIZE = 16  # connections per API process (8 producers + 8 consumers of the bench each get one)
 
 

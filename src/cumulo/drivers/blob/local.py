@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import hashlib
 import os
+import random
 import shutil
 import time
-import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +31,32 @@ CHUNK = 1024 * 1024
 FLUSH_AT = 1024 * 1024  # a batch handed to the worker threads
 MAX_PENDING = 8 * 1024 * 1024  # queued behind the batch in flight before the receiver waits
 SYNC_EVERY = 16 * 1024 * 1024  # write-back started by the write lane as the blob grows
-INLINE_MAX = 64 * 1024
+INLINE_MAX = 64 * 1024  # blobs up to this size are written in one piece, group-committed
+SMALL_GROUP = 128
+SMALL_GROUPS = 1  # groups in flight at once (measured: more did not help here)
+
+
+def _find_syncfs() -> Callable[[int], int] | None:
+    """``syncfs(2)`` (Linux): one journal commit makes every file written so far durable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
+
+
+_SYNCFS = _find_syncfs()
+
+
+def random_hex() -> str:
+    """128 random bits as 32 hex digits, without a system call: ``uuid4`` reads ``os.urandom``, which
+    releases the GIL, and under load getting it back can cost the event loop milliseconds. Blob and
+    request ids need uniqueness, not secrecy (the generator is seeded from the OS, and again after
+    a fork)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 class BlobWriter:
@@ -49,7 +75,7 @@ class BlobWriter:
 
     def __init__(self, store: LocalBlobStore, *, sha256: bool = False, crc32: bool = False):
         self.store = store
-        self.blob_id = uuid.uuid4().hex
+        self.blob_id = random_hex()
         self.tmp = store.tmp_dir / f"{self.blob_id}.part"
         self.size = 0
         self._md5 = hashlib.md5(usedforsecurity=False)
@@ -155,8 +181,13 @@ class BlobWriter:
     async def commit(self) -> str:
         """Make the blob durable and visible under ``blob_id``."""
         await self.finish()
+        rest = b"".join(self._pending)
         try:
-            await self.store.run(self._commit_sync, b"".join(self._pending))
+            if self._fh is None and len(rest) <= INLINE_MAX:  # small: group-committed with others
+                self.closed = True
+                await self.store.put_small(self.blob_id, rest)
+            else:
+                await self.store.run(self._commit_sync, rest)
         except OSError as exc:
             raise Unavailable(f"blob store cannot write: {exc.strerror}") from None
         self._pending = []
@@ -200,6 +231,76 @@ class LocalBlobStore:
         self.tmp_dir = self.root / "tmp"
         self.blob_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._small: list[tuple[str, bytes, asyncio.Future[None]]] = []
+        self._small_groups = 0
+
+    async def put_small(self, blob_id: str, data: bytes) -> None:
+        """Write a small blob and make it durable, group-committed: blobs that arrive while a group
+        is being written go together in the next one, written and renamed into place by one thread
+        call that ends with one ``syncfs`` (one journal commit for the group, where a ``fsync`` per
+        file costs one each; the file system here manages about 600-1300 fsyncs/s). Up to
+        ``SMALL_GROUPS`` groups are in flight at once. Returns once the blob is on disk."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._small.append((blob_id, data, future))
+        if self._small_groups < SMALL_GROUPS:
+            self._small_groups += 1
+            asyncio.create_task(self._drain_small())
+        await asyncio.shield(future)
+
+    async def _drain_small(self) -> None:
+        try:
+            while self._small:
+                group, self._small = self._small[:SMALL_GROUP], self._small[SMALL_GROUP:]
+                try:
+                    errors = await self.run(self._put_small_sync, [(b, d) for b, d, _ in group])
+                except Exception as exc:  # noqa: BLE001 - handed to every waiting request
+                    errors = [exc] * len(group)
+                for (_, _, future), error in zip(group, errors, strict=True):
+                    if future.done():
+                        continue
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+        finally:
+            self._small_groups -= 1
+
+    def _put_small_sync(self, group: list[tuple[str, bytes]]) -> list[BaseException | None]:
+        errors: list[BaseException | None] = []
+        written: list[int] = []
+        try:
+            for blob_id, data in group:
+                try:
+                    tmp = self.tmp_dir / f"{blob_id}.part"
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                    try:
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(fd, view):]
+                        if _SYNCFS is None:
+                            os.fsync(fd)
+                    except BaseException:
+                        os.close(fd)
+                        raise
+                    written.append(fd)
+                    final = self.path(blob_id)
+                    try:
+                        os.replace(tmp, final)
+                    except FileNotFoundError:
+                        final.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(tmp, final)
+                    errors.append(None)
+                except OSError as exc:
+                    with contextlib.suppress(OSError):
+                        (self.tmp_dir / f"{blob_id}.part").unlink(missing_ok=True)
+                    errors.append(exc)
+            if written and _SYNCFS is not None and _SYNCFS(written[0]) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err))
+        finally:
+            for fd in written:
+                os.close(fd)
+        return errors
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Blocking file work on the store's own threads (fsync waits must not starve other services)."""
@@ -288,7 +389,7 @@ class LocalBlobStore:
 
     async def duplicate(self, blob_id: str) -> str:
         """A new blob id with the same bytes: a hard link (instant), or a copy across file systems."""
-        new_id = uuid.uuid4().hex
+        new_id = random_hex()
         await self.run(self._duplicate_sync, blob_id, new_id)
         return new_id
 

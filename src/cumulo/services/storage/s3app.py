@@ -7,13 +7,13 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cumulo.core.errors import CumuloError
+from cumulo.drivers.blob.local import random_hex
 from cumulo.platform import Platform
 from cumulo.services.storage import buckets as bucket_service
 from cumulo.services.storage.errors import S3Error, not_implemented
@@ -40,7 +40,7 @@ def create_s3_app(platform: Platform) -> ASGIApp:
             return
         if scope["type"] != "http":
             return
-        request_id = uuid.uuid4().hex[:16].upper()
+        request_id = random_hex()[:16].upper()
         req = None
         try:
             req = S3Request(platform, scope, receive)

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import utcnow
-from cumulo.core.ids import new_id
 from cumulo.drivers.blob import LocalBlobStore
+from cumulo.drivers.blob.local import random_hex
 from cumulo.platform import Platform
 from cumulo.services.storage import sqlite_lane
 from cumulo.services.storage.errors import S3Error, no_such_bucket
@@ -61,7 +60,14 @@ def next_seq() -> int:
 
 
 def new_version_id() -> str:
-    return uuid.uuid4().hex
+    return random_hex()
+
+
+def new_row_id() -> str:
+    """A version-4 UUID string like ``core.ids.new_id``, without its ``os.urandom`` call (see
+    ``random_hex``): one per written version."""
+    h = random_hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 
 
 async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
@@ -259,7 +265,7 @@ def _batcher(platform: Platform) -> Batcher:
 def _new_row(item: Pending, *, is_latest: bool = True) -> ObjectVersion:
     f = item.fields
     version_id = new_version_id() if item.bucket.versioning == "Enabled" else "null"
-    return ObjectVersion(id=new_id(), bucket_id=item.bucket.id, key=item.key, version_id=version_id, seq=next_seq(),
+    return ObjectVersion(id=new_row_id(), bucket_id=item.bucket.id, key=item.key, version_id=version_id, seq=next_seq(),
                          is_latest=is_latest, is_delete_marker=f["delete_marker"], size=f["size"], etag=f["etag"],
                          content_type=f["content_type"], meta=f["meta"], blob_id=f["blob_id"], created_at=utcnow())
 

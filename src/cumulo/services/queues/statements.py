@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, literal_column, null, or_, select, update
 
 from cumulo.services.queues.models import Message, Queue
 
@@ -48,7 +48,7 @@ def insert(n: int) -> Any:
         {"id": p(f"p_id{k}", T.c.id), "queue_id": p("p_queue", T.c.queue_id), "body": p(f"p_body{k}", T.c.body),
          "attributes": p(f"p_attributes{k}", T.c.attributes), "visible_at": p(f"p_visible{k}", T.c.visible_at),
          "expires_at": p("p_expires", T.c.expires_at), "sent_at": p("p_now", T.c.sent_at),
-         "received_count": literal_column("0"), "receipt": None, "first_received_at": None, "source_queue_id": None}
+         "received_count": literal_column("0"), "receipt": null(), "first_received_at": null(), "source_queue_id": null()}
         for k in range(n)])
 
 

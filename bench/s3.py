@@ -107,6 +107,33 @@ def raw_put_round(target: dict[str, Any], bucket: str, i: int, payload: bytes) -
     return time.perf_counter() - t
 
 
+def curl_put_round(target: dict[str, Any], bucket: str, i: int, src: Path, streams: int = 1) -> float:
+    """``streams`` concurrent presigned PUTs of the file ``src`` sent by curl (a C client streaming
+    from the page cache: the client costs next to nothing); seconds until the last one ends."""
+    import subprocess
+
+    s3 = _CLIENTS[target["endpoint"]]
+    urls = [s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": f"curl-{i}-{n}"},
+                                      ExpiresIn=600) for n in range(streams)]
+    t = time.perf_counter()
+    procs = [subprocess.Popen(["curl", "-sS", "-f", "-o", "/dev/null", "-H", "Expect:", "-T", str(src), url])
+             for url in urls]
+    for proc in procs:
+        assert proc.wait() == 0, "curl PUT failed"
+    return time.perf_counter() - t
+
+
+def parallel_copies(folder: Path, src: Path, i: int, streams: int) -> float:
+    """``streams`` fsynced copies at once (threads: file I/O releases the GIL)."""
+    t = time.perf_counter()
+    threads = [threading.Thread(target=copy_round, args=(folder, src, i * 100 + n)) for n in range(streams)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - t
+
+
 def copy_round(folder: Path, src: Path, i: int) -> float:
     """Copy a file of the same size on the same disk, fsynced (Cumulo fsyncs before an object is visible)."""
     dst = folder / f"dst-{i}"
@@ -130,22 +157,29 @@ def large_interleaved(targets: dict[str, dict[str, Any]], buckets: dict[str, str
     folder = Path(tempfile.mkdtemp(prefix="bench-copy-", dir=str(Path(__file__).resolve().parent.parent)))
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
     raw: dict[str, list[float]] = {name: [] for name in targets}
+    curl: dict[str, list[float]] = {name: [] for name in targets}
+    curl2: dict[str, list[float]] = {name: [] for name in targets}
     copies: list[float] = []
+    copies2: list[float] = []
     try:
         src = folder / "src"
         src.write_bytes(payload)
         for i in range(rounds):
             copies.append(copy_round(folder, src, i))
+            copies2.append(parallel_copies(folder, src, i, 2))
             for name, target in targets.items():
                 times[name].append(large_round(target, buckets[name], i, payload))
                 raw[name].append(raw_put_round(target, buckets[name], i, payload))
+                curl[name].append(curl_put_round(target, buckets[name], i, src))
+                curl2[name].append(curl_put_round(target, buckets[name], i, src, streams=2))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     mib = len(payload) / MiB
-    out: dict[str, Any] = {"disk_copy_mib_s": mib / median(copies)}
+    out: dict[str, Any] = {"disk_copy_mib_s": mib / median(copies), "disk_copy_2_streams_mib_s": 2 * mib / median(copies2)}
     for name, pairs in times.items():
         out[name] = {"put_mib_s": mib / median([p for p, _ in pairs]), "get_mib_s": mib / median([g for _, g in pairs]),
-                     "raw_put_mib_s": mib / median(raw[name])}
+                     "raw_put_mib_s": mib / median(raw[name]), "curl_put_mib_s": mib / median(curl[name]),
+                     "curl_put_2_streams_mib_s": 2 * mib / median(curl2[name])}
     return out
 
 
@@ -317,6 +351,7 @@ def main() -> None:
         if "large" in parts:
             large = large_interleaved(targets, buckets, args.rounds, payload)
             results["disk_copy_mib_s"] = large.pop("disk_copy_mib_s")
+            results["disk_copy_2_streams_mib_s"] = large.pop("disk_copy_2_streams_mib_s")
             for name in targets:
                 results[name].update(large[name])
         if "boto" in parts:
@@ -346,6 +381,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         "boto3_small_put_vs_moto": c["put_ops_s"] / m["put_ops_s"],
         "boto3_small_get_vs_moto": c["get_ops_s"] / m["get_ops_s"],
         "large_put_vs_disk": c["put_mib_s"] / disk, "large_get_vs_disk": c["get_mib_s"] / disk,
+        "curl_put_vs_disk": c["curl_put_mib_s"] / disk,
+        "curl_put_2_streams_vs_2_disk_copies": c["curl_put_2_streams_mib_s"] / results["disk_copy_2_streams_mib_s"],
         "raw_put_vs_disk": c["raw_put_mib_s"] / disk, "raw_put_vs_moto": c["raw_put_mib_s"] / m["raw_put_mib_s"],
         "large_put_vs_moto": c["put_mib_s"] / m["put_mib_s"], "large_get_vs_moto": c["get_mib_s"] / m["get_mib_s"]}
 

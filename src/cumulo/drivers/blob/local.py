@@ -178,6 +178,17 @@ class BlobWriter:
     def crc32(self) -> int | None:
         return self._crc32
 
+    def take_small(self) -> bytes | None:
+        """After ``finish``: the whole blob, if it is small and nothing is on disk yet, for the caller
+        to store with ``LocalBlobStore.write_group_sync`` (or ``put_small``) itself; the writer is then
+        done. None otherwise (use ``commit``)."""
+        if self._fh is not None or self._inflight is not None or sum(len(p) for p in self._pending) > INLINE_MAX:
+            return None
+        data = b"".join(self._pending)
+        self._pending = []
+        self.closed = True
+        return data
+
     async def commit(self) -> str:
         """Make the blob durable and visible under ``blob_id``."""
         await self.finish()
@@ -252,7 +263,7 @@ class LocalBlobStore:
             while self._small:
                 group, self._small = self._small[:SMALL_GROUP], self._small[SMALL_GROUP:]
                 try:
-                    errors = await self.run(self._put_small_sync, [(b, d) for b, d, _ in group])
+                    errors = await self.run(self.write_group_sync, [(b, d) for b, d, _ in group])
                 except Exception as exc:  # noqa: BLE001 - handed to every waiting request
                     errors = [exc] * len(group)
                 for (_, _, future), error in zip(group, errors, strict=True):
@@ -265,7 +276,10 @@ class LocalBlobStore:
         finally:
             self._small_groups -= 1
 
-    def _put_small_sync(self, group: list[tuple[str, bytes]]) -> list[BaseException | None]:
+    def write_group_sync(self, group: list[tuple[str, bytes]]) -> list[BaseException | None]:
+        """Blocking: write small blobs into place, then make them all durable with one ``syncfs`` (a
+        ``fsync`` each where ``syncfs`` is missing). One error (or None) per blob; raises if the sync
+        itself fails."""
         errors: list[BaseException | None] = []
         written: list[int] = []
         try:

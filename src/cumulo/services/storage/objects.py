@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.drivers.blob import BlobWriter, LocalBlobStore
+from cumulo.drivers.blob.local import INLINE_MAX
 from cumulo.platform import Platform
 from cumulo.services.storage import reads
 from cumulo.services.storage.errors import S3Error, no_such_key
@@ -37,8 +38,10 @@ class Checks:
 
 
 async def receive(store: LocalBlobStore, body: AsyncIterator[bytes], checks: Checks,
-                  limit: int = MAX_OBJECT) -> BlobWriter:
-    """Stream ``body`` into a new blob, verify it, and commit it (not yet referenced by any row)."""
+                  limit: int = MAX_OBJECT, *, defer_small: bool = False) -> BlobWriter:
+    """Stream ``body`` into a new blob, verify it, and commit it (not yet referenced by any row).
+    With ``defer_small``, a small blob is only verified: the caller takes it with ``take_small`` and
+    has it written together with its version (``record_version(small=...)``)."""
     if checks.size is not None and checks.size > limit:
         raise S3Error("EntityTooLarge", f"objects are limited to {limit} bytes", 400)
     want_sha = bool(checks.sha256_hex) or "sha256" in checks.wants or "sha256" in checks.checksums
@@ -51,7 +54,8 @@ async def receive(store: LocalBlobStore, body: AsyncIterator[bytes], checks: Che
                 raise S3Error("EntityTooLarge", f"objects are limited to {limit} bytes", 400)
         await writer.finish()
         _verify(writer, checks)
-        await writer.commit()
+        if not defer_small or writer.size > INLINE_MAX:
+            await writer.commit()
     except BaseException:
         await writer.abort()
         raise
@@ -77,10 +81,13 @@ def _verify(writer: BlobWriter, checks: Checks) -> None:
 async def put_object(platform: Platform, bucket: Bucket, key: str, body: AsyncIterator[bytes], checks: Checks, *,
                      content_type: str | None, meta: dict[str, Any]) -> ObjectVersion:
     check_key(key)
-    writer = await receive(blob_store(platform), body, checks)
+    writer = await receive(blob_store(platform), body, checks, defer_small=True)
+    small = writer.take_small() if writer.size <= INLINE_MAX else None
+    if small is None and not writer.closed:
+        await writer.commit()  # pragma: no cover - receive committed everything but small blobs
     return await record_version(platform, bucket, key, blob_id=writer.blob_id, size=writer.size,
                                 etag=writer.md5_hex, content_type=content_type or "application/octet-stream",
-                                meta=meta)
+                                meta=meta, small=small)
 
 
 async def get_version(session: AsyncSession, bucket: Bucket, key: str, version_id: str | None = None,

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import utcnow
+from cumulo.core.errors import Unavailable
 from cumulo.drivers.blob import LocalBlobStore
 from cumulo.drivers.blob.local import random_hex
 from cumulo.platform import Platform
@@ -72,12 +73,20 @@ def new_row_id() -> str:
 
 async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
                          etag: str, content_type: str, meta: dict[str, Any],
-                         delete_marker: bool = False) -> ObjectVersion:
+                         delete_marker: bool = False, small: bytes | None = None) -> ObjectVersion:
     """Make a new version the latest one, atomically; blobs it replaces are removed after the commit.
     On failure the new blob is removed, so nothing is left half-created (a caller cancelled while its
-    write is in flight leaves the blob: an unreferenced file is better than a row without bytes)."""
+    write is in flight leaves the blob: an unreferenced file is better than a row without bytes).
+
+    ``small``: the bytes of blob ``blob_id``, not yet on disk. On SQLite's write lane they are written
+    and made durable (one ``syncfs`` for the batch) in the same thread call, just before the
+    transaction that makes them visible; elsewhere they are group-committed first."""
+    if small is not None and sqlite_lane.lane(platform) is None:
+        assert blob_id is not None
+        await _put_small(platform, blob_id, small)
+        small = None
     item = Pending(bucket, key, {"blob_id": blob_id, "size": size, "etag": etag, "content_type": content_type,
-                                 "meta": meta, "delete_marker": delete_marker})
+                                 "meta": meta, "delete_marker": delete_marker, "small": small})
     try:
         row, garbage = await _batcher(platform).submit(item)
     except asyncio.CancelledError:
@@ -173,6 +182,8 @@ class Batcher:
                             exc_info=True)
                 for item in batch:
                     try:
+                        if item.fields.get("small") is not None:
+                            await _put_small(self.platform, item.fields["blob_id"], item.fields["small"])
                         _settle(item, result=await _write_one(self.platform, item))
                     except Exception as exc:  # noqa: BLE001 - handed to the waiting request
                         _settle(item, error=exc)
@@ -192,8 +203,9 @@ class Batcher:
         changes = [sqlite_lane.Change(bucket.id, sorted(keys), drop_null=bucket.versioning != "Enabled",
                                       demote=bool(bucket.versioning)) for bucket, keys in by_bucket.values()]
         results, rows = _plan(batch, last)
+        smalls = [(item.fields["blob_id"], item.fields["small"]) for item in batch if item.fields.get("small") is not None]
         async with write_lock(self.platform):
-            garbage = await fast.write(changes, rows)
+            garbage = await fast.write(changes, rows, blobs=smalls, store=blob_store(self.platform))
         if results:  # the replaced blobs are removed by the first request of the batch
             results[0] = (results[0][0], results[0][1] + garbage)
         return results
@@ -229,6 +241,13 @@ class Batcher:
         if results:  # the replaced blobs are removed by the first request of the batch
             results[0] = (results[0][0], results[0][1] + garbage)
         return results
+
+
+async def _put_small(platform: Platform, blob_id: str, data: bytes) -> None:
+    try:
+        await blob_store(platform).put_small(blob_id, data)
+    except OSError as exc:
+        raise Unavailable(f"blob store cannot write: {exc.strerror}") from None
 
 
 def _plan(batch: list[Pending], last: dict[tuple[str, str], int]) -> tuple[

@@ -1,11 +1,28 @@
 """Queue throughput end to end (send, receive, delete) through Cumulo's HTTP API, side by side in
 the same run with SQS in moto_server driven by boto3.
 
-8 producer and 8 consumer processes; a run ends when every message has been received and deleted.
-Two modes: single (one message per call) and batched (10 per call: send batch, receive 10,
-delete batch). Usage:
+8 producers and 8 consumers; consumers long-poll for 1 s. Two modes: single (one message per
+call) and batched (10 per call: send batch, receive 10, delete batch). The rate is messages
+deleted per second, from the moment every worker is connected to the last delete (a consumer
+still in a long poll after the last delete does not count); a run that has not finished after
+60 s is measured on what it did.
 
-    .venv/bin/python bench/queues.py [--messages 2000] [--batched-messages 20000] [--postgres]
+Clients. moto is driven by boto3 as before: 8 + 8 worker processes (boto3 is moto's own client,
+and a boto3 client is not meant for asyncio). Cumulo's 8 producers and 8 consumers are coroutines
+in one client process (``--client-processes``), each on its own keep-alive connection, speaking
+HTTP/1.1 through the minimal ``Connection`` class below: the machine has 2 cores shared by the
+clients, the server and PostgreSQL, and 16 processes with sync httpx (or one httpx.AsyncClient,
+about 1.8 ms of CPU per request) burnt more CPU than the server itself. The bench client now
+costs about 20 ms of CPU per 1,000 batched messages.
+
+Server. ``cumulo api`` with one API process by default (``--api-processes``): with several, the
+per-process caches (API keys, queue rows) are off by design, which costs more CPU per message
+than the second process gains on 2 cores.
+
+Usage:
+
+    .venv/bin/python bench/queues.py [--messages 2000] [--batched-messages 10000] [--postgres]
+        [--client-processes 1] [--api-processes 1] [--skip moto,sqlite]
 
 Targets (issue 5): at least 3x moto; batched at least 5,000 messages/s on PostgreSQL.
 """
@@ -22,7 +39,7 @@ import time
 import uuid
 from pathlib import Path
 
-import httpx
+import httpx  # set-up calls only
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import VENV_BIN, cumulo_api, free_port, process  # noqa: E402

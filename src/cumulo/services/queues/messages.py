@@ -1,11 +1,13 @@
 """Messages: send, receive (with long polling), delete, change visibility, purge, redrive.
 
-Send, receive and delete are one Core statement each on an autocommit connection (plus the
-queue lookup for send and receive): a multi-row INSERT; ``UPDATE ... WHERE id IN (SELECT ...
-LIMIT n) RETURNING``, whose subquery adds ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite runs one
-writer at a time, so the statement is the claim there too); and one ``DELETE ... WHERE (id,
-receipt) IN (...) RETURNING`` for a whole batch. Each receive stamps a new nonce on the rows it
-claims; a receipt handle is ``<message id>.<nonce>``, so only the latest handle matches.
+The hot path (send, receive, delete) is one statement per step, from ``statements.py``, run by
+``store.py`` with no transaction around it: a multi-row INSERT; a claim ``UPDATE ... WHERE id IN
+(visible ids, oldest first, LIMIT n) RETURNING``, whose subquery locks with ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL (SQLite runs one writer at a time, so the statement is the claim there too);
+and one ``DELETE ... RETURNING`` for a whole batch of receipt handles. The queue row a send or
+receive needs comes from ``QueueCache`` (one API process) or one SELECT. Each receive stamps a new
+nonce on the rows it claims; a receipt handle is ``<message id>.<nonce>``, so only the latest
+handle matches. Change visibility, purge and redrive are rare and use an ORM session.
 
 Long polling: a receiver that finds nothing waits on a per-queue ``asyncio.Event`` that a send in
 this process sets, and re-reads the database every ``POLL_SECONDS`` for sends made by other

@@ -218,7 +218,7 @@ def test_expired_messages_are_dropped_after_retention(user: Client, server) -> N
     async def age_one() -> int:
         async with server.platform.db.session() as s:
             await s.execute(update(Message).where(Message.queue_id == q["id"], Message.body == "old")
-                            .values(expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+                            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
             await s.commit()
             return await service.drop_expired(s)
 
@@ -247,3 +247,42 @@ def test_many_concurrent_consumers_never_share_a_message(user: Client, server) -
         for f in [pool.submit(consume) for _ in range(12)]:
             f.result()
     assert len(seen) == total and len(set(seen)) == total
+
+
+def test_queue_changes_apply_to_the_next_send_and_receive(user: Client) -> None:
+    """The hot path's queue rows are cached per process: every change through the API evicts them."""
+    name = qname()
+    q = user.queues.create(name)
+    user.queues.send(name, "warm")  # the queue row is now cached under its name and id
+    assert len(user.queues.receive(q["id"])) == 1
+    user.queues.update(name, delay_seconds=900)
+    user.queues.send(name, "delayed")
+    assert user.queues.receive(q["id"]) == [] and user.queues.stats(q["id"])["delayed"] == 1
+    user.queues.purge(q["id"])
+    user.queues.delete(name)
+    for call in (lambda: user.queues.send(name, "x"), lambda: user.queues.receive(name)):
+        with pytest.raises(ApiError) as err:
+            call()
+        assert err.value.status == 404
+    again = user.queues.create(name)  # same name, new queue: the name must not lead to the old one
+    user.queues.send(name, "fresh")
+    assert [m["body"] for m in user.queues.receive(again["id"])] == ["fresh"]
+
+
+def test_delete_batch_scopes_handles_to_the_queue_and_reports_each(user: Client, other_user: Client) -> None:
+    a, b = user.queues.create(qname()), user.queues.create(qname())
+    user.queues.send_batch(a["id"], ["a1", "a2"])
+    user.queues.send(b["id"], "b1")
+    got_a = user.queues.receive(a["id"], max_messages=10)
+    got_b = user.queues.receive(b["id"])
+    handles = [m["receipt_handle"] for m in got_a]
+    with pytest.raises(ApiError) as err:  # someone else's queue: 404, nothing deleted
+        other_user.queues.delete_batch(a["id"], handles)
+    assert err.value.status == 404
+    res = user.queues.delete_batch(a["id"], [handles[0], got_b[0]["receipt_handle"], "no-dot", handles[1]])
+    assert res["deleted"] == [handles[0], handles[1]]
+    assert [(f["receipt_handle"], f["code"]) for f in res["failed"]] == [
+        (got_b[0]["receipt_handle"], "NOT_FOUND"), ("no-dot", "INVALID_INPUT")]
+    assert user.queues.stats(b["id"])["total"] == 1  # b's message was not deleted through a
+    res = user.queues.delete_batch(a["id"], handles)  # already gone
+    assert res["deleted"] == [] and len(res["failed"]) == 2

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from pathlib import Path
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from cumulo.core.config import Settings
@@ -56,7 +56,7 @@ class Platform:
                 result = closer()
                 if result is not None:
                     await result
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("error while closing")
         await self.db.dispose()
 

@@ -29,12 +29,12 @@ def test_prepared_query_returns_typed_rows(server: LiveServer) -> None:
 
 
 def test_datetime_parameters_are_converted(server: LiveServer) -> None:
-    before = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     email = new_email()
     register_and_login(server, email)
     emails = [r[0] for r in server.call(server.platform.db.read(USERS_SINCE, since=before))]
     assert email in emails
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
     assert server.call(server.platform.db.read(USERS_SINCE, since=later)) == []
 
 

@@ -18,9 +18,8 @@ def register(app: typer.Typer) -> None:
     @output.handle_errors
     def create(name: str, size: int = typer.Option(..., "--size", help="size in GiB")) -> None:
         """Create a volume."""
-        with output.client() as c:
-            with output.console.status(f"creating {size} GiB volume {name}..."):
-                output.show(c.volumes.create(name, size))
+        with output.client() as c, output.console.status(f"creating {size} GiB volume {name}..."):
+            output.show(c.volumes.create(name, size))
 
     @volumes.command("list")
     @output.handle_errors
@@ -62,9 +61,8 @@ def register(app: typer.Typer) -> None:
     @output.handle_errors
     def snapshot(volume: str, description: str = typer.Option("", "--description", "-d")) -> None:
         """Snapshot a volume's files."""
-        with output.client() as c:
-            with output.console.status(f"snapshotting {volume}..."):
-                output.show(c.volumes.snapshot(volume, description))
+        with output.client() as c, output.console.status(f"snapshotting {volume}..."):
+            output.show(c.volumes.snapshot(volume, description))
 
     @volumes.command("snapshots")
     @output.handle_errors
@@ -77,9 +75,8 @@ def register(app: typer.Typer) -> None:
     @output.handle_errors
     def restore(snapshot: str, name: str = typer.Option(..., "--name", help="name of the new volume")) -> None:
         """Restore a snapshot into a new volume."""
-        with output.client() as c:
-            with output.console.status(f"restoring {snapshot} into {name}..."):
-                output.show(c.volumes.restore(snapshot, name))
+        with output.client() as c, output.console.status(f"restoring {snapshot} into {name}..."):
+            output.show(c.volumes.restore(snapshot, name))
 
     @volumes.command("delete-snapshot")
     @output.handle_errors

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from cumulo.client.network import Network
-    from cumulo.client.volumes import Volumes
     from cumulo.client.compute import Images, Instances
-    from cumulo.client.identity import Identity
     from cumulo.client.cron import Cron
+    from cumulo.client.functions import Functions
+    from cumulo.client.identity import Identity
+    from cumulo.client.network import Network
     from cumulo.client.notify import Notify
     from cumulo.client.queues import Queues
-    from cumulo.client.storage import Storage
     from cumulo.client.secrets import Secrets
-    from cumulo.client.functions import Functions
+    from cumulo.client.storage import Storage
+    from cumulo.client.volumes import Volumes
 
 
 class ApiError(Exception):

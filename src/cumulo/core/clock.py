@@ -7,14 +7,14 @@ import datetime as dt
 
 def utcnow() -> dt.datetime:
     """Timezone-aware current UTC time."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
     """Databases such as SQLite hand back naive datetimes; they are UTC."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=dt.timezone.utc)
+    return value.replace(tzinfo=dt.UTC)
 
 
 def iso(value: dt.datetime | None) -> str | None:

@@ -46,7 +46,7 @@ class Bus:
             if asyncio.iscoroutine(result):
                 task = asyncio.get_running_loop().create_task(result)
                 task.add_done_callback(_log_failure)
-        except Exception:  # noqa: BLE001 - a subscriber must not break the publisher
+        except Exception:
             log.exception("event handler failed for %s", event.topic)
 
 

@@ -33,12 +33,12 @@ class Loop:
                 await self.fn()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a failing pass is retried on the next one
+            except Exception:
                 log.exception("background loop %s failed", self.name)
             self.runs += 1
             try:
                 await asyncio.wait_for(self._woken.wait(), timeout=self.interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 

@@ -38,7 +38,7 @@ def test_create_get_list_update_delete(user: Client, other_user: Client) -> None
                            headers={"Authorization": "Bearer s3cret", "X-Trace": "on"})
     assert job["status"] == "ACTIVE" and job["method"] == "POST" and job["target_type"] == "http"
     nxt = when(job["next_run_at"])
-    assert nxt > dt.datetime.now(dt.timezone.utc)
+    assert nxt > dt.datetime.now(dt.UTC)
     assert nxt.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris")).hour == 3
     assert job["headers"] == {"Authorization": "***", "X-Trace": "on"}
     assert "s3cret" not in json.dumps(user.events(200))
@@ -55,7 +55,7 @@ def test_create_get_list_update_delete(user: Client, other_user: Client) -> None
         assert err.value.status == 404
     updated = user.cron.update(job["id"], schedule="rate(5 minutes)", method="GET")
     assert updated["schedule"] == "rate(5 minutes)" and updated["method"] == "GET"
-    assert when(updated["next_run_at"]) - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(minutes=5)
+    assert when(updated["next_run_at"]) - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=5)
     user.cron.delete(job["id"])
     with pytest.raises(ApiError) as err:
         user.cron.get(job["id"])
@@ -189,7 +189,7 @@ def test_missed_runs_run_once_or_are_skipped_after_downtime(make_server: Callabl
         once = c.cron.create(jname(), "*/5 * * * *", target_url=receiver.url + "?once", missed_runs="run_once")
         skip = c.cron.create(jname(), "*/5 * * * *", target_url=receiver.url + "?skip", missed_runs="skip")
     server.stop()
-    missed = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(hours=2)
+    missed = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
     engine = create_engine(sync_url(server.settings.resolved_database_url))
     with engine.begin() as conn:  # the server was down for two hours
         conn.execute(update(CronJob.__table__).values(next_run_at=missed))
@@ -198,7 +198,7 @@ def test_missed_runs_run_once_or_are_skipped_after_downtime(make_server: Callabl
     with Client(again.url, api_key=key) as c:
         runs = eventually(lambda: c.cron.runs(once["id"]))
         assert len(runs) == 1 and when(runs[0]["scheduled_at"]) == missed
-        assert eventually(lambda: when(c.cron.get(skip["id"])["next_run_at"]) > dt.datetime.now(dt.timezone.utc))
-        assert when(c.cron.get(once["id"])["next_run_at"]) > dt.datetime.now(dt.timezone.utc)
+        assert eventually(lambda: when(c.cron.get(skip["id"])["next_run_at"]) > dt.datetime.now(dt.UTC))
+        assert when(c.cron.get(once["id"])["next_run_at"]) > dt.datetime.now(dt.UTC)
         assert c.cron.runs(skip["id"]) == []
     assert [r.path for r in receiver.wait_for(1)] == ["/hook?once"]

@@ -125,7 +125,7 @@ def test_finished_invocations_are_pruned_after_the_retention(server, user: Clien
 
     fn = user.functions.create(fname(), "python", py_zip)
     me = user.identity.me()["id"]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     old = now - dt.timedelta(seconds=server.settings.function_invocation_retention_seconds + 60)
     rows = {"old-finished": dict(ended_at=old, created_at=old), "recent": dict(ended_at=now, created_at=now),
             "old-pending": dict(ended_at=None, created_at=old)}

@@ -82,7 +82,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes(server: LiveServer) 
 
     async def expire_lock() -> None:
         async with server.platform.db.session() as s:
-            past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+            past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
             await s.execute(update(LoginFailure).where(LoginFailure.email == email).values(locked_until=past))
             await s.commit()
 

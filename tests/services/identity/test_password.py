@@ -60,7 +60,7 @@ def test_expired_reset_token_is_refused(server: LiveServer) -> None:
 
     async def expire() -> None:
         async with server.platform.db.session() as s:
-            past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+            past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
             await s.execute(update(OneTimeToken).where(OneTimeToken.token_hash == sha256_hex(token)).values(expires_at=past))
             await s.commit()
 
@@ -121,7 +121,7 @@ class _Sink:
         self.messages: list[email.message.Message] = []
         self.event = threading.Event()
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         self.messages.append(email.message_from_bytes(envelope.content))
         self.event.set()
         return "250 OK"

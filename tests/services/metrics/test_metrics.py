@@ -48,8 +48,8 @@ def test_retention_drops_old_samples(make_server) -> None:  # type: ignore[no-un
     from cumulo.services.metrics.sampler import Sample
 
     live = make_server(metrics_interval_seconds=3600.0)
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
-    fresh = dt.datetime.now(dt.timezone.utc)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+    fresh = dt.datetime.now(dt.UTC)
 
     async def scenario() -> tuple[int, int]:
         async with live.platform.db.session() as session:

@@ -79,6 +79,6 @@ def test_a_stop_gives_back_the_lease_of_deliveries_in_flight(
         engine.dispose()
     if isinstance(next_at, str):  # SQLite hands back text
         next_at = dt.datetime.fromisoformat(next_at)
-    next_at = next_at if next_at.tzinfo else next_at.replace(tzinfo=dt.timezone.utc)
+    next_at = next_at if next_at.tzinfo else next_at.replace(tzinfo=dt.UTC)
     assert status == "pending" and attempts == 0
-    assert next_at <= dt.datetime.now(dt.timezone.utc)  # due now, not at the end of a 75 s lease
+    assert next_at <= dt.datetime.now(dt.UTC)  # due now, not at the end of a 75 s lease

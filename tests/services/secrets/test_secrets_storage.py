@@ -16,10 +16,10 @@ from cumulo.client import ApiError, Client
 from cumulo.core import crypto
 from cumulo.core.errors import NotFound, Unavailable
 from cumulo.platform import build_platform
-from cumulo.services.secrets import keys, service
-from cumulo.services.secrets.models import DataKey, SecretVersion
 from cumulo.services.notify import service as notify
 from cumulo.services.notify.models import Subscription
+from cumulo.services.secrets import keys, service
+from cumulo.services.secrets.models import DataKey, SecretVersion
 from cumulo.services.secrets.rotation import rotate
 from cumulo.testing import server as testing_server
 from tests.conftest import register_and_login

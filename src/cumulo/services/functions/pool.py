@@ -113,7 +113,7 @@ class Pool:
         began = time.perf_counter()
         try:
             answer = await asyncio.wait_for(worker.conn.call(request), spec.timeout_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._discard(vp, worker)
             return Outcome(False, error=_error("Runtime.Timeout", f"the invocation timed out after "
                                                f"{spec.timeout_seconds} s; its container was replaced"),
@@ -145,7 +145,7 @@ class Pool:
                                          f"({spec.max_concurrency}); retry later")
                 try:
                     await asyncio.wait_for(vp.cond.wait(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         worker = None
         try:

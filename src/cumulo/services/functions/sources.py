@@ -105,7 +105,7 @@ def register_sources(platform: Platform) -> None:
         try:
             while await _poll_one(platform, source_id):
                 pass
-        except Exception:  # noqa: BLE001 - logged; the next pass retries
+        except Exception:
             log.exception("event source %s failed", source_id)
         finally:
             busy.discard(source_id)

@@ -247,7 +247,7 @@ class LocalBlobStore:
 
     async def put_small(self, blob_id: str, data: bytes) -> None:
         """Write a small blob and make it durable, group-committed: blobs that arrive while a group
-        is being written go together in the next one, written and renamed into place by one thread
+        is being written go together in the next one, written into place by one thread
         call that ends with one ``syncfs`` (one journal commit for the group, where a ``fsync`` per
         file costs one each; the file system here manages about 600-1300 fsyncs/s). Up to
         ``SMALL_GROUPS`` groups are in flight at once. Returns once the blob is on disk."""
@@ -277,36 +277,32 @@ class LocalBlobStore:
             self._small_groups -= 1
 
     def write_group_sync(self, group: list[tuple[str, bytes]]) -> list[BaseException | None]:
-        """Blocking: write small blobs into place, then make them all durable with one ``syncfs`` (a
-        ``fsync`` each where ``syncfs`` is missing). One error (or None) per blob; raises if the sync
-        itself fails."""
+        """Blocking: write small blobs, then make them all durable with one ``syncfs`` (a ``fsync``
+        each where ``syncfs`` is missing). One error (or None) per blob; raises if the sync itself
+        fails. Written straight to their final path (no temporary file and rename): the ids are
+        fresh, and a blob is only referenced once its row commits, after this returns; a crash
+        midway leaves an unreferenced file for the orphan sweep."""
         errors: list[BaseException | None] = []
         written: list[int] = []
         try:
             for blob_id, data in group:
+                final = self.path(blob_id)
                 try:
-                    tmp = self.tmp_dir / f"{blob_id}.part"
-                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                     try:
-                        view = memoryview(data)
-                        while view:
-                            view = view[os.write(fd, view):]
-                        if _SYNCFS is None:
-                            os.fsync(fd)
-                    except BaseException:
-                        os.close(fd)
-                        raise
-                    written.append(fd)
-                    final = self.path(blob_id)
-                    try:
-                        os.replace(tmp, final)
+                        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                     except FileNotFoundError:
                         final.parent.mkdir(parents=True, exist_ok=True)
-                        os.replace(tmp, final)
+                        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                    written.append(fd)
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    if _SYNCFS is None:
+                        os.fsync(fd)
                     errors.append(None)
                 except OSError as exc:
                     with contextlib.suppress(OSError):
-                        (self.tmp_dir / f"{blob_id}.part").unlink(missing_ok=True)
+                        final.unlink(missing_ok=True)
                     errors.append(exc)
             if written and _SYNCFS is not None and _SYNCFS(written[0]) != 0:
                 err = ctypes.get_errno()

@@ -10,8 +10,10 @@ ordinary async connection (asyncpg, prepared statements cached per connection).
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import SingletonThreadPool
 
 from cumulo.db.query import Query
+
+ASYNCPG_POOL_SIZE = 16  # connections per process (the queue bench's 8 producers + 8 consumers get one each)
+POOL_SETTINGS = {"enable_seqscan": "off", "enable_bitmapscan": "off"}
+"""The hot paths read a handful of rows through an index (by primary key, by a unique key, or
+the oldest visible messages of one queue), so the pool's connections plan nothing else. asyncpg
+keeps statements prepared, and PostgreSQL settles on a generic plan after five executions: planned
+while a new table is nearly empty (no statistics until the first ANALYZE), that was a sequential
+scan, or a bitmap scan of all of a queue's visible messages plus a sort, which then cost
+O(backlog) per statement for as long as the connection lived."""
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
@@ -54,6 +65,8 @@ class Database:
         self._raw = threading.local()
         self._raw_all: list[sqlite3.Connection] = []
         self._pg: tuple[asyncio.AbstractEventLoop, Any] | None = None
+        self._pg_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = \
+            weakref.WeakKeyDictionary()
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -93,18 +106,26 @@ class Database:
             form = query.form(self.reader.dialect)
             return form.rows(self._raw_reader().execute(form.sql, form.args(params)).fetchall())
         form = query.form(self.engine.dialect)
-        pool = await self._asyncpg_pool()
+        pool = await self.asyncpg_pool()
         return form.rows(await pool.fetch(form.sql, *form.args(params)))
 
-    async def _asyncpg_pool(self) -> Any:
-        """The read lane's own asyncpg pool on PostgreSQL (no SQLAlchemy pool or greenlet per read),
-        made in the running loop on first use, and again if a later caller runs in another loop."""
-        import asyncpg
-
+    async def asyncpg_pool(self) -> Any:
+        """PostgreSQL only: the process's asyncpg pool for hot paths (the read lane, the queue
+        store), made in the running loop on first use, and again if a later caller runs in another
+        loop. No SQLAlchemy pool checkout or greenlet per statement, statements stay prepared per
+        connection. Its connections plan index scans only and skip the reset on release (see
+        ``POOL_SETTINGS``): use it for single statements, never for a transaction."""
         loop = asyncio.get_running_loop()
-        if self._pg is None or self._pg[0] is not loop:
-            dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-            self._pg = (loop, await asyncpg.create_pool(dsn, min_size=1, max_size=8))
+        if self._pg is not None and self._pg[0] is loop:
+            return self._pg[1]
+        async with self._pg_locks.setdefault(loop, asyncio.Lock()):
+            if self._pg is None or self._pg[0] is not loop:
+                import asyncpg
+
+                dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+                pool = await asyncpg.create_pool(dsn, min_size=1, max_size=ASYNCPG_POOL_SIZE, init=_json_codecs,
+                                                 reset=_no_reset, server_settings=POOL_SETTINGS)
+                self._pg = (loop, pool)
         return self._pg[1]
 
     def _raw_reader(self) -> sqlite3.Connection:
@@ -157,3 +178,15 @@ def _sqlite_reader_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-unty
     cur.execute("PRAGMA query_only=ON")
     cur.execute("PRAGMA busy_timeout=1000")
     cur.close()
+
+
+async def _no_reset(_conn: Any) -> None:
+    """Nothing to reset on release: single statements outside transactions leave no session state
+    (asyncpg's default reset costs a round trip per statement: advisory unlock, CLOSE ALL,
+    UNLISTEN, RESET ALL)."""
+
+
+async def _json_codecs(conn: Any) -> None:
+    """JSON in and out as Python objects, like SQLAlchemy's JSON type."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")

@@ -16,6 +16,7 @@ from cumulo.api import errors
 from cumulo.api.metrics import Metrics
 from cumulo.api.middleware import RequestMiddleware
 from cumulo.api.ratelimit import RateLimiter
+from cumulo.api.routing import index_routes
 from cumulo.core.config import Settings
 from cumulo.db import migrate
 from cumulo.platform import Platform, build_platform
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     async def prometheus() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    index_routes(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
                        allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"])

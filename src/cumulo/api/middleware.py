@@ -21,8 +21,8 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data: https:; "
-                                  b"style-src 'self' 'unsafe-inline' https:; script-src 'self' 'unsafe-inline' https:"),
+    (b"content-security-policy", (b"default-src 'self'; img-src 'self' data: https:; "
+                                  b"style-src 'self' 'unsafe-inline' https:; script-src 'self' 'unsafe-inline' https:")),
 ]
 _VALID_RID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 PUBLIC_AUTH_PATHS = ("/auth/register", "/auth/login", "/auth/forgot-password", "/auth/reset-password",

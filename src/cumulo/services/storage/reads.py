@@ -1,25 +1,21 @@
 """Hot-path reads of the S3 endpoint (latest object version, bucket by name, credential by access
 key) through ``Database.read``: on SQLite a plain sqlite3 connection in the event loop's thread
 (WAL readers never wait for the writer, a point lookup takes tens of microseconds), on PostgreSQL
-an async connection. Statements are built once, with bound parameters.
+the process's asyncpg pool. Statements are prepared ``Query`` objects (compiled once per dialect);
+JSON columns come back decoded on both databases.
 
 Rows come back as ``Row``: attribute access like the ORM objects they stand in for, never attached
 to a session (read-only)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, select
+from sqlalchemy import bindparam, select
 
+from cumulo.db.query import Query
 from cumulo.platform import Platform
 from cumulo.services.storage.models import Bucket, Credential, ObjectVersion
-
-try:  # prepared reads (compiled once per dialect), when the database layer offers them
-    from cumulo.db.query import Query
-except ImportError:  # pragma: no cover - older database layer: Core statements
-    Query = None  # type: ignore[assignment,misc]
 
 
 class Row:
@@ -32,43 +28,24 @@ class Row:
 
 
 class _Read:
-    def __init__(self, statement: Any, params: tuple[str, ...]):
+    def __init__(self, statement: Any):
         self.statement = statement
         self.names = tuple(c.key for c in statement.selected_columns)
-        self.params = params
-        self.prepared = Query(statement) if Query is not None else None
-        self.json = tuple(i for i, c in enumerate(statement.selected_columns) if isinstance(c.type, JSON))
+        self.prepared = Query(statement)
 
     async def rows(self, platform: Platform, **values: Any) -> list[Row]:
-        if self.prepared is not None:
-            found = await platform.db.read(self.prepared, **values)
-        else:
-            found = await platform.db.read(self.statement.params(**values))
-        if self.json:  # the raw asyncpg lane hands JSON columns over as text
-            found = [_decoded(r, self.json) for r in found]
-        return [Row(self.names, r) for r in found]
+        return [Row(self.names, r) for r in await platform.db.read(self.prepared, **values)]
 
     async def one(self, platform: Platform, **values: Any) -> Row | None:
         rows = await self.rows(platform, **values)
         return rows[0] if rows else None
 
 
-def _decoded(row: Any, columns: tuple[int, ...]) -> Any:
-    if not any(isinstance(row[i], str) for i in columns):
-        return row
-    values = list(row)
-    for i in columns:
-        if isinstance(values[i], str):
-            values[i] = json.loads(values[i])
-    return values
-
-
 _OBJ = ObjectVersion.__table__
 _LATEST = _Read(select(_OBJ).where(_OBJ.c.bucket_id == bindparam("bucket_id"), _OBJ.c.key == bindparam("key"),
-                                   _OBJ.c.is_latest.is_(True)), ("bucket_id", "key"))
-_BUCKET = _Read(select(Bucket.__table__).where(Bucket.__table__.c.name == bindparam("name")), ("name",))
-_CRED = _Read(select(Credential.__table__).where(Credential.__table__.c.access_key_id == bindparam("access_key_id")),
-              ("access_key_id",))
+                                   _OBJ.c.is_latest.is_(True)))
+_BUCKET = _Read(select(Bucket.__table__).where(Bucket.__table__.c.name == bindparam("name")))
+_CRED = _Read(select(Credential.__table__).where(Credential.__table__.c.access_key_id == bindparam("access_key_id")))
 
 
 async def latest_version(platform: Platform, bucket_id: str, key: str) -> Row | None:

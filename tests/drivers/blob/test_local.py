@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pytest
 
 from cumulo.core.errors import NotFound
-from cumulo.drivers.blob import LocalBlobStore
+from cumulo.drivers.blob import LocalBlobStore, checksums
 
 T = TypeVar("T")
 
@@ -24,7 +24,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def _write(store: LocalBlobStore, data: bytes, piece: int = 65536) -> str:
-    writer = await store.writer(sha256=True, crc32=True)
+    writer = await store.writer(checksums=checksums.ALGORITHMS)
     for i in range(0, len(data), piece):
         await writer.write(data[i:i + piece])
     return await writer.commit()
@@ -40,7 +40,7 @@ def test_round_trip_hashes_and_layout(tmp_path: Path, size: int) -> None:
     data = os.urandom(size)
 
     async def go() -> None:
-        writer = await store.writer(sha256=True, crc32=True)
+        writer = await store.writer(checksums=checksums.ALGORITHMS)
         for i in range(0, len(data), 100_000):
             await writer.write(data[i:i + 100_000])
         blob_id = await writer.commit()

@@ -273,3 +273,21 @@ def test_orphan_blobs_are_swept_and_referenced_ones_kept(server: Any, s3: Any, b
     assert removed >= 1 and not orphan.exists() and fresh_orphan.exists()
     assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"referenced bytes"
     fresh_orphan.unlink()
+
+
+@pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])
+def test_every_checksum_algorithm_is_verified(s3: Any, bucket: str, algorithm: str) -> None:
+    """boto3 computes the checksum itself (ChecksumAlgorithm) or is handed a wrong one."""
+    from cumulo.drivers.blob import checksums
+
+    data = os.urandom(300_000)
+    s3.put_object(Bucket=bucket, Key=f"ok-{algorithm}", Body=data, ChecksumAlgorithm=algorithm)
+    assert s3.get_object(Bucket=bucket, Key=f"ok-{algorithm}")["Body"].read() == data
+    good = checksums.of(algorithm.lower(), data)
+    s3.put_object(Bucket=bucket, Key=f"given-{algorithm}", Body=data, **{f"Checksum{algorithm}": good})
+    wrong = checksums.of(algorithm.lower(), data + b"x")
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key=f"bad-{algorithm}", Body=data, **{f"Checksum{algorithm}": wrong})
+    assert code(exc) == "BadDigest"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key=f"bad-{algorithm}")  # nothing half-created

@@ -18,13 +18,13 @@ import os
 import random
 import shutil
 import time
-import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cumulo.core.errors import NotFound, Unavailable
+from cumulo.drivers.blob.checksums import Checksum
 
 T = TypeVar("T")
 CHUNK = 1024 * 1024
@@ -74,14 +74,13 @@ class BlobWriter:
     A small blob costs one thread hop in all: open, write, fsync and rename happen together in
     ``commit``."""
 
-    def __init__(self, store: LocalBlobStore, *, sha256: bool = False, crc32: bool = False):
+    def __init__(self, store: LocalBlobStore, *, checksums: Iterable[str] = ()):
         self.store = store
         self.blob_id = random_hex()
         self.tmp = store.tmp_dir / f"{self.blob_id}.part"
         self.size = 0
         self._md5 = hashlib.md5(usedforsecurity=False)
-        self._sha256 = hashlib.sha256() if sha256 else None
-        self._crc32: int | None = 0 if crc32 else None
+        self._sums = {algorithm: Checksum(algorithm) for algorithm in checksums}
         self._pending: list[Any] = []
         self._pending_size = 0
         self._hashed_pending = False
@@ -117,7 +116,7 @@ class BlobWriter:
         pieces, self._pending, self._pending_size = self._pending, [], 0
         run = self.store.run
         jobs = [run(self._md5_lane, pieces), run(self._write_lane, pieces)]
-        if self._sha256 is not None or self._crc32 is not None:
+        if self._sums:
             jobs.append(run(self._checksum_lane, pieces))
         self._inflight = asyncio.gather(*jobs)
 
@@ -144,10 +143,8 @@ class BlobWriter:
 
     def _checksum_lane(self, pieces: list[Any]) -> None:
         for piece in pieces:
-            if self._sha256 is not None:
-                self._sha256.update(piece)
-            if self._crc32 is not None:
-                self._crc32 = zlib.crc32(piece, self._crc32)
+            for running in self._sums.values():
+                running.update(piece)
 
     async def finish(self) -> None:
         """Wait for queued data to be processed; hashes are final after this. A small remainder is
@@ -173,11 +170,13 @@ class BlobWriter:
 
     @property
     def sha256_hex(self) -> str | None:
-        return self._sha256.hexdigest() if self._sha256 is not None else None
+        running = self._sums.get("sha256")
+        return running.digest().hex() if running is not None else None
 
-    @property
-    def crc32(self) -> int | None:
-        return self._crc32
+    def checksum(self, algorithm: str) -> str | None:
+        """The x-amz-checksum value (base64) of ``algorithm``, if it was asked for."""
+        running = self._sums.get(algorithm)
+        return running.b64 if running is not None else None
 
     def take_small(self) -> bytes | None:
         """After ``finish``: the whole blob, if it is small and nothing is on disk yet, for the caller
@@ -325,8 +324,8 @@ class LocalBlobStore:
             raise NotFound("blob not found")
         return self.blob_dir / blob_id[:2] / blob_id[2:4] / blob_id
 
-    async def writer(self, *, sha256: bool = False, crc32: bool = False) -> BlobWriter:
-        return BlobWriter(self, sha256=sha256, crc32=crc32)
+    async def writer(self, *, checksums: Iterable[str] = ()) -> BlobWriter:
+        return BlobWriter(self, checksums=checksums)
 
     async def read_all(self, blob_id: str, start: int = 0, end: int | None = None) -> bytes:
         """A small blob (or range): straight from the page cache when it is there (no thread hop),

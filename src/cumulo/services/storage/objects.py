@@ -3,7 +3,6 @@ delete, copy. Every path that writes goes through ``receive`` and ``record_versi
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +33,7 @@ class Checks:
     md5: bytes | None = None
     sha256_hex: str | None = None  # x-amz-content-sha256
     checksums: dict[str, str] = field(default_factory=dict)  # x-amz-checksum-<algo>: base64 (header or trailer)
-    wants: set[str] = field(default_factory=set)  # algorithms to compute ("sha256", "crc32")
+    wants: set[str] = field(default_factory=set)  # algorithms announced for a trailer ("crc32c", ...)
 
 
 async def receive(store: LocalBlobStore, body: AsyncIterator[bytes], checks: Checks,
@@ -44,9 +43,8 @@ async def receive(store: LocalBlobStore, body: AsyncIterator[bytes], checks: Che
     has it written together with its version (``record_version(small=...)``)."""
     if checks.size is not None and checks.size > limit:
         raise S3Error("EntityTooLarge", f"objects are limited to {limit} bytes", 400)
-    want_sha = bool(checks.sha256_hex) or "sha256" in checks.wants or "sha256" in checks.checksums
-    want_crc = "crc32" in checks.wants or "crc32" in checks.checksums
-    writer = await store.writer(sha256=want_sha, crc32=want_crc)
+    algorithms = checks.wants | set(checks.checksums) | ({"sha256"} if checks.sha256_hex else set())
+    writer = await store.writer(checksums=algorithms)
     try:
         async for chunk in body:
             await writer.write(chunk)
@@ -69,13 +67,10 @@ def _verify(writer: BlobWriter, checks: Checks) -> None:
         raise S3Error("BadDigest", "the Content-MD5 you specified did not match what we received", 400)
     if checks.sha256_hex and writer.sha256_hex != checks.sha256_hex.lower():
         raise S3Error("XAmzContentSHA256Mismatch", "the provided x-amz-content-sha256 does not match the body", 400)
-    expected = checks.checksums.get("sha256")
-    if expected and base64.b64encode(bytes.fromhex(writer.sha256_hex or "")).decode() != expected:
-        raise S3Error("BadDigest", "the SHA256 you specified did not match the calculated checksum", 400)
-    expected = checks.checksums.get("crc32")
-    if expected and writer.crc32 is not None and \
-            base64.b64encode(writer.crc32.to_bytes(4, "big")).decode() != expected:
-        raise S3Error("BadDigest", "the CRC32 you specified did not match the calculated checksum", 400)
+    for algorithm, expected in checks.checksums.items():
+        if writer.checksum(algorithm) != expected:
+            raise S3Error("BadDigest", f"the {algorithm.upper()} you specified did not match the calculated checksum",
+                          400)
 
 
 async def put_object(platform: Platform, bucket: Bucket, key: str, body: AsyncIterator[bytes], checks: Checks, *,

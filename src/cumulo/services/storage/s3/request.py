@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, unquote
 from starlette.types import Receive, Scope
 
 from cumulo.core.clock import utcnow
+from cumulo.drivers.blob import checksums
 from cumulo.platform import Platform
 from cumulo.services.storage import credentials
 from cumulo.services.storage.errors import S3Error
@@ -19,7 +20,7 @@ from cumulo.services.storage.objects import Checks
 from cumulo.services.storage.s3 import sigv2, sigv4
 from cumulo.services.storage.s3.chunked import ChunkedDecoder
 
-CHECKSUM_ALGOS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
+CHECKSUM_ALGOS = checksums.ALGORITHMS
 
 
 class S3Request:
@@ -141,7 +142,10 @@ class S3Request:
         for name in h.get("x-amz-trailer", "").split(","):
             name = name.strip().lower()
             if name.startswith("x-amz-checksum-"):
-                checks.wants.add(name[len("x-amz-checksum-"):])
+                algorithm = name[len("x-amz-checksum-"):]
+                if algorithm not in CHECKSUM_ALGOS:
+                    raise S3Error("InvalidRequest", f"unsupported checksum algorithm {algorithm!r}", 400)
+                checks.wants.add(algorithm)
         return checks
 
     def _is_chunked(self) -> bool:

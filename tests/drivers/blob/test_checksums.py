@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from cumulo.services.storage import checksums
+from cumulo.drivers.blob import checksums
 
 # The CRC catalogue's check values (input "123456789"), and the SHA test vectors.
 CHECK = {

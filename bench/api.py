@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import cumulo_api, free_port, process, python, wrk  # noqa: E402
+from harness import cumulo_api, free_port, process, python, wrk
 
 PASSWORD = "Bench-passw0rd"
 THREADS = 1
@@ -56,8 +56,8 @@ def bench_static(seconds: int, body: bytes, tmp: Path) -> dict:
     app_file.write_text(STATIC_APP)
     body_file.write_bytes(body)
     port = free_port()
-    args = [python(), "-c", f"import sys; sys.path.insert(0, {str(tmp)!r}); sys.argv=['x', {str(body_file)!r}];"
-            f"import uvicorn, static_app; uvicorn.run(static_app.app, port={port}, log_level='warning', access_log=False)"]
+    args = [python(), "-c", (f"import sys; sys.path.insert(0, {str(tmp)!r}); sys.argv=['x', {str(body_file)!r}];"
+            f"import uvicorn, static_app; uvicorn.run(static_app.app, port={port}, log_level='warning', access_log=False)")]
     with process(args, f"http://127.0.0.1:{port}/auth/keys"):
         url = f"http://127.0.0.1:{port}/auth/keys"
         wrk(url, {"X-API-Key": "x"}, seconds=2, threads=THREADS)

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import cumulo_api  # noqa: E402
+from harness import cumulo_api
 
 HANDLER = "def handler(event, context):\n    return {'ok': True, 'echo': event}\n"
 PASSWORD = "Bench-passw0rd"
@@ -35,7 +35,7 @@ PASSWORD = "Bench-passw0rd"
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summary(values: list[float]) -> dict[str, float]:

@@ -42,7 +42,7 @@ from pathlib import Path
 import httpx  # set-up calls only
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import VENV_BIN, cumulo_api, free_port, process  # noqa: E402
+from harness import VENV_BIN, cumulo_api, free_port, process
 
 PRODUCERS = CONSUMERS = 8
 DEADLINE = 60.0  # seconds per run

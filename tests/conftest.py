@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,8 +39,15 @@ def _create_pg_database() -> tuple[str, Callable[[], None]]:
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
 
     def drop() -> None:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        """Best effort: FORCE cannot end an autovacuum worker (it runs as the superuser), so wait for
+        it a little; a database left behind is not a test failure."""
+        for _ in range(20):
+            try:
+                with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+                time.sleep(0.5)
 
     return f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}", drop
 

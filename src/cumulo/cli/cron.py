@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
         elif queue or topic:
             fields.update(target_type="queue" if queue else "topic", target_id=queue or topic)
         if header:
-            fields["headers"] = dict((h.split(":", 1)[0].strip(), h.split(":", 1)[1].strip()) for h in header
-                                     if ":" in h)
+            fields["headers"] = {h.split(":", 1)[0].strip(): h.split(":", 1)[1].strip() for h in header
+                                     if ":" in h}
         if skip_missed:
             fields["missed_runs"] = "skip"
         with output.client() as c:

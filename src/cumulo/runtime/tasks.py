@@ -82,7 +82,7 @@ class Runner:
             loop.wake()
         tasks, self._tasks = self._tasks, []
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            _done, pending = await asyncio.wait(tasks, timeout=timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

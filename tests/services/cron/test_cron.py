@@ -24,7 +24,7 @@ def jname() -> str:
 
 
 def when(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return dt.datetime.fromisoformat(value)
 
 
 @pytest.fixture

@@ -11,8 +11,10 @@ from cumulo.client.functions import zip_files
 
 def _have_images() -> bool:
     try:
-        out = subprocess.run(["docker", "images", "-q", "cumulo/python"], capture_output=True, text=True, timeout=30)
-        out2 = subprocess.run(["docker", "images", "-q", "cumulo/node"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run(["docker", "images", "-q", "cumulo/python"], capture_output=True, text=True, timeout=30,
+                             check=False)
+        out2 = subprocess.run(["docker", "images", "-q", "cumulo/node"], capture_output=True, text=True, timeout=30,
+                              check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return bool(out.stdout.strip()) and bool(out2.stdout.strip())

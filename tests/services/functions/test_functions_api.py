@@ -127,8 +127,8 @@ def test_finished_invocations_are_pruned_after_the_retention(server, user: Clien
     me = user.identity.me()["id"]
     now = dt.datetime.now(dt.UTC)
     old = now - dt.timedelta(seconds=server.settings.function_invocation_retention_seconds + 60)
-    rows = {"old-finished": dict(ended_at=old, created_at=old), "recent": dict(ended_at=now, created_at=now),
-            "old-pending": dict(ended_at=None, created_at=old)}
+    rows = {"old-finished": {"ended_at": old, "created_at": old}, "recent": {"ended_at": now, "created_at": now},
+            "old-pending": {"ended_at": None, "created_at": old}}
 
     async def seed() -> dict[str, str]:
         ids = {}

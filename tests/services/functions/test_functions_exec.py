@@ -25,6 +25,10 @@ def wait_for(fn, what: str, limit: float = 60.0) -> Any:  # type: ignore[no-unty
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _finished(invocation: dict[str, Any], statuses: tuple[str, ...]) -> dict[str, Any] | None:
+    return invocation if invocation["status"] in statuses else None
+
+
 def test_python_and_node_return_values_and_structured_errors(sqlite_user: Client, py_zip: bytes,
                                                              node_zip: bytes) -> None:
     c = sqlite_user
@@ -122,8 +126,8 @@ def test_async_invoke_retries_then_succeeds(sqlite_user: Client, py_zip: bytes) 
     assert accepted.status_code == 202
     inv = accepted.json()
     assert inv["status"] == "PENDING"
-    done = wait_for(lambda: (lambda r: r if r["status"] in ("SUCCESS", "FAILED") else None)(
-        c.functions.invocation(fn["id"], inv["id"])), "async invocation")
+    done = wait_for(lambda: _finished(c.functions.invocation(fn["id"], inv["id"]), ("SUCCESS", "FAILED")),
+                    "async invocation")
     assert done["status"] == "SUCCESS" and done["attempts"] == 3 and done["result"] == {"attempt": 3}
 
 
@@ -132,8 +136,7 @@ def test_async_failure_goes_to_the_dead_letter_queue(sqlite_user: Client, py_zip
     dlq = c.queues.create(f"dlq-{uuid.uuid4().hex[:6]}")
     fn = c.functions.create(fname(), "python", py_zip, handler="main.fail", dead_letter_queue=dlq["name"])
     inv = c.functions.invoke(fn["id"], {"n": 1}, is_async=True)
-    done = wait_for(lambda: (lambda r: r if r["status"] == "FAILED" else None)(
-        c.functions.invocation(fn["id"], inv["id"])), "async failure")
+    done = wait_for(lambda: _finished(c.functions.invocation(fn["id"], inv["id"]), ("FAILED",)), "async failure")
     assert done["attempts"] == 3 and done["error"]["type"] == "ValueError"
     msgs = wait_for(lambda: c.queues.receive(dlq["id"], max_messages=1), "dead letter")
     assert inv["id"] in msgs[0]["body"]

@@ -125,7 +125,8 @@ def release_loop_devices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     for path in mounts:
         if path.startswith(base):
             subprocess.run(["umount", "-l", path], check=False)
-    listing = subprocess.run(["losetup", "-l", "-n", "-O", "NAME,BACK-FILE"], capture_output=True, text=True)
+    listing = subprocess.run(["losetup", "-l", "-n", "-O", "NAME,BACK-FILE"], capture_output=True, text=True,
+                             check=False)
     for line in listing.stdout.splitlines():
         name, _, backing = line.strip().partition(" ")
         if backing.strip().startswith(base):

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from cumulo.testing.server import free_port
 
@@ -87,7 +87,7 @@ class Receiver:
                 self._cond.wait(left)
             return list(self.requests[:count])
 
-    def __enter__(self) -> Receiver:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

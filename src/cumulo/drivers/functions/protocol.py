@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import struct
 from typing import Any
@@ -38,7 +39,5 @@ class AgentConnection:
         return answer
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a dead socket
             self.writer.close()
-        except Exception:  # noqa: BLE001 - closing a dead socket
-            pass

@@ -64,11 +64,11 @@ def describe(exc, kind=None):
 def load():
     module_name, _, function_name = HANDLER.rpartition(".")
     if not module_name or not function_name:
-        raise ValueError("handler must look like 'module.function', got %r" % HANDLER)
+        raise ValueError(f"handler must look like 'module.function', got {HANDLER!r}")
     module = importlib.import_module(module_name)
     handler = getattr(module, function_name, None)
     if not callable(handler):
-        raise AttributeError("module %r has no function %r" % (module_name, function_name))
+        raise AttributeError(f"module {module_name!r} has no function {function_name!r}")
     return handler
 
 

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     s3_domain: str = Field("localhost", description="virtual-hosted-style: <bucket>.<s3_domain>[:port]")
     s3_public_url: str | None = None
 
+    # --- queues -----------------------------------------------------------------
+    queue_poll_seconds: float = Field(0.5, gt=0, le=60, description="a long-polling receive re-reads its queue this "
+                                      "often (delays and visibility timeouts ending); sends wake it at once")
+
     # --- secrets ----------------------------------------------------------------
     master_key: str | None = None
     master_key_previous: str | None = Field(None, description="comma-separated older master keys still accepted "

@@ -9,9 +9,9 @@ receive needs comes from ``QueueCache`` (one API process) or one SELECT. Each re
 nonce on the rows it claims; a receipt handle is ``<message id>.<nonce>``, so only the latest
 handle matches. Change visibility, purge and redrive are rare and use an ORM session.
 
-Long polling: a receiver that finds nothing waits on a per-queue ``asyncio.Event`` that a send in
-this process sets, and re-reads the database every ``POLL_SECONDS`` for sends made by other
-processes and for messages whose delay or visibility timeout ends.
+Long polling: a receiver that finds nothing waits for a wake-up of its queue (``signals.py``: set
+by a send in this process, or on PostgreSQL in any process), and re-reads the database every
+``CUMULO_QUEUE_POLL_SECONDS`` for messages whose delay or visibility timeout ends.
 """
 
 from __future__ import annotations
@@ -36,34 +36,12 @@ from cumulo.services.queues import statements as sql
 from cumulo.services.queues.lookup import resolve
 from cumulo.services.queues.models import Message, Queue
 from cumulo.services.queues.schemas import BatchFailure, DeleteBatchOut, MessageIn, ReceivedOut, SentOut
+from cumulo.services.queues.signals import signals
 from cumulo.services.queues.statements import QueueRow
 from cumulo.services.queues.store import store
 
-POLL_SECONDS = 0.5
 QUEUE_CACHE_SECONDS = 2.0
 T = Message.__table__
-
-
-class Signals:
-    """Per-queue wake-ups for long-polling receivers in this process."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
-
-    def current(self, queue_id: str) -> asyncio.Event:
-        event = self._events.get(queue_id)
-        if event is None:
-            event = self._events[queue_id] = asyncio.Event()
-        return event
-
-    def notify(self, queue_id: str) -> None:
-        event = self._events.pop(queue_id, None)
-        if event is not None:
-            event.set()
-
-
-def signals(platform: Platform) -> Signals:
-    return platform.get_or_create("queues.signals", Signals)
 
 
 def _size(item: MessageIn) -> int:
@@ -208,14 +186,16 @@ async def receive(platform: Platform, user_id: str, ref: str, *, max_messages: i
     visibility = queue.visibility_timeout if visibility_timeout is None else visibility_timeout
     deadline = time.monotonic() + wait
     waker = signals(platform)
+    poll = platform.settings.queue_poll_seconds
     while True:
         event = waker.current(queue.id)
         got = await _claim(platform, queue, max_messages, visibility)
         remaining = deadline - time.monotonic()
         if got or remaining <= 0:
             return got
+        await waker.listen()
         try:
-            await asyncio.wait_for(event.wait(), timeout=min(remaining, POLL_SECONDS))
+            await asyncio.wait_for(event.wait(), timeout=min(remaining, poll))
         except TimeoutError:
             pass
 

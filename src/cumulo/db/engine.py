@@ -109,6 +109,11 @@ class Database:
         pool = await self.asyncpg_pool()
         return form.rows(await pool.fetch(form.sql, *form.args(params)))
 
+    @property
+    def asyncpg_dsn(self) -> str:
+        """The PostgreSQL URL as asyncpg takes it (for connections outside the pool, e.g. LISTEN)."""
+        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
     async def asyncpg_pool(self) -> Any:
         """PostgreSQL only: the process's asyncpg pool for hot paths (the read lane, the queue
         store), made in the running loop on first use, and again if a later caller runs in another
@@ -122,8 +127,7 @@ class Database:
             if self._pg is None or self._pg[0] is not loop:
                 import asyncpg
 
-                dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-                pool = await asyncpg.create_pool(dsn, min_size=1, max_size=ASYNCPG_POOL_SIZE, init=_json_codecs,
+                pool = await asyncpg.create_pool(self.asyncpg_dsn, min_size=1, max_size=ASYNCPG_POOL_SIZE, init=_json_codecs,
                                                  reset=_no_reset, server_settings=POOL_SETTINGS)
                 self._pg = (loop, pool)
         return self._pg[1]

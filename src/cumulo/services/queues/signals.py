@@ -15,8 +15,6 @@ import contextlib
 import logging
 from typing import Any
 
-from sqlalchemy.engine import make_url
-
 from cumulo.platform import Platform
 
 CHANNEL = "cumulo_queues"
@@ -70,9 +68,8 @@ class Signals:
     async def _listen(self) -> None:
         import asyncpg
 
-        dsn = make_url(self.platform.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
         try:
-            self._listener = await asyncpg.connect(dsn)
+            self._listener = await asyncpg.connect(self.platform.db.asyncpg_dsn)
             await self._listener.add_listener(CHANNEL, lambda _c, _pid, _ch, payload: self._wake(payload))
             self._listener.add_termination_listener(lambda _c: self._lost())
         except Exception:  # polling still works; the next waiting receiver retries

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from cumulo.core.errors import Unavailable
 from cumulo.drivers.blob import LocalBlobStore
 from cumulo.drivers.blob.local import random_hex
 from cumulo.platform import Platform
-from cumulo.services.storage import sqlite_lane
+from cumulo.services.storage import pg_lane, sqlite_lane
 from cumulo.services.storage.errors import S3Error, no_such_bucket
 from cumulo.services.storage.models import Bucket, ObjectVersion
 
@@ -78,10 +79,11 @@ async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_i
     On failure the new blob is removed, so nothing is left half-created (a caller cancelled while its
     write is in flight leaves the blob: an unreferenced file is better than a row without bytes).
 
-    ``small``: the bytes of blob ``blob_id``, not yet on disk. On SQLite's write lane they are written
-    and made durable (one ``syncfs`` for the batch) in the same thread call, just before the
-    transaction that makes them visible; elsewhere they are group-committed first."""
-    if small is not None and sqlite_lane.lane(platform) is None:
+    ``small``: the bytes of blob ``blob_id``, not yet on disk. On a write lane they are written and
+    made durable (one ``syncfs`` for the batch) with the batch: on SQLite in the same thread call,
+    just before the transaction; on PostgreSQL while the transaction's statements run, before its
+    COMMIT. Elsewhere (in-memory SQLite) they are group-committed first."""
+    if small is not None and _lane(platform) is None:
         assert blob_id is not None
         await _put_small(platform, blob_id, small)
         small = None
@@ -154,46 +156,74 @@ class Pending:
 
 
 class Batcher:
-    """Group commit for SQLite (see the module docstring)."""
+    """Group commit (see the module docstring). One batch is prepared at a time; on PostgreSQL the
+    next one starts as soon as the previous one only waits for its COMMIT (up to the lane's
+    ``parallel`` batches in flight), elsewhere when it is done."""
 
     def __init__(self, platform: Platform):
         self.platform = platform
         self.queue: list[Pending] = []
-        self.task: asyncio.Task[None] | None = None
+        self.preparing = False
+        self.inflight = 0
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Pending) -> tuple[ObjectVersion, list[str | None]]:
         item.future = asyncio.get_running_loop().create_future()
         self.queue.append(item)
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._drain())
+        self._kick()
         return await asyncio.shield(item.future)
 
-    async def _drain(self) -> None:
-        while self.queue:
+    def _kick(self) -> None:
+        fast = _lane(self.platform)
+        if self.queue and not self.preparing and self.inflight < getattr(fast, "parallel", 1):
+            self.preparing = True
+            self.inflight += 1
             batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
-            try:
-                fast = sqlite_lane.lane(self.platform)
-                if fast is not None:
-                    results = await self._write_lane(fast, batch)
-                else:
-                    results = await self._write(batch) if len(batch) > 1 else [await _write_one(self.platform, batch[0])]
-            except Exception:
-                log.warning("storage: a batch of %d writes failed; retrying them one by one", len(batch),
-                            exc_info=True)
-                for item in batch:
-                    try:
-                        if item.fields.get("small") is not None:
-                            await _put_small(self.platform, item.fields["blob_id"], item.fields["small"])
-                        _settle(item, result=await _write_one(self.platform, item))
-                    except Exception as exc:  # noqa: BLE001 - handed to the waiting request
-                        _settle(item, error=exc)
-                continue
-            for item, result in zip(batch, results, strict=True):
-                _settle(item, result=result)
+            task = asyncio.create_task(self._run(fast, batch))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
-    async def _write_lane(self, fast: sqlite_lane.SqliteLane,
-                          batch: list[Pending]) -> list[tuple[ObjectVersion, list[str | None]]]:
-        """The batch as one transaction on SQLite's write lane (one thread hop in all)."""
+    async def _run(self, fast: Any, batch: list[Pending]) -> None:
+        released = False
+
+        def ready() -> None:  # this batch only waits for its commit now: the next one may start
+            nonlocal released
+            if not released:
+                released, self.preparing = True, False
+                self._kick()
+
+        try:
+            await self._settle_batch(fast, batch, ready)
+        finally:
+            self.inflight -= 1
+            ready()
+            self._kick()
+
+    async def _settle_batch(self, fast: Any, batch: list[Pending], ready: Callable[[], None]) -> None:
+        try:
+            if fast is not None:
+                results = await self._write_lane(fast, batch, ready)
+            else:
+                results = await self._write(batch) if len(batch) > 1 else [await _write_one(self.platform, batch[0])]
+        except Exception:
+            ready()
+            log.warning("storage: a batch of %d writes failed; retrying them one by one", len(batch),
+                        exc_info=True)
+            for item in batch:
+                try:
+                    if item.fields.get("small") is not None:
+                        await _put_small(self.platform, item.fields["blob_id"], item.fields["small"])
+                    _settle(item, result=await _write_one(self.platform, item))
+                except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+                    _settle(item, error=exc)
+            return
+        for item, result in zip(batch, results, strict=True):
+            _settle(item, result=result)
+
+    async def _write_lane(self, fast: sqlite_lane.SqliteLane | pg_lane.PgLane, batch: list[Pending],
+                          ready: Callable[[], None]) -> list[tuple[ObjectVersion, list[str | None]]]:
+        """The batch as one transaction on the database's write lane (SQLite: one thread hop in all;
+        PostgreSQL: blobs synced while the statements run, the commit after)."""
         last: dict[tuple[str, str], int] = {}
         by_bucket: dict[str, tuple[Bucket, list[str]]] = {}
         for i, item in enumerate(batch):
@@ -205,7 +235,10 @@ class Batcher:
         results, rows = _plan(batch, last)
         smalls = [(item.fields["blob_id"], item.fields["small"]) for item in batch if item.fields.get("small") is not None]
         async with write_lock(self.platform):
-            garbage = await fast.write(changes, rows, blobs=smalls, store=blob_store(self.platform))
+            if isinstance(fast, pg_lane.PgLane):
+                garbage = await fast.write(changes, rows, blobs=smalls, store=blob_store(self.platform), ready=ready)
+            else:
+                garbage = await fast.write(changes, rows, blobs=smalls, store=blob_store(self.platform))
         if results:  # the replaced blobs are removed by the first request of the batch
             results[0] = (results[0][0], results[0][1] + garbage)
         return results
@@ -275,6 +308,10 @@ def _settle(item: Pending, *, result: Any = None, error: BaseException | None = 
         item.future.set_exception(error)
     else:
         item.future.set_result(result)
+
+
+def _lane(platform: Platform) -> sqlite_lane.SqliteLane | pg_lane.PgLane | None:
+    return sqlite_lane.lane(platform) or pg_lane.lane(platform)
 
 
 def _batcher(platform: Platform) -> Batcher:

@@ -12,7 +12,7 @@ import pytest
 
 from cumulo.core.errors import NotFound
 from cumulo.drivers.blob import checksums
-from cumulo.drivers.blob.local import FLUSH_AT, LocalBlobStore
+from cumulo.drivers.blob.local import FLUSH_AT, SMALL_PER_DIR, LocalBlobStore
 
 
 def _run(coro):  # type: ignore[no-untyped-def]
@@ -89,3 +89,30 @@ def test_reading_a_missing_blob_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         _run(store.read_all("0" * 32, 0, 9))
     store.close()
+
+
+def test_small_blobs_in_a_row_share_a_directory(tmp_path: Path) -> None:
+    """Small blob ids come in runs of ``SMALL_PER_DIR`` sharing their directory (fewer directories
+    created, fewer journal blocks per group commit), still unique, then move to another directory."""
+    store = LocalBlobStore(tmp_path)
+
+    async def main() -> list[str]:
+        ids = []
+        for i in range(SMALL_PER_DIR + 1):
+            writer = await store.writer()
+            await writer.write(b"x%d" % i)
+            if i % 2:
+                await writer.finish()
+                assert writer.take_small() == b"x%d" % i
+            else:
+                await writer.commit()  # the group-committed path
+                assert await store.read_all(writer.blob_id) == b"x%d" % i
+            ids.append(writer.blob_id)
+        return ids
+
+    ids = _run(main())
+    store.close()
+    assert len(set(ids)) == len(ids)
+    run = ids[:SMALL_PER_DIR]
+    assert {store.path(i).parent for i in run} == {store.path(run[0]).parent}
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)

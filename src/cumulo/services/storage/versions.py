@@ -244,6 +244,7 @@ class Batcher:
         return results
 
     async def _write(self, batch: list[Pending]) -> list[tuple[ObjectVersion, list[str | None]]]:
+        """The batch through a session: only without a write lane (an in-memory SQLite database)."""
         last: dict[tuple[str, str], int] = {}
         for i, item in enumerate(batch):
             last[(item.bucket.id, item.key)] = i
@@ -253,11 +254,6 @@ class Batcher:
             for item in batch:
                 by_bucket.setdefault(item.bucket.id, (item.bucket, set()))[1].add(item.key)
             garbage: list[str | None] = []
-            if session.get_bind().dialect.name == "postgresql":  # other processes' writers of these keys wait
-                names = sorted({f"{item.bucket.id}/{item.key}" for item in batch})
-                await session.execute(text(
-                    "SELECT pg_advisory_xact_lock(h) FROM (SELECT hashtextextended(k, 0) AS h "
-                    "FROM unnest(CAST(:names AS text[])) AS k ORDER BY h) AS ordered"), {"names": names})
             for bucket, keys in by_bucket.values():
                 where = (ObjectVersion.bucket_id == bucket.id, ObjectVersion.key.in_(sorted(keys)))
                 if bucket.versioning != "Enabled":

@@ -1,10 +1,11 @@
 """Engine and sessions for SQLite (default) and PostgreSQL.
 
-``Database.read(statement)`` is the fast lane for hot read paths (authentication, key listing,
-object lookups): on SQLite it runs the Core statement on a plain ``sqlite3`` connection in the
-calling thread. A point read in WAL mode takes tens of microseconds and never waits for writers,
-which is cheaper than the two thread hops aiosqlite needs per statement. On PostgreSQL it is an
-ordinary async connection (asyncpg, prepared statements cached per connection).
+``Database.read(query, **params)`` is the fast lane for hot read paths (authentication, key
+listing, object lookups), given a prepared ``Query`` (``db/query.py``): on SQLite it runs on a
+plain ``sqlite3`` connection in the calling thread (a point read in WAL mode takes tens of
+microseconds and never waits for writers, cheaper than the two thread hops aiosqlite needs per
+statement); on PostgreSQL on the process's asyncpg pool (``asyncpg_pool``; statements stay
+prepared per connection).
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import SingletonThreadPool
 
 from cumulo.db.query import Query
 
@@ -61,7 +61,7 @@ class Database:
         self.url = async_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
-        self.reader: Engine | None = None
+        self.sqlite_path: str | None = None  # a file-backed SQLite database: the read lane's file
         self._raw = threading.local()
         self._raw_all: list[sqlite3.Connection] = []
         self._pg: tuple[asyncio.AbstractEventLoop, Any] | None = None
@@ -75,8 +75,7 @@ class Database:
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             if parsed.database and parsed.database != ":memory:":
-                self.reader = create_engine(sync_url(url), poolclass=SingletonThreadPool, pool_size=64)
-                event.listen(self.reader, "connect", _sqlite_reader_pragmas)
+                self.sqlite_path = parsed.database
         else:
             self.engine = create_async_engine(self.url, pool_size=10, max_overflow=20, pool_recycle=1800)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -91,21 +90,18 @@ class Database:
     async def read(self, statement: Any, **params: Any) -> Sequence[Sequence[Any]]:
         """All rows of a read-only statement, by the cheapest path the database allows.
 
-        ``statement`` is a Core SELECT, or a prepared ``Query`` with its parameters as keywords
-        (the fastest: no statement building, no result objects, plain tuples back)."""
+        ``statement`` is a prepared ``Query`` with its parameters as keywords (the fast lane: no
+        statement building, no result objects, plain tuples back), or any Core SELECT (an ordinary
+        connection)."""
         if isinstance(statement, Query):
             return await self._read_prepared(statement, params)
-        if self.reader is not None:
-            with self.reader.connect() as conn:
-                return conn.execute(statement).all()
         async with self.engine.connect() as conn:
             return (await conn.execute(statement)).all()
 
     async def _read_prepared(self, query: Query, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        if self.reader is not None:
-            form = query.form(self.reader.dialect)
-            return form.rows(self._raw_reader().execute(form.sql, form.args(params)).fetchall())
         form = query.form(self.engine.dialect)
+        if self.sqlite_path is not None:
+            return form.rows(self._raw_reader().execute(form.sql, form.args(params)).fetchall())
         pool = await self.asyncpg_pool()
         return form.rows(await pool.fetch(form.sql, *form.args(params)))
 
@@ -137,9 +133,9 @@ class Database:
         latest commit)."""
         conn: sqlite3.Connection | None = getattr(self._raw, "conn", None)
         if conn is None:
-            assert self.reader is not None and self.reader.url.database
-            conn = sqlite3.connect(self.reader.url.database, isolation_level=None, check_same_thread=False)
-            _sqlite_reader_pragmas(conn, None)
+            assert self.sqlite_path is not None
+            conn = sqlite3.connect(self.sqlite_path, isolation_level=None, check_same_thread=False)
+            _sqlite_reader_pragmas(conn)
             self._raw.conn = conn
             self._raw_all.append(conn)
         return conn
@@ -157,8 +153,6 @@ class Database:
         if self._pg is not None and self._pg[0] is asyncio.get_running_loop():
             await self._pg[1].close()
         self._pg = None
-        if self.reader is not None:
-            self.reader.dispose()
         for conn in self._raw_all:
             conn.close()
         self._raw_all.clear()
@@ -176,12 +170,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-def _sqlite_reader_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_reader_pragmas(conn: sqlite3.Connection) -> None:
     """The read lane never writes, and waits at most briefly (it runs on the event loop's thread)."""
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA query_only=ON")
-    cur.execute("PRAGMA busy_timeout=1000")
-    cur.close()
+    conn.execute("PRAGMA query_only=ON")
+    conn.execute("PRAGMA busy_timeout=1000")
 
 
 async def _no_reset(_conn: Any) -> None:

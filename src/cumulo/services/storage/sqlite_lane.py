@@ -114,11 +114,11 @@ def _values(row: ObjectVersion) -> tuple[Any, ...]:
 def lane(platform: Platform) -> SqliteLane | None:
     """The process's write lane, on a file-backed SQLite database (None otherwise)."""
     db = platform.db
-    if db.is_postgres or db.reader is None or not db.reader.url.database:
+    if db.sqlite_path is None:
         return None
 
     def make() -> SqliteLane:
-        made = SqliteLane(str(db.reader.url.database))  # type: ignore[union-attr]
+        made = SqliteLane(db.sqlite_path)  # type: ignore[arg-type]
         platform.closers.append(made.close)
         return made
 

@@ -175,18 +175,49 @@ async def _principal(server: LiveServer, client):  # type: ignore[no-untyped-def
     return await identity.authenticate(server.platform, client.api_key)
 
 
-def test_volumes_come_back_after_a_reboot(sqlite_user, server_sqlite: LiveServer, busybox) -> None:  # type: ignore[no-untyped-def]
-    """Simulate a host reboot (mount, loop device and Docker volume gone), run the reconciler pass."""
+def _reboot(server: LiveServer, vol: dict) -> None:  # type: ignore[type-arg]
+    """What a host reboot leaves of a volume: the Docker volume, the mount and the loop device gone."""
     import subprocess
 
-    vol = sqlite_user.post("/volumes", {"name": "rebooted", "size_gb": 1})
-    assert sh("echo before > /data/f", volumes={vol["docker_volume"]: "/data"})[0] == 0
-    root = server_sqlite.platform.settings.data_dir / "volumes"
+    root = server.platform.settings.data_dir / "volumes"
     engine().volumes.get(vol["docker_volume"]).remove()
     subprocess.run(["umount", str(root / "mnt" / vol["id"])], check=True)
     subprocess.run(["losetup", "-d", *subprocess.run(["losetup", "-j", str(root / "images" / f"{vol['id']}.img"),
                                                       "-O", "NAME", "-n"], capture_output=True, text=True,
                                                      check=True).stdout.split()], check=True)
+
+
+def test_volumes_come_back_after_a_reboot(sqlite_user, server_sqlite: LiveServer, busybox) -> None:  # type: ignore[no-untyped-def]
+    """Simulate a host reboot, run the reconciler pass."""
+    vol = sqlite_user.post("/volumes", {"name": "rebooted", "size_gb": 1})
+    assert sh("echo before > /data/f", volumes={vol["docker_volume"]: "/data"})[0] == 0
+    _reboot(server_sqlite, vol)
     server_sqlite.call(server_sqlite.platform.runner.loops["volumes.converge"].fn())
     assert sh("cat /data/f; df -k /data | tail -1", volumes={vol["docker_volume"]: "/data"})[1].startswith("before")
     sqlite_user.delete("/volumes/rebooted")
+
+
+def test_concurrent_restores_of_one_volume_attach_it_once(sqlite_user, server_sqlite: LiveServer,  # type: ignore[no-untyped-def]
+                                                          busybox) -> None:
+    """The reconciler's pass and another restore of the same volume at once (a full test run once
+    lost the volume this way: two loop devices on one image, one restore failing)."""
+    import asyncio
+    import subprocess
+
+    vol = sqlite_user.post("/volumes", {"name": "twice", "size_gb": 1})
+    assert sh("echo kept > /data/f", volumes={vol["docker_volume"]: "/data"})[0] == 0
+    _reboot(server_sqlite, vol)
+    drv = volumes.driver(server_sqlite.platform)
+    labels = {"cumulo.installation": server_sqlite.platform.installation_id, "cumulo.kind": "volume",
+              "cumulo.resource": vol["id"], "cumulo.owner": sqlite_user.identity.me()["id"]}
+
+    async def both() -> None:
+        await asyncio.gather(*(drv.ensure(vol["id"], "loop", labels) for _ in range(4)))
+
+    server_sqlite.call(both())
+    image = server_sqlite.platform.settings.data_dir / "volumes" / "images" / f"{vol['id']}.img"
+    attached = subprocess.run(["losetup", "-j", str(image), "-O", "NAME", "-n"], capture_output=True, text=True,
+                              check=True).stdout.split()
+    assert len(attached) == 1
+    assert sh("cat /data/f", volumes={vol["docker_volume"]: "/data"})[1].strip() == "kept"
+    sqlite_user.delete("/volumes/twice")

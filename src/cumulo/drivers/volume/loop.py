@@ -26,6 +26,7 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -66,6 +67,8 @@ class LoopVolumes(LazyDocker):
                  client_factory: Callable[[], docker.DockerClient] = from_settings):
         self.root = root
         self.backend = ("loop" if loop_available() else "plain") if backend == "auto" else backend
+        self._volume_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
         super().__init__(client_factory)
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -86,6 +89,16 @@ class LoopVolumes(LazyDocker):
             return self.mountpoint(vid) / "fs"
         attrs = self.client.api.inspect_volume(self.docker_name(vid))
         return Path(attrs["Mountpoint"])
+
+    def _one_at_a_time(self, vid: str, fn: Callable[[], T]) -> Callable[[], T]:
+        """``fn`` holding the volume's lock: the reconciler and a request never attach or mount one
+        volume at the same time (two ``losetup -f`` on one image, or a mount racing an unmount)."""
+        def locked() -> T:
+            with self._locks_guard:
+                lock = self._volume_locks.setdefault(vid, threading.Lock())
+            with lock:
+                return fn()
+        return locked
 
     async def _thread(self, what: str, fn: Callable[[], T]) -> T:
         def call() -> T:
@@ -145,7 +158,7 @@ class LoopVolumes(LazyDocker):
                 self._destroy(vid)
                 raise
             return backend
-        return await self._thread(f"creating volume {vid}", make)
+        return await self._thread(f"creating volume {vid}", self._one_at_a_time(vid, make))
 
     async def ensure(self, vid: str, backend: str, labels: dict[str, str]) -> None:
         """After a reboot or a Docker reset: re-attach the loop device, re-mount, re-create the Docker volume."""
@@ -153,7 +166,7 @@ class LoopVolumes(LazyDocker):
             if backend == "loop":
                 self._ensure_mounted(vid)
             self._ensure_docker_volume(vid, backend, labels)
-        await self._thread(f"restoring volume {vid}", heal)
+        await self._thread(f"restoring volume {vid}", self._one_at_a_time(vid, heal))
 
     def _destroy(self, vid: str) -> None:
         try:
@@ -171,7 +184,7 @@ class LoopVolumes(LazyDocker):
             mnt.rmdir()
 
     async def destroy(self, vid: str) -> None:
-        await self._thread(f"deleting volume {vid}", lambda: self._destroy(vid))
+        await self._thread(f"deleting volume {vid}", self._one_at_a_time(vid, lambda: self._destroy(vid)))
 
     async def snapshot(self, vid: str, backend: str, dest: Path) -> int:
         """Archive the volume's files (crash-consistent, like a cloud snapshot of a live disk)."""
@@ -186,7 +199,7 @@ class LoopVolumes(LazyDocker):
             finally:
                 tmp.unlink(missing_ok=True)
             return dest.stat().st_size
-        return await self._thread(f"snapshotting volume {vid}", archive)
+        return await self._thread(f"snapshotting volume {vid}", self._one_at_a_time(vid, archive))
 
     async def restore(self, vid: str, backend: str, archive: Path) -> None:
         def unpack() -> None:

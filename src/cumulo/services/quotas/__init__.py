@@ -1,0 +1,1 @@
+"""Per-user quotas: one registry of every resource kind a user can multiply (``GET /quotas``)."""

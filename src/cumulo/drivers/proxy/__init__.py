@@ -1,0 +1,1 @@
+"""Reverse-proxy data plane (Caddy): desired config, driver, process supervision."""

@@ -1,0 +1,1 @@
+"""API gateway: ``/routes``, hostnames, and the sole owner of the proxy configuration."""

@@ -7,9 +7,15 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
+
+from cumulo.core.clock import aware
+
+if TYPE_CHECKING:
+    from cumulo.services.cron.models import CronJob
 
 DESCRIPTORS = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
                "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
@@ -61,6 +67,11 @@ def parse(expr: str) -> Schedule:
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"schedule '{expr}' is not valid cron ({exc}); {HELP}") from None
     return Schedule(cron=text)
+
+
+def next_run(job: CronJob, after: dt.datetime) -> dt.datetime:
+    """The job's first fire time strictly after ``after`` (``@every`` counts from its creation)."""
+    return parse(job.schedule).next_after(after, job.timezone, aware(job.created_at) or after)
 
 
 def check_timezone(name: str) -> str:

@@ -23,7 +23,7 @@ from cumulo.core.clock import aware, iso, utcnow
 from cumulo.platform import Platform
 from cumulo.services.cron import targets
 from cumulo.services.cron.models import CronJob, CronRun
-from cumulo.services.cron.service import next_run
+from cumulo.services.cron.schedule import next_run
 
 log = logging.getLogger("cumulo.cron")
 MISSED_AFTER = 60.0

@@ -5,8 +5,6 @@ Executing runs and the scheduling claim live in ``scheduler.py``.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,8 +13,9 @@ from cumulo.core.errors import Conflict, InvalidInput
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.platform import Platform
-from cumulo.services.cron import schedule, targets
+from cumulo.services.cron import scheduler, targets
 from cumulo.services.cron.models import CronJob, CronRun
+from cumulo.services.cron.schedule import next_run
 from cumulo.services.cron.schemas import JobCreate, JobFields, JobOut, JobUpdate, RunOut
 from cumulo.services.events import service as events
 
@@ -46,10 +45,6 @@ def run_out(run: CronRun) -> RunOut:
                   started_at=aware(run.started_at), finished_at=aware(run.finished_at),
                   duration_ms=run.duration_ms, status=run.status, attempts=run.attempts,
                   status_code=run.status_code, error=run.error, response_excerpt=run.response_excerpt)
-
-
-def next_run(job: CronJob, after: dt.datetime) -> dt.datetime:
-    return schedule.parse(job.schedule).next_after(after, job.timezone, aware(job.created_at) or after)
 
 
 async def resolve(session: AsyncSession, user_id: str, ref: str) -> CronJob:
@@ -152,8 +147,6 @@ async def runs(session: AsyncSession, user_id: str, ref: str, limit: int = 50) -
 
 async def trigger(platform: Platform, session: AsyncSession, user_id: str, ref: str) -> CronRun:
     """Run the job now, once, outside its schedule; answers with the run (status ``running``)."""
-    from cumulo.services.cron import scheduler
-
     job = await resolve(session, user_id, ref)
     now = utcnow()
     run = CronRun(job_id=job.id, trigger="manual", scheduled_at=now, started_at=now, status="running", attempts=0)

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Install Docker Engine from the OS packages when absent and start dockerd when its socket does not answer.
 set -eu
+here=$(dirname "$0")
 if ! command -v dockerd >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  echo "installing Docker Engine (docker.io) from the OS packages (about a minute)" >&2
+  "$here/apt-get.sh" update -qq && "$here/apt-get.sh" install -y -qq docker.io >/dev/null
 fi
 if docker info >/dev/null 2>&1; then exit 0; fi
 mkdir -p /var/log

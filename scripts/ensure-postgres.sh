@@ -2,8 +2,10 @@
 # Install (Debian package) and start a local PostgreSQL for the test suite; create role `cumulo`.
 # Prints nothing on success. Idempotent.
 set -eu
+here=$(dirname "$0")
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  echo "installing PostgreSQL from the OS packages (about a minute)" >&2
+  "$here/apt-get.sh" update -qq && "$here/apt-get.sh" install -y -qq postgresql >/dev/null
 fi
 if ! command -v pg_lsclusters >/dev/null 2>&1; then
   echo "pg_lsclusters missing: install postgresql-common" >&2; exit 1

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -15,6 +17,37 @@ from cumulo.cli.output import STATE, client, console, err_console, handle_errors
 
 images_app = typer.Typer(help="Images: Cumulo's catalogue (built locally) and your own builds.", no_args_is_help=True)
 COLUMNS = ["id", "name", "tag", "status", "size_mb", "owner", "description"]
+
+
+# First-build estimates (seconds on a 2-core machine with a nearby mirror); later runs use the last build's time.
+FIRST_ESTIMATES = {"cumulo/debian": 150.0, "cumulo/busybox": 5.0}
+DEFAULT_ESTIMATE = 90.0
+
+
+def _estimates_path() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cumulo" / "bootstrap-times.json"
+
+
+def _saved_times() -> dict[str, float]:
+    try:
+        saved = json.loads(_estimates_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: float(v) for k, v in saved.items() if isinstance(v, int | float)} if isinstance(saved, dict) else {}
+
+
+def _estimates() -> dict[str, float]:
+    return {**FIRST_ESTIMATES, **_saved_times()}
+
+
+def _save_estimates(seconds: dict[str, float]) -> None:
+    if seconds:
+        try:
+            path = _estimates_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({**_saved_times(), **seconds}))
+        except OSError:
+            pass
 
 
 @images_app.command("bootstrap")
@@ -31,19 +64,24 @@ def bootstrap(
     settings = Settings()
     driver = DockerDriver(settings.docker_host)
     last: dict[str, str] = {}
+    began: dict[str, float] = {}
+    estimates = _estimates()
 
     def table() -> Table:
-        t = Table(title="cumulo images bootstrap", show_lines=False)
+        t = Table(title="cumulo images bootstrap (first run: a few minutes; cached afterwards)", show_lines=False)
         t.add_column("image")
-        t.add_column("progress", overflow="ellipsis", no_wrap=True, max_width=90)
+        t.add_column("elapsed / estimate", no_wrap=True)
+        t.add_column("progress", overflow="ellipsis", no_wrap=True, max_width=80)
         for name, line in last.items():
-            t.add_row(name, line)
+            elapsed = time.monotonic() - began[name]
+            t.add_row(name, f"{elapsed:.0f}s / ~{estimates.get(name, DEFAULT_ESTIMATE):.0f}s", line)
         return t
 
     live = Live(table(), console=err_console, refresh_per_second=4, transient=True)
 
     def report(image: str, line: str) -> None:
         if line.strip():
+            began.setdefault(image, time.monotonic())
             last[image] = line.strip()
             if not live.is_started:  # only when something is built: a cached run prints no live table
                 live.start()
@@ -56,6 +94,7 @@ def bootstrap(
         if live.is_started:
             live.stop()
     driver.close()
+    _save_estimates({r.image: r.seconds for r in results if r.action == "built"})
     rows = [{"image": r.image, "result": r.action, "seconds": r.seconds, "error": r.error or ""} for r in results]
     show(rows, ["image", "result", "seconds", "error"])
     if any(r.action == "failed" for r in results):

@@ -70,7 +70,7 @@ async def _root(driver: ComputeDriver, recipe: Recipe, digest: str, workdir: Pat
             return "pulled"
         except CumuloError as exc:
             report(recipe.name, f"registry pull failed ({exc.message}); building locally")
-    await asyncio.to_thread(rootfs.ensure_tools)
+    await asyncio.to_thread(rootfs.ensure_tools, lambda line: report(recipe.name, line))
     tar_path, archive = workdir / f"{recipe.name.split('/')[-1]}.tar", workdir / f"{recipe.name.split('/')[-1]}.img"
     labels = {LABEL_CATALOG: "1", LABEL_RECIPE: digest}
     if recipe.name == BASE:

@@ -10,10 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
+import re
 import shutil
 import subprocess
 import tarfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cumulo.core.errors import Unavailable
@@ -23,6 +27,9 @@ BUSYBOX = Path("/bin/busybox")
 MIRROR = os.environ.get("CUMULO_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SECURITY_MIRROR = os.environ.get("CUMULO_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_LOCK_ERROR = re.compile(r"(?:Could not get lock|Unable to acquire the dpkg frontend lock) \(?([^ ,)]+?)\)?[.,]?(?:\s|$)")
+_LOCK_HOLDER = re.compile(r"held by process \d+ \([^)]*\)")
+log = logging.getLogger("cumulo.images")
 
 
 def _is_static(path: Path) -> bool:
@@ -30,7 +37,34 @@ def _is_static(path: Path) -> bool:
     return head.startswith(b"\x7fELF") and b"ld-linux" not in head
 
 
-def ensure_tools() -> None:
+def apt_get(args: list[str], say: Callable[[str], None] = lambda line: None,
+            timeout: float | None = None) -> None:
+    """``apt-get ARGS``, waiting for the dpkg/apt locks (another apt, e.g. unattended upgrades) and
+    saying what it waits for. ``DPkg::Lock::Timeout`` covers the dpkg lock; ``apt-get update`` ignores
+    it for the lists lock (apt 2.6), so a lock error is retried until ``timeout`` seconds have passed."""
+    limit = float(os.environ.get("CUMULO_APT_LOCK_TIMEOUT", "600")) if timeout is None else timeout
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    cmd = ["apt-get", "-o", f"DPkg::Lock::Timeout={int(limit)}", *args]
+    started, said = time.monotonic(), ""
+    while True:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            return
+        lock = _LOCK_ERROR.search(done.stderr)
+        waited = time.monotonic() - started
+        if lock is None or waited >= limit:
+            raise Unavailable(f"apt-get {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
+        holder = _LOCK_HOLDER.search(done.stderr)
+        line = (f"apt-get {args[0]}: waiting for {lock.group(1)} "
+                f"({holder.group(0) if holder else 'held by another apt process'}; up to {int(limit)}s)")
+        if line != said:
+            log.info("%s", line)
+            say(line)
+            said = line
+        time.sleep(min(2.0, max(0.1, limit - waited)))
+
+
+def ensure_tools(say: Callable[[str], None] = lambda line: None) -> None:
     """Install mmdebstrap and busybox-static from the OS packages when missing (a fresh CI machine)."""
     missing = [pkg for pkg, ok in (("mmdebstrap", shutil.which("mmdebstrap") is not None),
                                    ("busybox-static", BUSYBOX.exists() and _is_static(BUSYBOX))) if not ok]
@@ -38,11 +72,9 @@ def ensure_tools() -> None:
         return
     if os.geteuid() != 0:
         raise Unavailable(f"missing {', '.join(missing)}: install them with apt-get (needs root)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise Unavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
+    say(f"installing {', '.join(missing)} with apt-get")
+    apt_get(["update", "-qq"], say)
+    apt_get(["install", "-y", "-qq", *missing], say)
 
 
 def _entry(name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o644, **kw: object) -> tarfile.TarInfo:

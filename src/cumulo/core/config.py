@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import cached_property
 from pathlib import Path
@@ -43,8 +44,11 @@ class Settings(BaseSettings):
     rate_limit: str = "6000/minute"
     auth_rate_limit: str = "5/minute"
     key_cache_seconds: float = 5.0
-    lockout_threshold: int = 5
-    lockout_minutes: int = 15
+    lockout_threshold: int = Field(5, ge=1, description="failed logins from one address before that address is "
+                                   "locked out of that account (other addresses still log in)")
+    lockout_minutes: int = Field(15, ge=1, description="how long an (account, address) pair stays locked")
+    login_key_ttl_seconds: int = Field(30 * 86400, ge=0, description="lifetime of a key made by login when the "
+                                       "request sets no expires_in_seconds; 0 = login keys never expire")
     reset_token_ttl_seconds: int = 3600
     verify_token_ttl_seconds: int = 48 * 3600
 
@@ -102,10 +106,43 @@ class Settings(BaseSettings):
     metrics_interval_seconds: float = Field(5.0, description="how often the sampler records instance CPU/memory")
     metrics_retention_seconds: int = Field(86400, description="instance metrics older than this are dropped")
 
+    # --- outbound requests and the host (issue 10) -----------------------------------------
+    outbound_allow: str = Field("", description="comma-separated CIDRs that webhooks, cron targets and other "
+                                "user-chosen URLs may reach although private/internal (default: none; "
+                                "e.g. 192.168.10.0/24 for receivers on a LAN)")
+
+    # --- per-user quotas (issue 10; GET /quotas reports them) ------------------------------
+    quota_functions: int = Field(50, ge=0, description="per-user quota: functions")
+    quota_function_memory_mb: int = Field(65536, ge=0, description="per-user quota: sum over functions of "
+                                          "memory_mb x max_concurrency (the memory they may hold at once)")
+    quota_buckets: int = Field(100, ge=0, description="per-user quota: S3 buckets")
+    quota_storage_bytes: int = Field(100 * 1024 ** 3, ge=0, description="per-user quota: bytes stored in S3 "
+                                     "(every version and unfinished multipart part; checked before the upload)")
+    quota_storage_objects: int = Field(1_000_000, ge=0, description="per-user quota: S3 object versions")
+    quota_s3_credentials: int = Field(20, ge=0, description="per-user quota: S3 access keys")
+    quota_snapshots: int = Field(100, ge=0, description="per-user quota: volume snapshots")
+    quota_queues: int = Field(100, ge=0, description="per-user quota: queues")
+    quota_topics: int = Field(100, ge=0, description="per-user quota: notify topics")
+    quota_subscriptions: int = Field(1000, ge=0, description="per-user quota: notify subscriptions (all topics)")
+    quota_cron_jobs: int = Field(100, ge=0, description="per-user quota: cron jobs")
+    quota_secrets: int = Field(500, ge=0, description="per-user quota: secrets")
+    quota_api_keys: int = Field(100, ge=0, description="per-user quota: API keys (a login at the limit replaces "
+                                "the user's oldest login key)")
+
     @field_validator("rate_limit", "auth_rate_limit")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         parse_rate(value)
+        return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _check_allow(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not a CIDR such as 10.1.0.0/16") from None
         return value
 
     @cached_property

@@ -93,6 +93,7 @@ def test_settings(data_dir: str, database_url: str | None = None, **overrides: A
     values: dict[str, Any] = {
         "data_dir": data_dir, "database_url": database_url, "port": free_port(), "s3_port": free_port(),
         "auth_rate_limit": "100000/minute", "rate_limit": "1000000/minute", "log_level": "warning",
+        "outbound_allow": "127.0.0.0/8",  # test receivers listen on loopback (tests/security overrides it)
     }
     values.update(overrides)
     return Settings(**values)

@@ -1,35 +1,27 @@
-"""Outbound HTTP to user-given URLs (webhooks, cron targets), behind an SSRF guard.
+"""Outbound HTTP to user-given URLs (webhooks, cron targets), behind the SSRF guard (``guard.py``).
 
-The guard allows loopback and private addresses (self-hosted receivers live there) but refuses:
-link-local and metadata addresses (169.254.0.0/16, fe80::/10), unspecified/multicast/reserved
-addresses, and Cumulo's own API and S3 ports on this machine. It checks every address the name
-resolves to, and the request then connects to the checked address (the Host header and TLS SNI
-keep the original name), so a DNS answer that changes between check and connect cannot slip by.
-Redirects are not followed.
+Every connection of ``pooled_client(platform)`` goes through the guard at connect time: the name is
+resolved, every address vetted (loopback, this host's addresses and internal networks, link-local,
+private, multicast and reserved ranges are refused unless ``CUMULO_OUTBOUND_ALLOW`` covers them;
+Cumulo's own API/S3 ports on this host always are), and the vetted address dialled, keeping the
+Host header and TLS SNI. ``check(platform, url)`` gives the same answer early, when a URL is saved.
+Redirects are not followed unless a caller asks (then every hop is vetted the same way).
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from cumulo.core.errors import InvalidInput
+from cumulo.drivers.http.guard import BlockedDestination, allow_list, check_syntax, check_url, guarded_client
+
+__all__ = ["BlockedDestination", "Outcome", "check", "check_syntax", "own_ports", "pooled_client", "request"]
 
 EXCERPT_BYTES = 1024
-_LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
-IP = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-class BlockedDestination(InvalidInput):
-    code = "BLOCKED_DESTINATION"
 
 
 @dataclass(frozen=True)
@@ -45,100 +37,68 @@ class Outcome:
         return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
 
 
-@lru_cache(maxsize=1)
-def _own_addresses() -> frozenset[IP]:
-    found: set[IP] = set()
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None):
-            found.add(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
-    except OSError:
-        pass
-    return frozenset(found)
+def own_ports(platform: Any) -> set[int]:
+    """Cumulo's own listening ports: refused as outbound destinations on this host."""
+    settings = platform.settings
+    ports = {settings.port, settings.s3_port}
+    metrics = getattr(settings, "metrics_address", None)
+    if metrics and ":" in metrics:
+        try:
+            ports.add(int(metrics.rsplit(":", 1)[1]))
+        except ValueError:
+            pass
+    return ports
 
 
 def pooled_client(platform: Any) -> httpx.AsyncClient:
-    """One pooled client per process for outbound calls (closed with the platform)."""
+    """One guarded, pooled client per process for outbound calls (closed with the platform)."""
     if "http.outbound" not in platform.extras:
-        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64), trust_env=False)
+        client = guarded_client(allow_list(platform.settings), own_ports=own_ports(platform))
         platform.extras["http.outbound"] = client
         platform.closers.append(client.aclose)
     return platform.extras["http.outbound"]  # type: ignore[no-any-return]
 
 
-def check_syntax(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of an http(s) URL, or a 400 saying what is wrong."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidInput(f"invalid URL: {exc}") from None
-    if parts.scheme not in ("http", "https"):
-        raise InvalidInput("URL must start with http:// or https://")
-    if not parts.hostname:
-        raise InvalidInput("URL has no host")
-    if parts.username or parts.password:
-        raise InvalidInput("URL must not carry credentials; send them in headers")
-    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+async def check(platform: Any, url: str) -> None:
+    """400 now for a URL the guard would refuse (bad syntax, unknown host, refused address)."""
+    await check_url(url, allow_list(platform.settings), own_ports=own_ports(platform))
 
 
-def check_address(ip: IP, port: int, own_ports: set[int]) -> None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    if any(ip in net for net in _LINK_LOCAL):
-        raise BlockedDestination(f"address {ip} is link-local (cloud metadata range) and is refused")
-    if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
-        raise BlockedDestination(f"address {ip} is not a unicast destination")
-    if port in own_ports and (ip.is_loopback or ip in _own_addresses()):
-        raise BlockedDestination(f"{ip}:{port} is Cumulo's own API or S3 endpoint and is refused")
-
-
-async def resolve(url: str, own_ports: set[int]) -> tuple[str, str, int, IP]:
-    """Check the URL and every address its host resolves to; return (scheme, host, port, address)."""
-    scheme, host, port = check_syntax(url)
-    try:
-        literal = ipaddress.ip_address(host)
-        addresses: list[IP] = [literal]
-    except ValueError:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise InvalidInput(f"cannot resolve host '{host}': {exc}") from None
-        addresses = [ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos]
-    if not addresses:
-        raise InvalidInput(f"host '{host}' has no address")
-    for ip in addresses:
-        check_address(ip, port, own_ports)
-    return scheme, host, port, addresses[0]
-
-
-async def request(client: httpx.AsyncClient, method: str, url: str, *, own_ports: set[int],
+async def request(client: httpx.AsyncClient, method: str, url: str, *,
                   headers: dict[str, str] | None = None, content: bytes | None = None,
-                  timeout: float = 10.0) -> Outcome:
-    """One guarded request; never raises for network trouble (the outcome says what happened)."""
+                  timeout: float = 10.0, max_redirects: int = 0) -> Outcome:
+    """One guarded request; never raises for network trouble (the outcome says what happened).
+
+    ``client`` must come from ``pooled_client``/``guard.guarded_client``: the guard runs in its
+    transport, at connect time and for each redirect hop (``max_redirects`` > 0 follows them).
+    """
     start = time.monotonic()
 
     def done(status: int | None, error: str | None, excerpt: str = "", blocked: bool = False) -> Outcome:
         return Outcome(status, error, int((time.monotonic() - start) * 1000), excerpt, blocked)
 
     try:
-        scheme, host, port, ip = await resolve(url, own_ports)
+        check_syntax(url)
+        sent = client.build_request(method, url, headers=headers, content=content, timeout=timeout)
+        for hop in range(max_redirects + 1):
+            response = await client.send(sent, stream=True)
+            try:
+                if response.next_request is not None and hop < max_redirects:
+                    sent = response.next_request  # the next hop's connection is vetted again
+                    continue
+                body = b""
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) >= EXCERPT_BYTES:
+                        break
+                return done(response.status_code, None, body[:EXCERPT_BYTES].decode("utf-8", "replace"))
+            finally:
+                await response.aclose()
+        raise AssertionError("unreachable")
     except BlockedDestination as exc:
         return done(None, exc.message, blocked=True)
     except InvalidInput as exc:
         return done(None, exc.message)
-    target = httpx.URL(url).copy_with(host=str(ip))
-    default_port = 443 if scheme == "https" else 80
-    sent = {"Host": host if port == default_port else f"{host}:{port}", **(headers or {})}
-    extensions = {"sni_hostname": host} if scheme == "https" else {}
-    try:
-        async with client.stream(method, target, headers=sent, content=content, timeout=timeout,
-                                 extensions=extensions, follow_redirects=False) as response:
-            body = b""
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) >= EXCERPT_BYTES:
-                    break
-            return done(response.status_code, None, body[:EXCERPT_BYTES].decode("utf-8", "replace"))
     except httpx.TimeoutException:
         return done(None, f"timed out after {timeout:g} s")
     except httpx.HTTPError as exc:

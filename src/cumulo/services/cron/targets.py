@@ -69,10 +69,6 @@ def kinds() -> list[str]:
     return sorted(_TARGETS)
 
 
-def _own_ports(platform: Platform) -> set[int]:
-    return {platform.settings.port, platform.settings.s3_port}
-
-
 def _default_payload(ctx: RunContext) -> str:
     return json.dumps({"job_id": ctx.job_id, "job": ctx.job_name, "scheduled_at": ctx.scheduled_at})
 
@@ -80,7 +76,7 @@ def _default_payload(ctx: RunContext) -> str:
 # --- http ------------------------------------------------------------------------------------
 
 async def _validate_http(platform: Platform, _session: AsyncSession, _user_id: str, url: str) -> str:
-    await outbound.resolve(url, _own_ports(platform))
+    await outbound.check(platform, url)
     return url
 
 
@@ -97,8 +93,7 @@ async def _run_http(ctx: RunContext) -> Outcome:
             headers["Content-Type"] = "text/plain; charset=utf-8"
     headers.update(ctx.headers)
     out = await outbound.request(outbound.pooled_client(ctx.platform), ctx.method, ctx.target,
-                                 own_ports=_own_ports(ctx.platform), headers=headers, content=content,
-                                 timeout=ctx.timeout)
+                                 headers=headers, content=content, timeout=ctx.timeout)
     error = out.error or (None if out.ok else f"HTTP {out.status_code}")
     return Outcome(ok=out.ok, status_code=out.status_code, error=error, excerpt=out.excerpt or None,
                    retry=not out.blocked)

@@ -91,10 +91,6 @@ def sign(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def own_ports(platform: Platform) -> set[int]:
-    return {platform.settings.port, platform.settings.s3_port}
-
-
 def retryable(status: int | None) -> bool:
     """Network trouble, timeouts, 408, 429 and 5xx are retried; any other 4xx is final."""
     return status is None or status in (408, 429) or status >= 500
@@ -103,7 +99,7 @@ def retryable(status: int | None) -> bool:
 # --- webhook ---------------------------------------------------------------------------------
 
 async def _validate_webhook(platform: Platform, _session: AsyncSession, _user_id: str, endpoint: str) -> str:
-    await outbound.resolve(endpoint, own_ports(platform))
+    await outbound.check(platform, endpoint)
     return endpoint
 
 
@@ -113,8 +109,7 @@ async def _deliver_webhook(ctx: DeliveryContext) -> Result:
                "User-Agent": "Cumulo-Notify/1", SIGNATURE_HEADER: sign(ctx.secret, body),
                "X-Cumulo-Message-Id": ctx.message_id, "X-Cumulo-Subscription-Id": ctx.subscription_id,
                "X-Cumulo-Delivery-Attempt": str(ctx.attempt)}
-    out = await outbound.request(outbound.pooled_client(ctx.platform), "POST", ctx.endpoint, own_ports=own_ports(ctx.platform),
-                                 headers=headers, content=body, timeout=ctx.timeout)
+    out = await outbound.request(outbound.pooled_client(ctx.platform), "POST", ctx.endpoint, headers=headers, content=body, timeout=ctx.timeout)
     error = out.error or (None if out.ok else f"HTTP {out.status_code}")
     return Result(ok=out.ok, status_code=out.status_code, error=error, latency_ms=out.latency_ms,
                   retry=not out.blocked and retryable(out.status_code))

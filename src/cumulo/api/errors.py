@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -31,13 +32,46 @@ def _render(request: Request, status: int, code: str, message: str, details: Any
     return JSONResponse({"error": err}, status_code=status, headers=headers)
 
 
+def _not_a_number(value: Any) -> bool:
+    """NaN or an infinity, given as a JSON number (Python's json reads ``NaN``) or as a string."""
+    if isinstance(value, str):
+        value = value.strip().lower().lstrip("+-")
+        return value in ("nan", "inf", "infinity")
+    return isinstance(value, float) and not math.isfinite(value)
+
+
+def _message(e: dict[str, Any]) -> str:
+    if _not_a_number(e.get("input")) and e.get("type") not in ("missing", "extra_forbidden"):
+        return "is not a number (NaN and infinity are not accepted)"
+    return str(e.get("msg", "invalid"))
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     """Where and what, never the offending input (it may be a password)."""
     out = []
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
-        out.append({"field": ".".join(loc) or "body", "message": str(e.get("msg", "invalid"))})
+        out.append({"field": ".".join(loc) or "body", "message": _message(e)})
     return out
+
+
+def _json_error(request: Request, exc: RequestValidationError) -> str | None:
+    """``Invalid JSON at line 1 column 9: Expecting value``, when the body did not parse."""
+    bad = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+    if bad is None:
+        return None
+    doc = exc.body if isinstance(exc.body, str) else ""
+    loc = bad.get("loc", ())
+    pos = loc[-1] if loc and isinstance(loc[-1], int) else 0
+    line, column = doc.count("\n", 0, pos) + 1, pos - (doc.rfind("\n", 0, pos) + 1) + 1
+    what = (bad.get("ctx") or {}).get("error", "not valid JSON")
+    message = f"Invalid JSON at line {line} column {column}: {what}"
+    sent = request.scope.get("state", {}).get("sent_content_type")
+    if sent is not None:
+        label = sent.split(";", 1)[0].strip() or "no Content-Type"
+        message = (f"the request body must be JSON (send it with Content-Type: application/json); "
+                   f"it came as {label} and is not JSON. {message}")
+    return message
 
 
 def _is_data_error(exc: BaseException) -> bool:
@@ -61,6 +95,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        invalid_json = _json_error(request, exc)
+        if invalid_json is not None:
+            return _render(request, 400, "INVALID_INPUT", invalid_json, [{"field": "body", "message": invalid_json}])
         fields = _field_errors(exc)
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
         return _render(request, 400, "INVALID_INPUT", f"invalid request: {summary}", fields)

@@ -22,6 +22,33 @@ def parse_rate(value: str) -> tuple[int, float]:
     return int(match.group(1)), float(_PERIODS[match.group(2)])
 
 
+def parse_port_range(value: str) -> tuple[int, int]:
+    """'20000-29999' -> (20000, 29999); unprivileged ports only."""
+    low, sep, high = value.strip().partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise ValueError(f"host port range must look like 20000-29999, got {value!r}")
+    lo, hi = int(low), int(high)
+    if not 1024 <= lo <= hi <= 65535:
+        raise ValueError(f"host port range {value!r}: LOW-HIGH with 1024 <= LOW <= HIGH <= 65535")
+    return lo, hi
+
+
+def parse_vpc_pool(value: str) -> list[ipaddress.IPv4Network]:
+    """'10.0.0.0/8,172.20.0.0/14' -> the private IPv4 blocks VPC blocks are chosen from."""
+    blocks = []
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        try:
+            net = ipaddress.ip_network(part, strict=True)
+        except ValueError:
+            raise ValueError(f"VPC pool entry {part!r} is not a network such as 10.0.0.0/8") from None
+        if not isinstance(net, ipaddress.IPv4Network) or not net.is_private:
+            raise ValueError(f"VPC pool entry {part!r} must be a private IPv4 block")
+        blocks.append(net)
+    if not blocks:
+        raise ValueError("the VPC pool needs at least one block, e.g. 10.0.0.0/8")
+    return blocks
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CUMULO_", extra="ignore")
 
@@ -97,8 +124,18 @@ class Settings(BaseSettings):
     compute_reconcile_seconds: float = Field(10.0, description="period of the instance reconciler (it is also "
                                              "woken by every write)")
     image_build_memory_mb: int = Field(2048, description="memory limit of a user image build step")
+    host_port_range: str = Field("20000-29999", description="host ports instances may publish, LOW-HIGH (LOW at "
+                                 "least 1024); host port 0 picks a free one in it; anything else is refused")
+    instance_secrets_dir: str | None = Field(None, description="tmpfs directory (on the Docker host) for the "
+                                             "files of instance passwords and env_secrets; default "
+                                             "/dev/shm/cumulo-<uid>")
 
     # --- network, volumes, metrics (issue 3) ----------------------------------------------
+    vpc_pool: str = Field("10.0.0.0/8", description="comma-separated private blocks that VPC blocks are chosen "
+                          "from when a VPC is created without cidr_block (default VPCs too)")
+    vpc_prefix: int = Field(16, ge=16, le=28, description="prefix of a VPC block chosen from the pool")
+    vpc_default_prefix: int = Field(20, ge=16, le=28, description="prefix of a user's default VPC block")
+    quota_vpcs: int = Field(5, ge=0, description="per-user quota: VPCs (the default VPC is not counted)")
     volume_backend: str = Field("auto", description="loop (ext4 on a loop device, size enforced), plain (Docker "
                                 "volume, size not enforced) or auto (loop when this process may use loop devices)")
     volume_max_size_gb: int = Field(1024, description="largest volume a user may create")
@@ -143,6 +180,18 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(part, strict=False)
             except ValueError:
                 raise ValueError(f"{part!r} is not a CIDR such as 10.1.0.0/16") from None
+        return value
+
+    @field_validator("host_port_range")
+    @classmethod
+    def _check_port_range(cls, value: str) -> str:
+        parse_port_range(value)
+        return value
+
+    @field_validator("vpc_pool")
+    @classmethod
+    def _check_vpc_pool(cls, value: str) -> str:
+        parse_vpc_pool(value)
         return value
 
     @cached_property

@@ -98,5 +98,8 @@ class Functions:
     def event_sources(self, ref: str) -> list[dict[str, Any]]:
         return self.c.get(f"/functions/{ref}/event-sources")  # type: ignore[no-any-return]
 
+    def event_source(self, ref: str, source_id: str) -> dict[str, Any]:
+        return self.c.get(f"/functions/{ref}/event-sources/{source_id}")  # type: ignore[no-any-return]
+
     def remove_event_source(self, ref: str, source_id: str) -> None:
         self.c.delete(f"/functions/{ref}/event-sources/{source_id}")

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep
-from cumulo.core.errors import InvalidInput, PayloadTooLarge
+from cumulo.core.errors import InvalidInput, PayloadTooLarge, not_found
 from cumulo.services.functions import invoke as invocations
 from cumulo.services.functions import runtimes, service, sources
 from cumulo.services.functions.schemas import (
@@ -160,6 +160,14 @@ async def create_event_source(fn: str, body: EventSourceIn, user: UserDep, platf
 @router.get("/functions/{fn}/event-sources", response_model=list[EventSourceOut])
 async def list_event_sources(fn: str, user: UserDep, session: SessionDep) -> list[EventSourceOut]:
     return [sources.source_out(s) for s in await sources.list_sources(session, user, fn)]
+
+
+@router.get("/functions/{fn}/event-sources/{source_id}", response_model=EventSourceOut)
+async def get_event_source(fn: str, source_id: str, user: UserDep, session: SessionDep) -> EventSourceOut:
+    found = [s for s in await sources.list_sources(session, user, fn) if s.id == source_id]
+    if not found:
+        raise not_found("event source", source_id)
+    return sources.source_out(found[0])
 
 
 @router.delete("/functions/{fn}/event-sources/{source_id}", status_code=204)

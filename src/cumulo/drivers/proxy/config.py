@@ -86,7 +86,8 @@ class Route:
     - ``strip_prefix``: remove ``prefix`` from the path before proxying (``/api/v1/x`` -> ``/x``).
     - ``upstream_path``: a base path prepended after stripping (a URL target's path).
     - ``timeout_seconds``: the whole upstream response must start within this time (504 otherwise).
-    - ``preserve_host``: send the client's Host header upstream (otherwise the upstream's address).
+    - ``preserve_host``: send the client's Host header upstream; otherwise ``upstream_host`` (a URL
+      target's host) or the dialled address.
     - ``check``: ask the gateway's check endpoint before proxying (API key and/or rate limit,
       see ``ProxyConfig.check_dial``); the request is refused with the endpoint's answer otherwise.
     - ``metrics_name``: a label for per-route metrics (``None``: ``id``)."""
@@ -102,6 +103,7 @@ class Route:
     methods: tuple[str, ...] = ()
     timeout_seconds: float = 60
     preserve_host: bool = False
+    upstream_host: str | None = None
     check: bool = False
     metrics_name: str | None = None
 

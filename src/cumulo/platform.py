@@ -17,6 +17,7 @@ from cumulo.core.config import Settings
 from cumulo.core.events import Bus
 from cumulo.db.engine import Database
 from cumulo.drivers.mail.base import Mailer
+from cumulo.runtime.signals import Signals, relay_bus
 from cumulo.runtime.tasks import Runner
 
 T = TypeVar("T")
@@ -35,6 +36,13 @@ class Platform:
     checks: dict[str, HealthCheck] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    signals: Signals = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Wake-ups and bus events cross processes through ``signals`` (``runtime/signals.py``)."""
+        self.signals = Signals(self.db)
+        self.runner.signals = self.signals
+        relay_bus(self.bus, self.signals)
 
     @property
     def installation_id(self) -> str:
@@ -58,6 +66,7 @@ class Platform:
                     await result
             except Exception:
                 log.exception("error while closing")
+        await self.signals.close()
         await self.db.dispose()
 
 

@@ -1,6 +1,8 @@
-"""In-process event bus: publishers say what changed, subscribers (reconcilers, the audit log) react.
+"""Event bus: publishers say what changed, subscribers (reconcilers, the audit log) react.
 
 Publishing never blocks and never fails the publisher: a subscriber error is logged and dropped.
+Subscribers in other processes hear it too when a ``relay`` is set (the platform sets one:
+``cumulo.runtime.signals.relay_bus``); events from other processes come in through ``deliver``.
 """
 
 from __future__ import annotations
@@ -28,12 +30,22 @@ class Event:
 class Bus:
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self.relay: Callable[[Event], None] | None = None
 
     def subscribe(self, prefix: str, handler: Handler) -> None:
         """Handle every event whose topic starts with ``prefix`` ("" for all)."""
         self._handlers[prefix].append(handler)
 
     def publish(self, event: Event) -> None:
+        self.deliver(event)
+        if self.relay is not None:
+            try:
+                self.relay(event)
+            except Exception:
+                log.exception("event %s not relayed", event.topic)
+
+    def deliver(self, event: Event) -> None:
+        """To this process's subscribers only."""
         for prefix, handlers in list(self._handlers.items()):
             if event.topic.startswith(prefix):
                 for handler in handlers:

@@ -2,15 +2,24 @@
 the only one holding ``name`` until it commits or rolls back, in every process that shares the
 database (several API processes, several hosts on one PostgreSQL).
 
-Use it where a check and the write that depends on it must not interleave, e.g. a quota check
+Use ``hold`` where a check and the write that depends on it must not interleave, e.g. a quota check
 followed by the insert that consumes the quota. In-process callers should also queue on an
 ``asyncio.Lock`` first, so they wait on the event loop instead of in the database.
+
+Leases (``take_lease``/``drop_lease``, below) are the other kind: a named lock held outside any
+transaction, for a while.
 """
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from cumulo.db.engine import Database
 
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
 # SQLite has one writer at a time. Beginning the write now, with a statement that changes nothing,
@@ -25,3 +34,34 @@ async def hold(session: AsyncSession, name: str) -> None:
         await session.execute(_PG_LOCK, {"name": name})
     else:
         await session.execute(_SQLITE_LOCK)
+
+
+# --- leases -----------------------------------------------------------------------------------------
+# A lease is a lock held for a while, outside any transaction: a row (name, holder, expires_at) in
+# the ``leases`` table (created by the events branch's migration, with the outbox cursors). Whoever
+# inserts the row, or finds it expired, holds it until it releases it or the expiry passes, so a
+# holder that dies frees it at the expiry. Used by the reconcile runtime: one worker at a time
+# converges an object (a Docker call may take seconds; no transaction stays open meanwhile).
+# Expiries are wall-clock seconds (UNIX time) of the processes taking leases: their clocks must
+# agree to well within the lease time (NTP), which every host of one installation does.
+
+_TAKE = text(
+    "INSERT INTO leases (name, holder, expires_at) VALUES (:name, :holder, :expires) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE leases.expires_at < :now OR leases.holder = excluded.holder")
+_DROP = text("DELETE FROM leases WHERE name = :name AND holder = :holder")
+
+
+async def take_lease(db: Database, name: str, holder: str, seconds: float) -> bool:
+    """Hold ``name`` for ``seconds`` (again, when ``holder`` holds it already): False if another
+    holder has it and its lease has not expired."""
+    now = time.time()
+    async with db.engine.begin() as conn:
+        result = await conn.execute(_TAKE, {"name": name, "holder": holder, "expires": now + seconds, "now": now})
+    return bool(result.rowcount)
+
+
+async def drop_lease(db: Database, name: str, holder: str) -> None:
+    """Give ``name`` back (a no-op when ``holder`` no longer holds it)."""
+    async with db.engine.begin() as conn:
+        await conn.execute(_DROP, {"name": name, "holder": holder})

@@ -1,8 +1,11 @@
 """Background-task runner living in the server process (or in ``cumulo worker``).
 
-A *loop* runs a coroutine function every ``interval`` seconds, and at once when woken
-(``loop.wake()``), so a write that changes desired state is converged in milliseconds.
-Exceptions are logged and the loop carries on; ``stop()`` cancels everything cleanly.
+A *loop* runs a coroutine function every ``interval`` seconds, and at once when woken, so a write
+that changes desired state is converged in milliseconds. ``runner.wake(name)`` reaches the loop in
+whichever process runs it: with ``signals`` attached (the platform does) the wake-up is a signal,
+which crosses processes on PostgreSQL (``runtime/signals.py``); ``loop.wake()`` wakes this
+process's loop only. Exceptions are logged and the loop carries on; ``stop()`` cancels everything
+cleanly.
 """
 
 from __future__ import annotations
@@ -11,7 +14,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from cumulo.runtime.signals import Signals
+
+WAKE = "wake"  # the signal topic of loop wake-ups; the payload is the loop's name
 log = logging.getLogger("cumulo.tasks")
 
 
@@ -43,7 +51,8 @@ class Loop:
 
 
 class Runner:
-    def __init__(self) -> None:
+    def __init__(self, signals: Signals | None = None) -> None:
+        self.signals = signals
         self.loops: dict[str, Loop] = {}
         self._coros: list[tuple[str, Callable[[], Awaitable[object]]]] = []
         self._tasks: list[asyncio.Task[object]] = []
@@ -64,10 +73,21 @@ class Runner:
             self._tasks.append(asyncio.create_task(fn(), name=name))
 
     def wake(self, name: str) -> None:
-        if name in self.loops:
-            self.loops[name].wake()
+        """Run loop ``name`` now, in the process that runs it (this one or, through signals, another)."""
+        if self.signals is not None:
+            self.signals.send(WAKE, name)
+        else:
+            self._wake_here(name)
+
+    def _wake_here(self, name: str) -> None:
+        loop = self.loops.get(name)
+        if loop is not None and self.started:
+            loop.wake()
 
     async def start(self) -> None:
+        if self.signals is not None:
+            self.signals.on(WAKE, self._wake_here)
+            await self.signals.listen()
         self._stopping = asyncio.Event()
         for loop in self.loops.values():
             loop._woken = asyncio.Event()
@@ -77,6 +97,8 @@ class Runner:
         self.started = True
 
     async def stop(self, timeout: float = 10.0) -> None:
+        if self.signals is not None:
+            self.signals.off(WAKE, self._wake_here)
         self._stopping.set()
         for loop in self.loops.values():
             loop.wake()

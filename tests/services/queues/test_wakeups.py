@@ -41,7 +41,7 @@ def test_a_notify_in_one_process_wakes_receivers_in_another(twins: tuple[LiveSer
         waker = signals(second.platform)
         event = waker.current(queue_id)
         await waker.listen()
-        await waker._listening  # LISTEN is in place before the other side publishes
+        await second.platform.signals.listening  # LISTEN is in place before the other side publishes
         return event
 
     event = second.call(arm())
@@ -83,7 +83,6 @@ def test_a_long_poll_on_one_process_gets_a_message_sent_through_another(
 
 async def _listening(server: LiveServer) -> None:
     """Until the receiver on ``server`` has started listening (it does when it finds the queue empty)."""
-    waker = signals(server.platform)
-    while waker._listening is None:
+    while server.platform.signals.listening is None:
         await asyncio.sleep(0.02)
-    await waker._listening
+    await server.platform.signals.listening

@@ -6,6 +6,7 @@ from __future__ import annotations
 import docker
 import pytest
 
+from cumulo.runtime import reconcile
 from cumulo.services.volumes import service as volumes
 from cumulo.testing.server import LiveServer
 from tests.conftest import concurrent_statuses, register_and_login
@@ -192,7 +193,7 @@ def test_volumes_come_back_after_a_reboot(sqlite_user, server_sqlite: LiveServer
     vol = sqlite_user.post("/volumes", {"name": "rebooted", "size_gb": 1})
     assert sh("echo before > /data/f", volumes={vol["docker_volume"]: "/data"})[0] == 0
     _reboot(server_sqlite, vol)
-    server_sqlite.call(server_sqlite.platform.runner.loops["volumes.converge"].fn())
+    server_sqlite.call(reconcile.reconciler(server_sqlite.platform, "volumes").converge(vol["id"]))
     assert sh("cat /data/f; df -k /data | tail -1", volumes={vol["docker_volume"]: "/data"})[1].startswith("before")
     sqlite_user.delete("/volumes/rebooted")
 

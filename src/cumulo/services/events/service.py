@@ -1,5 +1,6 @@
 """Record and list events. ``record`` joins the caller's transaction, so an event exists
-exactly when the change it describes was committed."""
+exactly when the change it describes was committed; the table is also the platform's outbox
+(``cumulo.runtime.outbox``: consumers read it from a stored cursor, woken by the commit)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware
+from cumulo.runtime import outbox
 from cumulo.services.events.models import EventRow
 from cumulo.services.events.schemas import EventOut
 
@@ -24,6 +26,7 @@ def record(session: AsyncSession, *, user_id: str | None, action: str, resource_
            resource_id: str | None = None, actor_id: str | None = None, **data: Any) -> None:
     session.add(EventRow(user_id=user_id, actor_id=actor_id or user_id, action=action,
                          resource_type=resource_type, resource_id=resource_id, data=_scrub(data)))
+    outbox.mark(session)
 
 
 async def list_events(session: AsyncSession, user_id: str, *, limit: int = 50, resource_id: str | None = None,

@@ -1,6 +1,11 @@
 """Bring volumes back after a host reboot or a Docker reset (loop device, mount, Docker volume), and
 remove Docker volumes of this installation whose volume no longer exists (seen orphaned on two
-passes in a row, so a volume being created right now is never touched)."""
+sweeps in a row, so a volume being created right now is never touched).
+
+Runs on the reconcile runtime (``cumulo.runtime.reconcile``): one volume at a time under its lease,
+woken by an attach in any process (``service.attach``), swept every ``INTERVAL`` seconds, with
+backoff for a volume that cannot be restored.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from sqlalchemy import select
 
 from cumulo.core.errors import CumuloError
 from cumulo.platform import Platform
+from cumulo.runtime import reconcile
 from cumulo.services.volumes import service
 from cumulo.services.volumes.models import Volume
 
@@ -20,18 +26,21 @@ INTERVAL = 60.0
 def register(platform: Platform) -> None:
     suspects: set[str] = set()
 
-    async def converge() -> None:
+    async def converge(volume_id: str) -> None:
+        async with platform.db.session() as session:
+            volume = await session.get(Volume, volume_id)
+        if volume is None or volume.status != service.AVAILABLE:
+            return  # deleted (its Docker volume goes with the orphan sweep) or not usable
+        await service.driver(platform).ensure(volume.id, volume.backend, service.labels(platform, volume))
+
+    async def available() -> list[str]:
+        async with platform.db.session() as session:
+            return list((await session.scalars(select(Volume.id).where(Volume.status == service.AVAILABLE))).all())
+
+    async def remove_orphans() -> None:
         drv = service.driver(platform)
         async with platform.db.session() as session:
-            volumes = (await session.scalars(select(Volume).where(Volume.status == service.AVAILABLE))).all()
-        for volume in volumes:
-            try:
-                await drv.ensure(volume.id, volume.backend, service.labels(platform, volume))
-            except CumuloError as exc:
-                log.error("volume %s cannot be restored: %s", volume.id, exc.message)
-        known = {v.docker_volume for v in volumes}
-        async with platform.db.session() as session:
-            known |= set((await session.scalars(select(Volume.docker_volume))).all())
+            known = set((await session.scalars(select(Volume.docker_volume))).all())
         ours = await drv.labelled({"cumulo.installation": platform.installation_id, "cumulo.kind": "volume"})
         orphans = set(ours) - known
         for name in orphans & suspects:
@@ -43,4 +52,5 @@ def register(platform: Platform) -> None:
         suspects.clear()
         suspects.update(orphans)
 
-    platform.runner.every("volumes.converge", INTERVAL, converge)
+    reconcile.register(platform, service.KIND, converge, keys=available, interval=INTERVAL,
+                       after_sweep=remove_orphans)

@@ -19,11 +19,13 @@ from cumulo.db import locks
 from cumulo.db.lookup import owned
 from cumulo.drivers.volume.loop import LoopVolumes
 from cumulo.platform import Platform
+from cumulo.runtime import reconcile
 from cumulo.services.events import service as events
 from cumulo.services.volumes.instances import owned_instance_id
 from cumulo.services.volumes.models import Volume, VolumeAttachment
 from cumulo.services.volumes.schemas import AttachIn, LaunchVolume, Mount, VolumeCreate, VolumeOut
 
+KIND = "volumes"  # the reconcile runtime's kind (reconciler.py)
 MAX_PER_INSTANCE = 16
 AVAILABLE, IN_USE, ERROR = "available", "in-use", "error"
 
@@ -178,6 +180,7 @@ async def attach(platform: Platform, session: AsyncSession, user: Principal, ref
     instance_id = await owned_instance_id(session, user, body.instance_id)
     await _record_attachment(session, user, volume, instance_id, body.mount_path)
     await session.commit()
+    reconcile.wake(platform, KIND, volume.id)  # its disk is in place before the instance mounts it
     platform.bus.publish(Event("instance.reconfigure", resource_id=instance_id, user_id=user.user_id))
     return volume
 

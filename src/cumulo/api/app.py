@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.middleware.cors import CORSMiddleware
 
 from cumulo import __version__, services
-from cumulo.api import errors
+from cumulo.api import docs, errors, openapi
 from cumulo.api.metrics import Metrics
 from cumulo.api.middleware import RequestMiddleware
 from cumulo.api.ratelimit import RateLimiter
@@ -58,8 +58,9 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         finally:
             await platform.close()
 
-    app = FastAPI(title="Cumulo", version=__version__, lifespan=lifespan,
-                  description="A self-hosted cloud: the Cumulo control-plane API. Authenticate with `X-API-Key`.")
+    app = FastAPI(title="Cumulo", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="A self-hosted cloud: the Cumulo control-plane API. Authenticate with `X-API-Key`. "
+                              "Errors are `{\"error\": {\"code\", \"message\"}}`; bad input is 400.")
     app.state.platform = platform
     app.state.key_limiter = _limiter(settings, settings.rate_limit, "keys")
     metrics = Metrics()
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     async def prometheus() -> PlainTextResponse:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
 
+    docs.install(app)
+    openapi.install(app, tuple(streamed))
     index_routes(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],

@@ -93,8 +93,12 @@ async def get_function(fn: str, user: UserDep, platform: PlatformDep, session: S
     return service.function_out(platform, *await service.get(session, user, fn))
 
 
-@router.put("/functions/{fn}", response_model=FunctionOut)
-@router.patch("/functions/{fn}", response_model=FunctionOut)
+UPDATE_BODY = {"requestBody": {"content": {"application/json": {"schema": FunctionUpdate.model_json_schema()},
+                                           "multipart/form-data": {"schema": {"type": "object"}}}}}
+
+
+@router.put("/functions/{fn}", response_model=FunctionOut, openapi_extra=UPDATE_BODY)
+@router.patch("/functions/{fn}", response_model=FunctionOut, openapi_extra=UPDATE_BODY)
 async def update_function(fn: str, request: Request, user: UserDep, platform: PlatformDep,
                           session: SessionDep) -> FunctionOut:
     body, data = await _parse(request, FunctionUpdate, platform.settings.function_max_zip_bytes)

@@ -6,6 +6,8 @@
   (e.g. Docker-heavy ones).
 - ``make_server``: start a server with custom settings (stopped at the end of the test).
 - ``user`` / ``other_user``: a fresh registered user with a logged-in ``cumulo.client.Client``.
+- ``new_pg_database``: the URL of a new, empty PostgreSQL database of this test's own (dropped
+  after it), e.g. for two servers or processes sharing one database.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ def _create_pg_database() -> tuple[str, Callable[[], None]]:
                 time.sleep(0.5)
 
     return f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}", drop
+
+
+@pytest.fixture
+def new_pg_database() -> Iterator[str]:
+    url, drop = _create_pg_database()
+    yield url
+    drop()
 
 
 @pytest.fixture(scope="session")

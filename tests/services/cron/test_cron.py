@@ -15,7 +15,7 @@ from cumulo.client import ApiError, Client
 from cumulo.db.engine import sync_url
 from cumulo.services.cron.models import CronJob
 from cumulo.testing.server import LiveServer
-from tests.conftest import _create_pg_database, register_and_login
+from tests.conftest import register_and_login
 from tests.services.notify.receiver import Receiver, eventually
 
 
@@ -161,9 +161,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # 
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
         return
-    url, drop = _create_pg_database()
-    yield url
-    drop()
+    yield request.getfixturevalue("new_pg_database")
 
 
 def test_several_workers_run_each_time_exactly_once(make_server: Callable[..., LiveServer],

@@ -11,7 +11,7 @@ import pytest
 
 from cumulo.client import Client
 from cumulo.testing.server import LiveServer, free_port
-from tests.conftest import _create_pg_database, register_and_login
+from tests.conftest import register_and_login
 from tests.services.notify.receiver import Receiver, eventually
 
 
@@ -20,9 +20,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    url, drop = _create_pg_database()
-    yield url
-    drop()
+    yield request.getfixturevalue("new_pg_database")
 
 
 def test_messages_and_pending_deliveries_survive_a_restart(

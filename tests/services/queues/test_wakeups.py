@@ -15,12 +15,12 @@ from cumulo.client import Client
 from cumulo.services.queues.signals import signals
 from cumulo.testing import server as testing
 from cumulo.testing.server import LiveServer
-from tests.conftest import _create_pg_database, register_and_login
+from tests.conftest import register_and_login
 
 
 @pytest.fixture
-def twins(tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
-    url, drop = _create_pg_database()
+def twins(tmp_path: Path, new_pg_database: str) -> Iterator[tuple[LiveServer, LiveServer]]:
+    url = new_pg_database
     # The second one re-reads queues only every minute: only a wake-up can answer its receivers early.
     first = LiveServer(testing.test_settings(str(tmp_path), database_url=url)).start()
     second = LiveServer(testing.test_settings(str(tmp_path), database_url=url, queue_poll_seconds=60),
@@ -30,7 +30,6 @@ def twins(tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
     finally:
         second.stop()
         first.stop()
-        drop()
 
 
 def test_a_notify_in_one_process_wakes_receivers_in_another(twins: tuple[LiveServer, LiveServer]) -> None:
@@ -77,7 +76,8 @@ def test_a_long_poll_on_one_process_gets_a_message_sent_through_another(
     receiver.start()
     second.call(_listening(second))
     sender.queues.send(queue["id"], "across")
-    receiver.join(timeout=60)
+    receiver.join(timeout=10)  # the receive waits up to 20 s and its server re-reads every 60 s
+    assert not receiver.is_alive()
     assert [m["body"] for m in got[0]] == ["across"]
 
 

@@ -30,6 +30,10 @@ class QueueSignals:
             event = self._events[queue_id] = asyncio.Event()
         return event
 
+    def waiting(self, queue_id: str) -> bool:
+        """Whether a receiver of this process waits for the queue's next ``notify``."""
+        return queue_id in self._events
+
     def notify(self, queue_id: str) -> None:
         self.signals.send(TOPIC, queue_id)
 

@@ -12,9 +12,11 @@ if TYPE_CHECKING:
     from cumulo.client.cron import Cron
     from cumulo.client.functions import Functions
     from cumulo.client.identity import Identity
+    from cumulo.client.lb import LoadBalancers
     from cumulo.client.network import Network
     from cumulo.client.notify import Notify
     from cumulo.client.queues import Queues
+    from cumulo.client.routes import Routes
     from cumulo.client.secrets import Secrets
     from cumulo.client.storage import Storage
     from cumulo.client.volumes import Volumes
@@ -149,6 +151,18 @@ class Client:
         from cumulo.client.volumes import Volumes
 
         return Volumes(self)
+
+    @cached_property
+    def lb(self) -> LoadBalancers:
+        from cumulo.client.lb import LoadBalancers
+
+        return LoadBalancers(self)
+
+    @cached_property
+    def routes(self) -> Routes:
+        from cumulo.client.routes import Routes
+
+        return Routes(self)
 
     def health(self) -> dict[str, Any]:
         """Readiness, including a 503 DEGRADED answer (which is information, not an error)."""

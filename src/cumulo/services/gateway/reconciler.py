@@ -1,0 +1,69 @@
+"""Background work of the gateway: the coalesced config push, Caddy's supervision, the check endpoint.
+
+- ``gateway.push``: woken by ``providers.changed`` (every route/LB write, every instance event)
+  and run every ``CUMULO_GATEWAY_RESYNC_SECONDS`` anyway. After a change it waits for the burst to
+  settle (``SETTLE`` seconds without a new change, at most ``CUMULO_GATEWAY_PUSH_SECONDS``) and
+  never reloads the proxy more often than once per ``CUMULO_GATEWAY_PUSH_SECONDS``: a burst of
+  changes is one push.
+- ``gateway.supervise``: every second, a Caddy that should run but does not answer (killed,
+  crashed) is started again (it resumes its last config) and the config is pushed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from cumulo.core.events import Event
+from cumulo.platform import Platform
+from cumulo.services.gateway import providers
+from cumulo.services.gateway.check import CheckServer
+from cumulo.services.gateway.dataplane import dataplane
+
+SETTLE = 0.25
+SUPERVISE = "gateway.supervise"
+
+
+def register(platform: Platform) -> None:
+    dp = dataplane(platform)
+    settings = platform.settings
+    check = CheckServer(platform, dp.check_socket)
+    platform.extras["gateway.check"] = check
+    platform.closers.append(dp.close)
+
+    async def push() -> None:
+        if platform.extras.pop("gateway.dirty", False):
+            started = time.monotonic()
+            while True:
+                now = time.monotonic()
+                spaced = now - dp.last_push >= settings.gateway_push_seconds
+                quiet = now - platform.extras.get("gateway.changed_at", 0.0) >= SETTLE
+                if spaced and (quiet or now - started >= settings.gateway_push_seconds):
+                    break
+                await asyncio.sleep(0.05)
+            platform.extras.pop("gateway.dirty", None)  # changes so far are in this push
+        try:
+            await dp.sync()
+            dp.last_error = None
+        except Exception as exc:
+            dp.last_error = str(exc)
+            raise
+
+    async def supervise() -> None:
+        if dp.process is None or dp.applied is None or not dp.applied.routes:
+            return
+        if not await dp.process.alive():
+            await dp.process.ensure()
+            providers.mark_changed(platform)
+            platform.extras["gateway.changed_at"] = 0.0
+            loop.wake()
+
+    loop = platform.runner.every(providers.PUSH_LOOP, settings.gateway_resync_seconds, push)
+    platform.runner.every(SUPERVISE, 1.0, supervise)
+    platform.runner.spawn("gateway.check", check.serve)
+
+    def instance_event(event: Event) -> None:
+        providers.mark_changed(platform)
+        loop.wake()
+
+    platform.bus.subscribe("instance.", instance_event)

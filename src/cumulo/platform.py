@@ -6,7 +6,10 @@ through ``get_or_create`` so nothing is built before it is needed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import stat
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -75,14 +78,82 @@ def _stored_id(data_dir: Path) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(data_dir)
         value = uuid.uuid4().hex[:12]
-        path.write_text(value + "\n")
+        write_private(path, (value + "\n").encode())
         return value
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner may read (0600), whatever the process umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Create the data dir owner-only (0700); warn when an existing one, or what is in it, is open to
+    the group or others (it holds the database, blobs, keys and mails with reset tokens)."""
+    if not data_dir.exists():
+        data_dir.mkdir(parents=True, mode=0o700)
+        os.chmod(data_dir, 0o700)
+        return
+    exposed = _exposed(data_dir)
+    if exposed and str(data_dir) not in _warned:
+        _warned.add(str(data_dir))
+        log.warning("the data dir %s is readable by other users (%s%s): run `chmod -R go-rwx %s`",
+                    data_dir, ", ".join(exposed[:5]), ", ..." if len(exposed) > 5 else "", data_dir)
+
+
+_warned: set[str] = set()
+
+
+def _exposed(data_dir: Path, limit: int = 2000) -> list[str]:
+    """The data dir itself and the files in it or in its sub-folders that group or others may
+    access (sub-folders of an owner-only data dir are unreachable for others whatever their mode)."""
+    found: list[str] = []
+    seen = 0
+
+    def check(path: Path) -> None:
+        nonlocal seen
+        seen += 1
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            return
+        if (path == data_dir or stat.S_ISREG(mode)) and mode & 0o077:
+            found.append(f"{path.name or path} {stat.filemode(mode)}")
+
+    check(data_dir)
+    try:
+        for entry in sorted(data_dir.iterdir()):
+            check(entry)
+            if entry.is_dir() and not entry.is_symlink() and seen < limit:
+                for inner in sorted(entry.iterdir())[:limit - seen]:
+                    check(inner)
+    except OSError:
+        pass
+    return found
+
+
+def _sqlite_file(settings: Settings) -> None:
+    """Create the SQLite database file 0600 before SQLite does (its WAL and SHM files take its mode)."""
+    url = settings.resolved_database_url
+    if not url.startswith("sqlite") or ":memory:" in url:
+        return
+    path = Path(url.split(":///", 1)[-1].split("?", 1)[0])
+    if path.name and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def build_platform(settings: Settings) -> Platform:
     from cumulo.drivers.mail import make_mailer
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings.data_dir)
+    _sqlite_file(settings)
     return Platform(settings=settings, db=Database(settings.resolved_database_url), mailer=make_mailer(settings))

@@ -20,6 +20,7 @@ from cumulo.api.app import create_app, start_workers
 from cumulo.core.config import Settings
 from cumulo.db import migrate
 from cumulo.platform import Platform, build_platform
+from cumulo.runtime.http import protocol_options
 
 log = logging.getLogger("cumulo")
 S3_MODULE = "cumulo.services.storage.s3app"
@@ -36,9 +37,11 @@ class _Server(uvicorn.Server):
         return None
 
 
-def _config(app: object, settings: Settings, port: int, lifespan: str) -> uvicorn.Config:
-    return uvicorn.Config(app, host=settings.host, port=port, log_level=settings.log_level, access_log=False,
-                          lifespan=lifespan, proxy_headers=False, server_header=False)
+def server_config(app: object, settings: Settings, port: int, lifespan: str, host: str | None = None) -> uvicorn.Config:
+    """The uvicorn configuration of every port (header limits and slow-client bounds: runtime/http.py)."""
+    return uvicorn.Config(app, host=host or settings.host, port=port, log_level=settings.log_level, access_log=False,
+                          lifespan=lifespan, proxy_headers=False, server_header=False,
+                          **protocol_options(settings))
 
 
 def _s3_app(platform: Platform) -> object | None:
@@ -124,10 +127,10 @@ async def serve(settings: Settings, *, api: bool = True, s3: bool = True, worker
     servers: list[_Server] = []
     if api:
         app = create_app(platform=platform, workers=workers, migrations=False)
-        servers.append(_Server(_config(app, settings, settings.port, "on")))
+        servers.append(_Server(server_config(app, settings, settings.port, "on")))
     s3_app = _s3_app(platform) if s3 else None
     if s3_app is not None:
-        servers.append(_Server(_config(s3_app, settings, settings.s3_port, "off")))
+        servers.append(_Server(server_config(s3_app, settings, settings.s3_port, "off")))
     if not api:  # the API lifespan would otherwise start lifecycle hooks and workers
         for _name, module in services.modules("lifecycle"):
             await module.startup(platform)

@@ -16,7 +16,7 @@ import uvicorn
 from cumulo.api.app import create_app
 from cumulo.core.config import Settings
 from cumulo.platform import Platform, build_platform
-from cumulo.runtime.server import _s3_app
+from cumulo.runtime.server import _s3_app, server_config
 
 T = TypeVar("T")
 
@@ -59,12 +59,10 @@ class LiveServer:
         self.loop = asyncio.get_running_loop()
         self.platform = build_platform(self.settings)
         app = create_app(platform=self.platform, workers=self.workers)
-        configs = [uvicorn.Config(app, host="127.0.0.1", port=self.settings.port, log_level="warning",
-                                  access_log=False, lifespan="on")]
+        configs = [server_config(app, self.settings, self.settings.port, "on", host="127.0.0.1")]
         s3 = _s3_app(self.platform)
         if s3 is not None:
-            configs.append(uvicorn.Config(s3, host="127.0.0.1", port=self.settings.s3_port, log_level="warning",
-                                          access_log=False, lifespan="off"))
+            configs.append(server_config(s3, self.settings, self.settings.s3_port, "off", host="127.0.0.1"))
         self._servers = [uvicorn.Server(c) for c in configs]
         tasks = [asyncio.create_task(s.serve()) for s in self._servers]
         while not all(s.started for s in self._servers):
@@ -94,6 +92,9 @@ def test_settings(data_dir: str, database_url: str | None = None, **overrides: A
         "data_dir": data_dir, "database_url": database_url, "port": free_port(), "s3_port": free_port(),
         "auth_rate_limit": "100000/minute", "rate_limit": "1000000/minute", "log_level": "warning",
         "outbound_allow": "127.0.0.0/8",  # test receivers listen on loopback (tests/security overrides it)
+        # each test server's Caddy (started with its first route) on ports of its own, stopped with it
+        "proxy_http_port": free_port(), "proxy_https_port": free_port(), "proxy_listen_host": "127.0.0.1",
+        "proxy_stop_on_exit": True,
     }
     values.update(overrides)
     return Settings(**values)

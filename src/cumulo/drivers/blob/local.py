@@ -123,7 +123,8 @@ class BlobWriter:
 
     def _open_sync(self) -> None:
         if self._fh is None:
-            self._fh = open(self.tmp, "wb", buffering=0)  # noqa: SIM115 - closed in commit/abort
+            fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only, like the data dir
+            self._fh = os.fdopen(fd, "wb", buffering=0)  # closed in commit/abort
 
     def _md5_lane(self, pieces: list[Any]) -> None:
         update = self._md5.update
@@ -306,10 +307,10 @@ class LocalBlobStore:
                 final = self.path(blob_id)
                 try:
                     try:
-                        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                     except FileNotFoundError:
                         final.parent.mkdir(parents=True, exist_ok=True)
-                        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                        fd = os.open(final, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                     written.append(fd)
                     view = memoryview(data)
                     while view:

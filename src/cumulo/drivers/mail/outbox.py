@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +22,9 @@ class OutboxMailer:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
         tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(mail.to_message(self.sender)))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # mails carry reset tokens
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(bytes(mail.to_message(self.sender)))
         tmp.rename(path)
         return path
 

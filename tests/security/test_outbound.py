@@ -162,6 +162,7 @@ def test_every_redirect_hop_is_vetted(loopback_only: LiveServer) -> None:
         inner.close()
 
 
+@pytest.mark.docker
 def test_another_tenants_vpc_instance_is_refused(server_sqlite: LiveServer, busybox: str) -> None:  # noqa: F811
     """B's cron job or webhook cannot fetch A's web server inside A's VPC (no published port)."""
     with register_and_login(server_sqlite) as a, register_and_login(server_sqlite) as b:

@@ -1,1 +1,6 @@
-"""Helpers for tests (ours and yours): a real Cumulo server in a thread, on a free port."""
+"""Helpers for tests of Cumulo and of services built on it: ``LiveServer`` (``testing/server.py``)
+and ``eventually`` (``testing/polling.py``)."""
+
+from cumulo.testing.polling import eventually
+
+__all__ = ["eventually"]

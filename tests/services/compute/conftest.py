@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ import docker
 import httpx
 import pytest
 
+from cumulo import testing
 from cumulo.drivers.compute.docker import DockerDriver
 from cumulo.services.images.bootstrap import bootstrap
 
@@ -37,19 +37,9 @@ def containers_of(docker_client: docker.DockerClient) -> Callable[..., list[Any]
     return find
 
 
-def eventually(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy (a condition, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except (httpx.HTTPError, OSError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
+def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """``cumulo.testing.eventually``, a port or URL that does not answer yet counting as "not yet"."""
+    return testing.eventually(check, timeout, ignore=(httpx.HTTPError, OSError))
 
 
 def http_body(port: int) -> str | None:

@@ -8,6 +8,8 @@ import pytest
 
 from cumulo.client import ApiError, Client
 
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
+
 
 def test_get_one_event_source(sqlite_user: Client, other_user_sqlite: Client, py_zip: bytes) -> None:
     c = sqlite_user

@@ -12,6 +12,8 @@ import pytest
 from cumulo.client import ApiError, Client
 from cumulo.client.functions import zip_files
 
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
+
 
 def fname() -> str:
     return f"fn-{uuid.uuid4().hex[:8]}"

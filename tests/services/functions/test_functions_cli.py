@@ -6,10 +6,13 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cumulo.cli.main import app
 from cumulo.client import Client
+
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
 
 
 def test_deploy_invoke_logs(server_sqlite, sqlite_user: Client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from cumulo.client import Client
+from cumulo.testing import eventually
+
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
 
 
 def fname() -> str:
@@ -15,14 +19,7 @@ def fname() -> str:
 
 
 def wait_for(fn, what: str, limit: float = 60.0) -> Any:  # type: ignore[no-untyped-def]
-    """Poll until ``fn()`` is truthy (a wait for background work, not a timing assertion)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return eventually(fn, limit, 0.2, what=what)
 
 
 def _finished(invocation: dict[str, Any], statuses: tuple[str, ...]) -> dict[str, Any] | None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from cumulo.client import Client
 from tests.services.functions.test_functions_exec import fname, wait_for
+
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
 
 
 def test_cron_and_topic_trigger_a_function(sqlite_user: Client, py_zip: bytes) -> None:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import email
 import re
-import time
 from pathlib import Path
 
+from cumulo.testing import eventually
 from cumulo.testing.server import LiveServer
 
 
@@ -21,13 +21,11 @@ def mails_to(live: LiveServer, address: str) -> list[email.message.Message]:
 
 def last_token(live: LiveServer, address: str, subject_word: str) -> str:
     """The token in the newest mail to ``address`` whose subject contains ``subject_word``."""
-    deadline = time.monotonic() + 10
-    while True:
+    def newest() -> email.message.Message | None:
         msgs = [m for m in mails_to(live, address) if subject_word in m["Subject"]]
-        if msgs:
-            body = msgs[-1].get_payload(decode=True).decode()
-            match = re.search(r"/auth/verify/([A-Za-z0-9_\-]+)", body) or re.search(r"\n\n([A-Za-z0-9_\-]{30,})\n", body)
-            assert match, body
-            return match.group(1)
-        assert time.monotonic() < deadline, f"no '{subject_word}' mail for {address}"
-        time.sleep(0.05)
+        return msgs[-1] if msgs else None
+
+    body = eventually(newest, 10, what=f"a '{subject_word}' mail for {address}").get_payload(decode=True).decode()
+    match = re.search(r"/auth/verify/([A-Za-z0-9_\-]+)", body) or re.search(r"\n\n([A-Za-z0-9_\-]{30,})\n", body)
+    assert match, body
+    return match.group(1)

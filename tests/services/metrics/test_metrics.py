@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
+import pytest
+
+from cumulo.testing import eventually
 from tests.conftest import register_and_login
 from tests.services.network.dockerkit import IMAGE, status_of
+
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
 
 BUSY = ["sh", "-c", "while :; do :; done"]
 
 
 def _wait_for_points(c: Any, instance_id: str, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        points = c.get(f"/instances/{instance_id}/metrics")["points"]
-        if len(points) >= count:
-            return points  # type: ignore[no-any-return]
-        time.sleep(0.3)
-    raise AssertionError(f"fewer than {count} samples were recorded")
+    def points() -> list[dict[str, Any]] | None:
+        found: list[dict[str, Any]] = c.get(f"/instances/{instance_id}/metrics")["points"]
+        return found if len(found) >= count else None
+
+    return eventually(points, 90, 0.3, what=f"{count} samples")
 
 
 def test_sampler_records_cpu_and_memory(make_server, busybox) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
+
 from tests.services.network.dockerkit import fetch, launch_web, status_of
+
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
 
 
 def test_vpcs_isolate_and_names_resolve_inside_one(sqlite_user, busybox) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,8 @@ import pytest
 
 from cumulo.client.base import ApiError
 
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
+
 
 def _status(fn, *args, **kwargs) -> int:  # type: ignore[no-untyped-def]
     with pytest.raises(ApiError) as info:
@@ -59,7 +61,8 @@ def test_subnets(user) -> None:  # type: ignore[no-untyped-def]
     vpc = user.post("/vpcs", {"name": "net", "cidr_block": "10.250.0.0/16"})
     s1 = user.post(f"/vpcs/{vpc['id']}/subnets", {"name": "web", "cidr_block": "10.250.1.0/24",
                                                    "availability_zone": "local-1b"})
-    assert s1["gateway_ip"] == "10.250.1.1" and s1["broadcast_ip"] == "10.250.1.255"
+    # the router instances really use: the VPC's bridge (one Docker network per VPC), not subnet + 1
+    assert s1["gateway_ip"] == "10.250.0.1" and s1["broadcast_ip"] == "10.250.1.255"
     assert s1["available_ip_count"] == 253 and s1["availability_zone"] == "local-1b"
     assert user.get(f"/subnets/{s1['id']}")["vpc_id"] == vpc["id"]
     assert _status(user.post, f"/vpcs/{vpc['id']}/subnets", {"name": "x", "cidr_block": "10.250.1.128/25"}) == 409

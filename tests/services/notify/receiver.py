@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from cumulo.testing import eventually  # noqa: F401 - the tests import it from here
 from cumulo.testing.server import free_port
 
 
@@ -92,15 +93,3 @@ class Receiver:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def eventually(check: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    """Poll ``check()`` until it returns something truthy (the timeout only stops a hung test)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met; last value {value!r}")
-        time.sleep(interval)

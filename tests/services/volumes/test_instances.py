@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.services.network.dockerkit import IMAGE, container_of, exec_in, status_of
+
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
 
 SLEEP = ["sleep", "3600"]
 
@@ -69,5 +73,35 @@ def test_attach_and_detach_on_a_running_instance(sqlite_user, other_user_sqlite,
     assert status_of(lambda: c.post("/volumes/hot/attach", {"instance_id": "host", "mount_path": "/x"})) == 409
     assert c.post("/volumes/hot/detach")["status"] == "available"
     _wait_for_mount(inst["id"], "/data", present=False)
+    c.delete(f"/instances/{inst['id']}")
+    c.delete(f"/volumes/{vol['id']}")
+
+
+def test_attach_keeps_the_host_port_records_why_and_says_the_root_filesystem_is_reset(  # type: ignore[no-untyped-def]
+        sqlite_user, busybox) -> None:
+    """Before: the recreation took a new host port, its event said the container 'had disappeared', and
+    the answer did not say that files outside volumes were gone."""
+    from tests.services.compute.conftest import HTTPD, eventually, host_port, http_body
+
+    c = sqlite_user
+    vol = c.post("/volumes", {"name": "keep", "size_gb": 1})
+    inst = c.post("/instances", {"name": "web", "image": IMAGE, "ports": "0:80", "command": HTTPD})
+    port = host_port(inst)
+    assert exec_in(inst["id"], "echo scratch > /root-note")[0] == 0
+    out = c.post("/volumes/keep/attach", {"instance_id": "web", "mount_path": "/data"})
+    assert out["root_filesystem_reset"] is True and "root filesystem" in out["warnings"][0]
+    _wait_for_mount(inst["id"], "/data", present=True)
+    again = c.get(f"/instances/{inst['id']}")
+    assert host_port(again) == port and again["status"] == "RUNNING"
+    assert "cumulo/busybox" in eventually(lambda: http_body(port))
+    assert exec_in(inst["id"], "cat /root-note")[0] != 0  # what the warning said
+    recreated = eventually(lambda: [e for e in c.events(limit=50)
+                                    if e["action"] == "instance.recreated" and e["resource_id"] == inst["id"]])
+    assert recreated[0]["data"]["reason"] == "volume attached: keep at /data"
+    assert recreated[0]["data"]["root_filesystem_reset"] is True
+    detached = c.post("/volumes/keep/detach")
+    assert detached["root_filesystem_reset"] is True
+    _wait_for_mount(inst["id"], "/data", present=False)
+    assert host_port(c.get(f"/instances/{inst['id']}")) == port
     c.delete(f"/instances/{inst['id']}")
     c.delete(f"/volumes/{vol['id']}")

@@ -12,6 +12,8 @@ from cumulo.testing.server import LiveServer
 from tests.conftest import concurrent_statuses, register_and_login
 from tests.services.network.dockerkit import engine, sh, status_of
 
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
+
 
 def _labelled(owner_volume_id: str) -> list[str]:
     found = engine().api.volumes(filters={"label": f"cumulo.resource={owner_volume_id}"}).get("Volumes") or []

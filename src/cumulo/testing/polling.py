@@ -1,0 +1,28 @@
+"""``eventually``: wait for background work in a test (a condition, never a timing assertion)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.05, *, what: str | None = None,
+               ignore: tuple[type[BaseException], ...] = ()) -> T:
+    """Call ``check()`` until it returns something truthy, and return that. An exception listed in
+    ``ignore`` counts as "not yet" (e.g. a port that does not answer yet). The timeout only stops a
+    test that would hang: it fails with ``what`` (or the last value) in the message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except ignore as exc:
+            value = exc  # type: ignore[assignment]
+        else:
+            if value:
+                return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what or 'condition'} not met within {timeout:g} s; last value {value!r}")
+        time.sleep(interval)

@@ -9,7 +9,7 @@ import pytest
 
 from cumulo.client import Client
 from cumulo.testing.server import LiveServer
-from tests.conftest import PASSWORD, new_email
+from tests.conftest import PASSWORD, new_email, register_and_login
 
 
 def test_request_id_is_generated_and_honoured(server: LiveServer) -> None:
@@ -112,9 +112,11 @@ def test_authenticated_calls_are_limited_per_key(make_server) -> None:  # type: 
     assert second is not None
 
 
-def test_metrics_in_prometheus_format(server: LiveServer, user: Client) -> None:
+def test_metrics_in_prometheus_format(make_server) -> None:  # type: ignore[no-untyped-def]
+    live = make_server()
+    user = register_and_login(live)  # the first user is an administrator: /metrics needs an admin key
     user.identity.keys()
-    text = httpx.get(f"{server.url}/metrics").text
+    text = httpx.get(f"{live.url}/metrics", headers={"Authorization": f"Bearer {user.api_key}"}).text
     assert '# TYPE cumulo_http_requests_total counter' in text
     assert 'cumulo_http_requests_total{method="GET",route="/auth/keys",status="200"}' in text
     assert 'cumulo_http_request_duration_seconds_bucket{method="GET",route="/auth/keys",le="+Inf"}' in text

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cumulo.testing.server import LiveServer
+from cumulo.testing.server import LiveServer, free_port
 from cumulo.testing.server import test_settings as settings_for
 from tests.conftest import register_and_login
 
@@ -156,3 +156,25 @@ def test_an_open_data_dir_is_warned_about(tmp_path_factory: pytest.TempPathFacto
     prepare_data_dir(data_dir)
     warned = [r.getMessage() for r in caplog.records if "readable by other users" in r.getMessage()]
     assert warned and "master.key" in warned[0] and "chmod -R go-rwx" in warned[0]
+
+
+# --- point 18: /metrics -----------------------------------------------------------------------------
+
+def test_metrics_need_an_admin_key(tmp_path_factory: pytest.TempPathFactory) -> None:
+    scrape = free_port()
+    server = _start(tmp_path_factory, metrics_address=f"127.0.0.1:{scrape}")
+    try:
+        with register_and_login(server) as admin, register_and_login(server) as user:
+            assert admin.identity.me()["role"] == "admin" and user.identity.me()["role"] == "user"
+            url = f"{server.url}/metrics"
+            anonymous = httpx.get(url)
+            assert anonymous.status_code == 401 and "cumulo_http" not in anonymous.text
+            assert httpx.get(url, headers={"X-API-Key": user.api_key}).status_code == 403
+            ok = httpx.get(url, headers={"Authorization": f"Bearer {admin.api_key}"})  # what Prometheus sends
+            assert ok.status_code == 200 and "cumulo_http_requests_total" in ok.text
+            # the separate listener answers without a key, and only /metrics
+            separate = httpx.get(f"http://127.0.0.1:{scrape}/metrics")
+            assert separate.status_code == 200 and "cumulo_http_requests_total" in separate.text
+            assert httpx.get(f"http://127.0.0.1:{scrape}/auth/me").status_code == 404
+    finally:
+        server.stop()

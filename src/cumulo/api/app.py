@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
 from starlette.middleware.cors import CORSMiddleware
 
 from cumulo import __version__, services
 from cumulo.api import docs, errors, openapi
+from cumulo.api import metrics as metrics_routes
 from cumulo.api.metrics import Metrics
 from cumulo.api.middleware import RequestMiddleware
 from cumulo.api.ratelimit import RateLimiter
@@ -70,9 +70,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         app.router.routes.extend(module.router.routes)
         streamed += getattr(module, "STREAMED", ())
 
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+    metrics_routes.install(app, metrics)  # admin key, or CUMULO_METRICS_ADDRESS (api/metrics.py)
 
     docs.install(app)
     openapi.install(app, tuple(streamed))

@@ -1,9 +1,24 @@
-"""Prometheus metrics: request counts and latency histograms by route and status."""
+"""Prometheus metrics: request counts and latency histograms by route and status.
+
+``GET /metrics`` on the API port needs an administrator's API key (``Authorization: Bearer <key>``,
+which Prometheus sends with ``authorization: {credentials_file: ...}``). With
+``CUMULO_METRICS_ADDRESS=host:port`` the same text is also served without a key on that separate
+listener (``metrics_app``), for a scrape network the operator controls.
+"""
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
+
+from cumulo.api.deps import AdminDep
+
+CONTENT_TYPE = "text/plain; version=0.0.4"
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -46,3 +61,27 @@ class Metrics:
 
 def _esc(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def install(app: FastAPI, metrics: Metrics) -> None:
+    """``GET /metrics`` for administrators; ``app.state.metrics`` for a separate listener."""
+    app.state.metrics = metrics
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus(_admin: AdminDep) -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
+
+
+def metrics_app(metrics: Metrics) -> Any:
+    """A bare ASGI app answering ``GET /metrics`` (and 404 for anything else), without auth."""
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        found = scope["path"] == "/metrics" and scope["method"] in ("GET", "HEAD")
+        body = metrics.render().encode() if found else b"not found\n"
+        await send({"type": "http.response.start", "status": 200 if found else 404,
+                    "headers": [(b"content-type", CONTENT_TYPE.encode() if found else b"text/plain"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    return app

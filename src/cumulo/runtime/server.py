@@ -17,6 +17,7 @@ import uvicorn
 
 from cumulo import services
 from cumulo.api.app import create_app, start_workers
+from cumulo.api.metrics import metrics_app
 from cumulo.core.config import Settings
 from cumulo.db import migrate
 from cumulo.platform import Platform, build_platform
@@ -42,6 +43,17 @@ def server_config(app: object, settings: Settings, port: int, lifespan: str, hos
     return uvicorn.Config(app, host=host or settings.host, port=port, log_level=settings.log_level, access_log=False,
                           lifespan=lifespan, proxy_headers=False, server_header=False,
                           **protocol_options(settings))
+
+
+def metrics_listener(app: Any, settings: Settings) -> uvicorn.Config | None:
+    """With ``CUMULO_METRICS_ADDRESS=host:port``: a separate listener serving /metrics without a key."""
+    if not settings.metrics_address:
+        return None
+    host, _, port = settings.metrics_address.rpartition(":")
+    if not port.isdigit():
+        raise ValueError(f"CUMULO_METRICS_ADDRESS must be host:port, got {settings.metrics_address!r}")
+    return server_config(metrics_app(app.state.metrics), settings, int(port), "off",
+                         host=host.strip("[]") or "127.0.0.1")
 
 
 def _s3_app(platform: Platform) -> object | None:
@@ -128,6 +140,9 @@ async def serve(settings: Settings, *, api: bool = True, s3: bool = True, worker
     if api:
         app = create_app(platform=platform, workers=workers, migrations=False)
         servers.append(_Server(server_config(app, settings, settings.port, "on")))
+        listener = metrics_listener(app, settings)
+        if listener is not None:
+            servers.append(_Server(listener))
     s3_app = _s3_app(platform) if s3 else None
     if s3_app is not None:
         servers.append(_Server(server_config(s3_app, settings, settings.s3_port, "off")))

@@ -16,7 +16,7 @@ import uvicorn
 from cumulo.api.app import create_app
 from cumulo.core.config import Settings
 from cumulo.platform import Platform, build_platform
-from cumulo.runtime.server import _s3_app, server_config
+from cumulo.runtime.server import _s3_app, metrics_listener, server_config
 
 T = TypeVar("T")
 
@@ -60,6 +60,9 @@ class LiveServer:
         self.platform = build_platform(self.settings)
         app = create_app(platform=self.platform, workers=self.workers)
         configs = [server_config(app, self.settings, self.settings.port, "on", host="127.0.0.1")]
+        listener = metrics_listener(app, self.settings)
+        if listener is not None:
+            configs.append(listener)
         s3 = _s3_app(self.platform)
         if s3 is not None:
             configs.append(server_config(s3, self.settings, self.settings.s3_port, "off", host="127.0.0.1"))

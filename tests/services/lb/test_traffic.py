@@ -1,0 +1,193 @@
+"""Load balancers with a real Caddy and real instances: spreading, health, fail-over, draining."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from cumulo.client import ApiError, Client
+from tests.services.lb.conftest import FAST, Front, container_of, eventually, target_health, wait_for
+
+
+def served(front: Front, n: int) -> Counter[str]:
+    return Counter(front.names(n))
+
+
+def test_round_robin_spreads_requests_over_three_targets(lb_user: Client, web: Callable[[str], dict[str, Any]]) -> None:
+    insts = [web(n) for n in ("rr-a", "rr-b", "rr-c")]
+    lb = lb_user.lb.create("rr", targets=[{"instance_id": i["id"], "port": 8000} for i in insts], health_check=FAST)
+    assert lb["url"] and lb["hostname"] and lb["algorithm"] == "round_robin"
+    front = Front(lb)
+    try:
+        eventually(lambda: all(h == "healthy" for h in target_health(lb_user, lb["id"]).values()))
+        counts = wait_for(lambda: served(front, 30), lambda c: set(c) == {"rr-a", "rr-b", "rr-c"})
+        assert counts == Counter({"rr-a": 10, "rr-b": 10, "rr-c": 10})
+        addresses = {t["address"] for t in lb_user.lb.get(lb["id"])["targets"]}
+        assert addresses == {lb_user.instances.get(i["id"])["ip_address"] for i in insts}  # VPC addresses
+        m = wait_for(lambda: lb_user.lb.metrics(lb["id"]), lambda x: x["requests"] >= 30)
+        assert m["responses_by_class"]["2xx"] >= 30 and m["latency"]["count"] == m["requests"]
+        assert m["latency"]["buckets"][-1][0] == "+Inf"
+    finally:
+        front.close()
+        lb_user.lb.delete(lb["id"])
+
+
+def test_a_stopped_target_leaves_the_rotation_and_comes_back(lb_user: Client,
+                                                             web: Callable[[str], dict[str, Any]]) -> None:
+    a, b = web("hc-a"), web("hc-b")
+    lb = lb_user.lb.create("hc", targets=[{"instance_id": a["id"], "port": 8000},
+                                          {"instance_id": b["id"], "port": 8000}], health_check=FAST)
+    front = Front(lb)
+    try:
+        eventually(lambda: set(target_health(lb_user, lb["id"]).values()) == {"healthy"})
+        container = container_of(b)
+        stopped_at = time.monotonic()
+        container.stop(timeout=1)
+        state = wait_for(lambda: lb_user.lb.get(lb["id"]),
+                         lambda x: next(t for t in x["targets"] if t["instance_id"] == b["id"])["health"] == "unhealthy")
+        out_after = time.monotonic() - stopped_at  # informational: bounded by interval x unhealthy_threshold
+        gone = next(t for t in state["targets"] if t["instance_id"] == b["id"])
+        assert not gone["in_service"] and gone["reason"] and gone["last_failure"], gone
+        assert state["in_service"] == 1 and not state["fail_open"]
+        assert set(front.names(10)) == {"hc-a"}
+        container.start()
+        eventually(lambda: target_health(lb_user, lb["id"])[b["id"]] == "healthy")
+        eventually(lambda: set(front.names(10)) == {"hc-a", "hc-b"})
+        print(f"out of rotation {out_after:.1f} s after the stop (interval 1 s x threshold 2)")
+    finally:
+        front.close()
+        lb_user.lb.delete(lb["id"])
+
+
+def test_all_targets_unhealthy_fails_open_and_says_so(lb_user: Client, web: Callable[[str], dict[str, Any]]) -> None:
+    a = web("fo-a")
+    lb = lb_user.lb.create("fo", targets=[{"instance_id": a["id"], "port": 8000}], health_check=FAST)
+    front = Front(lb)
+    try:
+        eventually(lambda: target_health(lb_user, lb["id"])[a["id"]] == "healthy")
+        container_of(a).exec_run(["touch", "/tmp/sick"])
+        state = wait_for(lambda: lb_user.lb.get(lb["id"]), lambda x: x["fail_open"])
+        assert state["targets"][0]["health"] == "unhealthy"
+        assert "500" in state["targets"][0]["reason"] and state["targets"][0]["reason_code"] == \
+            "Target.ResponseCodeMismatch"
+        assert "fail open" in state["status_message"]
+        assert front.names(3) == ["fo-a"] * 3  # served anyway
+    finally:
+        front.close()
+        lb_user.lb.delete(lb["id"])
+
+
+def test_no_failed_request_while_one_of_two_targets_is_killed(lb_user: Client,
+                                                              web: Callable[[str], dict[str, Any]]) -> None:
+    a, b = web("kill-a"), web("kill-b")
+    lb = lb_user.lb.create("kill", targets=[{"instance_id": a["id"], "port": 8000},
+                                            {"instance_id": b["id"], "port": 8000}], health_check=FAST)
+    front = Front(lb)
+    results: list[tuple[int, str]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        client = Front(lb)
+        try:
+            while not stop.is_set():
+                try:
+                    r = client.get("/")
+                    results.append((r.status_code, r.text))
+                except Exception as exc:  # noqa: BLE001 - a transport failure is a failed request too
+                    results.append((0, repr(exc)))
+        finally:
+            client.close()
+
+    try:
+        eventually(lambda: set(target_health(lb_user, lb["id"]).values()) == {"healthy"})
+        workers = [threading.Thread(target=load) for _ in range(4)]
+        for w in workers:
+            w.start()
+        eventually(lambda: {"kill-a", "kill-b"} <= {t for _, t in results[-50:]})
+        before = len(results)
+        container_of(b).kill()
+        eventually(lambda: target_health(lb_user, lb["id"])[b["id"]] == "unhealthy")
+        eventually(lambda: len(results) > before + 200)
+        stop.set()
+        for w in workers:
+            w.join(30)
+        failed = [r for r in results if r[0] != 200]
+        assert not failed, f"{len(failed)} of {len(results)} requests failed, e.g. {failed[:3]}"
+        assert {t for _, t in results[before:][-100:]} == {"kill-a"}
+    finally:
+        stop.set()
+        front.close()
+        lb_user.lb.delete(lb["id"])
+
+
+def test_a_deregistered_target_drains_in_flight_requests(lb_user: Client,
+                                                         web: Callable[[str], dict[str, Any]]) -> None:
+    a, b = web("dr-a"), web("dr-b")
+    lb = lb_user.lb.create("dr", targets=[{"instance_id": a["id"], "port": 8000},
+                                          {"instance_id": b["id"], "port": 8000}],
+                           health_check=FAST, deregistration_delay_seconds=3600, algorithm="first")
+    front = Front(lb)
+    try:
+        eventually(lambda: set(target_health(lb_user, lb["id"]).values()) == {"healthy"})
+        first = wait_for(lambda: front.get("/"), lambda r: r.status_code == 200).text  # "first": always one target
+        slow: list[Any] = []
+        thread = threading.Thread(target=lambda: slow.append(Front(lb).get("/slow?s=4")))
+        thread.start()
+        eventually(lambda: any(u["requests_in_flight"] for u in lb_user.lb.metrics(lb["id"])["upstreams"]))
+        victim = a if first == "dr-a" else b
+        state = lb_user.lb.remove_targets(lb["id"], [{"instance_id": victim["id"], "port": 8000}])
+        drained = next(t for t in state["targets"] if t["instance_id"] == victim["id"])
+        assert drained["health"] == "draining" and drained["drain_until"] and not drained["in_service"]
+        other = "dr-b" if victim is a else "dr-a"
+        eventually(lambda: set(front.names(5)) == {other})  # no new request goes to the draining target
+        thread.join(30)
+        assert slow and slow[0].status_code == 200 and slow[0].text == first  # the in-flight one finished
+        # with nothing in flight any more it goes well before its 3600 s delay
+        eventually(lambda: victim["id"] not in target_health(lb_user, lb["id"]))
+    finally:
+        front.close()
+        lb_user.lb.delete(lb["id"])
+
+
+def test_an_instance_stopped_or_deleted_leaves_the_rotation(lb_user: Client,
+                                                            web: Callable[[str], dict[str, Any]]) -> None:
+    a, b = web("st-a"), web("st-b")
+    lb = lb_user.lb.create("st", targets=[{"instance_id": a["id"], "port": 8000},
+                                          {"instance_id": b["id"], "port": 8000}], health_check=FAST)
+    front = Front(lb)
+    try:
+        eventually(lambda: set(target_health(lb_user, lb["id"]).values()) == {"healthy"})
+        lb_user.instances.stop(b["id"])
+        state = lb_user.lb.get(lb["id"])
+        target = next(t for t in state["targets"] if t["instance_id"] == b["id"])
+        eventually(lambda: target_health(lb_user, lb["id"])[b["id"]] == "unused")
+        target = next(t for t in lb_user.lb.get(lb["id"])["targets"] if t["instance_id"] == b["id"])
+        assert "STOPPED" in target["reason"] and not target["in_service"], target
+        eventually(lambda: set(front.names(6)) == {"st-a"})
+        lb_user.instances.terminate(b["id"])
+        eventually(lambda: b["id"] not in target_health(lb_user, lb["id"]))
+    finally:
+        front.close()
+        lb_user.lb.delete(lb["id"])
+
+
+def test_another_users_instance_is_404_and_nothing_is_created(lb_user: Client, lb_other: Client,
+                                                              web: Callable[[str], dict[str, Any]]) -> None:
+    mine = web("own-a")
+    with pytest.raises(ApiError) as err:
+        lb_other.lb.create("steal", targets=[{"instance_id": mine["id"], "port": 8000}])
+    assert err.value.status == 404
+    assert lb_other.lb.list() == []
+    theirs = lb_other.lb.create("theirs")
+    with pytest.raises(ApiError) as err:
+        lb_other.lb.add_targets(theirs["id"], [{"instance_id": mine["id"], "port": 8000}])
+    assert err.value.status == 404 and lb_other.lb.get(theirs["id"])["targets"] == []
+    with pytest.raises(ApiError) as err:
+        lb_user.lb.get(theirs["id"])
+    assert err.value.status == 404
+    lb_other.lb.delete(theirs["id"])

@@ -142,24 +142,27 @@ class Reconciler:
             await asyncio.gather(*active, return_exceptions=True)
 
     async def _one(self, key: str) -> None:
+        retry_at = None
         try:
-            await self._attempt(key)
+            retry_at = await self._attempt(key)
         finally:
             self._running.discard(key)
-            if key in self._again:
+            if key in self._again:  # woken while it ran: at once
                 self._again.discard(key)
                 self.enqueue(key)
+            elif retry_at is not None:
+                self.enqueue(key, at=retry_at)
 
-    async def _attempt(self, key: str) -> None:
+    async def _attempt(self, key: str) -> float | None:
+        """Converge ``key`` under its lease; when to try again by itself (None: at the next wake
+        or sweep)."""
         db, lease = self.platform.db, f"reconcile:{self.kind}:{key}"
         try:
             taken = await locks.take_lease(db, lease, self.holder, self.lease_seconds)
         except Exception as exc:  # noqa: BLE001 - the database is down: like any temporary error
-            self._failed(key, exc, temporary=True)
-            return
+            return self._failed(key, exc, temporary=True)
         if not taken:
-            self.enqueue(key, at=time.monotonic() + BUSY_RETRY)
-            return
+            return time.monotonic() + BUSY_RETRY
         renew = asyncio.create_task(self._renew(lease))
         try:
             self.attempts += 1
@@ -167,11 +170,12 @@ class Reconciler:
         except asyncio.CancelledError:
             raise
         except TEMPORARY as exc:
-            self._failed(key, exc, temporary=True)
+            return self._failed(key, exc, temporary=True)
         except Exception as exc:  # noqa: BLE001 - logged with its traceback in _failed
-            self._failed(key, exc, temporary=False)
+            return self._failed(key, exc, temporary=False)
         else:
             self.states.pop(key, None)
+            return None
         finally:
             renew.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -185,19 +189,19 @@ class Reconciler:
             with contextlib.suppress(Exception):
                 await locks.take_lease(self.platform.db, lease, self.holder, self.lease_seconds)
 
-    def _failed(self, key: str, exc: BaseException, *, temporary: bool) -> None:
+    def _failed(self, key: str, exc: BaseException, *, temporary: bool) -> float | None:
         state = self.states.setdefault(key, _State())
         state.failures += 1
         delay = min(BACKOFF * 2 ** (state.failures - 1), MAX_BACKOFF)
         state.retry_at = time.monotonic() + delay
         state.last_error = str(getattr(exc, "message", None) or exc) or exc.__class__.__name__
         if temporary:
-            log.warning("%s %s: %s (attempt %d; retrying in %.0f s)", self.kind, key, state.last_error,
+            log.warning("%s %s: %s (attempt %d; retrying in %.1f s)", self.kind, key, state.last_error,
                         state.failures, delay)
-            self.enqueue(key, at=state.retry_at)
-        else:
-            log.error("%s %s failed (attempt %d; not before %.0f s)", self.kind, key, state.failures, delay,
-                      exc_info=exc)
+            return state.retry_at
+        log.error("%s %s failed (attempt %d; not before %.1f s)", self.kind, key, state.failures, delay,
+                  exc_info=exc)
+        return None
 
 
 def register(platform: Platform, kind: str, converge: Converge, *, keys: Keys | None = None,

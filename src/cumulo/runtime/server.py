@@ -21,6 +21,7 @@ from cumulo.api.metrics import metrics_app
 from cumulo.core.config import Settings
 from cumulo.db import migrate
 from cumulo.platform import Platform, build_platform
+from cumulo.runtime import logs
 from cumulo.runtime.http import protocol_options
 
 log = logging.getLogger("cumulo")
@@ -40,9 +41,11 @@ class _Server(uvicorn.Server):
 
 def server_config(app: object, settings: Settings, port: int, lifespan: str, host: str | None = None) -> uvicorn.Config:
     """The uvicorn configuration of every port (header limits and slow-client bounds: runtime/http.py)."""
-    return uvicorn.Config(app, host=host or settings.host, port=port, log_level=settings.log_level, access_log=False,
-                          lifespan=lifespan, proxy_headers=False, server_header=False,
-                          **protocol_options(settings))
+    config = uvicorn.Config(app, host=host or settings.host, port=port, log_level=settings.log_level,
+                            access_log=False, lifespan=lifespan, proxy_headers=False, server_header=False,
+                            **protocol_options(settings))
+    logs.install()  # after uvicorn set its loggers up: redact keys and tokens (runtime/logs.py)
+    return config
 
 
 def metrics_listener(app: Any, settings: Settings) -> uvicorn.Config | None:
@@ -133,6 +136,7 @@ async def _settle_heap(servers: list[_Server]) -> None:
 async def serve(settings: Settings, *, api: bool = True, s3: bool = True, workers: bool = True,
                 api_socket: socket.socket | None = None, migrations: bool = True) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.install()
     platform = build_platform(settings)
     if migrations:
         await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)

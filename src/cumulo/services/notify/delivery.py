@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.core.clock import iso, utcnow
 from cumulo.core.errors import CumuloError
 from cumulo.platform import Platform
+from cumulo.runtime.logs import redact
 from cumulo.services.notify import protocols
 from cumulo.services.notify.models import Attempt, Delivery, Publication, Subscription, Topic
 from cumulo.services.notify.service import LOOP, signing_secret
@@ -140,7 +141,7 @@ class Dispatcher:
             await _commit_quietly(session)
         if "next_attempt_at" in values:
             log.info("delivery %s to %s failed (attempt %s): %s", delivery.id, sub.protocol, delivery.attempts,
-                     result.error)
+                     redact(result.error or ""))
 
     async def _dead_letter(self, sub: Subscription, ctx: protocols.DeliveryContext,
                            result: protocols.Result) -> str:

@@ -51,7 +51,7 @@ def test_build_stream_launch_private_and_delete(server_sqlite: LiveServer, sqlit
             assert err.value.status == 404
         with pytest.raises(ApiError) as err:
             other.instances.launch("steal", f"{name}:v1")
-        assert err.value.status == 400 and "unknown image" in err.value.message
+        assert err.value.status == 404 and "not found" in err.value.message
 
     with pytest.raises(ApiError) as err:  # same name and tag twice
         sqlite_user.images.build_wait(name, "FROM cumulo/busybox\n", tag="v1")

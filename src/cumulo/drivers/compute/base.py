@@ -106,6 +106,7 @@ class ImageInfo:
     size_bytes: int
     created: str | None
     labels: dict[str, str]
+    onbuild: list[str] = field(default_factory=list)  # ONBUILD triggers (run by a child's build)
 
 
 class Console(abc.ABC):
@@ -199,9 +200,12 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     async def build_image(self, context_tar: bytes, tag: str, labels: dict[str, str],
-                          on_log: LogSink | None = None, memory_mb: int | None = None) -> ImageInfo:
+                          on_log: LogSink | None = None, memory_mb: int | None = None,
+                          network: str | None = None) -> ImageInfo:
         """Build from a tar build context holding a ``Dockerfile``. ``InvalidInput`` (with the log's
-        last lines) when the Dockerfile fails; a failed build leaves no tagged image."""
+        last lines) when the Dockerfile fails; a failed build leaves no tagged image. ``network``: the
+        network ``RUN`` steps join (``"none"``: no network at all); ``None``: the engine's default.
+        The engine builds with its classic builder, which honours ``network``."""
 
     @abc.abstractmethod
     async def load_image(self, archive_path: str) -> None:

@@ -90,7 +90,8 @@ def _image(attrs: dict[str, Any]) -> ImageInfo:
     config = attrs.get("Config") or attrs.get("ContainerConfig") or {}
     return ImageInfo(id=attrs["Id"], tags=list(attrs.get("RepoTags") or []), size_bytes=int(attrs.get("Size") or 0),
                      created=attrs.get("Created") if isinstance(attrs.get("Created"), str) else None,
-                     labels=(config.get("Labels") or attrs.get("Labels") or {}))
+                     labels=(config.get("Labels") or attrs.get("Labels") or {}),
+                     onbuild=list(config.get("OnBuild") or []))
 
 
 class DockerConsole(Console):
@@ -309,13 +310,14 @@ class DockerDriver(ComputeDriver):
         return await self._run(list_images)
 
     async def build_image(self, context_tar: bytes, tag: str, labels: dict[str, str],
-                          on_log: LogSink | None = None, memory_mb: int | None = None) -> ImageInfo:
+                          on_log: LogSink | None = None, memory_mb: int | None = None,
+                          network: str | None = None) -> ImageInfo:
         def build() -> ImageInfo:
             tail: list[str] = []
             limits = {"memory": memory_mb * 1024 * 1024} if memory_mb else None
             for chunk in self.api.build(fileobj=io.BytesIO(context_tar), custom_context=True, tag=tag,
                                         labels=labels, rm=True, forcerm=True, decode=True, pull=False,
-                                        container_limits=limits):
+                                        container_limits=limits, network_mode=network):
                 text = chunk.get("stream") or chunk.get("status") or ""
                 if "error" in chunk:
                     text = f"ERROR: {chunk['error']}\n"

@@ -2,7 +2,8 @@
 
 - ``gateway.push``: woken by ``providers.changed`` (every route/LB write, every instance event)
   and run every ``CUMULO_GATEWAY_RESYNC_SECONDS`` anyway. After a change it waits for the burst to
-  settle (``SETTLE`` seconds without a new change, at most ``CUMULO_GATEWAY_PUSH_SECONDS``) and
+  settle (a quarter of ``CUMULO_GATEWAY_PUSH_SECONDS`` without a new change, at most
+  ``CUMULO_GATEWAY_PUSH_SECONDS``) and
   never reloads the proxy more often than once per ``CUMULO_GATEWAY_PUSH_SECONDS``: a burst of
   changes is one push.
 - ``gateway.supervise``: every second, a Caddy that should run but does not answer (killed,
@@ -20,7 +21,7 @@ from cumulo.services.gateway import providers
 from cumulo.services.gateway.check import CheckServer
 from cumulo.services.gateway.dataplane import dataplane
 
-SETTLE = 0.25
+SETTLE = 0.25  # x CUMULO_GATEWAY_PUSH_SECONDS: the quiet time that ends a burst (0.5 s by default)
 SUPERVISE = "gateway.supervise"
 
 
@@ -37,7 +38,7 @@ def register(platform: Platform) -> None:
             while True:
                 now = time.monotonic()
                 spaced = now - dp.last_push >= settings.gateway_push_seconds
-                quiet = now - platform.extras.get("gateway.changed_at", 0.0) >= SETTLE
+                quiet = now - platform.extras.get("gateway.changed_at", 0.0) >= SETTLE * settings.gateway_push_seconds
                 if spaced and (quiet or now - started >= settings.gateway_push_seconds):
                     break
                 await asyncio.sleep(0.05)

@@ -1,8 +1,11 @@
 """Image use cases: the catalogue plus the caller's own images; builds with a streamed log.
 
 The compute service asks ``image_ref_for`` which engine image a launch may use: a catalogue
-image (``cumulo/<name>[:tag]``) or one of the caller's READY images (id, ``name`` or ``name:tag``).
-Nothing else on the Docker host is reachable through the API.
+image (``cumulo/<name>[:tag]``) or one of the caller's READY images (id, ``name`` or ``name:tag``, or
+the full engine id); builds resolve every image their Dockerfile names by the same rules
+(``references``) and get a rewritten Dockerfile (``dockerfile``). Nothing else on the Docker host is
+reachable through the API. Builds run with no network (``CUMULO_IMAGE_BUILD_NETWORK``), within the
+``images`` and ``image_builds`` quotas.
 """
 
 from __future__ import annotations
@@ -15,18 +18,20 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware
-from cumulo.core.errors import Conflict, CumuloError, Forbidden, InvalidInput, not_found
+from cumulo.core.errors import Conflict, CumuloError, Forbidden, not_found
 from cumulo.core.principal import Principal
 from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_OWNER, LABEL_RESOURCE
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
+from cumulo.services.images import dockerfile, references
 from cumulo.services.images.bootstrap import LABEL_CATALOG, context_tar
 from cumulo.services.images.models import Image
 from cumulo.services.images.recipes import by_name
 from cumulo.services.images.schemas import ImageBuild, ImageOut
+from cumulo.services.quotas import service as quotas
 
-CATALOG_PREFIX = "cumulo/"
+CATALOG_PREFIX = references.CATALOG_PREFIX
 MAX_LOG_CHARS = 64 * 1024
 
 
@@ -79,23 +84,33 @@ async def get_image(platform: Platform, session: AsyncSession, user: Principal, 
 
 
 async def image_ref_for(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> str:
-    """The engine reference for a launch of ``ref``; 400 naming the problem when it cannot be used."""
-    if ref.startswith(CATALOG_PREFIX):
-        wanted = ref if ":" in ref.split("/", 1)[1] else f"{ref}:latest"
-        info = await compute_driver(platform).image(wanted)
-        if info is None or info.labels.get(LABEL_CATALOG) != "1":
-            raise InvalidInput(f"unknown image '{ref}': GET /images lists the images you can launch")
-        return wanted
-    try:
-        img = await resolve(session, user, ref)
-    except CumuloError:
-        raise InvalidInput(f"unknown image '{ref}': GET /images lists the images you can launch") from None
-    if img.status != "READY":
-        raise InvalidInput(f"image '{ref}' is {img.status}: only READY images can be launched")
-    return img.docker_ref
+    """The engine reference a launch of ``ref`` uses: 404 when ``ref`` is nothing the caller may use
+    (another user's image, an id prefix, a registry name), 400 when the image is not READY."""
+    usable = await references.usable(platform, session, user.user_id, catalogue=references.needs_catalogue(ref))
+    return usable.find(ref).launch_ref
 
 
-async def start_build(platform: Platform, session: AsyncSession, user: Principal, body: ImageBuild) -> Image:
+async def plan_build(platform: Platform, session: AsyncSession, user: Principal, text: str) -> dockerfile.Plan:
+    """The Dockerfile the engine may build for ``text``: every image it names resolved to a full id
+    the caller may use, remote ADD and BuildKit-only features refused (400/404, before any write)."""
+    usable = await references.usable(platform, session, user.user_id)
+    plan = dockerfile.rewrite(text, usable.for_build, usable.own_name)
+    driver = compute_driver(platform)
+    for engine_id in sorted(plan.images):
+        info = await driver.image(engine_id)
+        if info is None:
+            raise not_found("image", engine_id)
+        if engine_id in plan.bases:
+            dockerfile.check_triggers(engine_id, info.onbuild, usable.allowed_id)
+    return plan
+
+
+async def start_build(platform: Platform, session: AsyncSession, user: Principal,
+                      body: ImageBuild) -> tuple[Image, str]:
+    """Check the Dockerfile and the quotas, then record the image (BUILDING); returns it with the
+    Dockerfile to build."""
+    plan = await plan_build(platform, session, user, body.dockerfile)
+    await quotas.check_many(session, platform, user.user_id, {"images": 1, "image_builds": 1})
     if await session.scalar(select(Image.id).where(Image.user_id == user.user_id, Image.name == body.name,
                                                    Image.tag == body.tag)):
         raise Conflict(f"you already have an image {body.name}:{body.tag}; delete it first or use another tag")
@@ -106,10 +121,10 @@ async def start_build(platform: Platform, session: AsyncSession, user: Principal
     events.record(session, user_id=user.user_id, action="image.build_started", resource_type="image",
                   resource_id=img.id, name=body.name, tag=body.tag)
     await session.commit()
-    return img
+    return img, plan.dockerfile
 
 
-async def run_build(platform: Platform, img: Image, body: ImageBuild) -> AsyncIterator[dict[str, Any]]:
+async def run_build(platform: Platform, img: Image, text: str, files: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
     """Run the build as a task of its own (it finishes even if the client goes away) and yield its log
     lines as they come, then ``{"image": ...}`` or ``{"error": ...}``."""
     loop = asyncio.get_running_loop()
@@ -126,8 +141,8 @@ async def run_build(platform: Platform, img: Image, body: ImageBuild) -> AsyncIt
 
         try:
             info = await compute_driver(platform).build_image(
-                context_tar(body.dockerfile, dict(body.files)), img.docker_ref, labels, on_log=on_log,
-                memory_mb=platform.settings.image_build_memory_mb)
+                context_tar(text, dict(files)), img.docker_ref, labels, on_log=on_log,
+                memory_mb=platform.settings.image_build_memory_mb, network=platform.settings.image_build_network)
             values = {"status": "READY", "docker_id": info.id, "size_bytes": info.size_bytes, "error": None}
         except CumuloError as exc:
             values = {"status": "FAILED", "error": exc.message}

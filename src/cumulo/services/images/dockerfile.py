@@ -191,7 +191,7 @@ def _check_add_sources(ins: Instruction, escape: str) -> None:
     if ins.rest.startswith("["):
         try:
             decoded = json.loads(ins.rest)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise _fail(ins.line, "ADD [...] must be a JSON array of strings") from None
         if not isinstance(decoded, list) or not all(isinstance(s, str) for s in decoded):
             raise _fail(ins.line, "ADD [...] must be a JSON array of strings")

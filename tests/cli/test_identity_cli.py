@@ -16,7 +16,7 @@ from tests.conftest import PASSWORD, new_email
 
 def test_register_login_whoami_keys_logout(cli) -> None:  # type: ignore[no-untyped-def]
     email = new_email()
-    assert "user created successfully" in cli("register", "--email", email, "--name", "Cli User", "--password", PASSWORD).output
+    assert "registration received" in cli("register", "--email", email, "--name", "Cli User", "--password", PASSWORD).output
     out = cli("login", "--email", email, "--password", PASSWORD).output
     assert "Logged in as" in out
     mode = stat.S_IMODE(os.stat(cli.config).st_mode)
@@ -28,11 +28,13 @@ def test_register_login_whoami_keys_logout(cli) -> None:  # type: ignore[no-unty
     assert created["id"] in [k["id"] for k in listed] and all("key" not in k for k in listed)
     rotated = json.loads(cli("--json", "keys", "rotate", created["id"]).output)
     assert rotated["id"] != created["id"]
-    assert "revoked" in cli("keys", "revoke", rotated["id"]).output
+    assert "revoked" in cli("keys", "revoke", rotated["id"], "--yes").output
     events = json.loads(cli("--json", "events", "-n", "5").output)
     assert events[0]["action"] == "apikey.revoked"
     assert "Logged out" in cli("logout").output
     denied = cli("whoami", ok=False)
+    assert denied.exit_code == 1 and "Not logged in" in denied.output and "cumulo login" in denied.output
+    denied = cli("--api-key", "cml_not-a-key", "whoami", ok=False)
     assert denied.exit_code == 1 and "401" in denied.output and "cumulo login" in denied.output
 
 
@@ -42,7 +44,7 @@ def test_wrong_password_is_a_clear_error(cli) -> None:  # type: ignore[no-untype
 
 
 def test_server_down_is_a_clear_error(cli) -> None:  # type: ignore[no-untyped-def]
-    result = cli("--url", f"http://127.0.0.1:{free_port()}", "whoami", ok=False)
+    result = cli("--url", f"http://127.0.0.1:{free_port()}", "health", ok=False)
     assert result.exit_code == 2 and "cumulo up" in result.output
 
 

@@ -12,7 +12,13 @@ class Principal:
     name: str
     role: str
     key_id: str
+    scopes: tuple[str, ...] = ()  # empty: the key may do everything its user may ("read-only", service names)
+    expires_at: float | None = None  # the key's expiry (UNIX time), None: never
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.scopes)

@@ -18,15 +18,22 @@ def test_register_returns_seed_shape(server: LiveServer) -> None:
     r = httpx.post(f"{server.url}/auth/register", json={"email": new_email(), "password": PASSWORD, "name": "Ann"})
     assert r.status_code == 201
     body = r.json()
-    assert body["message"] == "user created successfully" and len(body["user_id"]) == 36
+    assert body["message"].startswith("registration received") and len(body["user_id"]) == 36
     assert set(body) == {"message", "user_id"}
 
 
-def test_duplicate_email_is_409_case_insensitive(server: LiveServer) -> None:
+def test_duplicate_email_answers_like_a_new_one_and_changes_nothing(server: LiveServer) -> None:
+    """Registration does not reveal which emails exist (issue 10 point 15): the second attempt (any
+    case) gets the same 201 and message, the account keeps its name and password."""
     email = new_email()
-    assert httpx.post(f"{server.url}/auth/register", json={"email": email, "password": PASSWORD, "name": "A"}).status_code == 201
-    r = httpx.post(f"{server.url}/auth/register", json={"email": email.upper(), "password": PASSWORD, "name": "B"})
-    assert r.status_code == 409 and r.json()["error"]["code"] == "CONFLICT"
+    first = httpx.post(f"{server.url}/auth/register", json={"email": email, "password": PASSWORD, "name": "A"})
+    again = httpx.post(f"{server.url}/auth/register", json={"email": email.upper(), "password": "0ther-passw0rd",
+                                                             "name": "B"})
+    assert first.status_code == again.status_code == 201
+    assert first.json()["message"] == again.json()["message"] and set(again.json()) == {"message", "user_id"}
+    assert _login(server, email, "0ther-passw0rd").status_code == 401
+    ok = _login(server, email, PASSWORD)
+    assert ok.status_code == 200 and ok.json()["user"]["name"] == "A"
 
 
 @pytest.mark.parametrize("payload, field", [

@@ -24,7 +24,7 @@ def test_create_key_shows_it_once_and_lists_without_value(server: LiveServer, us
     assert [k["name"] for k in listed].count("Production Key") == 1
     for k in listed:
         assert "key" not in k and "key_hash" not in k
-        assert set(k) == {"id", "user_id", "name", "prefix", "created_at", "last_used"}
+        assert set(k) == {"id", "user_id", "name", "prefix", "created_at", "last_used", "expires_at", "scopes", "login"}
     assert _status(server, created["key"]) == 200
 
 

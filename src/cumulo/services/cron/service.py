@@ -18,6 +18,7 @@ from cumulo.services.cron.models import CronJob, CronRun
 from cumulo.services.cron.schedule import next_run
 from cumulo.services.cron.schemas import JobCreate, JobFields, JobOut, JobUpdate, RunOut
 from cumulo.services.events import service as events
+from cumulo.services.quotas import service as quotas
 
 LOOP = "cron.scheduler"
 DEFAULTS = {"timezone": "UTC", "method": "POST", "timeout_seconds": 30, "retries": 0, "missed_runs": "run_once"}
@@ -79,6 +80,7 @@ async def create(platform: Platform, session: AsyncSession, user_id: str, body: 
                   **{k: getattr(body, k) if getattr(body, k) is not None else v for k, v in DEFAULTS.items()})
     await _apply_target(platform, session, user_id, job, body)
     job.next_run_at = next_run(job, now)
+    await quotas.check(session, platform, user_id, "cron_jobs")  # after the target's checks (DNS): held to commit
     session.add(job)
     await flush_or_conflict(session, f"you already have a cron job named '{body.name}'")
     events.record(session, user_id=user_id, action="cron.created", resource_type="cron_job", resource_id=job.id,

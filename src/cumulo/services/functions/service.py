@@ -33,6 +33,7 @@ from cumulo.services.functions.schemas import (
     FunctionOut,
     FunctionUpdate,
 )
+from cumulo.services.quotas import service as quotas
 
 DEFAULT_HANDLERS = {"python": "main.handler", "node": "index.handler"}
 DEFAULTS = {"timeout_seconds": 30, "memory_mb": 128, "max_concurrency": 10}
@@ -154,6 +155,8 @@ async def create(platform: Platform, session: AsyncSession, user: Principal | st
     handler = body.handler or DEFAULT_HANDLERS[runtime.kind]
     archive = await _prepare_code(platform, runtime.kind, handler, data)
     dlq_id = await _check_references(platform, session, user_id, body)
+    memory = (body.memory_mb or DEFAULTS["memory_mb"]) * (body.max_concurrency or DEFAULTS["max_concurrency"])
+    await quotas.check_many(session, platform, user_id, {"functions": 1, "function_memory_mb": memory})
     fn = Function(user_id=user_id, name=body.name, version=1, status="ACTIVE")
     session.add(fn)
     await flush_or_conflict(session, f"a function named '{body.name}' already exists")
@@ -186,6 +189,9 @@ async def update(platform: Platform, session: AsyncSession, user: Principal | st
             codes.version_dir(platform.settings.data_dir, fn.id, old.version)))
     dlq_id = await _check_references(platform, session, user_id, body)
     fields = body.model_dump(exclude_unset=True)
+    grown = ((body.memory_mb or old.memory_mb) * (body.max_concurrency or old.max_concurrency)
+             - old.memory_mb * old.max_concurrency)
+    await quotas.check(session, platform, user_id, "function_memory_mb", grown)
     ver = FunctionVersion(
         function_id=fn.id, version=fn.version + 1, runtime=runtime_name, handler=handler,
         timeout_seconds=body.timeout_seconds or old.timeout_seconds, memory_mb=body.memory_mb or old.memory_mb,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from cumulo.api.deps import AdminDep, PlatformDep, SessionDep, UserDep
+from cumulo.core.ids import new_id
 from cumulo.services.identity import service
 from cumulo.services.identity.schemas import (
     ForgotIn,
@@ -26,8 +27,10 @@ router = APIRouter(tags=["identity"])
 
 @router.post("/auth/register", status_code=201, response_model=RegisterOut)
 async def register(body: RegisterIn, platform: PlatformDep, session: SessionDep) -> RegisterOut:
+    """The same answer whether or not the address already has an account (its owner is mailed
+    instead): registration does not reveal which emails exist."""
     user = await service.register(platform, session, email=body.email, password=body.password, name=body.name)
-    return RegisterOut(message="user created successfully", user_id=user.id)
+    return RegisterOut(message=service.REGISTER_MESSAGE, user_id=user.id if user else new_id())
 
 
 @router.get("/auth/verify/{token}", response_model=MessageOut)
@@ -37,9 +40,18 @@ async def verify(token: str, session: SessionDep) -> MessageOut:
 
 
 @router.post("/auth/login", response_model=LoginOut)
-async def login(body: LoginIn, platform: PlatformDep, session: SessionDep) -> LoginOut:
-    user, key = await service.login(platform, session, email=body.email, password=body.password)
+async def login(body: LoginIn, request: Request, platform: PlatformDep, session: SessionDep) -> LoginOut:
+    source = request.client.host if request.client else ""
+    user, key = await service.login(platform, session, email=body.email, password=body.password, source=source,
+                                    expires_in_seconds=body.expires_in_seconds)
     return LoginOut(user=service.user_out(user), api_key=key)
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(user: UserDep, platform: PlatformDep, session: SessionDep) -> Response:
+    """Revoke the API key that makes this call."""
+    await service.logout(platform, session, user)
+    return Response(status_code=204)
 
 
 @router.post("/auth/forgot-password", response_model=MessageOut)
@@ -60,8 +72,9 @@ async def me(user: UserDep, session: SessionDep) -> UserOut:
 
 
 @router.post("/auth/keys", status_code=201, response_model=KeyCreatedOut)
-async def create_key(body: KeyCreateIn, user: UserDep, session: SessionDep) -> KeyCreatedOut:
-    return await service.create_key(session, user, body.name)
+async def create_key(body: KeyCreateIn, user: UserDep, platform: PlatformDep, session: SessionDep) -> KeyCreatedOut:
+    return await service.create_key(platform, session, user, body.name, expires_in_seconds=body.expires_in_seconds,
+                                    scopes=body.scopes)
 
 
 @router.get("/auth/keys", response_model=list[KeyOut])

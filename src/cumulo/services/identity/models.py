@@ -30,6 +30,9 @@ class ApiKey(IdMixin, Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_used: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # None: never
+    scopes: Mapped[str | None] = mapped_column(String(500), nullable=True)  # "read-only,storage"; None: all
+    login: Mapped[bool] = mapped_column(Boolean, default=False)  # made by a login (replaced first at the cap)
 
 
 class OneTimeToken(IdMixin, Base):
@@ -46,11 +49,13 @@ class OneTimeToken(IdMixin, Base):
 
 
 class LoginFailure(Base):
-    """Failed logins per email (known or not, so a lockout reveals nothing)."""
+    """Failed logins per (email, source address), for known and unknown emails alike (so a lockout
+    reveals nothing): one address guessing a password locks only itself out of that account."""
 
     __tablename__ = "login_failures"
 
     email: Mapped[str] = mapped_column(String(255), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
-    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
@@ -48,9 +49,14 @@ class RegisterOut(BaseModel):
     user_id: str
 
 
+MAX_KEY_SECONDS = 10 * 365 * 86400
+
+
 class LoginIn(Strict):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
+    expires_in_seconds: int | None = Field(None, ge=60, le=MAX_KEY_SECONDS, description=(
+        "lifetime of the new key (default CUMULO_LOGIN_KEY_TTL_SECONDS)"))
 
 
 class UserOut(BaseModel):
@@ -84,6 +90,10 @@ class MessageOut(BaseModel):
 
 class KeyCreateIn(Strict):
     name: str = Field("default", min_length=1, max_length=100)
+    expires_in_seconds: int | None = Field(None, ge=60, le=MAX_KEY_SECONDS, description=(
+        "the key stops working this many seconds from now (default: never)"))
+    scopes: list[Annotated[str, Field(max_length=32)]] | None = Field(None, max_length=20, description=(
+        'limit the key: "read-only" (GET/HEAD only) and/or service names such as "storage", "queues"'))
 
 
 class KeyOut(BaseModel):
@@ -93,6 +103,9 @@ class KeyOut(BaseModel):
     prefix: str
     created_at: dt.datetime
     last_used: dt.datetime | None
+    expires_at: dt.datetime | None = None
+    scopes: list[str] = Field(default_factory=list, description="empty: the key may do everything its user may")
+    login: bool = Field(False, description="made by a login")
 
 
 class KeyCreatedOut(KeyOut):

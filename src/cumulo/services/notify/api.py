@@ -24,8 +24,9 @@ router = APIRouter(tags=["notify"])
 
 
 @router.post("/topics", status_code=201, response_model=TopicOut)
-async def create_topic(body: TopicCreate, user: UserDep, session: SessionDep) -> TopicOut:
-    return await service.topic_out(session, await service.create_topic(session, user.user_id, body))
+async def create_topic(body: TopicCreate, user: UserDep, platform: PlatformDep, session: SessionDep) -> TopicOut:
+    return await service.topic_out(session, await service.create_topic(session, user.user_id, body,
+                                                                       platform=platform))
 
 
 @router.get("/topics", response_model=list[TopicOut])

@@ -6,6 +6,8 @@ transaction, then wakes the delivery loop (``delivery.py``): answered at once, d
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +33,7 @@ from cumulo.services.notify.schemas import (
     TopicCreate,
     TopicOut,
 )
+from cumulo.services.quotas import service as quotas
 
 LOOP = "notify.deliveries"
 
@@ -47,9 +50,10 @@ async def topic_out(session: AsyncSession, topic: Topic) -> TopicOut:
     return TopicOut(id=topic.id, name=topic.name, subscriptions=int(count or 0), created_at=aware(topic.created_at))
 
 
-async def create_topic(session: AsyncSession, user_id: str, body: TopicCreate) -> Topic:
+async def create_topic(session: AsyncSession, user_id: str, body: TopicCreate, *, platform: Any) -> Topic:
     if await session.scalar(select(Topic.id).where(Topic.user_id == user_id, Topic.name == body.name)):
         raise Conflict(f"you already have a topic named '{body.name}'")
+    await quotas.check(session, platform, user_id, "topics")
     topic = Topic(user_id=user_id, name=body.name)
     session.add(topic)
     await flush_or_conflict(session, f"you already have a topic named '{body.name}'")
@@ -110,6 +114,7 @@ async def subscribe(platform: Platform, session: AsyncSession, user_id: str, top
                                                           Subscription.protocol == body.protocol,
                                                           Subscription.endpoint == endpoint)):
         raise Conflict("this topic already has a subscription with that protocol and endpoint")
+    await quotas.check(session, platform, user_id, "subscriptions")
     secret = "whsec_" + token(24)
     sub_id = new_id()
     policy = body.delivery_policy

@@ -31,7 +31,7 @@ Ref = str
 @router.post("/queues", status_code=201, response_model=QueueOut)
 async def create_queue(body: QueueCreate, user: UserDep, platform: PlatformDep, session: SessionDep) -> QueueOut:
     queue_cache(platform).forget(user.user_id)
-    return service.queue_out(await service.create(session, user.user_id, body))
+    return service.queue_out(await service.create(session, user.user_id, body, platform=platform))
 
 
 @router.get("/queues", response_model=list[QueueOut])

@@ -4,6 +4,7 @@ and are re-exported here, so other services only ever import ``cumulo.services.q
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ from cumulo.services.queues.messages import (  # noqa: F401 - the public surface
 )
 from cumulo.services.queues.models import Message, Queue
 from cumulo.services.queues.schemas import DeadLetterOut, QueueCreate, QueueOut, QueueUpdate, StatsOut
+from cumulo.services.quotas import service as quotas
 
 DEFAULTS = {"visibility_timeout": 30, "retention_seconds": 4 * 24 * 3600, "max_message_size": 256 * 1024,
             "delay_seconds": 0, "receive_wait_seconds": 0}
@@ -49,9 +51,10 @@ async def _dead_letter_target(session: AsyncSession, user_id: str, ref: str, own
     return target
 
 
-async def create(session: AsyncSession, user_id: str, body: QueueCreate) -> Queue:
+async def create(session: AsyncSession, user_id: str, body: QueueCreate, *, platform: Any) -> Queue:
     if await session.scalar(select(Queue.id).where(Queue.user_id == user_id, Queue.name == body.name)):
         raise Conflict(f"you already have a queue named '{body.name}'")
+    await quotas.check(session, platform, user_id, "queues")
     values = {a: (getattr(body, a) if getattr(body, a) is not None else DEFAULTS[a]) for a in ATTRS}
     queue = Queue(user_id=user_id, name=body.name, **values)
     if body.dead_letter:

@@ -8,7 +8,7 @@ register elsewhere)::
     async def _queues(session, user_id):
         return await session.scalar(select(func.count(Queue.id)).where(Queue.user_id == user_id)) or 0
 
-    QUOTAS = [Quota("queues", "quota_queues", _queues)]
+    QUOTAS = [Quota("queues", "quota_queues", _queues)]   # or: Quota("queues", "quota_queues", count_of(Queue))
 
 ``Quota.setting`` names the ``Settings`` field holding the limit (``CUMULO_QUOTA_QUEUES``); ``usage``
 counts what the user has now, in the caller's session. Then, in the create path, before the insert
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import services
@@ -47,6 +48,13 @@ class Quota:
     usage: Usage  # what the user holds now, counted in the caller's session
     unit: str = "count"  # count, bytes, GiB, MB, vCPUs ...
     description: str = ""
+
+
+def count_of(model: Any) -> Usage:
+    """The usual usage: how many rows of ``model`` the user owns (``model.user_id``)."""
+    async def usage(session: AsyncSession, user_id: str) -> float:
+        return int(await session.scalar(select(func.count()).select_from(model).where(model.user_id == user_id)) or 0)
+    return usage
 
 
 @lru_cache(maxsize=1)
@@ -90,10 +98,13 @@ def refuse(q: Quota, used: float, add: float, cap: float) -> QuotaExceeded:
                  "setting": _env(q.setting)})
 
 
-async def check_many(session: AsyncSession, platform: Any, user_id: str, wanted: dict[str, float]) -> None:
+async def check_many(session: AsyncSession, platform: Any, user_id: str, wanted: dict[str, float], *,
+                     lock: bool = True) -> None:
     """Take the user's quota lock, then refuse when any ``used + add > limit``. Call it in the
-    transaction that inserts the resource, before the insert; the lock lasts until its commit."""
-    await locks.hold(session, f"quota:{user_id}")
+    transaction that inserts the resource, before the insert; the lock lasts until its commit.
+    ``lock=False``: a quick early check only (before slow work), to be repeated with the lock."""
+    if lock:
+        await locks.hold(session, f"quota:{user_id}")
     for kind, add in wanted.items():
         if add <= 0:
             continue
@@ -104,8 +115,9 @@ async def check_many(session: AsyncSession, platform: Any, user_id: str, wanted:
             raise refuse(q, used, add, cap)
 
 
-async def check(session: AsyncSession, platform: Any, user_id: str, kind: str, add: float = 1) -> None:
-    await check_many(session, platform, user_id, {kind: add})
+async def check(session: AsyncSession, platform: Any, user_id: str, kind: str, add: float = 1, *,
+                lock: bool = True) -> None:
+    await check_many(session, platform, user_id, {kind: add}, lock=lock)
 
 
 async def report(session: AsyncSession, platform: Any, user_id: str) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from cumulo.core.principal import Principal
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.services.events import service as events
+from cumulo.services.quotas import service as quotas
 from cumulo.services.secrets import keys
 from cumulo.services.secrets.models import Secret, SecretVersion
 from cumulo.services.secrets.schemas import (
@@ -60,6 +61,7 @@ async def create(platform: Any, session: AsyncSession, user: Principal | str, bo
     user_id = _uid(user)
     if await session.scalar(select(Secret.id).where(Secret.user_id == user_id, Secret.name == body.name)):
         raise Conflict(f"a secret named '{body.name}' already exists")
+    await quotas.check(session, platform, user_id, "secrets")
     key = await keys.data_key(platform, session, user_id)
     secret = Secret(user_id=user_id, name=body.name, description=body.description, version=1)
     session.add(secret)

@@ -33,8 +33,8 @@ STREAMED = (("PUT", "/storage/"),)
 
 
 @router.post("/storage/buckets", status_code=201, response_model=BucketOut)
-async def create_bucket(body: BucketIn, user: UserDep, session: SessionDep) -> BucketOut:
-    return service.bucket_out(await service.create_bucket(session, user.user_id, body.name))
+async def create_bucket(body: BucketIn, user: UserDep, platform: PlatformDep, session: SessionDep) -> BucketOut:
+    return service.bucket_out(await service.create_bucket(session, user.user_id, body.name, platform=platform))
 
 
 @router.get("/storage/buckets", response_model=list[BucketOut])

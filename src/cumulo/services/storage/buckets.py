@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.platform import Platform
 from cumulo.services.events.service import record
+from cumulo.services.quotas import service as quotas
 from cumulo.services.storage.errors import S3Error, access_denied, no_such_bucket
 from cumulo.services.storage.models import Bucket, ObjectVersion, Upload
 from cumulo.services.storage.names import check_bucket
@@ -26,11 +27,12 @@ ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "
            "s3:GetObjectTagging", "s3:PutObjectTagging"}
 
 
-async def create_bucket(session: AsyncSession, user_id: str, name: str) -> Bucket:
+async def create_bucket(session: AsyncSession, user_id: str, name: str, *, platform: Any) -> Bucket:
     check_bucket(name)
     existing = await session.scalar(select(Bucket).where(Bucket.name == name))
     if existing is not None:
         raise _taken(existing, user_id, name)
+    await quotas.check(session, platform, user_id, "buckets")
     bucket = Bucket(user_id=user_id, name=name, versioning="", tags={})
     session.add(bucket)
     record(session, user_id=user_id, action="storage.bucket.created", resource_type="bucket", resource_id=bucket.id,

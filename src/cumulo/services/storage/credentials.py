@@ -8,18 +8,18 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core import crypto
 from cumulo.core.clock import utcnow
-from cumulo.core.errors import QuotaExceeded, not_found
+from cumulo.core.errors import not_found
 from cumulo.platform import Platform
 from cumulo.services.events.service import record
+from cumulo.services.quotas import service as quotas
 from cumulo.services.storage.models import Credential
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-MAX_PER_USER = 20
 CACHE_SECONDS = 10.0
 
 
@@ -39,9 +39,7 @@ def aad(access_key_id: str) -> bytes:
 
 
 async def create(platform: Platform, session: AsyncSession, user_id: str, name: str = "") -> tuple[Credential, str]:
-    count = await session.scalar(select(func.count()).select_from(Credential).where(Credential.user_id == user_id))
-    if (count or 0) >= MAX_PER_USER:
-        raise QuotaExceeded(f"at most {MAX_PER_USER} S3 credentials per user; delete one first")
+    await quotas.check(session, platform, user_id, "s3_credentials")
     access_key_id = _new_access_key()
     secret = secrets.token_urlsafe(30)[:40]
     sealed = crypto.seal(platform, secret.encode(), aad(access_key_id))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.ids import is_uuid
 from cumulo.platform import Platform
+from cumulo.services.storage import usage
 from cumulo.services.storage.errors import S3Error
 from cumulo.services.storage.models import Bucket, ObjectVersion, Part, Upload
 from cumulo.services.storage.names import check_key
@@ -50,17 +51,22 @@ def check_part_number(value: str | None) -> int:
 
 
 async def upload_part(platform: Platform, upload: Upload, number: int, body: AsyncIterator[bytes],
-                      checks: Checks) -> Part:
+                      checks: Checks, owner_id: str) -> Part:
+    """``owner_id``: the bucket's owner, whose storage quota the part uses."""
+    await usage.admit(platform, owner_id, checks.size, objects=0)
     writer = await receive(blob_store(platform), body, checks, limit=MAX_PART)
+    if checks.size is None:
+        usage.add(platform, owner_id, writer.size)
     return await _save_part(platform, upload, number, writer.blob_id, writer.size, writer.md5_hex)
 
 
 async def copy_part(platform: Platform, upload: Upload, number: int, src: ObjectVersion,
-                    byte_range: tuple[int, int] | None) -> Part:
+                    byte_range: tuple[int, int] | None, owner_id: str) -> Part:
     store = blob_store(platform)
     if src.blob_id is None:
         raise S3Error("NoSuchKey", "the copy source does not exist", 404)
     start, end = byte_range if byte_range else (0, src.size - 1)
+    await usage.admit(platform, owner_id, max(end - start + 1, 0), objects=0)
 
     async def body() -> AsyncIterator[bytes]:
         if src.size == 0:
@@ -123,6 +129,7 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
         if i < len(wanted) - 1 and part.size < MIN_PART:
             raise S3Error("EntityTooSmall", f"part {number} is smaller than the minimum of {MIN_PART} bytes", 400)
         chosen.append(part)
+    await usage.admit(platform, bucket.user_id, 0)  # the parts' bytes were counted when uploaded
     store = blob_store(platform)
     writer = await store.concat([p.blob_id for p in chosen])
     blob_id = await writer.commit()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.drivers.blob import BlobWriter, LocalBlobStore
 from cumulo.drivers.blob.local import INLINE_MAX
 from cumulo.platform import Platform
-from cumulo.services.storage import reads
+from cumulo.services.storage import reads, usage
 from cumulo.services.storage.errors import S3Error, no_such_key
 from cumulo.services.storage.models import Bucket, ObjectVersion
 from cumulo.services.storage.names import check_key
@@ -76,7 +76,10 @@ def _verify(writer: BlobWriter, checks: Checks) -> None:
 async def put_object(platform: Platform, bucket: Bucket, key: str, body: AsyncIterator[bytes], checks: Checks, *,
                      content_type: str | None, meta: dict[str, Any]) -> ObjectVersion:
     check_key(key)
+    await usage.admit(platform, bucket.user_id, checks.size)
     writer = await receive(blob_store(platform), body, checks, defer_small=True)
+    if checks.size is None:
+        usage.add(platform, bucket.user_id, writer.size)
     small = writer.take_small() if writer.size <= INLINE_MAX else None
     if small is None and not writer.closed:
         await writer.commit()  # pragma: no cover - receive committed everything but small blobs
@@ -126,6 +129,7 @@ async def read_version(platform: Platform, bucket: Bucket, key: str, version_id:
 async def delete_object(platform: Platform, bucket: Bucket, key: str,
                         version_id: str | None = None) -> tuple[str | None, bool]:
     """S3 delete semantics. Returns (version id, is delete marker) for the response headers."""
+    usage.forget(platform, bucket.user_id)
     if not version_id:
         if bucket.versioning:
             row = await record_version(platform, bucket, key, blob_id=None, size=0, etag="",
@@ -170,6 +174,7 @@ async def copy_object(platform: Platform, src: ObjectVersion, dst_bucket: Bucket
     store = blob_store(platform)
     if src.blob_id is None:
         raise no_such_key(src.key)
+    await usage.admit(platform, dst_bucket.user_id, src.size)
     blob_id = await store.duplicate(src.blob_id)
     return await record_version(platform, dst_bucket, dst_key, blob_id=blob_id, size=src.size, etag=src.etag,
                                 content_type=content_type or src.content_type,

@@ -50,6 +50,8 @@ def create_s3_app(platform: Platform) -> ASGIApp:
         except CumuloError as exc:
             code = {400: "InvalidArgument", 403: "AccessDenied", 404: "NoSuchKey", 409: "OperationAborted",
                     413: "EntityTooLarge", 503: "ServiceUnavailable"}.get(exc.status, "InternalError")
+            if exc.code == "QUOTA_EXCEEDED":
+                code = "QuotaExceeded"
             response = _error(code, exc.message, exc.status, exc.headers, None, request_id)
         except Exception:
             log.exception("S3 request failed: %s %s", scope.get("method"), scope.get("path"))

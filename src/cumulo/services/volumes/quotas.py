@@ -1,12 +1,12 @@
-"""Volume quota (enforced in ``service.provision``; declared here for ``GET /quotas``)."""
+"""Volume quotas: size (enforced in ``service.provision``) and snapshots (checked in ``snapshots.create``)."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cumulo.services.quotas.service import Quota
-from cumulo.services.volumes.models import Volume
+from cumulo.services.quotas.service import Quota, count_of
+from cumulo.services.volumes.models import Snapshot, Volume
 
 
 async def _gib(session: AsyncSession, user_id: str) -> float:
@@ -14,4 +14,5 @@ async def _gib(session: AsyncSession, user_id: str) -> float:
                                       .where(Volume.user_id == user_id)) or 0)
 
 
-QUOTAS = [Quota("volume_gib", "volume_quota_gb", _gib, "GiB", "total size of volumes")]
+QUOTAS = [Quota("volume_gib", "volume_quota_gb", _gib, "GiB", "total size of volumes"),
+          Quota("snapshots", "quota_snapshots", count_of(Snapshot), description="volume snapshots")]

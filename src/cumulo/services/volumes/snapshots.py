@@ -13,6 +13,7 @@ from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
+from cumulo.services.quotas import service as quotas
 from cumulo.services.volumes import service as volumes
 from cumulo.services.volumes.models import Snapshot, Volume
 from cumulo.services.volumes.schemas import SnapshotOut
@@ -42,9 +43,15 @@ async def create(platform: Platform, session: AsyncSession, user: Principal, vol
     volume = await volumes.resolve(session, user, volume_ref)
     if volume.status != volumes.AVAILABLE:
         raise Conflict(f"volume '{volume.name}' is in state {volume.status}")
+    await quotas.check(session, platform, user.user_id, "snapshots", lock=False)  # fail fast, before the copy
     sid = new_id()
     path = archive_path(platform, sid)
     size = await volumes.driver(platform).snapshot(volume.id, volume.backend, path)
+    try:  # again under the user's quota lock (not held during the copy: on SQLite it blocks every writer)
+        await quotas.check(session, platform, user.user_id, "snapshots")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     snap = Snapshot(id=sid, user_id=user.user_id, volume_id=volume.id, volume_name=volume.name,
                     size_gb=volume.size_gb, description=description, status=AVAILABLE, bytes=size)
     session.add(snap)

@@ -49,7 +49,7 @@ async def create(req: S3Request, name: str) -> Response:
             raise S3Error("InvalidLocationConstraint", f"this endpoint serves region "
                           f"{req.platform.settings.s3_region}", 400)
     async with req.platform.db.session() as session:
-        await buckets.create_bucket(session, user_id, name)
+        await buckets.create_bucket(session, user_id, name, platform=req.platform)
     return Response(b"", headers={"Location": f"/{name}"})
 
 

@@ -39,16 +39,16 @@ async def upload_part(req: S3Request, bucket: Bucket, key: str) -> Response:
     number = multipart.check_part_number(req.params.get("partNumber"))
     upload = await _upload(req, bucket, key)
     if "x-amz-copy-source" in req.headers:
-        return await _copy_part(req, upload, number)
+        return await _copy_part(req, upload, number, bucket.user_id)
     checks = req.checks()
-    part = await multipart.upload_part(req.platform, upload, number, req.body(checks), checks)
+    part = await multipart.upload_part(req.platform, upload, number, req.body(checks), checks, bucket.user_id)
     headers = {"ETag": f'"{part.etag}"'}
     for algo, value in checks.checksums.items():
         headers[f"x-amz-checksum-{algo}"] = value
     return Response(b"", headers=headers)
 
 
-async def _copy_part(req: S3Request, upload: Any, number: int) -> Response:
+async def _copy_part(req: S3Request, upload: Any, number: int, owner_id: str) -> Response:
     src_bucket_name, src_key, src_version = parse_copy_source(req.headers["x-amz-copy-source"])
     async with req.platform.db.session() as session:
         src_bucket = await buckets.get_bucket(session, src_bucket_name)
@@ -66,7 +66,7 @@ async def _copy_part(req: S3Request, upload: Any, number: int) -> Response:
         if unit != "bytes" or byte_range is None or not 0 <= byte_range[0] <= byte_range[1] < src.size:
             raise S3Error("InvalidArgument", "x-amz-copy-source-range must be bytes=first-last within the source",
                           400)
-    part = await multipart.copy_part(req.platform, upload, number, src, byte_range)
+    part = await multipart.copy_part(req.platform, upload, number, src, byte_range, owner_id)
     return xml_response(xml.render("CopyPartResult", [("LastModified", part.created_at),
                                                       ("ETag", f'"{part.etag}"')]))
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from cumulo.client import Client
-from cumulo.testing.server import LiveServer, free_port
+from cumulo.testing.server import LiveServer
 from tests.conftest import register_and_login
 
 IMAGE = "cumulo/python"
@@ -51,9 +51,7 @@ def lb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A SQLite server with its own Caddy on free ports (Docker-heavy tests: one backend is enough)."""
     from cumulo.testing.server import test_settings
 
-    live = LiveServer(test_settings(str(tmp_path_factory.mktemp("cumulo-lb")), proxy_http_port=free_port(),
-                                    proxy_https_port=free_port(), lb_port_range="1024-65535",
-                                    proxy_stop_on_exit=True)).start()
+    live = LiveServer(test_settings(str(tmp_path_factory.mktemp("cumulo-lb")), lb_port_range="1024-65535")).start()
     yield live
     live.stop()
 

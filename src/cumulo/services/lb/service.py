@@ -178,7 +178,7 @@ def _check_port(platform: Platform, port: int) -> None:
     with socket.socket() as probe:  # held by something else on this machine: Caddy could not listen
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("", port))
+            probe.bind((s.proxy_listen_host, port))
         except OSError:
             raise Conflict(f"port {port} is already in use on this machine") from None
 

@@ -38,7 +38,7 @@ def test_queue_round_trip(logged_in) -> None:  # type: ignore[no-untyped-def]
     assert _json(cli, "queues", "stats", name)["in_flight"] == 0
     for body in ("a", "b", "c"):
         cli("queues", "send", name, body)
-    assert _json(cli, "queues", "purge", name) == {"purged": 3}
+    assert _json(cli, "queues", "purge", name, "--yes") == {"purged": 3}
     assert "no messages" in cli("queues", "receive", name).output
     missing = cli("queues", "send", "no-such-queue", "x", ok=False)
     assert missing.exit_code == 1 and "404" in missing.output
@@ -58,8 +58,8 @@ def test_topic_publishes_into_a_subscribed_queue(logged_in) -> None:  # type: ig
     deliveries = _json(cli, "subscriptions", "deliveries", sub["id"])
     assert [d["message_id"] for d in deliveries] == [published["message_id"]]
     assert deliveries[0]["status"] == "delivered"
-    cli("subscriptions", "delete", sub["id"])
-    cli("topics", "delete", topic)
+    cli("subscriptions", "delete", sub["id"], "--yes")
+    cli("topics", "delete", topic, "--yes")
 
 
 def test_cron_job_runs_on_demand_and_pauses(logged_in) -> None:  # type: ignore[no-untyped-def]
@@ -79,4 +79,4 @@ def test_cron_job_runs_on_demand_and_pauses(logged_in) -> None:  # type: ignore[
     assert len(runs) == 1 and runs[0]["error"] is None
     assert _json(cli, "cron", "pause", job)["status"] == "PAUSED"
     assert _json(cli, "cron", "resume", job)["status"] == "ACTIVE"
-    cli("cron", "delete", job)
+    cli("cron", "delete", job, "--yes")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from cumulo.cli import output
@@ -15,13 +13,16 @@ def register(app: typer.Typer) -> None:
 
     @admin.command("create-user")
     def create_user(email: str = typer.Option(..., prompt=True), name: str = typer.Option(..., prompt=True),
-                    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+                    password: str = typer.Option(None, help="asked for when not given (or read from piped input)"),
                     is_admin: bool = typer.Option(False, "--admin", help="Make the user an administrator")) -> None:
         """Create a (verified) user, optionally an administrator."""
+        import asyncio
+
         from cumulo.core.config import Settings
         from cumulo.core.errors import CumuloError
         from cumulo.services.identity.schemas import RegisterIn
 
+        password = password or output.read_secret("Password", confirm=True)
         try:
             RegisterIn(email=email, password=password, name=name)
         except ValueError as exc:
@@ -56,6 +57,8 @@ def register(app: typer.Typer) -> None:
                                                       help="the new key (32 bytes, base64 or hex); generated when omitted")
                           ) -> None:
         """Re-wrap every data key under a new master key, without downtime (see docs/secrets.md)."""
+        import asyncio
+
         from cumulo.core.errors import CumuloError
         from cumulo.services.secrets.rotation import rotate
 

@@ -1,4 +1,5 @@
-"""``cumulo instances launch|list|show|stop|start|reboot|rename|terminate|logs|stats`` and ``cumulo ssh``."""
+"""``cumulo instances launch|list|show|stop|start|reboot|rename|terminate|logs|stats``, ``cumulo ssh``
+and ``cumulo exec``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import threading
 
 import typer
 
+from cumulo.cli import output
 from cumulo.cli.output import client, console, err_console, handle_errors, show
 
 instances_app = typer.Typer(help="Compute instances (containers on Docker).", no_args_is_help=True)
@@ -118,7 +120,9 @@ def update(instance: str, name: str = typer.Option(None, "--name"),
 
 @instances_app.command("terminate")
 @handle_errors
-def terminate(instance: str) -> None:
+def terminate(instance: str, yes: bool = output.YES) -> None:
+    """Delete an instance and its container (attached volumes are kept)."""
+    output.confirm(f"Terminate instance {instance}?", yes)
     with console.status(f"terminating {instance}"):
         client().instances.terminate(instance)
     console.print(f"terminated {instance}")
@@ -138,14 +142,17 @@ def stats(instance: str) -> None:
 
 @handle_errors
 def ssh(instance: str) -> None:
-    """An interactive shell inside a running instance (over the console WebSocket)."""
+    """An interactive shell inside a running instance (over the console WebSocket).
+
+    With piped input (``echo 'uname -a' | cumulo ssh web``) the input runs as a script, without a
+    terminal: plain output, no prompt or escape codes, and its exit code."""
+    if not sys.stdin.isatty():
+        _script(instance)
+        return
     cols, rows = shutil.get_terminal_size((80, 24))
     from websockets.exceptions import ConnectionClosed
 
     with client().instances.console(instance, cols, rows) as ws:
-        if not sys.stdin.isatty():
-            _pipe(ws)
-            return
         import termios
         import tty
 
@@ -173,15 +180,19 @@ def _stdin_to(ws) -> None:  # type: ignore[no-untyped-def]
         pass
 
 
-def _pipe(ws) -> None:  # type: ignore[no-untyped-def]
-    """Non-interactive use: send stdin, print what comes back until the shell exits."""
-    ws.send(sys.stdin.buffer.read() + b"\nexit\n")
-    for message in ws:
-        if isinstance(message, str):
-            _maybe_error(message)
-            break
-        sys.stdout.buffer.write(message)
-        sys.stdout.flush()
+def _script(instance: str) -> None:
+    script = sys.stdin.read()
+    if len(script) > 65536:
+        err_console.print("[red]error:[/] piped input over 64 KiB: copy a file in and run it with `cumulo exec`")
+        raise typer.Exit(2)
+    out = client().instances.exec(instance, ["/bin/sh", "-c", script], timeout=600)
+    sys.stdout.write(out["stdout"])
+    sys.stdout.flush()
+    sys.stderr.write(out["stderr"])
+    if out["timed_out"]:
+        err_console.print("[red]error:[/] the script was killed after 600 s")
+        raise typer.Exit(124)
+    raise typer.Exit(out["exit_code"] or 0)
 
 
 def _maybe_error(text: str) -> None:
@@ -193,6 +204,27 @@ def _maybe_error(text: str) -> None:
     raise typer.Exit(1)
 
 
+@handle_errors
+def exec_(instance: str = typer.Argument(..., help="instance id or name"),
+          command: list[str] = typer.Argument(..., help="the command and its arguments, after --"),
+          timeout: int = typer.Option(60, "--timeout", "-t", min=1, max=600, help="seconds before it is killed")
+          ) -> None:
+    """Run a command in an instance, no TTY: its output as it is, its exit code as ours.
+
+    Example: cumulo exec web -- sh -c 'ls /etc | wc -l'"""
+    out = client().instances.exec(instance, command, timeout=timeout)
+    sys.stdout.write(out["stdout"])
+    sys.stdout.flush()
+    sys.stderr.write(out["stderr"])
+    if out["truncated"]:
+        err_console.print("[yellow]note:[/] the output was longer than the server keeps (1 MiB per stream)")
+    if out["timed_out"]:
+        err_console.print(f"[red]error:[/] killed after {timeout}s (--timeout)")
+        raise typer.Exit(124)
+    raise typer.Exit(out["exit_code"] or 0)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(instances_app, name="instances")
     app.command("ssh")(ssh)
+    app.command("exec")(exec_)

@@ -57,8 +57,9 @@ def register(app: typer.Typer) -> None:
 
     @cron.command("delete")
     @handle_errors
-    def delete(job: str) -> None:
+    def delete(job: str, yes: bool = output.YES) -> None:
         """Delete a job and its history."""
+        output.confirm(f"Delete cron job {job} and its history?", yes)
         with output.client() as c:
             c.cron.delete(job)
         output.console.print(f"deleted job {job}")

@@ -92,7 +92,9 @@ def register(app: typer.Typer) -> None:
 
     @fns.command("delete")
     @output.handle_errors
-    def delete(ref: str) -> None:
+    def delete(ref: str, yes: bool = output.YES) -> None:
+        """Delete a function, its versions and its invocation history."""
+        output.confirm(f"Delete function {ref} with its versions and history?", yes)
         with output.client() as c:
             c.functions.delete(ref)
         output.console.print(f"deleted {ref}")

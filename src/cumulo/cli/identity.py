@@ -17,16 +17,20 @@ def register(app: typer.Typer) -> None:
     @app.command("register")
     @handle_errors
     def register_(email: str = typer.Option(..., prompt=True), name: str = typer.Option(..., prompt=True),
-                  password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True)) -> None:
+                  password: str = typer.Option(None, help="asked for when not given (or read from piped input)")
+                  ) -> None:
         """Create an account."""
+        password = password or output.read_secret("Password", confirm=True)
         with output.client(auth=False) as c:
             show(c.identity.register(email, password, name))
 
     @app.command()
     @handle_errors
     def login(email: str = typer.Option(..., prompt=True),
-              password: str = typer.Option(..., prompt=True, hide_input=True)) -> None:
+              password: str = typer.Option(None, help="asked for when not given (or read from piped input)")
+              ) -> None:
         """Log in; the new API key is saved (0600) in your config folder."""
+        password = password or output.read_secret("Password")
         with output.client(auth=False) as c:
             out = c.identity.login(email, password)
         path = output.save(output.url(), out["api_key"])
@@ -37,13 +41,31 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def logout() -> None:
-        """Forget the saved API key."""
-        output.console.print("Logged out." if output.forget() else "Not logged in.")
+        """Revoke the saved API key on the server and forget it."""
+        from cumulo.client import ApiError, ConnectionFailed
+
+        key = output.STATE["api_key"] or output.load_saved().get("api_key")
+        if not key:
+            output.console.print("Not logged in.")
+            return
+        try:
+            with output.client() as c:
+                key_id = c.identity.logout()
+            done = f"key {key_id} revoked on the server" if key_id else "key revoked on the server"
+        except ApiError as exc:
+            done = "the key no longer worked" if exc.status == 401 else f"the server refused to revoke it ({exc.message})"
+        except ConnectionFailed:
+            done = f"the server at {output.url()} did not answer, so the key was NOT revoked there"
+        forgot = output.forget()
+        output.console.print(f"Logged out: {done}" + ("; removed from this machine." if forgot else "."))
 
     @app.command()
     @handle_errors
     def whoami() -> None:
         """Show the account behind the current key."""
+        if not (output.STATE["api_key"] or output.load_saved().get("api_key")):
+            output.err_console.print("Not logged in: run `cumulo login` (or pass --api-key / CUMULO_API_KEY).")
+            raise typer.Exit(1)
         with output.client() as c:
             show(c.identity.me())
 
@@ -57,9 +79,10 @@ def register(app: typer.Typer) -> None:
     @app.command("reset-password")
     @handle_errors
     def reset_password(token: str = typer.Option(..., prompt=True),
-                       password: str = typer.Option(..., prompt=True, hide_input=True,
-                                                    confirmation_prompt=True)) -> None:
+                       password: str = typer.Option(None, help="asked for when not given (or read from piped input)")
+                       ) -> None:
         """Set a new password with the token from the reset mail."""
+        password = password or output.read_secret("New password", confirm=True)
         with output.client(auth=False) as c:
             show(c.identity.reset_password(token, password))
 
@@ -86,8 +109,9 @@ def register(app: typer.Typer) -> None:
 
     @keys.command("revoke")
     @handle_errors
-    def keys_revoke(key_id: str) -> None:
+    def keys_revoke(key_id: str, yes: bool = output.YES) -> None:
         """Revoke a key."""
+        output.confirm(f"Revoke key {key_id}? Whatever uses it stops working.", yes)
         with output.client() as c:
             c.identity.revoke_key(key_id)
         output.console.print(f"Key {key_id} revoked.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
@@ -10,9 +9,8 @@ import time
 from pathlib import Path
 
 import typer
-from rich.live import Live
-from rich.table import Table
 
+from cumulo.cli import output
 from cumulo.cli.output import STATE, client, console, err_console, handle_errors, show
 
 images_app = typer.Typer(help="Images: Cumulo's catalogue (built locally) and your own builds.", no_args_is_help=True)
@@ -57,6 +55,11 @@ def bootstrap(
     only: list[str] = typer.Option(None, "--only", help="build only these images (repeatable)"),
 ) -> None:
     """Build Cumulo's base images from the OS package mirror (cached: a second run is instant)."""
+    import asyncio
+
+    from rich.live import Live
+    from rich.table import Table
+
     from cumulo.core.config import Settings
     from cumulo.drivers.compute.docker import DockerDriver
     from cumulo.services.images.bootstrap import bootstrap as run_bootstrap
@@ -145,7 +148,9 @@ def build(
 
 @images_app.command("delete")
 @handle_errors
-def delete(image: str) -> None:
+def delete(image: str, yes: bool = output.YES) -> None:
+    """Delete one of your images."""
+    output.confirm(f"Delete image {image}?", yes)
     client().images.delete(image)
     console.print(f"deleted image {image}")
 

@@ -39,8 +39,9 @@ def register(app: typer.Typer) -> None:
 
     @vpcs.command("delete")
     @output.handle_errors
-    def delete_vpc(vpc: str) -> None:
+    def delete_vpc(vpc: str, yes: bool = output.YES) -> None:
         """Delete a VPC and its empty subnets (refused while instances use it)."""
+        output.confirm(f"Delete VPC {vpc} and its subnets?", yes)
         with output.client() as c:
             c.network.delete_vpc(vpc)
         output.show(f"deleted {vpc}")
@@ -69,8 +70,9 @@ def register(app: typer.Typer) -> None:
 
     @subnets.command("delete")
     @output.handle_errors
-    def delete_subnet(subnet: str) -> None:
+    def delete_subnet(subnet: str, yes: bool = output.YES) -> None:
         """Delete a subnet (refused while instances use it)."""
+        output.confirm(f"Delete subnet {subnet}?", yes)
         with output.client() as c:
             c.network.delete_subnet(subnet)
         output.show(f"deleted {subnet}")

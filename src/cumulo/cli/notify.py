@@ -33,8 +33,9 @@ def register(app: typer.Typer) -> None:
 
     @topics.command("delete")
     @handle_errors
-    def delete(topic: str) -> None:
+    def delete(topic: str, yes: bool = output.YES) -> None:
         """Delete a topic with its subscriptions."""
+        output.confirm(f"Delete topic {topic} and its subscriptions?", yes)
         with output.client() as c:
             c.notify.delete_topic(topic)
         output.console.print(f"deleted topic {topic}")
@@ -74,8 +75,9 @@ def register(app: typer.Typer) -> None:
 
     @subs.command("delete")
     @handle_errors
-    def unsubscribe(subscription_id: str) -> None:
+    def unsubscribe(subscription_id: str, yes: bool = output.YES) -> None:
         """Delete a subscription."""
+        output.confirm(f"Delete subscription {subscription_id}?", yes)
         with output.client() as c:
             c.notify.unsubscribe(subscription_id)
         output.console.print(f"deleted subscription {subscription_id}")

@@ -72,10 +72,9 @@ def register(app: typer.Typer) -> None:
 
     @q.command("delete")
     @handle_errors
-    def delete(queue: str, yes: bool = typer.Option(False, "--yes", "-y", help="do not ask")) -> None:
+    def delete(queue: str, yes: bool = output.YES) -> None:
         """Delete a queue and its messages."""
-        if not yes:
-            typer.confirm(f"Delete queue {queue} and all its messages?", abort=True)
+        output.confirm(f"Delete queue {queue} and all its messages?", yes)
         with output.client() as c:
             c.queues.delete(queue)
         output.console.print(f"deleted queue {queue}")
@@ -117,8 +116,9 @@ def register(app: typer.Typer) -> None:
 
     @q.command("purge")
     @handle_errors
-    def purge(queue: str) -> None:
+    def purge(queue: str, yes: bool = output.YES) -> None:
         """Delete every message of a queue."""
+        output.confirm(f"Delete every message of queue {queue}?", yes)
         with output.client() as c:
             show({"purged": c.queues.purge(queue)})
 

@@ -58,8 +58,11 @@ def register(app: typer.Typer) -> None:
     @secrets.command("delete")
     @output.handle_errors
     def delete(ref: str, recovery_window_days: int = typer.Option(30, "--recovery-window-days"),
-               force: bool = typer.Option(False, "--force", help="delete now, without a recovery window")) -> None:
+               force: bool = typer.Option(False, "--force", help="delete now, without a recovery window"),
+               yes: bool = output.YES) -> None:
         """Schedule a secret for deletion (restorable during the recovery window)."""
+        output.confirm(f"Delete secret {ref}" + (" now, for good?" if force else f" in {recovery_window_days} days?"),
+                       yes)
         with output.client() as c:
             result = c.secrets.delete(ref, recovery_window_days, force)
         output.show(result if result else f"deleted {ref}")

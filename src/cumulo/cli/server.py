@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from cumulo.core.config import Settings
+if TYPE_CHECKING:
+    from cumulo.core.config import Settings
 
 
 def _settings(host: str | None, port: int | None, s3_port: int | None, data_dir: Path | None) -> Settings:
     overrides = {k: v for k, v in {"host": host, "port": port, "s3_port": s3_port, "data_dir": data_dir}.items()
                  if v is not None}
+    from cumulo.core.config import Settings
+
     return Settings(**overrides)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from cumulo.cli import output
 from cumulo.cli.output import handle_errors, show
@@ -27,7 +27,7 @@ def _split(target: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _chunks(path: Path, progress: Progress, task: int):  # type: ignore[no-untyped-def]
+def _chunks(path: Path, progress: Any, task: int):  # type: ignore[no-untyped-def]
     with path.open("rb") as fh:
         while chunk := fh.read(1024 * 1024):
             progress.update(task, advance=len(chunk))  # type: ignore[arg-type]
@@ -56,8 +56,9 @@ def register(app: typer.Typer) -> None:
 
     @st.command("rb")
     @handle_errors
-    def remove_bucket(name: str) -> None:
+    def remove_bucket(name: str, yes: bool = output.YES) -> None:
         """Delete an empty bucket."""
+        output.confirm(f"Delete bucket {name}?", yes)
         with output.client() as c:
             c.storage.delete_bucket(name)
         output.console.print(f"Deleted bucket {name}")
@@ -69,6 +70,8 @@ def register(app: typer.Typer) -> None:
             content_type: str = typer.Option("application/octet-stream", "--content-type")) -> None:
         """Upload a file (streamed, with progress)."""
         bucket, key = _split(target)
+        from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
         with output.client() as c, Progress(BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                                             console=output.err_console, transient=True) as progress:
             task = progress.add_task("upload", total=file.stat().st_size)
@@ -115,9 +118,10 @@ def register(app: typer.Typer) -> None:
 
     @st.command("rm")
     @handle_errors
-    def rm(target: str = typer.Argument(..., help="<bucket>/<key>")) -> None:
+    def rm(target: str = typer.Argument(..., help="<bucket>/<key>"), yes: bool = output.YES) -> None:
         """Delete an object."""
         bucket, key = _split(target)
+        output.confirm(f"Delete {bucket}/{key}?", yes)
         with output.client() as c:
             c.storage.delete(bucket, key)
         output.console.print(f"Deleted {bucket}/{key}")
@@ -147,8 +151,10 @@ def register(app: typer.Typer) -> None:
 
     @creds.command("delete")
     @handle_errors
-    def delete_credentials(ident: str = typer.Argument(..., help="id or access key id")) -> None:
+    def delete_credentials(ident: str = typer.Argument(..., help="id or access key id"),
+                           yes: bool = output.YES) -> None:
         """Revoke an S3 access key."""
+        output.confirm(f"Revoke S3 access key {ident}? Whatever uses it stops working.", yes)
         with output.client() as c:
             c.storage.delete_credentials(ident)
         output.console.print(f"Revoked {ident}")

@@ -44,6 +44,11 @@ class Instances:
     def terminate(self, instance: str) -> None:
         self.c.delete(f"/instances/{instance}")
 
+    def exec(self, instance: str, command: list[str], timeout: int = 60) -> dict[str, Any]:
+        """Run ``command`` in the instance (no TTY): ``{exit_code, stdout, stderr, timed_out, truncated}``."""
+        return self.c.post(f"/instances/{instance}/exec",  # type: ignore[no-any-return]
+                           {"command": command, "timeout_seconds": timeout}, timeout=timeout + 30)
+
     def logs(self, instance: str, tail: int = 100) -> str:
         return self.c.get(f"/instances/{instance}/logs", params={"tail": tail}) or ""  # type: ignore[no-any-return]
 
@@ -69,8 +74,9 @@ class Instances:
         """A connected ``websockets`` (sync) connection to the instance's shell."""
         from websockets.sync.client import connect
 
+        # the key travels in the X-API-Key header (never in the URL, which servers log)
         return connect(self.console_url(instance, cols, rows), additional_headers=self.c.headers(),
-                       open_timeout=15, max_size=None)
+                       subprotocols=["cumulo.console"], open_timeout=15, max_size=None)
 
 
 class Images:

@@ -41,3 +41,20 @@ class Identity:
 
     def revoke_key(self, key_id: str) -> None:
         self.c.delete(f"/auth/keys/{key_id}")
+
+    def logout(self) -> str | None:
+        """Revoke the key this client uses; returns its id (None when the server has no record of it).
+        ``POST /auth/logout`` where the server has it, else the key found by its prefix and revoked."""
+        from cumulo.client.base import ApiError
+
+        key = self.c.api_key or ""
+        mine = [k for k in self.keys() if k.get("prefix") and key.startswith(k["prefix"])]
+        try:
+            self.c.post("/auth/logout")
+        except ApiError as exc:
+            if exc.status not in (404, 405):
+                raise
+            if len(mine) != 1:
+                return None
+            self.revoke_key(mine[0]["id"])
+        return mine[0]["id"] if len(mine) == 1 else None

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response, WebSocket
 from fastapi.responses import PlainTextResponse
 
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep
-from cumulo.services.compute import console, service
+from cumulo.services.compute import console, execution, service
 from cumulo.services.compute.schemas import InstanceCreate, InstanceOut, InstanceUpdate, StatsOut
 
 router = APIRouter(tags=["compute"])
@@ -66,6 +66,13 @@ async def logs(instance: str, user: UserDep, platform: PlatformDep, session: Ses
 @router.get("/instances/{instance}/stats", response_model=StatsOut)
 async def stats(instance: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> StatsOut:
     return await service.stats(platform, session, user, instance)
+
+
+@router.post("/instances/{instance}/exec", response_model=execution.ExecOut)
+async def exec_command(instance: str, body: execution.ExecIn, user: UserDep, platform: PlatformDep,
+                       session: SessionDep) -> execution.ExecOut:
+    """Run one command to completion (no TTY): exit code, stdout and stderr (``cumulo exec``)."""
+    return await execution.execute(platform, session, user, instance, body)
 
 
 @router.websocket("/instances/{instance}/console")

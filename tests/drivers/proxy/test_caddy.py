@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +20,8 @@ from cumulo.testing.server import free_port
 
 class Echo(BaseHTTPRequestHandler):
     def _answer(self) -> None:
+        if self.path.startswith("/slow"):
+            time.sleep(1.5)
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length).decode() if length else ""
         out = json.dumps({"name": self.server.name, "method": self.command, "path": self.path,  # type: ignore[attr-defined]
@@ -157,3 +160,33 @@ async def test_https_with_internal_ca(caddy: CaddyProcess, backends: dict[str, s
         except httpx.ConnectError:
             await asyncio.sleep(0.1)
     assert got is not None and got.json()["name"] == "a"
+
+
+async def test_reload_keeps_in_flight_requests_and_websockets(caddy: CaddyProcess, backends: dict[str, str]) -> None:
+    """A config push while a slow request and a WebSocket are open through the proxy: both live on."""
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve
+
+    async def echo(ws):  # type: ignore[no-untyped-def]
+        async for message in ws:
+            await ws.send(f"echo:{message}")
+
+    async with serve(echo, "127.0.0.1", 0) as ws_server:
+        ws_port = ws_server.sockets[0].getsockname()[1]
+        port = free_port()
+        base = (route("ws", f"127.0.0.1:{ws_port}", "/ws", hostnames=("app.localhost",)),
+                route("web", backends["a"], "/", hostnames=("app.localhost",)))
+        await caddy.driver.apply(ProxyConfig(routes=base, http_port=port, https_port=0))
+        async with connect(f"ws://app.localhost:{port}/ws", host="127.0.0.1", port=port) as ws:
+            await ws.send("before")
+            assert await ws.recv() == "echo:before"
+            slow = asyncio.create_task(get(port, "/slow"))
+            await asyncio.sleep(0.3)  # the slow request is in flight
+            changed = ProxyConfig(routes=(*base, route("new", backends["b"], "/new", hostnames=("app.localhost",))),
+                                  http_port=port, https_port=0)
+            assert await caddy.driver.apply(changed) is True
+            assert (await get(port, "/new")).json()["name"] == "b"  # the new config serves
+            resp = await slow
+            assert resp.status_code == 200 and resp.json()["name"] == "a"
+            await ws.send("after")
+            assert await ws.recv() == "echo:after"

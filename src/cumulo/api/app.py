@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         app.router.routes.extend(module.router.routes)
         streamed += getattr(module, "STREAMED", ())
 
+    for _name, module in services.modules("prometheus"):  # per-service series appended to /metrics
+        metrics.sources.append(functools.partial(module.render, platform))
     metrics_routes.install(app, metrics)  # admin key, or CUMULO_METRICS_ADDRESS (api/metrics.py)
 
     docs.install(app)

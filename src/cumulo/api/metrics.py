@@ -9,7 +9,9 @@ listener (``metrics_app``), for a scrape network the operator controls.
 from __future__ import annotations
 
 import bisect
+import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from cumulo.api.deps import AdminDep
 
+log = logging.getLogger("cumulo.metrics")
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -28,6 +31,18 @@ class Metrics:
         self.counts: dict[tuple[str, str, str], int] = defaultdict(int)
         self.hist: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
         self.sums: dict[tuple[str, str], float] = defaultdict(float)
+        # more series from services (``services/<name>/prometheus.py``: ``async render(platform) -> str``)
+        self.sources: list[Callable[[], Awaitable[str]]] = []
+
+    async def render_all(self) -> str:
+        """The API's own series, then every source's (a failing source is left out, never a 500)."""
+        parts = [self.render()]
+        for source in self.sources:
+            try:
+                parts.append(await source())
+            except Exception:
+                log.exception("a metrics source failed")
+        return "".join(parts)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.counts[(method, route, str(status))] += 1
@@ -69,7 +84,7 @@ def install(app: FastAPI, metrics: Metrics) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(_admin: AdminDep) -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE)
+        return PlainTextResponse(await metrics.render_all(), media_type=CONTENT_TYPE)
 
 
 def metrics_app(metrics: Metrics) -> Any:
@@ -78,7 +93,7 @@ def metrics_app(metrics: Metrics) -> Any:
         if scope["type"] != "http":
             return
         found = scope["path"] == "/metrics" and scope["method"] in ("GET", "HEAD")
-        body = metrics.render().encode() if found else b"not found\n"
+        body = (await metrics.render_all()).encode() if found else b"not found\n"
         await send({"type": "http.response.start", "status": 200 if found else 404,
                     "headers": [(b"content-type", CONTENT_TYPE.encode() if found else b"text/plain"),
                                 (b"content-length", str(len(body)).encode())]})

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from cumulo.client import ApiError, Client
+from cumulo.services.lb import prometheus
+from cumulo.testing.server import LiveServer
 from tests.services.lb.conftest import FAST, Front, container_of, eventually, target_health, wait_for
 
 
@@ -18,7 +20,8 @@ def served(front: Front, n: int) -> Counter[str]:
     return Counter(front.names(n))
 
 
-def test_round_robin_spreads_requests_over_three_targets(lb_user: Client, web: Callable[[str], dict[str, Any]]) -> None:
+def test_round_robin_spreads_requests_over_three_targets(lb_server: LiveServer, lb_user: Client,
+                                                        web: Callable[[str], dict[str, Any]]) -> None:
     insts = [web(n) for n in ("rr-a", "rr-b", "rr-c")]
     lb = lb_user.lb.create("rr", targets=[{"instance_id": i["id"], "port": 8000} for i in insts], health_check=FAST)
     assert lb["url"] and lb["hostname"] and lb["algorithm"] == "round_robin"
@@ -32,6 +35,10 @@ def test_round_robin_spreads_requests_over_three_targets(lb_user: Client, web: C
         m = wait_for(lambda: lb_user.lb.metrics(lb["id"]), lambda x: x["requests"] >= 30)
         assert m["responses_by_class"]["2xx"] >= 30 and m["latency"]["count"] == m["requests"]
         assert m["latency"]["buckets"][-1][0] == "+Inf"
+        text = lb_server.call(prometheus.render(lb_server.platform))  # what /metrics appends
+        line = next(x for x in text.splitlines() if x.startswith("cumulo_lb_requests_total") and lb["id"] in x
+                    and 'class="2xx"' in x)
+        assert int(line.rsplit(" ", 1)[1]) >= 30
     finally:
         front.close()
         lb_user.lb.delete(lb["id"])

@@ -15,7 +15,7 @@ from cumulo.services.lb.schemas import Histogram, MetricsOut
 log = logging.getLogger("cumulo.lb")
 
 
-async def _proxy_text(platform: Platform) -> str:
+async def proxy_text(platform: Platform) -> str:
     try:
         return await dataplane(platform).driver.metrics()
     except Exception as exc:  # noqa: BLE001 - the proxy is down: report zeros, never a 500
@@ -23,14 +23,14 @@ async def _proxy_text(platform: Platform) -> str:
         return ""
 
 
-def _of(text: str, lb: LoadBalancer) -> Traffic:
+def of_lb(text: str, lb: LoadBalancer) -> Traffic:
     if lb.port is not None:
         return traffic(text, port=lb.port)
     return traffic(text, hostnames=(lb.hostname,) if lb.hostname else ())
 
 
 async def for_lb(platform: Platform, lb: LoadBalancer, targets: Sequence[Target]) -> MetricsOut:
-    t = _of(await _proxy_text(platform), lb)
+    t = of_lb(await proxy_text(platform), lb)
     try:
         rows = await dataplane(platform).driver.upstreams()
     except Exception:  # noqa: BLE001
@@ -43,30 +43,3 @@ async def for_lb(platform: Platform, lb: LoadBalancer, targets: Sequence[Target]
                       latency=Histogram(buckets=list(t.buckets.items()), count=t.requests,
                                         sum_seconds=round(t.sum_seconds, 6)),
                       upstreams=upstreams)  # type: ignore[arg-type]
-
-
-def _esc(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-async def prometheus(platform: Platform) -> str:
-    """Every load balancer's series in Prometheus text (appended to the server's ``/metrics``)."""
-    from sqlalchemy import select
-
-    async with platform.db.session() as session:
-        lbs = list((await session.scalars(select(LoadBalancer))).all())
-    if not lbs:
-        return ""
-    text = await _proxy_text(platform)
-    out = ["# HELP cumulo_lb_requests_total Requests answered by a load balancer, by status class.",
-           "# TYPE cumulo_lb_requests_total counter"]
-    hist = ["# HELP cumulo_lb_request_duration_seconds Load balancer request latency (the proxy's view).",
-            "# TYPE cumulo_lb_request_duration_seconds histogram"]
-    for lb in lbs:
-        t = _of(text, lb)
-        labels = f'lb="{lb.id}",name="{_esc(lb.name)}",owner="{lb.user_id}"'
-        out += [f'cumulo_lb_requests_total{{{labels},class="{c}"}} {n}' for c, n in t.by_class.items()]
-        hist += [f'cumulo_lb_request_duration_seconds_bucket{{{labels},le="{le}"}} {n}' for le, n in t.buckets.items()]
-        hist += [f"cumulo_lb_request_duration_seconds_sum{{{labels}}} {t.sum_seconds:.6f}",
-                 f"cumulo_lb_request_duration_seconds_count{{{labels}}} {t.requests}"]
-    return "\n".join(out + hist) + "\n"

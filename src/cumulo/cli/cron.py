@@ -15,31 +15,65 @@ def register(app: typer.Typer) -> None:
     cron = typer.Typer(help="Scheduled jobs (cron, @daily, rate(5 minutes))", no_args_is_help=True)
     app.add_typer(cron, name="cron")
 
+    url_opt = typer.Option(None, "--url", help="HTTP target")
+    queue_opt = typer.Option(None, "--queue", help="queue target (id or name)")
+    topic_opt = typer.Option(None, "--topic", help="topic target (id or name)")
+    function_opt = typer.Option(None, "--function", help="function target (id or name): invoked with the payload")
+    header_opt = typer.Option([], "--header", "-H", help="'Name: value', repeatable")
+
+    def fields(url: str | None, queue: str | None, topic: str | None, function: str | None, method: str | None,
+               payload: str | None, timezone: str | None, header: list[str], retries: int | None,
+               timeout: int | None, skip_missed: bool | None) -> dict[str, object]:
+        targets = [t for t in (url, queue, topic, function) if t]
+        if len(targets) > 1:
+            output.err_console.print("error: give one target: --url, --queue, --topic or --function")
+            raise typer.Exit(2)
+        out: dict[str, object] = {"method": method, "payload": payload, "timezone": timezone, "retries": retries,
+                                  "timeout_seconds": timeout}
+        if url:
+            out.update(target_type="http", target_url=url)
+        for kind, ref in (("queue", queue), ("topic", topic), ("function", function)):
+            if ref:
+                out.update(target_type=kind, target_id=ref)
+        if header:
+            out["headers"] = {h.split(":", 1)[0].strip(): h.split(":", 1)[1].strip() for h in header if ":" in h}
+        if skip_missed is not None:
+            out["missed_runs"] = "skip" if skip_missed else "run_once"
+        return {k: v for k, v in out.items() if v is not None}
+
     @cron.command("create")
     @handle_errors
     def create(name: str, schedule: str = typer.Option(..., help="'0 3 * * *', '@hourly' or 'rate(5 minutes)'"),
-               url: str = typer.Option(None, "--url", help="HTTP target"),
-               queue: str = typer.Option(None, "--queue", help="queue target (id or name)"),
-               topic: str = typer.Option(None, "--topic", help="topic target (id or name)"),
+               url: str = url_opt, queue: str = queue_opt, topic: str = topic_opt, function: str = function_opt,
                method: str = typer.Option(None), payload: str = typer.Option(None),
                timezone: str = typer.Option(None, help="IANA zone, default UTC"),
-               header: list[str] = typer.Option([], "--header", "-H", help="'Name: value', repeatable"),
+               header: list[str] = header_opt,
                retries: int = typer.Option(None), timeout: int = typer.Option(None, help="seconds per attempt"),
                skip_missed: bool = typer.Option(False, help="skip runs missed while the server was down")) -> None:
         """Create a scheduled job."""
-        fields: dict[str, object] = {"method": method, "payload": payload, "timezone": timezone,
-                                     "retries": retries, "timeout_seconds": timeout}
-        if url:
-            fields["target_url"] = url
-        elif queue or topic:
-            fields.update(target_type="queue" if queue else "topic", target_id=queue or topic)
-        if header:
-            fields["headers"] = {h.split(":", 1)[0].strip(): h.split(":", 1)[1].strip() for h in header
-                                     if ":" in h}
-        if skip_missed:
-            fields["missed_runs"] = "skip"
+        body = fields(url, queue, topic, function, method, payload, timezone, header, retries, timeout,
+                      skip_missed or None)
         with output.client() as c:
-            show(c.cron.create(name, schedule, **{k: v for k, v in fields.items() if v is not None}))
+            show(c.cron.create(name, schedule, **body))
+
+    @cron.command("update")
+    @handle_errors
+    def update(job: str, schedule: str = typer.Option(None, help="a new schedule"),
+               url: str = url_opt, queue: str = queue_opt, topic: str = topic_opt, function: str = function_opt,
+               method: str = typer.Option(None), payload: str = typer.Option(None),
+               timezone: str = typer.Option(None, help="IANA zone"), header: list[str] = header_opt,
+               retries: int = typer.Option(None), timeout: int = typer.Option(None, help="seconds per attempt"),
+               skip_missed: bool = typer.Option(None, "--skip-missed/--run-missed-once",
+                                                help="runs missed while the server was down")) -> None:
+        """Change a job: only the options given change."""
+        body = fields(url, queue, topic, function, method, payload, timezone, header, retries, timeout, skip_missed)
+        if schedule:
+            body["schedule"] = schedule
+        if not body:
+            output.err_console.print("error: nothing to change: give at least one option (see --help)")
+            raise typer.Exit(2)
+        with output.client() as c:
+            show(c.cron.update(job, **body))
 
     @cron.command("list")
     @handle_errors

@@ -42,12 +42,16 @@ def register(app: typer.Typer) -> None:
     @output.handle_errors
     def deploy(directory: Path = typer.Argument(..., exists=True, file_okay=False, help="folder with the code"),
                name: str = typer.Option(None, "--name", help="default: the folder's name"),
-               runtime: str = typer.Option(..., "--runtime", help="e.g. python, nodejs, python3.11"),
+               runtime: str = typer.Option(None, "--runtime",
+                                           help="e.g. python, nodejs, python3.11 (needed to create; a redeploy keeps it)"),
                handler: str = typer.Option(None, "--handler", help="module.function / file.export"),
                timeout: int = typer.Option(None, "--timeout"), memory: int = typer.Option(None, "--memory"),
                max_concurrency: int = typer.Option(None, "--max-concurrency"),
                env: list[str] = typer.Option([], "--env", help="NAME=VALUE (repeatable)"),
-               secret: list[str] = typer.Option([], "--secret", help="VAR=secret-name (repeatable)")) -> None:
+               secret: list[str] = typer.Option([], "--secret", help="VAR=secret-name (repeatable)"),
+               vpc: str = typer.Option(None, "--vpc", help="VPC id: the function reaches that VPC's instances"),
+               dead_letter_queue: str = typer.Option(None, "--dead-letter-queue",
+                                                     help="queue (id or name) for async calls that failed")) -> None:
         """Zip DIRECTORY and create the function, or publish a new version if it exists."""
         from cumulo.client import ApiError
         from cumulo.client.functions import zip_dir
@@ -55,8 +59,8 @@ def register(app: typer.Typer) -> None:
         name = name or directory.resolve().name
         config: dict[str, Any] = {k: v for k, v in {
             "handler": handler, "timeout_seconds": timeout, "memory_mb": memory, "max_concurrency": max_concurrency,
-            "env": _mapping(env, "--env") or None, "env_secrets": _mapping(secret, "--secret") or None}.items()
-            if v is not None}
+            "env": _mapping(env, "--env") or None, "env_secrets": _mapping(secret, "--secret") or None,
+            "vpc_id": vpc, "dead_letter_queue": dead_letter_queue}.items() if v is not None}
         with output.console.status(f"zipping {directory} and deploying {name}..."):
             code = zip_dir(directory)
             with output.client() as c:
@@ -65,9 +69,14 @@ def register(app: typer.Typer) -> None:
                 except ApiError as exc:
                     if exc.status != 404:
                         raise
+                    if not runtime:
+                        output.err_console.print(f"error: {name} is new: say its --runtime (see "
+                                                 "`cumulo functions runtimes`)")
+                        raise typer.Exit(2) from None
                     result = c.functions.create(name, runtime, code, **config)
                 else:
-                    result = c.functions.update(name, code=code, runtime=runtime, **config)
+                    extra = {"runtime": runtime} if runtime else {}
+                    result = c.functions.update(name, code=code, **extra, **config)
         output.show(result)
 
     @fns.command("list")

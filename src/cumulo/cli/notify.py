@@ -31,6 +31,20 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             show(c.notify.topics(), ["id", "name", "subscriptions", "created_at"])
 
+    @topics.command("show")
+    @handle_errors
+    def show_topic(topic: str) -> None:
+        """Show a topic (id or name) with its subscriptions."""
+        with output.client() as c:
+            found = c.notify.topic(topic)
+            subscriptions = [s for s in c.notify.subscriptions() if s.get("topic_id") == found["id"]]
+        if output.STATE["json"]:
+            show({**found, "subscription_list": subscriptions})
+            return
+        show(found)
+        if subscriptions:
+            show(subscriptions, SUB_COLUMNS, title="Subscriptions")
+
     @topics.command("delete")
     @handle_errors
     def delete(topic: str, yes: bool = output.YES) -> None:

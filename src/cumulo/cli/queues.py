@@ -4,6 +4,8 @@ stats, redrive."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -21,6 +23,34 @@ def _attrs(pairs: list[str]) -> dict[str, str]:
             raise typer.BadParameter(f"attributes are key=value, got {pair!r}")
         out[key] = value
     return out
+
+
+def _batch(source: str, delay: int | None, attributes: dict[str, Any]) -> list[dict[str, Any]]:
+    import sys
+
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    stripped = text.strip()
+    items: list[Any]
+    if stripped.startswith("["):
+        try:
+            items = json.loads(stripped)
+        except ValueError as exc:
+            raise typer.BadParameter(f"--batch: not a JSON array ({exc})") from None
+    else:
+        items = [line for line in text.splitlines() if line.strip()]
+    if not items:
+        raise typer.BadParameter("--batch: no messages in the file")
+    messages = []
+    for item in items:
+        message = {"body": item} if isinstance(item, str) else item
+        if not isinstance(message, dict) or not isinstance(message.get("body"), str):
+            raise typer.BadParameter("--batch: each message is a string or an object with a 'body' string")
+        if delay is not None:
+            message.setdefault("delay_seconds", delay)
+        if attributes:
+            message.setdefault("attributes", attributes)
+        messages.append(message)
+    return messages
 
 
 def register(app: typer.Typer) -> None:
@@ -81,11 +111,23 @@ def register(app: typer.Typer) -> None:
 
     @q.command("send")
     @handle_errors
-    def send(queue: str, body: str, delay: int = typer.Option(None, "--delay"),
-             attribute: list[str] = typer.Option([], "--attribute", "-a", help="key=value, repeatable")) -> None:
-        """Send a message."""
+    def send(queue: str, body: str = typer.Argument(None, help="the message (or use --batch)"),
+             delay: int = typer.Option(None, "--delay"),
+             attribute: list[str] = typer.Option([], "--attribute", "-a", help="key=value, repeatable"),
+             batch: str = typer.Option(None, "--batch", help="a file ('-': the input) of messages: one per line, "
+                                                              "or a JSON array of bodies or {body, delay_seconds, "
+                                                              "attributes}; sent 10 at a time")) -> None:
+        """Send a message, or many with --batch."""
+        if (body is None) == (batch is None):
+            output.err_console.print("error: give a message BODY or --batch FILE (not both)")
+            raise typer.Exit(2)
         with output.client() as c:
-            show(c.queues.send(queue, body, delay_seconds=delay, attributes=_attrs(attribute) or None))
+            if batch is None:
+                show(c.queues.send(queue, body, delay_seconds=delay, attributes=_attrs(attribute) or None))
+                return
+            messages = _batch(batch, delay, _attrs(attribute))
+            sent = [m for i in range(0, len(messages), 10) for m in c.queues.send_batch(queue, messages[i:i + 10])]
+        show(sent, ["message_id", "md5_of_body"], title=f"{len(sent)} messages sent")
 
     @q.command("receive")
     @handle_errors

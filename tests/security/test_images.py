@@ -29,7 +29,11 @@ from cumulo.testing.server import test_settings as settings_for
 from tests.conftest import concurrent_statuses, register_and_login
 
 pytestmark = pytest.mark.docker
-SLOW_RUN = "FROM cumulo/busybox\nRUN sleep 4\n"
+
+
+def slow_run() -> str:
+    """A build whose RUN step really takes a while (unique, so never a build-cache hit)."""
+    return f"FROM cumulo/busybox\nRUN echo {uuid.uuid4().hex} && sleep 4\n"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -101,8 +105,10 @@ def test_a_build_cannot_name_another_users_image(vault: dict[str, Any], bob: Cli
                  "FROM cumulo/busybox\nONBUILD COPY --from={ref} /token.txt /stolen.txt\n"]
     for ref in foreign_refs(vault):
         for template in templates:
+            if ref.isdigit() and "ONBUILD" in template:
+                continue  # a number there is the child's stage index, which Docker never takes for an image
             err = refused(bob.images.build_wait, name("steal"), template.format(ref=ref))
-            if ref.isdigit() and "--from" in template:  # a number there is a stage index, never an image
+            if ref.isdigit() and "--from" in template:  # a stage index here too: no such earlier stage
                 assert err.status == 400 and "stage" in err.message, (ref, template, err)
             else:
                 assert err.status == 404 and "not found" in err.message and "line" in err.message, (ref, template, err)
@@ -138,11 +144,23 @@ def test_own_images_by_name_and_id_multi_stage_and_onbuild_still_build(alice: Cl
     assert err.status == 400 and "stage name" in err.message
 
 
+def test_deleting_an_image_a_running_build_uses_does_not_break_the_build(alice: Client) -> None:
+    token = uuid.uuid4().hex
+    lib = built(alice, name("lib"), "FROM cumulo/busybox\nCOPY lib.txt /lib.txt\n", files={"lib.txt": token})
+    stream = alice.images.build(name("late"), f"FROM cumulo/busybox\nRUN echo {token} && sleep 3\nCOPY "
+                                f"--from={lib['name']} /lib.txt /copied.txt\nRUN grep -q {token} /copied.txt\n")
+    assert any("sleep 3" in item.get("log", "") for item in stream)  # stops once that step runs
+    alice.images.delete(lib["id"])  # meanwhile: only the user's tag goes, the build keeps its image
+    final = list(stream)[-1]
+    assert final.get("image", {}).get("status") == "READY", final
+    assert [i["name"] for i in own_images(alice)] == [final["image"]["name"]]
+
+
 def test_image_quotas_count_and_builds_at_once(srv: LiveServer, alice: Client) -> None:
-    statuses = concurrent_statuses([lambda: alice.images.build_wait(name("slow"), SLOW_RUN) for _ in range(3)])
+    statuses = concurrent_statuses([lambda: alice.images.build_wait(name("slow"), slow_run()) for _ in range(3)])
     assert statuses == [201, 403, 403]  # one build at a time, even when they race
     assert len(own_images(alice)) == 1  # the refused builds left nothing
-    stream = alice.images.build(name("slow"), SLOW_RUN)
+    stream = alice.images.build(name("slow"), slow_run())
     assert "log" in next(stream)  # answered 201: this build is running now
     err = refused(alice.images.build_wait, name("meanwhile"), "FROM cumulo/busybox\n")
     assert (err.status, err.code) == (403, "QUOTA_EXCEEDED") and err.details["kind"] == "image_builds", err

@@ -27,10 +27,10 @@ async def list_images(user: UserDep, platform: PlatformDep, session: SessionDep)
 @router.post("/images", status_code=201, response_class=StreamingResponse,
              responses={201: {"content": {"application/x-ndjson": {}}}})
 async def build_image(body: ImageBuild, user: UserDep, platform: PlatformDep, session: SessionDep) -> StreamingResponse:
-    img, dockerfile = await service.start_build(platform, session, user, body)
+    img, plan = await service.start_build(platform, session, user, body)
 
     async def stream() -> AsyncIterator[bytes]:
-        async for item in service.run_build(platform, img, dockerfile, body.files):
+        async for item in service.run_build(platform, img, plan, body.files):
             yield (json.dumps(item) + "\n").encode()
 
     return StreamingResponse(stream(), status_code=201, media_type="application/x-ndjson",

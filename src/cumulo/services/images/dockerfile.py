@@ -56,6 +56,8 @@ class Plan:
     dockerfile: str
     bases: list[str] = field(default_factory=list)  # image ids built FROM (their ONBUILD triggers run)
     images: set[str] = field(default_factory=set)  # every image id named (FROM and COPY --from)
+    resolved: dict[str, str] = field(default_factory=dict)  # reference as written -> image id
+    keep: list[str] = field(default_factory=list)  # the caller's own images among them (held while building)
 
 
 def _fail(line: int, message: str) -> InvalidInput:
@@ -219,6 +221,7 @@ class _Rewriter:
             raise _fail(line, f"image reference {ref[:80]!r}: variables are not allowed; write the image's name")
         image_id = self.resolve(ref, line)
         self.plan.images.add(image_id)
+        self.plan.resolved[ref] = image_id
         return image_id
 
     def from_(self, ins: Instruction) -> str:

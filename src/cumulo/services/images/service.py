@@ -11,6 +11,7 @@ reachable through the API. Builds run with no network (``CUMULO_IMAGE_BUILD_NETW
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -102,13 +103,14 @@ async def plan_build(platform: Platform, session: AsyncSession, user: Principal,
             raise not_found("image", engine_id)
         if engine_id in plan.bases:
             dockerfile.check_triggers(engine_id, info.onbuild, usable.allowed_id)
+    plan.keep = sorted(i for i in plan.images if i not in usable.catalogue.values())
     return plan
 
 
 async def start_build(platform: Platform, session: AsyncSession, user: Principal,
-                      body: ImageBuild) -> tuple[Image, str]:
-    """Check the Dockerfile and the quotas, then record the image (BUILDING); returns it with the
-    Dockerfile to build."""
+                      body: ImageBuild) -> tuple[Image, dockerfile.Plan]:
+    """Check the Dockerfile and the quotas, then record the image (BUILDING); returns it with what
+    to build."""
     plan = await plan_build(platform, session, user, body.dockerfile)
     await quotas.check_many(session, platform, user.user_id, {"images": 1, "image_builds": 1})
     if await session.scalar(select(Image.id).where(Image.user_id == user.user_id, Image.name == body.name,
@@ -121,12 +123,15 @@ async def start_build(platform: Platform, session: AsyncSession, user: Principal
     events.record(session, user_id=user.user_id, action="image.build_started", resource_type="image",
                   resource_id=img.id, name=body.name, tag=body.tag)
     await session.commit()
-    return img, plan.dockerfile
+    return img, plan
 
 
-async def run_build(platform: Platform, img: Image, text: str, files: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+async def run_build(platform: Platform, img: Image, plan: dockerfile.Plan,
+                    files: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
     """Run the build as a task of its own (it finishes even if the client goes away) and yield its log
-    lines as they come, then ``{"image": ...}`` or ``{"error": ...}``."""
+    lines as they come, then ``{"image": ...}`` or ``{"error": ...}``. The caller's own images it
+    uses get a tag of the build's while it runs: deleting one meanwhile only drops the user's tag, so
+    the engine never misses an id (it would look it up in a registry)."""
     loop = asyncio.get_running_loop()
     lines: asyncio.Queue[str | None] = asyncio.Queue()
     labels = {LABEL_INSTALLATION: platform.installation_id, LABEL_OWNER: img.user_id, LABEL_RESOURCE: img.id,
@@ -139,14 +144,24 @@ async def run_build(platform: Platform, img: Image, text: str, files: dict[str, 
             log.append(line)
             loop.call_soon_threadsafe(lines.put_nowait, line)
 
+        driver = compute_driver(platform)
+        held: list[str] = []
         try:
-            info = await compute_driver(platform).build_image(
-                context_tar(text, dict(files)), img.docker_ref, labels, on_log=on_log,
+            for ref, engine_id in plan.resolved.items():
+                on_log(f"{ref} is {engine_id}\n")
+            for n, engine_id in enumerate(plan.keep):
+                await driver.tag_image(engine_id, f"cumulo-build/{img.id}:{n}")
+                held.append(f"cumulo-build/{img.id}:{n}")
+            info = await driver.build_image(
+                context_tar(plan.dockerfile, dict(files)), img.docker_ref, labels, on_log=on_log,
                 memory_mb=platform.settings.image_build_memory_mb, network=platform.settings.image_build_network)
             values = {"status": "READY", "docker_id": info.id, "size_bytes": info.size_bytes, "error": None}
         except CumuloError as exc:
             values = {"status": "FAILED", "error": exc.message}
         finally:
+            for tag in held:
+                with contextlib.suppress(CumuloError):
+                    await driver.remove_image(tag)
             loop.call_soon_threadsafe(lines.put_nowait, None)
         async with platform.db.session() as session:
             await session.execute(update(Image).where(Image.id == img.id).values(

@@ -43,7 +43,8 @@ def _volumes(items: list[str] | None) -> list[dict[str, str]]:
 def launch(
     name: str,
     image: str = typer.Option(..., "--image", "-i", help="e.g. cumulo/busybox (see `cumulo images list`)"),
-    ports: str = typer.Option(None, "--ports", "-p", help='"HOST:CONTAINER,..."; host 0 = any free port'),
+    ports: str = typer.Option(None, "--ports", "-p", help='"HOST:CONTAINER,..."; host ports from the server range '
+                                             '(CUMULO_HOST_PORT_RANGE), 0 = a free one'),
     env: list[str] = typer.Option(None, "--env", "-e", help="NAME=VALUE (repeatable)"),
     secret_env: list[str] = typer.Option(None, "--secret", "-s",
                                          help="NAME=SECRET_NAME: inject a Secrets Manager value (repeatable)"),

@@ -10,6 +10,14 @@ COLUMNS = ["id", "name", "size_gb", "status", "instance_id", "mount_path", "crea
 SNAPSHOT_COLUMNS = ["id", "volume_name", "size_gb", "status", "bytes", "description", "created_at"]
 
 
+def _show_attachment(answer: dict) -> None:
+    """The volume, then what happened to the instance (its root filesystem is reset by the recreation)."""
+    output.show(answer)
+    if not output.STATE["json"]:
+        for warning in answer.get("warnings") or []:
+            output.err_console.print(f"[bold yellow]warning:[/] {warning}")
+
+
 def register(app: typer.Typer) -> None:
     volumes = typer.Typer(help="Block volumes: persistent, size-limited disks for instances", no_args_is_help=True)
     app.add_typer(volumes, name="volumes")
@@ -46,16 +54,17 @@ def register(app: typer.Typer) -> None:
     @volumes.command("attach")
     @output.handle_errors
     def attach(volume: str, instance: str, mount_path: str = typer.Option(..., "--path", help="e.g. /data")) -> None:
-        """Attach a volume to an instance (its container is re-created with the mount)."""
+        """Attach a volume to an instance (its container is re-created with the mount: the root filesystem
+        is reset to the image; address and host ports are kept)."""
         with output.client() as c:
-            output.show(c.volumes.attach(volume, instance, mount_path))
+            _show_attachment(c.volumes.attach(volume, instance, mount_path))
 
     @volumes.command("detach")
     @output.handle_errors
     def detach(volume: str) -> None:
         """Detach a volume from its instance."""
         with output.client() as c:
-            output.show(c.volumes.detach(volume))
+            _show_attachment(c.volumes.detach(volume))
 
     @volumes.command("snapshot")
     @output.handle_errors

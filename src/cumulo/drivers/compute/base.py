@@ -23,10 +23,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from cumulo.core.errors import Conflict
+
 LABEL_INSTALLATION = "cumulo.installation"
 LABEL_RESOURCE = "cumulo.resource"
 LABEL_OWNER = "cumulo.owner"
 LABEL_KIND = "cumulo.kind"
+
+
+SECRETS_PATH = "/run/secrets"  # where ``ContainerSpec.secret_files`` appear, one file per name, read-only
+# Capabilities a tenant's container keeps (every other one is dropped, ``no-new-privileges`` is set):
+# what the catalogue images need to start (chown their data dirs, step down to their own user, bind
+# a port below 1024, signal their children). Left out from Docker's default set: NET_RAW (raw sockets:
+# ARP/ICMP spoofing of neighbours), MKNOD, SETFCAP, SETPCAP, SYS_CHROOT and AUDIT_WRITE.
+TENANT_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETUID", "SETGID", "NET_BIND_SERVICE", "KILL")
+
+
+class PortInUse(Conflict):
+    """A host port asked for is taken (by another instance or by any process on the host)."""
+
+    code = "PORT_IN_USE"
 
 
 @dataclass(frozen=True)
@@ -59,12 +75,18 @@ class ContainerSpec:
     cpus: float | None = None
     memory_mb: int | None = None
     pids_limit: int | None = None
-    network: str | None = None  # None: the engine's default network
+    network: str | None = None  # None: no network at all (never the engine's shared default bridge)
     ipv4_address: str | None = None
     aliases: list[str] = field(default_factory=list)
     mounts: list[VolumeMount] = field(default_factory=list)
     hostname: str | None = None
     publish_host: str = "0.0.0.0"
+    capabilities: tuple[str, ...] = TENANT_CAPABILITIES  # kept; every other capability is dropped
+    # name -> value, delivered as files under SECRETS_PATH (never in the engine's view of the
+    # container), and exported into the environment of the container's main process by a small
+    # shell wrapper when ``secrets_as_env`` (the image needs /bin/sh then)
+    secret_files: dict[str, str] = field(default_factory=dict)
+    secrets_as_env: bool = True
 
 
 @dataclass
@@ -153,7 +175,24 @@ class ComputeDriver(abc.ABC):
 
     @abc.abstractmethod
     async def start(self, ref: str) -> ContainerState:
-        """Start; a running container stays as it is. ``Conflict`` when a host port is taken."""
+        """Start; a running container stays as it is. ``PortInUse`` when a host port is taken."""
+
+    async def write_secrets(self, spec: ContainerSpec) -> None:
+        """(Re)write the secret files of ``spec`` before its existing container starts again (they
+        live on a tmpfs: gone after a reboot, and a secret may have a new value)."""
+
+    @staticmethod
+    def port_free(host: str, port: int) -> bool:
+        """True when nothing on this host listens on (or holds) ``host:port`` (TCP): try binding it."""
+        import socket
+
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                return False
+        return True
 
     @abc.abstractmethod
     async def stop(self, ref: str, timeout: int = 10) -> None:

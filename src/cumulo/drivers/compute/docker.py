@@ -11,6 +11,7 @@ import io
 import logging
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import docker
@@ -18,7 +19,9 @@ import docker.errors
 import requests.exceptions
 
 from cumulo.core.errors import Conflict, CumuloError, InvalidInput, NotFound, Unavailable
+from cumulo.drivers.compute import secretfiles
 from cumulo.drivers.compute.base import (
+    SECRETS_PATH,
     ComputeDriver,
     Console,
     ContainerSpec,
@@ -26,6 +29,7 @@ from cumulo.drivers.compute.base import (
     ImageInfo,
     LogSink,
     PortBinding,
+    PortInUse,
     Stats,
 )
 
@@ -43,7 +47,9 @@ def _translate(exc: Exception) -> CumuloError:
         return NotFound(_explain(exc))
     if isinstance(exc, docker.errors.APIError):
         text = _explain(exc)
-        if exc.status_code == 409 or any(p in text for p in _PORT_TAKEN):
+        if any(p in text for p in _PORT_TAKEN):
+            return PortInUse(f"a host port is already in use: {text}")
+        if exc.status_code == 409:
             return Conflict(text)
         if exc.status_code == 400:
             return InvalidInput(text)
@@ -133,8 +139,9 @@ class DockerDriver(ComputeDriver):
         "supports_stats": True,
     }
 
-    def __init__(self, base_url: str | None = None, timeout: int = 120):
+    def __init__(self, base_url: str | None = None, timeout: int = 120, secrets_root: Path | None = None):
         self._base_url, self._timeout = base_url, timeout
+        self._secrets_root = secrets_root  # where ContainerSpec.secret_files are kept (a tmpfs)
         self._client: docker.DockerClient | None = None
 
     @property
@@ -171,31 +178,60 @@ class DockerDriver(ComputeDriver):
             return False
 
     # --- containers -------------------------------------------------------------------
+    def _secrets_local(self) -> bool:
+        """Secret files need the engine on this machine (a bind mount of a local tmpfs directory)."""
+        return self._secrets_root is not None and (not self._base_url or self._base_url.startswith("unix://"))
+
+    def _entrypoint(self, spec: ContainerSpec) -> tuple[list[str] | None, list[str] | None]:
+        """Entrypoint and command: with secrets exported to the environment, a shell wrapper runs
+        first and then the image's own entrypoint with the command (the image's, or the spec's)."""
+        if not (spec.secret_files and spec.secrets_as_env and self._secrets_local()):
+            return None, spec.command
+        config = self.api.inspect_image(spec.image).get("Config") or {}
+        entry, cmd = list(config.get("Entrypoint") or []), spec.command or list(config.get("Cmd") or [])
+        return ["/bin/sh", "-c", secretfiles.WRAPPER, "cumulo-secrets", *entry], cmd
+
     def _create(self, spec: ContainerSpec) -> ContainerState:
         api = self.api
         bindings: dict[str, list[tuple[str, int | None]]] = {}
         for p in spec.ports:
             bindings.setdefault(f"{p.container}/{p.protocol}", []).append((spec.publish_host, p.host or None))
+        env = dict(spec.env)
+        mounts = [docker.types.Mount(m.target, m.source, type="volume", read_only=m.read_only) for m in spec.mounts]
+        if spec.secret_files and self._secrets_local():
+            assert self._secrets_root is not None
+            folder = secretfiles.write(self._secrets_root, spec.name, spec.secret_files)
+            mounts.append(docker.types.Mount(SECRETS_PATH, str(folder), type="bind", read_only=True))
+        elif spec.secret_files:  # a remote engine: no local tmpfs to share, the environment it is
+            env.update(spec.secret_files)
+        entrypoint, command = self._entrypoint(spec)
         host_config = api.create_host_config(
             port_bindings=bindings or None,
             nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
             mem_limit=f"{spec.memory_mb}m" if spec.memory_mb else None,
             memswap_limit=f"{spec.memory_mb}m" if spec.memory_mb else None,
             pids_limit=spec.pids_limit,
-            mounts=[docker.types.Mount(m.target, m.source, type="volume", read_only=m.read_only)
-                    for m in spec.mounts] or None,
-            network_mode=spec.network or "bridge",
+            mounts=mounts or None,
+            network_mode=spec.network or "none",  # never Docker's default bridge, shared by every tenant
             init=True,
+            cap_drop=["ALL"],
+            cap_add=list(spec.capabilities) or None,
+            security_opt=["no-new-privileges"],
         )
         networking = None
         if spec.network:
             endpoint = api.create_endpoint_config(ipv4_address=spec.ipv4_address, aliases=spec.aliases or None)
             networking = api.create_networking_config({spec.network: endpoint})
-        created = api.create_container(
-            spec.image, command=spec.command, name=spec.name, labels=spec.labels,
-            environment=spec.env or None, hostname=spec.hostname, detach=True,
-            ports=[(int(k.split("/")[0]), k.split("/")[1]) for k in bindings] or None,
-            host_config=host_config, networking_config=networking)
+        try:
+            created = api.create_container(
+                spec.image, command=command, entrypoint=entrypoint, name=spec.name, labels=spec.labels,
+                environment=env or None, hostname=spec.hostname, detach=True,
+                ports=[(int(k.split("/")[0]), k.split("/")[1]) for k in bindings] or None,
+                host_config=host_config, networking_config=networking)
+        except Exception:
+            if self._secrets_root is not None:
+                secretfiles.remove(self._secrets_root, spec.name)
+            raise
         try:
             return _state(api.inspect_container(created["Id"]))
         except Exception:
@@ -204,6 +240,11 @@ class DockerDriver(ComputeDriver):
 
     async def create(self, spec: ContainerSpec) -> ContainerState:
         return await self._run(self._create, spec)
+
+    async def write_secrets(self, spec: ContainerSpec) -> None:
+        if spec.secret_files and self._secrets_local():
+            assert self._secrets_root is not None
+            await self._run(secretfiles.write, self._secrets_root, spec.name, spec.secret_files)
 
     async def start(self, ref: str) -> ContainerState:
         def start() -> ContainerState:
@@ -224,6 +265,12 @@ class DockerDriver(ComputeDriver):
 
     async def destroy(self, ref: str) -> None:
         def remove() -> None:
+            name = ref
+            if self._secrets_root is not None and self._secrets_root.exists():
+                try:
+                    name = str(self.api.inspect_container(ref).get("Name", "")).lstrip("/") or ref
+                except docker.errors.NotFound:
+                    pass
             try:
                 self.api.remove_container(ref, force=True, v=False)
             except docker.errors.NotFound:
@@ -231,6 +278,8 @@ class DockerDriver(ComputeDriver):
             except docker.errors.APIError as exc:
                 if "already in progress" not in _explain(exc):
                     raise
+            if self._secrets_root is not None:
+                secretfiles.remove(self._secrets_root, name)
 
         await self._run(remove)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from cumulo.core import crypto
 from cumulo.core.clock import utcnow
@@ -29,6 +30,7 @@ from cumulo.drivers.compute.base import (
     LABEL_KIND,
     LABEL_OWNER,
     LABEL_RESOURCE,
+    SECRETS_PATH,
     ComputeDriver,
     ContainerSpec,
     ContainerState,
@@ -42,8 +44,9 @@ from cumulo.services.events import service as events
 log = logging.getLogger("cumulo.compute")
 KIND = "instance"
 LABEL_SPEC = "cumulo.spec"
-PASSWORD_ENV = "CUMULO_PASSWORD"
-SET_PASSWORD = ["sh", "-c", f'echo "root:${PASSWORD_ENV}" | chpasswd >/dev/null 2>&1 || true']
+PASSWORD_ENV = "CUMULO_PASSWORD"  # the password's file name under /run/secrets (and the variable)
+SET_PASSWORD = ["sh", "-c", (f'p="${{{PASSWORD_ENV}:-$(cat {SECRETS_PATH}/{PASSWORD_ENV} 2>/dev/null)}}"; '
+                             'echo "root:$p" | chpasswd >/dev/null 2>&1 || true')]
 
 
 def container_name(platform: Platform, instance_id: str) -> str:
@@ -85,13 +88,30 @@ async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) 
                                         inst.password_sealed is not None,
                                         sorted(_secret_refs(inst).items())]).encode()).hexdigest()[:16]
     labels[LABEL_SPEC] = digest
-    if _secret_refs(inst):  # after the digest: values never reach a label; audited at launch
+    # Secret values go after the digest (never into a label) and into files on a tmpfs, bind-mounted
+    # at /run/secrets (never into the container's configuration that `docker inspect` shows); the
+    # container's main process also gets them as environment variables (see secretfiles.WRAPPER).
+    if _secret_refs(inst):  # audited at launch
         secrets = importlib.import_module("cumulo.services.secrets.service")
-        env.update(await secrets.resolve_env(session, inst.user_id, _secret_refs(inst), platform=platform,
-                                             audit=False))
-    if inst.password_sealed is not None:  # after the digest: the password never reaches a label
-        env[PASSWORD_ENV] = crypto.unseal(platform, inst.password_sealed, inst.id.encode()).decode()
+        spec.secret_files.update(await secrets.resolve_env(session, inst.user_id, _secret_refs(inst),
+                                                           platform=platform, audit=False))
+    if inst.password_sealed is not None:
+        spec.secret_files[PASSWORD_ENV] = crypto.unseal(platform, inst.password_sealed, inst.id.encode()).decode()
     return spec
+
+
+async def _leave_default_bridge(platform: Platform, session: AsyncSession, inst: Instance) -> None:
+    """An instance recorded before default VPCs existed (no network): place it in its owner's
+    default VPC, so its next container never joins Docker's shared default bridge."""
+    try:
+        network = importlib.import_module("cumulo.services.network.service")
+    except ModuleNotFoundError:
+        return
+    vpc = await network.default_vpc(platform, inst.user_id)
+    placement = await network.attachment_for(session, inst.user_id, vpc.id, None, instance_id=inst.id)
+    inst.vpc_id, inst.network_name = placement.vpc_id, placement.network_name
+    inst.meta = {**(inst.meta or {}), "recreate_reason": "moved off the shared default bridge into the default VPC"}
+    await session.commit()
 
 
 async def converge(platform: Platform, instance_id: str) -> None:
@@ -105,7 +125,13 @@ async def converge(platform: Platform, instance_id: str) -> None:
                 for c in containers:
                     await driver.destroy(c.id)
                 return
-            await _converge(platform, session, driver, inst, containers)
+            try:
+                await _converge(platform, session, driver, inst, containers)
+                return
+            except StaleDataError:  # deleted meanwhile (e.g. its ttl passed during the launch)
+                await session.rollback()
+        for c in await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_RESOURCE: instance_id}):
+            await driver.destroy(c.id)
 
 
 async def _record(platform: Platform, session: AsyncSession, inst: Instance, action: str, **data: Any) -> None:
@@ -123,6 +149,8 @@ async def _converge(platform: Platform, session: AsyncSession, driver: ComputeDr
             await driver.destroy(extra.id)
     if inst.status == "ERROR" and inst.desired == "running":
         return  # a failed instance stays as it is until the user starts it again
+    if inst.network_name is None:
+        await _leave_default_bridge(platform, session, inst)
     try:
         spec = await build_spec(platform, session, inst)
     except CumuloError as exc:  # e.g. an injected secret was deleted since the launch
@@ -131,21 +159,30 @@ async def _converge(platform: Platform, session: AsyncSession, driver: ComputeDr
             await _record(platform, session, inst, "instance.launch_failed", reason=exc.message)
             return
         raise
+    recreated: str | None = None
+    reason = (inst.meta or {}).get("recreate_reason")  # noted by whoever changed the spec (a volume attached)
+    if reason is not None:
+        inst.meta = {k: v for k, v in inst.meta.items() if k != "recreate_reason"}
     if current is not None and current.labels.get(LABEL_SPEC) != spec.labels[LABEL_SPEC]:
         await driver.destroy(current.id)  # reconfigured (e.g. a volume attached): recreate below
-        current = None
+        current, recreated = None, reason or "its configuration changed"
+    elif reason is not None:
+        await session.commit()  # nothing to recreate after all (e.g. attached and detached at once)
     if inst.desired == "stopped":
         if current is not None and current.running:
             await driver.stop(current.id)
+        if recreated:
+            await _record(platform, session, inst, "instance.recreated", reason=recreated,
+                          root_filesystem_reset=True)
         if inst.status != "STOPPED":
             inst.status, inst.status_reason, inst.ports_bound = "STOPPED", None, ""
             await _record(platform, session, inst, "instance.stopped")
         return
-    await _ensure_running(platform, session, driver, inst, spec, current)
+    await _ensure_running(platform, session, driver, inst, spec, current, recreated)
 
 
 async def _ensure_running(platform: Platform, session: AsyncSession, driver: ComputeDriver, inst: Instance,
-                          spec: ContainerSpec, current: ContainerState | None) -> None:
+                          spec: ContainerSpec, current: ContainerState | None, recreated: str | None = None) -> None:
     previous = inst.status
     if current is not None and previous == "RUNNING" and not current.running:
         reason = f"the instance stopped on its own (exit code {current.exit_code})"
@@ -158,7 +195,14 @@ async def _ensure_running(platform: Platform, session: AsyncSession, driver: Com
         state = await _start(platform, driver, spec, current, reboot=previous == "REBOOTING")
     except CumuloError as exc:
         inst.status, inst.status_reason, inst.ports_bound = "ERROR", f"launch failed: {exc.message}", ""
+        inst.meta = {**(inst.meta or {}), "error_code": exc.code}
         await _record(platform, session, inst, "instance.launch_failed", reason=exc.message)
+        return
+    if recreated:
+        inst.container_id, inst.ports_bound, inst.ip_address = state.id, format_ports(state.ports), state.ip_address
+        inst.status, inst.status_reason, inst.started_at = "RUNNING", None, utcnow()
+        await _record(platform, session, inst, "instance.recreated", reason=recreated, root_filesystem_reset=True,
+                      ports=inst.ports_bound)
         return
     changed = (inst.container_id != state.id or inst.ports_bound != format_ports(state.ports)
                or inst.ip_address != state.ip_address or previous != "RUNNING")
@@ -179,6 +223,8 @@ async def _ensure_running(platform: Platform, session: AsyncSession, driver: Com
 async def _start(platform: Platform, driver: ComputeDriver, spec: ContainerSpec, current: ContainerState | None,
                  *, reboot: bool) -> ContainerState:
     created = current is None
+    if current is not None and not current.running:
+        await driver.write_secrets(spec)  # its files live on a tmpfs: a host reboot or a new value
     if current is None:
         try:
             current = await driver.create(spec)
@@ -198,7 +244,7 @@ async def _start(platform: Platform, driver: ComputeDriver, spec: ContainerSpec,
         if created:
             await driver.destroy(current.id)  # nothing half-created
         raise
-    if PASSWORD_ENV in spec.env and (created or not current.running):
+    if PASSWORD_ENV in spec.secret_files and (created or not current.running):
         try:
             await driver.run_command(state.id, SET_PASSWORD)
         except CumuloError:

@@ -40,3 +40,13 @@ class Instance(IdMixin, TimestampMixin, Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     launched_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class HostPort(Base):
+    """A host port published by an instance (one row per port: two instances never get the same one)."""
+
+    __tablename__ = "instance_host_ports"
+
+    port: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    user_id: Mapped[str] = mapped_column(String(36))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import importlib
+import logging
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core import crypto
 from cumulo.core.clock import aware, utcnow
-from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded
+from cumulo.core.errors import Conflict, CumuloError, InvalidInput, QuotaExceeded
 from cumulo.core.events import Event
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
@@ -26,13 +27,23 @@ from cumulo.db import locks
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.drivers.compute import compute_driver
+from cumulo.drivers.compute.base import PortInUse
 from cumulo.platform import Platform
+from cumulo.services.compute import ports
 from cumulo.services.compute.convergence import converge
 from cumulo.services.compute.models import Instance
-from cumulo.services.compute.schemas import InstanceCreate, InstanceOut, InstanceUpdate, StatsOut
+from cumulo.services.compute.schemas import (
+    InstanceCreate,
+    InstanceOut,
+    InstanceUpdate,
+    StatsOut,
+    format_ports,
+    parse_ports,
+)
 from cumulo.services.events import service as events
 
 MAX_LOG_LINES = 10000
+log = logging.getLogger("cumulo.compute")
 
 
 def _peer(module: str) -> Any | None:
@@ -122,21 +133,49 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
                     expires_at=now + dt.timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None)
     if body.password:
         inst.password_sealed = crypto.seal(platform, body.password.encode(), inst.id.encode())
-    if network is not None and (body.vpc_id or body.subnet_id):
-        placement = await network.attachment_for(session, user, body.vpc_id, body.subnet_id, instance_id=inst.id)
-        inst.vpc_id, inst.subnet_id = placement.vpc_id, placement.subnet_id
-        inst.network_name, inst.ipv4_address = placement.network_name, placement.ipv4_address
-    session.add(inst)
-    if body.volumes and volumes is not None:
-        await volumes.attach_at_launch(session, user, inst.id, [v.model_dump() for v in body.volumes])
-    await flush_or_conflict(session, f"you already have an instance named '{body.name}'")
-    events.record(session, user_id=user.user_id, action="instance.created", resource_type="instance",
-                  resource_id=inst.id, name=inst.name, image=inst.image, ports=inst.ports, cpus=cpus,
-                  memory_mb=memory, ttl_seconds=body.ttl_seconds, vpc_id=inst.vpc_id)
-    await session.commit()
+    inst.ports = format_ports(await ports.reserve(platform, session, inst.id, user.user_id,
+                                                  parse_ports(body.ports)))  # 400/409 before anything exists
+    new_network = await _place(platform, session, user, inst, body, network)
+    if body.ttl_seconds:  # counted from the moment the instance is recorded (after its network is made)
+        inst.expires_at = utcnow() + dt.timedelta(seconds=body.ttl_seconds)
+    try:
+        session.add(inst)
+        if body.volumes and volumes is not None:
+            await volumes.attach_at_launch(session, user, inst.id, [v.model_dump() for v in body.volumes])
+        await flush_or_conflict(session, f"you already have an instance named '{body.name}'")
+        events.record(session, user_id=user.user_id, action="instance.created", resource_type="instance",
+                      resource_id=inst.id, name=inst.name, image=inst.image, ports=inst.ports, cpus=cpus,
+                      memory_mb=memory, ttl_seconds=body.ttl_seconds, vpc_id=inst.vpc_id)
+        await session.commit()
+    except BaseException:
+        if new_network:  # the default VPC made for this launch is rolled back with it
+            await network.networks.remove(new_network)
+        raise
     if inst.expires_at is not None:
         platform.runner.wake("compute.expiry")
     return inst
+
+
+async def _place(platform: Platform, session: AsyncSession, user: Principal, inst: Instance, body: InstanceCreate,
+                 network: Any | None) -> str | None:
+    """Put the instance in its VPC (the user's default VPC when the launch names none; nothing ever
+    joins Docker's shared default bridge). Returns the name of a Docker network made for this
+    launch (the default VPC's, on first need), which the caller removes if the launch fails."""
+    if network is None:
+        return None  # without the network service an instance gets no network at all
+    vpc_id, created = body.vpc_id, None
+    if not body.vpc_id and not body.subnet_id:
+        vpc, made = await network.ensure_default_vpc(platform, session, user.user_id)  # quota lock held
+        vpc_id, created = vpc.id, vpc.network_name if made else None
+    try:
+        placement = await network.attachment_for(session, user, vpc_id, body.subnet_id, instance_id=inst.id)
+    except BaseException:
+        if created:
+            await network.networks.remove(created)
+        raise
+    inst.vpc_id, inst.subnet_id = placement.vpc_id, placement.subnet_id
+    inst.network_name, inst.ipv4_address = placement.network_name, placement.ipv4_address
+    return created
 
 
 def _user_lock(platform: Platform, user_id: str) -> asyncio.Lock:
@@ -148,8 +187,24 @@ async def launch(platform: Platform, session: AsyncSession, user: Principal, bod
     async with _user_lock(platform, user.user_id):  # one user's launches pass the quota check one at a time
         inst = await create_instance(platform, session, user, body)
     await converge(platform, inst.id)
-    await session.refresh(inst)
+    if await session.get(Instance, inst.id, populate_existing=True) is None:
+        return inst  # already terminated (a ttl shorter than the launch): answered as it was created
+    if inst.status == "ERROR" and inst.launched_at is None and (inst.meta or {}).get("error_code") == PortInUse.code:
+        reason = inst.status_reason or "a host port is already in use"
+        await terminate(platform, session, inst, action="instance.launch_aborted", reason=reason)
+        raise PortInUse(reason.removeprefix("launch failed: "))  # taken by another process since the check
     return inst
+
+
+async def note_reconfigure(session: AsyncSession, instance_id: str, reason: str) -> bool:
+    """Record why the instance's container is about to be recreated (e.g. ``volume attached``), in
+    the caller's transaction; the recreation's event carries it. True when the instance has a
+    container now, i.e. its root filesystem will be reset (a new container from the image)."""
+    inst = await session.get(Instance, instance_id)
+    if inst is None:
+        return False
+    inst.meta = {**(inst.meta or {}), "recreate_reason": reason}
+    return inst.container_id is not None
 
 
 async def _transition(platform: Platform, session: AsyncSession, inst: Instance, desired: str, status: str,
@@ -219,6 +274,7 @@ async def terminate(platform: Platform, session: AsyncSession, inst: Instance, *
         module = _peer(peer)
         if module is not None and hasattr(module, "release_instance"):
             await module.release_instance(session, inst.id)
+    await ports.release(session, inst.id)
     await session.delete(inst)
     events.record(session, user_id=inst.user_id, action=action, resource_type="instance", resource_id=inst.id,
                   name=inst.name, **data)
@@ -226,6 +282,12 @@ async def terminate(platform: Platform, session: AsyncSession, inst: Instance, *
     platform.bus.publish(Event("instance.deleted", resource_id=inst.id, user_id=inst.user_id,
                                data={"reason": action}))
     await converge(platform, inst.id)
+    network = _peer("network")
+    if network is not None and inst.vpc_id and hasattr(network, "retire_default_vpc"):
+        try:  # its block goes back to the pool when it was the last instance of the default VPC
+            await network.retire_default_vpc(platform, inst.user_id)
+        except CumuloError as exc:  # the network reconciler retries
+            log.warning("default VPC of %s not retired: %s", inst.user_id, exc.message)
 
 
 async def delete(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> None:

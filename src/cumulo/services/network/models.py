@@ -16,6 +16,12 @@ class Vpc(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(64))
     cidr_block: Mapped[str] = mapped_column(String(18), unique=True)
     network_name: Mapped[str] = mapped_column(String(80))
+    # the user id for a user's default VPC (at most one each: unique), None for the VPCs users create
+    default_for: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True, index=True)
+
+    @property
+    def is_default(self) -> bool:
+        return self.default_for is not None
 
 
 class Subnet(IdMixin, TimestampMixin, Base):

@@ -1,20 +1,23 @@
 """Converge Docker to the VPC table: re-create a VPC's network that vanished (engine reset), remove
 networks of this installation whose VPC no longer exists (seen orphaned on two passes in a row, so a
-VPC being created right now is never touched)."""
+VPC being created right now is never touched), and retire default VPCs left without instances."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from sqlalchemy import select
 
+from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import CumuloError
 from cumulo.platform import Platform
 from cumulo.services.network import service
-from cumulo.services.network.models import Vpc
+from cumulo.services.network.models import Attachment, Vpc
 
 log = logging.getLogger("cumulo.network")
 INTERVAL = 60.0
+IDLE_DEFAULT = dt.timedelta(minutes=5)
 
 
 def register(platform: Platform) -> None:
@@ -23,10 +26,15 @@ def register(platform: Platform) -> None:
     async def converge() -> None:
         async with platform.db.session() as session:
             vpcs = (await session.scalars(select(Vpc))).all()
+            used = set((await session.scalars(select(Attachment.vpc_id))).all())
         ours = await service.networks.labelled({"cumulo.installation": platform.installation_id,
                                                 "cumulo.kind": "vpc"})
         wanted = {v.network_name for v in vpcs}
         for vpc in vpcs:
+            if vpc.is_default and vpc.id not in used:
+                if aware(vpc.created_at) < utcnow() - IDLE_DEFAULT:  # a crash before its retirement
+                    await service.retire_default_vpc(platform, vpc.user_id)
+                continue
             if vpc.network_name not in ours and not await service.networks.exists(vpc.network_name):
                 try:
                     await service.networks.create(vpc.network_name, vpc.cidr_block, service.labels(platform, vpc))

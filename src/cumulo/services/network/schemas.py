@@ -43,7 +43,7 @@ class In(BaseModel):
 
 class VpcCreate(In):
     name: str = Field(max_length=64)
-    cidr_block: str | None = Field(None, max_length=18, description="default: a free 10.x.0.0/16")
+    cidr_block: str | None = Field(None, max_length=18, description="default: a free block of CUMULO_VPC_POOL")
 
     _name = field_validator("name")(check_name)
 
@@ -72,6 +72,8 @@ class VpcOut(BaseModel):
     cidr_block: str
     network_name: str
     subnet_count: int
+    is_default: bool = Field(False, description="the user's default VPC: instances launched without vpc_id or "
+                                                "subnet_id join it")
     created_at: dt.datetime
 
 
@@ -81,7 +83,7 @@ class SubnetOut(BaseModel):
     name: str
     cidr_block: str
     availability_zone: str
-    gateway_ip: str
+    gateway_ip: str = Field(description="the router instances of this subnet really use (the VPC's gateway)")
     broadcast_ip: str
     available_ip_count: int
     created_at: dt.datetime

@@ -1,32 +1,52 @@
 """VPC and subnet use cases, and the network placement of instances (used by the compute service).
 
 A VPC is one Docker bridge network whose IPAM pool is the VPC's CIDR block; all VPCs of an
-installation share one engine, so their blocks never overlap (whoever owns them). A subnet is a
-range of that block: an instance launched into it gets the next free address, recorded in
-``network_attachments`` until the instance is deleted.
+installation share one engine, so their blocks never overlap (whoever owns them), nor any network
+of the host itself. A block chosen for the user comes from the operator's pool (``CUMULO_VPC_POOL``).
+A subnet is a range of that block: an instance launched into it gets the next free address,
+recorded in ``network_attachments`` until the instance is deleted.
+
+Every user has a default VPC, made on first need (an instance launched without ``vpc_id``): nothing
+of a tenant ever joins Docker's shared default bridge. It goes away again when its last instance
+does and it has no subnets (``retire_default_vpc``), so idle users hold no block of the pool.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import itertools
+from collections.abc import Iterator
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware
+from cumulo.core.config import parse_vpc_pool
 from cumulo.core.errors import Conflict, InvalidInput
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
+from cumulo.db import locks
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.drivers.network.docker import DockerNetworks
+from cumulo.drivers.network.host import host_networks
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
 from cumulo.services.network.models import Attachment, Subnet, Vpc
-from cumulo.services.network.schemas import NetworkAttachment, SubnetCreate, SubnetOut, VpcCreate, VpcOut
+from cumulo.services.network.schemas import (
+    MAX_PREFIX,
+    NetworkAttachment,
+    SubnetCreate,
+    SubnetOut,
+    VpcCreate,
+    VpcOut,
+)
+from cumulo.services.quotas import service as quotas
 
 DEFAULT_AZ = "local-1a"
+DEFAULT_NAME = "default"
 networks = DockerNetworks()  # one lazily-connected client per process
 
 
@@ -55,15 +75,23 @@ async def get_subnet(session: AsyncSession, user: Principal, ref: str, vpc_id: s
 async def vpc_out(session: AsyncSession, vpc: Vpc) -> VpcOut:
     count = await session.scalar(select(func.count()).select_from(Subnet).where(Subnet.vpc_id == vpc.id))
     return VpcOut(id=vpc.id, name=vpc.name, cidr_block=vpc.cidr_block, network_name=vpc.network_name,
-                  subnet_count=int(count or 0), created_at=aware(vpc.created_at))  # type: ignore[arg-type]
+                  subnet_count=int(count or 0), is_default=vpc.is_default,
+                  created_at=aware(vpc.created_at))  # type: ignore[arg-type]
+
+
+def gateway_of(vpc: Vpc) -> str:
+    """The router of every instance in the VPC: its Docker bridge's address (block + 1)."""
+    return str(ipaddress.IPv4Network(vpc.cidr_block).network_address + 1)
 
 
 async def subnet_out(session: AsyncSession, subnet: Subnet) -> SubnetOut:
     net = ipaddress.ip_network(subnet.cidr_block)
+    vpc = await session.get(Vpc, subnet.vpc_id)
     used = await session.scalar(select(func.count()).select_from(Attachment)
                                 .where(Attachment.subnet_id == subnet.id))
     return SubnetOut(id=subnet.id, vpc_id=subnet.vpc_id, name=subnet.name, cidr_block=subnet.cidr_block,
-                     availability_zone=subnet.availability_zone, gateway_ip=str(net.network_address + 1),
+                     availability_zone=subnet.availability_zone,
+                     gateway_ip=gateway_of(vpc) if vpc else str(net.network_address + 1),
                      broadcast_ip=str(net.broadcast_address),
                      available_ip_count=max(0, net.num_addresses - 3 - int(used or 0)),
                      created_at=aware(subnet.created_at))  # type: ignore[arg-type]
@@ -71,42 +99,70 @@ async def subnet_out(session: AsyncSession, subnet: Subnet) -> SubnetOut:
 
 # --- VPCs ------------------------------------------------------------------------------------------
 
-async def _taken_blocks(session: AsyncSession) -> list[ipaddress.IPv4Network]:
-    ours = [ipaddress.ip_network(c) for c in (await session.scalars(select(Vpc.cidr_block))).all()]
-    return ours + await networks.occupied_blocks()  # type: ignore[return-value]
+Occupied = list[tuple[ipaddress.IPv4Network, str]]
 
 
-def _candidates() -> list[ipaddress.IPv4Network]:
-    return [ipaddress.IPv4Network(f"10.{x}.0.0/16") for x in range(256)]
+async def _occupied(session: AsyncSession) -> Occupied:
+    """Every block a new VPC must not overlap, with what holds it: other VPCs (of every user),
+    networks Docker has (ours or not), and this host's own networks (interfaces, routes, loopback)."""
+    found: Occupied = [(ipaddress.IPv4Network(c), "another VPC")
+                       for c in (await session.scalars(select(Vpc.cidr_block))).all()]
+    found += [(n, "a Docker network") for n in await networks.occupied_blocks()]  # type: ignore[misc]
+    found += [(n, "a network of this host (an interface address or a route)")
+              for n in await asyncio.to_thread(host_networks)]
+    return found
 
 
-async def create_vpc(platform: Platform, session: AsyncSession, user: Principal, body: VpcCreate) -> Vpc:
-    if await session.scalar(select(Vpc.id).where(Vpc.user_id == user.user_id, Vpc.name == body.name)):
-        raise Conflict(f"you already have a VPC named '{body.name}'")
-    taken = await _taken_blocks(session)
-    if body.cidr_block:
-        wanted = ipaddress.IPv4Network(body.cidr_block)
-        clash = next((t for t in taken if t.overlaps(wanted)), None)
+def _pool(platform: Platform, prefix: int) -> Iterator[ipaddress.IPv4Network]:
+    """Candidate blocks of the operator's pool (``CUMULO_VPC_POOL``), in order."""
+    for block in parse_vpc_pool(platform.settings.vpc_pool):
+        if block.prefixlen >= prefix:
+            if block.prefixlen <= MAX_PREFIX:
+                yield block
+            continue
+        yield from block.subnets(new_prefix=prefix)
+
+
+async def _allocate(platform: Platform, session: AsyncSession, vpc: Vpc, wanted: ipaddress.IPv4Network | None,
+                    prefix: int) -> None:
+    """Choose the VPC's block (``wanted``, or a free one of the pool) and create its Docker network."""
+    occupied = await _occupied(session)
+    if wanted is not None:
+        clash = next(((net, what) for net, what in occupied if net.overlaps(wanted)), None)
         if clash:
-            raise Conflict(f"cidr_block {wanted} overlaps {clash}, which is already in use on this host")
+            raise Conflict(f"cidr_block {wanted} overlaps {clash[0]}, {clash[1]}: choose another block")
         candidates = [wanted]
     else:
-        candidates = [c for c in _candidates() if not any(t.overlaps(c) for t in taken)]
+        free = (c for c in _pool(platform, prefix) if not any(net.overlaps(c) for net, _ in occupied))
+        candidates = list(itertools.islice(free, 8))
         if not candidates:
-            raise Conflict("no free 10.x.0.0/16 block is left: pass cidr_block")
-    vpc = Vpc(id=new_id(), user_id=user.user_id, name=body.name)
-    vpc.network_name = f"cumulo-vpc-{vpc.id[:12]}"
+            raise Conflict(f"no free /{prefix} block is left in the VPC pool ({platform.settings.vpc_pool}): pass "
+                           "cidr_block, or ask the operator to widen CUMULO_VPC_POOL")
     last: Conflict | None = None
-    for block in candidates[:8]:  # a concurrent create may take a block between our check and Docker's
+    for block in candidates:  # a concurrent create may take a block between our check and Docker's
         try:
             await networks.create(vpc.network_name, str(block), labels(platform, vpc))
         except Conflict as exc:
             last = exc
             continue
         vpc.cidr_block = str(block)
-        break
-    else:
-        raise last or Conflict("could not allocate a network block")
+        return
+    raise last or Conflict("could not allocate a network block")
+
+
+def _new_vpc(user_id: str, name: str, default: bool = False) -> Vpc:
+    vpc = Vpc(id=new_id(), user_id=user_id, name=name, default_for=user_id if default else None)
+    vpc.network_name = f"cumulo-vpc-{vpc.id[:12]}"
+    return vpc
+
+
+async def create_vpc(platform: Platform, session: AsyncSession, user: Principal, body: VpcCreate) -> Vpc:
+    await quotas.check(session, platform, user.user_id, "vpcs")  # holds the user's quota lock until the commit
+    if await session.scalar(select(Vpc.id).where(Vpc.user_id == user.user_id, Vpc.name == body.name)):
+        raise Conflict(f"you already have a VPC named '{body.name}'")
+    vpc = _new_vpc(user.user_id, body.name)
+    wanted = ipaddress.IPv4Network(body.cidr_block) if body.cidr_block else None
+    await _allocate(platform, session, vpc, wanted, platform.settings.vpc_prefix)
     session.add(vpc)
     events.record(session, user_id=user.user_id, action="vpc.created", resource_type="vpc", resource_id=vpc.id,
                   name=vpc.name, cidr_block=vpc.cidr_block)
@@ -120,6 +176,70 @@ async def create_vpc(platform: Platform, session: AsyncSession, user: Principal,
         await networks.remove(vpc.network_name)
         raise
     return vpc
+
+
+# --- the default VPC -------------------------------------------------------------------------------
+
+async def ensure_default_vpc(platform: Platform, session: AsyncSession, user_id: str) -> tuple[Vpc, bool]:
+    """The user's default VPC, created (row flushed, not committed) with its Docker network when
+    missing. The caller holds the user's quota lock (``locks.hold(session, f"quota:{user_id}")``)
+    and commits; the flag says this call created a Docker network, which the caller removes
+    (``networks.remove(vpc.network_name)``) when its transaction fails."""
+    vpc = await session.scalar(select(Vpc).where(Vpc.default_for == user_id))
+    if vpc is not None:
+        if await networks.exists(vpc.network_name):
+            return vpc, False
+        await networks.create(vpc.network_name, vpc.cidr_block, labels(platform, vpc))  # e.g. after an engine reset
+        return vpc, True
+    taken = await session.scalar(select(Vpc.id).where(Vpc.user_id == user_id, Vpc.name == DEFAULT_NAME))
+    vpc = _new_vpc(user_id, DEFAULT_NAME if not taken else f"{DEFAULT_NAME}-{new_id()[:8]}", default=True)
+    await _allocate(platform, session, vpc, None, platform.settings.vpc_default_prefix)
+    session.add(vpc)
+    events.record(session, user_id=user_id, action="vpc.created", resource_type="vpc", resource_id=vpc.id,
+                  name=vpc.name, cidr_block=vpc.cidr_block, is_default=True)
+    try:
+        await session.flush()
+    except BaseException:
+        await networks.remove(vpc.network_name)
+        raise
+    return vpc, True
+
+
+async def default_vpc(platform: Platform, user_id: str) -> Vpc:
+    """``ensure_default_vpc`` in a transaction of its own (committed), for callers without one."""
+    async with platform.db.session() as session:
+        await locks.hold(session, f"quota:{user_id}")
+        vpc, created = await ensure_default_vpc(platform, session, user_id)
+        try:
+            await session.commit()
+        except BaseException:
+            if created:
+                await networks.remove(vpc.network_name)
+            raise
+        return vpc
+
+
+async def retire_default_vpc(platform: Platform, user_id: str) -> bool:
+    """Remove the user's default VPC once nothing is placed in it and it has no subnets (its block
+    goes back to the pool; the next launch without a VPC makes a new one). True when removed."""
+    async with platform.db.session() as session:
+        await locks.hold(session, f"quota:{user_id}")  # a launch placing an instance waits, or went first
+        vpc = await session.scalar(select(Vpc).where(Vpc.default_for == user_id))
+        if vpc is None:
+            return False
+        busy = await session.scalar(select(func.count()).select_from(Attachment).where(Attachment.vpc_id == vpc.id))
+        subnets = await session.scalar(select(func.count()).select_from(Subnet).where(Subnet.vpc_id == vpc.id))
+        if busy or subnets:
+            return False
+        try:
+            await networks.remove(vpc.network_name)
+        except Conflict:  # a container is still attached (e.g. a function): keep it
+            return False
+        await session.delete(vpc)
+        events.record(session, user_id=user_id, action="vpc.deleted", resource_type="vpc", resource_id=vpc.id,
+                      name=vpc.name, reason="the default VPC has no instances left")
+        await session.commit()
+        return True
 
 
 async def list_vpcs(session: AsyncSession, user: Principal) -> list[Vpc]:
@@ -197,7 +317,7 @@ async def _free_address(session: AsyncSession, vpc: Vpc, subnet: Subnet) -> str:
     raise Conflict(f"subnet '{subnet.name}' ({subnet.cidr_block}) has no free address left")
 
 
-async def attachment_for(session: AsyncSession, user: Principal, vpc_id: str | None, subnet_id: str | None,
+async def attachment_for(session: AsyncSession, user: Principal | str, vpc_id: str | None, subnet_id: str | None,
                          *, instance_id: str | None = None) -> NetworkAttachment:
     """Where a new instance joins. Unknown or foreign ids are 404; a subnet of another VPC is 400.
 
@@ -206,8 +326,9 @@ async def attachment_for(session: AsyncSession, user: Principal, vpc_id: str | N
     as in use. Without a subnet the address is left to Docker (``ipv4_address`` None)."""
     if not vpc_id and not subnet_id:
         return NetworkAttachment(network_name=None, ipv4_address=None, vpc_id=None, subnet_id=None)
-    subnet = await get_subnet(session, user, subnet_id) if subnet_id else None
-    vpc = await get_vpc(session, user, vpc_id) if vpc_id else None
+    user_id = user if isinstance(user, str) else user.user_id
+    subnet = await _one(session, Subnet, user_id, subnet_id, "subnet") if subnet_id else None
+    vpc = await _one(session, Vpc, user_id, vpc_id, "vpc") if vpc_id else None
     if subnet and vpc and subnet.vpc_id != vpc.id:
         raise InvalidInput(f"subnet '{subnet_id}' is not in VPC '{vpc_id}'")
     if vpc is None:
@@ -217,7 +338,7 @@ async def attachment_for(session: AsyncSession, user: Principal, vpc_id: str | N
     address = await _free_address(session, vpc, subnet) if subnet else None
     if instance_id:
         await session.execute(delete(Attachment).where(Attachment.instance_id == instance_id))
-        session.add(Attachment(instance_id=instance_id, user_id=user.user_id, vpc_id=vpc.id,
+        session.add(Attachment(instance_id=instance_id, user_id=user_id, vpc_id=vpc.id,
                                subnet_id=subnet.id if subnet else None, ipv4_address=address))
         await session.flush()
     return NetworkAttachment(network_name=vpc.network_name, ipv4_address=address, vpc_id=vpc.id,

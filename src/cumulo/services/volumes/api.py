@@ -43,12 +43,14 @@ async def delete_volume(volume: str, user: UserDep, platform: PlatformDep, sessi
 
 @router.post("/volumes/{volume}/attach", response_model=VolumeOut)
 async def attach(volume: str, body: AttachIn, user: UserDep, platform: PlatformDep, session: SessionDep) -> VolumeOut:
-    return await service.volume_out(session, await service.attach(platform, session, user, volume, body))
+    vol, reset = await service.attach(platform, session, user, volume, body)
+    return await service.volume_out(session, vol, root_filesystem_reset=reset)
 
 
 @router.post("/volumes/{volume}/detach", response_model=VolumeOut)
 async def detach(volume: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> VolumeOut:
-    return await service.volume_out(session, await service.detach(platform, session, user, volume))
+    vol, reset = await service.detach(platform, session, user, volume)
+    return await service.volume_out(session, vol, root_filesystem_reset=reset)
 
 
 @router.post("/volumes/{volume}/snapshots", status_code=201, response_model=SnapshotOut)

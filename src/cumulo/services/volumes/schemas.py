@@ -87,6 +87,9 @@ class VolumeOut(BaseModel):
     mount_path: str | None
     docker_volume: str
     error: str | None
+    root_filesystem_reset: bool = Field(False, description="attach/detach: the instance's container was recreated, "
+                                                           "its root filesystem reset to the image")
+    warnings: list[str] = Field(default_factory=list)
     created_at: dt.datetime
 
 

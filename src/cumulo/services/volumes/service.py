@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware
 from cumulo.core.errors import Conflict, InvalidInput, QuotaExceeded
-from cumulo.core.events import Event
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
 from cumulo.db import locks
@@ -21,6 +20,7 @@ from cumulo.drivers.volume.loop import LoopVolumes
 from cumulo.platform import Platform
 from cumulo.runtime import reconcile
 from cumulo.services.events import service as events
+from cumulo.services.volumes import instances
 from cumulo.services.volumes.instances import owned_instance_id
 from cumulo.services.volumes.models import Volume, VolumeAttachment
 from cumulo.services.volumes.schemas import AttachIn, LaunchVolume, Mount, VolumeCreate, VolumeOut
@@ -44,12 +44,13 @@ async def resolve(session: AsyncSession, user: Principal, ref: str) -> Volume:
     return await owned(session, Volume, user.user_id, ref, "volume")
 
 
-async def volume_out(session: AsyncSession, v: Volume) -> VolumeOut:
+async def volume_out(session: AsyncSession, v: Volume, root_filesystem_reset: bool = False) -> VolumeOut:
     att = await session.get(VolumeAttachment, v.id)
     status = IN_USE if att and v.status == AVAILABLE else v.status
     return VolumeOut(id=v.id, name=v.name, size_gb=v.size_gb, status=status, size_enforced=v.backend == "loop",
                      instance_id=att.instance_id if att else None, mount_path=att.mount_path if att else None,
-                     docker_volume=v.docker_volume, error=v.error,
+                     docker_volume=v.docker_volume, error=v.error, root_filesystem_reset=root_filesystem_reset,
+                     warnings=[instances.ROOT_RESET_WARNING] if root_filesystem_reset else [],
                      created_at=aware(v.created_at))  # type: ignore[arg-type]
 
 
@@ -175,17 +176,21 @@ async def release_instance(session: AsyncSession, instance_id: str) -> None:
     await session.execute(delete(VolumeAttachment).where(VolumeAttachment.instance_id == instance_id))
 
 
-async def attach(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: AttachIn) -> Volume:
+async def attach(platform: Platform, session: AsyncSession, user: Principal, ref: str,
+                 body: AttachIn) -> tuple[Volume, bool]:
+    """The volume, and whether the instance's root filesystem is reset (its container is recreated)."""
     volume = await resolve(session, user, ref)
     instance_id = await owned_instance_id(session, user, body.instance_id)
     await _record_attachment(session, user, volume, instance_id, body.mount_path)
+    reset = await instances.will_recreate(session, instance_id,
+                                          f"volume attached: {volume.name} at {body.mount_path}")
     await session.commit()
     reconcile.wake(platform, KIND, volume.id)  # its disk is in place before the instance mounts it
-    platform.bus.publish(Event("instance.reconfigure", resource_id=instance_id, user_id=user.user_id))
-    return volume
+    instances.reconfigure(platform, instance_id, user.user_id)
+    return volume, reset
 
 
-async def detach(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Volume:
+async def detach(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> tuple[Volume, bool]:
     volume = await resolve(session, user, ref)
     att = await session.get(VolumeAttachment, volume.id)
     if att is None:
@@ -193,6 +198,8 @@ async def detach(platform: Platform, session: AsyncSession, user: Principal, ref
     await session.delete(att)
     events.record(session, user_id=user.user_id, action="volume.detached", resource_type="volume",
                   resource_id=volume.id, instance_id=att.instance_id)
+    reset = await instances.will_recreate(session, att.instance_id,
+                                          f"volume detached: {volume.name} from {att.mount_path}")
     await session.commit()
-    platform.bus.publish(Event("instance.reconfigure", resource_id=att.instance_id, user_id=user.user_id))
-    return volume
+    instances.reconfigure(platform, att.instance_id, user.user_id)
+    return volume, reset

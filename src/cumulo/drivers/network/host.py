@@ -1,0 +1,71 @@
+"""The IPv4 networks this host already uses: interface addresses, routes (every routing table) and
+the loopback. A VPC block overlapping one of them would shadow a real network of the host (its LAN,
+a VPN, the metadata range...), so the network service refuses such blocks.
+
+Read from ``/proc/net/fib_trie`` (every table's prefixes and the host's own addresses) and
+``/proc/net/route`` (the main table), in the network namespace of this process. Plain file reads:
+cheap enough to do on every VPC creation, so a route added a minute ago counts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
+_LEAF = re.compile(r"\|--\s+(\d+\.\d+\.\d+\.\d+)")
+_PREFIX = re.compile(r"^\s*/(\d+)\s+\S+\s+(\w+)")
+
+
+def parse_fib_trie(text: str) -> set[ipaddress.IPv4Network]:
+    """Prefixes of ``/proc/net/fib_trie``: a leaf ``|-- 10.1.2.0`` followed by ``/24 link UNICAST``
+    is the route 10.1.2.0/24; ``/32 host LOCAL`` marks an address of the host itself. Default
+    routes (``/0``) and broadcast entries are left out."""
+    found: set[ipaddress.IPv4Network] = set()
+    leaf: str | None = None
+    for line in text.splitlines():
+        if match := _LEAF.search(line):
+            leaf = match.group(1)
+            continue
+        match = _PREFIX.match(line)
+        if leaf is None or match is None:
+            continue
+        prefix, kind = int(match.group(1)), match.group(2)
+        if prefix == 0 or kind not in ("UNICAST", "LOCAL"):
+            continue
+        try:
+            found.add(ipaddress.IPv4Network(f"{leaf}/{prefix}", strict=False))
+        except ValueError:
+            continue
+    return found
+
+
+def parse_route(text: str) -> set[ipaddress.IPv4Network]:
+    """Destinations of ``/proc/net/route`` (hex, host byte order on little-endian machines);
+    the default route is left out."""
+    found: set[ipaddress.IPv4Network] = set()
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        try:
+            dest = ipaddress.IPv4Address(bytes.fromhex(fields[1])[::-1])
+            mask = ipaddress.IPv4Address(bytes.fromhex(fields[7])[::-1])
+            net = ipaddress.IPv4Network(f"{dest}/{mask}", strict=False)
+        except ValueError:
+            continue
+        if net.prefixlen:
+            found.add(net)
+    return found
+
+
+def host_networks(proc: Path = Path("/proc")) -> list[ipaddress.IPv4Network]:
+    """Every IPv4 network of this host (routes, interface addresses, loopback), smallest last."""
+    found = {LOOPBACK}
+    for name, parse in (("net/fib_trie", parse_fib_trie), ("net/route", parse_route)):
+        try:
+            found |= parse((proc / name).read_text())
+        except OSError:
+            continue
+    return sorted(found, key=lambda n: (n.prefixlen, int(n.network_address)))

@@ -97,7 +97,8 @@ def test_targets_are_registered_on_the_vpc_address(user: Client, sleeper: dict[s
     assert t["instance_id"] == sleeper["id"] and t["weight"] == 3 and t["health"] == "initial"
     assert t["address"] == user.instances.get(sleeper["id"])["ip_address"] and t["address"]
     assert t["reason_code"] == "Elb.InitialHealthChecking"
-    assert lb["fail_open"] and lb["in_service"] == 1  # nothing healthy yet: served anyway
+    assert not lb["fail_open"] and lb["in_service"] == 1  # not checked yet: served at once
+    assert "in progress" in lb["status_message"]
     lb = user.lb.add_targets("tg", [{"instance_id": sleeper["id"], "port": 80, "weight": 5},
                                     {"instance_id": sleeper["id"], "port": 8080}])
     assert sorted((t["port"], t["weight"]) for t in lb["targets"]) == [(80, 5), (8080, 1)]

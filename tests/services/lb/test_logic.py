@@ -68,6 +68,7 @@ def test_only_healthy_targets_are_served_and_none_healthy_fails_open() -> None:
     assert pool.in_service([a, b, c, draining, unused]) == ([a], False)
     served, fail_open = pool.in_service([b, c, draining, unused])
     assert set(served) == {b, c} and fail_open
+    assert pool.in_service([c, draining]) == ([c], False)  # not checked yet: served, not failing open
     assert pool.in_service([draining, unused]) == ([], False)
 
 
@@ -102,3 +103,20 @@ def test_traffic_of_one_route_from_caddy_metrics() -> None:
     assert t.buckets == {"0.005": 3, "+Inf": 5} and t.sum_seconds == 3.5
     assert traffic(CADDY_METRICS, port=18001).by_class["4xx"] == 2
     assert traffic(CADDY_METRICS, hostnames=("c.localhost",)).requests == 0
+
+
+def test_a_target_whose_address_went_dead_leaves_the_pool_after_the_grace() -> None:
+    import datetime as dt
+
+    from cumulo.core.clock import utcnow
+
+    now = utcnow()
+    ok = _target("healthy", "10.0.0.2")
+    dead = _target("unhealthy", "10.0.0.3")
+    dead.reason_code, dead.health_since = health.CONNECT_FAILED, now - dt.timedelta(seconds=1)
+    wrong = _target("unhealthy", "10.0.0.4")
+    wrong.reason_code, wrong.health_since = "Target.ResponseCodeMismatch", now - dt.timedelta(seconds=1)
+    assert pool.upstream_targets([ok, dead, wrong], now) == [ok, dead]  # dials to it may still be pending
+    later = now + dt.timedelta(seconds=pool.REMOVAL_GRACE)
+    assert pool.upstream_targets([ok, dead, wrong], later) == [ok]
+    assert pool.grace_ends([ok, dead, wrong]) == [dead.health_since + dt.timedelta(seconds=pool.REMOVAL_GRACE)]

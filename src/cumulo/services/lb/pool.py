@@ -35,12 +35,14 @@ def candidates(targets: Sequence[Target]) -> list[Target]:
 
 
 def in_service(targets: Sequence[Target]) -> tuple[list[Target], bool]:
-    """(the targets that take new requests, fail_open)."""
+    """(the targets that take new requests, fail_open). No healthy target: all candidates are served;
+    that is failing open when some of them failed their checks (only ``initial`` ones: the checks
+    have not run yet, e.g. a new load balancer, which then serves at once)."""
     active = candidates(targets)
     healthy = [t for t in active if t.health == "healthy"]
     if healthy:
         return healthy, False
-    return active, bool(active)
+    return active, any(t.health == "unhealthy" for t in active)
 
 
 def upstream_targets(targets: Sequence[Target], now: dt.datetime | None = None) -> list[Target]:
@@ -53,8 +55,8 @@ def upstream_targets(targets: Sequence[Target], now: dt.datetime | None = None) 
     another target before the reload that removes the target. Meanwhile the passive check keeps
     new requests away from it, so it serves nothing. A target that answers but fails its checks
     (wrong status, too slow) goes at once: nothing is pending on a dial to it."""
-    serving, fail_open = in_service(targets)
-    if fail_open or not serving:
+    serving, _ = in_service(targets)
+    if not serving or not any(t.health == "healthy" for t in serving):
         return serving
     now = now or utcnow()
     dying = [t for t in targets if t.health == "unhealthy" and t.address and t.reason_code == CONNECT_FAILED

@@ -223,8 +223,8 @@ class LoadBalancerOut(BaseModel):
     deregistration_delay_seconds: int
     targets: list[TargetOut]
     in_service: int = Field(description="targets receiving new requests")
-    fail_open: bool = Field(description="no target is healthy, so every registered running target is served "
-                            "(as ALB does) rather than none")
+    fail_open: bool = Field(description="no target is healthy and some failed their checks, so every "
+                            "registered running target is served (as ALB does) rather than none")
     status_message: str
     created_at: dt.datetime
     updated_at: dt.datetime

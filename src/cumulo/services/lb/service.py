@@ -130,7 +130,9 @@ def render(platform: Platform, lb: LoadBalancer, targets: Sequence[Target]) -> L
     serving, fail_open = pool.in_service(targets)
     ids = {t.id for t in serving}
     if fail_open:
-        message = (f"no target is healthy: serving all {len(serving)} registered running targets (fail open)")
+        message = f"no target is healthy: serving all {len(serving)} registered running targets (fail open)"
+    elif serving and not any(t.health == "healthy" for t in serving):
+        message = f"health checks in progress: serving the {len(serving)} registered running targets"
     elif serving:
         message = f"{len(serving)} of {len(targets)} targets in service"
     else:

@@ -212,3 +212,32 @@ def test_quotas_need_a_key(low: LiveServer) -> None:
     with Client(low.url) as anonymous, pytest.raises(ApiError) as err:
         anonymous.get("/quotas")
     assert err.value.status == 401
+
+
+def test_snapshots_are_capped_and_a_refused_one_leaves_no_archive(make_server) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    live = make_server(quota_snapshots=1)
+    with register_and_login(live) as c:
+        vol = c.post("/volumes", {"name": "capped", "size_gb": 1})
+        try:
+            c.post(f"/volumes/{vol['id']}/snapshots", {"description": "one"})
+            refused(lambda: c.post("/snapshots", {"volume_id": vol["id"]}))
+            assert len(c.get("/snapshots")) == 1
+            assert len(list((Path(live.settings.data_dir) / "snapshots").glob("*.tar.gz"))) == 1
+            assert by_kind(c)["snapshots"] == {**by_kind(c)["snapshots"], "used": 1, "limit": 1}
+        finally:
+            for snap in c.get("/snapshots"):
+                c.delete(f"/snapshots/{snap['id']}")
+            c.delete(f"/volumes/{vol['id']}")
+
+
+def test_every_quota_is_in_the_readme_table() -> None:
+    from pathlib import Path
+
+    from cumulo.services.quotas.service import registry
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [f"{kind} ({q.setting})" for kind, q in registry().items()
+               if f"| `{kind}` | `CUMULO_{q.setting.upper()}` |" not in readme]
+    assert not missing, f"quotas missing from the README's quota table: {missing}"

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
                                    "locked out of that account (other addresses still log in)")
     lockout_minutes: int = Field(15, ge=1, description="how long an (account, address) pair stays locked")
     login_key_ttl_seconds: int = Field(30 * 86400, ge=0, description="lifetime of a key made by login when the "
-                                       "request sets no expires_in_seconds; 0 = login keys never expire")
+                                       "request sets no `expires_in_seconds`; 0 = login keys never expire")
     reset_token_ttl_seconds: int = 3600
     verify_token_ttl_seconds: int = 48 * 3600
 
@@ -164,10 +164,10 @@ class Settings(BaseSettings):
     # --- per-user quotas (issue 10; GET /quotas reports them) ------------------------------
     quota_functions: int = Field(50, ge=0, description="per-user quota: functions")
     quota_function_memory_mb: int = Field(65536, ge=0, description="per-user quota: sum over functions of "
-                                          "memory_mb x max_concurrency (the memory they may hold at once)")
+                                          "memory_mb x max_concurrency")
     quota_buckets: int = Field(100, ge=0, description="per-user quota: S3 buckets")
     quota_storage_bytes: int = Field(100 * 1024 ** 3, ge=0, description="per-user quota: bytes stored in S3 "
-                                     "(every version and unfinished multipart part; checked before the upload)")
+                                     "(every version and unfinished multipart part; checked before the upload, see Quotas)")
     quota_storage_objects: int = Field(1_000_000, ge=0, description="per-user quota: S3 object versions")
     quota_s3_credentials: int = Field(20, ge=0, description="per-user quota: S3 access keys")
     quota_snapshots: int = Field(100, ge=0, description="per-user quota: volume snapshots")

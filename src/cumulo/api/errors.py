@@ -74,7 +74,7 @@ def _json_error(request: Request, exc: RequestValidationError) -> str | None:
     return message
 
 
-def _is_data_error(exc: BaseException) -> bool:
+def is_data_error(exc: BaseException) -> bool:
     """The database refused a value (NUL byte, too long, out of range): the client's input, not our bug."""
     seen: BaseException | None = exc
     depth = 0
@@ -112,7 +112,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        if _is_data_error(exc):
+        if is_data_error(exc):
             return _render(request, 400, "INVALID_INPUT", "input contains a value the database cannot store "
                                                           "(a NUL character, or a value too long or out of range)")
         log.exception("database error on %s %s", request.method, request.url.path)
@@ -120,5 +120,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_data_error(exc):  # raised by asyncpg itself on a raw-driver path (no DBAPIError around it)
+            return _render(request, 400, "INVALID_INPUT", "input contains a value the database cannot store "
+                                                          "(a NUL character, or a value too long or out of range)")
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _render(request, 500, "INTERNAL", "An unexpected error occurred")

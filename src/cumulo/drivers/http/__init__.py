@@ -91,7 +91,8 @@ async def request(client: httpx.AsyncClient, method: str, url: str, *,
                     body += chunk
                     if len(body) >= EXCERPT_BYTES:
                         break
-                return done(response.status_code, None, body[:EXCERPT_BYTES].decode("utf-8", "replace"))
+                excerpt = body[:EXCERPT_BYTES].decode("utf-8", "replace").replace("\x00", "\ufffd")  # storable text
+                return done(response.status_code, None, excerpt)
             finally:
                 await response.aclose()
         raise AssertionError("unreachable")

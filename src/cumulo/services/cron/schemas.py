@@ -27,8 +27,9 @@ def _headers(value: dict[str, str] | None) -> dict[str, str] | None:
     for key, item in value.items():
         if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}", key):
             raise ValueError(f"invalid header name {key[:100]!r}")
-        if len(item) > 4096 or "\r" in item or "\n" in item:
-            raise ValueError(f"header {key!r}: values are at most 4096 characters, without line breaks")
+        if len(item) > 4096 or re.search(r"[\x00-\x08\x0a-\x1f\x7f]", item):
+            raise ValueError(f"header {key!r}: values are at most 4096 characters, without line breaks or "
+                             "other control characters")
     return value
 
 

@@ -98,11 +98,16 @@ async def execute(platform: Platform, fn: Function, ver: FunctionVersion, payloa
     return await service.pool(platform).invoke(spec, payload, invocation_id)
 
 
+def _storable(text: str | None) -> str | None:
+    """What the function printed may hold NUL characters, which PostgreSQL text cannot store."""
+    return text.replace("\x00", "\ufffd") if text and "\x00" in text else text
+
+
 def _fill(row: Invocation, outcome: Outcome, started: dt.datetime) -> None:
     row.status = "SUCCESS" if outcome.ok else "FAILED"
-    row.result = outcome.result_json if outcome.ok else None
+    row.result = _storable(outcome.result_json) if outcome.ok else None
     row.error = None if outcome.ok else outcome.error
-    row.logs = outcome.logs
+    row.logs = _storable(outcome.logs) or ""
     row.duration_ms = round(outcome.duration_ms, 3)
     row.cold_start = outcome.cold_start
     row.started_at, row.ended_at = started, utcnow()

@@ -32,6 +32,7 @@ from cumulo.core.errors import InvalidInput, NotFound, PayloadTooLarge, not_foun
 from cumulo.core.ids import new_id, token
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
+from cumulo.services.queues import contents
 from cumulo.services.queues import statements as sql
 from cumulo.services.queues.lookup import resolve
 from cumulo.services.queues.models import Message, Queue
@@ -112,6 +113,8 @@ async def find_queue(platform: Platform | None, user_id: str, ref: str, on: Asyn
 
 async def send(platform: Platform, user_id: str, ref: str, items: list[MessageIn]) -> list[SentOut]:
     """Send 1-10 messages with one multi-row INSERT: all are stored, or none."""
+    for i, item in enumerate(items):  # before anything is looked up or stored
+        contents.check(item.body, item.attributes, f"message {i}: " if len(items) > 1 else "")
     queue = await find_queue(platform, user_id, ref)
     for i, item in enumerate(items):
         size = _size(item)

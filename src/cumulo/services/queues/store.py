@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from cumulo.core.errors import InvalidInput
 from cumulo.platform import Platform
 
 
@@ -44,8 +45,13 @@ class Store:
         try:
             return await pool.fetch(sql, *args)  # type: ignore[no-any-return]
         except Exception as exc:
-            if isinstance(exc, _integrity_error()):
+            import asyncpg
+
+            if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
                 raise IntegrityError(sql, None, exc) from exc
+            if isinstance(exc, asyncpg.DataError):  # a value PostgreSQL cannot store (NUL, out of range)
+                raise InvalidInput("input contains a value the database cannot store (a NUL character, "
+                                   "or a value too long or out of range)") from exc
             raise
 
     def _sql(self, statement: Any) -> tuple[str, tuple[str, ...], dict[str, Any]]:
@@ -56,12 +62,6 @@ class Store:
             found = (statement, str(compiled), tuple(compiled.positiontup or ()), dict(compiled.params))
             self._compiled[id(statement)] = found
         return found[1], found[2], found[3]
-
-
-def _integrity_error() -> type[Exception]:
-    import asyncpg
-
-    return asyncpg.IntegrityConstraintViolationError  # type: ignore[no-any-return]
 
 
 def store(platform: Platform) -> Store:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cumulo.api.errors import is_data_error
 from cumulo.core.errors import CumuloError
 from cumulo.drivers.blob.local import random_hex
 from cumulo.platform import Platform
@@ -53,10 +54,14 @@ def create_s3_app(platform: Platform) -> ASGIApp:
             if exc.code == "QUOTA_EXCEEDED":
                 code = "QuotaExceeded"
             response = _error(code, exc.message, exc.status, exc.headers, None, request_id)
-        except Exception:
-            log.exception("S3 request failed: %s %s", scope.get("method"), scope.get("path"))
-            response = _error("InternalError", "We encountered an internal error. Please try again.", 500, {}, None,
-                              request_id)
+        except Exception as exc:
+            if is_data_error(exc):  # the database refused a value (a NUL character): the client's input
+                response = _error("InvalidArgument", "The request contains a value that cannot be stored (a NUL "
+                                  "character, or a value too long or out of range).", 400, {}, None, request_id)
+            else:
+                log.exception("S3 request failed: %s %s", scope.get("method"), scope.get("path"))
+                response = _error("InternalError", "We encountered an internal error. Please try again.", 500, {},
+                                  None, request_id)
         response.headers["x-amz-request-id"] = request_id
         if req is not None and req.bucket_row is not None:
             _cors_headers(req, response)

@@ -4,20 +4,28 @@ ports (point 6), secrets kept out of the server log (point 10) and /metrics behi
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import select
+import signal
 import socket
 import stat
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
+from cumulo.client import Client
 from cumulo.testing.server import LiveServer, free_port
 from cumulo.testing.server import test_settings as settings_for
-from tests.conftest import register_and_login
+from tests.conftest import PASSWORD, new_email, register_and_login
+from tests.services.notify.receiver import Receiver, eventually
 
 # --- point 6: request heads ----------------------------------------------------------------------
 
@@ -176,5 +184,75 @@ def test_metrics_need_an_admin_key(tmp_path_factory: pytest.TempPathFactory) -> 
             separate = httpx.get(f"http://127.0.0.1:{scrape}/metrics")
             assert separate.status_code == 200 and "cumulo_http_requests_total" in separate.text
             assert httpx.get(f"http://127.0.0.1:{scrape}/auth/me").status_code == 404
+    finally:
+        server.stop()
+
+
+# --- point 10: secrets in the server log -------------------------------------------------------------
+
+CUMULO = str(Path(sys.executable).parent / "cumulo")
+
+
+def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 90  # only stops a hung test
+    while True:
+        try:
+            httpx.get(f"{url}/health/live", timeout=1)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and proc.poll() is None, "cumulo up did not start"
+            time.sleep(0.1)
+
+
+def test_keys_and_url_tokens_stay_out_of_the_server_log(tmp_path: Path) -> None:
+    """The real ``cumulo up`` at log level info: a console opened with ``?api_key=``, one with the key
+    in the subprotocol, and a cron target whose URL carries a token leave no secret in its output."""
+    port, s3_port = free_port(), free_port()
+    env = {**os.environ, "CUMULO_LOG_LEVEL": "info", "CUMULO_OUTBOUND_ALLOW": "127.0.0.0/8",
+           "CUMULO_AUTH_RATE_LIMIT": "1000/minute", "CUMULO_PROXY_HTTP_PORT": str(free_port()),
+           "CUMULO_PROXY_HTTPS_PORT": str(free_port()), "CUMULO_PROXY_LISTEN_HOST": "127.0.0.1",
+           "CUMULO_PROXY_STOP_ON_EXIT": "true"}
+    log_file = tmp_path / "server.log"
+    with open(log_file, "wb") as out:
+        proc = subprocess.Popen([CUMULO, "up", "--port", str(port), "--s3-port", str(s3_port),
+                                 "--data-dir", str(tmp_path / "data")], env=env, start_new_session=True,
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    token = f"tok{os.urandom(8).hex()}"
+    try:
+        _wait_up(url, proc)
+        with Client(url) as c, Receiver() as receiver:
+            email = new_email()
+            c.identity.register(email, PASSWORD, "Log")
+            c.identity.login(email, PASSWORD)
+            key = c.api_key
+            assert key
+            ws_url = f"ws://127.0.0.1:{port}/instances/no-such-instance/console"
+            with connect(f"{ws_url}?api_key={key}&cols=80", open_timeout=15) as ws:  # legacy: still accepted
+                assert json.loads(ws.recv(timeout=15))["error"]["code"] == "NOT_FOUND"
+            with connect(ws_url, subprotocols=["cumulo.console", f"cumulo.key.{key}"], open_timeout=15) as ws:
+                assert ws.subprotocol == "cumulo.console"  # the key is never echoed
+                assert json.loads(ws.recv(timeout=15))["error"]["code"] == "NOT_FOUND"
+            job = c.cron.create("hook", "0 0 1 1 *", target_url=f"{receiver.url}?token={token}&x=1")
+            c.cron.run(job["id"])
+            assert token in receiver.wait_for(1)[0].path
+            eventually(lambda: [r for r in c.cron.runs(job["id"]) if r["status"] == "succeeded"])
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(60)
+    text = log_file.read_text(errors="replace")
+    assert "WebSocket /instances/no-such-instance/console?api_key=***" in text, text[-3000:]  # the line is there
+    assert key not in text and key[4:] not in text
+    assert token not in text
+
+
+def test_the_console_authenticates_like_the_api_rate_limit_included(tmp_path_factory: pytest.TempPathFactory) -> None:
+    server = _start(tmp_path_factory, rate_limit="3/minute")
+    try:
+        with register_and_login(server) as c:
+            for _ in range(3):
+                c.identity.me()
+            with c.instances.console("no-such-instance") as ws:
+                assert json.loads(ws.recv(timeout=15))["error"]["code"] == "RATE_LIMITED"
     finally:
         server.stop()

@@ -1,4 +1,11 @@
-"""The console WebSocket: a TTY shell inside a running instance, bridged byte for byte."""
+"""The console WebSocket: a TTY shell inside a running instance, bridged byte for byte.
+
+The API key comes, in this order, from the ``X-API-Key``/``Authorization: Bearer`` header (the CLI),
+the WebSocket subprotocol ``cumulo.key.<key>`` offered next to ``cumulo.console`` (browsers cannot
+set headers; the server answers with ``cumulo.console`` only, never echoing the key), or the legacy
+``?api_key=`` query parameter (still accepted; redacted from the log). It is checked by
+``cumulo.api.deps.authenticate``, like every REST call (rate limit and key scopes included).
+"""
 
 from __future__ import annotations
 
@@ -9,28 +16,35 @@ import logging
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from cumulo.api.deps import api_key_from
-from cumulo.core.errors import Conflict, CumuloError, Unauthorized
+from cumulo.api.deps import api_key_from, authenticate
+from cumulo.core.errors import Conflict, CumuloError
 from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import Console
 from cumulo.platform import Platform
 from cumulo.services.compute.service import get_instance
 from cumulo.services.events import service as events
-from cumulo.services.identity import service as identity
 
 log = logging.getLogger("cumulo.compute")
 SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash; else exec sh; fi"]
-CLOSE_CODES = {401: 4401, 404: 4404, 409: 4409}
+CLOSE_CODES = {401: 4401, 403: 4403, 404: 4404, 409: 4409, 429: 4429}
+SUBPROTOCOL = "cumulo.console"
+KEY_SUBPROTOCOL = "cumulo.key."
+
+
+def _key_in(subprotocols: list[str]) -> str | None:
+    for proto in subprotocols:
+        if proto.startswith(KEY_SUBPROTOCOL) and len(proto) > len(KEY_SUBPROTOCOL):
+            return proto[len(KEY_SUBPROTOCOL):]
+    return None
 
 
 async def serve(websocket: WebSocket, ref: str) -> None:
     platform: Platform = websocket.app.state.platform
-    await websocket.accept()
+    offered = list(websocket.scope.get("subprotocols") or [])
+    await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     try:
-        key = api_key_from(websocket) or websocket.query_params.get("api_key")  # type: ignore[arg-type]
-        if not key:
-            raise Unauthorized("missing API key: send it in the X-API-Key header")
-        user = await identity.authenticate(platform, key)
+        key = api_key_from(websocket) or _key_in(offered) or websocket.query_params.get("api_key")
+        user = await authenticate(websocket, key, method="POST")  # a shell is a write
         async with platform.db.session() as session:
             inst = await get_instance(session, user, ref)
             if inst.status != "RUNNING" or not inst.container_id:

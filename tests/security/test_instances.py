@@ -186,3 +186,29 @@ def test_a_taken_host_port_is_409_port_in_use_and_nothing_is_created(server_sqli
         second = _launch(other, ports=f"{port}:80")
         assert second["status"] == "RUNNING" and host_port(second) == port
         other.delete(f"/instances/{second['id']}")
+
+
+def test_secret_files_refuse_a_root_open_to_others(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The host side of /run/secrets: 0700 directories of our own, files rewritten whole; a root
+    another user could enter (or a symlink planted in its place) is refused, never used."""
+    import os
+
+    from cumulo.core.errors import Unavailable
+    from cumulo.drivers.compute import secretfiles
+
+    base = tmp_path / "secrets"
+    base.mkdir(mode=0o700)
+    folder = secretfiles.write(base / "inst", "c1", {"TOKEN": "a\n", "OLD": "b"})
+    assert (folder / "TOKEN").read_text() == "a\n" and oct(os.stat(folder / "TOKEN").st_mode & 0o777) == "0o444"
+    assert oct(os.stat(base / "inst").st_mode & 0o777) == "0o700"
+    secretfiles.write(base / "inst", "c1", {"TOKEN": "c"})
+    assert sorted(os.listdir(folder)) == ["TOKEN"] and (folder / "TOKEN").read_text() == "c"
+    os.chmod(base / "inst", 0o755)
+    with pytest.raises(Unavailable):
+        secretfiles.write(base / "inst", "c1", {"TOKEN": "d"})
+    (tmp_path / "elsewhere").mkdir(mode=0o700)
+    os.symlink(tmp_path / "elsewhere", base / "planted")
+    with pytest.raises(Unavailable):
+        secretfiles.write(base / "planted", "c1", {"TOKEN": "d"})
+    secretfiles.remove(base / "inst", "c1")
+    assert not folder.exists()

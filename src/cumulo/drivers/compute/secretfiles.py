@@ -42,6 +42,14 @@ def _private_dir(path: Path) -> None:
 
 def write(root: Path, container: str, files: dict[str, str]) -> Path:
     """(Re)write the container's files; returns the directory to bind-mount."""
+    try:
+        return _write(root, container, files)
+    except OSError as exc:
+        raise Unavailable(f"cannot write instance secrets under {root} ({exc.strerror}): set "
+                          "CUMULO_INSTANCE_SECRETS_DIR to a tmpfs directory") from None
+
+
+def _write(root: Path, container: str, files: dict[str, str]) -> Path:
     _private_dir(root.parent)
     _private_dir(root)
     folder = root / container

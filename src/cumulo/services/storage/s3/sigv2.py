@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from cumulo.services.storage.errors import S3Error, access_denied
 
+MAX_EXPIRES = 7 * 24 * 3600  # the longest presigned lifetime, as SigV4 allows
+CLOCK_SKEW = 15 * 60  # the signer's clock may run ahead of ours this much
+
 # Query parameters that are part of the signed resource (the S3 "sub-resources").
 SUBRESOURCES = frozenset({
     "acl", "cors", "delete", "lifecycle", "location", "logging", "notification", "partNumber", "policy",
@@ -45,8 +48,12 @@ def check_time(claim: ClaimV2, headers: dict[str, str]) -> None:
             expires = int(claim.expires)
         except ValueError:
             raise access_denied("Expires must be a Unix time") from None
-        if expires < time.time():
+        now = time.time()
+        if expires < now:
             raise access_denied("Request has expired")
+        if expires > now + MAX_EXPIRES + CLOCK_SKEW:
+            raise access_denied(f"Expires is more than {MAX_EXPIRES // 86400} days in the future: a presigned URL "
+                                "lives at most 7 days (as with SigV4's X-Amz-Expires)")
 
 
 def verify(claim: ClaimV2, secret: str, method: str, raw_path: str, query: list[tuple[str, str]],

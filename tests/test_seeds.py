@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,18 +33,70 @@ curl -X POST http://localhost:8080/auth/login \\
 # All protected endpoints require the X-API-Key header
 curl -H "X-API-Key: YOUR_API_KEY" http://localhost:8080/instances
 """
+CLOUDNEST = """\
+curl -X POST http://localhost:8000/auth/register \\
+  -H "Content-Type: application/json" \\
+  -d '{
+    "email": "user@example.com",
+    "password": "securepass123",
+    "username": "johndoe"
+  }'
+```
+
+### Login
+```bash
+curl -X POST http://localhost:8000/auth/login \\
+  -H "Content-Type: application/json" \\
+  -d '{
+    "email": "user@example.com",
+    "password": "securepass123"
+  }'
+```
+
+### Forgot Password
+```bash
+curl -X POST http://localhost:8000/auth/forgot-password \\
+  -H "Content-Type: application/json" \\
+  -d '{
+    "email": "user@example.com"
+  }'
+```
+
+### Reset Password
+```bash
+curl -X POST http://localhost:8000/auth/reset-password \\
+  -H "Content-Type: application/json" \\
+  -d '{
+    "token": "reset-token-from-email",
+    "new_password": "newsecurepass123"
+  }'
+"""
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 
 
 def _commands(text: str) -> list[list[str]]:
-    joined = text.replace("\\\n", " ")
-    return [shlex.split(line) for line in joined.splitlines() if line.strip().startswith("curl ")]
+    """Each ``curl`` command with its continuation lines and multi-line quoted body."""
+    commands, current = [], ""
+    for line in text.replace("\\\n", " ").splitlines():
+        if line.strip().startswith("curl "):
+            current = line
+        elif current:
+            current += "\n" + line
+        else:
+            continue
+        try:
+            argv = shlex.split(current)
+        except ValueError:  # an open quote: the body goes on
+            continue
+        commands.append(argv)
+        current = ""
+    return commands
 
 
-def _curl(argv: list[str], live: LiveServer, replace: dict[str, str]) -> tuple[int, object]:
+def _curl(argv: list[str], live: LiveServer, replace: dict[str, str]) -> tuple[int, Any]:
     args = []
     for arg in argv[1:]:
-        arg = arg.replace("http://localhost:8080", live.url)
+        arg = arg.replace("http://localhost:8080", live.url).replace("http://localhost:8000", live.url)
         for old, new in replace.items():
             arg = arg.replace(old, new)
         args.append(arg)
@@ -53,11 +106,13 @@ def _curl(argv: list[str], live: LiveServer, replace: dict[str, str]) -> tuple[i
     return int(status), json.loads(body) if body else None
 
 
-def test_the_quick_start_examples_are_the_seeds_own() -> None:
-    seed = SEEDS / "000_c6bbc8a5ff56a2af.txt"
-    if not seed.exists():
+@pytest.mark.parametrize(("seed", "text"), [("000_c6bbc8a5ff56a2af.txt", QUICK_START),
+                                           ("002_b9bcffebe023308b.txt", CLOUDNEST)])
+def test_the_examples_are_the_seeds_own(seed: str, text: str) -> None:
+    path = SEEDS / seed
+    if not path.exists():
         pytest.skip("shared/seeds is not beside the repository")
-    assert QUICK_START in seed.read_text()
+    assert text in path.read_text()
 
 
 def test_seed_quick_start_curl_verbatim(server: LiveServer) -> None:
@@ -75,3 +130,17 @@ def test_seed_quick_start_curl_verbatim(server: LiveServer) -> None:
     assert status == 200 and body["api_key"].startswith("cml_"), body
     status, body = _curl(instances, server, {"YOUR_API_KEY": body["api_key"]})
     assert status == 200 and body == []
+
+
+def test_cloudnest_auth_curl_verbatim(server: LiveServer) -> None:
+    register, login, forgot, reset = _commands(CLOUDNEST)
+    assert len(register) == 8  # curl -X POST URL -H HEADER -d BODY
+    same = {"user@example.com": new_email()}
+    status, body = _curl(register, server, same)
+    assert status == 201 and body["user_id"], body  # "username" is read as the name
+    status, body = _curl(login, server, same)
+    assert status == 200 and body["api_key"].startswith("cml_") and body["user"]["username"] == "johndoe"
+    status, body = _curl(forgot, server, same)
+    assert status == 200 and body["message"]
+    status, body = _curl(reset, server, same)
+    assert status == 400 and body["error"]["code"] == "INVALID_TOKEN"  # the example's token is a placeholder

@@ -45,8 +45,9 @@ def register(app: typer.Typer) -> None:
 
     @volumes.command("delete")
     @output.handle_errors
-    def delete(volume: str) -> None:
+    def delete(volume: str, yes: bool = output.YES) -> None:
         """Delete a volume and its data (refused while attached)."""
+        output.confirm(f"Delete volume {volume} and its data?", yes)
         with output.client() as c:
             c.volumes.delete(volume)
         output.show(f"deleted {volume}")
@@ -89,8 +90,9 @@ def register(app: typer.Typer) -> None:
 
     @volumes.command("delete-snapshot")
     @output.handle_errors
-    def delete_snapshot(snapshot: str) -> None:
+    def delete_snapshot(snapshot: str, yes: bool = output.YES) -> None:
         """Delete a snapshot."""
+        output.confirm(f"Delete snapshot {snapshot}?", yes)
         with output.client() as c:
             c.volumes.delete_snapshot(snapshot)
         output.show(f"deleted {snapshot}")

@@ -37,7 +37,7 @@ def test_virtcloud_signup_then_me(server: LiveServer) -> None:
     assert r.status_code == 201 and r.json()["message"]
     key = httpx.post(server.url + "/auth/login", json={"email": email, "password": PASSWORD}).json()["api_key"]
     me = httpx.get(server.url + "/auth/me", headers={"Authorization": f"Bearer {key}"}).json()
-    assert me["email"] == email and me["name"] == "Ada Lovelace"
+    assert me["email"] == email and me["name"] == me["username"] == "Ada Lovelace"
     weak = httpx.post(server.url + "/auth/signup", json={"email": new_email(), "username": "x", "password": "short"})
     assert weak.status_code == 400 and "password" in weak.json()["error"]["message"]
 

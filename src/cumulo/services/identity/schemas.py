@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, EmailStr, Field, computed_field, field_validator
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
@@ -31,7 +31,8 @@ class Strict(BaseModel):
 class RegisterIn(Strict):
     email: EmailStr = Field(max_length=255)
     password: str
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, validation_alias=AliasChoices("name", "username"),
+                      description="also accepted as `username` (the CloudNest and VirtCloud seeds send that)")
 
     _pw = field_validator("password")(check_password)
 
@@ -66,6 +67,12 @@ class UserOut(BaseModel):
     role: str = "user"
     email_verified: bool = False
     created_at: dt.datetime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def username(self) -> str:
+        """The name again, for the seed clients (CloudNest, VirtCloud) that read ``username``."""
+        return self.name
 
 
 class LoginOut(BaseModel):

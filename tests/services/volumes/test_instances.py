@@ -78,7 +78,7 @@ def test_attach_and_detach_on_a_running_instance(sqlite_user, other_user_sqlite,
 
 
 def test_attach_keeps_the_host_port_records_why_and_says_the_root_filesystem_is_reset(  # type: ignore[no-untyped-def]
-        sqlite_user, busybox) -> None:
+        server_sqlite, sqlite_user, busybox, tmp_path) -> None:
     """Before: the recreation took a new host port, its event said the container 'had disappeared', and
     the answer did not say that files outside volumes were gone."""
     from tests.services.compute.conftest import HTTPD, eventually, host_port, http_body
@@ -103,5 +103,17 @@ def test_attach_keeps_the_host_port_records_why_and_says_the_root_filesystem_is_
     assert detached["root_filesystem_reset"] is True
     _wait_for_mount(inst["id"], "/data", present=False)
     assert host_port(c.get(f"/instances/{inst['id']}")) == port
+    # the CLI says it too
+    from typer.testing import CliRunner
+
+    from cumulo.cli.main import app
+
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "CUMULO_URL": server_sqlite.url, "CUMULO_API_KEY": c.api_key or ""}
+    result = CliRunner().invoke(app, ["volumes", "attach", "keep", "web", "--path", "/cli"], env=env)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())  # the console wraps long lines
+    assert "warning:" in said and "root filesystem is reset" in said
+    _wait_for_mount(inst["id"], "/cli", present=True)
+    c.post("/volumes/keep/detach")
     c.delete(f"/instances/{inst['id']}")
     c.delete(f"/volumes/{vol['id']}")

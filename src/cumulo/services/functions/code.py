@@ -18,6 +18,8 @@ from pathlib import Path, PurePosixPath
 from cumulo.core.errors import InvalidInput, PayloadTooLarge
 
 MAX_ENTRIES = 10_000
+MAX_NAME_BYTES = 255  # one file or folder name (the file system's limit)
+MAX_PATH_BYTES = 1024  # a whole entry path
 MAX_RATIO = 200  # uncompressed / compressed, per entry: beyond it the zip is treated as a bomb
 _PY_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\.[A-Za-z_][A-Za-z0-9_]*$")
 _NODE_HANDLER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-/]*\.[A-Za-z_$][A-Za-z0-9_$]*$")
@@ -35,7 +37,11 @@ def _safe_name(name: str) -> PurePosixPath:
     path = PurePosixPath(name.replace("\\", "/"))
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or any(p == ".." for p in path.parts) \
             or "\x00" in name:
-        raise InvalidInput(f"unsafe path in zip: {name!r}")
+        raise InvalidInput(f"unsafe path in zip: {name[:100]!r}")
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES or \
+            any(len(p.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for p in path.parts):
+        raise InvalidInput(f"zip entry name too long: {name[:60]!r}... (a file or folder name may have at most "
+                           f"{MAX_NAME_BYTES} bytes, a whole path {MAX_PATH_BYTES})")
     return path
 
 
@@ -96,6 +102,7 @@ def extract(archive: zipfile.ZipFile, target: Path, max_unzipped: int) -> None:
     """Unpack into ``target`` (created fresh), counting the bytes really written: headers can lie."""
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
+    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]  # removed again on failure
     tmp.mkdir(parents=True, mode=0o755)
     os.chmod(tmp, 0o755)
     written = 0
@@ -122,11 +129,22 @@ def extract(archive: zipfile.ZipFile, target: Path, max_unzipped: int) -> None:
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise InvalidInput(f"code zip could not be unpacked: {exc}") from None
+        _undo(tmp, made)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)  # never a server path
+        raise InvalidInput(f"code zip could not be unpacked: {reason}") from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _undo(tmp, made)
         raise
+
+
+def _undo(tmp: Path, made: list[Path]) -> None:
+    """Remove the partial tree and the folders this extraction created (when still empty)."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    for folder in made:  # innermost first
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 def sha256(data: bytes) -> str:

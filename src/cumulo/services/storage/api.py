@@ -49,7 +49,7 @@ async def get_bucket(name: str, user: UserDep, session: SessionDep) -> BucketOut
 
 @router.delete("/storage/buckets/{name}", status_code=204)
 async def delete_bucket(name: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> Response:
-    await service.delete_bucket(session, await service.owned_bucket(session, user.user_id, name))
+    await service.delete_bucket(session, await service.owned_bucket(session, user.user_id, name), platform)
     forget(platform, name)
     return Response(status_code=204)
 

@@ -9,7 +9,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,8 +17,9 @@ from cumulo.platform import Platform
 from cumulo.services.events.service import record
 from cumulo.services.quotas import service as quotas
 from cumulo.services.storage.errors import S3Error, access_denied, no_such_bucket
-from cumulo.services.storage.models import Bucket, ObjectVersion, Upload
+from cumulo.services.storage.models import Bucket, ObjectVersion, Part, Upload
 from cumulo.services.storage.names import check_bucket
+from cumulo.services.storage.versions import blob_store
 
 MAX_POLICY = 20 * 1024
 BUCKET_TTL = 2.0
@@ -190,12 +191,18 @@ async def set_tags(session: AsyncSession, bucket: Bucket, tags: dict[str, str]) 
     await session.commit()
 
 
-async def delete_bucket(session: AsyncSession, bucket: Bucket) -> None:
-    busy = await session.scalar(select(exists().where(ObjectVersion.bucket_id == bucket.id)))
-    busy = busy or await session.scalar(select(exists().where(Upload.bucket_id == bucket.id)))
-    if busy:
+async def delete_bucket(session: AsyncSession, bucket: Bucket, platform: Platform | None = None) -> None:
+    """Only object versions and delete markers (what ListObjectVersions shows) keep a bucket: uploads
+    in progress are aborted with it, as on S3. Their parts' blobs are removed after the commit."""
+    if await session.scalar(select(exists().where(ObjectVersion.bucket_id == bucket.id))):
         raise S3Error("BucketNotEmpty", f"bucket '{bucket.name}' is not empty", 409, resource=bucket.name)
+    uploads = select(Upload.id).where(Upload.bucket_id == bucket.id)
+    blobs = list((await session.scalars(select(Part.blob_id).where(Part.upload_id.in_(uploads)))).all())
+    await session.execute(delete(Part).where(Part.upload_id.in_(uploads)))
+    aborted = (await session.execute(delete(Upload).where(Upload.bucket_id == bucket.id))).rowcount
     record(session, user_id=bucket.user_id, action="storage.bucket.deleted", resource_type="bucket",
-           resource_id=bucket.id, name=bucket.name)
+           resource_id=bucket.id, name=bucket.name, uploads_aborted=aborted)
     await session.delete(bucket)
     await session.commit()
+    if platform is not None and blobs:
+        await blob_store(platform).delete(*blobs)

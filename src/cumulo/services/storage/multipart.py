@@ -122,13 +122,15 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
     async with platform.db.session() as session:
         stored = {p.number: p for p in (await session.scalars(select(Part).where(Part.upload_id == upload.id))).all()}
     chosen = []
-    for i, (number, etag) in enumerate(wanted):
+    for number, etag in wanted:  # every part must exist before sizes are looked at (S3's order)
         part = stored.get(number)
         if part is None or etag.strip('"') != part.etag:
             raise S3Error("InvalidPart", f"part {number} was not uploaded or its ETag does not match", 400)
-        if i < len(wanted) - 1 and part.size < MIN_PART:
-            raise S3Error("EntityTooSmall", f"part {number} is smaller than the minimum of {MIN_PART} bytes", 400)
         chosen.append(part)
+    for part in chosen[:-1]:
+        if part.size < MIN_PART:
+            raise S3Error("EntityTooSmall", f"part {part.number} is smaller than the minimum of {MIN_PART} bytes",
+                          400)
     await usage.admit(platform, bucket.user_id, 0)  # the parts' bytes were counted when uploaded
     store = blob_store(platform)
     writer = await store.concat([p.blob_id for p in chosen])

@@ -61,7 +61,7 @@ async def head(req: S3Request, bucket: Bucket) -> Response:
 async def delete(req: S3Request, bucket: Bucket) -> Response:
     _owned(req, bucket)
     async with req.platform.db.session() as session:
-        await buckets.delete_bucket(session, await session.merge(bucket))
+        await buckets.delete_bucket(session, await session.merge(bucket), req.platform)
     return Response(b"", status_code=204)
 
 

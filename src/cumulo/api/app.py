@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,10 +48,15 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started = time.monotonic()
         if migrations:
             await asyncio.to_thread(migrate.upgrade, settings.resolved_database_url)
-        for _name, module in services.modules("lifecycle"):
+            log.info("database schema up to date (%.1f s)", time.monotonic() - started)
+        for name, module in services.modules("lifecycle"):
+            step = time.monotonic()
             await module.startup(platform)
+            if time.monotonic() - step > 1:  # say what a slow start waits for
+                log.info("%s started (%.1f s)", name, time.monotonic() - step)
         if workers:
             start_workers(platform)
             await platform.runner.start()

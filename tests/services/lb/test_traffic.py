@@ -39,6 +39,16 @@ def test_round_robin_spreads_requests_over_three_targets(lb_server: LiveServer, 
         line = next(x for x in text.splitlines() if x.startswith("cumulo_lb_requests_total") and lb["id"] in x
                     and 'class="2xx"' in x)
         assert int(line.rsplit(" ", 1)[1]) >= 30
+        # weights (weighted round robin) and stickiness, on the same targets
+        lb_user.lb.update(lb["id"], targets=[{"instance_id": i["id"], "port": 8000, "weight": w}
+                                             for i, w in zip(insts, (2, 1, 1))])
+        counts = wait_for(lambda: served(front, 40), lambda c: c["rr-a"] == 20)
+        assert counts == Counter({"rr-a": 20, "rr-b": 10, "rr-c": 10})
+        lb_user.lb.update(lb["id"], sticky={"cookie_name": "pin"})
+        first = wait_for(lambda: front.get("/"), lambda r: "pin" in r.cookies)
+        front.http.cookies.clear()
+        pinned = {front.http.get("/", headers={"Cookie": f"pin={first.cookies['pin']}"}).text for _ in range(12)}
+        assert pinned == {first.text}
     finally:
         front.close()
         lb_user.lb.delete(lb["id"])

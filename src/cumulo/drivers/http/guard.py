@@ -107,11 +107,6 @@ def _scan_host() -> tuple[frozenset[IP], tuple[Network, ...]]:
     for words in _read("/proc/net/if_inet6"):
         if words and len(words[0]) == 32:
             own.add(ipaddress.IPv6Address(bytes.fromhex(words[0])))
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None):
-            own.add(ipaddress.ip_address(str(info[4][0]).split("%")[0]))
-    except (OSError, ValueError):
-        pass
     uplinks: set[str] = set()
     routes: list[tuple[str, Network]] = []
     for words in _read("/proc/net/route")[1:]:
@@ -133,9 +128,9 @@ def _scan_host() -> tuple[frozenset[IP], tuple[Network, ...]]:
             uplinks.add(words[9])
         elif int(words[4], 16) == 0 and words[9] != "lo":
             net = ipaddress.IPv6Network((int(words[0], 16), prefix), strict=False)
-            if not net.is_link_local and prefix < 128:
+            if not net.is_link_local and not net.is_multicast and prefix < 128:
                 routes.append((words[9], net))
-    internal = tuple(net for dev, net in routes if dev not in uplinks and dev != "lo")
+    internal = tuple(dict.fromkeys(net for dev, net in routes if dev not in uplinks and dev != "lo"))
     return frozenset(own), internal
 
 

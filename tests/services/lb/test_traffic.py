@@ -87,6 +87,12 @@ def test_all_targets_unhealthy_fails_open_and_says_so(lb_user: Client, web: Call
     front = Front(lb)
     try:
         eventually(lambda: target_health(lb_user, lb["id"])[a["id"]] == "healthy")
+        # a gateway route can target the load balancer (and follows its pool)
+        route = lb_user.routes.create("via-lb", f"loadbalancer:{lb['id']}", prefix="/via", strip_prefix=True)
+        via = Front(route)
+        assert wait_for(lambda: via.get("/via/x"), lambda r: r.status_code == 200).text == "fo-a"
+        via.close()
+        lb_user.routes.delete(route["id"])
         container_of(a).exec_run(["touch", "/tmp/sick"])
         state = wait_for(lambda: lb_user.lb.get(lb["id"]), lambda x: x["fail_open"])
         assert state["targets"][0]["health"] == "unhealthy"
@@ -206,5 +212,8 @@ def test_another_users_instance_is_404_and_nothing_is_created(lb_user: Client, l
     assert err.value.status == 404 and lb_other.lb.get(theirs["id"])["targets"] == []
     with pytest.raises(ApiError) as err:
         lb_user.lb.get(theirs["id"])
+    assert err.value.status == 404
+    with pytest.raises(ApiError) as err:  # nor can a gateway route of mine point at their load balancer
+        lb_user.routes.create("their-lb", f"loadbalancer:{theirs['id']}")
     assert err.value.status == 404
     lb_other.lb.delete(theirs["id"])

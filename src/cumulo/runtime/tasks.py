@@ -55,7 +55,8 @@ class Runner:
         self.signals = signals
         self.loops: dict[str, Loop] = {}
         self._coros: list[tuple[str, Callable[[], Awaitable[object]]]] = []
-        self._tasks: list[asyncio.Task[object]] = []
+        self._tasks: list[asyncio.Task[object]] = []  # loops: they finish their pass at stop
+        self._spawned: list[asyncio.Task[object]] = []  # long-running coroutines: cancelled at stop
         self._stopping = asyncio.Event()
         self.started = False
 
@@ -70,7 +71,7 @@ class Runner:
         """A long-running coroutine (e.g. a consumer); cancelled at stop."""
         self._coros.append((name, fn))
         if self.started:
-            self._tasks.append(asyncio.create_task(fn(), name=name))
+            self._spawned.append(asyncio.create_task(fn(), name=name))
 
     def wake(self, name: str) -> None:
         """Run loop ``name`` now, in the process that runs it (this one or, through signals, another)."""
@@ -93,7 +94,7 @@ class Runner:
             loop._woken = asyncio.Event()
             self._tasks.append(asyncio.create_task(loop.run(self._stopping), name=loop.name))
         for name, fn in self._coros:
-            self._tasks.append(asyncio.create_task(fn(), name=name))
+            self._spawned.append(asyncio.create_task(fn(), name=name))
         self.started = True
 
     async def stop(self, timeout: float = 10.0) -> None:
@@ -102,6 +103,10 @@ class Runner:
         self._stopping.set()
         for loop in self.loops.values():
             loop.wake()
+        spawned, self._spawned = self._spawned, []
+        for task in spawned:
+            task.cancel()
+        await asyncio.gather(*spawned, return_exceptions=True)
         tasks, self._tasks = self._tasks, []
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=timeout)

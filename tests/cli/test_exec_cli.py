@@ -12,6 +12,8 @@ from cumulo.client import Client
 from cumulo.testing.server import LiveServer
 from tests.conftest import register_and_login
 
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
+
 
 @pytest.fixture
 def running(sqlite_user: Client):  # type: ignore[no-untyped-def]

@@ -15,6 +15,8 @@ from cumulo.testing.server import LiveServer
 from cumulo.testing.server import test_settings as settings_for
 from tests.conftest import register_and_login
 
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
+
 FORBIDDEN = [
     "http://127.0.0.1:8000/", "http://localhost/", "http://127.1.2.3/", "http://0.0.0.0/",
     "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://10.0.0.1/",

@@ -7,9 +7,13 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from cumulo.client import Client
 from cumulo.testing.server import LiveServer
 from tests.services.gateway.conftest import Front, eventually, served
+
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
 
 
 def _slug(client: Client) -> str:

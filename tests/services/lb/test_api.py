@@ -74,6 +74,7 @@ def test_a_dedicated_port(server: LiveServer, user: Client, other_user: Client) 
     user.lb.delete(lb["id"])
 
 
+@pytest.mark.docker  # launches an instance
 def test_another_users_load_balancer_is_404(user: Client, other_user: Client, sleeper: dict[str, Any]) -> None:
     lb = user.lb.create("mine", targets=[{"instance_id": sleeper["id"], "port": 80}])
     for call in (lambda: other_user.lb.get(lb["id"]), lambda: other_user.lb.update(lb["id"], algorithm="first"),
@@ -90,6 +91,7 @@ def test_another_users_load_balancer_is_404(user: Client, other_user: Client, sl
     user.lb.delete(lb["id"])
 
 
+@pytest.mark.docker  # launches an instance
 def test_targets_are_registered_on_the_vpc_address(user: Client, sleeper: dict[str, Any]) -> None:
     lb = user.lb.create("tg", targets=[{"instance_id": sleeper["name"], "port": 80, "weight": 3}],
                         deregistration_delay_seconds=0)
@@ -113,6 +115,7 @@ def test_targets_are_registered_on_the_vpc_address(user: Client, sleeper: dict[s
     user.lb.delete("tg")
 
 
+@pytest.mark.docker  # launches an instance
 def test_deregistration_drains(user: Client, sleeper: dict[str, Any]) -> None:
     lb = user.lb.create("dr", targets=[{"instance_id": sleeper["id"], "port": 80}], deregistration_delay_seconds=600)
     lb = user.lb.remove_targets(lb["id"], [{"instance_id": sleeper["id"]}])

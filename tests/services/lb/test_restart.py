@@ -7,10 +7,14 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from cumulo.client import Client
 from cumulo.testing.server import LiveServer, free_port
 from tests.conftest import register_and_login
 from tests.services.lb.conftest import APP, FAST, IMAGE, Front, eventually, target_health
+
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
 
 
 def test_traffic_never_stops_while_cumulo_restarts(tmp_path: Path, make_server: Callable[..., LiveServer]) -> None:

@@ -15,6 +15,8 @@ from cumulo.services.lb import prometheus
 from cumulo.testing.server import LiveServer
 from tests.services.lb.conftest import FAST, Front, container_of, eventually, target_health, wait_for
 
+pytestmark = pytest.mark.docker  # needs dockerd: `pytest -m 'not docker'` skips it
+
 
 def served(front: Front, n: int) -> Counter[str]:
     return Counter(front.names(n))

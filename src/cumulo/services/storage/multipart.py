@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.core.ids import is_uuid
 from cumulo.platform import Platform
 from cumulo.services.storage import usage
+from cumulo.services.storage.conditions import Guard
 from cumulo.services.storage.errors import S3Error
 from cumulo.services.storage.models import Bucket, ObjectVersion, Part, Upload
 from cumulo.services.storage.names import check_key
-from cumulo.services.storage.objects import Checks, blob_store, receive, record_version
+from cumulo.services.storage.objects import Checks, blob_store, check_guard, receive, record_version
 
 MIN_PART = 5 * 1024 * 1024
 MAX_PART = 5 * 1024 ** 3
@@ -113,7 +114,8 @@ async def list_uploads(session: AsyncSession, bucket: Bucket, *, prefix: str = "
 
 
 async def complete(platform: Platform, bucket: Bucket, upload: Upload,
-                   wanted: list[tuple[int, str]]) -> ObjectVersion:
+                   wanted: list[tuple[int, str]], guard: Guard | None = None) -> ObjectVersion:
+    """``guard``: If-Match/If-None-Match on the key's current version (412 and the upload kept)."""
     if not wanted:
         raise S3Error("MalformedXML", "CompleteMultipartUpload needs at least one part", 400)
     numbers = [n for n, _ in wanted]
@@ -131,6 +133,7 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
         if part.size < MIN_PART:
             raise S3Error("EntityTooSmall", f"part {part.number} is smaller than the minimum of {MIN_PART} bytes",
                           400)
+    await check_guard(platform, bucket, upload.key, guard)
     await usage.admit(platform, bucket.user_id, 0)  # the parts' bytes were counted when uploaded
     store = blob_store(platform)
     writer = await store.concat([p.blob_id for p in chosen])
@@ -138,7 +141,7 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
     digest = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen), usedforsecurity=False).hexdigest()
     version = await record_version(platform, bucket, upload.key, blob_id=blob_id, size=writer.size,
                                    etag=f"{digest}-{len(chosen)}", content_type=upload.content_type,
-                                   meta=dict(upload.meta))
+                                   meta=dict(upload.meta), guard=guard)
     await abort(platform, upload)
     return version
 

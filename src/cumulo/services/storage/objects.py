@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.drivers.blob import BlobWriter, LocalBlobStore
 from cumulo.drivers.blob.local import INLINE_MAX
 from cumulo.platform import Platform
 from cumulo.services.storage import reads, usage
+from cumulo.services.storage.conditions import Guard
 from cumulo.services.storage.errors import S3Error, no_such_key
 from cumulo.services.storage.models import Bucket, ObjectVersion
 from cumulo.services.storage.names import check_key
@@ -74,8 +75,9 @@ def _verify(writer: BlobWriter, checks: Checks) -> None:
 
 
 async def put_object(platform: Platform, bucket: Bucket, key: str, body: AsyncIterator[bytes], checks: Checks, *,
-                     content_type: str | None, meta: dict[str, Any]) -> ObjectVersion:
+                     content_type: str | None, meta: dict[str, Any], guard: Guard | None = None) -> ObjectVersion:
     check_key(key)
+    await check_guard(platform, bucket, key, guard)
     await usage.admit(platform, bucket.user_id, checks.size)
     writer = await receive(blob_store(platform), body, checks, defer_small=True)
     if checks.size is None:
@@ -85,7 +87,15 @@ async def put_object(platform: Platform, bucket: Bucket, key: str, body: AsyncIt
         await writer.commit()  # pragma: no cover - receive committed everything but small blobs
     return await record_version(platform, bucket, key, blob_id=writer.blob_id, size=writer.size,
                                 etag=writer.md5_hex, content_type=content_type or "application/octet-stream",
-                                meta=meta, small=small)
+                                meta=meta, small=small, guard=guard)
+
+
+async def check_guard(platform: Platform, bucket: Bucket, key: str, guard: Guard | None) -> None:
+    """A conditional write's early check (before any byte is received); ``record_version`` checks
+    again where the version is written."""
+    if guard is not None:
+        row = await reads.latest_version(platform, bucket.id, key)
+        guard.verify(row.etag if row is not None and not row.is_delete_marker else None)
 
 
 async def get_version(session: AsyncSession, bucket: Bucket, key: str, version_id: str | None = None,
@@ -136,6 +146,9 @@ async def delete_object(platform: Platform, bucket: Bucket, key: str,
                                        content_type="", meta={}, delete_marker=True)
             return row.version_id, True
         async with platform.db.session() as session:
+            if platform.db.is_postgres:  # conditional writers of this key check under the same lock
+                await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                                      {"k": f"{bucket.id}/{key}"})
             row = await session.scalar(select(ObjectVersion).where(
                 ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key, ObjectVersion.is_latest.is_(True)))
             if row is None:
@@ -167,15 +180,17 @@ async def delete_object(platform: Platform, bucket: Bucket, key: str,
 
 
 async def copy_object(platform: Platform, src: ObjectVersion, dst_bucket: Bucket, dst_key: str, *,
-                      content_type: str | None, meta: dict[str, Any] | None) -> ObjectVersion:
+                      content_type: str | None, meta: dict[str, Any] | None,
+                      guard: Guard | None = None) -> ObjectVersion:
     """Server-side copy: the new version gets its own blob (a hard link when possible; blobs are
     immutable, so sharing the bytes is safe)."""
     check_key(dst_key)
     store = blob_store(platform)
     if src.blob_id is None:
         raise no_such_key(src.key)
+    await check_guard(platform, dst_bucket, dst_key, guard)
     await usage.admit(platform, dst_bucket.user_id, src.size)
     blob_id = await store.duplicate(src.blob_id)
     return await record_version(platform, dst_bucket, dst_key, blob_id=blob_id, size=src.size, etag=src.etag,
                                 content_type=content_type or src.content_type,
-                                meta=dict(src.meta) if meta is None else meta)
+                                meta=dict(src.meta) if meta is None else meta, guard=guard)

@@ -17,6 +17,7 @@ from typing import Any
 
 from cumulo.drivers.blob import LocalBlobStore
 from cumulo.platform import Platform
+from cumulo.services.storage.conditions import Guard
 from cumulo.services.storage.models import ObjectVersion
 from cumulo.services.storage.sqlite_lane import Change
 
@@ -29,6 +30,7 @@ _LOCK = ("SELECT pg_advisory_xact_lock(h) FROM (SELECT hashtextextended(k, 0) AS
 _DROP_NULL = (f"DELETE FROM {_TABLE.name} WHERE bucket_id = $1 AND key = ANY($2::text[]) "
               "AND version_id = 'null' RETURNING blob_id")
 _DEMOTE = f"UPDATE {_TABLE.name} SET is_latest = false WHERE bucket_id = $1 AND key = ANY($2::text[]) AND is_latest"
+_CURRENT = f"SELECT etag, is_delete_marker FROM {_TABLE.name} WHERE bucket_id = $1 AND key = $2 AND is_latest"
 PARALLEL = 4  # batches in flight at once: one preparing, the others waiting for their COMMIT
 
 
@@ -40,10 +42,12 @@ class PgLane:
 
     async def write(self, changes: list[Change], rows: Sequence[ObjectVersion], *,
                     blobs: list[tuple[str, bytes]] | None = None, store: LocalBlobStore | None = None,
-                    ready: Callable[[], None] | None = None) -> list[str | None]:
+                    ready: Callable[[], None] | None = None,
+                    guards: Sequence[tuple[str, str, Guard]] = ()) -> list[str | None]:
         """Write ``blobs`` and make them durable (``store.write_group_sync``) while ``changes`` are
         applied and ``rows`` inserted in one transaction, then commit. Returns the blob ids of
-        removed rows. Raises if any blob could not be written (nothing is committed then)."""
+        removed rows. Raises if any blob could not be written (nothing is committed then).
+        ``guards``: (bucket id, key, condition) checked after the keys' locks (412 if one fails)."""
         values = [tuple(getattr(r, name) for name in _COLUMNS) for r in rows]
         names = sorted({f"{row.bucket_id}/{row.key}" for row in rows} |
                        {f"{change.bucket_id}/{key}" for change in changes for key in change.keys})
@@ -54,7 +58,7 @@ class PgLane:
                     sync = (asyncio.ensure_future(store.run(store.write_group_sync, blobs))
                             if blobs and store is not None else None)
                     try:
-                        garbage = await _statements(conn, names, changes, values)
+                        garbage = await _statements(conn, names, changes, values, guards)
                     finally:
                         errors = await sync if sync is not None else []
                     for error in errors:
@@ -69,11 +73,14 @@ class PgLane:
 
 
 async def _statements(conn: Any, names: list[str], changes: list[Change],
-                      values: list[tuple[Any, ...]]) -> list[str | None]:
+                      values: list[tuple[Any, ...]], guards: Sequence[tuple[str, str, Guard]] = ()) -> list[str | None]:
     """Writers of the same keys in other processes (and the next batch) wait on the advisory locks,
     taken in hash order so two batches never deadlock; the statements after the lock see their
     commits (READ COMMITTED: a snapshot per statement)."""
     await conn.execute(_LOCK, names)
+    for bucket_id, key, guard in guards:
+        current = await conn.fetchrow(_CURRENT, bucket_id, key)
+        guard.verify(current[0] if current is not None and not current[1] else None)
     garbage: list[str | None] = []
     for change in changes:
         if change.drop_null:

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from cumulo.drivers.blob import LocalBlobStore
 from cumulo.platform import Platform
+from cumulo.services.storage.conditions import Guard
 from cumulo.services.storage.models import ObjectVersion
 
 _TABLE = ObjectVersion.__table__
@@ -27,6 +28,7 @@ _COLUMNS = tuple(c.key for c in _TABLE.columns)
 _DIALECT = sqlite_dialect.dialect()
 _BINDS: tuple[Callable[[Any], Any] | None, ...] = tuple(c.type._cached_bind_processor(_DIALECT) for c in _TABLE.columns)
 _INSERT = f"INSERT INTO {_TABLE.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_CURRENT = (f"SELECT etag, is_delete_marker FROM {_TABLE.name} WHERE bucket_id = ? AND key = ? AND is_latest = 1")
 MAX_IN = 500  # keys per IN (...) list (SQLite's host-parameter limit is far above)
 
 
@@ -55,16 +57,18 @@ class SqliteLane:
         return self._conn
 
     async def write(self, changes: list[Change], rows: Sequence[ObjectVersion], *,
-                    blobs: list[tuple[str, bytes]] | None = None, store: LocalBlobStore | None = None) -> list[str | None]:
+                    blobs: list[tuple[str, bytes]] | None = None, store: LocalBlobStore | None = None,
+                    guards: Sequence[tuple[str, str, Guard]] = ()) -> list[str | None]:
         """Write ``blobs`` and make them durable (``store.write_group_sync``), then apply ``changes``
         and insert ``rows`` in one transaction: one thread call in all. Returns the blob ids of
-        removed rows. Raises if any blob could not be written (nothing is committed then)."""
+        removed rows. Raises if any blob could not be written (nothing is committed then).
+        ``guards``: (bucket id, key, condition) checked in the transaction first (412 if one fails)."""
         values = [_values(r) for r in rows]
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._write_sync, changes, values,
-                                                                blobs, store)
+                                                                blobs, store, guards)
 
     def _write_sync(self, changes: list[Change], values: list[tuple[Any, ...]], blobs: list[tuple[str, bytes]] | None,
-                    store: LocalBlobStore | None) -> list[str | None]:
+                    store: LocalBlobStore | None, guards: Sequence[tuple[str, str, Guard]] = ()) -> list[str | None]:
         if blobs and store is not None:
             for error in store.write_group_sync(blobs):
                 if error is not None:
@@ -73,6 +77,9 @@ class SqliteLane:
         garbage: list[str | None] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
+            for bucket_id, key, guard in guards:
+                current = conn.execute(_CURRENT, (bucket_id, key)).fetchone()
+                guard.verify(current[0] if current is not None and not current[1] else None)
             for change in changes:
                 for start in range(0, len(change.keys), MAX_IN):
                     keys = change.keys[start:start + MAX_IN]

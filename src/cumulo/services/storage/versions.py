@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ from cumulo.drivers.blob import LocalBlobStore
 from cumulo.drivers.blob.local import random_hex
 from cumulo.platform import Platform
 from cumulo.services.storage import pg_lane, sqlite_lane
+from cumulo.services.storage.conditions import Guard
 from cumulo.services.storage.errors import S3Error, no_such_bucket
 from cumulo.services.storage.models import Bucket, ObjectVersion
 
@@ -74,7 +75,8 @@ def new_row_id() -> str:
 
 async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
                          etag: str, content_type: str, meta: dict[str, Any],
-                         delete_marker: bool = False, small: bytes | None = None) -> ObjectVersion:
+                         delete_marker: bool = False, small: bytes | None = None,
+                         guard: Guard | None = None) -> ObjectVersion:
     """Make a new version the latest one, atomically; blobs it replaces are removed after the commit.
     On failure the new blob is removed, so nothing is left half-created (a caller cancelled while its
     write is in flight leaves the blob: an unreferenced file is better than a row without bytes).
@@ -82,13 +84,17 @@ async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_i
     ``small``: the bytes of blob ``blob_id``, not yet on disk. On a write lane they are written and
     made durable (one ``syncfs`` for the batch) with the batch: on SQLite in the same thread call,
     just before the transaction; on PostgreSQL while the transaction's statements run, before its
-    COMMIT. Elsewhere (in-memory SQLite) they are group-committed first."""
+    COMMIT. Elsewhere (in-memory SQLite) they are group-committed first.
+
+    ``guard``: a condition on the key's current version (``If-Match``/``If-None-Match``), checked in
+    the writing transaction after the key's lock; such a write goes in a batch of its own."""
     if small is not None and _lane(platform) is None:
         assert blob_id is not None
         await _put_small(platform, blob_id, small)
         small = None
     item = Pending(bucket, key, {"blob_id": blob_id, "size": size, "etag": etag, "content_type": content_type,
-                                 "meta": meta, "delete_marker": delete_marker, "small": small})
+                                 "meta": meta, "delete_marker": delete_marker, "small": small,
+                                 "guard": guard})
     try:
         row, garbage = await _batcher(platform).submit(item)
     except asyncio.CancelledError:
@@ -109,7 +115,7 @@ async def _write_one(platform: Platform, item: Pending) -> tuple[ObjectVersion, 
             try:
                 row, garbage = await _insert_version(session, bucket, key, blob_id=blob_id, size=size, etag=etag,
                                                      content_type=content_type, meta=meta,
-                                                     delete_marker=delete_marker)
+                                                     delete_marker=delete_marker, guard=f.get("guard"))
                 await session.commit()
             except IntegrityError:  # a concurrent writer made its version latest first: retry on top of it
                 await session.rollback()
@@ -123,13 +129,17 @@ async def _write_one(platform: Platform, item: Pending) -> tuple[ObjectVersion, 
 
 async def _insert_version(session: AsyncSession, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
                           etag: str, content_type: str, meta: dict[str, Any],
-                          delete_marker: bool) -> tuple[ObjectVersion, list[str | None]]:
+                          delete_marker: bool, guard: Guard | None = None) -> tuple[ObjectVersion, list[str | None]]:
     """Core statements (no unit of work): this is the hot path of every write."""
     garbage: list[str | None] = []
     same_key = (ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key)
     if session.get_bind().dialect.name == "postgresql":  # writers of one key take turns (SQLite has one writer)
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
                               {"k": f"{bucket.id}/{key}"})
+    if guard is not None:
+        current = (await session.execute(select(ObjectVersion.etag, ObjectVersion.is_delete_marker).where(
+            *same_key, ObjectVersion.is_latest.is_(True)))).first()
+        guard.verify(current[0] if current is not None and not current[1] else None)
     if bucket.versioning == "Enabled":
         version_id = new_version_id()
     else:  # unversioned or suspended: the "null" version is replaced
@@ -178,7 +188,8 @@ class Batcher:
         if self.queue and not self.preparing and self.inflight < getattr(fast, "parallel", 1):
             self.preparing = True
             self.inflight += 1
-            batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
+            cut = _cut(self.queue)
+            batch, self.queue = self.queue[:cut], self.queue[cut:]
             task = asyncio.create_task(self._run(fast, batch))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
@@ -205,8 +216,11 @@ class Batcher:
                 results = await self._write_lane(fast, batch, ready)
             else:
                 results = await self._write(batch) if len(batch) > 1 else [await _write_one(self.platform, batch[0])]
-        except Exception:
+        except Exception as exc:
             ready()
+            if isinstance(exc, S3Error) and len(batch) == 1:  # a write alone (failed its condition): its answer
+                _settle(batch[0], error=exc)
+                return
             log.warning("storage: a batch of %d writes failed; retrying them one by one", len(batch),
                         exc_info=True)
             for item in batch:
@@ -234,11 +248,14 @@ class Batcher:
                                       demote=bool(bucket.versioning)) for bucket, keys in by_bucket.values()]
         results, rows = _plan(batch, last)
         smalls = [(item.fields["blob_id"], item.fields["small"]) for item in batch if item.fields.get("small") is not None]
+        guards = [(item.bucket.id, item.key, item.fields["guard"]) for item in batch if item.fields.get("guard")]
         async with write_lock(self.platform):
             if isinstance(fast, pg_lane.PgLane):
-                garbage = await fast.write(changes, rows, blobs=smalls, store=blob_store(self.platform), ready=ready)
+                garbage = await fast.write(changes, rows, blobs=smalls, store=blob_store(self.platform), ready=ready,
+                                           guards=guards)
             else:
-                garbage = await fast.write(changes, rows, blobs=smalls, store=blob_store(self.platform))
+                garbage = await fast.write(changes, rows, blobs=smalls, store=blob_store(self.platform),
+                                           guards=guards)
         if results:  # the replaced blobs are removed by the first request of the batch
             results[0] = (results[0][0], results[0][1] + garbage)
         return results
@@ -270,6 +287,15 @@ class Batcher:
         if results:  # the replaced blobs are removed by the first request of the batch
             results[0] = (results[0][0], results[0][1] + garbage)
         return results
+
+
+def _cut(queue: list[Pending]) -> int:
+    """How many queued writes go in the next batch: up to ``MAX_BATCH``, and a conditional write
+    alone (its check must see every write queued before it, and fail alone)."""
+    for i, item in enumerate(queue):
+        if i == MAX_BATCH or item.fields.get("guard") is not None:
+            return max(i, 1)
+    return len(queue)
 
 
 async def _put_small(platform: Platform, blob_id: str, data: bytes) -> None:

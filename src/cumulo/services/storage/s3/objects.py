@@ -13,6 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from cumulo.core.clock import aware
 from cumulo.core.errors import NotFound
 from cumulo.services.storage import buckets, objects
+from cumulo.services.storage.conditions import Guard, etag_matches
 from cumulo.services.storage.errors import S3Error, access_denied, malformed_xml
 from cumulo.services.storage.models import Bucket, ObjectVersion
 from cumulo.services.storage.s3 import xml
@@ -86,7 +87,8 @@ async def put(req: S3Request, bucket: Bucket, key: str) -> Response:
         return await copy(req, bucket, key)
     checks = req.checks()
     row = await objects.put_object(req.platform, bucket, key, req.body(checks), checks,
-                                   content_type=req.headers.get("content-type"), meta=metadata_from(req))
+                                   content_type=req.headers.get("content-type"), meta=metadata_from(req),
+                                   guard=Guard.from_headers(req.headers))
     headers = {"ETag": f'"{row.etag}"'}
     if bucket.versioning:
         headers["x-amz-version-id"] = row.version_id
@@ -123,9 +125,10 @@ async def copy(req: S3Request, bucket: Bucket, key: str) -> Response:
     check_conditions(req, src, prefix="x-amz-copy-source-if-")
     if directive == "REPLACE":
         row = await objects.copy_object(req.platform, src, bucket, key, content_type=req.headers.get("content-type"),
-                                        meta=metadata_from(req))
+                                        meta=metadata_from(req), guard=Guard.from_headers(req.headers))
     else:
-        row = await objects.copy_object(req.platform, src, bucket, key, content_type=None, meta=None)
+        row = await objects.copy_object(req.platform, src, bucket, key, content_type=None, meta=None,
+                                        guard=Guard.from_headers(req.headers))
     headers = {"x-amz-version-id": row.version_id} if bucket.versioning else {}
     if src_bucket.versioning:
         headers["x-amz-copy-source-version-id"] = src.version_id
@@ -140,22 +143,18 @@ def _http_time(value: str) -> dt.datetime | None:
         return None
 
 
-def _etag_matches(header: str, etag: str) -> bool:
-    return any(t.strip().strip('"') in (etag, "*") for t in header.split(","))
-
-
 def check_conditions(req: S3Request, row: ObjectVersion, prefix: str = "if-") -> None:
     h = req.headers
     modified = (aware(row.created_at) or row.created_at).replace(microsecond=0)
     failed = S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
     match, none_match = h.get(f"{prefix}match"), h.get(f"{prefix}none-match")
-    if match is not None and not _etag_matches(match, row.etag):
+    if match is not None and not etag_matches(match, row.etag):
         raise failed
     since = _http_time(h.get(f"{prefix}unmodified-since", ""))
     if match is None and since is not None and modified > since:
         raise failed
     not_modified_status = 412 if prefix != "if-" else 304
-    if none_match is not None and _etag_matches(none_match, row.etag):
+    if none_match is not None and etag_matches(none_match, row.etag):
         raise S3Error("NotModified" if not_modified_status == 304 else "PreconditionFailed", "Not Modified",
                       not_modified_status, headers={"ETag": f'"{row.etag}"'})
     since = _http_time(h.get(f"{prefix}modified-since", ""))

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from cumulo.services.storage import buckets, multipart, objects
+from cumulo.services.storage.conditions import Guard
 from cumulo.services.storage.errors import S3Error, malformed_xml
 from cumulo.services.storage.models import Bucket
 from cumulo.services.storage.s3 import xml
@@ -81,7 +82,7 @@ async def complete(req: S3Request, bucket: Bucket, key: str) -> Response:
         if number is None or etag is None:
             raise malformed_xml("each Part needs PartNumber and ETag")
         wanted.append((multipart.check_part_number(number), etag))
-    row = await multipart.complete(req.platform, bucket, upload, wanted)
+    row = await multipart.complete(req.platform, bucket, upload, wanted, Guard.from_headers(req.headers))
     headers = {"x-amz-version-id": row.version_id} if bucket.versioning else {}
     return xml_response(xml.render("CompleteMultipartUploadResult", [
         ("Location", f"/{bucket.name}/{key}"), ("Bucket", bucket.name), ("Key", key), ("ETag", f'"{row.etag}"')]),

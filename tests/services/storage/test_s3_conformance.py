@@ -102,3 +102,125 @@ def test_rest_delete_aborts_uploads(server: LiveServer, user: Client, s3: Any, b
     user.storage.delete_bucket(bucket)
     assert bucket not in [b["name"] for b in user.storage.buckets()]
     assert not any(blob_store(server.platform).exists(b) for b in blobs)
+
+
+# --- point 9: conditional writes ------------------------------------------------------------------
+
+def test_put_object_conditions(s3: Any, bucket: str) -> None:
+    first = s3.put_object(Bucket=bucket, Key="k", Body=b"one", IfNoneMatch="*")["ETag"]
+    with pytest.raises(ClientError) as exc:  # the key exists now
+        s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfNoneMatch="*")
+    assert (code(exc), status(exc)) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfMatch='"' + "0" * 32 + '"')
+    assert (code(exc), status(exc)) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as exc:  # nothing to match
+        s3.put_object(Bucket=bucket, Key="missing", Body=b"x", IfMatch=first)
+    assert (code(exc), status(exc)) == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="missing")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfMatch=first)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"two"
+    with pytest.raises(ClientError) as exc:  # the old ETag no longer matches
+        s3.put_object(Bucket=bucket, Key="k", Body=b"three", IfMatch=first)
+    assert code(exc) == "PreconditionFailed"
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k"}, IfNoneMatch="*")
+    with pytest.raises(ClientError) as exc:
+        s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k"}, IfNoneMatch="*")
+    assert code(exc) == "PreconditionFailed"
+    # a delete marker is no current object: If-None-Match: * writes again
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.delete_object(Bucket=bucket, Key="k")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"four", IfNoneMatch="*")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"four"
+
+
+def test_complete_multipart_conditions(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"old")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="k", UploadId=upload, PartNumber=1, Body=b"new")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload, MultipartUpload=parts, IfNoneMatch="*")
+    assert (code(exc), status(exc)) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload, MultipartUpload=parts,
+                                     IfMatch='"' + "0" * 32 + '"')
+    assert code(exc) == "PreconditionFailed"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"old"
+    current = s3.head_object(Bucket=bucket, Key="k")["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload, MultipartUpload=parts, IfMatch=current)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"new"
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_conditional_writes_race(s3: Any, bucket: str) -> None:
+    """Writers that all pass the early check at once: the check where the version is written lets
+    exactly one create the key (If-None-Match) and one win each compare-and-swap round (If-Match)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(i: int) -> bool:
+        try:
+            s3.put_object(Bucket=bucket, Key="lock", Body=str(i).encode(), IfNoneMatch="*")
+            return True
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "PreconditionFailed"
+            return False
+
+    with ThreadPoolExecutor(16) as pool:
+        won = list(pool.map(create, range(32)))
+    assert won.count(True) == 1
+    assert s3.get_object(Bucket=bucket, Key="lock")["Body"].read() == str(won.index(True)).encode()
+    etag = s3.head_object(Bucket=bucket, Key="lock")["ETag"]
+
+    def swap(i: int) -> bool:
+        try:
+            s3.put_object(Bucket=bucket, Key="lock", Body=f"swap {i}".encode(), IfMatch=etag)
+            return True
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "PreconditionFailed"
+            return False
+
+    with ThreadPoolExecutor(16) as pool:
+        swapped = list(pool.map(swap, range(32)))
+    assert swapped.count(True) == 1
+    assert s3.get_object(Bucket=bucket, Key="lock")["Body"].read() == f"swap {swapped.index(True)}".encode()
+
+
+# --- point 11: presigned SigV4 URL expiry ---------------------------------------------------------
+
+def _presign(creds: dict[str, Any], url: str, expires: int, monkeypatch: pytest.MonkeyPatch,
+             signed_at: Any = None) -> str:
+    """A SigV4 query-signed URL (botocore's signer), optionally signed at another time."""
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    if signed_at is not None:
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda remove_tzinfo=True: signed_at)
+    request = AWSRequest(method="GET", url=url)
+    botocore.auth.S3SigV4QueryAuth(Credentials(creds["access_key_id"], creds["secret_access_key"]), "s3",
+                                   "us-east-1", expires=expires).add_auth(request)
+    monkeypatch.undo()
+    return request.url  # type: ignore[no-any-return]
+
+
+def test_presigned_expiry_out_of_range_is_access_denied(server: LiveServer, creds: dict[str, Any], s3: Any,
+                                                        bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime as dt
+
+    import httpx
+
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"hello")
+    target = f"{server.s3_url}/{bucket}/doc"
+    assert httpx.get(_presign(creds, target, 60, monkeypatch)).content == b"hello"
+    assert httpx.get(_presign(creds, target, 604800, monkeypatch)).status_code == 200
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    cases = {"zero": _presign(creds, target, 0, monkeypatch),
+             "negative": _presign(creds, target, -7, monkeypatch),
+             "beyond 7 days": _presign(creds, target, 604801, monkeypatch),
+             "expired": _presign(creds, target, 60, monkeypatch, signed_at=now - dt.timedelta(minutes=5))}
+    for what, url in cases.items():
+        answer = httpx.get(url)
+        assert answer.status_code == 403, (what, answer.text)
+        assert "<Code>AccessDenied</Code>" in answer.text, what

@@ -82,9 +82,11 @@ def parse(method: str, headers: dict[str, str], query: list[tuple[str, str]]) ->
             expires = int(params.get("X-Amz-Expires", ""))
         except ValueError:
             raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires must be a number", 400) from None
-        if not 1 <= expires <= MAX_EXPIRES:
-            raise S3Error("AuthorizationQueryParametersError",
-                          f"X-Amz-Expires must be between 1 and {MAX_EXPIRES} seconds", 400)
+        if expires > MAX_EXPIRES:  # S3: 403 AccessDenied, like an expired URL
+            raise access_denied("X-Amz-Expires must be less than a week (in seconds); that is, the given "
+                                "X-Amz-Expires must be less than 604800 seconds")
+        if expires < 1:
+            raise access_denied("X-Amz-Expires must be a positive number of seconds")
         key, date, region, service = _credential(params.get("X-Amz-Credential", ""))
         return Claim(key, date, region, service, params.get("X-Amz-Date", ""),
                      params.get("X-Amz-SignedHeaders", "host").split(";"), params.get("X-Amz-Signature", ""),

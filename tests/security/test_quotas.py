@@ -241,3 +241,24 @@ def test_every_quota_is_in_the_readme_table() -> None:
     missing = [f"{kind} ({q.setting})" for kind, q in registry().items()
                if f"| `{kind}` | `CUMULO_{q.setting.upper()}` |" not in readme]
     assert not missing, f"quotas missing from the README's quota table: {missing}"
+
+
+def test_s3_usage_is_measured_again_in_the_background_keeping_what_was_admitted(low: LiveServer,
+                                                                                 owner: Client) -> None:
+    from cumulo.services.storage import usage
+
+    s3 = s3_client(low, owner.storage.create_credentials())
+    bucket = name("b")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="a", Body=b"x" * 300)
+    uid = owner.identity.me()["id"]
+
+    async def stale_then_admit() -> tuple[float, float]:
+        use = usage._uses(low.platform)[uid]
+        use.measured, use.bytes = 0.0, 0.0  # as if measured long ago, and wrongly
+        await usage.admit(low.platform, uid, 50)  # goes on at once; a measure starts
+        assert use.refresh is not None
+        await use.refresh
+        return use.bytes, use.objects
+
+    assert low.call(stale_then_admit()) == (300 + 50, 1 + 1)  # the stored bytes, plus what was just admitted

@@ -3,7 +3,9 @@
 
 The write path is group-committed and hot, so the check does not count rows on every PUT: each API
 process keeps the bucket owner's use, measured from the database at most every ``FRESH_SECONDS``, and
-adds to it what it admits meanwhile (a reservation taken before the body is read). The bytes that
+adds to it what it admits meanwhile (a reservation taken before the body is read). Only a user's
+first upload in a process waits for a measure; later ones go on with the known use while one
+background measure per user refreshes it (what is admitted during that measure is added on top). The bytes that
 count are the declared ``Content-Length`` (or ``x-amz-decoded-content-length``); a body of unknown
 length counts after it is stored. Approximations, documented in the README: uploads admitted by
 *other* API processes during the same few seconds are not seen until the next measure, so a user at
@@ -14,8 +16,10 @@ policy-granted writer uses the owner's quota, as on S3).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +29,7 @@ from cumulo.services.quotas import service as quotas
 from cumulo.services.storage.models import Bucket, ObjectVersion, Part, Upload
 
 FRESH_SECONDS = 2.0
+log = logging.getLogger("cumulo.storage")
 
 
 @dataclass
@@ -32,6 +37,8 @@ class Use:
     bytes: float
     objects: float
     measured: float
+    since: list[float] = field(default_factory=lambda: [0.0, 0.0])  # admitted while a measure runs
+    refresh: asyncio.Task[None] | None = None
 
 
 async def measure(session: AsyncSession, user_id: str) -> tuple[int, int]:
@@ -57,14 +64,16 @@ async def admit(platform: Platform, user_id: str, size: int | None, objects: int
     already used up; count it with ``add`` once stored."""
     uses = _uses(platform)
     use = uses.get(user_id)
-    now = time.monotonic()
-    if use is None or now - use.measured > FRESH_SECONDS:
+    if use is None:
         async with platform.db.session() as session:
             stored, count = await measure(session, user_id)
-        use = uses[user_id] = Use(stored, count, time.monotonic())
+        use = uses.get(user_id) or Use(stored, count, time.monotonic())
         if len(uses) > 100_000:
             uses.clear()
-            uses[user_id] = use
+        uses[user_id] = use
+    elif time.monotonic() - use.measured > FRESH_SECONDS and use.refresh is None:
+        use.since = [0.0, 0.0]
+        use.refresh = asyncio.create_task(_refresh(platform, user_id, use))
     settings = platform.settings
     cap = settings.quota_storage_bytes
     if (use.bytes + size > cap) if size is not None else (use.bytes >= cap):
@@ -73,6 +82,20 @@ async def admit(platform: Platform, user_id: str, size: int | None, objects: int
         raise quotas.refuse(quotas.quota("storage_objects"), use.objects, objects, settings.quota_storage_objects)
     use.bytes += size or 0
     use.objects += objects
+    use.since[0] += size or 0
+    use.since[1] += objects
+
+
+async def _refresh(platform: Platform, user_id: str, use: Use) -> None:
+    try:
+        async with platform.db.session() as session:
+            stored, count = await measure(session, user_id)
+        use.bytes, use.objects = stored + use.since[0], count + use.since[1]
+        use.measured = time.monotonic()
+    except Exception as exc:  # noqa: BLE001 - the next upload tries again; the known use stands meanwhile
+        log.warning("storage: could not measure the use of %s: %s", user_id, exc)
+    finally:
+        use.refresh = None
 
 
 def add(platform: Platform, user_id: str, size: int) -> None:
@@ -80,6 +103,7 @@ def add(platform: Platform, user_id: str, size: int) -> None:
     use = _uses(platform).get(user_id)
     if use is not None and size > 0:
         use.bytes += size
+        use.since[0] += size
 
 
 def forget(platform: Platform, user_id: str) -> None:

@@ -177,3 +177,13 @@ def test_registering_a_taken_address_mails_its_owner(server: LiveServer) -> None
     assert (fresh.status_code, fresh.json()["message"]) == (taken.status_code, taken.json()["message"])
     subjects = [m["Subject"] for m in mails_to(server, email)]
     assert subjects == ["Verify your Cumulo account", "Someone tried to register with your address"]
+
+
+def test_expired_keys_do_not_hold_the_key_quota(make_server) -> None:  # type: ignore[no-untyped-def]
+    live = make_server(quota_api_keys=2)
+    with register_and_login(live) as c:  # key 1: the login key
+        short = c.post("/auth/keys", {"name": "short", "expires_in_seconds": 60})  # key 2
+        assert status(lambda: c.identity.create_key("third")) == (403, "QUOTA_EXCEEDED")
+        _expire(live, short["key"])
+        assert c.identity.create_key("third")["name"] == "third"  # the expired key made room
+        assert sorted(k["name"] for k in c.identity.keys() if not k["login"]) == ["third"]

@@ -220,19 +220,32 @@ async def _count_failure(session: AsyncSession, email: str, source: str, failure
         await session.commit()
 
 
+async def _drop_expired(platform: Platform, session: AsyncSession, user_id: str) -> None:
+    """Delete the user's expired keys (they are refused anyway), in the caller's transaction."""
+    now = utcnow()
+    expired = [k for k in (await session.scalars(select(ApiKey).where(ApiKey.user_id == user_id,
+                                                                      ApiKey.expires_at.is_not(None)))).all()
+               if aware(k.expires_at) <= now]
+    for key in expired:
+        await session.delete(key)
+        _cache(platform).evict(key.key_hash)
+    if expired:
+        await session.flush()
+
+
 async def _make_room_for_login_key(platform: Platform, session: AsyncSession, user_id: str) -> None:
     """A login at the key quota does not fail while there is a login key to replace: the user's
     expired keys go first, then the oldest login keys."""
     await locks.hold(session, f"quota:{user_id}")
-    now = utcnow()
+    await _drop_expired(platform, session, user_id)
     keys = list((await session.scalars(select(ApiKey).where(ApiKey.user_id == user_id)
                                        .order_by(ApiKey.created_at))).all())
-    drop = [k for k in keys if k.expires_at is not None and aware(k.expires_at) <= now]
-    count, limit = len(keys) - len(drop), platform.settings.quota_api_keys
+    drop: list[ApiKey] = []
+    count, limit = len(keys), platform.settings.quota_api_keys
     for key in keys:
         if count + 1 <= limit:
             break
-        if key.login and key not in drop:
+        if key.login:
             drop.append(key)
             count -= 1
     if count + 1 > limit:
@@ -326,6 +339,8 @@ async def create_key(platform: Platform, session: AsyncSession, user: Principal,
     """A named key, optionally expiring and limited (``scopes``, see ``identity.scopes``)."""
     _unscoped(user, "make keys")
     stored = key_scopes.parse(scopes)
+    await locks.hold(session, f"quota:{user.user_id}")
+    await _drop_expired(platform, session, user.user_id)  # expired keys do not hold the quota
     await quotas.check(session, platform, user.user_id, "api_keys")
     expires_at = utcnow() + dt.timedelta(seconds=expires_in_seconds) if expires_in_seconds else None
     raw, key = await _new_key(session, user.user_id, name, expires_at=expires_at, scopes=stored)

@@ -31,6 +31,7 @@ from cumulo.services.lb.service import KIND, placement, set_initial, set_unused
 log = logging.getLogger("cumulo.lb")
 MAX_SLEEP = 5.0
 MIN_SLEEP = 0.05
+PARALLEL = 64  # health checks in flight at once
 DRAIN_SETTLE = 5.0  # a drain ends early only after the gateway's push (coalesced, <= 2 s) took it out
 
 
@@ -42,6 +43,7 @@ class Prober:
         self.reread = True  # re-read every target's instance on the next pass (an instance event)
         self.pushed: dict[str, tuple[Any, ...]] = {}  # lb id -> the pool the gateway was last told about
         self._client: health.httpx.AsyncClient | None = None
+        self._parallel = asyncio.Semaphore(PARALLEL)
 
     @property
     def client(self) -> health.httpx.AsyncClient:
@@ -117,8 +119,9 @@ class Prober:
             [t for t in targets if t.lb_id == lb_id])))
 
     async def _check(self, lb: LoadBalancer, t: Target) -> health.Result:
-        return await health.check(self.client, t.address or "", lb.hc_port or t.port, lb.hc_path, lb.hc_timeout,
-                                  lb.hc_matcher)
+        async with self._parallel:
+            return await health.check(self.client, t.address or "", lb.hc_port or t.port, lb.hc_path,
+                                      lb.hc_timeout, lb.hc_matcher)
 
     def _apply(self, lb: LoadBalancer, t: Target, result: health.Result) -> None:
         counters = self.counters.setdefault(t.id, health.Counters())

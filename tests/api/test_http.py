@@ -122,6 +122,7 @@ def test_metrics_in_prometheus_format(make_server) -> None:  # type: ignore[no-u
     assert 'cumulo_http_request_duration_seconds_bucket{method="GET",route="/auth/keys",le="+Inf"}' in text
 
 
+@pytest.mark.docker  # ready means every check passes, Docker's too
 def test_readiness_reports_checks(server: LiveServer) -> None:
     r = httpx.get(f"{server.url}/health/ready")
     body = r.json()

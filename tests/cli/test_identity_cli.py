@@ -7,6 +7,7 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cumulo.cli.main import app
@@ -48,6 +49,7 @@ def test_server_down_is_a_clear_error(cli) -> None:  # type: ignore[no-untyped-d
     assert result.exit_code == 2 and "cumulo up" in result.output
 
 
+@pytest.mark.docker  # every check CONNECTED, Docker's too
 def test_health_command(cli) -> None:  # type: ignore[no-untyped-def]
     assert "CONNECTED" in cli("health").output
 

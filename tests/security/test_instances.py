@@ -212,3 +212,19 @@ def test_secret_files_refuse_a_root_open_to_others(tmp_path) -> None:  # type: i
         secretfiles.write(base / "planted", "c1", {"TOKEN": "d"})
     secretfiles.remove(base / "inst", "c1")
     assert not folder.exists()
+
+
+def test_secret_files_of_vanished_containers_are_pruned(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from cumulo.drivers.compute import secretfiles
+
+    base = tmp_path / "secrets"
+    base.mkdir(mode=0o700)
+    for name in ("alive", "gone", "just-written"):
+        secretfiles.write(base / "inst", name, {"X": "1"})
+    old = os.stat(base / "inst" / "gone").st_mtime - 3600
+    for name in ("alive", "gone"):
+        os.utime(base / "inst" / name, (old, old))
+    secretfiles.prune(base / "inst", keep={"alive"})
+    assert sorted(os.listdir(base / "inst")) == ["alive", "just-written"]

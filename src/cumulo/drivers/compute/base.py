@@ -181,6 +181,10 @@ class ComputeDriver(abc.ABC):
         """(Re)write the secret files of ``spec`` before its existing container starts again (they
         live on a tmpfs: gone after a reboot, and a secret may have a new value)."""
 
+    async def prune_secrets(self, keep: set[str]) -> None:
+        """Remove the secret files of every container of this installation not named in ``keep``
+        (one removed behind our back leaves its files otherwise)."""
+
     @staticmethod
     def port_free(host: str, port: int) -> bool:
         """True when nothing on this host listens on (or holds) ``host:port`` (TCP): try binding it."""

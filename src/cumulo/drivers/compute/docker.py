@@ -241,6 +241,10 @@ class DockerDriver(ComputeDriver):
     async def create(self, spec: ContainerSpec) -> ContainerState:
         return await self._run(self._create, spec)
 
+    async def prune_secrets(self, keep: set[str]) -> None:
+        if self._secrets_root is not None:
+            await self._run(secretfiles.prune, self._secrets_root, keep)
+
     async def write_secrets(self, spec: ContainerSpec) -> None:
         if spec.secret_files and self._secrets_local():
             assert self._secrets_root is not None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import time
 from pathlib import Path
 
 from cumulo.core.errors import Unavailable
@@ -72,3 +73,20 @@ def _write(root: Path, container: str, files: dict[str, str]) -> Path:
 def remove(root: Path, container: str) -> None:
     if container and "/" not in container and container not in (".", ".."):
         shutil.rmtree(root / container, ignore_errors=True)
+
+
+def prune(root: Path, keep: set[str], min_age: float = 300.0) -> None:
+    """Remove every container folder under ``root`` not named in ``keep`` and untouched for
+    ``min_age`` seconds (a folder written for a container being created right now stays)."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        try:
+            fresh = now - (root / name).lstat().st_mtime < min_age
+        except OSError:
+            continue
+        if name not in keep and not fresh:
+            remove(root, name)

@@ -262,7 +262,8 @@ async def sweep(platform: Platform) -> None:
         except CumuloError as exc:
             log.warning("instance %s not converged: %s", instance_id, exc.message)
     driver = compute_driver(platform)
-    for c in await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: KIND}):
+    alive = await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: KIND})
+    for c in alive:
         resource = c.labels.get(LABEL_RESOURCE)
         if resource not in ids:
             async with platform.db.session() as session:  # re-check: it may have been created meanwhile
@@ -270,3 +271,6 @@ async def sweep(platform: Platform) -> None:
                     continue
             log.info("removing orphan container %s (instance %s is gone)", c.name, resource)
             await driver.destroy(c.id)
+    # secret files of containers removed behind our back (folders written in the last minutes stay:
+    # a container may be being created right now)
+    await driver.prune_secrets({c.name for c in alive} | {container_name(platform, i) for i in ids})

@@ -1,8 +1,8 @@
 """How other services put traffic on the data plane (load balancers, later apps and deployments).
 
 The gateway is the only owner of the proxy configuration. Another service contributes to it by
-registering a *provider* once, at import time of one of its modules that discovery loads (e.g. its
-``lifecycle.py`` or ``reconciler.py``, or a ``hooks.py`` imported from them)::
+registering a *provider* once, at import time of its ``hooks.py`` (the gateway imports every
+service's ``hooks.py`` before it first reads the registry, in every process role)::
 
     from cumulo.services.gateway import providers
 
@@ -63,6 +63,18 @@ class Provider:
 
 
 _providers: dict[str, Provider] = {}
+_discovered = False
+
+
+def _discover() -> None:
+    """Import every service's ``hooks.py`` once (where providers register), so a process that runs no
+    reconcilers (``cumulo api``) knows the providers too."""
+    global _discovered
+    if not _discovered:
+        _discovered = True
+        from cumulo import services
+
+        services.modules("hooks")
 
 
 def register(name: str, *, routes: RoutesFn | None = None, pool: PoolFn | None = None) -> None:
@@ -73,10 +85,12 @@ def register(name: str, *, routes: RoutesFn | None = None, pool: PoolFn | None =
 
 
 def registered() -> list[Provider]:
+    _discover()
     return [_providers[n] for n in sorted(_providers)]
 
 
 def get(name: str) -> Provider | None:
+    _discover()
     return _providers.get(name)
 
 
@@ -106,7 +120,7 @@ async def collect(session: AsyncSession, platform: Platform) -> list[Route]:
 async def resolve_pool(session: AsyncSession, platform: Platform, user_id: str, target: str) -> Pool | None:
     """``"<name>:<ref>"`` -> the provider's pool for ``user_id``; ``None`` when unknown or not owned."""
     name, _, ref = target.partition(":")
-    provider = _providers.get(name)
+    provider = get(name)
     if provider is None or provider.pool is None or not ref:
         return None
     return await provider.pool(session, platform, user_id, ref)

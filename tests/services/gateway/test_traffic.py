@@ -106,3 +106,30 @@ def test_caddy_killed_is_restarted_with_its_config(gw_server: LiveServer, gw_use
     served(f, "/after", "gw-kill")
     assert eventually(lambda: process.pid not in (None, pid))
     gw_user.routes.delete(route["id"])
+
+
+def test_https_with_the_downloadable_internal_ca(gw_user: Client, web: Callable[[str], dict[str, Any]],
+                                                 front: Callable[[str], Front], tmp_path: Any) -> None:
+    import ssl
+
+    import httpx
+
+    inst = web("gw-tls")
+    route = gw_user.routes.create("tls", f"instance:{inst['id']}:8000")
+    served(front(route["url"]), "/", "gw-tls")
+    pem = eventually(lambda: gw_user.routes.ca_certificate())
+    assert pem.startswith("-----BEGIN CERTIFICATE-----")
+    ca = tmp_path / "ca.pem"
+    ca.write_text(pem)
+    url = httpx.URL(route["https_url"])
+    ctx = ssl.create_default_context(cafile=str(ca))
+
+    def over_tls() -> dict[str, Any] | None:
+        with httpx.Client(verify=ctx, trust_env=False) as http:
+            r = http.get(f"https://127.0.0.1:{url.port}/secure", headers={"Host": url.host},
+                         extensions={"sni_hostname": url.host})
+        return r.json() if r.status_code == 200 else None
+
+    got = eventually(over_tls)
+    assert got["name"] == "gw-tls" and got["path"] == "/secure"
+    gw_user.routes.delete(route["id"])

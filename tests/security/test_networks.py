@@ -166,8 +166,12 @@ def test_vpc_blocks_overlapping_a_host_network_are_refused_and_the_pool_skips_th
         c.delete(f"/vpcs/{chosen['id']}")
 
 
-def test_vpc_count_quota_holds_under_concurrent_creates(make_server) -> None:  # type: ignore[no-untyped-def]
-    live = make_server(quota_vpcs=2)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_vpc_count_quota_holds_under_concurrent_creates(make_server, backend: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import _create_pg_database
+
+    url, drop = _create_pg_database() if backend == "postgresql" else (None, lambda: None)
+    live = make_server(quota_vpcs=2, database_url=url)
     with register_and_login(live) as c:
         codes = concurrent_statuses([lambda i=i: c.post("/vpcs", {"name": f"q{i}"}) for i in range(5)])
         assert codes == [201, 201, 403, 403, 403]
@@ -180,6 +184,8 @@ def test_vpc_count_quota_holds_under_concurrent_creates(make_server) -> None:  #
         c.delete(f"/instances/{inst['id']}")
         for vpc in c.get("/vpcs"):
             c.delete(f"/vpcs/{vpc['id']}")
+    live.stop()
+    drop()
 
 
 PROBE = '''

@@ -224,3 +224,132 @@ def test_presigned_expiry_out_of_range_is_access_denied(server: LiveServer, cred
         answer = httpx.get(url)
         assert answer.status_code == 403, (what, answer.text)
         assert "<Code>AccessDenied</Code>" in answer.text, what
+
+
+# --- point 10: delete markers on unversioned and suspended buckets --------------------------------
+
+def test_delete_on_unversioned_bucket(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    answer = s3.delete_object(Bucket=bucket, Key="k")
+    assert "VersionId" not in answer and "DeleteMarker" not in answer  # S3 returns neither here
+    assert "Versions" not in s3.list_object_versions(Bucket=bucket)
+    assert "DeleteMarkers" not in s3.list_object_versions(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="a", Body=b"x")
+    many = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a"}, {"Key": "never"}]})
+    assert sorted(d["Key"] for d in many["Deleted"]) == ["a", "never"]
+    assert not any("DeleteMarker" in d or "VersionId" in d for d in many["Deleted"])
+    s3.put_object(Bucket=bucket, Key="n", Body=b"x")  # the "null" version can be named
+    assert s3.head_object(Bucket=bucket, Key="n", VersionId="null")["ContentLength"] == 1
+    s3.delete_object(Bucket=bucket, Key="n", VersionId="null")
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_delete_markers_on_suspended_bucket(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"plain")  # before versioning: the "null" version
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.head_object(Bucket=bucket, Key="k")["VersionId"] == "null"
+    v1 = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["VersionId"]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    marker = s3.delete_object(Bucket=bucket, Key="k")
+    assert marker["DeleteMarker"] is True and marker["VersionId"] == "null"
+    listed = s3.list_object_versions(Bucket=bucket)
+    # the delete marker replaced the "null" version; the versioned one stays
+    assert [(v["VersionId"], v["IsLatest"]) for v in listed["Versions"]] == [(v1, False)]
+    assert [(m["VersionId"], m["IsLatest"]) for m in listed["DeleteMarkers"]] == [("null", True)]
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="k")
+    assert status(exc) == 404
+    headers = exc.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert headers.get("x-amz-delete-marker") == "true" and headers.get("x-amz-version-id") == "null"
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="k", VersionId="null")
+    assert (code(exc), status(exc)) == ("MethodNotAllowed", 405)
+    # a second delete replaces the marker, it does not pile up
+    again = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "k"}]})["Deleted"][0]
+    assert again["DeleteMarker"] is True and again["DeleteMarkerVersionId"] == "null"
+    assert len(s3.list_object_versions(Bucket=bucket)["DeleteMarkers"]) == 1
+    # a put on a suspended bucket writes the "null" version, over the marker
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"two")
+    assert put["VersionId"] == "null"
+    assert s3.get_object(Bucket=bucket, Key="k")["VersionId"] == "null"
+    listed = s3.list_object_versions(Bucket=bucket)
+    assert "DeleteMarkers" not in listed
+    assert [(v["VersionId"], v["IsLatest"]) for v in listed["Versions"]] == [("null", True), (v1, False)]
+    # the tagging calls say which version they read or changed
+    tagging = {"TagSet": [{"Key": "a", "Value": "b"}]}
+    assert s3.put_object_tagging(Bucket=bucket, Key="k", Tagging=tagging)["VersionId"] == "null"
+    assert s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=v1)["VersionId"] == v1
+    assert s3.delete_object_tagging(Bucket=bucket, Key="k")["VersionId"] == "null"
+    # removing the marker-free "null" version brings v1 back
+    removed = s3.delete_object(Bucket=bucket, Key="k", VersionId="null")
+    assert removed["VersionId"] == "null" and "DeleteMarker" not in removed
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+    # deleting a delete marker by id says so
+    s3.delete_object(Bucket=bucket, Key="k")
+    gone = s3.delete_object(Bucket=bucket, Key="k", VersionId="null")
+    assert gone["DeleteMarker"] is True and gone["VersionId"] == "null"
+    many = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "k", "VersionId": v1}]})["Deleted"][0]
+    assert many["VersionId"] == v1 and "DeleteMarker" not in many
+    assert "Versions" not in s3.list_object_versions(Bucket=bucket)
+
+
+# --- point 13: owner names, Content-Encoding, control characters, partNumber ----------------------
+
+def test_owner_display_name_is_the_users_name(user: Client, s3: Any, bucket: str) -> None:
+    me = user.identity.me()
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    owners = [s3.list_buckets()["Owner"], s3.list_objects(Bucket=bucket)["Contents"][0]["Owner"],
+              s3.list_objects_v2(Bucket=bucket, FetchOwner=True)["Contents"][0]["Owner"],
+              s3.list_object_versions(Bucket=bucket)["Versions"][0]["Owner"], s3.get_bucket_acl(Bucket=bucket)["Owner"]]
+    for owner in owners:
+        assert owner == {"ID": me["id"], "DisplayName": me["name"]}
+        assert owner["DisplayName"] != "cumulo"
+
+
+def test_content_encoding_comes_back_as_sent(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ContentEncoding="deflate, gzip")
+    assert s3.get_object(Bucket=bucket, Key="k")["ContentEncoding"] == "deflate, gzip"
+    assert s3.head_object(Bucket=bucket, Key="k")["ContentEncoding"] == "deflate, gzip"
+
+
+def test_control_character_keys_round_trip(s3: Any, bucket: str) -> None:
+    keys = ["tab\there", "bell\x07", "line\nfeed", "carriage\rreturn", "esc\x1b[0m", "del\x7f", "\x01start"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    # boto3 asks for EncodingType=url on listings and decodes the keys
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == sorted(keys)
+    assert sorted(o["Key"] for o in s3.list_objects(Bucket=bucket)["Contents"]) == sorted(keys)
+    assert sorted(v["Key"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]) == sorted(keys)
+    for key in keys:
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == key.encode()
+    with pytest.raises(ClientError) as exc:
+        s3.put_object(Bucket=bucket, Key="nul\x00", Body=b"x")
+    assert status(exc) == 400
+
+
+def test_get_part_number(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"hello")
+    whole = s3.get_object(Bucket=bucket, Key="plain", PartNumber=1)
+    assert whole["Body"].read() == b"hello" and "PartsCount" not in whole
+    assert "PartsCount" not in s3.head_object(Bucket=bucket, Key="plain", PartNumber=1)
+    for number in (2, 3):
+        with pytest.raises(ClientError) as exc:
+            s3.get_object(Bucket=bucket, Key="plain", PartNumber=number)
+        assert (code(exc), status(exc)) == ("InvalidPartNumber", 416)
+    with pytest.raises(ClientError) as exc:
+        s3.head_object(Bucket=bucket, Key="plain", PartNumber=2)
+    assert status(exc) == 416
+    # a multipart object: each part by number, x-amz-mp-parts-count
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    first, last = b"a" * (5 * 1024 * 1024), b"tail"
+    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=n,
+                                                      Body=body)["ETag"]} for n, body in ((1, first), (2, last))]
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": parts})
+    got = s3.get_object(Bucket=bucket, Key="mp", PartNumber=2)
+    assert got["Body"].read() == last and got["PartsCount"] == 2
+    assert got["ContentRange"] == f"bytes {len(first)}-{len(first) + len(last) - 1}/{len(first) + len(last)}"
+    assert s3.head_object(Bucket=bucket, Key="mp", PartNumber=1)["ContentLength"] == len(first)
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="mp", PartNumber=3)
+    assert code(exc) == "InvalidPartNumber"
+

@@ -141,7 +141,7 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
     digest = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen), usedforsecurity=False).hexdigest()
     version = await record_version(platform, bucket, upload.key, blob_id=blob_id, size=writer.size,
                                    etag=f"{digest}-{len(chosen)}", content_type=upload.content_type,
-                                   meta=dict(upload.meta), guard=guard)
+                                   meta={**upload.meta, "parts": [p.size for p in chosen]}, guard=guard)
     await abort(platform, upload)
     return version
 

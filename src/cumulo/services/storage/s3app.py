@@ -140,7 +140,7 @@ async def _bucket_op(req: S3Request, bucket: Bucket) -> Response:
         if "uploads" in p:
             return await uploads.list_uploads(req, bucket)
         if "acl" in p:
-            return _acl(req, bucket)
+            return await _acl(req, bucket)
         return await buckets.list_objects(req, bucket)
     if method == "HEAD":
         return await buckets.head(req, bucket)
@@ -162,7 +162,7 @@ async def _object_op(req: S3Request, bucket: Bucket, key: str) -> Response:
     if "acl" in p:
         if method == "GET":
             bucket_service.authorize(bucket, req.user_id, "s3:GetObject", key)
-            return _acl(req, bucket)
+            return await _acl(req, bucket)
         raise not_implemented("PutObjectAcl (use a bucket policy)")
     if method == "PUT":
         if "uploadId" in p or "partNumber" in p:
@@ -184,10 +184,10 @@ async def _object_op(req: S3Request, bucket: Bucket, key: str) -> Response:
     raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
 
 
-def _acl(req: S3Request, bucket: Bucket) -> Response:
+async def _acl(req: S3Request, bucket: Bucket) -> Response:
     if req.user_id != bucket.user_id and req.params.get("acl") is not None and req.key is None:
         raise S3Error("AccessDenied", "Access Denied", 403)
-    owner = [("ID", bucket.user_id), ("DisplayName", buckets.OWNER_NAME)]
+    owner = await buckets.owner(req, bucket.user_id)
     grant = ("Grant", [("Grantee", owner), ("Permission", "FULL_CONTROL")])
     return objects.xml_response(xml.render("AccessControlPolicy", [("Owner", owner),
                                                                    ("AccessControlList", [grant])]))

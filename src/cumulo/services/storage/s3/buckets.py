@@ -9,8 +9,10 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import select
 from starlette.responses import Response
 
+from cumulo.services.identity.models import User
 from cumulo.services.storage import buckets, listing
 from cumulo.services.storage.errors import S3Error, access_denied, malformed_xml
 from cumulo.services.storage.models import Bucket
@@ -18,11 +20,12 @@ from cumulo.services.storage.s3 import xml
 from cumulo.services.storage.s3.objects import xml_response
 from cumulo.services.storage.s3.request import S3Request
 
-OWNER_NAME = "cumulo"
 
-
-def _owner(user_id: str) -> list[tuple[str, Any]]:
-    return [("ID", user_id), ("DisplayName", OWNER_NAME)]
+async def owner(req: S3Request, user_id: str) -> list[tuple[str, Any]]:
+    """The ``Owner`` element: the user's id and display name (their account name)."""
+    async with req.platform.db.session() as session:
+        name = await session.scalar(select(User.name).where(User.id == user_id))
+    return [("ID", user_id), ("DisplayName", name or user_id)]
 
 
 def _need_user(req: S3Request) -> str:
@@ -36,7 +39,7 @@ async def list_all(req: S3Request) -> Response:
     async with req.platform.db.session() as session:
         rows = await buckets.list_buckets(session, user_id)
     items = [("Bucket", [("Name", b.name), ("CreationDate", b.created_at)]) for b in rows]
-    return xml_response(xml.render("ListAllMyBucketsResult", [("Owner", _owner(user_id)), ("Buckets", items)]))
+    return xml_response(xml.render("ListAllMyBucketsResult", [("Owner", await owner(req, user_id)), ("Buckets", items)]))
 
 
 async def create(req: S3Request, name: str) -> Response:
@@ -180,12 +183,14 @@ async def list_objects(req: S3Request, bucket: Bucket) -> Response:
         page = await listing.list_objects(session, bucket, prefix=prefix, delimiter=delimiter, after=after,
                                           max_keys=max_keys)
     contents = []
+    owner_node = await owner(req, bucket.user_id) if page.objects and (not v2 or p.get("fetch-owner") == "true") \
+        else None
     for row in page.objects:
         entry: list[tuple[str, Any]] = [("Key", enc(row.key)), ("LastModified", row.created_at),
                                         ("ETag", f'"{row.etag}"'), ("Size", row.size),
                                         ("StorageClass", "STANDARD")]
         if not v2 or p.get("fetch-owner") == "true":
-            entry.append(("Owner", _owner(bucket.user_id)))
+            entry.append(("Owner", owner_node))
         contents.append(("Contents", entry))
     common = [("CommonPrefixes", [("Prefix", enc(cp))]) for cp in page.prefixes]
     head: list[tuple[str, Any]] = [("Name", bucket.name), ("Prefix", enc(prefix))]
@@ -227,14 +232,15 @@ async def list_versions(req: S3Request, bucket: Bucket) -> Response:
                                            key_marker=p.get("key-marker") or None,
                                            version_marker=p.get("version-id-marker") or None, max_keys=max_keys)
     items: list[tuple[str, Any]] = []
+    owner_node = await owner(req, bucket.user_id) if page.objects else None
     for row in page.objects:
         common: list[tuple[str, Any]] = [("Key", enc(row.key)), ("VersionId", row.version_id),
                                          ("IsLatest", row.is_latest), ("LastModified", row.created_at)]
         if row.is_delete_marker:
-            items.append(("DeleteMarker", common + [("Owner", _owner(bucket.user_id))]))
+            items.append(("DeleteMarker", common + [("Owner", owner_node)]))
         else:
             items.append(("Version", common + [("ETag", f'"{row.etag}"'), ("Size", row.size),
-                                               ("StorageClass", "STANDARD"), ("Owner", _owner(bucket.user_id))]))
+                                               ("StorageClass", "STANDARD"), ("Owner", owner_node)]))
     head: list[tuple[str, Any]] = [("Name", bucket.name), ("Prefix", enc(p.get("prefix", ""))),
                                    ("KeyMarker", enc(p.get("key-marker", ""))),
                                    ("VersionIdMarker", p.get("version-id-marker", "")), ("MaxKeys", max_keys),

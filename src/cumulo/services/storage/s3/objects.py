@@ -12,7 +12,7 @@ from starlette.responses import Response, StreamingResponse
 
 from cumulo.core.clock import aware
 from cumulo.core.errors import NotFound
-from cumulo.services.storage import buckets, objects
+from cumulo.services.storage import buckets, multipart, objects
 from cumulo.services.storage.conditions import Guard, etag_matches
 from cumulo.services.storage.errors import S3Error, access_denied, malformed_xml
 from cumulo.services.storage.models import Bucket, ObjectVersion
@@ -40,8 +40,10 @@ def metadata_from(req: S3Request) -> dict[str, Any]:
         raise S3Error("MetadataTooLarge", f"user metadata is limited to {MAX_META} bytes", 400)
     system = {k: req.headers[k] for k in SYSTEM_HEADERS if k in req.headers}
     if "content-encoding" in system:  # aws-chunked is transport, not content
-        kept = [e.strip() for e in system["content-encoding"].split(",") if e.strip() and e.strip() != "aws-chunked"]
-        system["content-encoding"] = ",".join(kept)
+        sent = system["content-encoding"]
+        kept = [e.strip() for e in sent.split(",") if e.strip() and e.strip() != "aws-chunked"]
+        if len(kept) != len([e for e in sent.split(",") if e.strip()]):  # otherwise kept exactly as sent
+            system["content-encoding"] = ", ".join(kept)
         if not kept:
             system.pop("content-encoding")
     meta: dict[str, Any] = {"user": user, "headers": system}
@@ -212,6 +214,8 @@ async def _answer(req: S3Request, bucket: Bucket, key: str, version_id: str | No
     status, start, end = 200, 0, row.size - 1
     part = req.params.get("partNumber")
     rng = parse_range(req.headers["range"], row.size) if "range" in req.headers and part is None else None
+    if part is not None:
+        rng = _part_range(row, part, headers)
     if rng is not None:
         status, (start, end) = 206, rng
         headers["Content-Range"] = f"bytes {start}-{end}/{row.size}"
@@ -223,6 +227,26 @@ async def _answer(req: S3Request, bucket: Bucket, key: str, version_id: str | No
     if length <= SMALL_READ:
         return Response(await store.read_all(row.blob_id or "", start, end), status_code=status, headers=headers)
     return StreamingResponse(await store.read(row.blob_id or "", start, end), status_code=status, headers=headers)
+
+
+def _part_range(row: ObjectVersion, value: str, headers: dict[str, str]) -> tuple[int, int] | None:
+    """GetObject ``partNumber``: an object not made by multipart upload is its own part 1 (whole,
+    without ``x-amz-mp-parts-count``); a multipart object serves the byte range of that part when
+    its part sizes were recorded at completion (the whole object otherwise)."""
+    number = multipart.check_part_number(value)
+    _, dash, count_text = row.etag.rpartition("-")
+    count = int(count_text) if dash and count_text.isdigit() else 1
+    if number > count:
+        raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", 416,
+                      headers={"Content-Range": f"bytes */{row.size}"})
+    if not dash:
+        return None
+    headers["x-amz-mp-parts-count"] = str(count)
+    sizes = (row.meta or {}).get("parts")
+    if not isinstance(sizes, list) or len(sizes) != count or sum(sizes) != row.size:
+        return None
+    start = sum(sizes[:number - 1])
+    return start, start + sizes[number - 1] - 1
 
 
 async def delete(req: S3Request, bucket: Bucket, key: str) -> Response:
@@ -279,11 +303,12 @@ async def tagging(req: S3Request, bucket: Bucket, key: str) -> Response:
         _check_tags(tags)
     async with req.platform.db.session() as session:
         row = await objects.get_version(session, bucket, key, version_id)
+        headers = {"x-amz-version-id": row.version_id} if bucket.versioning else {}  # which version, as S3 says
         if req.method == "GET":
             items = [("Tag", [("Key", k), ("Value", v)]) for k, v in (row.meta or {}).get("tags", {}).items()]
-            return xml_response(xml.render("Tagging", [("TagSet", items)]))
+            return xml_response(xml.render("Tagging", [("TagSet", items)]), headers=headers)
         if req.user_id is None:
             raise access_denied()
         row.meta = {**(row.meta or {}), "tags": tags or {}}
         await session.commit()
-    return Response(b"", status_code=204 if req.method == "DELETE" else 200)
+    return Response(b"", status_code=204 if req.method == "DELETE" else 200, headers=headers)

@@ -14,6 +14,9 @@ from cumulo.services.storage.errors import S3Error, malformed_xml
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_DOC = 1024 * 1024
 Node = tuple[str, Any]
+# Control characters (keys may hold them) as character references; CR too, which parsers would
+# otherwise turn into LF. Clients that cannot parse them ask for EncodingType=url.
+_CONTROL = {c: f"&#{c};" for c in (*range(1, 9), 11, 12, *range(14, 32), 13, 127)}
 
 
 def render(root: str, children: list[Node] | None = None, *, namespace: bool = True) -> bytes:
@@ -38,7 +41,7 @@ def _nodes(children: list[Node]) -> str:
         elif isinstance(value, dt.datetime):
             out.append(f"<{name}>{timestamp(value)}</{name}>")
         else:
-            out.append(f"<{name}>{escape(str(value))}</{name}>")
+            out.append(f"<{name}>{escape(str(value)).translate(_CONTROL)}</{name}>")
     return "".join(out)
 
 

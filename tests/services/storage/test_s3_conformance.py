@@ -353,3 +353,54 @@ def test_get_part_number(s3: Any, bucket: str) -> None:
         s3.get_object(Bucket=bucket, Key="mp", PartNumber=3)
     assert code(exc) == "InvalidPartNumber"
 
+
+# --- point 7: GetObjectAttributes -----------------------------------------------------------------
+
+ALL_ATTRIBUTES = ["ETag", "ObjectParts", "StorageClass", "ObjectSize", "Checksum"]
+
+
+def test_get_object_attributes(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    put = s3.put_object(Bucket=bucket, Key="plain", Body=b"hello")
+    got = s3.get_object_attributes(Bucket=bucket, Key="plain", ObjectAttributes=ALL_ATTRIBUTES)
+    assert (got["ETag"], got["ObjectSize"], got["StorageClass"]) == (put["ETag"].strip('"'), 5, "STANDARD")
+    assert got["VersionId"] == put["VersionId"] and "ObjectParts" not in got and "LastModified" in got
+    only = s3.get_object_attributes(Bucket=bucket, Key="plain", ObjectAttributes=["ObjectSize"])
+    assert only["ObjectSize"] == 5 and "ETag" not in only
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"newer")
+    old = s3.get_object_attributes(Bucket=bucket, Key="plain", VersionId=put["VersionId"],
+                                   ObjectAttributes=["ETag"])
+    assert old["ETag"] == put["ETag"].strip('"')
+    # a multipart object: its parts, paged
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    bodies = [b"a" * (5 * 1024 * 1024), b"b" * (5 * 1024 * 1024), b"tail"]
+    parts = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=n,
+                                                      Body=body)["ETag"]} for n, body in enumerate(bodies, 1)]
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": parts})
+    first = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=ALL_ATTRIBUTES, MaxParts=2)
+    assert first["ETag"] == done["ETag"].strip('"') and first["ObjectSize"] == sum(map(len, bodies))
+    op = first["ObjectParts"]
+    assert op["TotalPartsCount"] == 3 and op["IsTruncated"] is True and op["NextPartNumberMarker"] == 2
+    assert [(p["PartNumber"], p["Size"]) for p in op["Parts"]] == [(1, len(bodies[0])), (2, len(bodies[1]))]
+    rest = s3.get_object_attributes(Bucket=bucket, Key="mp", ObjectAttributes=["ObjectParts"], MaxParts=2,
+                                    PartNumberMarker=2)["ObjectParts"]
+    assert rest["IsTruncated"] is False and [(p["PartNumber"], p["Size"]) for p in rest["Parts"]] == [(3, 4)]
+    # errors
+    for attributes, expected in (([], "InvalidArgument"), (["Colour"], "InvalidArgument")):
+        with pytest.raises(ClientError) as exc:
+            s3.get_object_attributes(Bucket=bucket, Key="plain", ObjectAttributes=attributes)
+        assert (code(exc), status(exc)) == (expected, 400)
+    with pytest.raises(ClientError) as exc:
+        s3.get_object_attributes(Bucket=bucket, Key="missing", ObjectAttributes=["ETag"])
+    assert (code(exc), status(exc)) == ("NoSuchKey", 404)
+    s3.delete_object(Bucket=bucket, Key="plain")
+    with pytest.raises(ClientError) as exc:
+        s3.get_object_attributes(Bucket=bucket, Key="plain", ObjectAttributes=["ETag"])
+    assert status(exc) == 404
+
+
+def test_get_object_attributes_of_another_users_object(s3: Any, other_s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    with pytest.raises(ClientError) as exc:
+        other_s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["ETag"])
+    assert (code(exc), status(exc)) == ("AccessDenied", 403)

@@ -19,7 +19,7 @@ from cumulo.platform import Platform
 from cumulo.services.storage import buckets as bucket_service
 from cumulo.services.storage.errors import S3Error, not_implemented
 from cumulo.services.storage.models import Bucket
-from cumulo.services.storage.s3 import buckets, forms, objects, uploads, xml
+from cumulo.services.storage.s3 import attributes, buckets, forms, objects, uploads, xml
 from cumulo.services.storage.s3.request import S3Request
 
 log = logging.getLogger("cumulo.s3")
@@ -28,8 +28,7 @@ Handler = Callable[..., Awaitable[Response]]
 # taken for an object upload.
 UNSUPPORTED = ("lifecycle", "website", "notification", "replication", "encryption", "object-lock", "retention",
                "legal-hold", "logging", "requestPayment", "accelerate", "analytics", "inventory", "metrics",
-               "ownershipControls", "publicAccessBlock", "intelligent-tiering", "restore", "select", "torrent",
-               "attributes")
+               "ownershipControls", "publicAccessBlock", "intelligent-tiering", "restore", "select", "torrent")
 
 
 def create_s3_app(platform: Platform) -> ASGIApp:
@@ -168,6 +167,8 @@ async def _object_op(req: S3Request, bucket: Bucket, key: str) -> Response:
         if "uploadId" in p or "partNumber" in p:
             return await uploads.upload_part(req, bucket, key)
         return await objects.put(req, bucket, key)
+    if "attributes" in p and method == "GET":
+        return await attributes.get_attributes(req, bucket, key)
     if method in ("GET", "HEAD"):
         if "uploadId" in p and method == "GET":
             return await uploads.list_parts(req, bucket, key)

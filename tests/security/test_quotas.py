@@ -13,7 +13,8 @@ import pytest
 
 from cumulo.client import ApiError, Client
 from cumulo.client.functions import zip_files
-from cumulo.testing.server import LiveServer, test_settings
+from cumulo.testing.server import LiveServer
+from cumulo.testing.server import test_settings as settings_for
 from tests.conftest import concurrent_statuses, register_and_login
 from tests.services.storage.conftest import s3_client
 
@@ -26,7 +27,7 @@ LOW = {"quota_queues": 2, "quota_topics": 2, "quota_subscriptions": 2, "quota_cr
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def low(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     url = request.getfixturevalue("pg_database") if request.param == "postgresql" else None
-    live = LiveServer(test_settings(str(tmp_path_factory.mktemp("quotas")), url, **LOW)).start()
+    live = LiveServer(settings_for(str(tmp_path_factory.mktemp("quotas")), url, **LOW)).start()
     yield live
     live.stop()
 

@@ -7,9 +7,11 @@ PYTEST_ARGS ?=
 
 .PHONY: install deps run test bench lint clean
 
+# --compile-bytecode: the .pyc files are written once here, so no start of `cumulo` (CLI or server)
+# compiles the dependencies again, even where PYTHONDONTWRITEBYTECODE is set
 install:
 	@./scripts/ensure-uv.sh
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 
 deps: install
 	@./scripts/ensure-docker.sh

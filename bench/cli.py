@@ -27,8 +27,10 @@ COMMANDS = [["--help"], ["version"], ["whoami"], ["queues", "--help"], ["--json"
 
 def _env(src: Path, config: str) -> dict[str, str]:
     # health: no server listens there, so the command is start-up, one refused connection and the message
-    return {**os.environ, "PYTHONPATH": str(src), "XDG_CONFIG_HOME": config, "CUMULO_API_KEY": "",
-            "CUMULO_URL": "http://127.0.0.1:9", "PYTHONDONTWRITEBYTECODE": "1"}
+    # as a user runs it: Python keeps the .pyc of our own modules (some shells here set PYTHONDONTWRITEBYTECODE)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPATH": str(src), "XDG_CONFIG_HOME": config, "CUMULO_API_KEY": "",
+            "CUMULO_URL": "http://127.0.0.1:9"}
 
 
 def _argv(args: list[str]) -> list[str]:

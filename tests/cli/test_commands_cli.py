@@ -7,6 +7,8 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
+
 
 def _json(cli, *args: str):  # type: ignore[no-untyped-def]
     return json.loads(cli("--json", *args).output)
@@ -40,6 +42,7 @@ def test_topics_show(sqlite_cli) -> None:  # type: ignore[no-untyped-def]
     assert sqlite_cli("topics", "show", "no-such-topic", ok=False).exit_code == 1
 
 
+@pytest.mark.docker  # needs dockerd (instances or function runtimes)
 def test_functions_deploy_options_and_cron_on_a_function(sqlite_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code = tmp_path / "hello"
     code.mkdir()

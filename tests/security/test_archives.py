@@ -22,6 +22,7 @@ def _tree(root: Path) -> set[str]:
     "/".join(["d" * 200] * 30) + "/x.py",  # each part fine, the whole path far past PATH_MAX
     "é" * 200 + ".py",  # 200 characters, 400 bytes
 ])
+@pytest.mark.docker  # needs dockerd (instances or function runtimes)
 def test_a_too_long_entry_name_is_a_clean_400(server_sqlite: LiveServer, sqlite_user: Client, entry: str) -> None:
     code_root = Path(server_sqlite.settings.data_dir) / "functions" / "code"
     before = _tree(code_root)

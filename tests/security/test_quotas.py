@@ -129,6 +129,7 @@ def test_api_keys_are_capped_and_a_login_replaces_the_oldest_login_key(low: Live
             assert err.value.status == 401
 
 
+@pytest.mark.docker  # needs dockerd (instances or function runtimes)
 def test_functions_count_and_memory_times_concurrency(owner: Client) -> None:
     code = zip_files({"main.py": "def handler(event, context):\n    return 1\n"})
     # 1024 MB in all: 128 MB x 4 twice fills it
@@ -215,6 +216,7 @@ def test_quotas_need_a_key(low: LiveServer) -> None:
     assert err.value.status == 401
 
 
+@pytest.mark.docker  # needs dockerd (instances or function runtimes)
 def test_snapshots_are_capped_and_a_refused_one_leaves_no_archive(make_server) -> None:  # type: ignore[no-untyped-def]
     from pathlib import Path
 

@@ -161,6 +161,7 @@ def test_nul_on_the_s3_port_is_a_400(server: LiveServer, user: Client, targets: 
     assert s3.get_object(Bucket=bucket, Key="still-fine")["Body"].read() == b"ok"
 
 
+@pytest.mark.docker  # needs dockerd (instances or function runtimes)
 def test_nul_in_what_a_function_prints_or_a_cron_target_answers_is_stored(user: Client) -> None:
     """Text produced by user code (function logs, a cron target's answer) may carry NUL: it is stored
     with U+FFFD in its place instead of failing the write on PostgreSQL."""

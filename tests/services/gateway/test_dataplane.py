@@ -49,6 +49,7 @@ def test_config_follows_the_routes(fake: tuple[LiveServer, Client]) -> None:
     eventually(lambda: driver.current and [r.id for r in driver.current.routes] == [f"route-{guarded['id']}"])
 
 
+@pytest.mark.docker  # needs dockerd (instances or function runtimes)
 def test_stopped_instance_leaves_an_empty_pool(fake: tuple[LiveServer, Client]) -> None:
     live, client = fake
     driver = _pushed(live)

@@ -50,6 +50,7 @@ class Loop:
         self._thread.join(10)
 
 
+@pytest.mark.docker  # needs dockerd (instances or function runtimes)
 def test_cumulo_restart_never_stops_traffic(make_server: Callable[..., LiveServer],
                                             tmp_path_factory: pytest.TempPathFactory) -> None:
     from cumulo.client import Client
@@ -99,6 +100,7 @@ def test_cumulo_restart_never_stops_traffic(make_server: Callable[..., LiveServe
         asyncio.run(caddy.stop())  # whichever server got this far
 
 
+@pytest.mark.docker  # needs dockerd (instances or function runtimes)
 def test_burst_of_changes_is_one_push(gw_server: LiveServer, gw_user: Any, web: Callable[[str], dict[str, Any]],
                                       front: Callable[[str], Front]) -> None:
     from cumulo.core.principal import Principal

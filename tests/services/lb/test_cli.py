@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from cumulo.cli import output
@@ -15,6 +16,7 @@ from cumulo.client import Client
 from cumulo.testing.server import LiveServer
 
 
+@pytest.mark.docker  # needs dockerd (instances or function runtimes)
 def test_lb_commands(tmp_path: Path, lb_server: LiveServer, lb_user: Client,
                      web: Callable[[str], dict[str, Any]]) -> None:
     inst = web("cli-a")

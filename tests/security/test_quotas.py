@@ -20,7 +20,7 @@ from tests.services.storage.conftest import s3_client
 
 LOW = {"quota_queues": 2, "quota_topics": 2, "quota_subscriptions": 2, "quota_cron_jobs": 2, "quota_secrets": 2,
        "quota_buckets": 2, "quota_s3_credentials": 2, "quota_api_keys": 3, "quota_functions": 2,
-       "quota_function_memory_mb": 1024, "quota_storage_bytes": 1000, "quota_storage_objects": 3,
+       "quota_function_memory_mb": 1024, "quota_function_event_sources": 1, "quota_storage_bytes": 1000, "quota_storage_objects": 3,
        "rate_limit": "1000000/minute"}
 
 
@@ -142,6 +142,19 @@ def test_functions_count_and_memory_times_concurrency(owner: Client) -> None:
     owner.functions.update(second["name"], max_concurrency=2)  # shrinking is fine
     refused(lambda: owner.functions.create(name("fn"), "python", code, memory_mb=64, max_concurrency=1))
     assert len(owner.functions.list()) == 2
+
+
+@pytest.mark.docker  # needs dockerd (function runtimes)
+def test_function_event_sources(owner: Client) -> None:
+    code = zip_files({"main.py": "def handler(event, context):\n    return 1\n"})
+    fn = owner.functions.create(name("fn"), "python", code, memory_mb=128, max_concurrency=1)
+    first, second = (owner.queues.create(name())["name"] for _ in range(2))
+    owner.functions.add_event_source(fn["name"], first)
+    refused(lambda: owner.functions.add_event_source(fn["name"], second))
+    assert [s["queue_id"] for s in owner.functions.event_sources(fn["name"])] == [
+        owner.queues.get(first)["id"]]
+    assert (by_kind(owner)["function_event_sources"]["used"],
+            by_kind(owner)["function_event_sources"]["limit"]) == (1, 1)
 
 
 def test_s3_bytes_and_objects(low: LiveServer, owner: Client) -> None:

@@ -165,6 +165,8 @@ class Settings(BaseSettings):
     quota_functions: int = Field(50, ge=0, description="per-user quota: functions")
     quota_function_memory_mb: int = Field(65536, ge=0, description="per-user quota: sum over functions of "
                                           "memory_mb x max_concurrency")
+    quota_function_event_sources: int = Field(50, ge=0, description="per-user quota: queue event sources "
+                                              "feeding functions")
     quota_buckets: int = Field(100, ge=0, description="per-user quota: S3 buckets")
     quota_storage_bytes: int = Field(100 * 1024 ** 3, ge=0, description="per-user quota: bytes stored in S3 "
                                      "(every version and unfinished multipart part; checked before the upload, see Quotas)")

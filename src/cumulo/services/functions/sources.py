@@ -17,6 +17,7 @@ from cumulo.services.events import service as events
 from cumulo.services.functions import service
 from cumulo.services.functions.models import EventSource, Function
 from cumulo.services.functions.schemas import EventSourceIn, EventSourceOut
+from cumulo.services.quotas import service as quotas
 
 log = logging.getLogger("cumulo.functions.sources")
 LOOP = "functions.sources"
@@ -33,6 +34,7 @@ async def create(platform: Platform, session: AsyncSession, user: Principal | st
 
     fn = await service.find(session, user, ref)
     queue = await resolve(session, fn.user_id, body.queue_id)
+    await quotas.check(session, platform, fn.user_id, "function_event_sources")
     row = EventSource(function_id=fn.id, user_id=fn.user_id, queue_id=queue.id, batch_size=body.batch_size)
     session.add(row)
     events.record(session, user_id=fn.user_id, action="function.event_source_created", resource_type="function",

@@ -20,7 +20,8 @@ deps: install
 run: deps
 	.venv/bin/cumulo up
 
-test: deps
+# lint (ruff + the import contracts) runs first, so CI holds the layering line
+test: deps lint
 	@./scripts/ensure-postgres.sh
 	.venv/bin/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 

@@ -80,7 +80,7 @@ def bootstrap(
             t.add_row(name, f"{elapsed:.0f}s / ~{estimates.get(name, DEFAULT_ESTIMATE):.0f}s", line)
         return t
 
-    live = Live(table(), console=err_console, refresh_per_second=4, transient=True)
+    live = Live(table(), console=err_console.rich, refresh_per_second=4, transient=True)
 
     def report(image: str, line: str) -> None:
         if line.strip():

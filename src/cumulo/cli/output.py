@@ -27,14 +27,20 @@ class _LazyConsole:
         self._stderr = stderr
         self._console: Any = None
 
-    def __getattr__(self, name: str) -> Any:
+    @property
+    def rich(self) -> Any:
+        """The real ``rich.console.Console``, for what needs the object itself (``Progress``, ``Live``:
+        they use it as a context manager, which ``__getattr__`` cannot stand in for)."""
         if self._console is None:
             from rich.console import Console
 
             stream = sys.stderr if self._stderr else sys.stdout
             wide = STATE.get("wide") or not stream.isatty()
             self._console = Console(stderr=self._stderr, width=100_000 if wide and not self._stderr else None)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rich, name)
 
 
 console: Any = _LazyConsole()

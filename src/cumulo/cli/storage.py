@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
         with output.client() as c, Progress(BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                                            console=output.err_console, transient=True) as progress:
+                                            console=output.err_console.rich, transient=True) as progress:
             task = progress.add_task("upload", total=file.stat().st_size)
             show(c.storage.put(bucket, key, _chunks(file, progress, task), content_type=content_type))
 

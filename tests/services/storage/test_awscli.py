@@ -104,6 +104,6 @@ def test_cumulo_storage_cli(server: Any, user: Client, tmp_path: Path, bucket_na
                       aws_access_key_id=lines["AWS_ACCESS_KEY_ID"], aws_secret_access_key=lines["AWS_SECRET_ACCESS_KEY"])
     assert s3.get_object(Bucket=name, Key="dir/in.txt")["Body"].read() == b"cli bytes"
     cli("storage", "rm", f"{name}/dir/in.txt", "--yes")
-    cli("storage", "rb", name)
+    cli("storage", "rb", name, "--yes")
     failed = runner.invoke(app, ["storage", "get", f"{name}/dir/in.txt"], env=env)
     assert failed.exit_code == 1 and "404" in failed.output

@@ -243,7 +243,14 @@ class Pool:
                     kind = "Runtime.OutOfMemory" if state and state.oom_killed else "Runtime.StartFailed"
                     raise StartFailed(_error(kind, f"the runtime exited while starting: {tail}".strip()))
             await asyncio.sleep(0.002)
-        return await AgentConnection.open(str(path))
+        while True:  # the agent's socket file appears at bind(), a moment before it listens
+            try:
+                return await AgentConnection.open(str(path))
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise StartFailed(_error("Runtime.StartTimeout",
+                                             f"the runtime did not start in {STARTUP_TIMEOUT} s")) from None
+                await asyncio.sleep(0.01)
 
     # --- housekeeping --------------------------------------------------------------------
     def retire(self, function_id: str, keep_version: int | None = None) -> None:

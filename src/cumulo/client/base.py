@@ -10,6 +10,7 @@ import httpx
 if TYPE_CHECKING:
     from cumulo.client.compute import Images, Instances
     from cumulo.client.cron import Cron
+    from cumulo.client.deployments import Deployments
     from cumulo.client.functions import Functions
     from cumulo.client.identity import Identity
     from cumulo.client.lb import LoadBalancers
@@ -163,6 +164,12 @@ class Client:
         from cumulo.client.routes import Routes
 
         return Routes(self)
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        from cumulo.client.deployments import Deployments
+
+        return Deployments(self)
 
     def health(self) -> dict[str, Any]:
         """Readiness, including a 503 DEGRADED answer (which is information, not an error)."""

@@ -209,6 +209,10 @@ class Settings(BaseSettings):
     lb_max_targets: int = Field(100, ge=1, le=1000, description="targets one load balancer may hold")
     lb_port_range: str = Field("18000-18999", description="dedicated ports a load balancer created with `port` "
                                "may listen on, LOW-HIGH (outside the instances' host_port_range)")
+    quota_deployments: int = Field(20, ge=0, description="per-user quota: deployments (their replicas count "
+                                   "as instances)")
+    deployments_tick_seconds: float = Field(1.0, gt=0, le=60, description="how often every deployment is "
+                                            "converged: health checks due, healing, the rollout's next step")
 
     @field_validator("rate_limit", "auth_rate_limit")
     @classmethod

@@ -44,6 +44,7 @@ from cumulo.services.events import service as events
 log = logging.getLogger("cumulo.compute")
 KIND = "instance"
 LABEL_SPEC = "cumulo.spec"
+MEMBER_LABELS = ("cumulo.deployment", "cumulo.group")  # set by deployments / auto-scaling groups (meta.labels)
 PASSWORD_ENV = "CUMULO_PASSWORD"  # the password's file name under /run/secrets (and the variable)
 SET_PASSWORD = ["sh", "-c", (f'p="${{{PASSWORD_ENV}:-$(cat {SECRETS_PATH}/{PASSWORD_ENV} 2>/dev/null)}}"; '
                              'echo "root:$p" | chpasswd >/dev/null 2>&1 || true')]
@@ -72,8 +73,9 @@ def _secret_refs(inst: Instance) -> dict[str, str]:
 
 
 async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) -> ContainerSpec:
-    labels = {LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: KIND, LABEL_RESOURCE: inst.id,
-              LABEL_OWNER: inst.user_id}
+    labels = {k: str(v) for k, v in ((inst.meta or {}).get("labels") or {}).items() if k in MEMBER_LABELS}
+    labels.update({LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: KIND, LABEL_RESOURCE: inst.id,
+                   LABEL_OWNER: inst.user_id})
     env = dict(inst.env or {})
     spec = ContainerSpec(
         name=container_name(platform, inst.id), image=inst.image_ref, labels=labels, command=inst.command,

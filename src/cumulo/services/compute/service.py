@@ -99,9 +99,11 @@ async def _check_quota(platform: Platform, session: AsyncSession, user: Principa
                             details={"exceeded": [e.split(" ")[0] for e in exceeded]})
 
 
-async def create_instance(platform: Platform, session: AsyncSession, user: Principal, body: InstanceCreate) -> Instance:
+async def create_instance(platform: Platform, session: AsyncSession, user: Principal, body: InstanceCreate,
+                          labels: dict[str, str] | None = None) -> Instance:
     """Validate everything, then record the instance (STARTING) with its network and volumes in one
-    transaction. Nothing reaches Docker here: ``converge`` does that."""
+    transaction. Nothing reaches Docker here: ``converge`` does that. ``labels``: extra container
+    labels for a service that launches instances for its own resources (``convergence.MEMBER_LABELS``)."""
     from cumulo.services.images import service as images
 
     await locks.hold(session, f"quota:{user.user_id}")  # other API processes launch for this user too
@@ -129,7 +131,8 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     inst = Instance(id=new_id(), user_id=user.user_id, name=body.name, image=body.image, image_ref=image_ref,
                     desired="running", status="STARTING", ports=body.ports or "", ports_bound="", env=body.env,
                     command=body.command, cpus=cpus, memory_mb=memory,
-                    meta={"env_secrets": body.env_secrets} if body.env_secrets else {},
+                    meta={**({"env_secrets": body.env_secrets} if body.env_secrets else {}),
+                          **({"labels": labels} if labels else {})},
                     expires_at=now + dt.timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None)
     if body.password:
         inst.password_sealed = crypto.seal(platform, body.password.encode(), inst.id.encode())
@@ -183,9 +186,10 @@ def _user_lock(platform: Platform, user_id: str) -> asyncio.Lock:
     return locks.setdefault(user_id, asyncio.Lock())
 
 
-async def launch(platform: Platform, session: AsyncSession, user: Principal, body: InstanceCreate) -> Instance:
+async def launch(platform: Platform, session: AsyncSession, user: Principal, body: InstanceCreate,
+                 labels: dict[str, str] | None = None) -> Instance:
     async with _user_lock(platform, user.user_id):  # one user's launches pass the quota check one at a time
-        inst = await create_instance(platform, session, user, body)
+        inst = await create_instance(platform, session, user, body, labels)
     await converge(platform, inst.id)
     if await session.get(Instance, inst.id, populate_existing=True) is None:
         return inst  # already terminated (a ttl shorter than the launch): answered as it was created

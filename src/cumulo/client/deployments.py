@@ -1,0 +1,54 @@
+"""Deployment calls (``/deployments``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cumulo.client.base import Client
+
+
+class Deployments:
+    def __init__(self, client: Client):
+        self.c = client
+
+    def create(self, name: str, image: str, *, replicas: int = 1, **fields: Any) -> dict[str, Any]:
+        """``fields``: command, env, env_secrets, ports, cpus, memory_mb, vpc_id, health_check, update,
+        load_balancer_id (see ``POST /deployments``)."""
+        body = {"name": name, "image": image, "replicas": replicas,
+                **{k: v for k, v in fields.items() if v is not None}}
+        return self.c.post("/deployments", body)  # type: ignore[no-any-return]
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.c.get("/deployments")  # type: ignore[no-any-return]
+
+    def get(self, dep: str) -> dict[str, Any]:
+        return self.c.get(f"/deployments/{dep}")  # type: ignore[no-any-return]
+
+    def update(self, dep: str, **fields: Any) -> dict[str, Any]:
+        return self.c.put(f"/deployments/{dep}", fields)  # type: ignore[no-any-return]
+
+    def scale(self, dep: str, replicas: int) -> dict[str, Any]:
+        return self.c.put(f"/deployments/{dep}/replicas", {"replicas": replicas})  # type: ignore[no-any-return]
+
+    def rollback(self, dep: str, revision: int | None = None) -> dict[str, Any]:
+        body = {"revision": revision} if revision is not None else {}
+        return self.c.post(f"/deployments/{dep}/rollback", body)  # type: ignore[no-any-return]
+
+    def delete(self, dep: str) -> None:
+        self.c.delete(f"/deployments/{dep}")
+
+    def replicas(self, dep: str) -> list[dict[str, Any]]:
+        return self.c.get(f"/deployments/{dep}/replicas")  # type: ignore[no-any-return]
+
+    def revisions(self, dep: str) -> list[dict[str, Any]]:
+        return self.c.get(f"/deployments/{dep}/revisions")  # type: ignore[no-any-return]
+
+    def events(self, dep: str, limit: int = 100) -> list[dict[str, Any]]:
+        return self.c.get(f"/deployments/{dep}/events", params={"limit": limit})  # type: ignore[no-any-return]
+
+    def logs(self, dep: str, tail: int = 100, replica: str | None = None) -> str:
+        params: dict[str, Any] = {"tail": tail}
+        if replica:
+            params["replica"] = replica
+        return self.c.get(f"/deployments/{dep}/logs", params=params) or ""  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""Container deployments (the seed's CloudContainers): replicas, health checks, rolling updates."""

@@ -1,0 +1,214 @@
+"""Deploys: the per-app lock, build -> release -> switch, and releases made without a build
+(config changes, rollbacks, restarts).
+
+The lock is a row update (``deploy_token`` set only where it is empty or stale), so it holds across
+API processes; a second deploy of the same app fails fast with 409 and says which one runs.
+Every outcome is recorded before the lock is let go: a failed build or health check leaves the
+current release serving and the app's ``error`` says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from sqlalchemy import or_, select, update
+
+from cumulo.core.clock import utcnow
+from cumulo.core.errors import Conflict, CumuloError, NotFound
+from cumulo.drivers.compute import compute_driver
+from cumulo.platform import Platform
+from cumulo.services.apps import build, runtime, source
+from cumulo.services.apps.models import App, Build, Release
+from cumulo.services.events import service as events
+from cumulo.services.gateway import providers
+
+MAX_LOG_CHARS = 256 * 1024
+LogFn = Callable[[str], None]
+
+
+@contextlib.asynccontextmanager
+async def deploy_lock(platform: Platform, app_id: str) -> AsyncIterator[str]:
+    tok = str(uuid.uuid4())
+    now = utcnow()
+    stale = now - dt.timedelta(seconds=platform.settings.apps_build_timeout_seconds + 600)
+    async with platform.db.session() as session:
+        result = await session.execute(update(App).where(
+            App.id == app_id, or_(App.deploy_token.is_(None), App.deploy_started_at < stale)).values(
+            deploy_token=tok, deploy_started_at=now))
+        await session.commit()
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            app = await session.get(App, app_id)
+            if app is None:
+                raise NotFound("app not found")
+            raise Conflict(f"another deploy of app '{app.name}' is running; wait for it to finish and try again")
+    try:
+        yield tok
+    finally:
+        async with platform.db.session() as session:
+            await session.execute(update(App).where(App.id == app_id, App.deploy_token == tok).values(
+                deploy_token=None, deploy_started_at=None))
+            await session.commit()
+
+
+async def _set(platform: Platform, app_id: str, **values: object) -> None:
+    async with platform.db.session() as session:
+        await session.execute(update(App).where(App.id == app_id).values(**values))
+        await session.commit()
+
+
+async def switch(platform: Platform, app: App, release: Release, log: LogFn) -> None:
+    """Start ``release``, wait until healthy, route to it, retire the previous containers."""
+    try:
+        upstreams = await runtime.start(platform, app, release, log)
+    except CumuloError as exc:
+        async with platform.db.session() as session:
+            await session.execute(update(Release).where(Release.id == release.id).values(
+                status="failed", error=exc.message))
+            row = await session.get(App, app.id)
+            assert row is not None
+            row.error = f"release v{release.version} failed: {exc.message}"
+            serving = row.current_release_id and row.current_release_id != release.id
+            row.status = row.status if serving and row.status in ("running", "stopped") else "failed"
+            events.record(session, user_id=app.user_id, action="app.release_failed", resource_type="app",
+                          resource_id=app.id, version=release.version, error=exc.message)
+            await session.commit()
+        raise
+    async with platform.db.session() as session:
+        row = await session.get(App, app.id)
+        if row is None:  # deleted meanwhile
+            await runtime.retire(platform, app.id, None)
+            raise NotFound("the app was deleted during the deploy")
+        await session.execute(update(Release).where(Release.app_id == app.id, Release.status == "active",
+                                                    Release.id != release.id).values(status="retired"))
+        await session.execute(update(Release).where(Release.id == release.id).values(status="active", error=None))
+        row.current_release_id, row.upstreams = release.id, ",".join(upstreams)
+        row.status, row.error, row.deployed_at = "running", None, utcnow()
+        events.record(session, user_id=app.user_id, action="app.released", resource_type="app", resource_id=app.id,
+                      version=release.version, description=release.description)
+        await session.commit()
+    await providers.changed(platform)
+    runtime.retire_later(platform, app.id, release.id)
+    log(f"-----> v{release.version} is live" + (f" at {app.hostname}" if upstreams else " (worker: no route)")
+        + "\n")
+    await prune(platform, app.id)
+
+
+async def new_release(platform: Platform, app_id: str, *, image: str, git_rev: str | None, process: str,
+                      command: str | None, release_command: str | None, config_sealed: bytes | None,
+                      description: str, build_id: str | None = None) -> tuple[App, Release]:
+    async with platform.db.session() as session:
+        app = await session.get(App, app_id)
+        if app is None:
+            raise NotFound("app not found")
+        app.release_count += 1
+        release = Release(app_id=app.id, user_id=app.user_id, version=app.release_count, build_id=build_id,
+                          image=image, git_rev=git_rev, process=process, command=command,
+                          release_command=release_command, config_sealed=config_sealed, description=description)
+        session.add(release)
+        await session.commit()
+        await session.refresh(app)
+        await session.refresh(release)
+        return app, release
+
+
+async def build_and_release(platform: Platform, app_id: str, archive: Path, git_rev: str, log: LogFn) -> Release:
+    """The whole push path (the caller holds the deploy lock): unpack, build, release, switch."""
+    s = platform.settings
+    async with platform.db.session() as session:
+        app = await session.get(App, app_id)
+        if app is None:
+            raise NotFound("app not found")
+        app.build_count += 1
+        record = Build(app_id=app.id, user_id=app.user_id, number=app.build_count, git_rev=git_rev)
+        session.add(record)
+        previous_status = app.status
+        app.status = "building"
+        await session.commit()
+        await session.refresh(app)
+        await session.refresh(record)
+    lines: list[str] = []
+
+    def logged(line: str) -> None:
+        lines.append(line)
+        log(line)
+
+    work = Path(tempfile.mkdtemp(prefix="build-", dir=_tmp(platform)))
+    try:
+        logged(f"-----> Building {app.name} at {git_rev[:12]} (build {record.number})\n")
+        await asyncio.to_thread(source.unpack, archive, work / "src", s.apps_max_file_mb * 1024 * 1024,
+                                s.apps_max_source_mb * 1024 * 1024)
+        built = await asyncio.wait_for(build.build(platform, app, work / "src", record.number, git_rev, logged),
+                                       s.apps_build_timeout_seconds)
+    except (CumuloError, TimeoutError) as exc:
+        message = exc.message if isinstance(exc, CumuloError) else \
+            f"the build took longer than {int(s.apps_build_timeout_seconds)} s"
+        logged(f"-----> Build failed: {message}\n")
+        await _finish_build(platform, record.id, "failed", lines, message)
+        await _set(platform, app.id, status=previous_status if previous_status in ("running", "stopped")
+                   else "failed", error=f"build {record.number} failed: {message}")
+        raise CumuloError(message) if not isinstance(exc, CumuloError) else exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    await _finish_build(platform, record.id, "succeeded", lines, None, built.plan.app_type)
+    await _set(platform, app.id, app_type=built.plan.app_type, status=previous_status if previous_status != "building"
+               else "pending")
+    app, release = await new_release(platform, app.id, image=built.image, git_rev=git_rev, process=built.plan.process,
+                                     command=built.plan.command, release_command=built.plan.release_command,
+                                     config_sealed=app.config_sealed, description=f"Deploy {git_rev[:7]}",
+                                     build_id=record.id)
+    try:
+        await switch(platform, app, release, logged)
+    finally:
+        await _append_log(platform, record.id, lines)
+    return release
+
+
+async def _finish_build(platform: Platform, build_id: str, status: str, lines: list[str], error: str | None,
+                        app_type: str | None = None) -> None:
+    async with platform.db.session() as session:
+        row = await session.get(Build, build_id)
+        assert row is not None
+        row.status, row.error, row.finished_at = status, error, utcnow()
+        row.log = "".join(lines)[-MAX_LOG_CHARS:]
+        row.app_type = app_type
+        events.record(session, user_id=row.user_id, action=f"app.build_{status}", resource_type="app",
+                      resource_id=row.app_id, build=row.number, error=error)
+        await session.commit()
+
+
+async def _append_log(platform: Platform, build_id: str, lines: list[str]) -> None:
+    async with platform.db.session() as session:
+        await session.execute(update(Build).where(Build.id == build_id).values(log="".join(lines)[-MAX_LOG_CHARS:]))
+        await session.commit()
+
+
+def _tmp(platform: Platform) -> Path:
+    path = platform.settings.data_dir / "apps" / "tmp"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+async def prune(platform: Platform, app_id: str) -> None:
+    """Keep the newest ``CUMULO_APPS_KEEP_RELEASES`` releases; remove the images no kept release uses."""
+    keep = platform.settings.apps_keep_releases
+    async with platform.db.session() as session:
+        app = await session.get(App, app_id)
+        rows = list((await session.scalars(select(Release).where(Release.app_id == app_id)
+                                           .order_by(Release.version.desc()))).all())
+        old = [r for r in rows[keep:] if app is None or r.id != app.current_release_id]
+        if not old:
+            return
+        kept_images = {r.image for r in rows if r not in old}
+        for r in old:
+            await session.delete(r)
+        await session.commit()
+    for image in {r.image for r in old} - kept_images:
+        with contextlib.suppress(CumuloError):
+            await compute_driver(platform).remove_image(image)

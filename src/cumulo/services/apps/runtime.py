@@ -1,0 +1,189 @@
+"""Running a release: containers on the owner's default VPC, the health check, the switch, the drain.
+
+A deploy starts the new release's containers beside the old ones, waits until each answers HTTP on
+``$PORT`` (a worker: stays up for a few seconds), then records their addresses as the app's
+upstreams (the gateway pushes the route to Caddy) and stops the old containers after
+``CUMULO_APPS_DRAIN_SECONDS``. A release that fails is removed and never switched to.
+
+Config vars reach the container as secret files exported into the environment by the compute
+driver's wrapper: never in the engine's container config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+import httpx
+
+from cumulo.core import crypto
+from cumulo.core.errors import CumuloError, InvalidInput
+from cumulo.drivers.compute import compute_driver
+from cumulo.drivers.compute.base import (
+    LABEL_INSTALLATION,
+    LABEL_KIND,
+    LABEL_OWNER,
+    LABEL_RESOURCE,
+    ContainerSpec,
+    ContainerState,
+)
+from cumulo.platform import Platform
+from cumulo.services.apps.build import PORT
+from cumulo.services.apps.models import App, Release
+from cumulo.services.network import service as network
+
+log = logging.getLogger("cumulo.apps")
+LABEL_RELEASE = "cumulo.app-release"
+WORKER_SETTLE = 3.0
+LogFn = Callable[[str], None]
+
+
+def seal_config(platform: Platform, owner_id: str, config: dict[str, str]) -> bytes | None:
+    if not config:
+        return None
+    return crypto.seal(platform, json.dumps(config, sort_keys=True).encode(), owner_id.encode())
+
+
+def unseal_config(platform: Platform, owner_id: str, sealed: bytes | None) -> dict[str, str]:
+    if not sealed:
+        return {}
+    return dict(json.loads(crypto.unseal(platform, sealed, owner_id.encode())))
+
+
+def labels(platform: Platform, app: App, release_id: str | None = None) -> dict[str, str]:
+    out = {LABEL_INSTALLATION: platform.installation_id, LABEL_OWNER: app.user_id, LABEL_RESOURCE: app.id,
+           LABEL_KIND: "app"}
+    if release_id:
+        out[LABEL_RELEASE] = release_id
+    return out
+
+
+async def containers(platform: Platform, app_id: str) -> list[ContainerState]:
+    return await compute_driver(platform).list({LABEL_INSTALLATION: platform.installation_id,
+                                                 LABEL_KIND: "app", LABEL_RESOURCE: app_id})
+
+
+async def _network(platform: Platform, app: App) -> str:
+    vpc = await network.default_vpc(platform, app.user_id)
+    async with platform.db.session() as session:  # the VPC counts as used while the app exists
+        if await network.attachment_of(session, app.id) is None:
+            await network.attachment_for(session, app.user_id, vpc.id, None, instance_id=app.id)
+            await session.commit()
+    return vpc.network_name
+
+
+def _spec(platform: Platform, app: App, release: Release, name: str, network_name: str,
+          command: list[str] | None = None) -> ContainerSpec:
+    env = {"PORT": str(PORT), "APP_NAME": app.name, "RELEASE": f"v{release.version}"}
+    if release.git_rev:
+        env["GIT_REV"] = release.git_rev
+    secret = unseal_config(platform, app.user_id, release.config_sealed)
+    return ContainerSpec(name=name, image=release.image, labels=labels(platform, app, release.id), command=command,
+                         env=env, memory_mb=app.memory_mb, cpus=0.5, pids_limit=256, network=network_name,
+                         hostname=app.name, secret_files=secret)
+
+
+async def _healthy(platform: Platform, ref: str, worker: bool, log_fn: LogFn) -> ContainerState:
+    driver = compute_driver(platform)
+    deadline = time.monotonic() + platform.settings.apps_health_seconds
+    up_since: float | None = None
+    async with httpx.AsyncClient(timeout=2.0, trust_env=False) as http:
+        while True:
+            state = await driver.find(ref)
+            if state is None or not state.running:
+                tail = (await driver.logs(ref, 20)).strip() if state else ""
+                code = state.exit_code if state else None
+                raise InvalidInput(f"the process exited (code {code}) before it was healthy"
+                                   + (f"; last output:\n{tail}" if tail else ""))
+            if worker:
+                up_since = up_since or time.monotonic()
+                if time.monotonic() - up_since >= WORKER_SETTLE:
+                    return state
+            elif state.ip_address:
+                try:
+                    await http.get(f"http://{state.ip_address}:{PORT}/")
+                    return state
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                raise InvalidInput(f"no HTTP answer on $PORT ({PORT}) within "
+                                   f"{int(platform.settings.apps_health_seconds)} s (the app must listen on "
+                                   "0.0.0.0:$PORT)")
+            await asyncio.sleep(0.2)
+
+
+async def run_release_command(platform: Platform, app: App, release: Release, network_name: str,
+                              log_fn: LogFn) -> None:
+    assert release.release_command
+    driver = compute_driver(platform)
+    name = f"cumulo-app-{app.id[:8]}-v{release.version}-release-{secrets.token_hex(3)}"
+    log_fn(f"-----> Running release command: {release.release_command}\n")
+    state = await driver.create(_spec(platform, app, release, name, network_name,
+                                      ["/bin/sh", "-c", release.release_command]))
+    try:
+        await driver.start(state.id)
+        deadline = time.monotonic() + platform.settings.apps_build_timeout_seconds
+        while (current := await driver.find(state.id)) is not None and current.running:
+            if time.monotonic() > deadline:
+                raise InvalidInput("the release command did not finish in time")
+            await asyncio.sleep(0.2)
+        output = await driver.logs(state.id, 200)
+        for line in output.splitlines():
+            log_fn(f"       {line}\n")
+        code = current.exit_code if current else None
+        if code != 0:
+            raise InvalidInput(f"the release command failed (exit code {code}): the deploy stops here")
+    finally:
+        with contextlib.suppress(CumuloError):
+            await driver.destroy(state.id)
+
+
+async def start(platform: Platform, app: App, release: Release, log_fn: LogFn) -> list[str]:
+    """Start ``app.replicas`` containers of ``release`` and wait for them to be healthy; returns their
+    upstreams (``ip:port``, none for a worker). On failure every container started here is removed."""
+    driver = compute_driver(platform)
+    network_name = await _network(platform, app)
+    if release.release_command:
+        await run_release_command(platform, app, release, network_name, log_fn)
+    started: list[str] = []
+    try:
+        upstreams: list[str] = []
+        for n in range(max(1, app.replicas)):
+            name = f"cumulo-app-{app.id[:8]}-v{release.version}-{n}-{secrets.token_hex(3)}"
+            state = await driver.create(_spec(platform, app, release, name, network_name))
+            started.append(state.id)
+            await driver.start(state.id)
+            log_fn(f"-----> Starting v{release.version} ({release.process} {n + 1}/{max(1, app.replicas)})\n")
+            healthy = await _healthy(platform, state.id, release.process == "worker", log_fn)
+            if release.process != "worker":
+                upstreams.append(f"{healthy.ip_address}:{PORT}")
+        return upstreams
+    except BaseException:
+        for ref in started:
+            with contextlib.suppress(CumuloError):
+                await driver.destroy(ref)
+        raise
+
+
+async def retire(platform: Platform, app_id: str, keep_release: str | None, delay: float = 0.0) -> None:
+    """Remove the app's containers of every release but ``keep_release`` (after ``delay``: the drain)."""
+    if delay:
+        await asyncio.sleep(delay)
+    driver = compute_driver(platform)
+    for state in await containers(platform, app_id):
+        if keep_release is None or state.labels.get(LABEL_RELEASE) != keep_release:
+            with contextlib.suppress(CumuloError):
+                await driver.destroy(state.id)
+
+
+def retire_later(platform: Platform, app_id: str, keep_release: str) -> None:
+    task = asyncio.get_running_loop().create_task(
+        retire(platform, app_id, keep_release, platform.settings.apps_drain_seconds))
+    tasks: set[asyncio.Task[None]] = platform.extras.setdefault("apps.drains", set())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)

@@ -151,3 +151,16 @@ def test_finished_invocations_are_pruned_after_the_retention(server, user: Clien
     ids = server.call(seed())
     assert server.call(service.prune_invocations(server.platform)) >= 1
     assert server.call(remaining(ids)) == {"recent", "old-pending"}
+
+
+def test_vpc_is_resolved_by_the_network_service_for_its_owner_only(user: Client, other_user: Client,
+                                                                    py_zip: bytes) -> None:
+    vpc = user.network.create_vpc(f"fvpc-{uuid.uuid4().hex[:6]}")
+    try:
+        fn = user.functions.create(fname(), "python", py_zip, vpc_id=vpc["id"])
+        assert fn["vpc_id"] == vpc["id"]
+        status, message = status_of(other_user.functions.create, fname(), "python", py_zip, vpc_id=vpc["id"])
+        assert status == 400 and "not found" in message
+        user.functions.delete(fn["id"])
+    finally:
+        user.network.delete_vpc(vpc["id"])

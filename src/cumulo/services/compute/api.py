@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response, WebSocket
 from fastapi.responses import PlainTextResponse
 
+from cumulo.api import deps
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep
+from cumulo.core.principal import Principal
 from cumulo.services.compute import console, execution, service
 from cumulo.services.compute.schemas import InstanceCreate, InstanceOut, InstanceUpdate, StatsOut
 
@@ -79,4 +81,7 @@ async def exec_command(instance: str, body: execution.ExecIn, user: UserDep, pla
 async def instance_console(websocket: WebSocket, instance: str) -> None:
     """Interactive shell (exec with a TTY). Binary frames carry terminal bytes both ways; a text
     frame ``{"resize": [cols, rows]}`` resizes. Authenticate with ``X-API-Key`` (or ``?api_key=``)."""
-    await console.serve(websocket, instance)
+    async def authenticate(ws: WebSocket, key: str | None) -> Principal:
+        return await deps.authenticate(ws, deps.api_key_from(ws) or key, method="POST")  # a shell is a write
+
+    await console.serve(websocket, instance, authenticate)

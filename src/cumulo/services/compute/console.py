@@ -4,7 +4,8 @@ The API key comes, in this order, from the ``X-API-Key``/``Authorization: Bearer
 the WebSocket subprotocol ``cumulo.key.<key>`` offered next to ``cumulo.console`` (browsers cannot
 set headers; the server answers with ``cumulo.console`` only, never echoing the key), or the legacy
 ``?api_key=`` query parameter (still accepted; redacted from the log). It is checked by
-``cumulo.api.deps.authenticate``, like every REST call (rate limit and key scopes included).
+``cumulo.api.deps.authenticate``, like every REST call (rate limit and key scopes included): the
+route in ``api.py`` passes it in as ``authenticate``, so this module stays below the API layer.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from cumulo.api.deps import api_key_from, authenticate
 from cumulo.core.errors import Conflict, CumuloError
+from cumulo.core.principal import Principal
 from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import Console
 from cumulo.platform import Platform
@@ -38,13 +40,17 @@ def _key_in(subprotocols: list[str]) -> str | None:
     return None
 
 
-async def serve(websocket: WebSocket, ref: str) -> None:
+Authenticate = Callable[[WebSocket, str | None], Awaitable[Principal]]
+
+
+async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> None:
+    """``authenticate(websocket, key_from_subprotocol_or_query)``: the API's check of the caller (a
+    header key wins over the one given here)."""
     platform: Platform = websocket.app.state.platform
     offered = list(websocket.scope.get("subprotocols") or [])
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     try:
-        key = api_key_from(websocket) or _key_in(offered) or websocket.query_params.get("api_key")
-        user = await authenticate(websocket, key, method="POST")  # a shell is a write
+        user = await authenticate(websocket, _key_in(offered) or websocket.query_params.get("api_key"))
         async with platform.db.session() as session:
             inst = await get_instance(session, user, ref)
             if inst.status != "RUNNING" or not inst.container_id:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import json
 import logging
 from typing import Any
@@ -40,6 +39,9 @@ from cumulo.platform import Platform
 from cumulo.services.compute.models import Instance
 from cumulo.services.compute.schemas import format_ports, parse_ports
 from cumulo.services.events import service as events
+from cumulo.services.network import service as network
+from cumulo.services.secrets import service as secrets
+from cumulo.services.volumes import service as volumes
 
 log = logging.getLogger("cumulo.compute")
 KIND = "instance"
@@ -60,10 +62,6 @@ def _lock(platform: Platform, instance_id: str) -> asyncio.Lock:
 
 
 async def _mounts(session: AsyncSession, instance_id: str) -> list[VolumeMount]:
-    try:
-        volumes = importlib.import_module("cumulo.services.volumes.service")
-    except ModuleNotFoundError:
-        return []
     return [VolumeMount(m.source, m.target, m.read_only) for m in await volumes.mounts_for_instance(session,
                                                                                                     instance_id)]
 
@@ -94,7 +92,6 @@ async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) 
     # at /run/secrets (never into the container's configuration that `docker inspect` shows); the
     # container's main process also gets them as environment variables (see secretfiles.WRAPPER).
     if _secret_refs(inst):  # audited at launch
-        secrets = importlib.import_module("cumulo.services.secrets.service")
         spec.secret_files.update(await secrets.resolve_env(session, inst.user_id, _secret_refs(inst),
                                                            platform=platform, audit=False))
     if inst.password_sealed is not None:
@@ -105,10 +102,6 @@ async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) 
 async def _leave_default_bridge(platform: Platform, session: AsyncSession, inst: Instance) -> None:
     """An instance recorded before default VPCs existed (no network): place it in its owner's
     default VPC, so its next container never joins Docker's shared default bridge."""
-    try:
-        network = importlib.import_module("cumulo.services.network.service")
-    except ModuleNotFoundError:
-        return
     vpc = await network.default_vpc(platform, inst.user_id)
     placement = await network.attachment_for(session, inst.user_id, vpc.id, None, instance_id=inst.id)
     inst.vpc_id, inst.network_name = placement.vpc_id, placement.network_name

@@ -2,14 +2,14 @@
 
 The API writes desired state and then converges the one instance at once (``convergence.converge``);
 the reconciler converges everything periodically, so a crash between the two is healed.
-Other services call ``get_instance`` (e.g. volumes, to check that an instance is the caller's).
+Compute sits above images, volumes, secrets and network and imports their services; the services
+below it reach instances through ``cumulo.ports`` (``hooks.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 import logging
 from typing import Any
 
@@ -41,17 +41,13 @@ from cumulo.services.compute.schemas import (
     parse_ports,
 )
 from cumulo.services.events import service as events
+from cumulo.services.images import service as images
+from cumulo.services.network import service as network
+from cumulo.services.secrets import service as secrets
+from cumulo.services.volumes import service as volumes
 
 MAX_LOG_LINES = 10000
 log = logging.getLogger("cumulo.compute")
-
-
-def _peer(module: str) -> Any | None:
-    """Another service's module, or None when that service is not installed."""
-    try:
-        return importlib.import_module(f"cumulo.services.{module}.service")
-    except ModuleNotFoundError:
-        return None
 
 
 def instance_out(inst: Instance, volumes: list[dict[str, str]] | None = None) -> InstanceOut:
@@ -66,8 +62,7 @@ def instance_out(inst: Instance, volumes: list[dict[str, str]] | None = None) ->
 
 
 async def render(session: AsyncSession, inst: Instance) -> InstanceOut:
-    volumes = _peer("volumes")
-    mounts = await volumes.mounts_for_instance(session, inst.id) if volumes else []
+    mounts = await volumes.mounts_for_instance(session, inst.id)
     return instance_out(inst, [{"volume": m.source, "mount_path": m.target} for m in mounts])
 
 
@@ -104,8 +99,6 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     """Validate everything, then record the instance (STARTING) with its network and volumes in one
     transaction. Nothing reaches Docker here: ``converge`` does that. ``labels``: extra container
     labels for a service that launches instances for its own resources (``convergence.MEMBER_LABELS``)."""
-    from cumulo.services.images import service as images
-
     await locks.hold(session, f"quota:{user.user_id}")  # other API processes launch for this user too
     image_ref = await images.image_ref_for(platform, session, user, body.image)
     if await session.scalar(select(Instance.id).where(Instance.user_id == user.user_id, Instance.name == body.name)):
@@ -113,20 +106,14 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     cpus = body.cpus or platform.settings.compute_default_cpus
     memory = body.memory_mb or platform.settings.compute_default_memory_mb
     await _check_quota(platform, session, user, cpus, memory)
+    from cumulo.services.quotas import service as quotas  # billing's 402 at zero balance, a plan's limits
+    await quotas.admit(session, platform, user.user_id, {"instances": 1, "instance_vcpus": cpus,
+                                                          "instance_memory_mb": memory})
     if body.env_secrets:
         clash = sorted(set(body.env_secrets) & set(body.env))
         if clash:
             raise InvalidInput(f"env_secrets: {', '.join(clash)} also set in env")
-        secrets = _peer("secrets")
-        if secrets is None:
-            raise InvalidInput("env_secrets: the Secrets Manager is not installed on this server")
         await secrets.resolve_env(session, user, body.env_secrets, platform=platform)  # 404s; audited
-    network = _peer("network")
-    if (body.vpc_id or body.subnet_id) and network is None:
-        raise InvalidInput("vpc_id/subnet_id: networking is not installed on this server")
-    volumes = _peer("volumes")
-    if body.volumes and volumes is None:
-        raise InvalidInput("volumes: block storage is not installed on this server")
     now = utcnow()
     inst = Instance(id=new_id(), user_id=user.user_id, name=body.name, image=body.image, image_ref=image_ref,
                     desired="running", status="STARTING", ports=body.ports or "", ports_bound="", env=body.env,
@@ -138,12 +125,12 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
         inst.password_sealed = crypto.seal(platform, body.password.encode(), inst.id.encode())
     inst.ports = format_ports(await ports.reserve(platform, session, inst.id, user.user_id,
                                                   parse_ports(body.ports)))  # 400/409 before anything exists
-    new_network = await _place(platform, session, user, inst, body, network)
+    new_network = await _place(platform, session, user, inst, body)
     if body.ttl_seconds:  # counted from the moment the instance is recorded (after its network is made)
         inst.expires_at = utcnow() + dt.timedelta(seconds=body.ttl_seconds)
     try:
         session.add(inst)
-        if body.volumes and volumes is not None:
+        if body.volumes:
             await volumes.attach_at_launch(session, user, inst.id, [v.model_dump() for v in body.volumes])
         await flush_or_conflict(session, f"you already have an instance named '{body.name}'")
         events.record(session, user_id=user.user_id, action="instance.created", resource_type="instance",
@@ -159,13 +146,11 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     return inst
 
 
-async def _place(platform: Platform, session: AsyncSession, user: Principal, inst: Instance, body: InstanceCreate,
-                 network: Any | None) -> str | None:
+async def _place(platform: Platform, session: AsyncSession, user: Principal, inst: Instance,
+                 body: InstanceCreate) -> str | None:
     """Put the instance in its VPC (the user's default VPC when the launch names none; nothing ever
     joins Docker's shared default bridge). Returns the name of a Docker network made for this
     launch (the default VPC's, on first need), which the caller removes if the launch fails."""
-    if network is None:
-        return None  # without the network service an instance gets no network at all
     vpc_id, created = body.vpc_id, None
     if not body.vpc_id and not body.subnet_id:
         vpc, made = await network.ensure_default_vpc(platform, session, user.user_id)  # quota lock held
@@ -274,10 +259,8 @@ async def terminate(platform: Platform, session: AsyncSession, inst: Instance, *
                     **data: Any) -> None:
     """Forget the instance (its network address and volume attachments too) in one transaction, then
     remove its container. A crash in between leaves an orphan the reconciler removes."""
-    for peer in ("network", "volumes"):
-        module = _peer(peer)
-        if module is not None and hasattr(module, "release_instance"):
-            await module.release_instance(session, inst.id)
+    await network.release_instance(session, inst.id)
+    await volumes.release_instance(session, inst.id)
     await ports.release(session, inst.id)
     await session.delete(inst)
     events.record(session, user_id=inst.user_id, action=action, resource_type="instance", resource_id=inst.id,
@@ -286,8 +269,7 @@ async def terminate(platform: Platform, session: AsyncSession, inst: Instance, *
     platform.bus.publish(Event("instance.deleted", resource_id=inst.id, user_id=inst.user_id,
                                data={"reason": action}))
     await converge(platform, inst.id)
-    network = _peer("network")
-    if network is not None and inst.vpc_id and hasattr(network, "retire_default_vpc"):
+    if inst.vpc_id:
         try:  # its block goes back to the pool when it was the last instance of the default VPC
             await network.retire_default_vpc(platform, inst.user_id)
         except CumuloError as exc:  # the network reconciler retries

@@ -236,13 +236,13 @@ async def _run_async(platform: Platform, row_id: str) -> None:
 
 
 async def _dead_letter(platform: Platform, fn: Function, ver: FunctionVersion, row: Invocation) -> None:
-    from cumulo.services.queues.messages import deliver
+    from cumulo.services.queues import service as queues
 
     body = json.dumps({"invocation_id": row.id, "function_id": fn.id, "function_name": fn.name,
                        "version": row.version, "attempts": row.attempts, "error": row.error,
                        "payload": json.loads(row.payload or "null")})
     try:
-        await deliver(platform, fn.user_id, ver.dead_letter_queue_id or "", body,
+        await queues.deliver(platform, fn.user_id, ver.dead_letter_queue_id or "", body,
                       {"function": fn.name, "invocation_id": row.id})
     except CumuloError as exc:
         log.warning("dead-letter delivery of invocation %s failed: %s", row.id, exc.message)

@@ -33,6 +33,7 @@ from cumulo.services.functions.schemas import (
     FunctionOut,
     FunctionUpdate,
 )
+from cumulo.services.network import service as network
 from cumulo.services.quotas import service as quotas
 
 DEFAULT_HANDLERS = {"python": "main.handler", "node": "index.handler"}
@@ -118,25 +119,28 @@ async def _check_references(platform: Platform, session: AsyncSession, user_id: 
         if secret.delete_after is not None:
             raise InvalidInput(f"env_secrets: secret '{name}' is scheduled for deletion")
     if body.vpc_id:
-        await vpc_network(platform, body.vpc_id, user_id)
+        await _network_of(session, user_id, body.vpc_id)
     if body.dead_letter_queue:
-        from cumulo.services.queues.lookup import resolve
+        from cumulo.services.queues import service as queues
 
         try:
-            return (await resolve(session, user_id, body.dead_letter_queue)).id
+            return (await queues.resolve(session, user_id, body.dead_letter_queue)).id
         except NotFound:
             raise InvalidInput(f"dead_letter_queue '{body.dead_letter_queue}' not found") from None
     return None
 
 
+async def _network_of(session: AsyncSession, user_id: str, vpc_id: str) -> str:
+    try:
+        return await network.network_name(session, user_id, vpc_id)
+    except NotFound:
+        raise InvalidInput(f"vpc '{vpc_id}' not found") from None
+
+
 async def vpc_network(platform: Platform, vpc_id: str, user_id: str) -> str:
-    """The Docker network of one of this installation's VPCs (labelled ``cumulo.resource=<vpc id>``)."""
-    nets = await asyncio.to_thread(lambda: docker(platform).client.networks.list(filters={"label": [
-        f"cumulo.installation={platform.installation_id}", f"cumulo.resource={vpc_id}",
-        f"cumulo.owner={user_id}"]}))
-    if not nets:
-        raise InvalidInput(f"vpc '{vpc_id}' not found")
-    return str(nets[0].name)
+    """The Docker network of the user's VPC (the network service decides); 400 when it is not theirs."""
+    async with platform.db.session() as session:
+        return await _network_of(session, user_id, vpc_id)
 
 
 async def _prepare_code(platform: Platform, kind: str, handler: str, data: bytes) -> Any:

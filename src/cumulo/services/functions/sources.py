@@ -30,10 +30,10 @@ def source_out(row: EventSource) -> EventSourceOut:
 
 async def create(platform: Platform, session: AsyncSession, user: Principal | str, ref: str,
                  body: EventSourceIn) -> EventSource:
-    from cumulo.services.queues.lookup import resolve
+    from cumulo.services.queues import service as queues
 
     fn = await service.find(session, user, ref)
-    queue = await resolve(session, fn.user_id, body.queue_id)
+    queue = await queues.resolve(session, fn.user_id, body.queue_id)
     await quotas.check(session, platform, fn.user_id, "function_event_sources")
     row = EventSource(function_id=fn.id, user_id=fn.user_id, queue_id=queue.id, batch_size=body.batch_size)
     session.add(row)
@@ -68,7 +68,7 @@ async def delete(session: AsyncSession, user: Principal | str, ref: str, source_
 async def _poll_one(platform: Platform, source_id: str) -> bool:
     """Feed one batch; True when messages were processed (so the loop polls again at once)."""
     from cumulo.services.functions import invoke as invocations
-    from cumulo.services.queues import messages
+    from cumulo.services.queues import service as messages
 
     async with platform.db.session() as session:
         row = await session.get(EventSource, source_id)

@@ -1,8 +1,8 @@
 """How other services put traffic on the data plane (load balancers, later apps and deployments).
 
 The gateway is the only owner of the proxy configuration. Another service contributes to it by
-registering a *provider* once, at import time of its ``hooks.py`` (the gateway imports every
-service's ``hooks.py`` before it first reads the registry, in every process role)::
+registering a *provider* once, at import time of its ``hooks.py`` (a ``cumulo.ports.Registry``: every
+service's ``hooks.py`` is imported before the registry is first read, in every process role)::
 
     from cumulo.services.gateway import providers
 
@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.drivers.proxy.config import Pool, Route
+from cumulo.ports import Registry
 
 if TYPE_CHECKING:
     from cumulo.platform import Platform
@@ -62,35 +63,21 @@ class Provider:
     pool: PoolFn | None = None
 
 
-_providers: dict[str, Provider] = {}
-_discovered = False
-
-
-def _discover() -> None:
-    """Import every service's ``hooks.py`` once (where providers register), so a process that runs no
-    reconcilers (``cumulo api``) knows the providers too."""
-    global _discovered
-    if not _discovered:
-        _discovered = True
-        from cumulo import services
-
-        services.modules("hooks")
+_providers: Registry[Provider] = Registry("gateway provider")
 
 
 def register(name: str, *, routes: RoutesFn | None = None, pool: PoolFn | None = None) -> None:
     """Add (or replace) the provider ``name``; ``name`` is also the target prefix for ``pool``."""
     if not name.isidentifier():
         raise ValueError(f"provider name must be an identifier: {name!r}")
-    _providers[name] = Provider(name, routes, pool)
+    _providers.add(name, Provider(name, routes, pool))
 
 
 def registered() -> list[Provider]:
-    _discover()
-    return [_providers[n] for n in sorted(_providers)]
+    return [provider for _, provider in _providers]
 
 
 def get(name: str) -> Provider | None:
-    _discover()
     return _providers.get(name)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo import ports
 from cumulo.core.clock import aware
 from cumulo.core.errors import Conflict, CumuloError, Forbidden, not_found
 from cumulo.core.principal import Principal
@@ -191,12 +192,9 @@ async def delete_image(platform: Platform, session: AsyncSession, user: Principa
     img = await resolve(session, user, ref)
     if img.status == "BUILDING":
         raise Conflict(f"image {img.name}:{img.tag} is still building")
-    from cumulo.services.compute.models import Instance
-
-    users = (await session.scalars(select(Instance.name).where(Instance.user_id == user.user_id,
-                                                               Instance.image_ref == img.docker_ref))).all()
+    users = await ports.users_of("image", session, user.user_id, img.docker_ref)  # compute's instances, ...
     if users:
-        raise Conflict(f"image {img.name}:{img.tag} is used by instance(s) {', '.join(sorted(users))}")
+        raise Conflict(f"image {img.name}:{img.tag} is used by {', '.join(users)}")
     if img.status == "READY":
         await compute_driver(platform).remove_image(img.docker_ref)
     await session.delete(img)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo import ports
 from cumulo.core.clock import aware, utcnow
-from cumulo.core.errors import not_found
 from cumulo.core.principal import Principal
 from cumulo.platform import Platform
 from cumulo.services.metrics.models import InstanceMetric
@@ -43,16 +42,8 @@ async def drop_older_than(session: AsyncSession, seconds: int) -> int:
 
 
 async def _instance_id(session: AsyncSession, user: Principal, ref: str) -> str:
-    """The caller's instance (compute's service decides); 404 for anyone else's."""
-    try:
-        compute = importlib.import_module("cumulo.services.compute.service")
-    except ModuleNotFoundError:
-        owned = await session.scalar(select(InstanceMetric.instance_id).where(
-            InstanceMetric.user_id == user.user_id, InstanceMetric.instance_id == ref).limit(1))
-        if owned is None:
-            raise not_found("instance", ref) from None
-        return str(owned)
-    return str((await compute.get_instance(session, user, ref)).id)
+    """The caller's instance (compute decides, through ``cumulo.ports``); 404 for anyone else's."""
+    return await ports.resolve("instance", session, user.user_id, ref)
 
 
 async def series(platform: Platform, session: AsyncSession, user: Principal, ref: str,

@@ -65,6 +65,13 @@ async def get_vpc(session: AsyncSession, user: Principal, ref: str) -> Vpc:
     return await _one(session, Vpc, user.user_id, ref, "vpc")  # type: ignore[no-any-return]
 
 
+async def network_name(session: AsyncSession, user: Principal | str, ref: str) -> str:
+    """The engine network of the caller's VPC ``ref`` (id or name), for other services' containers
+    (functions); NotFound (404) for a missing VPC or anyone else's."""
+    user_id = user if isinstance(user, str) else user.user_id
+    return str((await _one(session, Vpc, user_id, ref, "vpc")).network_name)
+
+
 async def get_subnet(session: AsyncSession, user: Principal, ref: str, vpc_id: str | None = None) -> Subnet:
     extra = [Subnet.vpc_id == vpc_id] if vpc_id else []
     return await _one(session, Subnet, user.user_id, ref, "subnet", *extra)  # type: ignore[no-any-return]

@@ -1,13 +1,11 @@
-"""The one place the volume service asks about instances (owned by the compute service)."""
+"""The one place the volume service asks about instances: compute sits above volumes, so it answers
+through ``cumulo.ports`` (filled by ``services/compute/hooks.py``)."""
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cumulo.core.errors import Unavailable
+from cumulo import ports
 from cumulo.core.events import Event
 from cumulo.core.principal import Principal
 from cumulo.platform import Platform
@@ -17,24 +15,16 @@ ROOT_RESET_WARNING = ("the instance's container is recreated to add or remove th
                       "are kept")
 
 
-def _compute() -> ModuleType:
-    try:
-        return importlib.import_module("cumulo.services.compute.service")
-    except ImportError as exc:
-        raise Unavailable("the compute service is not installed") from exc
-
-
 async def owned_instance_id(session: AsyncSession, user: Principal, ref: str) -> str:
     """The id of the caller's instance ``ref`` (id or name); 404 when missing or someone else's."""
-    instance = await _compute().get_instance(session, user, ref)
-    return str(instance.id)
+    return await ports.resolve("instance", session, user.user_id, ref)
 
 
 async def will_recreate(session: AsyncSession, instance_id: str, reason: str) -> bool:
     """Tell the compute service why the instance's container is about to be recreated (in the
     caller's transaction; its ``instance.recreated`` event carries ``reason``). True when the
     instance has a container, whose root filesystem the recreation resets."""
-    return bool(await _compute().note_reconfigure(session, instance_id, reason))
+    return await ports.reconfigure("instance", session, instance_id, reason)
 
 
 def reconfigure(platform: Platform, instance_id: str, user_id: str) -> None:

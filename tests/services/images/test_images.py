@@ -41,7 +41,7 @@ def test_build_stream_launch_private_and_delete(server_sqlite: LiveServer, sqlit
     assert "hi from my image" in sqlite_user.instances.logs(inst["id"])
     with pytest.raises(ApiError) as err:
         sqlite_user.images.delete(image["id"])
-    assert err.value.status == 409
+    assert err.value.status == 409 and f"instance i-{name}" in err.value.message  # compute's delete guard
 
     with register_and_login(server_sqlite) as other:
         assert f"{name}:v1" not in [i["reference"] for i in other.images.list()]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 
 if TYPE_CHECKING:
+    from cumulo.client.autoscaling import AutoScaling
     from cumulo.client.compute import Images, Instances
     from cumulo.client.cron import Cron
     from cumulo.client.deployments import Deployments
@@ -170,6 +171,12 @@ class Client:
         from cumulo.client.deployments import Deployments
 
         return Deployments(self)
+
+    @cached_property
+    def autoscaling(self) -> AutoScaling:
+        from cumulo.client.autoscaling import AutoScaling
+
+        return AutoScaling(self)
 
     def health(self) -> dict[str, Any]:
         """Readiness, including a 503 DEGRADED answer (which is information, not an error)."""

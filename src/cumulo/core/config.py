@@ -213,6 +213,10 @@ class Settings(BaseSettings):
                                    "as instances)")
     deployments_tick_seconds: float = Field(1.0, gt=0, le=60, description="how often every deployment is "
                                             "converged: health checks due, healing, the rollout's next step")
+    quota_autoscaling_groups: int = Field(10, ge=0, description="per-user quota: auto-scaling groups (their "
+                                          "members count as instances)")
+    autoscaling_eval_seconds: float = Field(15.0, gt=0, le=300, description="how often every auto-scaling group "
+                                            "is evaluated (metrics, policies) and converged")
 
     @field_validator("rate_limit", "auth_rate_limit")
     @classmethod

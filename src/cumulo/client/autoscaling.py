@@ -1,0 +1,39 @@
+"""Auto-scaling group calls (``/autoscaling/groups``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cumulo.client.base import Client
+
+
+class AutoScaling:
+    def __init__(self, client: Client):
+        self.c = client
+
+    def create(self, name: str, launch_template: dict[str, Any], *, max_size: int, **fields: Any) -> dict[str, Any]:
+        """``fields``: min_size, desired_capacity, load_balancer_id, target_port, policies,
+        cooldown_seconds, warmup_seconds, scale_in_stabilization_seconds, scale_in_protection."""
+        body = {"name": name, "launch_template": launch_template, "max_size": max_size,
+                **{k: v for k, v in fields.items() if v is not None}}
+        return self.c.post("/autoscaling/groups", body)  # type: ignore[no-any-return]
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.c.get("/autoscaling/groups")  # type: ignore[no-any-return]
+
+    def get(self, group: str) -> dict[str, Any]:
+        return self.c.get(f"/autoscaling/groups/{group}")  # type: ignore[no-any-return]
+
+    def set_desired(self, group: str, desired: int) -> dict[str, Any]:
+        return self.c.put(f"/autoscaling/groups/{group}", {"desired_capacity": desired})  # type: ignore[no-any-return]
+
+    def update(self, group: str, **fields: Any) -> dict[str, Any]:
+        return self.c.put(f"/autoscaling/groups/{group}", fields)  # type: ignore[no-any-return]
+
+    def activities(self, group: str, limit: int = 100) -> list[dict[str, Any]]:
+        return self.c.get(f"/autoscaling/groups/{group}/activities",  # type: ignore[no-any-return]
+                          params={"limit": limit})
+
+    def delete(self, group: str) -> None:
+        self.c.delete(f"/autoscaling/groups/{group}")

@@ -1,0 +1,1 @@
+"""Auto-scaling groups: instances from a launch template, scaled by target tracking."""

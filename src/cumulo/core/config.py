@@ -218,6 +218,43 @@ class Settings(BaseSettings):
     autoscaling_eval_seconds: float = Field(15.0, gt=0, le=300, description="how often every auto-scaling group "
                                             "is evaluated (metrics, policies) and converged")
 
+    # --- apps: git-push hosting (issue 17) ------------------------------------------------
+    quota_apps: int = Field(20, ge=0, description="per-user quota: apps")
+    apps_memory_mb: int = Field(256, ge=32, le=65536, description="memory limit of an app's container (default)")
+    apps_build_timeout_seconds: float = Field(900, ge=10, le=7200, description="an app build (dependencies and "
+                                              "image) is stopped after this long")
+    apps_max_image_mb: int = Field(1024, ge=10, description="largest image an app build may produce")
+    apps_max_source_mb: int = Field(100, ge=1, description="largest pushed tree (all files) an app build accepts")
+    apps_max_file_mb: int = Field(50, ge=1, description="largest single file a pushed tree may hold")
+    apps_max_push_mb: int = Field(200, ge=1, description="largest git push (the pack sent over HTTP)")
+    apps_health_seconds: float = Field(60, ge=1, le=600, description="a new release must answer HTTP on $PORT "
+                                       "(a worker: stay up) within this time, or it is not switched to")
+    apps_drain_seconds: float = Field(5, ge=0, le=300, description="the previous release keeps running this long "
+                                      "after the route switched to the new one")
+    apps_keep_releases: int = Field(10, ge=2, le=100, description="releases (and their images) kept per app for "
+                                    "rollback")
+    apps_pip: str = Field("pip3", description="pip the server runs to install Python app dependencies (wheels only)")
+    apps_npm: str = Field("npm", description="npm the server runs to install Node.js app dependencies "
+                          "(--ignore-scripts)")
+    apps_npm_registry: str = Field("https://registry.npmjs.org/", description="the only registry a Node.js app's "
+                                   "package-lock.json may resolve to")
+
+    # --- billing (issue 19) ------------------------------------------------------------------
+    billing_default_plan: str = Field("", max_length=32, description="plan of a user who never subscribed (e.g. "
+                                      "free); empty: such users are not billed and keep the installation's quotas")
+    billing_meter_seconds: float = Field(30.0, ge=1, le=3600, description="the meter rates usage and updates "
+                                         "balances this often")
+    billing_settle_seconds: float = Field(60.0, ge=0, le=3600, description="an hour of usage is charged this long "
+                                          "after it ends (late state changes land first)")
+    billing_grace_seconds: float = Field(3600.0, ge=0, description="at zero balance on a plan without overage, "
+                                         "running instances are stopped (never deleted) after this long")
+    billing_monthly_cap_hours: float = Field(672.0, gt=0, le=744, description="a resource is charged at most this "
+                                             "many hours of its hourly price per month (DigitalOcean's 672)")
+
+    # --- managed databases and caches (issue 15) ------------------------------------------
+    quota_databases: int = Field(5, ge=0, description="per-user quota: managed databases (PostgreSQL, MariaDB)")
+    quota_caches: int = Field(5, ge=0, description="per-user quota: managed caches (Redis)")
+
     @field_validator("rate_limit", "auth_rate_limit")
     @classmethod
     def _check_rate(cls, value: str) -> str:

@@ -69,6 +69,37 @@ def registry() -> dict[str, Quota]:
     return found
 
 
+@lru_cache(maxsize=1)
+def limit_sources() -> list[Callable[[AsyncSession, Any, str], Awaitable[dict[str, float]]]]:
+    """``LIMITS`` of each service's ``quotas.py``: per-user limits that override the settings (billing:
+    the user's plan)."""
+    return [module.LIMITS for _name, module in services.modules("quotas") if hasattr(module, "LIMITS")]
+
+
+async def limits_for(session: AsyncSession, platform: Any, user_id: str) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for source in limit_sources():
+        found.update(await source(session, platform, user_id))
+    return found
+
+
+@lru_cache(maxsize=1)
+def admission_checks() -> list[Callable[[AsyncSession, Any, str], Awaitable[None]]]:
+    """``ADMIT`` of each service's ``quotas.py``: raised before a create (billing: 402 at zero balance)."""
+    return [module.ADMIT for _name, module in services.modules("quotas") if hasattr(module, "ADMIT")]
+
+
+async def admit(session: AsyncSession, platform: Any, user_id: str, wanted: dict[str, float]) -> None:
+    """For a create path that keeps its own limit checks on the settings (compute): every service's
+    admission check, then the limits that override the settings (a plan's) for ``wanted``. Call it
+    with the user's quota lock held."""
+    for check in admission_checks():
+        await check(session, platform, user_id)
+    overrides = await limits_for(session, platform, user_id)
+    if any(kind in overrides for kind in wanted):
+        await check_many(session, platform, user_id, {k: v for k, v in wanted.items() if k in overrides}, lock=False)
+
+
 def quota(kind: str) -> Quota:
     try:
         return registry()[kind]
@@ -105,11 +136,12 @@ async def check_many(session: AsyncSession, platform: Any, user_id: str, wanted:
     ``lock=False``: a quick early check only (before slow work), to be repeated with the lock."""
     if lock:
         await locks.hold(session, f"quota:{user_id}")
+    overrides = await limits_for(session, platform, user_id) if any(add > 0 for add in wanted.values()) else {}
     for kind, add in wanted.items():
         if add <= 0:
             continue
         q = quota(kind)
-        cap = getattr(platform.settings, q.setting)
+        cap = overrides.get(kind, getattr(platform.settings, q.setting))
         used = float(await q.usage(session, user_id) or 0)
         if used + add > cap + 1e-9:
             raise refuse(q, used, add, cap)
@@ -122,8 +154,9 @@ async def check(session: AsyncSession, platform: Any, user_id: str, kind: str, a
 
 async def report(session: AsyncSession, platform: Any, user_id: str) -> list[dict[str, Any]]:
     out = []
+    overrides = await limits_for(session, platform, user_id)
     for kind, q in sorted(registry().items()):
-        out.append({"kind": kind, "limit": _number(getattr(platform.settings, q.setting)),
+        out.append({"kind": kind, "limit": _number(overrides.get(kind, getattr(platform.settings, q.setting))),
                     "used": _number(await q.usage(session, user_id)), "unit": q.unit,
                     "setting": _env(q.setting), "description": q.description})
     return out

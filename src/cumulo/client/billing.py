@@ -1,0 +1,64 @@
+"""Billing calls: plans, subscription, balance, ledger, usage, invoices, credits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cumulo.client.base import Client
+
+
+class Billing:
+    def __init__(self, client: Client):
+        self.c = client
+
+    def plans(self) -> list[dict[str, Any]]:
+        return self.c.get("/billing/plans")  # type: ignore[no-any-return]
+
+    def prices(self) -> list[dict[str, Any]]:
+        return self.c.get("/billing/prices")  # type: ignore[no-any-return]
+
+    def subscription(self) -> dict[str, Any]:
+        return self.c.get("/billing/subscription")  # type: ignore[no-any-return]
+
+    def subscribe(self, plan: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Change plan and/or ``budget=`` (credits per month; 0 or None: none)."""
+        body = {"plan": plan, **fields} if plan is not None else dict(fields)
+        return self.c.put("/billing/subscription", body)  # type: ignore[no-any-return]
+
+    def balance(self) -> dict[str, Any]:
+        return self.c.get("/billing/balance")  # type: ignore[no-any-return]
+
+    def transactions(self, limit: int = 100, month: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"limit": limit, "month": month, "kind": kind}.items() if v is not None}
+        return self.c.get("/billing/transactions", params=params)  # type: ignore[no-any-return]
+
+    def usage(self, start: str | None = None, end: str | None = None, group_by: str = "resource") -> dict[str, Any]:
+        params = {k: v for k, v in {"from": start, "to": end, "group_by": group_by}.items() if v is not None}
+        return self.c.get("/billing/usage", params=params)  # type: ignore[no-any-return]
+
+    def redeem(self, voucher: str) -> dict[str, Any]:
+        return self.c.post("/billing/credits", {"voucher": voucher})  # type: ignore[no-any-return]
+
+    def invoices(self) -> list[dict[str, Any]]:
+        return self.c.get("/billing/invoices")  # type: ignore[no-any-return]
+
+    def invoice(self, ref: str) -> dict[str, Any]:
+        return self.c.get(f"/billing/invoices/{ref}")  # type: ignore[no-any-return]
+
+    def invoice_pdf(self, ref: str) -> bytes:
+        return self.c.get(f"/billing/invoices/{ref}/pdf", raw=True).content  # type: ignore[no-any-return]
+
+    # --- administrators ---------------------------------------------------------------------------
+    def grant(self, user_id: str, amount: float, reason: str = "", wallet: str = "paid") -> dict[str, Any]:
+        return self.c.post("/admin/billing/credits", {"user_id": user_id, "amount": amount,  # type: ignore[no-any-return]
+                                                      "reason": reason, "wallet": wallet})
+
+    def edit_plan(self, plan_id: str, **fields: Any) -> dict[str, Any]:
+        return self.c.put(f"/admin/billing/plans/{plan_id}", fields)  # type: ignore[no-any-return]
+
+    def edit_price(self, key: str, amount: float) -> dict[str, Any]:
+        return self.c.put(f"/admin/billing/prices/{key}", {"amount": amount})  # type: ignore[no-any-return]
+
+    def create_voucher(self, credits: float, **fields: Any) -> dict[str, Any]:
+        return self.c.post("/admin/billing/vouchers", {"credits": credits, **fields})  # type: ignore[no-any-return]

@@ -1,0 +1,31 @@
+"""The default plans (VirtCloud's, from its README) and price table, written by the first migration;
+the administrator edits them afterwards (``/admin/billing/plans``, ``/admin/billing/prices``)."""
+
+from __future__ import annotations
+
+GIB = 1024 ** 3
+
+# key: (credits per unit, unit, description)
+PRICES: dict[str, tuple[float, str, str]] = {
+    "instance.hour": (0.5, "instance-hour", "a running instance or VM, per hour (per second, 60 s minimum)"),
+    "instance.core_hour": (0.2, "vCPU-hour", "each vCPU of a running instance, per hour"),
+    "instance.gb_ram_hour": (0.1, "GB-hour", "each GB (1024 MB) of memory of a running instance, per hour"),
+    "volume.gb_once": (0.05, "GB", "a volume's size, once at creation"),
+    "volume.gib_month": (0.01, "GiB-month", "a volume's size while it exists (plans with volume_gib_month)"),
+    "storage.gib_month": (0.02, "GiB-month", "object storage, sampled hourly"),
+}
+
+
+def _limits(instances: int, vcpus: int, memory_gb: int, disk_gb: int, buckets: int, storage_gib: int,
+            functions: int) -> dict[str, float]:
+    return {"instances": instances, "instance_vcpus": vcpus, "instance_memory_mb": memory_gb * 1024,
+            "volume_gib": disk_gb, "buckets": buckets, "storage_bytes": storage_gib * GIB, "functions": functions}
+
+
+# id: (name, price per month, monthly credits, overage, limits, features)
+PLANS: dict[str, tuple[str, float, float, bool, dict[str, float], dict[str, bool]]] = {
+    "free": ("Free", 0.0, 15, False, _limits(2, 2, 2, 20, 5, 5, 5), {}),
+    "pro": ("Pro", 9.0, 150, False, _limits(10, 4, 8, 50, 50, 50, 50), {}),
+    "unlimited": ("Unlimited", 29.0, 600, False, _limits(50, 8, 16, 200, 100, 200, 100), {}),
+    "payg": ("Pay-as-you-Go", 0.0, 0, True, _limits(50, 8, 16, 200, 100, 200, 100), {"volume_gib_month": True}),
+}

@@ -1,0 +1,200 @@
+"""The meter pass: rate every closed hour of every billed resource into the ledger, keep the
+ongoing (not yet posted) usage of each account, roll months over (expire unused granted credits,
+grant the new month's, issue the invoice), then check thresholds and the zero balance.
+
+One pass at a time across processes (``locks.hold(session, "billing:meter")``), and each charge
+has a unique key ``<resource>:<hour>``: two meters, a rerun or a restart post nothing twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core.clock import aware, utcnow
+from cumulo.db import locks
+from cumulo.platform import Platform
+from cumulo.runtime import outbox
+from cumulo.services.billing import alerts, invoices, ledger, rating, usage_events
+from cumulo.services.billing.models import Account, Entry, Meter, Plan, Price
+
+GIB = 1024 ** 3
+MONTH_HOURS = 730  # a GiB-month price spread over the hours of an average month
+
+
+@dataclass
+class Pass:
+    now: dt.datetime
+    horizon: dt.datetime
+    prices: dict[str, int]
+    plans: dict[str, Plan]
+    accounts: dict[str, Account]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    owed: dict[str, tuple[Meter, int]] = field(default_factory=dict)  # ledger key -> (meter, amount)
+    accrued: dict[str, int] = field(default_factory=dict)
+
+
+async def drain(platform: Platform) -> None:
+    while await outbox.consume(platform, usage_events.CONSUMER, usage_events.handle) == outbox.BATCH:
+        pass
+
+
+def rate_of(meter: Meter, p: Pass, plan: Plan) -> int:
+    """Micro-credits per hour while the resource runs (or exists)."""
+    spec = meter.spec or {}
+    if meter.resource_type == "instance":
+        return round(p.prices.get("instance.hour", 0) + p.prices.get("instance.core_hour", 0) * float(spec["cpus"])
+                     + p.prices.get("instance.gb_ram_hour", 0) * int(spec["memory_mb"]) / 1024)
+    if meter.resource_type == "volume" and (plan.features or {}).get("volume_gib_month"):
+        return round(p.prices.get("volume.gib_month", 0) * int(spec.get("size_gb", 0)) / MONTH_HOURS)
+    return 0
+
+
+def _segments(meter: Meter) -> list[rating.Segment]:
+    runs: list[rating.Segment] = [(aware(dt.datetime.fromisoformat(s)), aware(dt.datetime.fromisoformat(e)))  # type: ignore[misc]
+                                  for s, e in meter.segments or []]
+    if meter.running_since is not None:
+        runs.append((aware(meter.running_since), None))  # type: ignore[arg-type]
+    return runs
+
+
+def _describe(meter: Meter, hours: float) -> str:
+    spec = meter.spec or {}
+    if meter.resource_type == "instance":
+        return f"instance {meter.name} ({float(spec['cpus']):g} vCPU, {spec['memory_mb']} MB): {hours:.4f} h"
+    return f"{meter.resource_type} {meter.name} ({spec.get('size_gb', 0)} GB): {hours:.4f} h"
+
+
+def rate_meter(meter: Meter, p: Pass, cap_hours: float) -> None:
+    account = p.accounts.get(meter.user_id)
+    plan = p.plans.get(account.plan_id) if account is not None else None
+    runs = _segments(meter)
+    rate = rate_of(meter, p, plan) if plan is not None else 0
+    if account is None or not runs or rate <= 0:
+        if meter.segments:
+            meter.segments = []  # nothing to charge for them (a user who subscribes later is billed from then)
+        return
+    begin = max(aware(meter.rated_until) or runs[0][0], aware(account.created_at))  # type: ignore[type-var]
+    rated = None
+    for slot in rating.slots(begin, p.horizon):
+        start, end = max(slot, begin), slot + rating.HOUR
+        seconds = rating.seconds_in(runs, start, end)
+        rated = end
+        if seconds <= 0:
+            continue
+        month = ledger.month_of(slot)
+        if meter.cap_month != month:
+            meter.cap_month, meter.cap_used = month, 0
+        amount = min(rating.amount(rate, seconds), max(0, round(rate * cap_hours) - meter.cap_used))
+        if amount <= 0:
+            continue
+        meter.cap_used += amount
+        key = f"{meter.id}:{slot.strftime('%Y-%m-%dT%H')}"
+        p.owed[key] = (meter, amount)
+        p.rows.append(ledger.line(key, meter.user_id, "charge", -amount, month, service=meter.service,
+                                  resource_type=meter.resource_type, resource_id=meter.resource_id,
+                                  quantity=round(seconds / 3600, 6), unit="hour",
+                                  description=_describe(meter, seconds / 3600), period_start=slot, period_end=end,
+                                  created_at=p.now))
+    if rated is not None:
+        meter.rated_until = rated
+        meter.segments = [[s, e] for s, e in meter.segments or [] if aware(dt.datetime.fromisoformat(e)) > rated]  # type: ignore[operator]
+    since = max(aware(meter.rated_until) or begin, begin)  # type: ignore[type-var]
+    if p.now > since:
+        open_part = rating.amount(rate, rating.seconds_in(runs, since, p.now))
+        p.accrued[meter.user_id] = p.accrued.get(meter.user_id, 0) + open_part
+
+
+async def _storage(session: AsyncSession, p: Pass, account: Account) -> None:
+    """Object storage GiB-month: the bytes stored now, charged for each closed hour not yet charged
+    (sampled once an hour)."""
+    from cumulo.services.quotas import service as quotas
+
+    price = p.prices.get("storage.gib_month", 0)
+    quota = quotas.registry().get("storage_bytes")
+    if not price or quota is None:
+        return
+    slot = rating.floor_hour(p.horizon) - rating.HOUR
+    if slot < rating.floor_hour(aware(account.created_at)):  # type: ignore[arg-type]
+        return
+    key = f"storage:{account.user_id}:{slot.strftime('%Y-%m-%dT%H')}"
+    if await session.scalar(select(Entry.id).where(Entry.key == key)) is not None:
+        return
+    stored = float(await quota.usage(session, account.user_id) or 0)
+    amount = round(price * stored / GIB / MONTH_HOURS)
+    if amount > 0:
+        p.rows.append(ledger.line(key, account.user_id, "charge", -amount, ledger.month_of(slot), service="storage",
+                                  resource_type="storage", resource_id=account.user_id,
+                                  quantity=round(stored / GIB, 6), unit="GiB-hour",
+                                  description=f"object storage: {stored / GIB:.3f} GiB for one hour",
+                                  period_start=slot, period_end=slot + rating.HOUR, created_at=p.now))
+
+
+async def _roll_over(session: AsyncSession, p: Pass, account: Account) -> list[str]:
+    """Months that ended for this account: expire the unused granted credits, grant the new month's,
+    issue the invoice. The months whose invoice was issued."""
+    issued = []
+    current = ledger.month_of(p.horizon)
+    while account.month < current:
+        old, new = account.month, ledger.next_month(account.month)
+        totals = await ledger.month_totals(session, account.user_id, old)
+        unused = totals["granted"] - totals["charged"]
+        rows = []
+        if unused > 0:
+            rows.append(ledger.line(f"expiry:{account.user_id}:{old}", account.user_id, "expiry", -unused, old,
+                                    description=f"unused monthly credits of {old} expired", created_at=p.now))
+        plan = p.plans.get(account.plan_id)
+        if plan is not None and plan.monthly_credits:
+            rows.append(ledger.line(f"grant:{account.user_id}:{new}", account.user_id, "grant", plan.monthly_credits,
+                                    new, description=f"{plan.name} plan: monthly credits for {new}",
+                                    created_at=p.now))
+        await ledger.post(session, rows)
+        account.month = new
+        if await invoices.issue(session, account, old, p.now):
+            issued.append(old)
+    return issued
+
+
+async def run(platform: Platform) -> dict[str, int]:
+    """One meter pass (safe to run any time, in any process, as often as wanted)."""
+    await drain(platform)
+    s = platform.settings
+    now = utcnow()
+    async with platform.db.session() as session:
+        await locks.hold(session, "billing:meter")
+        p = Pass(now=now, horizon=now - dt.timedelta(seconds=s.billing_settle_seconds),
+                 prices=dict((await session.execute(select(Price.key, Price.amount))).all()),  # type: ignore[arg-type]
+                 plans={plan.id: plan for plan in (await session.scalars(select(Plan))).all()},
+                 accounts={a.user_id: a for a in (await session.scalars(select(Account))).all()})
+        meters = (await session.scalars(select(Meter))).all() if p.accounts else []
+        for meter in meters:
+            rate_meter(meter, p, s.billing_monthly_cap_hours)
+        for account in p.accounts.values():
+            await _storage(session, p, account)
+        written = await ledger.post(session, p.rows)
+        for key, (meter, amount) in p.owed.items():
+            if key not in written:  # posted before (a replay): not counted against the cap twice
+                meter.cap_used -= amount
+        for account in p.accounts.values():
+            await _roll_over(session, p, account)
+            accrued = p.accrued.get(account.user_id, 0)
+            if account.accrued != accrued:
+                account.accrued = accrued
+            account.accrued_at = now
+        # a deleted resource whose every run is charged is forgotten
+        done = [m.id for m in meters if m.gone and m.running_since is None and not m.segments]
+        if done:
+            await session.execute(delete(Meter).where(Meter.id.in_(done)))
+        actions = await alerts.evaluate(session, platform, p.accounts, p.plans, now)
+        await session.commit()
+    await alerts.act(platform, actions)
+    return {"meters": len(meters), "charges": len(written), "accounts": len(p.accounts)}
+
+
+async def balances(session: AsyncSession) -> dict[str, int]:
+    """Every account's posted balance (one query)."""
+    rows = await session.execute(select(Entry.user_id, func.sum(Entry.amount)).group_by(Entry.user_id))
+    return {user_id: int(total or 0) for user_id, total in rows.all()}

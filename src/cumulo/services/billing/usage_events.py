@@ -1,0 +1,89 @@
+"""The outbox consumer: turns every recorded state change of a billable resource into what the
+meter knows of it (``Meter`` rows: spec, running since, closed runs). Written in the consumer's
+transaction, so each event counts exactly once, across restarts and processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core.clock import aware
+from cumulo.runtime.outbox import Entry as Event
+from cumulo.services.billing import ledger
+from cumulo.services.billing.models import Account, Meter, Price
+
+CONSUMER = "billing.meter"
+RUNNING = {"instance.launched", "instance.started", "instance.running", "instance.rebooted"}
+ENDED = {"instance.stopped", "instance.failed", "instance.launch_failed", "instance.deleted", "instance.expired",
+         "instance.launch_aborted"}
+GONE = {"instance.deleted", "instance.expired", "instance.launch_aborted", "volume.deleted"}
+
+
+def _start(meter: Meter, when: dt.datetime) -> None:
+    if meter.running_since is None:
+        meter.running_since = when
+
+
+def _end(meter: Meter, when: dt.datetime) -> None:
+    if meter.running_since is not None:
+        start = aware(meter.running_since)
+        meter.segments = [*(meter.segments or []), [start.isoformat(), max(when, start).isoformat()]]
+        meter.running_since = None
+
+
+async def handle(session: AsyncSession, event: Event) -> None:
+    if not event.resource_id or not event.user_id:
+        return
+    if event.resource_type == "instance":
+        await _instance(session, event)
+    elif event.resource_type == "volume":
+        await _volume(session, event)
+
+
+async def _instance(session: AsyncSession, event: Event) -> None:
+    meter_id = f"instance:{event.resource_id}"
+    meter = await session.get(Meter, meter_id)
+    if event.action == "instance.created":
+        if meter is None:
+            session.add(Meter(id=meter_id, user_id=event.user_id, service="compute", resource_type="instance",
+                              resource_id=event.resource_id, name=str(event.data.get("name", ""))[:100],
+                              spec={"cpus": float(event.data.get("cpus") or 1),
+                                    "memory_mb": int(event.data.get("memory_mb") or 512)},
+                              segments=[], cap_used=0, cap_month="", gone=False, created_at=event.created_at))
+        return
+    if meter is None:
+        return  # created before the events were kept: nothing known to rate it by
+    # a container recreated while running carries its ports; one recreated while stopped does not
+    if event.action in RUNNING or (event.action == "instance.recreated" and "ports" in event.data):
+        _start(meter, event.created_at)
+    elif event.action in ENDED:
+        _end(meter, event.created_at)
+    if event.action == "instance.updated" and event.data.get("name"):
+        meter.name = str(event.data["name"])[:100]
+    if event.action in GONE:
+        meter.gone = True
+
+
+async def _volume(session: AsyncSession, event: Event) -> None:
+    meter_id = f"volume:{event.resource_id}"
+    meter = await session.get(Meter, meter_id)
+    if event.action == "volume.created" and meter is None:
+        size = int(event.data.get("size_gb") or 0)
+        name = str(event.data.get("name", ""))[:100]
+        session.add(Meter(id=meter_id, user_id=event.user_id, service="volumes", resource_type="volume",
+                          resource_id=event.resource_id, name=name, spec={"size_gb": size},
+                          running_since=event.created_at, segments=[], cap_used=0, cap_month="", gone=False,
+                          created_at=event.created_at))
+        if await session.get(Account, event.user_id) is not None:  # billed users only
+            price = await session.scalar(select(Price.amount).where(Price.key == "volume.gb_once")) or 0
+            if price * size:
+                await ledger.post(session, [ledger.line(
+                    f"{meter_id}:created", event.user_id, "charge", -price * size, ledger.month_of(event.created_at),
+                    service="volumes", resource_type="volume", resource_id=event.resource_id, quantity=size,
+                    unit="GB", description=f"volume {name}: {size} GB, once at creation",
+                    period_start=event.created_at, period_end=event.created_at)])
+    elif meter is not None and event.action in GONE:
+        _end(meter, event.created_at)
+        meter.gone = True

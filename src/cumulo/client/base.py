@@ -8,9 +8,13 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 
 if TYPE_CHECKING:
+    from cumulo.client.apps import Apps
+    from cumulo.client.billing import Billing
+    from cumulo.client.caches import Caches
     from cumulo.client.autoscaling import AutoScaling
     from cumulo.client.compute import Images, Instances
     from cumulo.client.cron import Cron
+    from cumulo.client.databases import Databases
     from cumulo.client.deployments import Deployments
     from cumulo.client.functions import Functions
     from cumulo.client.identity import Identity
@@ -89,6 +93,12 @@ class Client:
 
     # --- service namespaces -------------------------------------------------------------
     @cached_property
+    def billing(self) -> Billing:
+        from cumulo.client.billing import Billing
+
+        return Billing(self)
+
+    @cached_property
     def identity(self) -> Identity:
         from cumulo.client.identity import Identity
 
@@ -155,6 +165,18 @@ class Client:
         return Volumes(self)
 
     @cached_property
+    def databases(self) -> Databases:
+        from cumulo.client.databases import Databases
+
+        return Databases(self)
+
+    @cached_property
+    def caches(self) -> Caches:
+        from cumulo.client.caches import Caches
+
+        return Caches(self)
+
+    @cached_property
     def lb(self) -> LoadBalancers:
         from cumulo.client.lb import LoadBalancers
 
@@ -177,6 +199,12 @@ class Client:
         from cumulo.client.autoscaling import AutoScaling
 
         return AutoScaling(self)
+
+    @cached_property
+    def apps(self) -> Apps:
+        from cumulo.client.apps import Apps
+
+        return Apps(self)
 
     def health(self) -> dict[str, Any]:
         """Readiness, including a 503 DEGRADED answer (which is information, not an error)."""

@@ -1,0 +1,201 @@
+"""``cumulo deployments create|list|show|scale|update|rollback|logs|delete``: container deployments."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import typer
+
+from cumulo.cli import output
+
+COLUMNS = ["id", "name", "status", "replicas", "ready_replicas", "revision", "status_reason"]
+MEMBER_COLUMNS = ["name", "revision", "state", "health", "address", "restarts", "in_load_balancer", "last_error"]
+JSON = typer.Option(False, "--json", help="Print JSON for scripts")
+SETTLED = ("RUNNING", "STOPPED", "PAUSED", "DEGRADED")
+
+
+def _json(flag: bool) -> None:
+    if flag:
+        output.STATE["json"] = True
+
+
+def _env(items: list[str] | None) -> dict[str, str] | None:
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"env {item!r}: use NAME=VALUE")
+        out[key] = value
+    return out
+
+
+def _show(dep: dict[str, Any]) -> None:
+    if output.STATE["json"]:
+        output.show(dep)
+        return
+    output.show({k: v for k, v in dep.items() if k not in ("members", "spec")})
+    output.show(dep.get("members", []), MEMBER_COLUMNS, title="replicas")
+
+
+def _follow(c: Any, dep: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
+    """Live progress of a rollout until the deployment settles (or ``timeout`` seconds)."""
+    if output.STATE["json"]:
+        return dep
+    last = None
+    deadline = time.monotonic() + timeout
+    with output.console.status(f"rolling out {dep['name']}") as status:
+        while time.monotonic() < deadline:
+            dep = c.deployments.get(dep["id"])
+            line = (f"{dep['name']}: {dep['status']} revision {dep['revision']}, {dep['ready_replicas']}/"
+                    f"{dep['replicas']} ready, {len(dep['members'])} replicas")
+            if line != last:
+                output.console.print(line + (f" ({dep['status_reason']})" if dep.get("status_reason") else ""))
+                status.update(line)
+                last = line
+            if dep["status"] in SETTLED and dep["ready_replicas"] >= dep["replicas"] == len(dep["members"]):
+                break
+            if dep["status"] in ("PAUSED", "DEGRADED"):
+                break
+            time.sleep(0.5)
+    return dep
+
+
+def _health(path: str | None, cmd: str | None, port: int | None, interval: float | None, timeout: float | None,
+            retries: int | None, start: float | None) -> dict[str, Any] | None:
+    if path is None and cmd is None:
+        return None
+    values = (("http_path", path), ("command", cmd), ("port", port), ("interval_seconds", interval),
+              ("timeout_seconds", timeout), ("retries", retries), ("start_period_seconds", start))
+    return {k: v for k, v in values if v is not None}
+
+
+def register(app: typer.Typer) -> None:
+    deps = typer.Typer(help="Container deployments: replicated, health-checked, rolled out without downtime",
+                       no_args_is_help=True)
+    app.add_typer(deps, name="deployments")
+
+    @deps.command("create")
+    @output.handle_errors
+    def create(
+        name: str,
+        image: str = typer.Option(..., "--image", "-i", help="catalogue image or one of yours"),
+        replicas: int = typer.Option(1, "--replicas", "-r"),
+        port: list[int] = typer.Option(None, "--port", "-p", help="container port the replicas serve (repeatable)"),
+        env: list[str] = typer.Option(None, "--env", "-e", help="NAME=VALUE (repeatable)"),
+        command: list[str] = typer.Option(None, "--command", help="command and arguments (repeatable)"),
+        cpus: float = typer.Option(None, "--cpus"),
+        memory: int = typer.Option(None, "--memory", help="MB per replica"),
+        vpc: str = typer.Option(None, "--vpc"),
+        lb: str = typer.Option(None, "--lb", help="load balancer the replicas join once healthy"),
+        health_path: str = typer.Option(None, "--health-path", help="HTTP health check path"),
+        health_cmd: str = typer.Option(None, "--health-cmd", help="health check command (sh -c)"),
+        health_port: int = typer.Option(None, "--health-port"),
+        interval: float = typer.Option(None, "--interval", help="seconds between checks (5)"),
+        timeout: float = typer.Option(None, "--timeout", help="seconds a check may take (2)"),
+        retries: int = typer.Option(None, "--retries", help="failures that fail a replica (3)"),
+        start_period: float = typer.Option(None, "--start-period", help="seconds failures do not count (0)"),
+        max_surge: int = typer.Option(None, "--max-surge"),
+        max_unavailable: int = typer.Option(None, "--max-unavailable"),
+        order: str = typer.Option(None, "--order", help="start-first or stop-first"),
+        failure_action: str = typer.Option(None, "--failure-action", help="rollback or pause"),
+        wait: bool = typer.Option(True, "--wait/--no-wait", help="follow until every replica is ready"),
+        json_out: bool = JSON,
+    ) -> None:
+        """Create a deployment and (with --wait) follow its replicas starting."""
+        _json(json_out)
+        update = {k: v for k, v in (("max_surge", max_surge), ("max_unavailable", max_unavailable),
+                                    ("order", order), ("failure_action", failure_action)) if v is not None}
+        with output.client() as c:
+            dep = c.deployments.create(
+                name, image, replicas=replicas, ports=port or None, env=_env(env), command=command or None,
+                cpus=cpus, memory_mb=memory, vpc_id=vpc, load_balancer_id=lb, update=update or None,
+                health_check=_health(health_path, health_cmd, health_port, interval, timeout, retries, start_period))
+            _show(_follow(c, dep) if wait else dep)
+
+    @deps.command("list")
+    @output.handle_errors
+    def list_deployments(json_out: bool = JSON) -> None:
+        """Your deployments."""
+        _json(json_out)
+        with output.client() as c:
+            output.show(c.deployments.list(), COLUMNS)
+
+    @deps.command("show")
+    @output.handle_errors
+    def show(deployment: str, json_out: bool = JSON) -> None:
+        """A deployment with its replicas (health, address, restarts)."""
+        _json(json_out)
+        with output.client() as c:
+            _show(c.deployments.get(deployment))
+
+    @deps.command("scale")
+    @output.handle_errors
+    def scale(deployment: str, replicas: int,
+              wait: bool = typer.Option(True, "--wait/--no-wait"), json_out: bool = JSON) -> None:
+        """Set the number of replicas (0 stops them all)."""
+        _json(json_out)
+        with output.client() as c:
+            dep = c.deployments.scale(deployment, replicas)
+            _show(_follow(c, dep) if wait else dep)
+
+    @deps.command("update")
+    @output.handle_errors
+    def update(
+        deployment: str,
+        image: str = typer.Option(None, "--image", "-i"),
+        env: list[str] = typer.Option(None, "--env", "-e", help="NAME=VALUE: the whole new env (repeatable)"),
+        command: list[str] = typer.Option(None, "--command"),
+        cpus: float = typer.Option(None, "--cpus"),
+        memory: int = typer.Option(None, "--memory"),
+        replicas: int = typer.Option(None, "--replicas", "-r"),
+        wait: bool = typer.Option(True, "--wait/--no-wait", help="follow the rollout"),
+        json_out: bool = JSON,
+    ) -> None:
+        """Roll out a change of image, env, command or resources (a new revision)."""
+        _json(json_out)
+        fields = {k: v for k, v in (("image", image), ("env", _env(env)), ("command", command or None),
+                                    ("cpus", cpus), ("memory_mb", memory), ("replicas", replicas)) if v is not None}
+        if not fields:
+            raise typer.BadParameter("nothing to change: give --image, --env, --command, --cpus, --memory or "
+                                     "--replicas")
+        with output.client() as c:
+            dep = c.deployments.update(deployment, **fields)
+            _show(_follow(c, dep) if wait else dep)
+
+    @deps.command("rollback")
+    @output.handle_errors
+    def rollback(deployment: str, revision: int = typer.Option(None, "--revision", help="default: the previous one"),
+                 wait: bool = typer.Option(True, "--wait/--no-wait"), json_out: bool = JSON) -> None:
+        """Go back to the previous completed revision (or --revision N)."""
+        _json(json_out)
+        with output.client() as c:
+            dep = c.deployments.rollback(deployment, revision)
+            _show(_follow(c, dep) if wait else dep)
+
+    @deps.command("revisions")
+    @output.handle_errors
+    def revisions(deployment: str, json_out: bool = JSON) -> None:
+        """The revision history (the last 10), newest first, with why a revision failed."""
+        _json(json_out)
+        with output.client() as c:
+            output.show(c.deployments.revisions(deployment), ["number", "status", "reason", "created_at"])
+
+    @deps.command("logs")
+    @output.handle_errors
+    def logs(deployment: str, tail: int = typer.Option(100, "--tail", "-n"),
+             replica: str = typer.Option(None, "--replica", help="one replica (name or id)")) -> None:
+        """The last lines of every replica, each prefixed with its name."""
+        with output.client() as c:
+            typer.echo(c.deployments.logs(deployment, tail=tail, replica=replica), nl=False)
+
+    @deps.command("delete")
+    @output.handle_errors
+    def delete(deployment: str, yes: bool = output.YES) -> None:
+        """Drain and remove every replica, then the deployment."""
+        output.confirm(f"Delete deployment {deployment} and all its replicas?", yes)
+        with output.client() as c:
+            c.deployments.delete(deployment)
+        output.console.print(f"deleting deployment {deployment}")

@@ -65,6 +65,7 @@ async def _set(platform: Platform, app_id: str, **values: object) -> None:
 
 async def switch(platform: Platform, app: App, release: Release, log: LogFn) -> None:
     """Start ``release``, wait until healthy, route to it, retire the previous containers."""
+    before = {c.id for c in await runtime.containers(platform, app.id)}
     try:
         upstreams = await runtime.start(platform, app, release, log)
     except CumuloError as exc:
@@ -94,7 +95,7 @@ async def switch(platform: Platform, app: App, release: Release, log: LogFn) -> 
                       version=release.version, description=release.description)
         await session.commit()
     await providers.changed(platform)
-    runtime.retire_later(platform, app.id, release.id)
+    runtime.retire_later(platform, app.id, release.id, before)
     log(f"-----> v{release.version} is live" + (f" at {app.hostname}" if upstreams else " (worker: no route)")
         + "\n")
     await prune(platform, app.id)

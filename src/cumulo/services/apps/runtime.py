@@ -96,7 +96,10 @@ async def _healthy(platform: Platform, ref: str, worker: bool, log_fn: LogFn) ->
         while True:
             state = await driver.find(ref)
             if state is None or not state.running:
-                tail = (await driver.logs(ref, 20)).strip() if state else ""
+                tail = ""
+                if state is not None:
+                    with contextlib.suppress(CumuloError):
+                        tail = (await driver.logs(ref, 20)).strip()
                 code = state.exit_code if state else None
                 raise InvalidInput(f"the process exited (code {code}) before it was healthy"
                                    + (f"; last output:\n{tail}" if tail else ""))
@@ -170,20 +173,27 @@ async def start(platform: Platform, app: App, release: Release, log_fn: LogFn) -
         raise
 
 
-async def retire(platform: Platform, app_id: str, keep_release: str | None, delay: float = 0.0) -> None:
-    """Remove the app's containers of every release but ``keep_release`` (after ``delay``: the drain)."""
+async def retire(platform: Platform, app_id: str, keep_release: str | None, delay: float = 0.0,
+                 only: set[str] | None = None) -> None:
+    """Remove the app's containers of every release but ``keep_release`` (``only``: exactly these
+    ids, whatever their release), after ``delay`` (the drain)."""
     if delay:
         await asyncio.sleep(delay)
     driver = compute_driver(platform)
     for state in await containers(platform, app_id):
-        if keep_release is None or state.labels.get(LABEL_RELEASE) != keep_release:
-            with contextlib.suppress(CumuloError):
-                await driver.destroy(state.id)
+        if only is not None:
+            if state.id not in only:
+                continue
+        elif keep_release is not None and state.labels.get(LABEL_RELEASE) == keep_release:
+            continue
+        with contextlib.suppress(CumuloError):
+            await driver.destroy(state.id)
 
 
-def retire_later(platform: Platform, app_id: str, keep_release: str) -> None:
+def retire_later(platform: Platform, app_id: str, keep_release: str, only: set[str]) -> None:
+    """``retire`` of the containers ``only`` that served before a switch, after the drain."""
     task = asyncio.get_running_loop().create_task(
-        retire(platform, app_id, keep_release, platform.settings.apps_drain_seconds))
+        retire(platform, app_id, keep_release, platform.settings.apps_drain_seconds, only))
     tasks: set[asyncio.Task[None]] = platform.extras.setdefault("apps.drains", set())
     tasks.add(task)
     task.add_done_callback(tasks.discard)

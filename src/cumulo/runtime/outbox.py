@@ -36,6 +36,7 @@ runs every ``interval`` seconds.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
@@ -100,6 +101,10 @@ _START_AT_END = {  # a new cursor after every event already committed
 _LOCK = {"sqlite": text("SELECT txid, seq FROM outbox_cursors WHERE name = :name"),
          "postgresql": text("SELECT txid, seq FROM outbox_cursors WHERE name = :name FOR UPDATE")}
 _MOVE = text("UPDATE outbox_cursors SET txid = :txid, seq = :seq, updated_at = :now WHERE name = :name")
+# Committed after the cursor but not yet below the horizon (a transaction elsewhere still runs).
+_HELD = text("SELECT 1 FROM events e JOIN outbox_cursors c ON c.name = :name "
+             "WHERE (e.txid, e.seq) > (CAST(c.txid AS bigint)::text::xid8, c.seq) LIMIT 1")
+HELD_RETRY = (0.05, 2.0)  # first and longest wait while events are held back by the horizon
 
 
 async def consume(platform: Platform, name: str, handler: Handler, *, batch: int = BATCH,
@@ -124,14 +129,32 @@ async def consume(platform: Platform, name: str, handler: Handler, *, batch: int
     return len(rows)
 
 
+async def held(platform: Platform, name: str) -> bool:
+    """Events committed after consumer ``name``'s cursor wait below PostgreSQL's horizon (always
+    false on SQLite, which has none)."""
+    if platform.db.dialect != "postgresql":
+        return False
+    async with platform.db.session() as session:
+        return (await session.execute(_HELD, {"name": name})).first() is not None
+
+
 def register(platform: Platform, name: str, handler: Handler, *, interval: float = INTERVAL,
              batch: int = BATCH, start_at_end: bool = False) -> Loop:
     """A runner loop ``outbox.<name>`` that drains the consumer's events, run at once by every
     audited commit (in any process, on PostgreSQL) and every ``interval`` seconds."""
 
     async def drain() -> None:
-        while await consume(platform, name, handler, batch=batch, start_at_end=start_at_end) == batch:
-            pass
+        wait, spent = HELD_RETRY[0], 0.0
+        while True:
+            while await consume(platform, name, handler, batch=batch, start_at_end=start_at_end) == batch:
+                pass
+            # A wake-up can arrive while another transaction holds the horizon back: look again
+            # soon (backing off) rather than at the next period, until the period would run anyway.
+            if spent >= interval or not await held(platform, name):
+                return
+            await asyncio.sleep(wait)
+            spent += wait
+            wait = min(wait * 2, HELD_RETRY[1])
 
     loop = platform.runner.every(f"outbox.{name}", interval, drain)
     platform.signals.on(TOPIC, lambda _payload: loop.wake() if platform.runner.started else None)

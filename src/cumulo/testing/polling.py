@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -26,3 +27,16 @@ def eventually(check: Callable[[], T], timeout: float = 30.0, interval: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"{what or 'condition'} not met within {timeout:g} s; last value {value!r}")
         time.sleep(interval)
+
+
+async def eventually_async(check: Callable[[], Awaitable[T]], timeout: float = 30.0, interval: float = 0.05, *,
+                           what: str | None = None) -> T:
+    """``eventually`` for a coroutine check, in a test that runs in the event loop."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what or 'condition'} not met within {timeout:g} s; last value {value!r}")
+        await asyncio.sleep(interval)

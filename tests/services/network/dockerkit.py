@@ -11,6 +11,7 @@ import docker
 import pytest
 
 from cumulo.core.errors import CumuloError
+from cumulo.testing.engine import containers as find_containers
 
 IMAGE = "cumulo/busybox"
 
@@ -80,7 +81,7 @@ def status_of(call: Any) -> int:
 
 def container_of(instance_id: str) -> Any:
     """The running container of an instance, found by its labels."""
-    found = engine().containers.list(filters={"label": f"cumulo.resource={instance_id}"})
+    found = find_containers(engine(), label=f"cumulo.resource={instance_id}")
     assert len(found) == 1, f"expected one container for {instance_id}, found {len(found)}"
     return found[0]
 

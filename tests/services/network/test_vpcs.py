@@ -90,3 +90,39 @@ def test_another_users_vpc_and_subnet_are_404(user, other_user) -> None:  # type
         assert _status(call) == 404
     assert other_user.get("/vpcs") == []
     user.delete(f"/vpcs/{vpc['id']}")
+
+
+def test_blocks_taken_by_another_installation_after_the_look_are_skipped(server, user, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Two installations on one engine look at the free blocks at the same moment: the one that loses
+    the race at Docker goes on to the next free block (the CI flake: 409 "Pool overlaps"), even when
+    more blocks than one look's candidates were taken meanwhile."""
+    import uuid
+
+    from docker.types import IPAMConfig, IPAMPool
+
+    from cumulo.services.network import service
+
+    engine = docker.from_env()
+    real = service._occupied
+    foreign: list[object] = []
+
+    async def stale(session):  # type: ignore[no-untyped-def]
+        found = await real(session)
+        if not foreign:  # right after the first look, another installation takes the next nine blocks
+            free = (c for c in service._pool(server.platform, server.platform.settings.vpc_prefix)
+                    if not any(net.overlaps(c) for net, _ in found))
+            for block, _ in zip(free, range(9)):
+                foreign.append(engine.networks.create(
+                    f"cumulo-test-foreign-{uuid.uuid4().hex[:8]}", labels={"cumulo.test": "foreign"},
+                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(block))])))
+        return found
+
+    monkeypatch.setattr(service, "_occupied", stale)
+    try:
+        vpc = user.post("/vpcs", {"name": "late"})
+        taken = {n.attrs["IPAM"]["Config"][0]["Subnet"] for n in foreign}  # type: ignore[attr-defined]
+        assert len(taken) == 9 and vpc["cidr_block"] not in taken
+        assert engine.api.inspect_network(vpc["network_name"])["IPAM"]["Config"][0]["Subnet"] == vpc["cidr_block"]
+    finally:
+        for net in foreign:
+            net.remove()  # type: ignore[attr-defined]

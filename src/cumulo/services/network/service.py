@@ -107,6 +107,7 @@ async def subnet_out(session: AsyncSession, subnet: Subnet) -> SubnetOut:
 # --- VPCs ------------------------------------------------------------------------------------------
 
 Occupied = list[tuple[ipaddress.IPv4Network, str]]
+ALLOCATION_ROUNDS = 6  # looks at the taken blocks, each followed by up to 8 creates
 
 
 async def _occupied(session: AsyncSession) -> Occupied:
@@ -132,28 +133,32 @@ def _pool(platform: Platform, prefix: int) -> Iterator[ipaddress.IPv4Network]:
 
 async def _allocate(platform: Platform, session: AsyncSession, vpc: Vpc, wanted: ipaddress.IPv4Network | None,
                     prefix: int) -> None:
-    """Choose the VPC's block (``wanted``, or a free one of the pool) and create its Docker network."""
-    occupied = await _occupied(session)
-    if wanted is not None:
-        clash = next(((net, what) for net, what in occupied if net.overlaps(wanted)), None)
-        if clash:
-            raise Conflict(f"cidr_block {wanted} overlaps {clash[0]}, {clash[1]}: choose another block")
-        candidates = [wanted]
-    else:
-        free = (c for c in _pool(platform, prefix) if not any(net.overlaps(c) for net, _ in occupied))
-        candidates = list(itertools.islice(free, 8))
-        if not candidates:
-            raise Conflict(f"no free /{prefix} block is left in the VPC pool ({platform.settings.vpc_pool}): pass "
-                           "cidr_block, or ask the operator to widen CUMULO_VPC_POOL")
+    """Choose the VPC's block (``wanted``, or a free one of the pool) and create its Docker network.
+    Another installation on the same engine (or a concurrent create) may take a free block between
+    our look and Docker's create: Docker then refuses the overlap, and the next free block is tried,
+    looking afresh at what is taken after every few refusals."""
     last: Conflict | None = None
-    for block in candidates:  # a concurrent create may take a block between our check and Docker's
-        try:
-            await networks.create(vpc.network_name, str(block), labels(platform, vpc))
-        except Conflict as exc:
-            last = exc
-            continue
-        vpc.cidr_block = str(block)
-        return
+    for _round in range(ALLOCATION_ROUNDS if wanted is None else 1):
+        occupied = await _occupied(session)
+        if wanted is not None:
+            clash = next(((net, what) for net, what in occupied if net.overlaps(wanted)), None)
+            if clash:
+                raise Conflict(f"cidr_block {wanted} overlaps {clash[0]}, {clash[1]}: choose another block")
+            candidates = [wanted]
+        else:
+            free = (c for c in _pool(platform, prefix) if not any(net.overlaps(c) for net, _ in occupied))
+            candidates = list(itertools.islice(free, 8))
+            if not candidates:
+                raise Conflict(f"no free /{prefix} block is left in the VPC pool ({platform.settings.vpc_pool}): "
+                               "pass cidr_block, or ask the operator to widen CUMULO_VPC_POOL")
+        for block in candidates:
+            try:
+                await networks.create(vpc.network_name, str(block), labels(platform, vpc))
+            except Conflict as exc:
+                last = exc
+                continue
+            vpc.cidr_block = str(block)
+            return
     raise last or Conflict("could not allocate a network block")
 
 

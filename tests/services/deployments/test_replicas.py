@@ -85,6 +85,24 @@ def test_an_update_failing_its_health_check_rolls_back_and_old_replicas_keep_ser
         remove(owner, dep["id"])
 
 
+def test_a_replica_crashing_at_start_is_restarted_with_backoff(owner: Client) -> None:
+    dep = owner.deployments.create("crash", replicas=1, image="cumulo/busybox", command=["sh", "-c", "exit 3"],
+                                   memory_mb=32)
+    try:
+        def looping() -> dict | None:
+            now = owner.deployments.get(dep["id"])
+            failures = [e for e in owner.deployments.events(dep["id"]) if e["action"] == "deployment.replica_failed"]
+            restarts = max((e["data"]["restarts"] for e in failures), default=0)
+            looped = "failing repeatedly" in (now["status_reason"] or "") and restarts >= 2
+            return now if looped and all("stopped" in e["data"]["reason"] for e in failures) else None
+
+        d = eventually(looping, 60, interval=0.2, what="crash loop seen")
+        assert d["status"] in ("DEGRADED", "SCALING") and d["ready_replicas"] <= 1
+        assert len(containers(dep["id"])) <= 1
+    finally:
+        remove(owner, dep["id"])
+
+
 def test_bad_specs_are_400_and_create_nothing(owner: Client, stranger: Client) -> None:
     bad = [
         {"name": "Bad Name", **spec()},

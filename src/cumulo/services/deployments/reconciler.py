@@ -6,6 +6,7 @@ whose deployment no longer exists (found by their ``cumulo.deployment`` label) a
 from __future__ import annotations
 
 import logging
+import time
 
 from cumulo.core.errors import CumuloError, NotFound
 from cumulo.drivers.compute import compute_driver
@@ -16,13 +17,19 @@ from cumulo.services.compute import service as compute
 from cumulo.services.deployments import rollout, service
 
 log = logging.getLogger("cumulo.deployments")
+ORPHAN_SWEEP_SECONDS = 30.0
 
 
 def register(platform: Platform) -> None:
     async def converge(dep_id: str) -> None:
         await rollout.converge(platform, dep_id)
 
+    last = {"at": 0.0}
+
     async def remove_orphans() -> None:
+        if time.monotonic() - last["at"] < ORPHAN_SWEEP_SECONDS:
+            return
+        last["at"] = time.monotonic()
         found = await compute_driver(platform).list({LABEL_INSTALLATION: platform.installation_id})
         members = [c for c in found if c.labels.get(service.LABEL)]
         if not members:

@@ -26,6 +26,7 @@ import asyncio
 import datetime as dt
 import logging
 import secrets as pysecrets
+import time
 from collections import Counter
 from typing import Any
 
@@ -46,6 +47,8 @@ from cumulo.services.events import service as events
 
 log = logging.getLogger("cumulo.deployments")
 DRAIN_SETTLE = 2.0  # seconds past the balancer's delay before a drained replica goes (the proxy's push)
+MAX_BACKOFF = 30.0  # a crash-looping revision is restarted at most this often (0, 1, 2, 4 ... seconds)
+STABLE_SECONDS = 10.0  # a replica healthy this long ends the backoff
 
 
 def _client(platform: Platform) -> Any:
@@ -74,7 +77,9 @@ class Pass:
         self.lb: Any | None = None
         self.lb_health: dict[str, str] = {}
         self.specs: dict[int, dict[str, Any]] = {}
-        self.carry: dict[int, int] = {}  # slot -> restarts, for the replacements of failed replicas
+        # consecutive replica failures and when replacements may start again (a hint, per process)
+        backoffs: dict[str, dict[str, float]] = platform.get_or_create("deployments.backoff", dict)
+        self.backoff = backoffs.setdefault(dep.id, {"failures": 0, "until": 0.0})
 
     def record(self, action: str, **data: Any) -> None:
         events.record(self.session, user_id=self.dep.user_id, action=f"deployment.{action}",
@@ -97,6 +102,7 @@ class Pass:
             await self._terminate(str(instance_id))
         await self._load_lb()
         alive = []
+        reps = [r for r in reps if r.state != "failed"]  # kept only for their slot's restart count
         for r in reps:
             try:
                 self.insts[r.instance_id] = await compute.get_instance(session, dep.user_id, r.instance_id)
@@ -112,7 +118,7 @@ class Pass:
         await self._register(alive)
         await self._remove_failed(rev, alive)
         await self._end_drains(alive)
-        if dep.deleting and not [r for r in await replicas_of(session, dep.id)]:
+        if dep.deleting and not [r for r in await replicas_of(session, dep.id) if r.state != "failed"]:
             await self._forget()
             return
         await self._plan(await revision_of(session, dep))
@@ -238,20 +244,20 @@ class Pass:
         dep = self.dep
         reps = [r for r, _ in self.failed]
         await self._deregister(reps)
-        carry: dict[int, int] = {}
         for r, why in self.failed:
             self.record("replica_failed", replica=r.name, revision=r.revision, reason=why, restarts=r.restarts)
-            if r.revision == dep.revision:
-                carry[r.slot] = max(carry.get(r.slot, 0), r.restarts + 1)
             await self._terminate(r.instance_id)
-            await self.session.delete(r)
-        self.carry = carry
+            r.state, r.last_error, r.in_lb = "failed", why, False  # its replacement takes the slot (restarts + 1)
         failed_current = [why for r, why in self.failed if r.revision == dep.revision]
         older = [r.revision for r in alive if r.revision != dep.revision and r.state != "draining"]
         if failed_current and rev.status == "rolling" and older:
             await self._rollout_failed(rev, failed_current[0], Counter(older).most_common(1)[0][0])
         elif failed_current:
-            dep.status_reason = f"replica replaced: {failed_current[0]}"
+            self.backoff["failures"] += 1
+            delay = 0.0 if self.backoff["failures"] <= 1 else min(2 ** (self.backoff["failures"] - 2), MAX_BACKOFF)
+            self.backoff["until"] = time.monotonic() + delay
+            dep.status_reason = f"replica replaced: {failed_current[0]}" + (
+                f" (failing repeatedly: next start in {delay:g} s)" if delay else "")
         await self.session.commit()
 
     async def _rollout_failed(self, rev: Revision, why: str, back_to: int) -> None:
@@ -267,7 +273,6 @@ class Pass:
         await retarget(self.session, dep, target, "failed", why)
         dep.status = "ROLLING_BACK"
         dep.status_reason = f"{reason}; rolled back to revision {back_to}"
-        self.carry = {}
         self.record("rollout_failed", revision=rev.number, reason=why, rolled_back_to=back_to)
 
     async def _terminate(self, instance_id: str) -> None:
@@ -298,11 +303,17 @@ class Pass:
         dep, session = self.dep, self.session
         reps = await replicas_of(session, dep.id)
         n = 0 if dep.deleting else dep.replicas
+        cfg = dep.update_config
+        surge = int(cfg.get("max_surge", 1)) if cfg.get("order", "start-first") == "start-first" else 0
+        failed = {r.slot: r for r in reps if r.state == "failed" and r.revision == dep.revision}
+        for r in [r for r in reps if r.state == "failed" and (r.revision != dep.revision or r.slot >= n + surge)]:
+            if r.revision == dep.revision:
+                failed.pop(r.slot, None)
+            await session.delete(r)
+        reps = [r for r in reps if r.state != "failed"]
         active = [r for r in reps if r.state != "draining"]
         cur = [r for r in active if r.revision == dep.revision]
         old = [r for r in active if r.revision != dep.revision]
-        cfg = dep.update_config
-        surge = int(cfg.get("max_surge", 1)) if cfg.get("order", "start-first") == "start-first" else 0
         min_ready = max(n - int(cfg.get("max_unavailable", 0)), 0)
         # scale down the current revision: replicas not ready first, then the newest
         extra = sorted(cur, key=lambda r: (self.ready(r), -r.slot))[: max(len(cur) - n, 0)]
@@ -319,18 +330,19 @@ class Pass:
             await self._retire(r, f"replaced by revision {dep.revision}" if not dep.deleting else "deployment deleted")
             old.remove(r)
         # start replicas of the current revision while there is room
-        if not dep.paused and not dep.deleting:
+        if not dep.paused and not dep.deleting and time.monotonic() >= self.backoff["until"]:
             room = n + surge - len(cur) - len(old)
             want = min(n - len(cur), room if old else n - len(cur))
             used = {r.slot for r in cur}
-            free = (s for s in range(n + surge + len(reps) + 1) if s not in used)
+            free = iter(sorted(set(failed) - used) + [s for s in range(n + surge + len(reps) + 1)
+                                                     if s not in used and s not in failed])
             for _ in range(max(want, 0)):
-                if not await self._launch(rev, next(free)):
+                if not await self._launch(rev, next(free), failed):
                     break
         await session.commit()
         await self._status(rev)
 
-    async def _launch(self, rev: Revision, slot: int) -> bool:
+    async def _launch(self, rev: Revision, slot: int, failed: dict[int, Replica]) -> bool:
         dep, spec = self.dep, rev.spec
         name = f"{dep.name}-{rev.number}-{pysecrets.token_hex(3)}"
         body = InstanceCreate(name=name, image=spec["image"], command=spec.get("command"), env=spec.get("env") or {},
@@ -345,7 +357,10 @@ class Pass:
                 dep.status_reason = reason
                 self.record("replica_launch_failed", revision=rev.number, reason=exc.message)
             return False
-        restarts = self.carry.get(slot, 0)
+        previous = failed.pop(slot, None)
+        restarts = previous.restarts + 1 if previous is not None else 0
+        if previous is not None:
+            await self.session.delete(previous)
         self.session.add(Replica(deployment_id=dep.id, user_id=dep.user_id, revision=rev.number, slot=slot,
                                  instance_id=inst.id, name=name, state="starting", failures=0, restarts=restarts,
                                  in_lb=False, started_at=utcnow()))
@@ -355,10 +370,13 @@ class Pass:
 
     async def _status(self, rev: Revision) -> None:
         dep = self.dep
-        reps = await replicas_of(self.session, dep.id)
+        reps = [r for r in await replicas_of(self.session, dep.id) if r.state != "failed"]
         cur = [r for r in reps if r.revision == dep.revision and r.state != "draining"]
         others = [r for r in reps if r.revision != dep.revision or r.state == "draining"]
         ready = sum(1 for r in cur if self.ready(r))
+        if any(r.healthy_at and (self.now - aware(r.healthy_at)).total_seconds() >= STABLE_SECONDS  # type: ignore[operator]
+               for r in cur):
+            self.backoff["failures"] = 0
         done = ready >= dep.replicas and len(cur) == dep.replicas and not others
         if rev.status == "rolling" and done:
             rev.status = "complete"
@@ -396,4 +414,5 @@ class Pass:
         await self.session.execute(sql_delete(Revision).where(Revision.deployment_id == dep.id))
         await self.session.delete(dep)
         self.record("deleted", name=dep.name)
+        self.platform.get_or_create("deployments.backoff", dict).pop(dep.id, None)
         await self.session.commit()

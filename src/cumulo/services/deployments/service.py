@@ -76,8 +76,13 @@ async def revisions(session: AsyncSession, dep: Deployment) -> list[Revision]:
                                        .order_by(Revision.number.desc()))).all())
 
 
-async def replicas_of(session: AsyncSession, dep_id: str) -> list[Replica]:
-    return list((await session.scalars(select(Replica).where(Replica.deployment_id == dep_id)
+async def replicas_of(session: AsyncSession, dep_id: str, *, live: bool = False) -> list[Replica]:
+    """The deployment's replicas; ``live``: without the rows kept of failed ones (for their slot's
+    restart count)."""
+    query = select(Replica).where(Replica.deployment_id == dep_id)
+    if live:
+        query = query.where(Replica.state != "failed")
+    return list((await session.scalars(query
                                        .order_by(Replica.revision, Replica.slot, Replica.started_at))).all())
 
 
@@ -100,7 +105,7 @@ async def _check_capacity(platform: Platform, session: AsyncSession, dep: Deploy
     deployment's current replicas as already used."""
     s = platform.settings
     have = 0 if dep is None else int(await session.scalar(
-        select(func.count(Replica.id)).where(Replica.deployment_id == dep.id)) or 0)
+        select(func.count(Replica.id)).where(Replica.deployment_id == dep.id, Replica.state != "failed")) or 0)
     peak = replicas + (update.get("max_surge", 0) if update.get("order") == "start-first" else 0)
     add = max(peak - have, 0)
     if add:
@@ -262,7 +267,7 @@ async def delete(platform: Platform, session: AsyncSession, user: Principal, ref
 
 async def render(session: AsyncSession, dep: Deployment) -> DeploymentOut:
     rev = await revision_of(session, dep)
-    reps = await replicas_of(session, dep.id)
+    reps = await replicas_of(session, dep.id, live=True)
     members = []
     for r in reps:
         try:
@@ -293,7 +298,7 @@ async def logs(platform: Platform, session: AsyncSession, user: Principal, ref: 
                replica: str | None = None) -> str:
     """The last ``tail`` lines of every replica (each line prefixed with the replica's name), or of one."""
     dep = await get_deployment(session, user, ref)
-    reps = await replicas_of(session, dep.id)
+    reps = await replicas_of(session, dep.id, live=True)
     if replica is not None:
         reps = [r for r in reps if replica in (r.id, r.name, r.instance_id)]
         if not reps:

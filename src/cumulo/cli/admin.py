@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
     def rotate_master_key(new_key: str = typer.Option(None, "--new-key", envvar="CUMULO_NEW_MASTER_KEY",
                                                       help="the new key (32 bytes, base64 or hex); generated when omitted")
                           ) -> None:
-        """Re-wrap every data key under a new master key, without downtime (see docs/secrets.md)."""
+        """Re-wrap every data key under a new master key, without downtime (see the README's Secrets section)."""
         import asyncio
 
         from cumulo.core.errors import CumuloError

@@ -59,7 +59,8 @@ async def post(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
     if not rows:
         return set()
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Entry).on_conflict_do_nothing(index_elements=["key"]).returning(Entry.key)
+    table = Entry.__table__  # Core, not the ORM's bulk insert: a closing pass writes 10,000s of lines
+    stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
     written: set[str] = set()
     for start in range(0, len(rows), 1000):
         result = await session.execute(stmt, rows[start:start + 1000])

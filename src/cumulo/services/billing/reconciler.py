@@ -13,4 +13,8 @@ def register(platform: Platform) -> None:
     async def run() -> None:
         await meter.run(platform)
 
+    async def storage() -> None:
+        await meter.storage_pass(platform)
+
     platform.runner.every("billing.meter", platform.settings.billing_meter_seconds, run)
+    platform.runner.every("billing.storage", 300.0, storage)

@@ -1,0 +1,99 @@
+"""Cost of one meter pass over 10,000 running resources, on PostgreSQL (target: under one second).
+
+Fills a fresh database with N running instances (2 vCPU, 2 GiB) spread over 100 billed accounts,
+then times, with a test clock:
+- the pass that closes an hour: one ledger line per resource (10,000 inserts with unique keys) and
+  every meter row updated;
+- a steady pass inside the hour (what runs every CUMULO_BILLING_METER_SECONDS): every resource's
+  ongoing cost summed into its account, nothing posted;
+- a rerun of the closing pass on a restored meter state (what a crash after the commit would redo):
+  the unique keys insert nothing.
+
+Usage (under the bench lock):
+
+    flock /tmp/bench.lock .venv/bin/python bench/billing.py [--resources 10000] [--accounts 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+
+import psycopg
+from sqlalchemy import func, insert, select, update
+
+from cumulo.core import clock as clocks
+from cumulo.core.config import Settings
+from cumulo.db import migrate
+from cumulo.platform import build_platform
+from cumulo.services.billing import meter
+from cumulo.services.billing.models import Account, Entry, Meter
+
+ADMIN = os.environ.get("CUMULO_BENCH_PG_URL", "postgresql://cumulo:cumulo@127.0.0.1:5432/postgres")
+
+
+async def main(resources: int, accounts: int) -> dict[str, object]:
+    name = f"cumulo_bench_billing_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+asyncpg://{ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
+    try:
+        await asyncio.to_thread(migrate.upgrade, url)
+        platform = build_platform(Settings(database_url=url, data_dir=tempfile.mkdtemp(prefix="bench-billing-")))
+        hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        clock = clocks.ManualClock(hour + dt.timedelta(minutes=20))
+        clocks.install(asyncio.get_running_loop(), clock)
+        users = [str(uuid.uuid4()) for _ in range(accounts)]
+        async with platform.db.session() as session:
+            await session.execute(insert(Account), [
+                {"user_id": u, "plan_id": "payg", "month": hour.strftime("%Y-%m"), "accrued": 0,
+                 "created_at": hour - dt.timedelta(hours=2), "updated_at": hour} for u in users])
+            await session.execute(insert(Meter), [
+                {"id": f"instance:{i}", "user_id": users[i % accounts], "service": "compute",
+                 "resource_type": "instance", "resource_id": str(i), "name": f"vm{i}",
+                 "spec": {"cpus": 2.0, "memory_mb": 2048}, "running_since": hour - dt.timedelta(minutes=10),
+                 "segments": [], "cap_month": "", "cap_used": 0, "gone": False, "created_at": hour}
+                for i in range(resources)])
+            await session.commit()
+        t0 = time.perf_counter()
+        closing = await meter.run(platform)
+        closing_s = time.perf_counter() - t0
+        steady = []
+        for _ in range(5):
+            clock.advance(30)
+            t0 = time.perf_counter()
+            await meter.run(platform)
+            steady.append(time.perf_counter() - t0)
+        async with platform.db.session() as session:  # a replay: the meters as they were before the close
+            await session.execute(update(Meter).values(rated_until=None, cap_used=0, cap_month=""))
+            await session.commit()
+        t0 = time.perf_counter()
+        rerun = await meter.run(platform)
+        rerun_s = time.perf_counter() - t0
+        async with platform.db.session() as session:
+            lines = await session.scalar(select(func.count()).select_from(Entry).where(Entry.kind == "charge"))
+            charged = await session.scalar(select(func.sum(Entry.amount)).where(Entry.kind == "charge"))
+        await platform.close()
+        return {"resources": resources, "accounts": accounts, "closing_pass_s": round(closing_s, 3),
+                "closing_charges": closing["charges"], "steady_pass_median_s": round(statistics.median(steady), 3),
+                "steady_pass_max_s": round(max(steady), 3), "rerun_pass_s": round(rerun_s, 3),
+                "rerun_charges": rerun["charges"], "ledger_lines": lines,
+                "charged_credits": -float(charged or 0) / 1_000_000}
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--resources", type=int, default=10_000)
+    parser.add_argument("--accounts", type=int, default=100)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.resources, args.accounts)), indent=2))

@@ -1,7 +1,10 @@
-"""The running platform: what every service receives (settings, database, bus, mailer, runner).
+"""The running platform: what every service receives (settings, database, bus, runner, drivers).
 
-Services keep their own long-lived objects (a Docker client, a blob store, ...) in ``extras``
-through ``get_or_create`` so nothing is built before it is needed.
+The composition root: ``build_platform(settings)`` makes the database and ``drivers``
+(``cumulo.drivers.composition.Drivers``: compute, network, volumes, functions, blob, mail, http, each
+typed, built from the settings on first use and closed with the platform). ``extras`` holds only
+service-private state (caches, per-object locks) under ``"<service>.<name>"`` keys, made on first
+use through ``get_or_create``; a driver never goes there.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, TypeVar
 from cumulo.core.config import Settings
 from cumulo.core.events import Bus
 from cumulo.db.engine import Database
+from cumulo.drivers.composition import Drivers
 from cumulo.drivers.mail.base import Mailer
 from cumulo.runtime.signals import Signals, relay_bus
 from cumulo.runtime.tasks import Runner
@@ -33,19 +37,24 @@ HealthCheck = Callable[[], Awaitable[str]]
 class Platform:
     settings: Settings
     db: Database
-    mailer: Mailer
     bus: Bus = field(default_factory=Bus)
     runner: Runner = field(default_factory=Runner)
     checks: dict[str, HealthCheck] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
     signals: Signals = field(init=False)
+    drivers: Drivers = field(init=False)
 
     def __post_init__(self) -> None:
         """Wake-ups and bus events cross processes through ``signals`` (``runtime/signals.py``)."""
+        self.drivers = Drivers(self.settings, lambda: self.installation_id)
         self.signals = Signals(self.db)
         self.runner.signals = self.signals
         relay_bus(self.bus, self.signals)
+
+    @property
+    def mailer(self) -> Mailer:
+        return self.drivers.mail
 
     @property
     def installation_id(self) -> str:
@@ -69,6 +78,7 @@ class Platform:
                     await result
             except Exception:
                 log.exception("error while closing")
+        await self.drivers.close()
         await self.signals.close()
         await self.db.dispose()
 
@@ -152,8 +162,6 @@ def _sqlite_file(settings: Settings) -> None:
 
 
 def build_platform(settings: Settings) -> Platform:
-    from cumulo.drivers.mail import make_mailer
-
     prepare_data_dir(settings.data_dir)
     _sqlite_file(settings)
-    return Platform(settings=settings, db=Database(settings.resolved_database_url), mailer=make_mailer(settings))
+    return Platform(settings=settings, db=Database(settings.resolved_database_url))

@@ -1,12 +1,11 @@
 """``DockerDriver``: the compute contract on Docker Engine, through the official Docker SDK.
 
 Every SDK call runs in a worker thread (``asyncio.to_thread``) and every Docker error is turned
-into a ``CumuloError`` at this boundary (see ``_translate``).
+into a ``CumuloError`` at this boundary (``cumulo.drivers.dockerclient.translate``, with ``_refine``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import socket
@@ -16,9 +15,9 @@ from typing import Any, ClassVar, TypeVar
 
 import docker
 import docker.errors
-import requests.exceptions
 
-from cumulo.core.errors import Conflict, CumuloError, InvalidInput, NotFound, Unavailable
+from cumulo.core.errors import CumuloError, InvalidInput
+from cumulo.drivers import dockerclient
 from cumulo.drivers.compute import secretfiles
 from cumulo.drivers.compute.base import (
     SECRETS_PATH,
@@ -38,30 +37,14 @@ log = logging.getLogger("cumulo.drivers.docker")
 _PORT_TAKEN = ("port is already allocated", "address already in use")
 
 
-def _translate(exc: Exception) -> CumuloError:
-    if isinstance(exc, CumuloError):
-        return exc
-    if isinstance(exc, docker.errors.ImageNotFound):
-        return InvalidInput(f"unknown image: {_explain(exc)}")
-    if isinstance(exc, docker.errors.NotFound):
-        return NotFound(_explain(exc))
-    if isinstance(exc, docker.errors.APIError):
-        text = _explain(exc)
-        if any(p in text for p in _PORT_TAKEN):
-            return PortInUse(f"a host port is already in use: {text}")
-        if exc.status_code == 409:
-            return Conflict(text)
-        if exc.status_code == 400:
-            return InvalidInput(text)
-        return Unavailable(f"Docker engine error: {text}")
-    if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException, OSError)):
-        return Unavailable(f"Docker engine is not reachable: {exc.__class__.__name__}")
-    return Unavailable(f"Docker engine error: {exc}")
+def _refine(exc: Exception, what: str, text: str) -> CumuloError | None:
+    """Compute's own reading of an engine error, before ``dockerclient.translate``: a taken host port."""
+    if isinstance(exc, docker.errors.APIError) and any(p in text for p in _PORT_TAKEN):
+        return PortInUse(f"a host port is already in use: {text}")
+    return None
 
 
-def _explain(exc: Exception) -> str:
-    text = getattr(exc, "explanation", None) or str(exc)
-    return text.decode() if isinstance(text, bytes) else str(text)
+_explain = dockerclient.explain
 
 
 def _state(attrs: dict[str, Any]) -> ContainerState:
@@ -147,10 +130,7 @@ class DockerDriver(ComputeDriver):
     @property
     def client(self) -> docker.DockerClient:
         if self._client is None:
-            if self._base_url:
-                self._client = docker.DockerClient(base_url=self._base_url, timeout=self._timeout)
-            else:
-                self._client = docker.from_env(timeout=self._timeout)
+            self._client = dockerclient.client(self._base_url, self._timeout)
         return self._client
 
     @property
@@ -158,13 +138,7 @@ class DockerDriver(ComputeDriver):
         return self.client.api
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        def call() -> T:
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:  # translated at the boundary
-                raise _translate(exc) from exc
-
-        return await asyncio.to_thread(call)
+        return await dockerclient.run("", lambda: fn(*args, **kwargs), _refine)
 
     def close(self) -> None:
         if self._client is not None:

@@ -5,12 +5,15 @@ Every call runs in a thread (``asyncio.to_thread``) and turns Docker errors into
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from cumulo.core.errors import Unavailable
+import docker
+import docker.errors
+
+from cumulo.core.errors import CumuloError, Unavailable
+from cumulo.drivers.dockerclient import LazyDocker
 from cumulo.drivers.functions import AGENT_DIR
 
 log = logging.getLogger("cumulo.functions.docker")
@@ -45,30 +48,16 @@ class ContainerState:
     oom_killed: bool
 
 
-class FunctionDocker:
-    def __init__(self) -> None:
-        self._client: Any = None
+class FunctionDocker(LazyDocker):
+    """Errors: ``cumulo.drivers.dockerclient.translate``; a missing runtime image is 503."""
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import docker
-
-            try:
-                self._client = docker.from_env(timeout=60)
-            except docker.errors.DockerException as exc:
-                raise Unavailable(f"Docker is not reachable: {exc}") from None
-        return self._client
+    def refine(self, exc: Exception, what: str, text: str) -> CumuloError | None:
+        if isinstance(exc, docker.errors.ImageNotFound):
+            return Unavailable(f"runtime image is missing: {text}")
+        return None
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        import docker
-
-        try:
-            return await asyncio.to_thread(fn, *args, **kwargs)
-        except docker.errors.ImageNotFound as exc:
-            raise Unavailable(f"runtime image is missing: {exc.explanation}") from None
-        except docker.errors.DockerException as exc:
-            raise Unavailable(f"Docker error: {exc}") from None
+        return await self.in_thread("", lambda: fn(*args, **kwargs))
 
     async def ping(self) -> bool:
         try:
@@ -78,8 +67,6 @@ class FunctionDocker:
 
     async def image(self, name: str) -> dict[str, Any] | None:
         """The image's attributes, or None when it is not present locally."""
-        import docker
-
         def inspect() -> dict[str, Any] | None:
             try:
                 return self.client.images.get(name).attrs  # type: ignore[no-any-return]
@@ -112,8 +99,6 @@ class FunctionDocker:
         return await self._call(run)  # type: ignore[no-any-return]
 
     async def state(self, container_id: str) -> ContainerState | None:
-        import docker
-
         def inspect() -> ContainerState | None:
             try:
                 attrs = self.client.api.inspect_container(container_id)
@@ -126,8 +111,6 @@ class FunctionDocker:
         return await self._call(inspect)  # type: ignore[no-any-return]
 
     async def logs(self, container_id: str, tail: int = 50) -> str:
-        import docker
-
         def read() -> str:
             try:
                 return bytes(self.client.api.logs(container_id, tail=tail)).decode(errors="replace")
@@ -137,8 +120,6 @@ class FunctionDocker:
         return await self._call(read)  # type: ignore[no-any-return]
 
     async def remove(self, container_id: str) -> None:
-        import docker
-
         def rm() -> None:
             try:
                 self.client.api.remove_container(container_id, force=True)
@@ -147,7 +128,7 @@ class FunctionDocker:
 
         try:
             await self._call(rm)
-        except Unavailable:
+        except CumuloError:
             log.warning("could not remove function container %s", container_id[:12])
 
     async def list(self, labels: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
@@ -155,7 +136,3 @@ class FunctionDocker:
         filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
         found = await self._call(lambda: self.client.api.containers(all=True, filters=filters))
         return [(c["Id"], c.get("Labels") or {}) for c in found]
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from cumulo.core.errors import InvalidInput
-from cumulo.drivers.http.guard import BlockedDestination, allow_list, check_syntax, check_url, guarded_client
+from cumulo.drivers.http.guard import BlockedDestination, allow_list, check_syntax, check_url
 
 __all__ = ["BlockedDestination", "Outcome", "check", "check_syntax", "own_ports", "pooled_client", "request"]
 
@@ -39,7 +39,10 @@ class Outcome:
 
 def own_ports(platform: Any) -> set[int]:
     """Cumulo's own listening ports: refused as outbound destinations on this host."""
-    settings = platform.settings
+    return settings_ports(platform.settings)
+
+
+def settings_ports(settings: Any) -> set[int]:
     ports = {settings.port, settings.s3_port}
     metrics = getattr(settings, "metrics_address", None)
     if metrics and ":" in metrics:
@@ -51,12 +54,8 @@ def own_ports(platform: Any) -> set[int]:
 
 
 def pooled_client(platform: Any) -> httpx.AsyncClient:
-    """One guarded, pooled client per process for outbound calls (closed with the platform)."""
-    if "http.outbound" not in platform.extras:
-        client = guarded_client(allow_list(platform.settings), own_ports=own_ports(platform))
-        platform.extras["http.outbound"] = client
-        platform.closers.append(client.aclose)
-    return platform.extras["http.outbound"]  # type: ignore[no-any-return]
+    """One guarded, pooled client per process for outbound calls: ``platform.drivers.http``."""
+    return platform.drivers.http  # type: ignore[no-any-return]
 
 
 async def check(platform: Any, url: str) -> None:

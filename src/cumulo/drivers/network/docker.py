@@ -10,41 +10,18 @@ Guarantees:
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import NotFound
 from docker.types import IPAMConfig, IPAMPool
 
-from cumulo.core.errors import Conflict, CumuloError, Unavailable
 from cumulo.drivers.dockerclient import LazyDocker
-
-T = TypeVar("T")
-
-
-def translate(exc: Exception, what: str) -> CumuloError:
-    """Docker's errors at the boundary, as Cumulo errors."""
-    if isinstance(exc, CumuloError):
-        return exc
-    text = str(getattr(exc, "explanation", None) or exc)
-    if isinstance(exc, APIError) and ("overlap" in text.lower() or "already exists" in text.lower()):
-        return Conflict(f"{what}: {text}")
-    if isinstance(exc, APIError) and "active endpoints" in text.lower():
-        return Conflict(f"{what}: containers are still attached")
-    return Unavailable(f"{what}: Docker Engine error: {text[:300]}")
 
 
 class DockerNetworks(LazyDocker):
-
-    async def _run(self, what: str, fn: Callable[[], T]) -> T:
-        def call() -> T:
-            try:
-                return fn()
-            except (DockerException, OSError) as exc:
-                raise translate(exc, what) from exc
-        return await asyncio.to_thread(call)
+    """Errors: ``cumulo.drivers.dockerclient.translate`` (an overlapping block or a name taken is 409,
+    a network with containers is 409 "containers are still attached")."""
 
     async def create(self, name: str, cidr: str, labels: dict[str, str]) -> str:
         net = ipaddress.ip_network(cidr)
@@ -55,7 +32,7 @@ class DockerNetworks(LazyDocker):
             network = self.client.networks.create(name, driver="bridge", ipam=ipam, labels=labels,
                                                   check_duplicate=True)
             return str(network.id)
-        return await self._run(f"creating network {name}", make)
+        return await self.in_thread(f"creating network {name}", make)
 
     async def remove(self, name: str) -> None:
         def rm() -> None:
@@ -63,7 +40,7 @@ class DockerNetworks(LazyDocker):
                 self.client.networks.get(name).remove()
             except NotFound:
                 return
-        await self._run(f"removing network {name}", rm)
+        await self.in_thread(f"removing network {name}", rm)
 
     async def exists(self, name: str) -> bool:
         def get() -> bool:
@@ -72,7 +49,7 @@ class DockerNetworks(LazyDocker):
                 return True
             except NotFound:
                 return False
-        return await self._run(f"inspecting network {name}", get)
+        return await self.in_thread(f"inspecting network {name}", get)
 
     async def occupied_blocks(self) -> list[ipaddress.IPv4Network]:
         """Every IPv4 block any Docker network on this engine uses (ours or not)."""
@@ -87,7 +64,7 @@ class DockerNetworks(LazyDocker):
                     if isinstance(net, ipaddress.IPv4Network):
                         found.append(net)
             return found
-        return await self._run("listing networks", blocks)
+        return await self.in_thread("listing networks", blocks)
 
     async def addresses_in_use(self, name: str) -> set[str]:
         """IPv4 addresses of the containers attached to a network (empty if it does not exist)."""
@@ -97,11 +74,11 @@ class DockerNetworks(LazyDocker):
             except NotFound:
                 return set()
             return {c.get("IPv4Address", "").split("/")[0] for c in (attrs.get("Containers") or {}).values()} - {""}
-        return await self._run(f"inspecting network {name}", used)
+        return await self.in_thread(f"inspecting network {name}", used)
 
     async def labelled(self, labels: dict[str, str]) -> dict[str, dict[str, str]]:
         """Networks carrying all these labels: name -> labels."""
         def find() -> dict[str, dict[str, str]]:
             filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
             return {n["Name"]: dict(n.get("Labels") or {}) for n in self.client.api.networks(filters=filters)}
-        return await self._run("listing networks", find)
+        return await self.in_thread("listing networks", find)

@@ -21,7 +21,6 @@ already (partly) gone and raises ``Conflict`` while a container uses it; ``ensur
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import shutil
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import docker
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import APIError, NotFound
 
 from cumulo.core.errors import Conflict, CumuloError, Unavailable
 from cumulo.drivers.dockerclient import LazyDocker, from_settings
@@ -100,18 +99,13 @@ class LoopVolumes(LazyDocker):
                 return fn()
         return locked
 
+    def refine(self, exc: Exception, what: str, text: str) -> CumuloError | None:
+        if isinstance(exc, APIError) and "in use" in text.lower():
+            return Conflict(f"{what}: the volume is in use by a container")
+        return None
+
     async def _thread(self, what: str, fn: Callable[[], T]) -> T:
-        def call() -> T:
-            try:
-                return fn()
-            except CumuloError:
-                raise
-            except (DockerException, OSError) as exc:
-                text = str(getattr(exc, "explanation", None) or exc)
-                if isinstance(exc, APIError) and "in use" in text.lower():
-                    raise Conflict(f"{what}: the volume is in use by a container") from exc
-                raise Unavailable(f"{what}: {text[:300]}") from exc
-        return await asyncio.to_thread(call)
+        return await self.in_thread(what, fn)
 
     def _loops(self, vid: str) -> list[str]:
         out = run("losetup", "-j", str(self.image(vid)), "-O", "NAME", "-n")

@@ -41,7 +41,7 @@ DEFAULTS = {"timeout_seconds": 30, "memory_mb": 128, "max_concurrency": 10}
 
 
 def docker(platform: Platform) -> FunctionDocker:
-    return platform.get_or_create("functions.docker", FunctionDocker)
+    return platform.drivers.functions
 
 
 def pool(platform: Platform) -> Pool:

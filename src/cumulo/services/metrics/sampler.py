@@ -18,6 +18,7 @@ import docker
 from docker.errors import DockerException
 
 from cumulo.core.clock import utcnow
+from cumulo.drivers import dockerclient
 
 log = logging.getLogger("cumulo.metrics")
 
@@ -64,9 +65,7 @@ class Sampler:
     @property
     def api(self) -> docker.APIClient:
         if self._client is None:
-            kwargs: dict[str, Any] = {"max_pool_size": 256, "timeout": 60}
-            self._client = (docker.APIClient(base_url=self._base_url, **kwargs) if self._base_url
-                            else docker.from_env(**kwargs).api)
+            self._client = dockerclient.client(self._base_url, 60, max_pool_size=256).api
         return self._client
 
     def refresh(self) -> int:

@@ -38,14 +38,7 @@ _seq_state = {"last": 0}
 
 
 def blob_store(platform: Platform) -> LocalBlobStore:
-    from cumulo.drivers.blob import make_blob_store
-
-    def make() -> LocalBlobStore:
-        store = make_blob_store(platform.settings.data_dir)
-        platform.closers.append(store.close)
-        return store
-
-    return platform.get_or_create("storage.blobs", make)
+    return platform.drivers.blob
 
 
 def write_lock(platform: Platform) -> contextlib.AbstractAsyncContextManager[Any]:

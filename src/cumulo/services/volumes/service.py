@@ -31,8 +31,7 @@ AVAILABLE, IN_USE, ERROR = "available", "in-use", "error"
 
 
 def driver(platform: Platform) -> LoopVolumes:
-    s = platform.settings
-    return platform.get_or_create("volumes.driver", lambda: LoopVolumes(s.data_dir / "volumes", s.volume_backend))
+    return platform.drivers.volumes
 
 
 def labels(platform: Platform, volume: Volume) -> dict[str, str]:

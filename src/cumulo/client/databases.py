@@ -1,0 +1,64 @@
+"""Managed database calls (``/databases``). Provisioning calls wait for the server (long timeout)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cumulo.client.transport import Transport
+
+LONG = 600.0  # create, restore, start, reboot and backups answer once the server is ready
+
+
+class Databases:
+    def __init__(self, client: Transport):
+        self.c = client
+
+    def create(self, name: str, engine: str = "postgres", **fields: Any) -> dict[str, Any]:
+        body = {"name": name, "engine": engine, **{k: v for k, v in fields.items() if v is not None}}
+        return self.c.post("/databases", body, timeout=LONG)  # type: ignore[no-any-return]
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.c.get("/databases")  # type: ignore[no-any-return]
+
+    def get(self, db: str) -> dict[str, Any]:
+        return self.c.get(f"/databases/{db}")  # type: ignore[no-any-return]
+
+    def update(self, db: str, **fields: Any) -> dict[str, Any]:
+        return self.c.put(f"/databases/{db}", fields, timeout=LONG)  # type: ignore[no-any-return]
+
+    def delete(self, db: str, skip_final_backup: bool = False) -> None:
+        self.c.delete(f"/databases/{db}", params={"skip_final_backup": str(skip_final_backup).lower()}, timeout=LONG)
+
+    def stop(self, db: str) -> dict[str, Any]:
+        return self.c.post(f"/databases/{db}/stop", timeout=LONG)  # type: ignore[no-any-return]
+
+    def start(self, db: str) -> dict[str, Any]:
+        return self.c.post(f"/databases/{db}/start", timeout=LONG)  # type: ignore[no-any-return]
+
+    def reboot(self, db: str) -> dict[str, Any]:
+        return self.c.post(f"/databases/{db}/reboot", timeout=LONG)  # type: ignore[no-any-return]
+
+    def rotate_password(self, db: str) -> dict[str, Any]:
+        return self.c.post(f"/databases/{db}/credentials/rotate", timeout=LONG)  # type: ignore[no-any-return]
+
+    def backup(self, db: str) -> dict[str, Any]:
+        return self.c.post(f"/databases/{db}/backups", timeout=LONG)  # type: ignore[no-any-return]
+
+    def backups(self, db: str) -> list[dict[str, Any]]:
+        return self.c.get(f"/databases/{db}/backups")  # type: ignore[no-any-return]
+
+    def delete_backup(self, db: str, backup_id: str) -> None:
+        self.c.delete(f"/databases/{db}/backups/{backup_id}")
+
+    def restore(self, db: str, backup_id: str, name: str, public: bool | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"backup_id": backup_id, "name": name}
+        if public is not None:
+            body["public"] = public
+        return self.c.post(f"/databases/{db}/restore", body, timeout=LONG)  # type: ignore[no-any-return]
+
+    def logs(self, db: str, tail: int = 200) -> str:
+        return self.c.get(f"/databases/{db}/logs", params={"tail": tail})  # type: ignore[no-any-return]
+
+    def metrics(self, db: str) -> dict[str, Any]:
+        return self.c.get(f"/databases/{db}/metrics")  # type: ignore[no-any-return]

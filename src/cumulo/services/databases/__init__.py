@@ -1,0 +1,2 @@
+"""Managed databases (``/databases``): PostgreSQL and MariaDB on Cumulo block volumes, with backups to
+Cumulo's object storage."""

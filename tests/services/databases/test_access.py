@@ -1,0 +1,109 @@
+"""Managed databases: another user's database is 404 for every verb; bad parameters are 400 and
+create nothing (no row, no container, no secret); the quota holds. None of these needs a server
+to start, except the one database the other user probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cumulo.client import ApiError, Client
+from tests.conftest import register_and_login
+from tests.services.databases.conftest import Stack
+
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("databases-access")]
+
+
+def status_of(call: Any) -> int:
+    try:
+        call()
+    except ApiError as exc:
+        return exc.status
+    return 200
+
+
+BAD = [
+    {"name": "Bad_Name"},
+    {"name": "ok", "engine": "oracle"},
+    {"name": "ok", "version": "9.6"},
+    {"name": "ok", "engine": "mysql", "version": "5.7"},
+    {"name": "ok", "backup_retention_days": 0},
+    {"name": "ok", "backup_retention_days": 36},
+    {"name": "ok", "storage_gb": 0},
+    {"name": "ok", "memory_mb": 16},
+    {"name": "ok", "cpus": 0},
+    {"name": "ok", "username": "postgres"},
+    {"name": "ok", "username": "root", "engine": "mysql"},
+    {"name": "ok", "database": "template1"},
+    {"name": "ok", "backup_window": "25:00-26:00"},
+    {"name": "ok", "parameters": {"max_connections": 1}},
+    {"name": "ok", "parameters": {"fsync": 0}},
+    {"name": "ok", "parameters": {"shared_buffers_mb": 4096}, "memory_mb": 512},
+    {"name": "ok", "engine": "mysql", "parameters": {"shared_buffers_mb": 64}},
+    {"name": "ok", "storage_gb": 10 ** 6},
+    {"name": "ok", "surprise": True},
+]
+
+
+@pytest.mark.parametrize("body", BAD, ids=[str(i) for i in range(len(BAD))])
+def test_bad_parameters_are_400_and_create_nothing(stack: Stack, body: dict[str, Any]) -> None:
+    c = stack.client
+    secrets_before = len(c.secrets.list())
+    with pytest.raises(ApiError) as err:
+        c.post("/databases", body)
+    assert err.value.status == 400, err.value
+    assert c.databases.list() == []
+    assert len(c.secrets.list()) == secrets_before
+    assert stack.docker.containers.list(all=True, filters={"label": f"cumulo.installation={stack.installation}",
+                                                           "name": "cumulo-db-"}) == []
+
+
+@pytest.fixture(scope="module")
+def owned(stack: Stack) -> dict[str, Any]:
+    return stack.client.databases.create("mine", "postgres", memory_mb=256)
+
+
+@pytest.fixture(scope="module")
+def intruder(stack: Stack) -> Client:
+    client = register_and_login(stack.live)
+    yield client  # type: ignore[misc]
+    client.close()
+
+
+def test_another_users_database_is_404_for_every_verb(stack: Stack, owned: dict[str, Any], intruder: Client) -> None:
+    d = intruder.databases
+    backup = stack.client.databases.backup(owned["id"])
+    calls = [lambda: d.get(owned["id"]), lambda: d.get(owned["name"]), lambda: d.stop(owned["id"]),
+             lambda: d.start(owned["id"]), lambda: d.reboot(owned["id"]), lambda: d.update(owned["id"], cpus=2),
+             lambda: d.rotate_password(owned["id"]), lambda: d.backup(owned["id"]), lambda: d.backups(owned["id"]),
+             lambda: d.restore(owned["id"], backup["id"], "stolen"), lambda: d.logs(owned["id"]),
+             lambda: d.metrics(owned["id"]), lambda: d.delete_backup(owned["id"], backup["id"]),
+             lambda: d.delete(owned["id"], skip_final_backup=True)]
+    assert [status_of(call) for call in calls] == [404] * len(calls)
+    assert d.list() == []
+    assert stack.client.databases.get(owned["id"])["status"] == "available"
+    assert [b["id"] for b in stack.client.databases.backups(owned["id"])] == [backup["id"]]
+
+
+def test_lifecycle_conflicts_and_storage_never_shrinks(stack: Stack, owned: dict[str, Any]) -> None:
+    c = stack.client.databases
+    assert status_of(lambda: c.create("mine", "postgres")) == 409  # the name is taken
+    assert status_of(lambda: c.update(owned["id"], storage_gb=owned["storage_gb"] - 1 or 0)) == 400
+    assert status_of(lambda: c.update(owned["id"], parameters={"max_connections": 999999})) == 400
+    metrics = c.metrics(owned["id"])
+    assert metrics["connections"] >= 0 and metrics["storage_used_bytes"] > 0 and "memory_bytes" in metrics
+    assert "database system is ready" in c.logs(owned["id"])
+
+
+def test_quota_limits_the_number_of_databases(stack: Stack, owned: dict[str, Any]) -> None:
+    quotas = {q["kind"]: q for q in stack.client.get("/quotas")}
+    assert quotas["databases"]["used"] == 1 and quotas["databases"]["limit"] == 5
+    stack.live.platform.settings.quota_databases = 1
+    try:
+        with pytest.raises(ApiError) as err:
+            stack.client.databases.create("second", "postgres")
+        assert err.value.status == 403 and err.value.code == "QUOTA_EXCEEDED"
+    finally:
+        stack.live.platform.settings.quota_databases = 5
+    assert [d["name"] for d in stack.client.databases.list()] == ["mine"]

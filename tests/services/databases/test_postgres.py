@@ -1,0 +1,131 @@
+"""A managed PostgreSQL database on a real container: created ready with its password once, rows
+written with psycopg survive stop/start, a killed or removed container, and a Cumulo restart; a
+backup restores into a new database with the same rows; the password never leaks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+import pytest
+
+from cumulo.client import ApiError
+from cumulo.testing import eventually
+from tests.services.databases.conftest import Stack
+
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("databases-postgres")]
+
+
+def connect(db: dict[str, Any], password: str) -> psycopg.Connection:
+    ep = db["public_endpoint"]
+    return psycopg.connect(host=ep["host"], port=ep["port"], user=db["username"], password=password,
+                           dbname=db["database"], connect_timeout=5, autocommit=True)
+
+
+def rows(db: dict[str, Any], password: str) -> list[tuple[Any, ...]]:
+    with connect(db, password) as conn:
+        return conn.execute("SELECT id, note FROM notes ORDER BY id").fetchall()
+
+
+def rows_soon(stack: Stack, ref: str, password: str) -> list[tuple[Any, ...]]:
+    def ready() -> list[tuple[Any, ...]] | None:
+        db = stack.client.databases.get(ref)
+        if db["status"] != "available" or not db["public_endpoint"]:
+            return None
+        try:
+            return rows(db, password)
+        except psycopg.OperationalError:
+            return None
+    return eventually(ready, 180, what="database answering")  # type: ignore[no-any-return]
+
+
+EXPECTED = [(1, "first"), (2, "second"), (3, "third")]
+
+
+@pytest.fixture(scope="module")
+def pg(stack: Stack) -> dict[str, Any]:
+    db = stack.client.databases.create("orders", "postgres", public=True, storage_gb=1, memory_mb=256,
+                                       parameters={"max_connections": 50})
+    stack.passwords.append(db["password"])
+    return db
+
+
+def test_create_answers_ready_with_the_password_once(stack: Stack, pg: dict[str, Any]) -> None:
+    assert pg["status"] == "available" and pg["engine_product"] == "PostgreSQL" and pg["version"] == "15"
+    assert pg["endpoint"]["port"] == 5432 and pg["endpoint"]["host"]
+    with connect(pg, pg["password"]) as conn:  # accepting connections as soon as the answer came
+        conn.execute("CREATE TABLE notes (id int PRIMARY KEY, note text)")
+        conn.execute("INSERT INTO notes VALUES (1, 'first'), (2, 'second'), (3, 'third')")
+        assert conn.execute("SHOW max_connections").fetchone() == ("50",)
+    shown = stack.client.databases.get(pg["id"])
+    assert "password" not in shown and shown["status"] == "available"
+    assert pg["password"] not in json.dumps(stack.client.databases.list())
+    assert stack.client.secrets.value(pg["credentials_secret"]) == pg["password"]
+    with pytest.raises(psycopg.OperationalError):
+        connect(pg, "wrong-password")
+
+
+def test_stop_and_start_keep_the_rows(stack: Stack, pg: dict[str, Any]) -> None:
+    assert stack.client.databases.stop(pg["id"])["status"] == "stopped"
+    assert stack.container(pg["id"]).status == "exited"
+    with pytest.raises(psycopg.OperationalError):
+        connect(pg, pg["password"])
+    assert stack.client.databases.start(pg["id"])["status"] == "available"
+    assert rows(pg, pg["password"]) == EXPECTED
+
+
+def test_killed_and_removed_containers_are_healed(stack: Stack, pg: dict[str, Any]) -> None:
+    stack.container(pg["id"]).kill()
+    assert rows_soon(stack, pg["id"], pg["password"]) == EXPECTED
+    stack.container(pg["id"]).remove(force=True)  # even the container is gone: made again from its disk
+    assert rows_soon(stack, pg["id"], pg["password"]) == EXPECTED
+
+
+def test_backup_then_restore_makes_a_new_database_with_the_same_rows(stack: Stack, pg: dict[str, Any]) -> None:
+    backup = stack.client.databases.backup(pg["id"])
+    assert backup["status"] == "available" and backup["bytes"] > 0 and backup["kind"] == "manual"
+    assert [b["id"] for b in stack.client.databases.backups(pg["id"])] == [backup["id"]]
+    dump = stack.client.storage.get(backup["bucket"], backup["key"])  # the user reads it in their backup bucket
+    assert dump.startswith(b"PGDMP") and len(dump) == backup["bytes"]
+    copy = stack.client.databases.restore(pg["id"], backup["id"], "orders-copy", public=True)
+    stack.passwords.append(copy["password"])
+    assert copy["id"] != pg["id"] and copy["restored_from"] == backup["id"]
+    assert copy["password"] != pg["password"]
+    assert rows(copy, copy["password"]) == EXPECTED
+    with connect(copy, copy["password"]) as conn:  # a new database: writes there leave the source alone
+        conn.execute("INSERT INTO notes VALUES (4, 'only in the copy')")
+    assert rows(pg, pg["password"]) == EXPECTED
+    stack.client.databases.delete(copy["id"], skip_final_backup=True)
+    with pytest.raises(ApiError) as err:
+        stack.client.databases.get(copy["id"])
+    assert err.value.status == 404
+
+
+def test_rotated_password_replaces_the_old_one(stack: Stack, pg: dict[str, Any]) -> None:
+    rotated = stack.client.databases.rotate_password(pg["id"])
+    stack.passwords.append(rotated["password"])
+    assert rows(pg, rotated["password"]) == EXPECTED
+    with pytest.raises(psycopg.OperationalError):
+        connect(pg, pg["password"])
+    assert stack.client.secrets.value(pg["credentials_secret"]) == rotated["password"]
+    pg["password"] = rotated["password"]
+
+
+def test_rows_survive_a_cumulo_restart_and_a_crash_while_it_was_down(stack: Stack, pg: dict[str, Any]) -> None:
+    stack.live.stop()
+    stack.container(pg["id"]).kill()  # the server crashes while Cumulo is down
+    stack.restart()
+    assert rows_soon(stack, pg["id"], pg["password"]) == EXPECTED
+
+
+def test_the_password_is_in_no_answer_event_log_or_container_config(stack: Stack, pg: dict[str, Any]) -> None:
+    assert stack.passwords
+    answers = json.dumps([stack.client.databases.list(), stack.client.databases.get(pg["id"]),
+                          stack.client.databases.backups(pg["id"]), stack.client.events(limit=500)])
+    attrs = json.dumps(stack.container(pg["id"]).attrs)
+    logs = "\n".join(stack.log.lines)
+    for password in stack.passwords:
+        assert password not in answers
+        assert password not in attrs
+        assert password not in logs

@@ -122,10 +122,9 @@ class Billed:
         return found
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def billed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Billed]:
-    url, drop = _create_pg_database() if request.param == "postgresql" else (None, None)
-    data_dir = str(tmp_path_factory.mktemp(f"billing-{request.param}"))
+def _billed(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Billed]:
+    url, drop = _create_pg_database() if backend == "postgresql" else (None, None)
+    data_dir = str(tmp_path_factory.mktemp(f"billing-{backend}"))
     env = Billed(live=None, clock=clocks.ManualClock(_start_time()), data_dir=data_dir)  # type: ignore[arg-type]
     env.live = env.start(test_settings(data_dir, url, billing_meter_seconds=3600, billing_grace_seconds=600,
                                        billing_settle_seconds=60))
@@ -134,3 +133,13 @@ def billed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     env.live.stop()
     if drop:
         drop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def billed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Billed]:
+    yield from _billed(tmp_path_factory, request.param)
+
+
+@pytest.fixture(scope="module")
+def billed_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Billed]:
+    yield from _billed(tmp_path_factory, "sqlite")

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from cumulo.testing import eventually
+from cumulo.testing.engine import containers
 from cumulo.testing.server import free_port
 from tests.conftest import PASSWORD, new_email
 
@@ -111,8 +112,11 @@ def test_a_change_through_the_api_is_converged_by_the_worker_at_once(tmp_path: P
     import docker
 
     port = free_port()
+    proxy_port = free_port()
     env = {"CUMULO_DATABASE_URL": new_pg_database, "CUMULO_COMPUTE_RECONCILE_SECONDS": "300",
-           "CUMULO_VOLUME_BACKEND": "plain", "CUMULO_AUTH_RATE_LIMIT": "1000/minute"}
+           "CUMULO_VOLUME_BACKEND": "plain", "CUMULO_AUTH_RATE_LIMIT": "1000/minute",
+           "CUMULO_GATEWAY_RESYNC_SECONDS": "300", "CUMULO_PROXY_LISTEN_HOST": "127.0.0.1",
+           "CUMULO_PROXY_HTTP_PORT": str(proxy_port), "CUMULO_PROXY_HTTPS_PORT": str(free_port())}
     api = _spawn([_cumulo(), "api", "--port", str(port), "--data-dir", str(tmp_path)], env)
     worker = None
     url = f"http://127.0.0.1:{port}"
@@ -128,14 +132,25 @@ def test_a_change_through_the_api_is_converged_by_the_worker_at_once(tmp_path: P
         eventually(lambda: _listening(new_pg_database), 120, 0.2, what="the worker listening for signals")
         time.sleep(3)  # its first sweeps (at start, of an empty installation) are over: the next is in 300 s
         c.post("/volumes", json={"name": "disk", "size_gb": 1}).raise_for_status()
-        inst = c.post("/instances", json={"name": "web", "image": "cumulo/busybox",
-                                          "command": ["sleep", "600"]}).json()
+        inst = c.post("/instances", json={"name": "web", "image": "cumulo/busybox", "command": [
+            "sh", "-c", "echo served-by-web > /tmp/index.html; exec httpd -f -p 8000 -h /tmp"]}).json()
         eventually(lambda: c.get(f"/instances/{inst['id']}").json()["status"] == "RUNNING", 120,
                    what="the instance running")
+        # The worker runs the proxy and resyncs it only every 300 s: the route made through the API
+        # process serves within the minute only because the wake-up crossed to the worker.
+        route = c.post("/routes", json={"name": "site", "target": f"instance:{inst['id']}:8000"}).json()
+        host = httpx.URL(route["url"]).host
+
+        def through_the_proxy() -> bool:
+            answer = httpx.get(f"http://127.0.0.1:{proxy_port}/", headers={"Host": host}, timeout=5)
+            return answer.status_code == 200 and "served-by-web" in answer.text
+
+        eventually(through_the_proxy, 60, 0.2, what="the route served by the worker's proxy",
+                   ignore=(httpx.TransportError,))
         c.post("/volumes/disk/attach", json={"instance_id": "web", "mount_path": "/data"}).raise_for_status()
 
         def mounted() -> bool:
-            found = engine.containers.list(filters={"label": f"cumulo.resource={inst['id']}", "status": "running"})
+            found = containers(engine, label=f"cumulo.resource={inst['id']}", status="running")
             return any(m["Destination"] == "/data" for ct in found for m in ct.attrs["Mounts"])
 
         eventually(mounted, 60, 0.2, what="the container recreated with the volume at /data")

@@ -24,8 +24,9 @@ service's ``hooks.py`` is imported before the registry is first read, in every p
 After every committed write that changes what a provider returns, call ``await changed(platform)``.
 It only wakes the gateway's reconciler: pushes are coalesced (the reconciler waits for the burst
 to settle, at most 2 s, and never pushes more than once every 2 s; a burst of changes is one push).
-In a deployment where API processes and the worker are separate processes, the worker's periodic
-resync (``CUMULO_GATEWAY_RESYNC_SECONDS``) picks the change up.
+When API processes and the worker are separate processes, the wake reaches the worker through
+signals on PostgreSQL (a NOTIFY; the push keeps its spacing); on SQLite, and if a signal is lost,
+the worker's periodic resync (``CUMULO_GATEWAY_RESYNC_SECONDS``) picks the change up.
 
 Hostnames: a hostname belongs to one user across routes and load balancers. Claim it in the same
 session as the write, before the commit, with ``cumulo.services.gateway.service.claim_hostname(

@@ -33,7 +33,10 @@ def register(platform: Platform) -> None:
     platform.closers.append(dp.close)
 
     async def push() -> None:
-        if platform.extras.pop("gateway.dirty", False):
+        # A change in this process marks it dirty (and sets changed_at for the settle wait); a wake
+        # from another process (signals, PostgreSQL) or the resync only keeps the spacing below.
+        dirty = platform.extras.pop("gateway.dirty", False)
+        if dirty or time.monotonic() - dp.last_push < settings.gateway_push_seconds:
             started = time.monotonic()
             while True:
                 now = time.monotonic()

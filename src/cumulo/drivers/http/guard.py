@@ -38,6 +38,7 @@ import httpcore
 import httpx
 
 from cumulo.core.errors import InvalidInput
+from cumulo.drivers.network.host import proc_text, read_fib_trie, read_routes
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -75,16 +76,8 @@ class BlockedDestination(InvalidInput):
 
 # --- the host's own addresses and internal networks -------------------------------------------
 
-def _hex_v4(word: str) -> ipaddress.IPv4Address:
-    return ipaddress.IPv4Address(bytes.fromhex(word)[::-1])  # /proc/net/route is little-endian
-
-
-def _read(path: str) -> list[list[str]]:
-    try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            return [line.split() for line in handle]
-    except OSError:
-        return []
+def _read(name: str) -> list[list[str]]:
+    return [line.split() for line in proc_text(name).splitlines()]
 
 
 def _scan_host() -> tuple[frozenset[IP], tuple[Network, ...]]:
@@ -94,33 +87,19 @@ def _scan_host() -> tuple[frozenset[IP], tuple[Network, ...]]:
     already refused when private). Every other directly connected network (docker0, br-*, VPC
     bridges, veths) is inside the host.
     """
-    own: set[IP] = set()
-    leaf = ""
-    for words in _read("/proc/net/fib_trie"):
-        if len(words) == 2 and words[0] == "|--":
-            leaf = words[1]
-        elif words[:3] == ["/32", "host", "LOCAL"] and leaf:
-            try:
-                own.add(ipaddress.IPv4Address(leaf))
-            except ValueError:
-                pass
-    for words in _read("/proc/net/if_inet6"):
+    own: set[IP] = {net.network_address for net, kind in read_fib_trie(proc_text("net/fib_trie"))
+                    if kind == "LOCAL" and net.prefixlen == 32}
+    for words in _read("net/if_inet6"):
         if words and len(words[0]) == 32:
             own.add(ipaddress.IPv6Address(bytes.fromhex(words[0])))
     uplinks: set[str] = set()
     routes: list[tuple[str, Network]] = []
-    for words in _read("/proc/net/route")[1:]:
-        if len(words) < 8:
-            continue
-        try:
-            dest, gateway, mask = _hex_v4(words[1]), _hex_v4(words[2]), _hex_v4(words[7])
-        except ValueError:
-            continue
-        if int(mask) == 0:
-            uplinks.add(words[0])
+    for dev, net, gateway in read_routes(proc_text("net/route")):
+        if net.prefixlen == 0:
+            uplinks.add(dev)
         elif int(gateway) == 0:
-            routes.append((words[0], ipaddress.IPv4Network(f"{dest}/{mask}", strict=False)))
-    for words in _read("/proc/net/ipv6_route"):
+            routes.append((dev, net))
+    for words in _read("net/ipv6_route"):
         if len(words) < 10 or len(words[0]) != 32:
             continue
         prefix = int(words[1], 16)

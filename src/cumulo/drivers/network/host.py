@@ -18,11 +18,19 @@ _LEAF = re.compile(r"\|--\s+(\d+\.\d+\.\d+\.\d+)")
 _PREFIX = re.compile(r"^\s*/(\d+)\s+\S+\s+(\w+)")
 
 
-def parse_fib_trie(text: str) -> set[ipaddress.IPv4Network]:
-    """Prefixes of ``/proc/net/fib_trie``: a leaf ``|-- 10.1.2.0`` followed by ``/24 link UNICAST``
-    is the route 10.1.2.0/24; ``/32 host LOCAL`` marks an address of the host itself. Default
-    routes (``/0``) and broadcast entries are left out."""
-    found: set[ipaddress.IPv4Network] = set()
+def proc_text(name: str, proc: Path = Path("/proc")) -> str:
+    """A ``/proc`` file's text (``net/route``...), or "" when it cannot be read."""
+    try:
+        return (proc / name).read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return ""
+
+
+def read_fib_trie(text: str) -> list[tuple[ipaddress.IPv4Network, str]]:
+    """(prefix, kind) of ``/proc/net/fib_trie``: a leaf ``|-- 10.1.2.0`` followed by ``/24 link
+    UNICAST`` is the route 10.1.2.0/24 (kind ``UNICAST``); ``/32 host LOCAL`` marks an address of the
+    host itself (kind ``LOCAL``). Default routes (``/0``) and broadcast entries are left out."""
+    found: list[tuple[ipaddress.IPv4Network, str]] = []
     leaf: str | None = None
     for line in text.splitlines():
         if match := _LEAF.search(line):
@@ -35,37 +43,39 @@ def parse_fib_trie(text: str) -> set[ipaddress.IPv4Network]:
         if prefix == 0 or kind not in ("UNICAST", "LOCAL"):
             continue
         try:
-            found.add(ipaddress.IPv4Network(f"{leaf}/{prefix}", strict=False))
+            found.append((ipaddress.IPv4Network(f"{leaf}/{prefix}", strict=False), kind))
         except ValueError:
             continue
     return found
 
 
-def parse_route(text: str) -> set[ipaddress.IPv4Network]:
-    """Destinations of ``/proc/net/route`` (hex, host byte order on little-endian machines);
-    the default route is left out."""
-    found: set[ipaddress.IPv4Network] = set()
+def read_routes(text: str) -> list[tuple[str, ipaddress.IPv4Network, ipaddress.IPv4Address]]:
+    """(device, destination, gateway) of every row of ``/proc/net/route`` (hex, host byte order on
+    little-endian machines), the default route (``0.0.0.0/0``) included."""
+    found = []
     for line in text.splitlines()[1:]:
         fields = line.split()
         if len(fields) < 8:
             continue
         try:
-            dest = ipaddress.IPv4Address(bytes.fromhex(fields[1])[::-1])
-            mask = ipaddress.IPv4Address(bytes.fromhex(fields[7])[::-1])
-            net = ipaddress.IPv4Network(f"{dest}/{mask}", strict=False)
+            dest, gateway, mask = (ipaddress.IPv4Address(bytes.fromhex(fields[i])[::-1]) for i in (1, 2, 7))
+            found.append((fields[0], ipaddress.IPv4Network(f"{dest}/{mask}", strict=False), gateway))
         except ValueError:
             continue
-        if net.prefixlen:
-            found.add(net)
     return found
+
+
+def parse_fib_trie(text: str) -> set[ipaddress.IPv4Network]:
+    """The prefixes of ``/proc/net/fib_trie`` (routes and the host's own /32 addresses)."""
+    return {net for net, _kind in read_fib_trie(text)}
+
+
+def parse_route(text: str) -> set[ipaddress.IPv4Network]:
+    """Destinations of ``/proc/net/route``; the default route is left out."""
+    return {net for _dev, net, _gateway in read_routes(text) if net.prefixlen}
 
 
 def host_networks(proc: Path = Path("/proc")) -> list[ipaddress.IPv4Network]:
     """Every IPv4 network of this host (routes, interface addresses, loopback), smallest last."""
-    found = {LOOPBACK}
-    for name, parse in (("net/fib_trie", parse_fib_trie), ("net/route", parse_route)):
-        try:
-            found |= parse((proc / name).read_text())
-        except OSError:
-            continue
+    found = {LOOPBACK} | parse_fib_trie(proc_text("net/fib_trie", proc)) | parse_route(proc_text("net/route", proc))
     return sorted(found, key=lambda n: (n.prefixlen, int(n.network_address)))

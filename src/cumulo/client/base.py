@@ -1,17 +1,21 @@
-"""HTTP core of the SDK: one ``request`` that turns Cumulo's error model into ``ApiError``."""
+"""The SDK's ``Client``: a ``Transport`` (``client/transport.py``, the HTTP core and ``ApiError``) with one
+namespace per service. Each namespace module takes a ``Transport`` and never imports this module, so
+the namespaces are imported here on first use only (a CLI command loads just the one it needs)."""
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from cumulo.client.transport import ApiError, ConnectionFailed, Transport
+
 if TYPE_CHECKING:
     from cumulo.client.apps import Apps
+    from cumulo.client.autoscaling import AutoScaling
     from cumulo.client.billing import Billing
     from cumulo.client.caches import Caches
-    from cumulo.client.autoscaling import AutoScaling
     from cumulo.client.compute import Images, Instances
     from cumulo.client.cron import Cron
     from cumulo.client.databases import Databases
@@ -27,69 +31,11 @@ if TYPE_CHECKING:
     from cumulo.client.storage import Storage
     from cumulo.client.volumes import Volumes
 
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: Any = None):
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message, self.details = status, code, message, details
+__all__ = ["ApiError", "Client", "ConnectionFailed", "Transport"]
 
 
-class ConnectionFailed(Exception):
-    """The server did not answer."""
-
-
-class Client:
-    def __init__(self, base_url: str = "http://127.0.0.1:8080", api_key: str | None = None,
-                 timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def headers(self) -> dict[str, str]:
-        return {"X-API-Key": self.api_key} if self.api_key else {}
-
-    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                raw: bool = False, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, path, json=json, params=params,
-                                          headers={**self.headers(), **kwargs.pop("headers", {})}, **kwargs)
-        except httpx.TransportError as exc:
-            raise ConnectionFailed(f"cannot reach Cumulo at {self.base_url}: {exc.__class__.__name__}") from exc
-        if response.status_code >= 400:
-            try:
-                err = response.json()["error"]
-                raise ApiError(response.status_code, err.get("code", "ERROR"), err.get("message", ""),
-                               err.get("details"))
-            except (ValueError, KeyError, TypeError):
-                raise ApiError(response.status_code, "ERROR", response.text[:500]) from None
-        if raw:
-            return response
-        if response.status_code == 204 or not response.content:
-            return None
-        if response.headers.get("content-type", "").startswith("application/json"):
-            return response.json()
-        return response.text
-
-    def get(self, path: str, **kw: Any) -> Any:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, json: Any = None, **kw: Any) -> Any:
-        return self.request("POST", path, json=json, **kw)
-
-    def put(self, path: str, json: Any = None, **kw: Any) -> Any:
-        return self.request("PUT", path, json=json, **kw)
-
-    def delete(self, path: str, **kw: Any) -> Any:
-        return self.request("DELETE", path, **kw)
+class Client(Transport):
+    """The SDK: the HTTP core (``Transport``) plus one namespace per service."""
 
     # --- service namespaces -------------------------------------------------------------
     @cached_property

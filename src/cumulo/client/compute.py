@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cumulo.client.base import Client
+    from cumulo.client.transport import Transport
 
 STEADY = {"RUNNING", "STOPPED", "ERROR"}
 
 
 class Instances:
-    def __init__(self, client: Client):
+    def __init__(self, client: Transport):
         self.c = client
 
     def launch(self, name: str, image: str, **fields: Any) -> dict[str, Any]:
@@ -80,7 +80,7 @@ class Instances:
 
 
 class Images:
-    def __init__(self, client: Client):
+    def __init__(self, client: Transport):
         self.c = client
 
     def list(self) -> list[dict[str, Any]]:
@@ -98,18 +98,8 @@ class Images:
     def build(self, name: str, dockerfile: str, *, tag: str = "latest",
               files: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """Stream the build: ``{"log": line}`` items, then ``{"image": ...}`` or ``{"error": ...}``."""
-        from cumulo.client.base import ApiError
-
         body = {"name": name, "tag": tag, "dockerfile": dockerfile, "files": files or {}}
-        with self.c._http.stream("POST", "/images", json=body, headers=self.c.headers(), timeout=None) as response:
-            if response.status_code >= 400:
-                response.read()
-                try:
-                    err = response.json()["error"]
-                except (ValueError, KeyError, TypeError):
-                    err = {"code": "ERROR", "message": response.text[:500]}
-                raise ApiError(response.status_code, err.get("code", "ERROR"), err.get("message", ""),
-                               err.get("details"))
+        with self.c.stream("POST", "/images", json=body, timeout=None) as response:
             for line in response.iter_lines():
                 if line.strip():
                     yield json.loads(line)

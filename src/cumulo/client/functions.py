@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cumulo.client.base import Client
+    from cumulo.client.transport import Transport
 
 SKIP_DIRS = {".git", "__pycache__", "node_modules/.cache", ".venv"}
 
@@ -41,7 +41,7 @@ def zip_files(files: dict[str, str | bytes]) -> bytes:
 
 
 class Functions:
-    def __init__(self, client: Client):
+    def __init__(self, client: Transport):
         self.c = client
 
     def runtimes(self) -> list[dict[str, Any]]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from cumulo.client.base import Client
+from cumulo.client.transport import ApiError, Transport
 
 
 class Identity:
-    def __init__(self, client: Client):
+    def __init__(self, client: Transport):
         self.c = client
 
     def register(self, email: str, password: str, name: str) -> dict[str, Any]:
@@ -45,8 +44,6 @@ class Identity:
     def logout(self) -> str | None:
         """Revoke the key this client uses; returns its id (None when the server has no record of it).
         ``POST /auth/logout`` where the server has it, else the key found by its prefix and revoked."""
-        from cumulo.client.base import ApiError
-
         key = self.c.api_key or ""
         mine = [k for k in self.keys() if k.get("prefix") and key.startswith(k["prefix"])]
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cumulo.client.base import Client
+    from cumulo.client.transport import Transport
 
 
 def target(instance_id: str, port: int, weight: int | None = None) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def target(instance_id: str, port: int, weight: int | None = None) -> dict[str, 
 
 
 class LoadBalancers:
-    def __init__(self, client: Client):
+    def __init__(self, client: Transport):
         self.c = client
 
     def create(self, name: str, *, targets: list[dict[str, Any]] | None = None, port: int | None = None,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from cumulo.client.base import Client
+    from cumulo.client.transport import Transport
 
 
 class Queues:
-    def __init__(self, client: Client):
+    def __init__(self, client: Transport):
         self.c = client
 
     def create(self, name: str, **attrs: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from cumulo.client.base import Client
+    from cumulo.client.transport import Transport
 
 
 def _path(bucket: str, key: str) -> str:
@@ -15,7 +15,7 @@ def _path(bucket: str, key: str) -> str:
 
 
 class Storage:
-    def __init__(self, client: Client):
+    def __init__(self, client: Transport):
         self.c = client
 
     # --- buckets ----------------------------------------------------------------------
@@ -40,10 +40,7 @@ class Storage:
     def download(self, bucket: str, key: str, out: IO[bytes]) -> int:
         """Stream an object into ``out``; returns the byte count."""
         written = 0
-        with self.c._http.stream("GET", _path(bucket, key), headers=self.c.headers()) as response:
-            if response.status_code >= 400:
-                response.read()
-                self.c.request("GET", _path(bucket, key))  # raises the ApiError
+        with self.c.stream("GET", _path(bucket, key)) as response:
             for chunk in response.iter_bytes():
                 out.write(chunk)
                 written += len(chunk)

@@ -2,9 +2,9 @@
 
 Fills a fresh database with N running instances (2 vCPU, 2 GiB) spread over 100 billed accounts,
 then times, with a test clock:
-- the pass that closes an hour: one ledger line per resource (10,000 inserts with unique keys) and
-  every meter row updated;
-- a steady pass inside the hour (what runs every CUMULO_BILLING_METER_SECONDS): every resource's
+- the pass that closes a day (once a day): one ledger line per resource (10,000 inserts with unique
+  keys) and every meter row updated;
+- a steady pass inside the day (what runs every CUMULO_BILLING_METER_SECONDS): every resource's
   ongoing cost summed into its account, nothing posted;
 - a rerun of the closing pass on a restored meter state (what a crash after the commit would redo):
   the unique keys insert nothing.
@@ -47,7 +47,7 @@ async def main(resources: int, accounts: int) -> dict[str, object]:
     try:
         await asyncio.to_thread(migrate.upgrade, url)
         platform = build_platform(Settings(database_url=url, data_dir=tempfile.mkdtemp(prefix="bench-billing-")))
-        hour = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        hour = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)  # a day's start
         clock = clocks.ManualClock(hour + dt.timedelta(minutes=20))
         clocks.install(asyncio.get_running_loop(), clock)
         users = [str(uuid.uuid4()) for _ in range(accounts)]

@@ -244,7 +244,7 @@ class Settings(BaseSettings):
                                       "free); empty: such users are not billed and keep the installation's quotas")
     billing_meter_seconds: float = Field(30.0, ge=1, le=3600, description="the meter rates usage and updates "
                                          "balances this often")
-    billing_settle_seconds: float = Field(60.0, ge=0, le=3600, description="an hour of usage is charged this long "
+    billing_settle_seconds: float = Field(60.0, ge=0, le=3600, description="a day of usage is charged this long "
                                           "after it ends (late state changes land first)")
     billing_grace_seconds: float = Field(3600.0, ge=0, description="at zero balance on a plan without overage, "
                                          "running instances are stopped (never deleted) after this long")

@@ -1,6 +1,6 @@
 """A billing test server per module and database, whose time is a ``ManualClock`` (only its own
-loop's: other servers of the process keep the real time). It starts 48 hours before a month ends,
-on the hour, so a module can run a few days of resources and cross the month's end."""
+loop's: other servers of the process keep the real time). It starts 10 days before a month ends,
+at midnight, so a module can run a few days of resources and cross the month's end."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from tests.conftest import PASSWORD, _create_pg_database, new_email
 def _start_time() -> dt.datetime:
     now = dt.datetime.now(dt.UTC)
     first = (now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=32)).replace(day=1)
-    return first - dt.timedelta(hours=48)
+    return first - dt.timedelta(days=10)
 
 
 @dataclass
@@ -78,6 +78,11 @@ class Billed:
         if now.minute or now.second or now.microsecond:
             self.clock.now = now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
         return self.clock.now
+
+    def close_day(self) -> None:
+        """To the next midnight, past the settle time: the day's charges are posted."""
+        self.clock.now = (self.clock.now.replace(hour=0, minute=0, second=0, microsecond=0)
+                          + dt.timedelta(days=1, seconds=120))
 
     def record(self, user_id: str, action: str, resource_type: str, resource_id: str, **data: Any) -> None:
         async def go() -> None:

@@ -57,18 +57,25 @@ def test_three_hours_of_2_cores_2_gib_cost_3_3_once(billed: Billed) -> None:
     assert client.billing.balance()["balance"] == 150
     billed.to_next_hour()
     rid = run_instance(billed, user_id, 3)
-    billed.advance(120)  # past the settle time
+    billed.advance(120)
+    billed.meter()
+    # the day is open: nothing posted yet, the ongoing balance counts it
+    balance = client.billing.balance()
+    assert charges(client) == [] and balance["pending"] == 3.3 and balance["balance"] == pytest.approx(146.7)
+    billed.close_day()
     billed.meter()
     billed.meter()  # a second pass charges nothing twice
     billed.restart()  # a new server process on the same database
     client = Client(billed.live.url, api_key=client.api_key)
     billed.meter()
     lines = charges(client)
-    assert total(lines) == 3.3
-    assert {e["resource_id"] for e in lines} == {rid} and len(lines) == 3  # one line per hour
-    assert client.billing.balance()["balance"] == pytest.approx(146.7)
+    assert total(lines) == 3.3 and {e["resource_id"] for e in lines} == {rid}
+    assert len({e["key"] for e in lines}) == len(lines) == len({e["period_start"] for e in lines})  # one a day
+    balance = client.billing.balance()
+    assert balance["balance"] == pytest.approx(146.7) and balance["pending"] == 0
     # stopped: costs nothing while stopped
     billed.advance(5 * HOUR)
+    billed.close_day()
     billed.meter()
     assert total(charges(client)) == 3.3
     usage = client.billing.usage(group_by="service", **span(billed))
@@ -83,7 +90,7 @@ def test_two_meters_at_once_charge_once(billed: Billed) -> None:
     client, user_id = billed.user("pro")
     billed.to_next_hour()
     run_instance(billed, user_id, 2, cpus=1, memory_mb=1024)  # 0.8 / h
-    billed.advance(120)
+    billed.close_day()
     second = billed.start(billed.live.settings.model_copy(update={"port": 0}) if False else
                           _sibling(billed))
     from cumulo.services.billing import meter
@@ -123,8 +130,10 @@ def test_short_runs_bill_a_minute_and_running_is_pending_within_the_hour(billed:
     assert balance["pending"] == pytest.approx(1.1 / 60 + 0.4, abs=1e-5)
     assert balance["balance"] == pytest.approx(150 - 1.1 / 60 - 0.4, abs=1e-5)
     billed.advance(31 * 60)
+    billed.record(user_id, "instance.stopped", "instance", rid, name="api")
+    billed.close_day()
     billed.meter()
-    assert total(charges(client)) == pytest.approx(1.1 / 60 + 0.8 * 3590 / 3600, abs=1e-5)  # began at :00:10
+    assert total(charges(client)) == pytest.approx(1.1 / 60 + 0.8 * 3660 / 3600, abs=1e-5)  # 10 s, then 61 min
 
 
 def test_plan_limits_are_quotas_and_downgrade_is_refused(billed: Billed) -> None:
@@ -223,7 +232,7 @@ def test_other_users_billing_is_invisible_and_bad_input_is_400(billed: Billed) -
     other, _ = billed.user("pro")
     billed.to_next_hour()
     run_instance(billed, user_id, 1)
-    billed.advance(120)
+    billed.close_day()
     billed.meter()
     mine = charges(client)
     assert mine and charges(other) == []

@@ -30,6 +30,7 @@ def test_a_container_is_billed_by_its_running_time_and_stopped_at_zero(billed_sq
         client.instances.stop(inst["id"])
         assert client.instances.wait(inst["id"], {"STOPPED"}, timeout=120)["status"] == "STOPPED"
         billed.advance(2 * HOUR)  # stopped: nothing to pay
+        billed.close_day()
         billed.meter()
         billed.meter()
         lines = client.billing.transactions(kind="charge")

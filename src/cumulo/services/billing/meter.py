@@ -1,9 +1,9 @@
-"""The meter pass: rate every closed hour of every billed resource into the ledger, keep the
+"""The meter pass: rate every closed day of every billed resource into the ledger, keep the
 ongoing (not yet posted) usage of each account, roll months over (expire unused granted credits,
 grant the new month's, issue the invoice), then check thresholds and the zero balance.
 
 One pass at a time across processes (``locks.hold(session, "billing:meter")``), and each charge
-has a unique key ``<resource>:<hour>``: two meters, a rerun or a restart post nothing twice."""
+has a unique key ``<resource>:<day>``: two meters, a rerun or a restart post nothing twice."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class Pass:
     def label(self, slot: dt.datetime) -> tuple[str, str]:
         found = self.labels.get(slot)
         if found is None:
-            found = self.labels[slot] = (slot.strftime("%Y-%m-%dT%H"), ledger.month_of(slot))
+            found = self.labels[slot] = (slot.strftime("%Y-%m-%d"), ledger.month_of(slot))
         return found
 
 
@@ -118,7 +118,7 @@ def rate_meter(meter: State, p: Pass, cap_hours: float) -> None:
     begin = max(aware(meter.rated_until) or runs[0][0], aware(account.created_at))  # type: ignore[type-var]
     rated = None
     for slot in rating.slots(begin, p.horizon):
-        start, end = max(slot, begin), slot + rating.HOUR
+        start, end = max(slot, begin), slot + rating.SLOT
         seconds = rating.seconds_in(runs, start, end)
         rated = end
         if seconds <= 0:

@@ -1,5 +1,9 @@
-"""Rating, as pure functions: the running seconds of a resource in each closed hour, and what they
-cost (per second, 60 s minimum per run, capped per resource and month)."""
+"""Rating, as pure functions: the running seconds of a resource in each closed period (a UTC day),
+and what they cost (per second, 60 s minimum per run, capped per resource and month).
+
+The ledger gets one line per resource and day: 24 times fewer lines than hourly ones (10,000
+running resources write 10,000 lines a day, not 240,000), while the open day is counted every
+meter pass into the account's ongoing balance, so balances stay current within the pass period."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 HOUR = dt.timedelta(hours=1)
+SLOT = dt.timedelta(days=1)  # a ledger period; days start at 00:00 UTC (months, and so invoices, too)
 MINIMUM = 60.0  # seconds: a run shorter than a minute is billed a minute (as DigitalOcean)
 
 Segment = tuple[dt.datetime, dt.datetime | None]  # (start, end); end None: still running
@@ -16,12 +21,16 @@ def floor_hour(when: dt.datetime) -> dt.datetime:
     return when.replace(minute=0, second=0, microsecond=0)
 
 
+def floor_slot(when: dt.datetime) -> dt.datetime:
+    return when.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def slots(start: dt.datetime, horizon: dt.datetime) -> Iterator[dt.datetime]:
-    """The hours [slot, slot + 1 h) that begin at or after ``floor_hour(start)`` and end by ``horizon``."""
-    slot = floor_hour(start)
-    while slot + HOUR <= horizon:
+    """The periods [slot, slot + SLOT) that begin at or after ``floor_slot(start)`` and end by ``horizon``."""
+    slot = floor_slot(start)
+    while slot + SLOT <= horizon:
         yield slot
-        slot += HOUR
+        slot += SLOT
 
 
 def seconds_in(segments: list[Segment], start: dt.datetime, end: dt.datetime) -> float:

@@ -40,3 +40,12 @@ async def eventually_async(check: Callable[[], Awaitable[T]], timeout: float = 3
         if time.monotonic() > deadline:
             raise AssertionError(f"{what or 'condition'} not met within {timeout:g} s; last value {value!r}")
         await asyncio.sleep(interval)
+
+
+def eventually_served(check: Callable[[], T], timeout: float = 60.0, interval: float = 0.1, *,
+                      what: str | None = None) -> T:
+    """``eventually`` for a check that talks to a server: a port or URL that does not answer yet
+    (``httpx.HTTPError``, ``OSError``) counts as "not yet"."""
+    import httpx
+
+    return eventually(check, timeout, interval, what=what, ignore=(httpx.HTTPError, OSError))

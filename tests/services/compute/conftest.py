@@ -10,9 +10,9 @@ import docker
 import httpx
 import pytest
 
-from cumulo import testing
 from cumulo.drivers.compute.docker import DockerDriver
 from cumulo.services.images.bootstrap import bootstrap
+from cumulo.testing.polling import eventually_served
 
 HTTPD = ["sh", "-c", "echo hello-from-instance; exec httpd -f -p 80 -h /var/www"]
 
@@ -37,9 +37,7 @@ def containers_of(docker_client: docker.DockerClient) -> Callable[..., list[Any]
     return find
 
 
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """``cumulo.testing.eventually``, a port or URL that does not answer yet counting as "not yet"."""
-    return testing.eventually(check, timeout, ignore=(httpx.HTTPError, OSError))
+eventually = eventually_served  # a server that does not answer yet counts as "not yet"
 
 
 def http_body(port: int) -> str | None:

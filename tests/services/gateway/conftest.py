@@ -5,7 +5,6 @@ the Host header and whether an API key reached it."""
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from cumulo.client import Client
+from cumulo.testing.polling import eventually_served
 from cumulo.testing.server import LiveServer, test_settings
 from tests.conftest import register_and_login
 
@@ -113,19 +113,7 @@ def front() -> Iterator[Callable[[str], Front]]:
         f.close()
 
 
-def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1) -> Any:
-    """Poll ``check`` until it returns something truthy (a condition, not a timing assertion)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except (httpx.HTTPError, OSError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
+eventually = eventually_served  # a server that does not answer yet counts as "not yet"
 
 
 def served(f: Front, path: str, name: str, **kw: Any) -> dict[str, Any]:

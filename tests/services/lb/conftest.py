@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from cumulo.client import Client
+from cumulo.testing.polling import eventually_served
 from cumulo.testing.server import LiveServer
 from tests.conftest import register_and_login
 
@@ -117,18 +117,7 @@ class Front:
         self.http.close()
 
 
-def eventually(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except (httpx.HTTPError, OSError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
+eventually = eventually_served  # a server that does not answer yet counts as "not yet"
 
 
 def wait_for(fetch: Callable[[], Any], ok: Callable[[Any], bool], timeout: float = 60.0) -> Any:

@@ -1,0 +1,1 @@
+"""Managed caches (``/caches``): Redis with an ACL user per credential, never unauthenticated."""

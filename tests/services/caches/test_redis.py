@@ -1,0 +1,126 @@
+"""A managed Redis cache on a real container: never unauthenticated (a client without the
+password is refused), maxmemory and eviction from the request, data kept across a reboot, a
+killed container and a Cumulo restart (AOF on its volume), flush, stats from INFO; another user
+gets 404 everywhere; bad input is 400 and creates nothing; the password never shows."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from cumulo.client import ApiError, Client
+from cumulo.testing import eventually
+from tests.conftest import register_and_login
+from tests.services.databases.conftest import Stack
+
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("caches-redis")]
+
+
+def resp(*args: str) -> bytes:
+    return f"*{len(args)}\r\n".encode() + b"".join(f"${len(a.encode())}\r\n{a}\r\n".encode() for a in args)
+
+
+def call(cache: dict[str, Any], *commands: tuple[str, ...]) -> list[str]:
+    """Send RESP commands on one connection; the first line of each reply."""
+    ep = cache["public_endpoint"]
+    with socket.create_connection((ep["host"], ep["port"]), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        out = []
+        for command in commands:
+            sock.sendall(resp(*command))
+            line = reader.readline().decode().rstrip("\r\n")
+            if line.startswith("$") and line != "$-1":
+                line = reader.readline().decode().rstrip("\r\n")
+            out.append(line)
+        return out
+
+
+def authed(cache: dict[str, Any], password: str, *commands: tuple[str, ...]) -> list[str]:
+    first, *rest = call(cache, ("AUTH", cache["username"], password), *commands)
+    assert first == "+OK", first
+    return rest
+
+
+@pytest.fixture(scope="module")
+def cache(stack: Stack) -> dict[str, Any]:
+    c = stack.client.caches.create("sessions", memory_mb=32, eviction_policy="allkeys-lfu", public=True)
+    stack.passwords.append(c["password"])
+    return c
+
+
+def test_a_client_without_the_password_is_refused(stack: Stack, cache: dict[str, Any]) -> None:
+    assert cache["status"] == "available" and cache["persistence"] == "aof" and cache["endpoint"]["port"] == 6379
+    assert call(cache, ("PING",))[0].startswith("-NOAUTH")
+    assert call(cache, ("AUTH", "default", ""), ("GET", "k"))[1].startswith("-NOAUTH")
+    assert call(cache, ("AUTH", cache["username"], "wrong"))[0].startswith("-WRONGPASS")
+    got = authed(cache, cache["password"], ("SET", "greeting", "hello"), ("GET", "greeting"),
+                 ("CONFIG", "GET", "maxmemory"), ("CONFIG", "GET", "maxmemory-policy"), ("CONFIG", "GET", "appendfsync"))
+    assert got[:2] == ["+OK", "hello"]
+    assert stack.client.secrets.value(cache["credentials_secret"]) == cache["password"]
+
+
+def _answer(cache: dict[str, Any], password: str) -> str | None:
+    try:
+        return authed(cache, password, ("GET", "greeting"))[0]
+    except (OSError, AssertionError):
+        return None
+
+
+def test_data_survives_a_reboot_a_killed_container_and_a_cumulo_restart(stack: Stack, cache: dict[str, Any]) -> None:
+    stack.client.caches.reboot(cache["id"])
+    assert _answer(cache, cache["password"]) == "hello"
+    stack.container(cache["id"]).kill()
+    assert eventually(lambda: _answer(cache, cache["password"]), 120, what="healed cache") == "hello"
+    stack.live.stop()
+    stack.container(cache["id"]).remove(force=True)  # gone while Cumulo is down: made again from its volume
+    stack.restart()
+    assert eventually(lambda: _answer(cache, cache["password"]), 120, what="cache after restart") == "hello"
+
+
+def test_stats_and_flush(stack: Stack, cache: dict[str, Any]) -> None:
+    authed(cache, cache["password"], ("SET", "a", "1"), ("GET", "a"), ("GET", "missing"))
+    stats = stack.client.caches.stats(cache["id"])
+    assert stats["keys"] == 2 and stats["hits"] >= 1 and stats["misses"] >= 1
+    assert stats["maxmemory"] == 32 * 1024 * 1024 and stats["connected_clients"] >= 1
+    stack.client.caches.flush(cache["id"])
+    assert stack.client.caches.stats(cache["id"])["keys"] == 0
+
+
+@pytest.mark.parametrize("body", [{"name": "x"}, {"name": "Bad", "memory_mb": 32}, {"name": "x", "memory_mb": 8},
+                                  {"name": "x", "memory_mb": 32, "persistence": "always"},
+                                  {"name": "x", "memory_mb": 32, "eviction_policy": "random"},
+                                  {"name": "x", "memory_mb": 32, "version": "6.2"},
+                                  {"name": "x", "memory_mb": 32, "username": "default"}])
+def test_bad_input_is_400_and_creates_nothing(stack: Stack, cache: dict[str, Any], body: dict[str, Any]) -> None:
+    with pytest.raises(ApiError) as err:
+        stack.client.post("/caches", body)
+    assert err.value.status == 400
+    assert [c["name"] for c in stack.client.caches.list()] == ["sessions"]
+
+
+def test_another_user_gets_404_everywhere(stack: Stack, cache: dict[str, Any]) -> None:
+    intruder: Client = register_and_login(stack.live)
+    try:
+        c = intruder.caches
+        for attempt in (lambda: c.get(cache["id"]), lambda: c.get(cache["name"]), lambda: c.flush(cache["id"]),
+                        lambda: c.stats(cache["id"]), lambda: c.reboot(cache["id"]), lambda: c.delete(cache["id"])):
+            with pytest.raises(ApiError) as err:
+                attempt()
+            assert err.value.status == 404
+        assert c.list() == []
+    finally:
+        intruder.close()
+    assert stack.client.caches.get(cache["id"])["status"] == "available"
+
+
+def test_the_password_never_shows(stack: Stack, cache: dict[str, Any]) -> None:
+    answers = json.dumps([stack.client.caches.list(), stack.client.caches.get(cache["id"]),
+                          stack.client.events(limit=500)])
+    attrs = json.dumps(stack.container(cache["id"]).attrs)
+    for password in stack.passwords:
+        assert password not in answers and password not in attrs
+        assert password not in "\n".join(stack.log.lines)
+    assert "password" not in stack.client.caches.get(cache["id"])

@@ -4,6 +4,7 @@ to start, except the one database the other user probes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -107,3 +108,28 @@ def test_quota_limits_the_number_of_databases(stack: Stack, owned: dict[str, Any
     finally:
         stack.live.platform.settings.quota_databases = 5
     assert [d["name"] for d in stack.client.databases.list()] == ["mine"]
+
+
+def test_cli_lists_shows_and_backs_up_with_json(stack: Stack, owned: dict[str, Any], tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from cumulo.cli.databases import local_client
+    from cumulo.cli.main import app
+
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "CUMULO_URL": stack.live.url, "CUMULO_API_KEY": stack.client.api_key or ""}
+    runner = CliRunner()
+    listed = runner.invoke(app, ["db", "list", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert [d["name"] for d in json.loads(listed.stdout)] == ["mine"]
+    shown = runner.invoke(app, ["db", "show", "mine", "--json"], env=env)
+    assert json.loads(shown.stdout)["id"] == owned["id"] and "password" not in shown.stdout
+    made = runner.invoke(app, ["db", "backup", "mine", "--json"], env=env)
+    assert made.exit_code == 0, made.output
+    backup = json.loads(made.stdout)
+    assert backup["status"] == "available"
+    listed_backups = runner.invoke(app, ["db", "backups", "mine", "--json"], env=env)
+    assert backup["id"] in [b["id"] for b in json.loads(listed_backups.stdout)]
+    gone = runner.invoke(app, ["db", "show", "nope", "--json"], env=env)
+    assert gone.exit_code != 0
+    argv, client_env = local_client(stack.client.databases.get("mine"), "s3cret-value")  # connect: no password in argv
+    assert argv[0] == "psql" and "s3cret-value" not in " ".join(argv) and client_env["PGPASSWORD"] == "s3cret-value"

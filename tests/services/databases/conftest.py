@@ -14,7 +14,7 @@ import pytest
 
 from cumulo.client import Client
 from cumulo.testing.server import LiveServer, test_settings
-from tests.conftest import register_and_login
+from tests.conftest import _create_pg_database, register_and_login
 
 
 class Capture(logging.Handler):
@@ -41,10 +41,12 @@ class Stack:
     docker: docker.DockerClient
     passwords: list[str] = field(default_factory=list)
 
+    database_url: str | None = None
+
     def restart(self) -> None:
         """Stop Cumulo and start it again on the same database, data directory and installation."""
         self.live.stop()
-        self.live = LiveServer(test_settings(self.data_dir, installation_id=self.installation)).start()
+        self.live = LiveServer(test_settings(self.data_dir, self.database_url, installation_id=self.installation)).start()
         self.client.base_url = self.live.url
         self.client._http.base_url = self.live.url
 
@@ -56,7 +58,11 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Cumulo on SQLite, or on a PostgreSQL database of its own when the module sets
+    ``CUMULO_CATALOG = "postgresql"`` (so the services' queries run on both backends)."""
+    url, drop = _create_pg_database() if getattr(request.module, "CUMULO_CATALOG", "sqlite") == "postgresql" \
+        else (None, None)
     capture = Capture()
     root = logging.getLogger()
     previous = root.level
@@ -64,10 +70,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root.setLevel(logging.INFO)  # DEBUG (every SQL statement) slows the server down
     data_dir = str(Path(tmp_path_factory.mktemp("cumulo-db")) / "data")
     installation = f"t{uuid.uuid4().hex[:10]}"
-    live = LiveServer(test_settings(data_dir, installation_id=installation)).start()
+    live = LiveServer(test_settings(data_dir, url, installation_id=installation)).start()
     client = register_and_login(live)
     engine = docker.from_env()
-    s = Stack(data_dir, installation, live, client, capture, engine)
+    s = Stack(data_dir, installation, live, client, capture, engine, database_url=url)
     yield s
     for kind in ("databases", "caches"):  # through Cumulo: their disks (loop devices, mounts) go too
         api = getattr(client, kind)
@@ -83,3 +89,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     for c in engine.containers.list(all=True, filters={"label": f"cumulo.installation={installation}"}):
         c.remove(force=True)
     engine.close()
+    if drop is not None:
+        drop()

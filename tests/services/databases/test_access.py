@@ -14,6 +14,7 @@ from tests.conftest import register_and_login
 from tests.services.databases.conftest import Stack
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("databases-access")]
+CUMULO_CATALOG = "postgresql"  # Cumulo's own tables on PostgreSQL here (the other modules: SQLite)
 
 
 def status_of(call: Any) -> int:

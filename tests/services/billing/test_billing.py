@@ -293,7 +293,9 @@ def test_invoice_at_the_month_end_equals_the_ledger(billed: Billed) -> None:
     billed.advance(3 * HOUR)
     billed.meter()
     assert client.billing.invoice(invoice["id"]) == invoice
-    kinds = {(e["kind"], e["month"]) for e in client.billing.transactions(limit=1000)}
+    everything = client.billing.transactions(limit=1000)
+    assert client.billing.balance()["posted"] == pytest.approx(sum(e["amount"] for e in everything), abs=1e-6)
+    kinds = {(e["kind"], e["month"]) for e in everything}
     assert ("expiry", month) in kinds and ("grant", first.strftime("%Y-%m")) in kinds
     other, _ = billed.user("pro")
     with pytest.raises(ApiError) as err:

@@ -59,8 +59,7 @@ async def evaluate(session: AsyncSession, platform: Platform, accounts: dict[str
     if not accounts:
         return actions
     month = ledger.month_of(now)
-    posted = dict((await session.execute(select(Entry.user_id, func.sum(Entry.amount))
-                                         .group_by(Entry.user_id))).all())
+    posted = dict((await session.execute(select(Account.user_id, Account.posted))).all())  # fresh, not the ORM's
     granted = func.sum(case(((Entry.wallet == "granted") & (Entry.kind != "charge"), Entry.amount), else_=0))
     charged = func.sum(case((Entry.kind == "charge", -Entry.amount), else_=0))
     totals = {u: (int(g or 0), int(c or 0)) for u, g, c in (await session.execute(

@@ -8,18 +8,20 @@ has a unique key ``<resource>:<day>``: two meters, a rerun or a restart post not
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
+from cumulo.core.ids import new_id
 from cumulo.db import locks
 from cumulo.platform import Platform
 from cumulo.runtime import outbox
 from cumulo.services.billing import alerts, invoices, ledger, rating, usage_events
-from cumulo.services.billing.models import Account, Entry, Meter, Plan, Price
+from cumulo.services.billing.models import Account, Meter, Plan, Price
 
 GIB = 1024 ** 3
 MONTH_HOURS = 730  # a GiB-month price spread over the hours of an average month
@@ -51,6 +53,11 @@ class State:
 COLUMNS = (Meter.id, Meter.user_id, Meter.service, Meter.resource_type, Meter.resource_id, Meter.name, Meter.spec,
            Meter.running_since, Meter.segments, Meter.rated_until, Meter.cap_month, Meter.cap_used, Meter.gone)
 _T = Meter.__table__
+# PostgreSQL: every changed meter in one statement (arrays), not 10,000 executions
+_PG_SAVE = text("UPDATE billing_meters AS m SET segments = CAST(v.segments AS json), rated_until = v.rated_until, "
+                "cap_month = v.cap_month, cap_used = v.cap_used FROM unnest(CAST(:ids AS text[]), "
+                "CAST(:segments AS text[]), CAST(:rated AS timestamptz[]), CAST(:months AS text[]), "
+                "CAST(:used AS bigint[])) AS v(id, segments, rated_until, cap_month, cap_used) WHERE m.id = v.id")
 SAVE = (update(_T).where(_T.c.id == bindparam("b_id"))
         .values(segments=bindparam("b_segments"), rated_until=bindparam("b_rated_until"),
                 cap_month=bindparam("b_cap_month"), cap_used=bindparam("b_cap_used")))
@@ -132,11 +139,12 @@ def rate_meter(meter: State, p: Pass, cap_hours: float) -> None:
         meter.cap_used += amount
         key = f"{meter.id}:{suffix}"
         p.owed[key] = (meter, amount)
-        p.rows.append(ledger.line(key, meter.user_id, "charge", -amount, month, service=meter.service,
-                                  resource_type=meter.resource_type, resource_id=meter.resource_id,
-                                  quantity=round(seconds / 3600, 6), unit="hour",
-                                  description=_describe(meter, seconds / 3600), period_start=slot, period_end=end,
-                                  created_at=p.now))
+        p.rows.append({"id": new_id(), "key": key, "user_id": meter.user_id, "kind": "charge", "wallet": "granted",
+                       "amount": -amount, "month": month, "service": meter.service,
+                       "resource_type": meter.resource_type, "resource_id": meter.resource_id,
+                       "quantity": round(seconds / 3600, 6), "unit": "hour",
+                       "description": _describe(meter, seconds / 3600), "period_start": slot, "period_end": end,
+                       "created_at": p.now})  # a ledger.line, written out: 10,000s of them in a closing pass
     if rated is not None:
         meter.rated_until = rated
         meter.segments = [[s, e] for s, e in meter.segments or [] if aware(dt.datetime.fromisoformat(e)) > rated]  # type: ignore[operator]
@@ -224,7 +232,13 @@ async def run(platform: Platform) -> dict[str, int]:
         for key, (state, amount) in p.owed.items():
             if key not in written:  # posted before (a replay): not counted against the cap twice
                 state.cap_used -= amount
-        if changed:
+        if changed and platform.db.dialect == "postgresql":
+            await session.execute(_PG_SAVE, {"ids": [m.id for m in changed],
+                                             "segments": [json.dumps(m.segments or []) for m in changed],
+                                             "rated": [m.rated_until for m in changed],
+                                             "months": [m.cap_month for m in changed],
+                                             "used": [m.cap_used for m in changed]})
+        elif changed:
             await session.execute(SAVE, [{"b_id": m.id, "b_segments": m.segments, "b_rated_until": m.rated_until,
                                           "b_cap_month": m.cap_month, "b_cap_used": m.cap_used} for m in changed])
         for account in p.accounts.values():
@@ -259,9 +273,3 @@ async def storage_pass(platform: Platform) -> int:
         written = await ledger.post(session, p.rows)
         await session.commit()
     return len(written)
-
-
-async def balances(session: AsyncSession) -> dict[str, int]:
-    """Every account's posted balance (one query)."""
-    rows = await session.execute(select(Entry.user_id, func.sum(Entry.amount)).group_by(Entry.user_id))
-    return {user_id: int(total or 0) for user_id, total in rows.all()}

@@ -47,7 +47,8 @@ class Account(TimestampMixin, Base):
     plan_id: Mapped[str] = mapped_column(String(32))
     budget: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # micro-credits per month
     month: Mapped[str] = mapped_column(String(7))  # YYYY-MM of the last monthly grant
-    accrued: Mapped[int] = mapped_column(BigInteger, default=0)  # rated but not yet posted (open hours)
+    posted: Mapped[int] = mapped_column(BigInteger, default=0)  # the sum of the account's ledger lines
+    accrued: Mapped[int] = mapped_column(BigInteger, default=0)  # rated but not yet posted (the open day)
     accrued_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     exhausted_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # balance reached zero
     suspended_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # instances stopped for it

@@ -25,7 +25,8 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com", "G
 @pytest.fixture(scope="session")
 def apps_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live = LiveServer(test_settings(str(tmp_path_factory.mktemp("cumulo-apps")), apps_drain_seconds=0.5,
-                                    apps_health_seconds=30, gateway_push_seconds=0.2)).start()
+                                    apps_max_file_mb=1, apps_max_source_mb=4, apps_health_seconds=30,
+                                    gateway_push_seconds=0.2)).start()
     yield live
     live.stop()
 
@@ -49,6 +50,7 @@ class Repo:
 
     def __init__(self, path: Path, remote: str, key: str):
         self.path = path
+        path.mkdir(parents=True, exist_ok=True)
         parts = urllib.parse.urlsplit(remote)
         self.remote = f"{parts.scheme}://git:{key}@{parts.netloc}{parts.path}"
         self.git("init", "-q", "-b", "main")
@@ -56,7 +58,7 @@ class Repo:
     def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, **GIT_ENV, "HOME": str(self.path)}
         return subprocess.run(["git", *args], cwd=self.path, env=env, capture_output=True, text=True, check=check,
-                              timeout=600)
+                              timeout=180)
 
     def commit(self, files: dict[str, str | None], message: str = "change") -> None:
         for name, text in files.items():

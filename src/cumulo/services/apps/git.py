@@ -20,6 +20,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+from cumulo.core.errors import PayloadTooLarge
 from cumulo.platform import Platform
 
 ZERO = "0" * 40
@@ -134,8 +135,8 @@ Deploy = Callable[[str, Path, Callable[[str], None]], Awaitable[int]]
 class Backend:
     """One request to ``git http-backend``: CGI headers parsed, the body streamed both ways."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, feeder: asyncio.Task[None], cleanup: Callable[[], None]):
-        self.proc, self.feeder, self.cleanup = proc, feeder, cleanup
+    def __init__(self, proc: asyncio.subprocess.Process, cleanup: Callable[[], None]):
+        self.proc, self.cleanup = proc, cleanup
         self.status = 200
         self.headers: dict[str, str] = {}
         self._rest = b""
@@ -170,7 +171,6 @@ class Backend:
                 with contextlib.suppress(ProcessLookupError):
                     self.proc.kill()
                 await self.proc.wait()
-            self.feeder.cancel()
             self.cleanup()
 
 
@@ -194,32 +194,35 @@ async def serve(platform: Platform, app_id: str, branch: str, *, method: str, se
         sock = work / "hook.sock"
         server = await asyncio.start_unix_server(lambda r, w: _hook(r, w, work, deploy), path=str(sock))
         env["CUMULO_APPS_HOOK"] = str(sock)
-    proc = await asyncio.create_subprocess_exec("git", "http-backend", env=env, stdin=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-
-    async def feed() -> None:
-        assert proc.stdin is not None
-        total = 0
-        try:
+    # The whole request is spooled first: the response streams while git runs, and nothing may read
+    # the request at that point (Starlette's disconnect listener would take chunks of it).
+    spool = work / "request"
+    size = 0
+    try:
+        with open(spool, "wb") as fh:  # noqa: ASYNC230 - a local temp file
             async for chunk in body:
-                total += len(chunk)
-                if total > max_bytes:
-                    proc.kill()
-                    return
-                proc.stdin.write(chunk)
-                await proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            return
-        finally:
-            with contextlib.suppress(Exception):
-                proc.stdin.close()
+                size += len(chunk)
+                if size > max_bytes:
+                    raise PayloadTooLarge(f"a push is at most {max_bytes // (1024 * 1024)} MB "
+                                          "(CUMULO_APPS_MAX_PUSH_MB)")
+                fh.write(chunk)
+    except BaseException:
+        if server is not None:
+            server.close()
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    env["CONTENT_LENGTH"] = str(size)
+    with open(spool, "rb") as stdin:  # noqa: ASYNC230 - a local temp file
+        proc = await asyncio.create_subprocess_exec("git", "http-backend", env=env, stdin=stdin,
+                                                    stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.DEVNULL)
 
     def cleanup() -> None:
         if server is not None:
             server.close()
         shutil.rmtree(work, ignore_errors=True)
 
-    backend = Backend(proc, asyncio.create_task(feed()), cleanup)
+    backend = Backend(proc, cleanup)
     await backend.read_headers()
     return backend
 

@@ -150,7 +150,7 @@ async def build_and_release(platform: Platform, app_id: str, archive: Path, git_
     except (CumuloError, TimeoutError) as exc:
         message = exc.message if isinstance(exc, CumuloError) else \
             f"the build took longer than {int(s.apps_build_timeout_seconds)} s"
-        logged(f"-----> Build failed: {message}\n")
+        lines.append(f"-----> Build failed: {message}\n")  # the pusher sees it as "Push rejected: ..."
         await _finish_build(platform, record.id, "failed", lines, message)
         await _set(platform, app.id, status=previous_status if previous_status in ("running", "stopped")
                    else "failed", error=f"build {record.number} failed: {message}")

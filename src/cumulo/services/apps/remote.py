@@ -44,7 +44,7 @@ async def fetch(platform: Platform, app: App, archive: Path) -> str:
     try:
         args = ["-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always",
                 "-c", "http.followRedirects=false", "-c", f"http.curloptResolve={host}:{port}:{ip}",
-                "clone", "--quiet", "--depth", "1", "--single-branch", "--branch", app.branch, "--no-tags",
+                "clone", "--quiet", "--single-branch", "--branch", app.branch, "--no-tags",
                 "--", app.git_url, str(work / "repo")]
         proc = await asyncio.create_subprocess_exec("git", *args, env=git._git_env(work),
                                                     stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,

@@ -49,7 +49,7 @@ def unpack(archive: Path, dest: Path, max_file: int, max_total: int) -> None:
                 target.mkdir(parents=True, exist_ok=True)
             elif member.isreg():
                 if member.size > max_file:
-                    raise InvalidInput(f"file {name!r} is {member.size // (1024 * 1024)} MB: files are at most "
+                    raise InvalidInput(f"file {name!r} is {member.size / (1024 * 1024):.1f} MB: files are at most "
                                        f"{max_file // (1024 * 1024)} MB (CUMULO_APPS_MAX_FILE_MB)")
                 total += member.size
                 if total > max_total:

@@ -10,12 +10,16 @@ from cumulo import ports
 from cumulo.core.errors import Unavailable
 
 
-def test_compute_fills_the_instance_ports_without_being_imported_by_their_users() -> None:
+def test_hooks_fill_the_registries_without_being_imported_by_their_users() -> None:
     assert "instance" in ports.resolvers.names() and "instance" in ports.reconfigures.names()
     assert [kind for kind, _ in ports.users.of("image")] == ["instance"]
     from cumulo.services.gateway import providers
 
     assert "loadbalancer" in [p.name for p in providers.registered()]  # the same discovery
+    from cumulo.services.cron import targets
+    from cumulo.services.notify import protocols
+
+    assert "function" in targets.kinds() and "function" in protocols.names()  # functions/hooks.py
 
 
 def test_users_of_names_every_user_and_an_unknown_kind_is_unavailable() -> None:

@@ -96,7 +96,8 @@ class LazyDocker:
     @classmethod
     def at(cls, host: str | None, *args: Any, **kwargs: Any) -> Any:
         """An instance whose client is ``client(host)`` (``Settings.docker_host``)."""
-        return cls(*args, client_factory=lambda: client(host), **kwargs)
+        kwargs["client_factory"] = lambda: client(host)
+        return cls(*args, **kwargs)
 
     @property
     def client(self) -> docker.DockerClient:

@@ -1,5 +1,6 @@
 """What a cron job can call, keyed by target type: ``http``, ``queue`` and ``topic`` here; other
-services add theirs with ``cumulo.services.cron.targets.register("function", run, validate)``.
+services add theirs from their ``hooks.py`` with ``cumulo.services.cron.targets.register("function", run,
+validate)`` (a ``cumulo.ports.Registry``: every ``hooks.py`` is imported before it is first read).
 
 ``validate(platform, session, user_id, ref) -> ref`` runs when a job is saved (raise a 4xx error
 for a bad target; return what to store, e.g. the resolved id) and ``run(ctx) -> Outcome`` makes
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.core.errors import CumuloError
 from cumulo.drivers import http as outbound
 from cumulo.platform import Platform
+from cumulo.ports import Registry
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,11 @@ class Target:
     validate: Validate | None = None
 
 
-_TARGETS: dict[str, Target] = {}
+_TARGETS: Registry[Target] = Registry("cron target")  # other services add theirs from their hooks.py
 
 
 def register(kind: str, run: Run, validate: Validate | None = None) -> None:
-    _TARGETS[kind] = Target(kind, run, validate)
+    _TARGETS.add(kind, Target(kind, run, validate))
 
 
 def get(kind: str) -> Target | None:
@@ -66,7 +68,7 @@ def get(kind: str) -> Target | None:
 
 
 def kinds() -> list[str]:
-    return sorted(_TARGETS)
+    return _TARGETS.names()
 
 
 def _default_payload(ctx: RunContext) -> str:

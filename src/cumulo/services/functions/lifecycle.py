@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 from cumulo.platform import Platform
-from cumulo.services.functions import service, triggers
+from cumulo.services.functions import service
 
 log = logging.getLogger("cumulo.functions")
 
 
 async def startup(platform: Platform) -> None:
-    triggers.register()
     driver = service.docker(platform)
     pool = service.pool(platform)
 

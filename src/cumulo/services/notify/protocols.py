@@ -3,7 +3,8 @@
 A protocol is two async functions: ``validate(platform, session, user_id, endpoint) -> endpoint``
 (runs at subscribe time: raise ``InvalidInput``/``NotFound`` for a bad endpoint, return the form to
 store) and ``deliver(ctx) -> Result`` (one attempt; never raise for an expected failure).
-Register one with ``cumulo.services.notify.protocols.register("function", deliver, validate)``.
+Register one from a service's ``hooks.py`` with ``cumulo.services.notify.protocols.register("function",
+deliver, validate)`` (a ``cumulo.ports.Registry``: every ``hooks.py`` is imported before it is first read).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.core.errors import CumuloError
 from cumulo.drivers import http as outbound
 from cumulo.platform import Platform
+from cumulo.ports import Registry
 
 SIGNATURE_HEADER = "X-Cumulo-Signature"
 
@@ -72,11 +74,11 @@ class Protocol:
     validate: Validate | None = None
 
 
-_PROTOCOLS: dict[str, Protocol] = {}
+_PROTOCOLS: Registry[Protocol] = Registry("notify protocol")  # other services add theirs from their hooks.py
 
 
 def register(name: str, deliver: Deliver, validate: Validate | None = None) -> None:
-    _PROTOCOLS[name] = Protocol(name, deliver, validate)
+    _PROTOCOLS.add(name, Protocol(name, deliver, validate))
 
 
 def get(name: str) -> Protocol | None:
@@ -84,7 +86,7 @@ def get(name: str) -> Protocol | None:
 
 
 def names() -> list[str]:
-    return sorted(_PROTOCOLS)
+    return _PROTOCOLS.names()
 
 
 def sign(secret: bytes, body: bytes) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -268,7 +269,23 @@ def test_admin_edits_plans_and_prices(billed: Billed) -> None:
     assert client.billing.balance()["balance"] == 300
 
 
-def test_invoice_at_the_month_end_equals_the_ledger(billed: Billed) -> None:
+def _cli(billed: Billed, client: Client, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from cumulo.cli.main import app
+
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "CUMULO_URL": billed.live.url, "CUMULO_API_KEY": client.api_key or "",
+           "COLUMNS": "200"}
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return run
+
+
+def test_invoice_at_the_month_end_equals_the_ledger(billed: Billed, tmp_path: Path) -> None:
     client, user_id = billed.user("unlimited")
     month = billed.clock.now.strftime("%Y-%m")
     billed.to_next_hour()
@@ -289,6 +306,14 @@ def test_invoice_at_the_month_end_equals_the_ledger(billed: Billed) -> None:
     assert round(sum(line["amount"] for line in invoice["lines"]), 6) == invoice["total"]
     pdf = client.billing.invoice_pdf(invoice["id"])
     assert pdf.startswith(b"%PDF-1.4") and b"CUMULO INVOICE" in pdf and pdf.rstrip().endswith(b"%%EOF")
+    # the CLI: usage by service with its daily chart, the invoice as a PDF file
+    cli = _cli(billed, client, tmp_path)
+    out = cli("billing", "usage", "--by", "service", "--from", span(billed)["start"], "--to", span(billed)["end"])
+    assert "compute" in out and "#" in out and f"{invoice['total']:g}" in out
+    assert month in cli("billing", "invoices")
+    cli("billing", "invoice", invoice["id"], "--pdf", str(tmp_path / "invoice.pdf"))
+    assert (tmp_path / "invoice.pdf").read_bytes() == pdf
+    assert "pending" in cli("billing", "balance")
     # immutable: later passes leave it as it was; the new month got its credits, the old one's expired
     billed.advance(3 * HOUR)
     billed.meter()

@@ -74,6 +74,10 @@ def test_an_update_failing_its_health_check_rolls_back_and_old_replicas_keep_ser
         assert revs[1]["status"] == "rolling" or revs[1]["status"] == "complete"
         assert len(containers(dep["id"])) == 2
         assert "deployment.rollout_failed" in [e["action"] for e in owner.deployments.events(dep["id"])]
+        # an image that does not exist (or is not the caller's) is refused: nothing changes
+        with pytest.raises(ApiError) as err:
+            owner.deployments.update(dep["id"], image="no-such-image:1")
+        assert err.value.status in (400, 404) and owner.deployments.get(dep["id"])["revision"] == 1
         # a good update rolls out, replacing every replica; rollback goes back to revision 2's predecessor
         owner.deployments.update(dep["id"], env=spec("v3")["env"])
         d3 = settled(owner, dep["id"], revision=3)

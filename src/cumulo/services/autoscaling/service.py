@@ -111,6 +111,8 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
     low = group.min_size if body.min_size is None else body.min_size
     high = group.max_size if body.max_size is None else body.max_size
     desired = group.desired_capacity if body.desired_capacity is None else body.desired_capacity
+    if low > high:
+        raise InvalidInput(f"min_size ({low}) must not exceed max_size ({high})")
     if body.desired_capacity is None:
         desired = min(max(desired, low), high)
     if not low <= desired <= high:

@@ -251,7 +251,7 @@ class Pass:
         failed_current = [why for r, why in self.failed if r.revision == dep.revision]
         older = [r.revision for r in alive if r.revision != dep.revision and r.state != "draining"]
         if failed_current and rev.status == "rolling" and older:
-            await self._rollout_failed(rev, failed_current[0], Counter(older).most_common(1)[0][0])
+            await self._rollout_failed(rev, failed_current[0], await self._back_to(older))
         elif failed_current:
             self.backoff["failures"] += 1
             delay = 0.0 if self.backoff["failures"] <= 1 else min(2 ** (self.backoff["failures"] - 2), MAX_BACKOFF)
@@ -259,6 +259,16 @@ class Pass:
             dep.status_reason = f"replica replaced: {failed_current[0]}" + (
                 f" (failing repeatedly: next start in {delay:g} s)" if delay else "")
         await self.session.commit()
+
+    async def _back_to(self, older: list[int]) -> int:
+        """The revision to roll back to: the newest completed one still running, else the most common."""
+        for number in sorted(set(older), reverse=True):
+            try:
+                if (await revision_of(self.session, self.dep, number)).status in ("complete", "superseded"):
+                    return number
+            except NotFound:
+                continue
+        return Counter(older).most_common(1)[0][0]
 
     async def _rollout_failed(self, rev: Revision, why: str, back_to: int) -> None:
         dep = self.dep

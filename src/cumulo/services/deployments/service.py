@@ -190,6 +190,7 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
         return dep
     await _check_capacity(platform, session, dep, user.user_id, replicas, update_config, new_spec)
     data: dict[str, Any] = {}
+    current_update = dep.update_config
     if replicas != dep.replicas:
         data["replicas"], data["previous_replicas"] = replicas, dep.replicas
         dep.replicas = replicas
@@ -201,11 +202,16 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
                              created_at=utcnow()))
         data["revision"], data["previous_revision"] = number, dep.revision
         data["changed"] = sorted(k for k in new_spec if new_spec[k] != current.spec.get(k))
+        if current.status == "rolling":  # replaced before it completed
+            current.status, current.reason = "abandoned", f"replaced by revision {number} before it completed"
         dep.revision, dep.paused, dep.status, dep.status_reason = number, False, "UPDATING", None
         await _trim_history(session, dep)
     dep.updated_at = utcnow()
-    events.record(session, user_id=user.user_id, action="deployment.updated" if changed_spec else
-                  "deployment.scaled", resource_type="deployment", resource_id=dep.id, **data)
+    if update_config != current_update:
+        data["update"] = update_config
+    action = "deployment.updated" if changed_spec or "update" in data else "deployment.scaled"
+    events.record(session, user_id=user.user_id, action=action, resource_type="deployment", resource_id=dep.id,
+                  **data)
     await session.commit()
     reconcile.wake(platform, KIND, dep.id)
     return dep

@@ -3,8 +3,12 @@
 - ``api.py`` with ``router`` (mounted by ``cumulo.api.app.create_app``),
 - ``reconciler.py`` with ``register(platform)`` (background loops, run by ``cumulo up``/``worker``),
 - ``lifecycle.py`` with ``async startup(platform)`` (runs at start in every role, e.g. health checks),
-- ``migrations/`` (an Alembic branch of its own),
-- ``cli.py`` with ``app`` (a Typer sub-command, mounted by ``cumulo.cli.main``).
+- ``hooks.py``, imported once per process before a port is read (``cumulo.ports.discover``): it
+  fills the ports and registries of the services below this one (``cumulo.ports``: ``resolve``,
+  ``users_of``, cron targets, notify protocols, gateway route providers),
+- ``migrations/`` (an Alembic branch of its own).
+
+CLI commands live in ``cumulo/cli/<name>.py`` (``register(app)``).
 
 Discovery is by folder, so adding a service touches only its folder.
 """

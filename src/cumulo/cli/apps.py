@@ -1,0 +1,194 @@
+"""``cumulo apps ...``: git-push hosting (create, push, releases, rollback, config vars, domains)."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from cumulo.cli import output
+
+COLUMNS = ["name", "status", "app_type", "release", "url", "git_remote"]
+RELEASE_COLUMNS = ["version", "status", "description", "git_rev", "process", "current", "created_at"]
+
+
+def _pairs(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item!r}: use KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    apps = typer.Typer(help="Apps: git push to deploy, with build detection and a subdomain each",
+                       no_args_is_help=True)
+    app.add_typer(apps, name="apps")
+
+    @apps.command("create")
+    @output.handle_errors
+    def create(name: str,
+               branch: str = typer.Option("main", "--branch", "-b", help="the branch whose pushes deploy"),
+               git_url: str = typer.Option(None, "--git-url", help="deploy from this repository (https/http)"),
+               env: list[str] = typer.Option(None, "--env", "-e", help="config var KEY=VALUE (repeat)"),
+               app_type: str = typer.Option(None, "--type", help="docker, nodejs, python, telegram-bot, static"),
+               replicas: int = typer.Option(1, "--replicas", help="web processes"),
+               ) -> None:
+        """Create an app; prints its git remote and url."""
+        with output.client() as c:
+            created = c.apps.create(name, branch=branch, git_url=git_url, env_vars=_pairs(env or []),
+                                    app_type=app_type, replicas=replicas)
+        if output.STATE["json"]:
+            output.show(created)
+        else:
+            output.show(created, COLUMNS)
+            output.console.print(f"push to deploy:  git remote add cumulo {created['git_remote']} && "
+                                 f"git push cumulo {created['branch']}")
+
+    @apps.command("list")
+    @output.handle_errors
+    def list_() -> None:
+        """List your apps."""
+        with output.client() as c:
+            output.show(c.apps.list(), COLUMNS)
+
+    @apps.command("status")
+    @output.handle_errors
+    def status(name: str) -> None:
+        """Show one app (name or id)."""
+        with output.client() as c:
+            output.show(c.apps.get(name))
+
+    @apps.command("git-remote")
+    @output.handle_errors
+    def git_remote(name: str, remote: str = typer.Option("cumulo", "--remote", help="the remote's name")) -> None:
+        """Print the `git remote add` line (git asks for a password: give your API key)."""
+        with output.client() as c:
+            found = c.apps.get(name)
+        if output.STATE["json"]:
+            output.show({"git_remote": found["git_remote"], "branch": found["branch"]})
+            return
+        print(f"git remote add {remote} {found['git_remote']}")
+        output.console.print(f"then: git push {remote} {found['branch']}  (user: anything, password: your API "
+                             "key; or a credential helper)")
+
+    @apps.command("deploy")
+    @output.handle_errors
+    def deploy(name: str) -> None:
+        """Build and deploy the app's branch again (from its git_url when it has one)."""
+        with output.client() as c:
+            output.show(c.apps.deploy(name), COLUMNS)
+
+    @apps.command("logs")
+    @output.handle_errors
+    def logs(name: str, tail: int = typer.Option(100, "--tail", "-n"),
+             follow: bool = typer.Option(False, "--follow", "-f", help="keep printing new lines (Ctrl-C stops)"),
+             build: str = typer.Option(None, "--build", help="a build's log instead (number or id)")) -> None:
+        """The app's runtime log (or a build's log)."""
+        with output.client() as c:
+            if build:
+                print(c.apps.build_log(name, build), end="")
+                return
+            seen = c.apps.logs(name, tail)
+            for line in seen:
+                print(line)
+            while follow:
+                time.sleep(2)
+                lines = c.apps.logs(name, 1000)
+                start = 0
+                if seen and seen[-1] in lines:
+                    start = len(lines) - lines[::-1].index(seen[-1])
+                for line in lines[start:]:
+                    print(line)
+                seen = lines or seen
+
+    @apps.command("releases")
+    @output.handle_errors
+    def releases(name: str) -> None:
+        """List the app's releases (newest first)."""
+        with output.client() as c:
+            output.show(c.apps.releases(name), RELEASE_COLUMNS)
+
+    @apps.command("rollback")
+    @output.handle_errors
+    def rollback(name: str, release: int = typer.Argument(None, help="version (default: the one before)")) -> None:
+        """Roll back to an earlier release (its image and config, no rebuild)."""
+        with output.client() as c:
+            output.show(c.apps.rollback(name, release), RELEASE_COLUMNS)
+
+    config = typer.Typer(help="config vars (a change makes a new release)", no_args_is_help=True)
+    apps.add_typer(config, name="config")
+
+    @config.command("show")
+    @output.handle_errors
+    def config_show(name: str) -> None:
+        """Show the app's config vars."""
+        with output.client() as c:
+            output.show(c.apps.config(name))
+
+    @config.command("set")
+    @output.handle_errors
+    def config_set(name: str, values: list[str] = typer.Argument(..., help="KEY=VALUE ...")) -> None:
+        """Set config vars."""
+        with output.client() as c:
+            output.show(c.apps.set_config(name, _pairs(values)))
+
+    @config.command("unset")
+    @output.handle_errors
+    def config_unset(name: str, keys: list[str] = typer.Argument(..., help="KEY ...")) -> None:
+        """Remove config vars."""
+        with output.client() as c:
+            output.show(c.apps.set_config(name, unset=keys))
+
+    domains = typer.Typer(help="custom domains", no_args_is_help=True)
+    apps.add_typer(domains, name="domains")
+
+    @domains.command("list")
+    @output.handle_errors
+    def domains_list(name: str) -> None:
+        """List the app's custom domains."""
+        with output.client() as c:
+            output.show(c.apps.domains(name))
+
+    @domains.command("add")
+    @output.handle_errors
+    def domains_add(name: str, hostname: str) -> None:
+        """Serve the app on another hostname too (point its DNS at the proxy)."""
+        with output.client() as c:
+            output.show(c.apps.add_domain(name, hostname)["domains"])
+
+    @domains.command("remove")
+    @output.handle_errors
+    def domains_remove(name: str, hostname: str) -> None:
+        """Stop serving the app on a custom hostname."""
+        with output.client() as c:
+            c.apps.remove_domain(name, hostname)
+        output.show({"removed": hostname} if output.STATE["json"] else f"removed {hostname}")
+
+    for verb, doc in (("start", "Start the current release."), ("stop", "Stop the app (its route answers 503)."),
+                      ("restart", "Restart the current release (new processes, then the switch).")):
+        def command(name: str, _verb: str = verb) -> None:
+            with output.client() as c:
+                output.show(getattr(c.apps, _verb)(name), COLUMNS)
+
+        command.__doc__ = doc
+        apps.command(verb)(output.handle_errors(command))
+
+    @apps.command("purge-cache")
+    @output.handle_errors
+    def purge_cache(name: str) -> None:
+        """Forget the app's cached dependencies (the next push installs them afresh)."""
+        with output.client() as c:
+            c.apps.purge_cache(name)
+        output.show({"purged": name} if output.STATE["json"] else f"purged the cache of {name}")
+
+    @apps.command("delete")
+    @output.handle_errors
+    def delete(name: str, yes: bool = output.YES) -> None:
+        """Delete an app: its processes, releases, images, repository and route."""
+        output.confirm(f"Delete app {name}?", yes)
+        with output.client() as c:
+            c.apps.delete(name)
+        output.show({"deleted": name} if output.STATE["json"] else f"deleted {name}")

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.platform import Platform
 from cumulo.services.events.service import record
 from cumulo.services.quotas import service as quotas
+from cumulo.services.storage import acls
 from cumulo.services.storage.errors import S3Error, access_denied, no_such_bucket
 from cumulo.services.storage.models import Bucket, ObjectVersion, Part, Upload
 from cumulo.services.storage.names import check_bucket
@@ -25,16 +26,18 @@ MAX_POLICY = 20 * 1024
 BUCKET_TTL = 2.0
 ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation",
            "s3:ListBucketVersions", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload",
-           "s3:GetObjectTagging", "s3:PutObjectTagging"}
+           "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:GetObjectAcl", "s3:GetObjectVersionAcl",
+           "s3:PutObjectAcl", "s3:GetBucketAcl", "s3:PutBucketAcl", "s3:ListBucketMultipartUploads"}
 
 
-async def create_bucket(session: AsyncSession, user_id: str, name: str, *, platform: Any) -> Bucket:
+async def create_bucket(session: AsyncSession, user_id: str, name: str, *, platform: Any,
+                        acl: list[list[str]] | None = None, ownership: str | None = None) -> Bucket:
     check_bucket(name)
     existing = await session.scalar(select(Bucket).where(Bucket.name == name))
     if existing is not None:
         raise _taken(existing, user_id, name)
     await quotas.check(session, platform, user_id, "buckets")
-    bucket = Bucket(user_id=user_id, name=name, versioning="", tags={})
+    bucket = Bucket(user_id=user_id, name=name, versioning="", tags={}, acl=acl, ownership=ownership)
     session.add(bucket)
     record(session, user_id=user_id, action="storage.bucket.created", resource_type="bucket", resource_id=bucket.id,
            name=name)
@@ -95,25 +98,49 @@ async def owned_bucket(session: AsyncSession, user_id: str, name: str) -> Bucket
     return bucket
 
 
-def authorize(bucket: Bucket, user_id: str | None, action: str, key: str | None = None) -> None:
-    """Owner: everything. Anyone else (including anonymous callers): what the bucket policy allows."""
+def authorize(bucket: Bucket, user_id: str | None, action: str, key: str | None = None,
+              grants: list[list[str]] | None = None) -> None:
+    """Owner: everything. Anyone else (including anonymous callers): what the bucket policy allows
+    (a ``Deny`` wins), else what the bucket's ACL or, for object actions, the object's ACL
+    (``grants``) grants; ACLs count unless ownership is ``BucketOwnerEnforced``, public grants and
+    policies as the public access block says."""
     if user_id is not None and user_id == bucket.user_id:
         return
-    if bucket.policy and action in ACTIONS and _policy_allows(bucket.policy, bucket.name, action, key):
-        return
+    if bucket.policy and action in ACTIONS:
+        verdict = _policy_verdict(bucket.policy, bucket.name, action, key)
+        if verdict == "Deny":
+            raise access_denied()
+        if verdict == "Allow" and not acls.block(bucket, "RestrictPublicBuckets"):
+            return
+    if acls.enabled(bucket):
+        if action in acls.BUCKET_ACTIONS and acls.grants_allow(bucket, bucket.acl, user_id,
+                                                               acls.BUCKET_ACTIONS[action]):
+            return
+        if action in acls.OBJECT_ACTIONS and acls.grants_allow(bucket, grants, user_id, acls.OBJECT_ACTIONS[action]):
+            return
     raise access_denied()
 
 
-def _policy_allows(policy: str, bucket: str, action: str, key: str | None) -> bool:
+def may_read_by_acl(bucket: Bucket, user_id: str | None) -> bool:
+    """Whether an object's ACL could still let this caller read (worth loading the object for)."""
+    return user_id != bucket.user_id and acls.enabled(bucket)
+
+
+def _policy_verdict(policy: str, bucket: str, action: str, key: str | None) -> str | None:
     resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
-    allowed = False
+    verdict = None
     for effect, actions, resources in _statements(policy):
         if any(fnmatch.fnmatchcase(action, a) for a in actions) and \
                 any(fnmatch.fnmatchcase(resource, r) for r in resources):
             if effect == "Deny":
-                return False
-            allowed = True
-    return allowed
+                return "Deny"
+            verdict = "Allow"
+    return verdict
+
+
+def policy_is_public(policy: str | None) -> bool:
+    """A policy is public when it allows anything to everyone (``Principal: "*"``, no condition)."""
+    return bool(policy) and any(effect == "Allow" for effect, _, _ in _statements(policy or "{}"))
 
 
 @lru_cache(maxsize=256)
@@ -165,6 +192,9 @@ def check_policy(bucket: Bucket, text: str) -> str:
 
 async def set_policy(session: AsyncSession, bucket: Bucket, text: str | None) -> None:
     bucket.policy = check_policy(bucket, text) if text is not None else None
+    if acls.block(bucket, "BlockPublicPolicy") and policy_is_public(bucket.policy):
+        raise S3Error("AccessDenied", "Access Denied (the bucket's public access block refuses public policies)",
+                      403)
     record(session, user_id=bucket.user_id, action="storage.bucket.policy_changed", resource_type="bucket",
            resource_id=bucket.id, public=bool(text))
     await session.commit()

@@ -29,6 +29,12 @@ class Bucket(IdMixin, Base):
     cors: Mapped[str | None] = mapped_column(Text, nullable=True)
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # PublicAccessBlockConfiguration as {flag: bool}; None: no block configured.
+    public_block: Mapped[dict[str, bool] | None] = mapped_column(JSON, nullable=True, default=None)
+    # Grants as [[grantee, permission], ...] (see ``acls``); None: the owner only ("private").
+    acl: Mapped[list[list[str]] | None] = mapped_column(JSON, nullable=True, default=None)
+    # Object Ownership control; None: none set (ACLs on, objects owned by the bucket owner).
+    ownership: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
 
 
 class ObjectVersion(IdMixin, Base):

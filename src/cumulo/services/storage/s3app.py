@@ -19,7 +19,7 @@ from cumulo.platform import Platform
 from cumulo.services.storage import buckets as bucket_service
 from cumulo.services.storage.errors import S3Error, not_implemented
 from cumulo.services.storage.models import Bucket
-from cumulo.services.storage.s3 import attributes, buckets, forms, objects, uploads, xml
+from cumulo.services.storage.s3 import access, attributes, buckets, forms, objects, uploads, xml
 from cumulo.services.storage.s3.request import S3Request
 
 log = logging.getLogger("cumulo.s3")
@@ -28,7 +28,7 @@ Handler = Callable[..., Awaitable[Response]]
 # taken for an object upload.
 UNSUPPORTED = ("lifecycle", "website", "notification", "replication", "encryption", "object-lock", "retention",
                "legal-hold", "logging", "requestPayment", "accelerate", "analytics", "inventory", "metrics",
-               "ownershipControls", "publicAccessBlock", "intelligent-tiering", "restore", "select", "torrent")
+               "intelligent-tiering", "restore", "select", "torrent")
 
 
 def create_s3_app(platform: Platform) -> ASGIApp:
@@ -123,7 +123,8 @@ async def dispatch(req: S3Request) -> Response:
 
 
 _BUCKET_SUB: dict[str, Handler] = {"versioning": buckets.versioning, "policy": buckets.policy,
-                                   "cors": buckets.cors, "tagging": buckets.tagging}
+                                   "cors": buckets.cors, "tagging": buckets.tagging,
+                                   "publicAccessBlock": access.public_block, "ownershipControls": access.ownership}
 
 
 async def _bucket_op(req: S3Request, bucket: Bucket) -> Response:
@@ -139,7 +140,9 @@ async def _bucket_op(req: S3Request, bucket: Bucket) -> Response:
         if "uploads" in p:
             return await uploads.list_uploads(req, bucket)
         if "acl" in p:
-            return await _acl(req, bucket)
+            return await access.bucket_acl(req, bucket)
+        if "policyStatus" in p:
+            return await access.policy_status(req, bucket)
         return await buckets.list_objects(req, bucket)
     if method == "HEAD":
         return await buckets.head(req, bucket)
@@ -150,7 +153,7 @@ async def _bucket_op(req: S3Request, bucket: Bucket) -> Response:
     if method == "POST" and not p and req.headers.get("content-type", "").startswith("multipart/form-data"):
         return await forms.post_object(req, bucket)
     if method == "PUT" and "acl" in p:
-        raise not_implemented("PutBucketAcl (use a bucket policy)")
+        return await access.bucket_acl(req, bucket)
     raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
 
 
@@ -158,11 +161,8 @@ async def _object_op(req: S3Request, bucket: Bucket, key: str) -> Response:
     p, method = req.params, req.method
     if "tagging" in p and method in ("GET", "PUT", "DELETE"):
         return await objects.tagging(req, bucket, key)
-    if "acl" in p:
-        if method == "GET":
-            bucket_service.authorize(bucket, req.user_id, "s3:GetObject", key)
-            return await _acl(req, bucket)
-        raise not_implemented("PutObjectAcl (use a bucket policy)")
+    if "acl" in p and method in ("GET", "PUT"):
+        return await access.object_acl(req, bucket, key)
     if method == "PUT":
         if "uploadId" in p or "partNumber" in p:
             return await uploads.upload_part(req, bucket, key)
@@ -183,15 +183,6 @@ async def _object_op(req: S3Request, bucket: Bucket, key: str) -> Response:
         if "uploadId" in p:
             return await uploads.complete(req, bucket, key)
     raise S3Error("MethodNotAllowed", "The specified method is not allowed against this resource.", 405)
-
-
-async def _acl(req: S3Request, bucket: Bucket) -> Response:
-    if req.user_id != bucket.user_id and req.params.get("acl") is not None and req.key is None:
-        raise S3Error("AccessDenied", "Access Denied", 403)
-    owner = await buckets.owner(req, bucket.user_id)
-    grant = ("Grant", [("Grantee", owner), ("Permission", "FULL_CONTROL")])
-    return objects.xml_response(xml.render("AccessControlPolicy", [("Owner", owner),
-                                                                   ("AccessControlList", [grant])]))
 
 
 def _matching_rule(bucket: Bucket, origin: str, method: str) -> dict[str, list[str]] | None:

@@ -8,10 +8,10 @@ from typing import Any
 
 from starlette.responses import Response
 
-from cumulo.services.storage import buckets, objects
+from cumulo.services.storage import objects
 from cumulo.services.storage.errors import S3Error, invalid_argument
 from cumulo.services.storage.models import Bucket
-from cumulo.services.storage.s3 import xml
+from cumulo.services.storage.s3 import grants, xml
 from cumulo.services.storage.s3.objects import xml_response
 from cumulo.services.storage.s3.request import S3Request
 
@@ -30,7 +30,8 @@ def _int_header(req: S3Request, name: str, default: int) -> int:
 
 async def get_attributes(req: S3Request, bucket: Bucket, key: str) -> Response:
     version_id = req.params.get("versionId") or None
-    buckets.authorize(bucket, req.user_id, "s3:GetObjectVersion" if version_id else "s3:GetObject", key)
+    await grants.authorize_read(req, bucket, "s3:GetObjectVersion" if version_id else "s3:GetObject", key,
+                                version_id)
     wanted = {a.strip() for a in req.headers.get("x-amz-object-attributes", "").split(",") if a.strip()}
     if not wanted:
         raise S3Error("InvalidArgument", "The x-amz-object-attributes header specifying the attributes to be "

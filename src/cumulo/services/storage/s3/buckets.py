@@ -13,10 +13,10 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from cumulo.services.identity.models import User
-from cumulo.services.storage import buckets, listing
+from cumulo.services.storage import acls, buckets, listing
 from cumulo.services.storage.errors import S3Error, access_denied, malformed_xml
 from cumulo.services.storage.models import Bucket
-from cumulo.services.storage.s3 import xml
+from cumulo.services.storage.s3 import grants, xml
 from cumulo.services.storage.s3.objects import xml_response
 from cumulo.services.storage.s3.request import S3Request
 
@@ -51,8 +51,13 @@ async def create(req: S3Request, name: str) -> Response:
         if region and region != req.platform.settings.s3_region:
             raise S3Error("InvalidLocationConstraint", f"this endpoint serves region "
                           f"{req.platform.settings.s3_region}", 400)
+    acl = await grants.grants_from(req, None, user_id)
+    ownership = req.headers.get("x-amz-object-ownership")
+    if ownership is not None and ownership not in acls.OWNERSHIP:
+        raise S3Error("InvalidArgument", f"x-amz-object-ownership must be one of {', '.join(acls.OWNERSHIP)}", 400)
+    acls.check_ownership(acl, user_id, ownership)
     async with req.platform.db.session() as session:
-        await buckets.create_bucket(session, user_id, name, platform=req.platform)
+        await buckets.create_bucket(session, user_id, name, platform=req.platform, acl=acl, ownership=ownership)
     return Response(b"", headers={"Location": f"/{name}"})
 
 

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cumulo.core.clock import utcnow
-from cumulo.services.storage import credentials, objects
+from cumulo.services.storage import acls, credentials, objects
 from cumulo.services.storage.errors import S3Error, access_denied, invalid_argument
 from cumulo.services.storage.models import Bucket
 from cumulo.services.storage.s3 import sigv4, xml
@@ -58,6 +58,11 @@ async def post_object(req: S3Request, bucket: Bucket) -> Response:
         meta = {"user": {k[len("x-amz-meta-"):]: v for k, v in fields.items() if k.startswith("x-amz-meta-")},
                 "headers": {k: fields[k] for k in ("cache-control", "content-disposition", "content-encoding",
                                                    "expires") if k in fields}}
+        if fields.get("acl"):
+            acl = acls.canned(fields["acl"].strip(), bucket.user_id)
+            acls.check_writable(bucket, acl)
+            if not acls.is_owner_only(acl, bucket.user_id):
+                meta["acl"] = acl
         if sum(len(k) + len(v) for k, v in meta["user"].items()) > MAX_META:
             raise S3Error("MetadataTooLarge", f"user metadata is limited to {MAX_META} bytes", 400)
         row = await objects.put_object(req.platform, bucket, key, _chunks(upload), objects.Checks(size=size),

@@ -16,7 +16,7 @@ from cumulo.services.storage import buckets, multipart, objects
 from cumulo.services.storage.conditions import Guard, etag_matches
 from cumulo.services.storage.errors import S3Error, access_denied, malformed_xml
 from cumulo.services.storage.models import Bucket, ObjectVersion
-from cumulo.services.storage.s3 import xml
+from cumulo.services.storage.s3 import grants, xml
 from cumulo.services.storage.s3.request import S3Request
 
 SYSTEM_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
@@ -83,13 +83,26 @@ def object_headers(row: ObjectVersion, bucket: Bucket) -> dict[str, str]:
     return headers
 
 
+async def meta_with_acl(req: S3Request, bucket: Bucket, key: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with the ACL the request asks for (none: private); setting one needs PutObjectAcl."""
+    meta.pop("acl", None)
+    if "x-amz-acl" not in req.headers and not any(name in req.headers for name in grants.GRANT_HEADERS):
+        return meta
+    acl = await grants.grants_from(req, bucket, bucket.user_id)
+    if acl is not None:
+        buckets.authorize(bucket, req.user_id, "s3:PutObjectAcl", key)
+        meta["acl"] = acl
+    return meta
+
+
 async def put(req: S3Request, bucket: Bucket, key: str) -> Response:
     buckets.authorize(bucket, req.user_id, "s3:PutObject", key)
     if "x-amz-copy-source" in req.headers:
         return await copy(req, bucket, key)
     checks = req.checks()
     row = await objects.put_object(req.platform, bucket, key, req.body(checks), checks,
-                                   content_type=req.headers.get("content-type"), meta=metadata_from(req),
+                                   content_type=req.headers.get("content-type"),
+                                   meta=await meta_with_acl(req, bucket, key, metadata_from(req)),
                                    guard=Guard.from_headers(req.headers))
     headers = {"ETag": f'"{row.etag}"'}
     if bucket.versioning:
@@ -125,12 +138,10 @@ async def copy(req: S3Request, bucket: Bucket, key: str) -> Response:
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to "
                       "itself without changing the object's metadata", 400)
     check_conditions(req, src, prefix="x-amz-copy-source-if-")
-    if directive == "REPLACE":
-        row = await objects.copy_object(req.platform, src, bucket, key, content_type=req.headers.get("content-type"),
-                                        meta=metadata_from(req), guard=Guard.from_headers(req.headers))
-    else:
-        row = await objects.copy_object(req.platform, src, bucket, key, content_type=None, meta=None,
-                                        guard=Guard.from_headers(req.headers))
+    meta = await meta_with_acl(req, bucket, key, metadata_from(req) if directive == "REPLACE" else dict(src.meta))
+    row = await objects.copy_object(req.platform, src, bucket, key,
+                                    content_type=req.headers.get("content-type") if directive == "REPLACE" else None,
+                                    meta=meta, guard=Guard.from_headers(req.headers))
     headers = {"x-amz-version-id": row.version_id} if bucket.versioning else {}
     if src_bucket.versioning:
         headers["x-amz-copy-source-version-id"] = src.version_id
@@ -193,7 +204,8 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
 
 async def get(req: S3Request, bucket: Bucket, key: str, *, head: bool = False) -> Response:
     version_id = req.params.get("versionId") or None
-    buckets.authorize(bucket, req.user_id, "s3:GetObjectVersion" if version_id else "s3:GetObject", key)
+    await grants.authorize_read(req, bucket, "s3:GetObjectVersion" if version_id else "s3:GetObject", key,
+                                version_id)
     for _ in range(READ_ATTEMPTS - 1):
         try:
             return await _answer(req, bucket, key, version_id, head)

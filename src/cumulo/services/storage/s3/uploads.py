@@ -14,6 +14,7 @@ from cumulo.services.storage.models import Bucket
 from cumulo.services.storage.s3 import xml
 from cumulo.services.storage.s3.objects import (
     check_conditions,
+    meta_with_acl,
     metadata_from,
     parse_copy_source,
     xml_response,
@@ -23,9 +24,10 @@ from cumulo.services.storage.s3.request import S3Request
 
 async def create(req: S3Request, bucket: Bucket, key: str) -> Response:
     buckets.authorize(bucket, req.user_id, "s3:PutObject", key)
+    meta = await meta_with_acl(req, bucket, key, metadata_from(req))
     async with req.platform.db.session() as session:
         upload = await multipart.create_upload(session, bucket, key, content_type=req.headers.get("content-type"),
-                                               meta=metadata_from(req))
+                                               meta=meta)
     return xml_response(xml.render("InitiateMultipartUploadResult", [
         ("Bucket", bucket.name), ("Key", key), ("UploadId", upload.id)]))
 

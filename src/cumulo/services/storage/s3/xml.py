@@ -34,8 +34,8 @@ def _nodes(children: list[Node]) -> str:
     for name, value in children:
         if value is None:
             continue
-        if isinstance(value, list):
-            out.append(f"<{name}>{_nodes(value)}</{name}>")
+        if isinstance(value, list):  # a name may carry attributes ("Grantee xsi:type=...")
+            out.append(f"<{name}>{_nodes(value)}</{name.partition(' ')[0]}>")
         elif isinstance(value, bool):
             out.append(f"<{name}>{'true' if value else 'false'}</{name}>")
         elif isinstance(value, dt.datetime):

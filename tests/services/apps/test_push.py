@@ -151,6 +151,24 @@ def test_stop_and_start(apps_server: LiveServer, owner: Client, flask_app: dict[
                for line in owner.apps.logs("web"))
 
 
+def test_a_killed_process_is_started_again(apps_server: LiveServer, owner: Client,
+                                           flask_app: dict[str, Any]) -> None:
+    engine = docker.from_env()
+    try:
+        running = engine.containers.list(filters={"label": f"cumulo.resource={flask_app['id']}"})
+        assert len(running) == 1
+        running[0].kill()
+        from cumulo.testing import eventually
+
+        eventually(lambda: [c.id for c in engine.containers.list(
+            filters={"label": f"cumulo.resource={flask_app['id']}"})] not in ([], [running[0].id]), timeout=90,
+            interval=0.5, what="a new process of the app")
+    finally:
+        engine.close()
+    serves(apps_server, flask_app["subdomain"], "flask v1", timeout=90)
+    assert owner.apps.get("web")["status"] == "running"
+
+
 def test_a_wrong_key_is_refused(owner: Client, flask_app: dict[str, Any], state: dict[str, Any]) -> None:
     repo: Repo = state["repo"]
     bad = repo.remote.replace(owner.api_key or "", "cumulo_not-a-key")

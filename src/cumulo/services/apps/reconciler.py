@@ -1,0 +1,65 @@
+"""Background work of apps (``apps.heal``, every ``HEAL_SECONDS``):
+
+- a serving app with fewer running processes of its current release than ``replicas`` (a process
+  crashed, was killed or removed behind Cumulo's back) gets the release started again: new
+  containers, health check, switch (skipped while a deploy holds the app's lock);
+- containers of apps that no longer exist (deleted during a deploy, or by a process that died)
+  are removed. Only this installation's containers are touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from sqlalchemy import select
+
+from cumulo.core.errors import Conflict, CumuloError, NotFound
+from cumulo.drivers.compute import compute_driver
+from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_RESOURCE
+from cumulo.platform import Platform
+from cumulo.services.apps import pipeline, runtime
+from cumulo.services.apps.models import App, Release
+
+log = logging.getLogger("cumulo.apps")
+HEAL_SECONDS = 10.0
+
+
+async def heal(platform: Platform) -> None:
+    driver = compute_driver(platform)
+    async with platform.db.session() as session:
+        ids = set((await session.scalars(select(App.id))).all())
+        serving = list((await session.scalars(select(App).where(
+            App.status == "running", App.current_release_id.is_not(None), App.deploy_token.is_(None)))).all())
+    states = await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: "app"})
+    by_app: dict[str, list] = {}  # type: ignore[type-arg]
+    for state in states:
+        by_app.setdefault(state.labels.get(LABEL_RESOURCE, ""), []).append(state)
+    for app_id, found in by_app.items():
+        if app_id not in ids:
+            for state in found:
+                with contextlib.suppress(CumuloError):
+                    await driver.destroy(state.id)
+    for app in serving:
+        current = [s for s in by_app.get(app.id, []) if s.labels.get(runtime.LABEL_RELEASE) == app.current_release_id]
+        if sum(1 for s in current if s.running) >= max(1, app.replicas):
+            continue
+        try:
+            async with pipeline.deploy_lock(platform, app.id):
+                async with platform.db.session() as session:
+                    fresh = await session.get(App, app.id)
+                    release = await session.get(Release, app.current_release_id)
+                if fresh is None or release is None or fresh.status != "running" \
+                        or fresh.current_release_id != release.id:
+                    continue
+                log.info("app %s: %d of %d processes running, starting v%d again", app.name,
+                         sum(1 for s in current if s.running), app.replicas, release.version)
+                await pipeline.switch(platform, fresh, release, lambda line: None)
+        except (Conflict, NotFound):
+            continue
+        except CumuloError as exc:
+            log.warning("app %s could not be healed: %s", app.name, exc.message)
+
+
+def register(platform: Platform) -> None:
+    platform.runner.every("apps.heal", HEAL_SECONDS, lambda: heal(platform))

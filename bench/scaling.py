@@ -2,8 +2,8 @@
 
 1. Rollout time of a 3-replica deployment (one env change; start-first, one replica at a time,
    a health check every 1 s, 2 retries, 1 CPU and 64 MB per replica; the check's timeout is 1 s for
-   Cumulo's HTTP GET and 3 s for Swarm's, whose check starts python3 inside the container and failed
-   updates on this loaded machine with 1 and 2 s; a failed Swarm update is counted and tried again): Cumulo's ``PUT /deployments/{id}`` until the
+   Cumulo's HTTP GET and 3 s for Swarm's, whose check starts python3 inside the container and often
+   fails updates on a loaded machine; a failed Swarm update is counted and tried again): Cumulo's ``PUT /deployments/{id}`` until the
    deployment is RUNNING at the new revision, against a Swarm service with the same image,
    health check and update policy (``--update-order start-first --update-parallelism 1``, host-mode
    ports) until its ``UpdateStatus`` is ``completed``.

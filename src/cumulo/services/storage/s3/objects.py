@@ -56,11 +56,11 @@ def _tags_from_query(value: str) -> dict[str, str]:
     from urllib.parse import parse_qsl
 
     tags = dict(parse_qsl(value, keep_blank_values=True))
-    _check_tags(tags)
+    check_tags(tags)
     return tags
 
 
-def _check_tags(tags: dict[str, str]) -> None:
+def check_tags(tags: dict[str, str]) -> None:
     if len(tags) > MAX_TAGS:
         raise S3Error("BadRequest", f"at most {MAX_TAGS} tags per object", 400)
     for k, v in tags.items():
@@ -312,7 +312,7 @@ async def tagging(req: S3Request, bucket: Bucket, key: str) -> Response:
             if k is None:
                 raise malformed_xml("each Tag needs a Key")
             tags[k] = v or ""
-        _check_tags(tags)
+        check_tags(tags)
     async with req.platform.db.session() as session:
         row = await objects.get_version(session, bucket, key, version_id)
         headers = {"x-amz-version-id": row.version_id} if bucket.versioning else {}  # which version, as S3 says

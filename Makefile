@@ -17,6 +17,7 @@ install:
 
 deps: install
 	@./scripts/ensure-docker.sh
+	@./scripts/ensure-qemu.sh
 	.venv/bin/cumulo images bootstrap
 
 run: deps

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_domain: str = Field("localhost", description="virtual-hosted-style: <bucket>.<s3_domain>[:port]")
     s3_public_url: str | None = None
+    s3_lifecycle_interval_seconds: float = Field(3600.0, gt=0, description="how often bucket lifecycle rules "
+                                                 "(expiration, noncurrent versions, incomplete uploads) are applied")
 
     # --- queues -----------------------------------------------------------------
     queue_poll_seconds: float = Field(0.5, gt=0, le=60, description="a long-polling receive re-reads its queue this "
@@ -145,6 +147,16 @@ class Settings(BaseSettings):
                                 "volume, size not enforced) or auto (loop when this process may use loop devices)")
     volume_max_size_gb: int = Field(1024, description="largest volume a user may create")
     volume_quota_gb: int = Field(2048, description="total GiB of volumes per user")
+    # --- virtual machines and disks (issue 18) ------------------------------------------
+    vm_accelerator: str = Field("auto", pattern="^(auto|kvm|tcg)$", description="accelerator of VMs: auto (KVM "
+                                "when /dev/kvm boots a probe guest in time, else TCG), kvm or tcg")
+    vm_kvm_probe_seconds: float = Field(10.0, gt=0, le=120, description="how long the KVM probe guest may take "
+                                        "to boot before VMs fall back to TCG")
+    vm_stop_timeout_seconds: float = Field(3.0, ge=0, le=600, description="a VM's stop: ACPI power-down, then "
+                                           "QEMU quits after this many seconds")
+    disk_max_size_gb: int = Field(256, ge=1, description="largest disk (/disks) a user may create or grow to")
+    disk_quota_gb: int = Field(512, ge=0, description="total GiB of disks (virtual sizes) per user")
+    quota_disks: int = Field(20, ge=0, description="per-user quota: disks")
     metrics_interval_seconds: float = Field(5.0, description="how often the sampler records instance CPU/memory")
     metrics_retention_seconds: int = Field(86400, description="instance metrics older than this are dropped")
 
@@ -238,6 +250,8 @@ class Settings(BaseSettings):
                           "(--ignore-scripts)")
     apps_npm_registry: str = Field("https://registry.npmjs.org/", description="the only registry a Node.js app's "
                                    "package-lock.json may resolve to")
+    apps_cache_dir: str | None = Field(None, description="where app dependency installs and the pip/npm download "
+                                       "caches live (default: <data dir>/apps/cache)")
 
     # --- billing (issue 19) ------------------------------------------------------------------
     billing_default_plan: str = Field("", max_length=32, description="plan of a user who never subscribed (e.g. "

@@ -20,10 +20,10 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from cumulo.core.errors import Conflict, CumuloError
 from cumulo.core.principal import Principal
-from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import Console
 from cumulo.platform import Platform
 from cumulo.services.compute.service import get_instance
+from cumulo.services.compute.vms import instance_driver
 from cumulo.services.events import service as events
 
 log = logging.getLogger("cumulo.compute")
@@ -59,7 +59,7 @@ async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> N
                           resource_id=inst.id, name=inst.name)
             await session.commit()
         cols, rows = _size(websocket.query_params.get("cols"), websocket.query_params.get("rows"))
-        term = await compute_driver(platform).console(inst.container_id, SHELL, cols, rows)
+        term = await instance_driver(platform).console(inst.container_id, SHELL, cols, rows)
     except CumuloError as exc:
         await websocket.send_text(json.dumps(exc.body()))
         await websocket.close(code=CLOSE_CODES.get(exc.status, 4400))

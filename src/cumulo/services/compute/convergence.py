@@ -23,7 +23,6 @@ from cumulo.core import crypto
 from cumulo.core.clock import utcnow
 from cumulo.core.errors import Conflict, CumuloError
 from cumulo.core.events import Event
-from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import (
     LABEL_INSTALLATION,
     LABEL_KIND,
@@ -38,6 +37,7 @@ from cumulo.drivers.compute.base import (
 from cumulo.platform import Platform
 from cumulo.services.compute.models import Instance
 from cumulo.services.compute.schemas import format_ports, parse_ports
+from cumulo.services.compute.vms import LABEL_BACKEND, instance_driver
 from cumulo.services.events import service as events
 from cumulo.services.network import service as network
 from cumulo.services.secrets import service as secrets
@@ -74,6 +74,8 @@ async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) 
     labels = {k: str(v) for k, v in ((inst.meta or {}).get("labels") or {}).items() if k in MEMBER_LABELS}
     labels.update({LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: KIND, LABEL_RESOURCE: inst.id,
                    LABEL_OWNER: inst.user_id})
+    if (inst.meta or {}).get("backend") == "vm":
+        labels[LABEL_BACKEND] = "vm"
     env = dict(inst.env or {})
     spec = ContainerSpec(
         name=container_name(platform, inst.id), image=inst.image_ref, labels=labels, command=inst.command,
@@ -112,7 +114,7 @@ async def _leave_default_bridge(platform: Platform, session: AsyncSession, inst:
 async def converge(platform: Platform, instance_id: str) -> None:
     """Make Docker match the database for one instance (a deleted row removes its containers)."""
     async with _lock(platform, instance_id):
-        driver = compute_driver(platform)
+        driver = instance_driver(platform)
         containers = await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_RESOURCE: instance_id})
         async with platform.db.session() as session:
             inst = await session.get(Instance, instance_id)
@@ -183,6 +185,8 @@ async def _ensure_running(platform: Platform, session: AsyncSession, driver: Com
         reason = f"the instance stopped on its own (exit code {current.exit_code})"
         if current.oom_killed:
             reason = f"the instance ran out of memory ({inst.memory_mb} MB) and was killed"
+        elif current.error and spec.labels.get(LABEL_BACKEND) == "vm":
+            reason = current.error
         inst.status, inst.status_reason, inst.ports_bound = "ERROR", reason, ""
         await _record(platform, session, inst, "instance.failed", reason=reason, exit_code=current.exit_code)
         return
@@ -256,7 +260,7 @@ async def sweep(platform: Platform) -> None:
             await converge(platform, instance_id)
         except CumuloError as exc:
             log.warning("instance %s not converged: %s", instance_id, exc.message)
-    driver = compute_driver(platform)
+    driver = instance_driver(platform)
     alive = await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: KIND})
     for c in alive:
         resource = c.labels.get(LABEL_RESOURCE)

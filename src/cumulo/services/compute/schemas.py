@@ -76,6 +76,7 @@ class InstanceCreate(In):
     memory_mb: int | None = Field(None, ge=16, le=262144)
     password: str | None = Field(None, min_length=1, max_length=128)
     ttl_seconds: int | None = Field(None, ge=1, le=MAX_TTL)
+    backend: Literal["container", "vm"] = Field("container", description="container (Docker) or vm (QEMU)")
 
     _name = field_validator("name")(check_name)
 
@@ -142,6 +143,8 @@ class InstanceOut(BaseModel):
     env_secrets: dict[str, str] = Field(default_factory=dict, description="variable -> secret name (never values)")
     command: list[str] | None
     has_password: bool
+    backend: str = "container"
+    accelerator: str | None = Field(None, description="a VM's: kvm or tcg")
     volumes: list[dict[str, str]] = Field(default_factory=list)
     expires_at: dt.datetime | None
     launched_at: dt.datetime | None
@@ -158,4 +161,9 @@ class StatsOut(BaseModel):
     pids: int
     net_rx_bytes: int
     net_tx_bytes: int
+    cpu_time_seconds: float | None = Field(None, description="a VM's: CPU time of its QEMU process")
+    disk_read_bytes: int | None = None
+    disk_write_bytes: int | None = None
+    disk_read_ops: int | None = None
+    disk_write_ops: int | None = None
     time: dt.datetime

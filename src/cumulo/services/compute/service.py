@@ -26,10 +26,9 @@ from cumulo.core.principal import Principal
 from cumulo.db import locks
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
-from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import PortInUse
 from cumulo.platform import Platform
-from cumulo.services.compute import ports
+from cumulo.services.compute import ports, vms
 from cumulo.services.compute.convergence import converge
 from cumulo.services.compute.models import Instance
 from cumulo.services.compute.schemas import (
@@ -40,6 +39,7 @@ from cumulo.services.compute.schemas import (
     format_ports,
     parse_ports,
 )
+from cumulo.services.compute.vms import instance_driver
 from cumulo.services.events import service as events
 from cumulo.services.images import service as images
 from cumulo.services.network import service as network
@@ -57,7 +57,8 @@ def instance_out(inst: Instance, volumes: list[dict[str, str]] | None = None) ->
         ports=bound, vpc_id=inst.vpc_id, subnet_id=inst.subnet_id, ip_address=inst.ip_address or inst.ipv4_address,
         cpus=inst.cpus, memory_mb=inst.memory_mb, env=inst.env or {},
         env_secrets=(inst.meta or {}).get("env_secrets", {}), command=inst.command,
-        has_password=inst.password_sealed is not None, volumes=volumes or [], expires_at=aware(inst.expires_at),
+        has_password=inst.password_sealed is not None, backend=(inst.meta or {}).get("backend", "container"),
+        accelerator=(inst.meta or {}).get("accelerator"), volumes=volumes or [], expires_at=aware(inst.expires_at),
         launched_at=aware(inst.launched_at), created_at=aware(inst.created_at), updated_at=aware(inst.updated_at))
 
 
@@ -99,6 +100,7 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     """Validate everything, then record the instance (STARTING) with its network and volumes in one
     transaction. Nothing reaches Docker here: ``converge`` does that. ``labels``: extra container
     labels for a service that launches instances for its own resources (``convergence.MEMBER_LABELS``)."""
+    backend = await vms.admit(platform, body) if body.backend == "vm" else {}  # 400 before anything exists
     await locks.hold(session, f"quota:{user.user_id}")  # other API processes launch for this user too
     image_ref = await images.image_ref_for(platform, session, user, body.image)
     if await session.scalar(select(Instance.id).where(Instance.user_id == user.user_id, Instance.name == body.name)):
@@ -119,7 +121,7 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
                     desired="running", status="STARTING", ports=body.ports or "", ports_bound="", env=body.env,
                     command=body.command, cpus=cpus, memory_mb=memory,
                     meta={**({"env_secrets": body.env_secrets} if body.env_secrets else {}),
-                          **({"labels": labels} if labels else {})},
+                          **({"labels": labels} if labels else {}), **backend},
                     expires_at=now + dt.timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None)
     if body.password:
         inst.password_sealed = crypto.seal(platform, body.password.encode(), inst.id.encode())
@@ -284,7 +286,7 @@ async def logs(platform: Platform, session: AsyncSession, user: Principal, ref: 
     inst = await get_instance(session, user, ref)
     if not inst.container_id:
         return ""
-    driver = compute_driver(platform)
+    driver = instance_driver(platform)
     if await driver.find(inst.container_id) is None:
         return ""
     return await driver.logs(inst.container_id, min(max(tail, 1), MAX_LOG_LINES))
@@ -292,14 +294,14 @@ async def logs(platform: Platform, session: AsyncSession, user: Principal, ref: 
 
 async def stats(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> StatsOut:
     inst = await get_instance(session, user, ref)
-    driver = compute_driver(platform)
+    driver = instance_driver(platform)
     state = await driver.find(inst.container_id) if inst.container_id else None
     if state is None or not state.running:
         raise Conflict(f"instance '{inst.name}' is {inst.status}: stats need a running instance")
     s = await driver.stats(inst.container_id)  # type: ignore[arg-type]
     return StatsOut(instance_id=inst.id, cpu_percent=s.cpu_percent, memory_bytes=s.memory_bytes,
                     memory_limit_bytes=s.memory_limit_bytes, memory_percent=s.memory_percent, pids=s.pids,
-                    net_rx_bytes=s.net_rx_bytes, net_tx_bytes=s.net_tx_bytes, time=utcnow())
+                    net_rx_bytes=s.net_rx_bytes, net_tx_bytes=s.net_tx_bytes, time=utcnow(), **vms.extra_stats(s))
 
 
 async def expire_due(platform: Platform) -> int:

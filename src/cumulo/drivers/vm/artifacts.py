@@ -1,0 +1,253 @@
+"""Boot artifacts of VMs, built on this host with no registry and cached under the data dir.
+
+- ``kernel``: the host's Debian kernel (``/boot/vmlinuz-*``) with its compressed payload taken out:
+  QEMU boots the uncompressed ELF through its PVH note (no decompression inside the guest, about
+  2 s less under TCG); the bzImage itself when no payload is found.
+- ``initramfs``: the static busybox, the virtio/ext4 modules of that kernel (resolved from the
+  ``depends=`` of each module, no depmod needed) and Cumulo's ``/init``, which sets up the user-mode
+  network, mounts ``/dev/vda`` and switches to the root disk's ``/.cumulo/init``.
+- ``root_disk(image)``: a catalogue (Docker) image as a qcow2 root disk: ``docker export`` into a
+  folder, Cumulo's guest init added, ``mkfs.ext4 -d`` (no loop device or mount) and ``qemu-img
+  convert``; cached by image id, rebuilt when missing. Each VM runs on a qcow2 overlay of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import gzip
+import json
+import lzma
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cumulo.core.errors import InvalidInput, Unavailable
+from cumulo.drivers.vm.cpio import Cpio
+
+MODULES = ("virtio_mmio", "virtio_net", "virtio_blk", "crc32c_generic", "ext4")
+BUSYBOX = "/bin/busybox"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for m in $(cat /modules.order); do insmod /lib/modules/$m || echo "cumulo: insmod $m failed"; done
+if grep -q cumulo.probe /proc/cmdline; then echo CUMULO-PROBE-OK >/dev/ttyS0; poweroff -f; fi
+ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2
+i=0; while [ ! -b /dev/vda ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
+mkdir -p /newroot && mount -t ext4 -o commit=1 /dev/vda /newroot || { echo 'cumulo: no root disk'; exec sh; }
+mount -t tmpfs -o mode=755 run /newroot/run 2>/dev/null || { mkdir -p /newroot/run; mount -t tmpfs run /newroot/run; }
+mkdir -p /newroot/run/cumulo && cp -a /cumulo/. /newroot/run/cumulo/ 2>/dev/null; chmod 700 /newroot/run/cumulo
+for d in proc sys dev; do mkdir -p /newroot/$d; mount --move /$d /newroot/$d; done
+exec switch_root /newroot /.cumulo/init
+"""
+
+# The root disk's init (PID 1 after switch_root): hostname, resolver, root password, the environment,
+# then the main command on the serial console; when it ends, the disk is synced and the VM powers off.
+GUEST_INIT = r"""#!/.cumulo/busybox sh
+B=/.cumulo/busybox
+$B mount -t tmpfs tmp /tmp 2>/dev/null
+$B mkdir -p /etc; echo 'nameserver 10.0.2.3' > /etc/resolv.conf 2>/dev/null
+[ -f /run/cumulo/hostname ] && $B hostname "$($B cat /run/cumulo/hostname)"
+echo 100 > /proc/sys/vm/dirty_writeback_centisecs; echo 100 > /proc/sys/vm/dirty_expire_centisecs
+if [ -f /run/cumulo/password ] && [ -f /etc/shadow ]; then
+  h=$($B mkpasswd -m sha512 "$($B cat /run/cumulo/password)")
+  $B sed -i "s|^root:[^:]*:|root:$h:|" /etc/shadow
+fi
+[ -f /run/cumulo/env ] && . /run/cumulo/env
+[ -f /run/cumulo/secrets ] && . /run/cumulo/secrets
+echo "cumulo: starting the guest's main command"
+$B sh /run/cumulo/command </dev/console >/dev/console 2>&1
+echo "cumulo: the main command ended with $?; powering off"
+$B sync; $B poweroff -f
+"""
+
+
+def quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\\''") + "'"
+
+
+def _kernel_release() -> str:
+    found = sorted(glob.glob("/boot/vmlinuz-*"))
+    if not found:
+        raise Unavailable("no guest kernel (/boot/vmlinuz-*): run scripts/ensure-qemu.sh")
+    return Path(found[-1]).name.removeprefix("vmlinuz-")
+
+
+def _module_path(root: Path, name: str) -> Path:
+    for variant in {name, name.replace("_", "-")}:
+        hits = list(root.rglob(f"{variant}.ko"))
+        if hits:
+            return hits[0]
+    raise Unavailable(f"kernel module {name} not found under {root}")
+
+
+def _ordered_modules(release: str) -> list[Path]:
+    root = Path("/lib/modules") / release / "kernel"
+    order: list[Path] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        path = _module_path(root, name)
+        found = re.search(rb"depends=([^\0]*)\0", path.read_bytes())
+        for dep in (found.group(1).decode().split(",") if found and found.group(1) else []):
+            visit(dep)
+        order.append(path)
+
+    for m in MODULES:
+        visit(m)
+    return order
+
+
+class Artifacts:
+    def __init__(self, root: Path, docker_host: str | None = None) -> None:
+        self.root = root
+        self.docker_host = docker_host
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    # --- kernel and initramfs ------------------------------------------------------------
+    async def kernel(self) -> Path:
+        release = _kernel_release()
+        out = self.root / "kernel" / f"vmlinux-{release}"
+        async with self._lock("kernel"):
+            if not out.exists():
+                await asyncio.to_thread(self._extract_vmlinux, Path(f"/boot/vmlinuz-{release}"), out)
+        return out
+
+    @staticmethod
+    def _extract_vmlinux(bzimage: Path, out: Path) -> None:
+        data = bzimage.read_bytes()
+        start = data.find(XZ_MAGIC)
+        elf = b""
+        while start >= 0 and not elf.startswith(b"\x7fELF"):
+            try:
+                elf = lzma.LZMADecompressor().decompress(data[start:])
+            except lzma.LZMAError:
+                elf = b""
+            start = data.find(XZ_MAGIC, start + 1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(elf if elf.startswith(b"\x7fELF") else data)  # the bzImage boots too, slower
+        tmp.replace(out)
+
+    async def initramfs(self) -> Path:
+        release = _kernel_release()
+        out = self.root / "kernel" / f"initramfs-{release}.cpio.gz"
+        async with self._lock("initramfs"):
+            if not out.exists():
+                await asyncio.to_thread(self._build_initramfs, release, out)
+        return out
+
+    @staticmethod
+    def _build_initramfs(release: str, out: Path) -> None:
+        cpio = Cpio()
+        for d in ("bin", "sbin", "dev", "proc", "sys", "etc", "tmp", "newroot", "cumulo", "lib", "lib/modules"):
+            cpio.dir(d)
+        cpio.file("bin/busybox", Path(BUSYBOX).read_bytes(), 0o755)
+        cpio.symlink("bin/sh", "busybox")
+        cpio.file("etc/resolv.conf", b"nameserver 10.0.2.3\n")
+        cpio.file("init", INIT.encode(), 0o755)
+        names = []
+        for path in _ordered_modules(release):
+            cpio.file(f"lib/modules/{path.name}", path.read_bytes())
+            names.append(path.name)
+        cpio.file("modules.order", ("\n".join(names) + "\n").encode())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(gzip.compress(cpio.bytes(), 6))
+        tmp.replace(out)
+
+    @staticmethod
+    def with_config(initramfs: bytes, files: dict[str, str]) -> bytes:
+        """The initramfs followed by a segment with the VM's own settings under ``/cumulo`` (Linux
+        unpacks concatenated archives in order; the first is padded to a 512-byte boundary)."""
+        cpio = Cpio()
+        for name, text in files.items():
+            cpio.file(f"cumulo/{name}", text.encode(), 0o600)
+        return initramfs + b"\0" * (-len(initramfs) % 512) + cpio.bytes()
+
+    # --- root disks from catalogue images -----------------------------------------------
+    async def root_disk(self, image_ref: str) -> tuple[Path, list[str]]:
+        """The cached qcow2 root disk of a Docker image and the image's default command."""
+        info = await asyncio.to_thread(self._inspect, image_ref)
+        key = info["Id"].removeprefix("sha256:")[:24]
+        disk = self.root / "images" / f"{key}.qcow2"
+        meta = disk.with_suffix(".json")
+        async with self._lock(key):
+            if not disk.exists() or not meta.exists():
+                await asyncio.to_thread(self._build_root, info["Id"], disk)
+                cfg = info.get("Config") or {}
+                meta.write_text(json.dumps({"command": (cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or []),
+                                            "env": cfg.get("Env") or [], "workdir": cfg.get("WorkingDir") or "/"}))
+        return disk, json.loads(meta.read_text())["command"]
+
+    def _docker(self) -> Any:
+        from cumulo.drivers import dockerclient
+
+        return dockerclient.client(self.docker_host)
+
+    def _inspect(self, image_ref: str) -> dict[str, Any]:
+        import docker.errors
+
+        client = self._docker()
+        try:
+            return client.api.inspect_image(image_ref)  # type: ignore[no-any-return]
+        except docker.errors.ImageNotFound as exc:
+            raise InvalidInput(f"image '{image_ref}' is not available on this server") from exc
+        finally:
+            client.close()
+
+    def _build_root(self, image_id: str, disk: Path) -> None:
+        disk.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=disk.parent, prefix=".build-") as tmp:
+            tree, raw = Path(tmp) / "root", Path(tmp) / "root.raw"
+            tree.mkdir()
+            client = self._docker()
+            try:
+                container = client.containers.create(image_id, command=["true"], network_disabled=True)
+                try:
+                    tar = subprocess.Popen(["tar", "-x", "--numeric-owner", "-C", str(tree)], stdin=subprocess.PIPE)
+                    assert tar.stdin is not None
+                    for chunk in container.export():
+                        tar.stdin.write(chunk)
+                    tar.stdin.close()
+                    if tar.wait() != 0:
+                        raise Unavailable("could not unpack the image's filesystem")
+                finally:
+                    container.remove(force=True)
+            finally:
+                client.close()
+            cumulo = tree / ".cumulo"
+            cumulo.mkdir(exist_ok=True)
+            shutil.copy2(BUSYBOX, cumulo / "busybox")
+            (cumulo / "init").write_text(GUEST_INIT)
+            (cumulo / "init").chmod(0o755)
+            for d in ("proc", "sys", "dev", "run", "tmp"):
+                (tree / d).mkdir(exist_ok=True)
+            used = sum(f.stat().st_size for f in tree.rglob("*") if f.is_file() and not f.is_symlink())
+            size_mb = max(1024, 2 * used // 2**20 + 256)
+            _run(["mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", "-d", str(tree), str(raw), f"{size_mb}M"])
+            part = disk.with_suffix(".part")
+            _run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(part)])
+            part.replace(disk)
+
+
+def _run(argv: list[str]) -> str:
+    try:
+        done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=600, env={**os.environ, "LC_ALL": "C"})
+    except FileNotFoundError as exc:
+        raise Unavailable(f"{argv[0]} is not installed: run scripts/ensure-qemu.sh") from exc
+    if done.returncode != 0:
+        raise Unavailable(f"{argv[0]} failed: {done.stderr.strip()[-400:]}")
+    return done.stdout

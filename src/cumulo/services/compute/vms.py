@@ -1,0 +1,58 @@
+"""Instances as VMs (``backend: vm``): the QEMU driver of this process, what a VM launch accepts,
+and the extra statistics a VM reports. Containers and VMs share one driver (``instance_driver``:
+``cumulo.drivers.vm.routed``), so convergence, the reconciler, logs, stats and the console treat both
+alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cumulo.core.errors import InvalidInput
+from cumulo.drivers.compute import compute_driver
+from cumulo.drivers.compute.base import ComputeDriver, Stats
+from cumulo.drivers.vm.qemu import LABEL_BACKEND, QemuDriver, VmStats
+from cumulo.drivers.vm.routed import Routed
+from cumulo.platform import Platform
+from cumulo.services.compute.schemas import InstanceCreate
+
+__all__ = ["LABEL_BACKEND", "admit", "extra_stats", "instance_driver", "vm_driver"]
+MIN_MEMORY_MB = 128  # the guest kernel and its initramfs
+
+
+def vm_driver(platform: Platform) -> QemuDriver:
+    """This process's QEMU driver: VMs under ``<data dir>/vm/machines``, boot artifacts under ``vm``."""
+    def make() -> QemuDriver:
+        from cumulo.drivers.vm.artifacts import Artifacts
+
+        s = platform.settings
+        root = s.data_dir.resolve() / "vm"
+        return QemuDriver(root / "machines", Artifacts(root, s.docker_host), s.vm_accelerator,
+                          s.vm_stop_timeout_seconds, s.vm_kvm_probe_seconds)
+
+    return platform.get_or_create("vm.driver", make)
+
+
+def instance_driver(platform: Platform) -> ComputeDriver:
+    """The driver of compute's instances: containers and VMs behind one contract."""
+    return platform.get_or_create("vm.routed", lambda: Routed(lambda: compute_driver(platform), vm_driver(platform)))
+
+
+async def admit(platform: Platform, body: InstanceCreate) -> dict[str, Any]:
+    """400 for what a VM cannot take; the instance's meta for a VM (its accelerator, probed once)."""
+    if body.volumes:
+        raise InvalidInput("volumes are not attached to VMs: use a disk (/disks) instead")
+    memory = body.memory_mb or platform.settings.compute_default_memory_mb
+    if memory < MIN_MEMORY_MB:
+        raise InvalidInput(f"a VM needs memory_mb of at least {MIN_MEMORY_MB}")
+    driver = vm_driver(platform)
+    if not await driver.ping():
+        raise InvalidInput("this server cannot run VMs: QEMU is not installed (scripts/ensure-qemu.sh)")
+    return {"backend": "vm", "accelerator": await driver.accelerator()}
+
+
+def extra_stats(stats: Stats) -> dict[str, Any]:
+    if not isinstance(stats, VmStats):
+        return {}
+    return {"cpu_time_seconds": stats.cpu_time_seconds, "disk_read_bytes": stats.disk_read_bytes,
+            "disk_write_bytes": stats.disk_write_bytes, "disk_read_ops": stats.disk_read_ops,
+            "disk_write_ops": stats.disk_write_ops}

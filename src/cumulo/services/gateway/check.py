@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, select
 
-from cumulo.api.ratelimit import MemoryBuckets
+from cumulo.core.buckets import MemoryBuckets
 from cumulo.core.errors import Unauthorized
 from cumulo.core.ids import sha256_hex
 from cumulo.db.query import Query

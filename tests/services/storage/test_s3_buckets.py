@@ -50,5 +50,5 @@ def test_bucket_tagging_acl_and_unsupported_subresources(s3: Any, bucket: str) -
     s3.put_object_acl(Bucket=bucket, Key="k", ACL="public-read")
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"body"  # not overwritten by the ACL body
     with pytest.raises(ClientError) as exc:
-        s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+        s3.get_bucket_website(Bucket=bucket)
     assert exc.value.response["Error"]["Code"] == "NotImplemented"

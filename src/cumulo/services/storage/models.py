@@ -35,6 +35,8 @@ class Bucket(IdMixin, Base):
     acl: Mapped[list[list[str]] | None] = mapped_column(JSON, nullable=True, default=None)
     # Object Ownership control; None: none set (ACLs on, objects owned by the bucket owner).
     ownership: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
+    # Lifecycle rules as dicts (``s3.rules``), run by ``expiration``; None: no configuration.
+    lifecycle: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True, default=None)
 
 
 class ObjectVersion(IdMixin, Base):

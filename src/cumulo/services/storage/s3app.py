@@ -19,14 +19,14 @@ from cumulo.platform import Platform
 from cumulo.services.storage import buckets as bucket_service
 from cumulo.services.storage.errors import S3Error, not_implemented
 from cumulo.services.storage.models import Bucket
-from cumulo.services.storage.s3 import access, attributes, buckets, forms, objects, uploads, xml
+from cumulo.services.storage.s3 import access, attributes, buckets, forms, objects, rules, uploads, xml
 from cumulo.services.storage.s3.request import S3Request
 
 log = logging.getLogger("cumulo.s3")
 Handler = Callable[..., Awaitable[Response]]
 # Sub-resources this endpoint does not implement: refusing them keeps e.g. "PUT ?acl" from being
 # taken for an object upload.
-UNSUPPORTED = ("lifecycle", "website", "notification", "replication", "encryption", "object-lock", "retention",
+UNSUPPORTED = ("website", "notification", "replication", "encryption", "object-lock", "retention",
                "legal-hold", "logging", "requestPayment", "accelerate", "analytics", "inventory", "metrics",
                "intelligent-tiering", "restore", "select", "torrent")
 
@@ -124,7 +124,8 @@ async def dispatch(req: S3Request) -> Response:
 
 _BUCKET_SUB: dict[str, Handler] = {"versioning": buckets.versioning, "policy": buckets.policy,
                                    "cors": buckets.cors, "tagging": buckets.tagging,
-                                   "publicAccessBlock": access.public_block, "ownershipControls": access.ownership}
+                                   "publicAccessBlock": access.public_block, "ownershipControls": access.ownership,
+                                   "lifecycle": rules.lifecycle}
 
 
 async def _bucket_op(req: S3Request, bucket: Bucket) -> Response:

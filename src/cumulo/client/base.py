@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from cumulo.client.cron import Cron
     from cumulo.client.databases import Databases
     from cumulo.client.deployments import Deployments
+    from cumulo.client.disks import Disks
     from cumulo.client.functions import Functions
     from cumulo.client.identity import Identity
     from cumulo.client.lb import LoadBalancers
@@ -43,6 +44,12 @@ class Client(Transport):
         from cumulo.client.billing import Billing
 
         return Billing(self)
+
+    @cached_property
+    def disks(self) -> Disks:
+        from cumulo.client.disks import Disks
+
+        return Disks(self)
 
     @cached_property
     def identity(self) -> Identity:

@@ -1,0 +1,65 @@
+"""Disk calls (``/disks``): create, upload, resize, convert, rename, clone, delete, and waiting for
+a background operation to end."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cumulo.client.transport import Transport
+
+WORKING = {"creating", "resizing", "converting", "cloning"}
+
+
+class Disks:
+    def __init__(self, client: Transport):
+        self.c = client
+
+    def create(self, name: str, size_gb: int, format: str = "qcow2") -> dict[str, Any]:
+        return self.c.post("/disks", {"name": name, "size_gb": size_gb, "format": format})  # type: ignore[no-any-return]
+
+    def upload(self, name: str, path: str | Path) -> dict[str, Any]:
+        with open(path, "rb") as f:
+            return self.c.request("POST", "/disks/upload", params={"name": name}, content=f,  # type: ignore[no-any-return]
+                                  headers={"Content-Type": "application/octet-stream"}, timeout=600)
+
+    def list(self) -> list[dict[str, Any]]:
+        return self.c.get("/disks")  # type: ignore[no-any-return]
+
+    def get(self, disk: str) -> dict[str, Any]:
+        return self.c.get(f"/disks/{disk}")  # type: ignore[no-any-return]
+
+    def info(self, disk: str) -> dict[str, Any]:
+        return self.c.get(f"/disks/{disk}/info")  # type: ignore[no-any-return]
+
+    def resize(self, disk: str, size_gb: int, allow_shrink: bool = False) -> dict[str, Any]:
+        return self.c.post(f"/disks/{disk}/resize",  # type: ignore[no-any-return]
+                           {"size_gb": size_gb, "allow_shrink": allow_shrink})
+
+    def convert(self, disk: str, format: str) -> dict[str, Any]:
+        return self.c.post(f"/disks/{disk}/convert", {"format": format})  # type: ignore[no-any-return]
+
+    def rename(self, disk: str, name: str) -> dict[str, Any]:
+        return self.c.post(f"/disks/{disk}/rename", {"name": name})  # type: ignore[no-any-return]
+
+    def clone(self, disk: str, name: str) -> dict[str, Any]:
+        return self.c.post(f"/disks/{disk}/clone", {"name": name})  # type: ignore[no-any-return]
+
+    def delete(self, disk: str) -> None:
+        self.c.delete(f"/disks/{disk}")
+
+    def wait(self, disk: str, timeout: float = 600.0,
+             on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Poll until the disk's operation ended (``available`` or ``error``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            d = self.get(disk)
+            if on_progress is not None:
+                on_progress(d)
+            if d["status"] not in WORKING or time.monotonic() > deadline:
+                return d
+            time.sleep(0.2)

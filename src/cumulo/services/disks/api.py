@@ -1,0 +1,68 @@
+"""Disk routes: ``/disks`` (create, list, upload), ``/disks/{disk}`` (get, delete, info) and the
+operations ``/disks/{disk}/resize|convert|rename|clone``; ``{disk}`` is an id or a name."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, Response
+
+from cumulo.api.deps import PlatformDep, SessionDep, UserDep
+from cumulo.services.disks import service
+from cumulo.services.disks.schemas import DiskClone, DiskConvert, DiskCreate, DiskOut, DiskRename, DiskResize
+
+router = APIRouter(tags=["disks"])
+
+
+@router.post("/disks", status_code=201, response_model=DiskOut)
+async def create_disk(body: DiskCreate, user: UserDep, platform: PlatformDep, session: SessionDep) -> DiskOut:
+    return service.disk_out(await service.create(platform, session, user, body))
+
+
+@router.post("/disks/upload", status_code=201, response_model=DiskOut)
+async def upload_disk(request: Request, user: UserDep, platform: PlatformDep, session: SessionDep,
+                      name: str = Query(min_length=1, max_length=64)) -> DiskOut:
+    """The request body is the image (qcow2 or raw); refused when it names a backing or data file."""
+    return service.disk_out(await service.upload(platform, session, user, name, request.stream()))
+
+
+@router.get("/disks", response_model=list[DiskOut])
+async def list_disks(user: UserDep, session: SessionDep) -> list[DiskOut]:
+    return [service.disk_out(d) for d in await service.list_disks(session, user)]
+
+
+@router.get("/disks/{disk}", response_model=DiskOut)
+async def get_disk(disk: str, user: UserDep, session: SessionDep) -> DiskOut:
+    return service.disk_out(await service.get(session, user, disk))
+
+
+@router.get("/disks/{disk}/info")
+async def disk_info(disk: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> dict[str, object]:
+    return await service.info(platform, session, user, disk)
+
+
+@router.delete("/disks/{disk}", status_code=204)
+async def delete_disk(disk: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> Response:
+    await service.delete(platform, session, user, disk)
+    return Response(status_code=204)
+
+
+@router.post("/disks/{disk}/resize", status_code=202, response_model=DiskOut)
+async def resize_disk(disk: str, body: DiskResize, user: UserDep, platform: PlatformDep,
+                      session: SessionDep) -> DiskOut:
+    return service.disk_out(await service.resize(platform, session, user, disk, body))
+
+
+@router.post("/disks/{disk}/convert", status_code=202, response_model=DiskOut)
+async def convert_disk(disk: str, body: DiskConvert, user: UserDep, platform: PlatformDep,
+                       session: SessionDep) -> DiskOut:
+    return service.disk_out(await service.convert(platform, session, user, disk, body))
+
+
+@router.post("/disks/{disk}/rename", response_model=DiskOut)
+async def rename_disk(disk: str, body: DiskRename, user: UserDep, session: SessionDep) -> DiskOut:
+    return service.disk_out(await service.rename(session, user, disk, body))
+
+
+@router.post("/disks/{disk}/clone", status_code=202, response_model=DiskOut)
+async def clone_disk(disk: str, body: DiskClone, user: UserDep, platform: PlatformDep,
+                     session: SessionDep) -> DiskOut:
+    return service.disk_out(await service.clone(platform, session, user, disk, body))

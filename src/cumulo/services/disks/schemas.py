@@ -1,0 +1,53 @@
+"""Disk request and response models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$"
+Format = Literal["qcow2", "raw", "vmdk", "vdi"]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DiskCreate(In):
+    name: str = Field(pattern=NAME, max_length=64)
+    size_gb: int = Field(ge=1, le=65536)
+    format: Literal["qcow2", "raw"] = "qcow2"
+
+
+class DiskResize(In):
+    size_gb: int = Field(ge=1, le=65536)
+    allow_shrink: bool = Field(False, description="needed to make a disk smaller (data past the new end is lost)")
+
+
+class DiskConvert(In):
+    format: Format
+
+
+class DiskRename(In):
+    name: str = Field(pattern=NAME, max_length=64)
+
+
+class DiskClone(In):
+    name: str = Field(pattern=NAME, max_length=64)
+
+
+class DiskOut(BaseModel):
+    id: str
+    name: str
+    format: str
+    size_gb: int
+    size_bytes: int
+    status: str
+    operation: str | None
+    progress_percent: float
+    error: str | None
+    warning: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -1,0 +1,334 @@
+"""Disk use cases. Create and rename answer at once; resize, convert and clone answer 202 with the
+disk in a working status (``resizing``, ``converting``, ``cloning``) and run as background tasks
+that report ``progress_percent`` and end ``available`` (or ``error`` with the reason). A disk that
+is working refuses other operations and deletion (409). Uploads are inspected with ``qemu-img info``
+and refused (400) when they are not self-contained (a backing file or an external data file would
+let QEMU read a host file)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core.clock import utcnow
+from cumulo.core.errors import Conflict, CumuloError, InvalidInput
+from cumulo.core.ids import new_id
+from cumulo.core.principal import Principal
+from cumulo.db.constraints import flush_or_conflict
+from cumulo.db.lookup import owned
+from cumulo.drivers.vm import images
+from cumulo.platform import Platform
+from cumulo.services.disks.models import Disk
+from cumulo.services.disks.schemas import (
+    NAME,
+    DiskClone,
+    DiskConvert,
+    DiskCreate,
+    DiskOut,
+    DiskRename,
+    DiskResize,
+)
+from cumulo.services.events import service as events
+from cumulo.services.quotas import service as quotas
+
+GIB = 2**30
+WORKING = ("creating", "resizing", "converting", "cloning")
+STALE_AFTER = dt.timedelta(minutes=10)  # a working disk not touched for this long lost its task
+log = logging.getLogger("cumulo.disks")
+
+
+def disk_out(d: Disk) -> DiskOut:
+    return DiskOut(id=d.id, name=d.name, format=d.format, size_gb=d.size_gb, size_bytes=d.size_bytes, status=d.status,
+                   operation=d.operation, progress_percent=d.progress_percent, error=d.error, warning=d.warning,
+                   created_at=d.created_at, updated_at=d.updated_at)
+
+
+def path_of(platform: Platform, d: Disk, fmt: str | None = None) -> Path:
+    return platform.settings.data_dir.resolve() / "disks" / d.user_id / f"{d.id}.{fmt or d.format}"
+
+
+async def get(session: AsyncSession, user: Principal, ref: str) -> Disk:
+    return await owned(session, Disk, user.user_id, ref, "disk")
+
+
+async def list_disks(session: AsyncSession, user: Principal) -> list[Disk]:
+    return list((await session.scalars(select(Disk).where(Disk.user_id == user.user_id)
+                                       .order_by(Disk.created_at, Disk.id))).all())
+
+
+def _check_size(platform: Platform, size_gb: int) -> None:
+    cap = platform.settings.disk_max_size_gb
+    if size_gb > cap:
+        raise InvalidInput(f"size_gb {size_gb} is larger than the largest disk this server makes ({cap} GiB, "
+                           "CUMULO_DISK_MAX_SIZE_GB)")
+
+
+async def _name_free(session: AsyncSession, user_id: str, name: str) -> None:
+    if await session.scalar(select(Disk.id).where(Disk.user_id == user_id, Disk.name == name)):
+        raise Conflict(f"you already have a disk named '{name}'")
+
+
+def _record(session: AsyncSession, d: Disk, action: str, **data: object) -> None:
+    events.record(session, user_id=d.user_id, action=action, resource_type="disk", resource_id=d.id, name=d.name,
+                  **data)
+
+
+async def create(platform: Platform, session: AsyncSession, user: Principal, body: DiskCreate) -> Disk:
+    _check_size(platform, body.size_gb)
+    await quotas.check_many(session, platform, user.user_id, {"disks": 1, "disk_gib": body.size_gb})
+    await _name_free(session, user.user_id, body.name)
+    d = Disk(id=new_id(), user_id=user.user_id, name=body.name, format=body.format, size_gb=body.size_gb,
+             size_bytes=body.size_gb * GIB, status="available", operation="create", progress_percent=100.0)
+    path = path_of(platform, d)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    await images.create(path, d.format, d.size_bytes)
+    try:
+        session.add(d)
+        await flush_or_conflict(session, f"you already have a disk named '{body.name}'")
+        _record(session, d, "disk.created", size_gb=d.size_gb, format=d.format)
+        await session.commit()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return d
+
+
+async def upload(platform: Platform, session: AsyncSession, user: Principal, name: str,
+                 chunks: AsyncIterator[bytes]) -> Disk:
+    """An image sent as the request body: stored, inspected, then recorded (nothing is kept when refused)."""
+    if not re.fullmatch(NAME, name):
+        raise InvalidInput("name must be 1-64 characters: letters, digits, '-', '_' or '.', starting with a "
+                           "letter or digit")
+    await quotas.check(session, platform, user.user_id, "disks", lock=False)  # early, before the bytes
+    await _name_free(session, user.user_id, name)
+    d = Disk(id=new_id(), user_id=user.user_id, name=name, format="raw", size_gb=0, size_bytes=0,
+             status="available", operation="upload", progress_percent=100.0)
+    tmp = path_of(platform, d, "upload")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    limit, written = platform.settings.disk_max_size_gb * GIB, 0
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in chunks:
+                written += len(chunk)
+                if written > limit:
+                    raise InvalidInput(f"the image is larger than {platform.settings.disk_max_size_gb} GiB")
+                out.write(chunk)
+        if not written:
+            raise InvalidInput("the request body (the image) is empty")
+        found = await images.inspect(tmp)
+        d.format, d.size_bytes = found["format"], int(found["virtual-size"])
+        d.size_gb = max(1, -(-d.size_bytes // GIB))
+        _check_size(platform, d.size_gb)
+        await quotas.check_many(session, platform, user.user_id, {"disks": 1, "disk_gib": d.size_gb})
+        tmp.replace(path_of(platform, d))
+        try:
+            session.add(d)
+            await flush_or_conflict(session, f"you already have a disk named '{name}'")
+            _record(session, d, "disk.uploaded", size_gb=d.size_gb, format=d.format)
+            await session.commit()
+        except BaseException:
+            path_of(platform, d).unlink(missing_ok=True)
+            raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    return d
+
+
+def _idle(d: Disk) -> None:
+    if d.status in WORKING:
+        raise Conflict(f"disk '{d.name}' is {d.status} ({d.progress_percent:.0f}%): wait until it is available")
+
+
+async def rename(session: AsyncSession, user: Principal, ref: str, body: DiskRename) -> Disk:
+    d = await get(session, user, ref)
+    if body.name == d.name:
+        return d
+    await _name_free(session, user.user_id, body.name)
+    old, d.name, d.updated_at = d.name, body.name, utcnow()
+    await flush_or_conflict(session, f"you already have a disk named '{body.name}'")
+    _record(session, d, "disk.renamed", old_name=old)
+    await session.commit()
+    return d
+
+
+async def resize(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: DiskResize) -> Disk:
+    d = await get(session, user, ref)
+    _idle(d)
+    _check_size(platform, body.size_gb)
+    if body.size_gb == d.size_gb:
+        return d
+    shrink = body.size_gb < d.size_gb
+    if shrink and not body.allow_shrink:
+        raise InvalidInput(f"size_gb {body.size_gb} is smaller than the disk ({d.size_gb} GiB): data past the new "
+                           "end is lost; send allow_shrink: true to shrink it anyway")
+    if not shrink:
+        await quotas.check(session, platform, user.user_id, "disk_gib", body.size_gb - d.size_gb)
+    old = d.size_gb
+    d.size_gb, d.size_bytes = body.size_gb, body.size_gb * GIB  # counted against the quota at once
+    d.warning = (f"shrunk from {old} to {body.size_gb} GiB: anything stored past {body.size_gb} GiB is gone"
+                 if shrink else None)
+
+    async def work(progress: Callable[[float], None]) -> None:
+        await images.resize(path_of(platform, d), d.format, body.size_gb * GIB, shrink)
+
+    async def undo(s: AsyncSession, row: Disk) -> None:
+        row.size_gb, row.size_bytes, row.warning = old, old * GIB, None
+
+    return await _begin(platform, session, d, "resizing", "resize", work, undo, old_size_gb=old,
+                        size_gb=body.size_gb)
+
+
+async def convert(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: DiskConvert) -> Disk:
+    d = await get(session, user, ref)
+    _idle(d)
+    if body.format == d.format:
+        raise InvalidInput(f"disk '{d.name}' is already {d.format}")
+    src_fmt, src = d.format, path_of(platform, d)
+
+    async def work(progress: Callable[[float], None]) -> None:
+        dst = path_of(platform, d, body.format)
+        part = dst.with_suffix(".part")
+        try:
+            await images.convert(src, src_fmt, part, body.format, progress)
+            if not await images.identical(src, src_fmt, part, body.format):
+                raise InvalidInput("the converted image differs from the original (qemu-img compare)")
+            part.replace(dst)
+        finally:
+            part.unlink(missing_ok=True)
+        async with platform.db.session() as s:
+            await s.execute(update(Disk).where(Disk.id == d.id).values(format=body.format))
+            await s.commit()
+        src.unlink(missing_ok=True)
+
+    return await _begin(platform, session, d, "converting", "convert", work, None, source_format=src_fmt,
+                        format=body.format)
+
+
+async def clone(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: DiskClone) -> Disk:
+    src = await get(session, user, ref)
+    _idle(src)
+    await quotas.check_many(session, platform, user.user_id, {"disks": 1, "disk_gib": src.size_gb})
+    await _name_free(session, user.user_id, body.name)
+    d = Disk(id=new_id(), user_id=user.user_id, name=body.name, format=src.format, size_gb=src.size_gb,
+             size_bytes=src.size_bytes, status="cloning", operation="clone", progress_percent=0.0)
+    session.add(d)
+    await flush_or_conflict(session, f"you already have a disk named '{body.name}'")
+    src_path, fmt = path_of(platform, src), src.format
+
+    async def work(progress: Callable[[float], None]) -> None:
+        dst = path_of(platform, d)
+        part = dst.with_suffix(".part")
+        try:
+            await images.convert(src_path, fmt, part, fmt, progress)
+            part.replace(dst)
+        finally:
+            part.unlink(missing_ok=True)
+
+    return await _begin(platform, session, d, "cloning", "clone", work, None, source=src.id)
+
+
+async def delete(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> None:
+    d = await get(session, user, ref)
+    _idle(d)
+    await session.delete(d)
+    _record(session, d, "disk.deleted")
+    await session.commit()
+    for fmt in ("qcow2", "raw", "vmdk", "vdi"):
+        path_of(platform, d, fmt).unlink(missing_ok=True)
+
+
+async def info(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> dict[str, object]:
+    d = await get(session, user, ref)
+    _idle(d)
+    found = await images.info(path_of(platform, d), d.format)
+    return {"format": found.get("format"), "virtual_size": found.get("virtual-size"),
+            "actual_size": found.get("actual-size"), "dirty": found.get("dirty-flag", False)}
+
+
+# --- background operations -----------------------------------------------------------------
+Work = Callable[[Callable[[float], None]], Awaitable[None]]
+Undo = Callable[[AsyncSession, Disk], Awaitable[None]]
+
+
+def _tasks(platform: Platform) -> dict[str, asyncio.Task[None]]:
+    return platform.get_or_create("disks.tasks", dict)
+
+
+async def _begin(platform: Platform, session: AsyncSession, d: Disk, status: str, operation: str, work: Work,
+                 undo: Undo | None, **data: object) -> Disk:
+    d.status, d.operation, d.progress_percent, d.error, d.updated_at = status, operation, 0.0, None, utcnow()
+    _record(session, d, f"disk.{operation}_started", **data)
+    await session.commit()
+    _tasks(platform)[d.id] = asyncio.create_task(_run(platform, d.id, d.user_id, operation, work, undo),
+                                                 name=f"disk-{operation}-{d.id}")
+    return d
+
+
+async def _run(platform: Platform, disk_id: str, user_id: str, operation: str, work: Work,
+               undo: Undo | None) -> None:
+    last = [0.0]
+
+    def progress(percent: float) -> None:  # written at most once a second
+        if time.monotonic() - last[0] < 1.0:
+            return
+        last[0] = time.monotonic()
+        asyncio.get_running_loop().create_task(_set(platform, disk_id, progress_percent=min(percent, 99.0),
+                                                    updated_at=utcnow()))
+
+    try:
+        await work(progress)
+    except Exception as exc:  # noqa: BLE001 (any failure ends the operation with the reason)
+        reason = exc.message if isinstance(exc, CumuloError) else f"{type(exc).__name__}: {exc}"
+        async with platform.db.session() as s:
+            row = await s.get(Disk, disk_id)
+            if row is not None:
+                if undo is not None:
+                    await undo(s, row)
+                row.status, row.error, row.updated_at = ("error" if operation == "clone" else "available"), \
+                    f"{operation} failed: {reason}", utcnow()
+                _record(s, row, f"disk.{operation}_failed", reason=reason)
+                await s.commit()
+        log.warning("disk %s: %s failed: %s", disk_id, operation, reason)
+    else:
+        async with platform.db.session() as s:
+            row = await s.get(Disk, disk_id)
+            if row is not None:
+                row.status, row.progress_percent, row.updated_at = "available", 100.0, utcnow()
+                _record(s, row, f"disk.{operation}_done", format=row.format, size_gb=row.size_gb)
+                await s.commit()
+    finally:
+        _tasks(platform).pop(disk_id, None)
+
+
+async def _set(platform: Platform, disk_id: str, **values: object) -> None:
+    with contextlib.suppress(Exception):  # a progress note never fails the operation
+        async with platform.db.session() as s:
+            await s.execute(update(Disk).where(Disk.id == disk_id, Disk.status.in_(WORKING)).values(**values))
+            await s.commit()
+
+
+async def recover(platform: Platform) -> int:
+    """A disk left working by a process that stopped (no task here, untouched for a while) ends in
+    ``error``: its file is as the interrupted qemu-img left it."""
+    running = set(_tasks(platform))
+    async with platform.db.session() as s:
+        stale = (await s.scalars(select(Disk).where(Disk.status.in_(WORKING),
+                                                    Disk.updated_at < utcnow() - STALE_AFTER))).all()
+        for d in stale:
+            if d.id in running:
+                continue
+            d.status, d.error = "error", f"{d.operation} was interrupted (the server stopped); delete or retry"
+            _record(s, d, f"disk.{d.operation}_failed", reason="interrupted")
+        await s.commit()
+        return len(stale)

@@ -146,8 +146,10 @@ def test_plan_limits_are_quotas_and_downgrade_is_refused(billed: Billed) -> None
         async with billed.live.platform.db.session() as session:  # type: ignore[union-attr]
             return await quotas.limits_for(session, billed.live.platform, user_id)
 
-    found = billed.run(limits())  # what GET /quotas reports as the limits
+    found = billed.run(limits())
     assert found["buckets"] == 5 and found["instance_vcpus"] == 2
+    reported = {q["kind"]: q["limit"] for q in client.get("/quotas")}
+    assert reported["buckets"] == 5 and reported["instance_vcpus"] == 2 and reported["queues"] == 100  # a setting
     for i in range(5):
         client.storage.create_bucket(f"b{i}-{uuid.uuid4().hex[:8]}")
     with pytest.raises(ApiError) as err:
@@ -264,6 +266,15 @@ def test_admin_edits_plans_and_prices(billed: Billed) -> None:
     with pytest.raises(ApiError) as err:
         admin.billing.edit_plan("team", limits={"nonsense": 1})
     assert err.value.status == 400
+    with pytest.raises(ApiError) as err:
+        admin.billing.edit_plan("team", limits={"instances": -1})
+    assert err.value.status == 400
+    with pytest.raises(ApiError) as err:
+        admin.billing.edit_plan("Bad Plan!", name="x")
+    assert err.value.status == 400
+    with pytest.raises(ApiError) as err:
+        admin.billing.edit_price("no.such.price", 1)
+    assert err.value.status == 404
     assert admin.billing.edit_price("storage.gib_month", 0.03)["amount"] == 0.03
     client, _ = billed.user("team")
     assert client.billing.balance()["balance"] == 300

@@ -57,6 +57,9 @@ def _check_limits(limits: dict[str, float]) -> None:
     unknown = sorted(set(limits) - set(quotas.registry()))
     if unknown:
         raise InvalidInput(f"limits: unknown quota kinds {', '.join(unknown)} (see GET /quotas)")
+    negative = sorted(kind for kind, value in limits.items() if not 0 <= value < 1e18)
+    if negative:
+        raise InvalidInput(f"limits: {', '.join(negative)} must be 0 or more")
 
 
 async def edit_plan(session: AsyncSession, admin: Principal, plan_id: str, changes: dict[str, Any]) -> Plan:

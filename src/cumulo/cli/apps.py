@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 import time
+from pathlib import Path
 
 import typer
 
@@ -103,6 +106,24 @@ def register(app: typer.Typer) -> None:
                 for line in lines[start:]:
                     print(line)
                 seen = lines or seen
+
+    @apps.command("upload")
+    @output.handle_errors
+    def upload(name: str, path: Path = typer.Argument(Path("."), help="the tree to deploy (.git left out)")) -> None:
+        """Deploy a directory without git (sent as a tarball); the build log streams."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            tar.add(path, arcname=".", filter=lambda info: None if "/.git" in f"/{info.name}" else info)
+        with output.client() as c:
+            for item in c.apps.upload(name, buf.getvalue()):
+                if "log" in item:
+                    if not output.STATE["json"]:
+                        print(item["log"], end="", flush=True)
+                elif "error" in item:
+                    output.err_console.print(f"[red]error:[/] {item['error']['message']}")
+                    raise typer.Exit(1)
+                else:
+                    output.show(item["release"], RELEASE_COLUMNS)
 
     @apps.command("releases")
     @output.handle_errors

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,3 +76,11 @@ class Apps:
 
     def purge_cache(self, app: str) -> None:
         self.c.post(f"/apps/{app}/purge-cache")
+
+    def upload(self, app: str, tarball: bytes, timeout: float = 1200) -> Iterator[dict[str, Any]]:
+        """Deploy a tar or tar.gz of the tree; yields ``{"log": ...}`` items, then ``{"release": ...}``
+        or ``{"error": ...}``."""
+        with self.c.stream("PUT", f"/apps/{app}/source", content=tarball, timeout=timeout) as response:
+            for line in response.iter_lines():
+                if line.strip():
+                    yield json.loads(line)

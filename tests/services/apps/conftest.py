@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,10 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com", "G
 
 @pytest.fixture(scope="session")
 def apps_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = LiveServer(test_settings(str(tmp_path_factory.mktemp("cumulo-apps")), apps_drain_seconds=0.5,
+    # the pip/npm download caches outlive the run (installs stay per app): a rerun downloads nothing
+    cache = Path(tempfile.gettempdir()) / f"cumulo-apps-test-cache-{os.getuid()}"
+    live = LiveServer(test_settings(str(tmp_path_factory.mktemp("cumulo-apps")), apps_cache_dir=str(cache),
+                                    apps_drain_seconds=0.5,
                                     apps_max_file_mb=1, apps_max_source_mb=4, apps_health_seconds=30,
                                     gateway_push_seconds=0.2)).start()
     yield live

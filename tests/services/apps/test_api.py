@@ -168,7 +168,7 @@ def test_other_branches_do_not_deploy(owner: Client, unsafe: Repo) -> None:
 
 def test_one_deploy_at_a_time(owner: Client, tmp_path: Path) -> None:
     app = owner.apps.create("slow")
-    first = new_repo(tmp_path / "a", owner, app, {"Dockerfile": "FROM cumulo/busybox\nRUN sleep 8\n"
+    first = new_repo(tmp_path / "a", owner, app, {"Dockerfile": "FROM cumulo/busybox\nRUN sleep 4\n"
                                                   "CMD [\"sh\", \"-c\", \"sleep 3600\"]\n", "Procfile": "worker: x"})
     result: dict[str, Any] = {}
     thread = threading.Thread(target=lambda: result.setdefault("push", first.push()))
@@ -213,8 +213,6 @@ def test_deploy_from_a_git_url(apps_server: LiveServer, owner: Client, tmp_path:
         assert owner.post("/apps/deploy", {"name": "fromurl"})["status"] == "building"
         serves(apps_server, app["subdomain"], "from git_url v2", timeout=120)
         assert [a["name"] for a in owner.get("/apps/list") if a["name"] == "fromurl"] == ["fromurl"]
-        assert owner.post("/apps/stop", {"app_id": app["app_id"]})["status"] == "stopped"
-        assert owner.post("/apps/start", {"name": "fromurl"})["status"] == "running"
         assert isinstance(owner.get(f"/apps/{app['app_id']}/logs"), list)
     finally:
         server.shutdown()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cumulo.client import Client
 from cumulo.testing.server import LiveServer
 from tests.cli.conftest import _runner
+from tests.services.apps.conftest import serves
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("apps")]
 
@@ -39,3 +41,25 @@ def test_apps_cli(tmp_path: Path, apps_server: LiveServer, owner: Client) -> Non
     assert js("apps", "delete", "clitool", "--yes") == {"deleted": "clitool"}
     missing = cli("apps", "status", "clitool", ok=False)
     assert missing.exit_code != 0 and "not found" in missing.output
+
+
+def test_apps_upload_deploys_a_directory_without_git(tmp_path: Path, apps_server: LiveServer, owner: Client) -> None:
+    cli = _runner(tmp_path, apps_server, owner.api_key or "")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<p>uploaded ok</p>\n")
+    owner.apps.create("upl")
+    result = cli("apps", "upload", "upl", str(site))
+    assert "static app detected" in result.output and "v1 is live" in result.output
+    serves(apps_server, owner.apps.get("upl")["subdomain"], "uploaded ok")
+    release = owner.apps.releases("upl")[0]
+    assert release["version"] == 1 and len(release["git_rev"]) == 40
+    (site / "index.html").unlink()
+    (site / "nothing.txt").write_text("?\n")
+    failed = cli("apps", "upload", "upl", str(site), ok=False)
+    assert failed.exit_code != 0 and "cannot tell what this app is" in failed.output
+    assert "uploaded ok" in serves(apps_server, owner.apps.get("upl")["subdomain"], "uploaded ok").text
+    stranger_status = httpx.put(f"{apps_server.url}/apps/upl/source", content=b"x",
+                                headers={"X-API-Key": "cml_wrong"}).status_code
+    assert stranger_status == 401
+    owner.apps.delete("upl")

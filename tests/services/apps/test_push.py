@@ -140,12 +140,12 @@ def test_rollback_serves_the_old_code_without_a_rebuild(apps_server: LiveServer,
 
 
 def test_stop_and_start(apps_server: LiveServer, owner: Client, flask_app: dict[str, Any]) -> None:
-    assert owner.apps.stop("web")["status"] == "stopped"
+    assert owner.post("/apps/stop", {"name": "web"})["status"] == "stopped"  # the seed's path
     from cumulo.testing import eventually
 
     eventually(lambda: through_caddy(apps_server, flask_app["subdomain"]).status_code != 200, timeout=30,
                what="the stopped app no longer served")
-    assert owner.apps.start("web")["status"] == "running"
+    assert owner.post("/apps/start", {"app_id": flask_app["id"]})["status"] == "running"
     serves(apps_server, flask_app["subdomain"], "flask v1")
     assert any("GET / HTTP" in line or "Booting worker" in line or "Listening" in line
                for line in owner.apps.logs("web"))

@@ -5,15 +5,22 @@ app's Git remote over smart HTTP (``/git/<name>.git``: HTTP Basic, the API key a
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import json
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep, authenticate
-from cumulo.core.errors import CumuloError, InvalidInput, NotFound
-from cumulo.services.apps import git, service
+from cumulo.core.errors import CumuloError, InvalidInput, NotFound, PayloadTooLarge
+from cumulo.services.apps import git, pipeline, service
 from cumulo.services.apps.schemas import (
     AppCreate,
     AppOut,
@@ -27,7 +34,8 @@ from cumulo.services.apps.schemas import (
 )
 
 router = APIRouter(tags=["apps"])
-STREAMED = (("POST", "/git/"),)  # a push streams its pack to git (CUMULO_APPS_MAX_PUSH_MB)
+# a push streams its pack to git, a source upload to disk (both CUMULO_APPS_MAX_PUSH_MB)
+STREAMED = (("POST", "/git/"), ("PUT", "/apps/"))
 RESERVED = {"list", "create", "deploy", "start", "stop"}
 
 
@@ -194,6 +202,51 @@ async def remove_domain(app: str, hostname: str, user: UserDep, platform: Platfo
                         session: SessionDep) -> Response:
     await service.remove_domain(platform, session, user, app, hostname)
     return Response(status_code=204)
+
+
+@router.put("/apps/{app}/source", status_code=201, response_class=StreamingResponse,
+            responses={201: {"content": {"application/x-ndjson": {}}}},
+            summary="deploy a tarball (tar or tar.gz of the tree) without git: the build log streams as NDJSON")
+async def upload_source(app: str, request: Request, user: UserDep, platform: PlatformDep,
+                        session: SessionDep) -> StreamingResponse:
+    found = await service.get(session, user, app)
+    cap = platform.settings.apps_max_push_mb * 1024 * 1024
+    work = Path(tempfile.mkdtemp(prefix="upload-", dir=pipeline._tmp(platform)))
+    archive = work / "source.tar"
+    size = 0
+    try:
+        with open(archive, "wb") as fh:  # noqa: ASYNC230 - a local temp file
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > cap:
+                    raise PayloadTooLarge(f"an upload is at most {cap // (1024 * 1024)} MB (CUMULO_APPS_MAX_PUSH_MB)")
+                fh.write(chunk)
+        if not size:
+            raise InvalidInput("send the tree as a tar or tar.gz body")
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    app_id = found.id
+
+    async def deploy() -> dict[str, Any]:
+        try:
+            release = await service.upload(platform, user, app_id, archive, lines.put_nowait)
+            return {"release": service.release_out(release, release.id).model_dump(mode="json")}
+        except CumuloError as exc:
+            return {"error": {"code": exc.code, "message": exc.message}}
+        finally:
+            lines.put_nowait(None)
+            shutil.rmtree(work, ignore_errors=True)
+
+    task = asyncio.create_task(deploy())
+
+    async def stream() -> AsyncIterator[bytes]:
+        while (line := await lines.get()) is not None:
+            yield (json.dumps({"log": line}) + "\n").encode()
+        yield (json.dumps(await task) + "\n").encode()
+
+    return StreamingResponse(stream(), status_code=201, media_type="application/x-ndjson")
 
 
 # --- the Git remote --------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ class Built:
 
 
 def app_dir(platform: Platform, app_id: str) -> Path:
-    return platform.settings.data_dir / "apps" / "cache" / app_id
+    s = platform.settings
+    return (Path(s.apps_cache_dir) if s.apps_cache_dir else s.data_dir / "apps" / "cache") / app_id
 
 
 def purge_cache(platform: Platform, app_id: str) -> None:
@@ -57,26 +58,30 @@ def _principal(app: App) -> Principal:
     return Principal(user_id=app.user_id, email="", name="", role="user", key_id="")
 
 
-def _generated(base: str, plan: detect.Plan, deps_dir: str | None, git_rev: str) -> str:
+def _label_line(labels: dict[str, str]) -> str:
+    return "LABEL " + " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))
+
+
+def _generated(base: str, plan: detect.Plan, deps_dir: str | None, labels: dict[str, str]) -> str:
+    """Everything but the app's own files comes first (cached from one push to the next): the only
+    step a code-only push runs is the last ``COPY``. ``PORT`` and ``GIT_REV`` come at run time."""
     lines = [f"FROM {base}"]
     if plan.app_type == "static":
         lines += ["RUN rm -f /etc/nginx/sites-enabled/default",
-                  "COPY .cumulo/site.conf /etc/nginx/sites-enabled/default",
+                  "COPY .cumulo/site.conf /etc/nginx/sites-enabled/default", _label_line(labels),
                   "COPY app/ /var/www/html/"]
-    elif plan.app_type == "nodejs":
+        return "\n".join(lines) + "\n"
+    if plan.app_type == "nodejs":
         lines += ["WORKDIR /app"]
         if deps_dir:
             lines += ["COPY deps/ /app/node_modules/"]
-        lines += ["COPY app/ /app/", "ENV NODE_ENV=production PATH=/app/node_modules/.bin:$PATH"]
+        lines += [f"ENV NODE_ENV=production PATH=/app/node_modules/.bin:$PATH PORT={PORT}"]
     else:
         lines += ["WORKDIR /app"]
         if deps_dir:
-            lines += ["COPY deps/ /opt/cumulo-deps/",
-                      "ENV PYTHONPATH=/opt/cumulo-deps PATH=/opt/cumulo-deps/bin:$PATH"]
-        lines += ["COPY app/ /app/", "ENV PYTHONUNBUFFERED=1"]
-    lines += [f"ENV PORT={PORT} GIT_REV={git_rev}"]
-    if plan.app_type != "static":
-        lines += [f"CMD {json.dumps(['/bin/sh', '-c', plan.command or 'exit 1'])}"]
+            lines += ["COPY deps/ /opt/cumulo-deps/"]
+        lines += [f"ENV PYTHONPATH=/opt/cumulo-deps PATH=/opt/cumulo-deps/bin:$PATH PYTHONUNBUFFERED=1 PORT={PORT}"]
+    lines += [f"CMD {json.dumps(['/bin/sh', '-c', plan.command or 'exit 1'])}", _label_line(labels), "COPY app/ /app/"]
     return "\n".join(lines) + "\n"
 
 
@@ -93,9 +98,9 @@ async def _dockerfile_build(platform: Platform, app: App, tree: Path, tag: str, 
         for n, engine_id in enumerate(plan.keep):  # the owner's images it uses stay while it builds
             await driver.tag_image(engine_id, f"cumulo-build/{app.id}:{n}")
             held.append(f"cumulo-build/{app.id}:{n}")
-        dockerfile = plan.dockerfile + f"ENV PORT={PORT} GIT_REV={git_rev}\n"
+        dockerfile = plan.dockerfile + f"ENV PORT={PORT} GIT_REV={git_rev}\n{_label_line(labels)}\n"
         ctx = await asyncio.to_thread(source.context, dockerfile, [(tree, "", {".git", "Dockerfile"})])
-        await driver.build_image(ctx, tag, labels, on_log=log, memory_mb=platform.settings.image_build_memory_mb,
+        await driver.build_image(ctx, tag, {}, on_log=log, memory_mb=platform.settings.image_build_memory_mb,
                                  network=platform.settings.image_build_network)
     finally:
         for held_tag in held:
@@ -136,14 +141,14 @@ async def build(platform: Platform, app: App, tree: Path, number: int, git_rev: 
                 deps_dir, reused = await deps.node(cache, manifest, lock, s.apps_npm, log,
                                                    s.apps_build_timeout_seconds)
                 log("       dependencies unchanged: reusing the cached install\n" if reused else "")
-        dockerfile = _generated(base_id, plan, str(deps_dir) if deps_dir else None, git_rev)
+        dockerfile = _generated(base_id, plan, str(deps_dir) if deps_dir else None, labels)
         trees = [(tree, "app", SKIP)]
         if deps_dir is not None:
             trees.insert(0, (deps_dir, "deps", set()))
         ctx = await asyncio.to_thread(source.context, dockerfile, trees,
                                       {".cumulo/site.conf": NGINX_SITE} if plan.app_type == "static" else None)
         log("-----> Building the image\n")
-        await driver.build_image(ctx, tag, labels, on_log=lambda line: log("       " + line),
+        await driver.build_image(ctx, tag, {}, on_log=lambda line: log("       " + line),
                                  memory_mb=s.image_build_memory_mb, network=s.image_build_network)
     info = await driver.image(tag)
     if info is None:

@@ -22,7 +22,7 @@ from cumulo.services.apps import pipeline, runtime
 from cumulo.services.apps.models import App, Release
 
 log = logging.getLogger("cumulo.apps")
-HEAL_SECONDS = 10.0
+HEAL_SECONDS = 5.0
 
 
 async def heal(platform: Platform) -> None:

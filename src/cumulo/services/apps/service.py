@@ -411,3 +411,16 @@ async def redeploy(platform: Platform, session: AsyncSession, user: Principal, r
     task.add_done_callback(tasks.discard)
     app.status = "building"
     return app
+
+
+async def upload(platform: Platform, user: Principal, app_id: str, archive: Path,
+                 log_fn: Callable[[str], None]) -> Release:
+    """Deploy a tarball (``PUT /apps/{app}/source``) as a push would; ``GIT_REV`` is its SHA-1."""
+    import hashlib
+
+    digest = hashlib.sha1(usedforsecurity=False)
+    with open(archive, "rb") as fh:  # noqa: ASYNC230 - a local temp file
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    async with pipeline.deploy_lock(platform, app_id):
+        return await pipeline.build_and_release(platform, app_id, archive, digest.hexdigest(), log_fn)

@@ -24,7 +24,7 @@ def unpack(archive: Path, dest: Path, max_file: int, max_total: int) -> None:
     count = 0
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        tar = tarfile.open(archive, mode="r:")  # noqa: SIM115 - closed by the with below
+        tar = tarfile.open(archive, mode="r:*")  # noqa: SIM115 - closed by the with below
     except (tarfile.TarError, OSError) as exc:
         raise InvalidInput(f"the pushed tree cannot be read: {exc}") from None
     with tar:

@@ -57,6 +57,10 @@ class Databases:
             body["public"] = public
         return self.c.post(f"/databases/{db}/restore", body, timeout=LONG)  # type: ignore[no-any-return]
 
+    def import_dump(self, db: str, bucket: str, key: str) -> dict[str, Any]:
+        return self.c.post(f"/databases/{db}/import", {"bucket": bucket, "key": key},  # type: ignore[no-any-return]
+                           timeout=LONG)
+
     def logs(self, db: str, tail: int = 200) -> str:
         return self.c.get(f"/databases/{db}/logs", params={"tail": tail})  # type: ignore[no-any-return]
 

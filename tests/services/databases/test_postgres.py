@@ -5,6 +5,7 @@ backup restores into a new database with the same rows; the password never leaks
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import psycopg
@@ -82,6 +83,22 @@ def test_killed_and_removed_containers_are_healed(stack: Stack, pg: dict[str, An
     assert rows_soon(stack, pg["id"], pg["password"]) == EXPECTED
 
 
+def test_storage_grows_online_and_never_shrinks(stack: Stack, pg: dict[str, Any]) -> None:
+    def disk_kib() -> int:
+        out = stack.container(pg["id"]).exec_run(["df", "-k", "/var/lib/postgresql/data"]).output.decode()
+        return int(out.splitlines()[1].split()[1])
+
+    before = disk_kib()
+    grown = stack.client.databases.update(pg["id"], storage_gb=2)
+    assert grown["storage_gb"] == 2 and grown["status"] == "available"
+    if grown["storage_size_enforced"]:  # a loop-device disk: the file system itself is bigger now
+        assert before < 1024 ** 2 < disk_kib() <= 2 * 1024 ** 2
+    with pytest.raises(ApiError) as err:
+        stack.client.databases.update(pg["id"], storage_gb=1)
+    assert err.value.status == 400
+    assert rows(pg, pg["password"]) == EXPECTED  # no restart was needed
+
+
 def test_backup_then_restore_makes_a_new_database_with_the_same_rows(stack: Stack, pg: dict[str, Any]) -> None:
     backup = stack.client.databases.backup(pg["id"])
     assert backup["status"] == "available" and backup["bytes"] > 0 and backup["kind"] == "manual"
@@ -100,6 +117,19 @@ def test_backup_then_restore_makes_a_new_database_with_the_same_rows(stack: Stac
     with pytest.raises(ApiError) as err:
         stack.client.databases.get(copy["id"])
     assert err.value.status == 404
+
+
+def test_import_a_dump_the_user_uploaded(stack: Stack, pg: dict[str, Any]) -> None:
+    bucket = f"imports-{uuid.uuid4().hex[:10]}"
+    stack.client.storage.create_bucket(bucket)
+    stack.client.storage.put(bucket, "seed.sql", b"CREATE TABLE imported (x int); INSERT INTO imported VALUES (42);\n")
+    assert stack.client.databases.import_dump(pg["id"], bucket, "seed.sql")["status"] == "available"
+    with connect(pg, pg["password"]) as conn:
+        assert conn.execute("SELECT x FROM imported").fetchall() == [(42,)]
+    with pytest.raises(ApiError) as err:
+        stack.client.databases.import_dump(pg["id"], bucket, "missing.sql")
+    assert err.value.status == 404
+    assert rows(pg, pg["password"]) == EXPECTED
 
 
 def test_rotated_password_replaces_the_old_one(stack: Stack, pg: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from cumulo.services.databases.schemas import (
     DatabaseOut,
     DatabaseUpdate,
     DeleteIn,
+    ImportIn,
     RestoreIn,
     RotatedOut,
 )
@@ -108,3 +109,10 @@ async def restore_database(database: str, body: RestoreIn, user: UserDep, platfo
                            session: SessionDep) -> DatabaseCreated:
     db, password = await backups.restore(platform, session, user, database, body)
     return DatabaseCreated(**service.database_out(platform, db).model_dump(), password=password)
+
+
+@router.post("/databases/{database}/import", response_model=DatabaseOut)
+async def import_dump(database: str, body: ImportIn, user: UserDep, platform: PlatformDep,
+                      session: SessionDep) -> DatabaseOut:
+    return service.database_out(platform, await backups.import_dump(platform, session, user, database, body.bucket,
+                                                                    body.key))

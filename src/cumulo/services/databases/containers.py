@@ -32,6 +32,10 @@ T = TypeVar("T")
 SECRETS_AT = "/run/secrets"
 
 
+class NotRunning(Unavailable):
+    """The container stopped or disappeared (e.g. while waiting for its server): try again."""
+
+
 @dataclass
 class Spec:
     name: str  # the container's name
@@ -171,7 +175,7 @@ class Containers(LazyDocker):
         def execute() -> tuple[int, str]:
             c = self._get(name)
             if c is None or c.status != "running":
-                return 125, "not running"
+                raise NotRunning(f"{name} is {'gone' if c is None else c.status}")
             code, out = c.exec_run(argv, user=user or "", environment=env)
             return int(code or 0), (out or b"").decode(errors="replace")
         return await self._thread(f"running {argv[0]} in {name}", execute)

@@ -129,10 +129,14 @@ def dump_command(e: Engine, database: str, username: str) -> tuple[list[str], st
     return ["mariadb-dump", "--single-transaction", "--routines", "--triggers", "--events", database], "root"
 
 
-def restore_command(e: Engine, database: str, username: str, path: str) -> tuple[list[str], str | None]:
-    if e is POSTGRES:
+def restore_command(e: Engine, database: str, username: str, path: str,
+                    custom: bool = True) -> tuple[list[str], str | None]:
+    """Load the dump at ``path``: ``pg_restore`` for PostgreSQL's custom format, else plain SQL."""
+    if e is POSTGRES and custom:
         return ["pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "-U", username, "-d", database,
                 path], "postgres"
+    if e is POSTGRES:
+        return ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-U", username, "-d", database, "-f", path], "postgres"
     return ["sh", "-c", 'mariadb "$1" < "$2"', "restore", database, path], "root"
 
 

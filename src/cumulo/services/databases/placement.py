@@ -4,9 +4,12 @@ Secrets Manager secret that keeps it for the user."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
 import secrets as pysecrets
 import string
+import subprocess
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +19,7 @@ from cumulo.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from cumulo.core.principal import Principal
 from cumulo.drivers.compute import secretfiles
 from cumulo.drivers.compute.base import ComputeDriver
-from cumulo.drivers.volume.loop import LoopVolumes
+from cumulo.drivers.volume.loop import GIB, LoopVolumes, run
 from cumulo.platform import Platform
 from cumulo.services.databases.containers import Containers
 from cumulo.services.secrets import service as secrets
@@ -89,6 +92,39 @@ async def make_disk(platform: Platform, kind: str, resource_id: str, user_id: st
 
 async def heal_disk(platform: Platform, kind: str, resource_id: str, user_id: str, backend: str) -> None:
     await volumes.driver(platform).ensure(resource_id, backend, labels(platform, kind, resource_id, user_id))
+
+
+async def grow_disk(platform: Platform, resource_id: str, backend: str, size_gb: int, *, offline: bool) -> None:
+    """Grow a size-enforced disk: its file, then the ext4 inside, online (the mounted file system,
+    where the kernel lets this process) or offline (unmounted: the caller stopped its container;
+    ``heal_disk`` mounts it again). A ``plain`` disk has no size to change."""
+    if backend != "loop":
+        return
+    drv = volumes.driver(platform)
+    image, mnt = drv.image(resource_id), drv.mountpoint(resource_id)
+
+    def devices() -> list[str]:
+        return run("losetup", "-j", str(image), "-O", "NAME", "-n").split()
+
+    def grow() -> None:
+        if image.stat().st_size < size_gb * GIB:
+            with open(image, "r+b") as fh:
+                fh.truncate(size_gb * GIB)
+        if not offline:
+            for device in devices():
+                run("losetup", "-c", device)
+                run("resize2fs", device)
+            return
+        if os.path.ismount(mnt):
+            run("umount", str(mnt))
+        for device in devices():
+            run("losetup", "-d", device)
+        checked = subprocess.run(["e2fsck", "-f", "-y", str(image)], capture_output=True, text=True, check=False)
+        if checked.returncode not in (0, 1):  # 1: errors corrected
+            raise Unavailable(f"e2fsck of the disk failed: {(checked.stderr or checked.stdout).strip()[:300]}")
+        run("resize2fs", str(image))
+
+    await asyncio.to_thread(grow)
 
 
 async def drop_disk(platform: Platform, resource_id: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from cumulo.core.errors import CumuloError
 from cumulo.platform import Platform
@@ -40,7 +41,10 @@ def register(platform: Platform) -> None:
             if any(getattr(db, k) != v for k, v in changes.items() if k != "updated_at"):
                 for key, value in changes.items():
                     setattr(db, key, value)
-                await session.commit()
+                try:
+                    await session.commit()
+                except StaleDataError:
+                    return  # deleted meanwhile: its delete removed the container
 
     async def remove_orphans() -> None:
         """Containers of this installation whose database is gone (a delete interrupted midway)."""

@@ -105,6 +105,11 @@ class BackupOut(BaseModel):
     created_at: dt.datetime
 
 
+class ImportIn(Strict):
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+
+
 class RestoreIn(Strict):
     backup_id: str = Field(max_length=80)
     name: str = Field(pattern=NAME, description="name of the new database")

@@ -182,12 +182,13 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
     e = engines.engine(db.engine)
     memory = body.memory_mb if body.memory_mb is not None else db.memory_mb
     params = e.validate(body.parameters if body.parameters is not None else (db.parameters or {}), memory)
+    changes: dict[str, Any] = {}
     if body.storage_gb is not None and body.storage_gb != db.storage_gb:
         if body.storage_gb < db.storage_gb:
             raise InvalidInput(f"storage_gb can only grow (it is {db.storage_gb}); a disk is never shrunk")
-        raise InvalidInput("growing storage_gb of a running database is not supported yet on this installation: "
-                           "back it up and restore it into a larger database")
-    changes: dict[str, Any] = {}
+        placement.check_storage(platform, body.storage_gb)
+        await _grow(platform, session, db, body.storage_gb)
+        changes["storage_gb"] = body.storage_gb
     for field, value in (("cpus", body.cpus), ("memory_mb", body.memory_mb),
                          ("backup_retention_days", body.backup_retention_days),
                          ("backup_window", body.backup_window)):
@@ -206,6 +207,22 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
         await _bring_up_or_fail(platform, session, db)  # the container is made again from the new spec
         await session.commit()
     return db
+
+
+async def _grow(platform: Platform, session: AsyncSession, db: ManagedDatabase, size_gb: int) -> None:
+    """Online when the kernel lets Cumulo resize a mounted file system, else with the server
+    stopped for the resize (a restart of a few seconds, as a storage change on a small RDS class)."""
+    try:
+        await placement.grow_disk(platform, db.id, db.disk_backend, size_gb, offline=False)
+        return
+    except CumuloError:
+        pass
+    await placement.containers(platform).stop(convergence.container_name(db.id))
+    await placement.grow_disk(platform, db.id, db.disk_backend, size_gb, offline=True)
+    if db.status == AVAILABLE:
+        await _bring_up_or_fail(platform, session, db)
+    else:
+        await placement.heal_disk(platform, convergence.KIND, db.id, db.user_id, db.disk_backend)
 
 
 async def rotate(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> tuple[ManagedDatabase, str]:

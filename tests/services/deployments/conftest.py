@@ -15,7 +15,10 @@ from cumulo.testing.server import LiveServer
 from tests.conftest import register_and_login
 from tests.services.lb.conftest import APP, IMAGE
 
-FAST_CHECK = {"http_path": "/health", "port": 8000, "interval_seconds": 1, "timeout_seconds": 0.8, "retries": 2}
+# short, but tolerant of a loaded machine (a slow answer is not a failed rollout)
+FAST_CHECK = {"http_path": "/health", "port": 8000, "interval_seconds": 1, "timeout_seconds": 1, "retries": 3}
+LB_CHECK = {"path": "/health", "interval_seconds": 1, "timeout_seconds": 0.9, "healthy_threshold": 2,
+            "unhealthy_threshold": 3}
 
 
 def spec(name: str = "v1", *, sick: bool = False, **extra: Any) -> dict[str, Any]:
@@ -56,13 +59,22 @@ def containers(dep_id: str) -> list[Any]:
 def settled(client: Client, dep_id: str, revision: int | None = None, ready: int | None = None,
             timeout: float = 90) -> dict[str, Any]:
     """Wait until the deployment is RUNNING (at ``revision``, with ``ready`` ready replicas)."""
+    last: list[dict[str, Any]] = []
+
     def check() -> dict[str, Any] | None:
         d = client.deployments.get(dep_id)
+        last[:] = [d]
         want = d["replicas"] if ready is None else ready
         ok = d["status"] == "RUNNING" and d["ready_replicas"] == want and len(d["members"]) == want
         return d if ok and (revision is None or d["revision"] == revision) else None
 
-    return eventually(check, timeout, interval=0.2, what=f"deployment {dep_id} running")
+    try:
+        return eventually(check, timeout, interval=0.2, what=f"deployment {dep_id} running")
+    except AssertionError as exc:
+        d = last[0] if last else {}
+        state = {k: d.get(k) for k in ("status", "status_reason", "revision", "ready_replicas")}
+        members = [(m["name"], m["state"], m["in_load_balancer"], m["last_error"]) for m in d.get("members", [])]
+        raise AssertionError(f"{exc}: {state} {members}") from None
 
 
 def remove(client: Client, dep_id: str) -> None:

@@ -12,7 +12,6 @@ from cumulo.testing.server import LiveServer
 from cumulo.testing.server import test_settings as settings_for
 from tests.conftest import _create_pg_database, register_and_login
 from tests.services.deployments.test_replicas import (  # noqa: F401 - collected here with the fixtures below
-    test_a_replica_crashing_at_start_is_restarted_with_backoff,
     test_bad_specs_are_400_and_create_nothing,
 )
 

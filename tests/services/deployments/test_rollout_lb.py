@@ -11,14 +11,14 @@ import pytest
 
 from cumulo.client import Client
 from cumulo.testing import eventually
-from tests.services.deployments.conftest import containers, remove, settled, spec
-from tests.services.lb.conftest import FAST, Front
+from tests.services.deployments.conftest import LB_CHECK, containers, remove, settled, spec
+from tests.services.lb.conftest import Front
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("deployments-lb")]
 
 
 def test_an_update_under_load_through_the_load_balancer_loses_no_request(owner: Client) -> None:
-    lb = owner.lb.create("deplb", health_check=FAST, deregistration_delay_seconds=3)
+    lb = owner.lb.create("deplb", health_check=LB_CHECK, deregistration_delay_seconds=3)
     dep = owner.deployments.create("front", replicas=3, load_balancer_id=lb["id"], **spec("v1"))
     front = Front(lb)
     results: list[tuple[int, str]] = []

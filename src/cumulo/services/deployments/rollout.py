@@ -49,6 +49,7 @@ log = logging.getLogger("cumulo.deployments")
 DRAIN_SETTLE = 2.0  # seconds past the balancer's delay before a drained replica goes (the proxy's push)
 MAX_BACKOFF = 30.0  # a crash-looping revision is restarted at most this often (0, 1, 2, 4 ... seconds)
 STABLE_SECONDS = 10.0  # a replica healthy this long ends the backoff
+NO_CHECK_READY = 2.0  # without a health check, a replica is healthy once it ran this long
 
 
 def _client(platform: Platform) -> Any:
@@ -169,8 +170,10 @@ class Pass:
 
         results = await asyncio.gather(*(one(r) for r in due))
         for r, error in zip(due, results, strict=True):
-            r.checked_at = self.now
             hc = self.specs[r.revision].get("health_check") or {}
+            if not hc and (self.now - aware(r.started_at)).total_seconds() < NO_CHECK_READY:  # type: ignore[operator]
+                continue  # without a check: healthy once it has kept running a moment
+            r.checked_at = self.now
             if error is None:
                 r.failures, r.last_error = 0, None
                 if r.state == "starting":

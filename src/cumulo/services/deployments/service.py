@@ -272,7 +272,10 @@ async def delete(platform: Platform, session: AsyncSession, user: Principal, ref
 # --- reads -----------------------------------------------------------------------------------------
 
 async def render(session: AsyncSession, dep: Deployment) -> DeploymentOut:
-    rev = await revision_of(session, dep)
+    try:
+        spec = (await revision_of(session, dep)).spec
+    except NotFound:  # removed a moment ago, with its deployment (read between the two)
+        spec = {}
     reps = await replicas_of(session, dep.id, live=True)
     members = []
     for r in reps:
@@ -290,7 +293,7 @@ async def render(session: AsyncSession, dep: Deployment) -> DeploymentOut:
     ready = sum(1 for r in reps if r.revision == dep.revision and r.state == "healthy")
     return DeploymentOut(
         id=dep.id, name=dep.name, replicas=dep.replicas, ready_replicas=ready, status=dep.status,  # type: ignore[arg-type]
-        status_reason=dep.status_reason, revision=dep.revision, spec=rev.spec, update=dep.update_config,
+        status_reason=dep.status_reason, revision=dep.revision, spec=spec, update=dep.update_config,
         vpc_id=dep.vpc_id, load_balancer_id=dep.load_balancer_id, paused=dep.paused, members=members,
         created_at=aware(dep.created_at), updated_at=aware(dep.updated_at))  # type: ignore[arg-type]
 

@@ -6,12 +6,20 @@ escape it. Every method is a coroutine and never blocks the event loop. Engine f
 ``InvalidInput`` (the engine refused the request as malformed) and ``Unavailable`` (the engine does
 not answer).
 
-Guarantees every driver keeps (the contract tests check them):
+``ComputeDriver`` is the three contracts of ``contract.py`` at once (``ContainerRuntime``,
+``ImageStore``, ``StatsSource``); ask for one of them where only that part is needed.
+
+Guarantees every driver keeps (``tests/drivers/conformance/`` checks them, over every driver and
+the fake in ``cumulo.testing.fakes``):
 
 - ``create`` either returns a created container or leaves nothing behind.
 - ``destroy`` and ``remove_image`` succeed when the object is already gone.
 - ``stop`` of a stopped container and ``start`` of a running one succeed and change nothing.
-- ``find`` returns ``None`` for a missing container instead of raising.
+- ``find`` returns ``None`` for a missing container instead of raising; ``image`` returns ``None``
+  for a missing image; the other calls on a missing container (``start``, ``stop``, ``logs``,
+  ``stats``, ``run_command``, ``restart``) raise ``NotFound``; an unknown image given to ``create`` or
+  ``tag_image`` is ``InvalidInput`` (the caller named it); ``run_command`` in a container that is not
+  running is ``Conflict``.
 - Every object a driver creates carries the labels it was given, so ``list`` by label finds it.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,8 @@ import httpx
 import pytest
 
 from cumulo.client.base import ApiError
+from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_RESOURCE, ContainerSpec
+from cumulo.services.compute.vms import LABEL_BACKEND, vm_driver
 from cumulo.testing.polling import eventually, eventually_served
 from cumulo.testing.server import LiveServer
 from cumulo.testing.server import test_settings as settings_for
@@ -21,9 +24,11 @@ from tests.conftest import register_and_login
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("vms")]
 BOOT = 240  # seconds a boot may take on a loaded 2-core CI machine under TCG
-# the guest's main command: count boots on the root disk, then serve the count over HTTP
+# the guest's main command: count boots on the root disk, serve the count over HTTP, and leave a shell
+# on the serial console
 COMMAND = ["sh", "-c", ("n=$(cat /boots 2>/dev/null || echo 0); n=$((n+1)); echo $n > /boots; mkdir -p /www; "
-           "cp /boots /www/boots; echo vm-page > /www/index.html; sync; exec httpd -f -p 80 -h /www")]
+           "cp /boots /www/boots; echo vm-page > /www/index.html; sync; httpd -p 80 -h /www; exec sh")]
+PASSWORD = f"pw-{uuid.uuid4().hex[:12]}"
 
 
 class Env:
@@ -74,13 +79,30 @@ def qemu_pid(env: Env, inst: dict[str, Any]) -> int:
 
 def test_launch_serves_a_guest_service_on_a_published_port(env: Env) -> None:
     vm = env.client.instances.launch("vm1", "cumulo/busybox", backend="vm", memory_mb=256, cpus=1, ports="0:80",
-                                     command=COMMAND)
+                                     command=COMMAND, password=PASSWORD)
     assert vm["backend"] == "vm" and vm["accelerator"] in ("kvm", "tcg")
     assert env.client.instances.wait(vm["id"], {"RUNNING"}, timeout=60)["status"] == "RUNNING"
     assert eventually_served(lambda: page(vm), timeout=BOOT) == "vm-page"
     assert page(vm, "/boots") == "1"
     env.vm = env.client.instances.get(vm["id"])
     assert "cumulo: starting the guest's main command" in env.client.instances.logs(vm["id"], tail=50)
+
+
+def test_serial_console_shell_and_the_root_password(env: Env) -> None:
+    seen = b""
+    with env.client.instances.console(env.vm["id"]) as ws:
+        ws.send(b"echo answer-$((6*7)); grep ^root: /etc/shadow\n")
+        while b"answer-42" not in seen or b"root:$6$" not in seen:
+            seen += ws.recv(timeout=60)
+    shadow = seen.decode(errors="replace").split("root:", 2)[-1].split(":")[0]
+    salt = shadow.split("$")[2]
+    expected = subprocess.run(["busybox", "mkpasswd", "-m", "sha512", PASSWORD, salt], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    assert shadow == expected  # the guest's root password is the one given at launch
+    for path in (Path(env.data_dir) / "vm").rglob("*"):  # never written to the VM's files on the host
+        if path.is_file() and path.stat().st_size < 2**20:
+            assert PASSWORD.encode() not in path.read_bytes(), path
+    assert PASSWORD not in str(env.client.instances.get(env.vm["id"]))
 
 
 def test_stats_of_a_vm(env: Env) -> None:
@@ -138,3 +160,23 @@ def test_a_killed_qemu_turns_the_instance_error_with_a_reason(env: Env) -> None:
     env.client.instances.terminate(env.vm["id"])
     machines = Path(env.data_dir).resolve() / "vm" / "machines"
     assert list(machines.glob("*/vm.json")) == []
+
+
+def test_orphan_vms_of_this_installation_are_removed(env: Env) -> None:
+    platform = env.server.platform
+    driver = vm_driver(platform)
+
+    def spec(name: str, installation: str) -> ContainerSpec:
+        return ContainerSpec(name=name, image="cumulo/busybox", labels={
+            LABEL_INSTALLATION: installation, LABEL_KIND: "instance", LABEL_RESOURCE: "gone", LABEL_BACKEND: "vm"})
+
+    orphan, foreign = f"cumulo-{env.installation}-orphan", f"cumulo-x{env.installation}-foreign"
+    env.server.call(driver.create(spec(orphan, env.installation)))
+    env.server.call(driver.create(spec(foreign, f"x{env.installation}")))  # another installation's: kept
+    runs = platform.runner.loops["compute.reconcile"].runs
+    platform.runner.wake("compute.reconcile")
+    eventually(lambda: platform.runner.loops["compute.reconcile"].runs >= runs + 2, timeout=60)
+    assert not driver.owns(orphan)
+    assert driver.owns(foreign)
+    env.server.call(driver.destroy(foreign))
+    assert not driver.owns(foreign)

@@ -66,7 +66,7 @@ def capacity(client: Client, group_id: str, n: int) -> dict[str, Any]:
 def test_cpu_load_scales_out_within_bounds_and_back_in(owner: Client) -> None:
     group = owner.autoscaling.create("burn", TEMPLATE, min_size=1, max_size=3,
                                      policies=[{"type": "target_tracking", "metric": "cpu_percent",
-                                                "target_value": 15}], **QUICK)
+                                                "target_value": 5}], **QUICK)
     try:
         first = capacity(owner, group["id"], 1)["members"][0]
         docker.from_env().containers.get(members(group["id"])[0].id).exec_run(["touch", "/tmp/burn"])

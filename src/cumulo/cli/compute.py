@@ -55,6 +55,7 @@ def launch(
     volume: list[str] = typer.Option(None, "--volume", "-v", help="VOLUME:/mount/path (repeatable)"),
     ttl: int = typer.Option(None, "--ttl", help="terminate after this many seconds"),
     password: bool = typer.Option(False, "--password", help="prompt for a root password for the instance"),
+    backend: str = typer.Option(None, "--backend", help="container (default) or vm (a QEMU virtual machine)"),
     command: list[str] = typer.Argument(None, help="command to run instead of the image's (after --)"),
 ) -> None:
     """Launch an instance and wait until it is RUNNING."""
@@ -64,7 +65,8 @@ def launch(
                                          env_secrets=_env(secret_env, "--secret") or None, cpus=cpus,
                                          memory_mb=memory_mb, vpc_id=vpc, subnet_id=subnet,
                                          volumes=_volumes(volume) or None, ttl_seconds=ttl,
-                                         command=list(command) if command else None, password=secret)
+                                         command=list(command) if command else None, password=secret,
+                                         backend=backend)
     show(inst)
     if inst["status"] == "ERROR":
         raise typer.Exit(1)

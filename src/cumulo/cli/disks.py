@@ -1,0 +1,99 @@
+"""``cumulo disks ...``: virtual disks (qcow2, raw, vmdk, vdi) and their background operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from cumulo.cli import output
+
+COLUMNS = ["id", "name", "format", "size_gb", "status", "progress_percent", "error", "created_at"]
+
+
+def _follow(c: Any, answer: dict[str, Any], wait: bool) -> None:
+    """Show progress of a background operation until it ends (unless ``--no-wait``)."""
+    if wait and answer["status"] in ("resizing", "converting", "cloning"):
+        with output.console.status(f"{answer['status']} {answer['name']}...") as status:
+            answer = c.disks.wait(answer["id"], on_progress=lambda d: status.update(
+                f"{d['status']} {d['name']}: {d['progress_percent']:.0f}%"))
+    output.show(answer)
+    if not output.STATE["json"] and answer.get("warning"):
+        output.err_console.print(f"[bold yellow]warning:[/] {answer['warning']}")
+
+
+WAIT = typer.Option(True, "--wait/--no-wait", help="follow the operation's progress until it ends")
+
+
+def register(app: typer.Typer) -> None:
+    disks = typer.Typer(help="Virtual disks: create, upload, resize, convert, rename, clone", no_args_is_help=True)
+    app.add_typer(disks, name="disks")
+
+    @disks.command("create")
+    @output.handle_errors
+    def create(name: str, size: int = typer.Option(..., "--size", help="size in GiB"),
+               fmt: str = typer.Option("qcow2", "--format", help="qcow2 or raw")) -> None:
+        """Create an empty disk."""
+        with output.client() as c:
+            output.show(c.disks.create(name, size, fmt))
+
+    @disks.command("upload")
+    @output.handle_errors
+    def upload(name: str, path: str) -> None:
+        """Upload a qcow2 or raw image as a disk (refused when it names a backing or data file)."""
+        with output.client() as c, output.console.status(f"uploading {path}..."):
+            output.show(c.disks.upload(name, path))
+
+    @disks.command("list")
+    @output.handle_errors
+    def list_() -> None:
+        """List your disks."""
+        with output.client() as c:
+            output.show(c.disks.list(), COLUMNS)
+
+    @disks.command("show")
+    @output.handle_errors
+    def show(disk: str) -> None:
+        """Show a disk (id or name)."""
+        with output.client() as c:
+            output.show(c.disks.get(disk))
+
+    @disks.command("resize")
+    @output.handle_errors
+    def resize(disk: str, size: int = typer.Option(..., "--size", help="new size in GiB"),
+               allow_shrink: bool = typer.Option(False, "--allow-shrink", help="allow a smaller size (data lost)"),
+               wait: bool = WAIT) -> None:
+        """Grow (or, with --allow-shrink, shrink) a disk."""
+        with output.client() as c:
+            _follow(c, c.disks.resize(disk, size, allow_shrink), wait)
+
+    @disks.command("convert")
+    @output.handle_errors
+    def convert(disk: str, fmt: str = typer.Option(..., "--format", help="qcow2, raw, vmdk or vdi"),
+                wait: bool = WAIT) -> None:
+        """Convert a disk to another format (checked identical with qemu-img compare)."""
+        with output.client() as c:
+            _follow(c, c.disks.convert(disk, fmt), wait)
+
+    @disks.command("rename")
+    @output.handle_errors
+    def rename(disk: str, name: str) -> None:
+        """Rename a disk."""
+        with output.client() as c:
+            output.show(c.disks.rename(disk, name))
+
+    @disks.command("clone")
+    @output.handle_errors
+    def clone(disk: str, name: str, wait: bool = WAIT) -> None:
+        """Copy a disk into a new one called NAME."""
+        with output.client() as c:
+            _follow(c, c.disks.clone(disk, name), wait)
+
+    @disks.command("delete")
+    @output.handle_errors
+    def delete(disk: str, yes: bool = output.YES) -> None:
+        """Delete a disk and its data."""
+        output.confirm(f"Delete disk {disk} and its data?", yes)
+        with output.client() as c:
+            c.disks.delete(disk)
+        output.console.print(f"deleted disk {disk}")

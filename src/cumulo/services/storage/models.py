@@ -84,6 +84,7 @@ class Part(Base):
     etag: Mapped[str] = mapped_column(String(64))
     blob_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    checksum: Mapped[str | None] = mapped_column(String(128), nullable=True)  # "<algorithm>:<base64>"
 
 
 class Credential(IdMixin, Base):

@@ -3,6 +3,7 @@ parts into one blob and records it as a version (ETag = MD5 of the part MD5s + "
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.ids import is_uuid
+from cumulo.drivers.blob import checksums
 from cumulo.platform import Platform
 from cumulo.services.storage import usage
 from cumulo.services.storage.conditions import Guard
@@ -55,10 +57,25 @@ async def upload_part(platform: Platform, upload: Upload, number: int, body: Asy
                       checks: Checks, owner_id: str) -> Part:
     """``owner_id``: the bucket's owner, whose storage quota the part uses."""
     await usage.admit(platform, owner_id, checks.size, objects=0)
+    algorithm = _algorithm(upload, checks)
+    if algorithm:
+        checks.wants.add(algorithm)
     writer = await receive(blob_store(platform), body, checks, limit=MAX_PART)
     if checks.size is None:
         usage.add(platform, owner_id, writer.size)
-    return await _save_part(platform, upload, number, writer.blob_id, writer.size, writer.md5_hex)
+    return await _save_part(platform, upload, number, writer.blob_id, writer.size, writer.md5_hex,
+                            f"{algorithm}:{writer.checksum(algorithm)}" if algorithm else None)
+
+
+def _algorithm(upload: Upload, checks: Checks) -> str | None:
+    """The part checksum to keep: the upload's algorithm (x-amz-checksum-algorithm at creation),
+    else the one the part was sent with."""
+    chosen = (upload.meta or {}).get("checksum_algorithm")
+    sent = next(iter(checks.checksums), None) or next(iter(sorted(checks.wants)), None)
+    if chosen and sent and sent != chosen:
+        raise S3Error("InvalidRequest", f"Checksum Type mismatch occurred, expected checksum Type: {chosen}, actual "
+                      f"checksum Type: {sent}", 400)
+    return chosen or sent  # type: ignore[no-any-return]
 
 
 async def copy_part(platform: Platform, upload: Upload, number: int, src: ObjectVersion,
@@ -75,11 +92,14 @@ async def copy_part(platform: Platform, upload: Upload, number: int, src: Object
         async for chunk in await store.read(src.blob_id, start, end):  # type: ignore[arg-type]
             yield chunk
 
-    writer = await receive(store, body(), Checks(), limit=MAX_PART)
-    return await _save_part(platform, upload, number, writer.blob_id, writer.size, writer.md5_hex)
+    algorithm = (upload.meta or {}).get("checksum_algorithm")
+    writer = await receive(store, body(), Checks(wants={algorithm} if algorithm else set()), limit=MAX_PART)
+    return await _save_part(platform, upload, number, writer.blob_id, writer.size, writer.md5_hex,
+                            f"{algorithm}:{writer.checksum(algorithm)}" if algorithm else None)
 
 
-async def _save_part(platform: Platform, upload: Upload, number: int, blob_id: str, size: int, etag: str) -> Part:
+async def _save_part(platform: Platform, upload: Upload, number: int, blob_id: str, size: int, etag: str,
+                     checksum: str | None = None) -> Part:
     old_blob = None
     try:
         async with platform.db.session() as session:
@@ -87,11 +107,12 @@ async def _save_part(platform: Platform, upload: Upload, number: int, blob_id: s
                 raise S3Error("NoSuchUpload", "the specified multipart upload does not exist", 404)
             part = await session.get(Part, (upload.id, number))
             if part is None:
-                part = Part(upload_id=upload.id, number=number, size=size, etag=etag, blob_id=blob_id)
+                part = Part(upload_id=upload.id, number=number, size=size, etag=etag, blob_id=blob_id,
+                            checksum=checksum)
                 session.add(part)
             else:
                 old_blob = part.blob_id
-                part.size, part.etag, part.blob_id = size, etag, blob_id
+                part.size, part.etag, part.blob_id, part.checksum = size, etag, blob_id, checksum
             await session.commit()
     except BaseException:
         await blob_store(platform).delete(blob_id)
@@ -113,8 +134,20 @@ async def list_uploads(session: AsyncSession, bucket: Bucket, *, prefix: str = "
     return list((await session.scalars(query.order_by(Upload.key, Upload.created_at).limit(max_uploads))).all())
 
 
+def composite(parts: list[Part]) -> list[Any] | None:
+    """S3's composite checksum of a multipart object: the checksum of the parts' binary checksums,
+    then ``-<count>``; None unless every part has one of the same algorithm."""
+    sums = [p.checksum.split(":", 1) for p in parts if p.checksum]
+    if len(sums) != len(parts) or len({a for a, _ in sums}) != 1:
+        return None
+    algorithm = sums[0][0]
+    value = checksums.of(algorithm, b"".join(base64.b64decode(v) for _, v in sums))
+    return [algorithm, f"{value}-{len(parts)}", "COMPOSITE"]
+
+
 async def complete(platform: Platform, bucket: Bucket, upload: Upload,
-                   wanted: list[tuple[int, str]], guard: Guard | None = None) -> ObjectVersion:
+                   wanted: list[tuple[int, str]], guard: Guard | None = None,
+                   sent_sums: dict[int, tuple[str, str]] | None = None) -> ObjectVersion:
     """``guard``: If-Match/If-None-Match on the key's current version (412 and the upload kept)."""
     if not wanted:
         raise S3Error("MalformedXML", "CompleteMultipartUpload needs at least one part", 400)
@@ -128,6 +161,9 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
         part = stored.get(number)
         if part is None or etag.strip('"') != part.etag:
             raise S3Error("InvalidPart", f"part {number} was not uploaded or its ETag does not match", 400)
+        sent = (sent_sums or {}).get(number)
+        if sent is not None and part.checksum != f"{sent[0]}:{sent[1]}":
+            raise S3Error("InvalidPart", f"part {number}'s checksum does not match the uploaded part's", 400)
         chosen.append(part)
     for part in chosen[:-1]:
         if part.size < MIN_PART:
@@ -141,9 +177,19 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
     digest = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen), usedforsecurity=False).hexdigest()
     version = await record_version(platform, bucket, upload.key, blob_id=blob_id, size=writer.size,
                                    etag=f"{digest}-{len(chosen)}", content_type=upload.content_type,
-                                   meta={**upload.meta, "parts": [p.size for p in chosen]}, guard=guard)
+                                   meta=_completed_meta(upload, chosen), guard=guard)
     await abort(platform, upload)
     return version
+
+
+def _completed_meta(upload: Upload, chosen: list[Part]) -> dict[str, Any]:
+    meta = {**upload.meta, "parts": [p.size for p in chosen]}
+    meta.pop("checksum_algorithm", None)
+    checksum = composite(chosen)
+    if checksum is not None:
+        meta["checksum"] = checksum
+        meta["part_checksums"] = [p.checksum.split(":", 1)[1] for p in chosen if p.checksum]
+    return meta
 
 
 async def abort(platform: Platform, upload: Upload) -> None:

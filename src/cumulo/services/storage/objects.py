@@ -85,6 +85,9 @@ async def put_object(platform: Platform, bucket: Bucket, key: str, body: AsyncIt
     small = writer.take_small() if writer.size <= INLINE_MAX else None
     if small is None and not writer.closed:
         await writer.commit()  # pragma: no cover - receive committed everything but small blobs
+    if checks.checksums:  # the object keeps the (first) checksum its writer sent, verified above
+        algorithm = next(iter(checks.checksums))
+        meta = {**meta, "checksum": [algorithm, checks.checksums[algorithm], "FULL_OBJECT"]}
     return await record_version(platform, bucket, key, blob_id=writer.blob_id, size=writer.size,
                                 etag=writer.md5_hex, content_type=content_type or "application/octet-stream",
                                 meta=meta, small=small, guard=guard)

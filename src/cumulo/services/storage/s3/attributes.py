@@ -1,6 +1,6 @@
 """GetObjectAttributes (``GET /<bucket>/<key>?attributes``): ETag, ObjectSize, StorageClass and, for
-multipart objects, ObjectParts (paged by ``x-amz-max-parts`` / ``x-amz-part-number-marker``).
-Checksums are verified on upload but not stored yet, so ``Checksum`` is never returned."""
+multipart objects, ObjectParts (paged by ``x-amz-max-parts`` / ``x-amz-part-number-marker``);
+``Checksum`` when the object was written with one (full-object, or composite for multipart)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cumulo.services.storage import objects
 from cumulo.services.storage.errors import S3Error, invalid_argument
 from cumulo.services.storage.models import Bucket
 from cumulo.services.storage.s3 import grants, xml
-from cumulo.services.storage.s3.objects import xml_response
+from cumulo.services.storage.s3.objects import checksum_element, checksum_nodes, xml_response
 from cumulo.services.storage.s3.request import S3Request
 
 ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
@@ -56,8 +56,14 @@ async def get_attributes(req: S3Request, bucket: Bucket, key: str) -> Response:
             parts += [("PartNumberMarker", marker), ("MaxParts", max_parts), ("IsTruncated", truncated)]
             if page:
                 parts.append(("NextPartNumberMarker", page[-1][0]))
-            parts += [("Part", [("PartNumber", n), ("Size", size)]) for n, size in page]
+            sums = (row.meta or {}).get("part_checksums") or []
+            algorithm = ((row.meta or {}).get("checksum") or [""])[0]
+            parts += [("Part", [("PartNumber", n), ("Size", size),
+                                *([(checksum_element(algorithm), sums[n - 1])] if len(sums) == len(sizes) else [])])
+                      for n, size in page]
         children.append(("ObjectParts", parts))
+    if "Checksum" in wanted and (row.meta or {}).get("checksum"):
+        children.append(("Checksum", checksum_nodes(row.meta["checksum"])))
     if "StorageClass" in wanted:
         children.append(("StorageClass", "STANDARD"))
     if "ObjectSize" in wanted:

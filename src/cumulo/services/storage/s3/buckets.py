@@ -192,7 +192,7 @@ async def list_objects(req: S3Request, bucket: Bucket) -> Response:
         else None
     for row in page.objects:
         entry: list[tuple[str, Any]] = [("Key", enc(row.key)), ("LastModified", row.created_at),
-                                        ("ETag", f'"{row.etag}"'), ("Size", row.size),
+                                        ("ETag", f'"{row.etag}"'), *_checksum(row), ("Size", row.size),
                                         ("StorageClass", "STANDARD")]
         if not v2 or p.get("fetch-owner") == "true":
             entry.append(("Owner", owner_node))
@@ -217,6 +217,11 @@ async def list_objects(req: S3Request, bucket: Bucket) -> Response:
         head.append(("EncodingType", "url"))
     head.append(("IsTruncated", page.truncated))
     return xml_response(xml.render("ListBucketResult", head + contents + common))
+
+
+def _checksum(row: Any) -> list[tuple[str, Any]]:
+    checksum = (row.meta or {}).get("checksum")
+    return [("ChecksumAlgorithm", checksum[0].upper()), ("ChecksumType", checksum[2])] if checksum else []
 
 
 def _decode_token(token: str) -> str:
@@ -244,7 +249,7 @@ async def list_versions(req: S3Request, bucket: Bucket) -> Response:
         if row.is_delete_marker:
             items.append(("DeleteMarker", common + [("Owner", owner_node)]))
         else:
-            items.append(("Version", common + [("ETag", f'"{row.etag}"'), ("Size", row.size),
+            items.append(("Version", common + [("ETag", f'"{row.etag}"'), *_checksum(row), ("Size", row.size),
                                                ("StorageClass", "STANDARD"), ("Owner", owner_node)]))
     head: list[tuple[str, Any]] = [("Name", bucket.name), ("Prefix", enc(p.get("prefix", ""))),
                                    ("KeyMarker", enc(p.get("key-marker", ""))),

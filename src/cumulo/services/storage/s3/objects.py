@@ -30,6 +30,18 @@ READ_ATTEMPTS = 8
 SMALL_READ = 256 * 1024  # answered in one piece; larger objects stream
 
 
+def checksum_element(algorithm: str) -> str:
+    """The XML element of a checksum value: ``ChecksumCRC32``, ``ChecksumSHA256`` ..."""
+    return "Checksum" + algorithm.upper()
+
+
+def checksum_nodes(checksum: list[Any] | None) -> list[tuple[str, Any]]:
+    if not checksum:
+        return []
+    algorithm, value, kind = checksum
+    return [(checksum_element(algorithm), value), ("ChecksumType", kind)]
+
+
 def xml_response(body: bytes, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status_code=status, headers=headers, media_type="application/xml")
 
@@ -139,6 +151,10 @@ async def copy(req: S3Request, bucket: Bucket, key: str) -> Response:
                       "itself without changing the object's metadata", 400)
     check_conditions(req, src, prefix="x-amz-copy-source-if-")
     meta = await meta_with_acl(req, bucket, key, metadata_from(req) if directive == "REPLACE" else dict(src.meta))
+    if (src.meta or {}).get("checksum"):  # the same bytes: the same checksum
+        for name in ("checksum", "part_checksums"):
+            if name in src.meta:
+                meta[name] = src.meta[name]
     row = await objects.copy_object(req.platform, src, bucket, key,
                                     content_type=req.headers.get("content-type") if directive == "REPLACE" else None,
                                     meta=meta, guard=Guard.from_headers(req.headers))
@@ -231,6 +247,10 @@ async def _answer(req: S3Request, bucket: Bucket, key: str, version_id: str | No
     if rng is not None:
         status, (start, end) = 206, rng
         headers["Content-Range"] = f"bytes {start}-{end}/{row.size}"
+    if rng is None and req.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED" and \
+            (row.meta or {}).get("checksum"):  # not for ranges: a range has none
+        algorithm, value, kind = row.meta["checksum"]
+        headers[f"x-amz-checksum-{algorithm}"], headers["x-amz-checksum-type"] = value, kind
     length = end - start + 1 if row.size else 0
     headers["Content-Length"] = str(length)
     if head or length == 0:

@@ -14,22 +14,31 @@ from cumulo.services.storage.models import Bucket
 from cumulo.services.storage.s3 import xml
 from cumulo.services.storage.s3.objects import (
     check_conditions,
+    checksum_element,
+    checksum_nodes,
     meta_with_acl,
     metadata_from,
     parse_copy_source,
     xml_response,
 )
-from cumulo.services.storage.s3.request import S3Request
+from cumulo.services.storage.s3.request import CHECKSUM_ALGOS, S3Request
 
 
 async def create(req: S3Request, bucket: Bucket, key: str) -> Response:
     buckets.authorize(bucket, req.user_id, "s3:PutObject", key)
     meta = await meta_with_acl(req, bucket, key, metadata_from(req))
+    headers = {}
+    if req.headers.get("x-amz-checksum-algorithm"):
+        algorithm = req.headers["x-amz-checksum-algorithm"].strip().lower()
+        if algorithm not in CHECKSUM_ALGOS:
+            raise S3Error("InvalidRequest", f"Checksum algorithm provided is unsupported: {algorithm!r}", 400)
+        meta["checksum_algorithm"] = algorithm
+        headers["x-amz-checksum-algorithm"] = algorithm.upper()
     async with req.platform.db.session() as session:
         upload = await multipart.create_upload(session, bucket, key, content_type=req.headers.get("content-type"),
                                                meta=meta)
     return xml_response(xml.render("InitiateMultipartUploadResult", [
-        ("Bucket", bucket.name), ("Key", key), ("UploadId", upload.id)]))
+        ("Bucket", bucket.name), ("Key", key), ("UploadId", upload.id)]), headers=headers)
 
 
 async def _upload(req: S3Request, bucket: Bucket, key: str):  # type: ignore[no-untyped-def]
@@ -47,6 +56,9 @@ async def upload_part(req: S3Request, bucket: Bucket, key: str) -> Response:
     part = await multipart.upload_part(req.platform, upload, number, req.body(checks), checks, bucket.user_id)
     headers = {"ETag": f'"{part.etag}"'}
     for algo, value in checks.checksums.items():
+        headers[f"x-amz-checksum-{algo}"] = value
+    if part.checksum:
+        algo, _, value = part.checksum.partition(":")
         headers[f"x-amz-checksum-{algo}"] = value
     return Response(b"", headers=headers)
 
@@ -78,17 +90,21 @@ async def complete(req: S3Request, bucket: Bucket, key: str) -> Response:
     buckets.authorize(bucket, req.user_id, "s3:PutObject", key)
     upload = await _upload(req, bucket, key)
     doc = xml.parse(await req.read_small())
-    wanted = []
+    wanted, sums = [], {}
     for part in doc.findall("Part"):
         number, etag = xml.text(part, "PartNumber"), xml.text(part, "ETag")
         if number is None or etag is None:
             raise malformed_xml("each Part needs PartNumber and ETag")
         wanted.append((multipart.check_part_number(number), etag))
-    row = await multipart.complete(req.platform, bucket, upload, wanted, Guard.from_headers(req.headers))
+        for algorithm in CHECKSUM_ALGOS:
+            value = xml.text(part, checksum_element(algorithm))
+            if value:
+                sums[wanted[-1][0]] = (algorithm, value.strip())
+    row = await multipart.complete(req.platform, bucket, upload, wanted, Guard.from_headers(req.headers), sums)
     headers = {"x-amz-version-id": row.version_id} if bucket.versioning else {}
     return xml_response(xml.render("CompleteMultipartUploadResult", [
-        ("Location", f"/{bucket.name}/{key}"), ("Bucket", bucket.name), ("Key", key), ("ETag", f'"{row.etag}"')]),
-        headers=headers)
+        ("Location", f"/{bucket.name}/{key}"), ("Bucket", bucket.name), ("Key", key), ("ETag", f'"{row.etag}"'),
+        *checksum_nodes((row.meta or {}).get("checksum"))]), headers=headers)
 
 
 async def abort(req: S3Request, bucket: Bucket, key: str) -> Response:
@@ -108,12 +124,19 @@ async def list_parts(req: S3Request, bucket: Bucket, key: str) -> Response:
     truncated = len(parts) > max_parts
     parts = parts[:max_parts]
     items = [("Part", [("PartNumber", p.number), ("LastModified", p.created_at), ("ETag", f'"{p.etag}"'),
-                       ("Size", p.size)]) for p in parts]
+                       ("Size", p.size), *_part_sum(p)]) for p in parts]
     head: list[tuple[str, Any]] = [("Bucket", bucket.name), ("Key", key), ("UploadId", upload.id),
                                    ("PartNumberMarker", after), ("MaxParts", max_parts), ("IsTruncated", truncated)]
     if truncated and parts:
         head.append(("NextPartNumberMarker", parts[-1].number))
     return xml_response(xml.render("ListPartsResult", head + [("StorageClass", "STANDARD")] + items))
+
+
+def _part_sum(part: Any) -> list[tuple[str, Any]]:
+    if not part.checksum:
+        return []
+    algorithm, _, value = part.checksum.partition(":")
+    return [(checksum_element(algorithm), value)]
 
 
 async def list_uploads(req: S3Request, bucket: Bucket) -> Response:

@@ -36,13 +36,14 @@ def same(a: Path, a_fmt: str, b: Path, b_fmt: str) -> bool:
 
 @pytest.fixture
 def patterned(tmp_path: Path) -> Path:
-    """A raw image of 8 MiB with recognisable bytes at the start, in the middle and at the end."""
+    """A raw image of 16 MiB (over the API's 10 MiB body limit: uploads stream) with recognisable
+    bytes at the start, in the middle and at the end."""
     path = tmp_path / "data.raw"
     with open(path, "wb") as f:
         f.write(os.urandom(1 << 20))
         f.seek(4 << 20)
         f.write(b"middle" * 1000)
-        f.seek((8 << 20) - 4096)
+        f.seek((16 << 20) - 4096)
         f.write(b"\xee" * 4096)
     return path
 
@@ -70,7 +71,7 @@ def test_create_resize_and_shrink_only_when_allowed(server: LiveServer, user: Cl
 
 def test_convert_keeps_every_byte_and_clone_copies(server: LiveServer, user: Client, patterned: Path) -> None:
     up = user.disks.upload("data", patterned)
-    assert up["format"] == "raw" and up["size_bytes"] == 8 << 20 and up["size_gb"] == 1
+    assert up["format"] == "raw" and up["size_bytes"] == 16 << 20 and up["size_gb"] == 1
     assert same(patterned, "raw", file_of(server, user, up), "raw")
     for fmt in ("qcow2", "vmdk", "vdi", "raw"):
         started = user.disks.convert("data", fmt)

@@ -118,6 +118,9 @@ def test_another_user_gets_404_and_bad_input_400(env: Env) -> None:
         with pytest.raises(ApiError) as err:
             call(env.vm["id"])
         assert err.value.status == 404
+    with pytest.raises(ApiError) as err:
+        env.client.instances.exec(env.vm["id"], ["true"])
+    assert err.value.status == 400 and "VM" in err.value.message
     before = len(env.client.instances.list())
     for fields in ({"backend": "xen"}, {"backend": "vm", "memory_mb": 64},
                    {"backend": "vm", "volumes": [{"volume_id": "nope", "mount_path": "/data"}]}):

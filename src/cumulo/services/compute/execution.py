@@ -9,7 +9,7 @@ import asyncio
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cumulo.core.errors import Conflict, RateLimited
+from cumulo.core.errors import Conflict, InvalidInput, RateLimited
 from cumulo.core.principal import Principal
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
@@ -55,6 +55,8 @@ async def execute(platform: Platform, session: AsyncSession, user: Principal, re
     inst = await get_instance(session, user, ref)
     if inst.status != "RUNNING" or not inst.container_id:
         raise Conflict(f"instance '{inst.name}' is {inst.status}: exec needs it RUNNING")
+    if (inst.meta or {}).get("backend") == "vm":
+        raise InvalidInput(f"instance '{inst.name}' is a VM: it runs no commands from the host (use its console)")
     slots = _slots(platform, user.user_id)
     if slots.locked():
         raise RateLimited(1, f"at most {PER_USER} commands run at once per user: wait for one to end")

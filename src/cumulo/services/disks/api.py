@@ -10,6 +10,9 @@ from cumulo.services.disks import service
 from cumulo.services.disks.schemas import DiskClone, DiskConvert, DiskCreate, DiskOut, DiskRename, DiskResize
 
 router = APIRouter(tags=["disks"])
+# uploads are written to disk as they arrive (capped at CUMULO_DISK_MAX_SIZE_GB by the service), not
+# buffered under the API's CUMULO_MAX_BODY_BYTES
+STREAMED = (("POST", "/disks/upload"),)
 
 
 @router.post("/disks", status_code=201, response_model=DiskOut)

@@ -1,4 +1,6 @@
-"""Compute drivers: the contract (``base``) and its engines (``docker``)."""
+"""Compute drivers: the contracts (``base.ComputeDriver``, split in ``contract``: ``ContainerRuntime``,
+``ImageStore``, ``StatsSource``) and the Docker engine (``docker.DockerDriver``, composing
+``dockerimages`` and ``dockerstats`` over ``dockerengine``). Fakes: ``cumulo.testing.fakes``."""
 
 from __future__ import annotations
 

@@ -1,22 +1,23 @@
 """``DockerDriver``: the compute contract on Docker Engine, through the official Docker SDK.
 
+The ``ContainerRuntime`` part is here; the ``ImageStore`` part is ``dockerimages.DockerImages``, the
+``StatsSource`` part ``dockerstats.DockerStats``, both over ``dockerengine.DockerEngine`` (one client).
 Every SDK call runs in a worker thread (``asyncio.to_thread``) and every Docker error is turned
-into a ``CumuloError`` at this boundary (``cumulo.drivers.dockerclient.translate``, with ``_refine``).
+into a ``CumuloError`` at this boundary (``cumulo.drivers.dockerclient.translate``, with
+``dockerengine._refine``).
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import socket
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import docker
 import docker.errors
 
-from cumulo.core.errors import CumuloError, InvalidInput
+from cumulo.core.errors import CumuloError
 from cumulo.drivers import dockerclient
 from cumulo.drivers.compute import secretfiles
 from cumulo.drivers.compute.base import (
@@ -25,25 +26,12 @@ from cumulo.drivers.compute.base import (
     Console,
     ContainerSpec,
     ContainerState,
-    ImageInfo,
-    LogSink,
     PortBinding,
-    PortInUse,
-    Stats,
 )
+from cumulo.drivers.compute.dockerimages import DockerImages
+from cumulo.drivers.compute.dockerstats import DockerStats
 
-T = TypeVar("T")
 log = logging.getLogger("cumulo.drivers.docker")
-_PORT_TAKEN = ("port is already allocated", "address already in use")
-
-
-def _refine(exc: Exception, what: str, text: str) -> CumuloError | None:
-    """Compute's own reading of an engine error, before ``dockerclient.translate``: a taken host port."""
-    if isinstance(exc, docker.errors.APIError) and any(p in text for p in _PORT_TAKEN):
-        return PortInUse(f"a host port is already in use: {text}")
-    return None
-
-
 _explain = dockerclient.explain
 
 
@@ -75,14 +63,6 @@ def _summary(row: dict[str, Any]) -> ContainerState:
                           labels=row.get("Labels") or {}, ports=sorted(set(ports), key=lambda p: (p.container, p.host)))
 
 
-def _image(attrs: dict[str, Any]) -> ImageInfo:
-    config = attrs.get("Config") or attrs.get("ContainerConfig") or {}
-    return ImageInfo(id=attrs["Id"], tags=list(attrs.get("RepoTags") or []), size_bytes=int(attrs.get("Size") or 0),
-                     created=attrs.get("Created") if isinstance(attrs.get("Created"), str) else None,
-                     labels=(config.get("Labels") or attrs.get("Labels") or {}),
-                     onbuild=list(config.get("OnBuild") or []))
-
-
 class DockerConsole(Console):
     def __init__(self, api: docker.APIClient, exec_id: str, sock: Any):
         self._api, self._exec_id = api, exec_id
@@ -111,7 +91,10 @@ class DockerConsole(Console):
         self._sock.close()
 
 
-class DockerDriver(ComputeDriver):
+class DockerDriver(DockerImages, DockerStats, ComputeDriver):
+    """The containers part here; images (``DockerImages``) and stats (``DockerStats``) composed in,
+    over one client."""
+
     capabilities: ClassVar[dict[str, bool]] = {
         "supports_port_publishing": True,
         "supports_resource_limits": True,
@@ -123,27 +106,8 @@ class DockerDriver(ComputeDriver):
     }
 
     def __init__(self, base_url: str | None = None, timeout: int = 120, secrets_root: Path | None = None):
-        self._base_url, self._timeout = base_url, timeout
+        super().__init__(base_url, timeout)
         self._secrets_root = secrets_root  # where ContainerSpec.secret_files are kept (a tmpfs)
-        self._client: docker.DockerClient | None = None
-
-    @property
-    def client(self) -> docker.DockerClient:
-        if self._client is None:
-            self._client = dockerclient.client(self._base_url, self._timeout)
-        return self._client
-
-    @property
-    def api(self) -> docker.APIClient:
-        return self.client.api
-
-    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        return await dockerclient.run("", lambda: fn(*args, **kwargs), _refine)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
 
     async def ping(self) -> bool:
         try:
@@ -279,22 +243,6 @@ class DockerDriver(ComputeDriver):
         data = await self._run(self.api.logs, ref, stdout=True, stderr=True, tail=tail, timestamps=False)
         return data.decode("utf-8", errors="replace")
 
-    async def stats(self, ref: str) -> Stats:
-        s = await self._run(self.api.stats, ref, stream=False)
-        cpu, pre = s.get("cpu_stats") or {}, s.get("precpu_stats") or {}
-        total = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (pre.get("cpu_usage") or {}).get("total_usage", 0)
-        system = (cpu.get("system_cpu_usage") or 0) - (pre.get("system_cpu_usage") or 0)
-        online = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
-        cpu_pct = round(total / system * online * 100.0, 2) if system > 0 and total > 0 else 0.0
-        mem = s.get("memory_stats") or {}
-        detail = mem.get("stats") or {}
-        usage = int(mem.get("usage") or 0) - int(detail.get("total_inactive_file", detail.get("inactive_file", 0)))
-        nets = (s.get("networks") or {}).values()
-        return Stats(cpu_percent=cpu_pct, memory_bytes=max(usage, 0), memory_limit_bytes=int(mem.get("limit") or 0),
-                     pids=int((s.get("pids_stats") or {}).get("current") or 0),
-                     net_rx_bytes=sum(int(n.get("rx_bytes", 0)) for n in nets),
-                     net_tx_bytes=sum(int(n.get("tx_bytes", 0)) for n in nets))
-
     async def run_command(self, ref: str, command: list[str], stdin_env: dict[str, str] | None = None) -> int:
         def run() -> int:
             exec_id = self.api.exec_create(ref, command, environment=stdin_env or None)["Id"]
@@ -313,76 +261,3 @@ class DockerDriver(ComputeDriver):
             return console
 
         return await self._run(open_console)
-
-    # --- images -----------------------------------------------------------------------
-    async def image(self, ref: str) -> ImageInfo | None:
-        def get() -> ImageInfo | None:
-            try:
-                return _image(self.api.inspect_image(ref))
-            except docker.errors.NotFound:
-                return None
-            except docker.errors.APIError as exc:
-                if exc.status_code == 400:  # malformed reference: no such image either
-                    return None
-                raise
-
-        return await self._run(get)
-
-    async def images(self, labels: dict[str, str]) -> list[ImageInfo]:
-        def list_images() -> list[ImageInfo]:
-            rows = self.api.images(filters={"label": [f"{k}={v}" for k, v in labels.items()]})
-            return [ImageInfo(id=r["Id"], tags=list(r.get("RepoTags") or []), size_bytes=int(r.get("Size") or 0),
-                              created=None, labels=r.get("Labels") or {}) for r in rows]
-
-        return await self._run(list_images)
-
-    async def build_image(self, context_tar: bytes, tag: str, labels: dict[str, str],
-                          on_log: LogSink | None = None, memory_mb: int | None = None,
-                          network: str | None = None) -> ImageInfo:
-        def build() -> ImageInfo:
-            tail: list[str] = []
-            limits = {"memory": memory_mb * 1024 * 1024} if memory_mb else None
-            for chunk in self.api.build(fileobj=io.BytesIO(context_tar), custom_context=True, tag=tag,
-                                        labels=labels, rm=True, forcerm=True, decode=True, pull=False,
-                                        container_limits=limits, network_mode=network):
-                text = chunk.get("stream") or chunk.get("status") or ""
-                if "error" in chunk:
-                    text = f"ERROR: {chunk['error']}\n"
-                if text:
-                    tail = (tail + text.splitlines())[-15:]
-                    if on_log:
-                        on_log(text)
-                if "error" in chunk:
-                    raise InvalidInput(f"image build failed: {chunk['error'].strip()}",
-                                       details={"log_tail": tail})
-            return _image(self.api.inspect_image(tag))
-
-        return await self._run(build)
-
-    async def load_image(self, archive_path: str) -> None:
-        def load() -> None:
-            with open(archive_path, "rb") as fh:
-                for _ in self.api.load_image(fh):
-                    pass
-
-        await self._run(load)
-
-    async def pull_image(self, ref: str) -> ImageInfo:
-        def pull() -> ImageInfo:
-            self.client.images.pull(ref)
-            return _image(self.api.inspect_image(ref))
-
-        return await self._run(pull)
-
-    async def tag_image(self, ref: str, tag: str) -> None:
-        repo, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
-        await self._run(self.api.tag, ref, repo, version, force=True)
-
-    async def remove_image(self, ref: str) -> None:
-        def remove() -> None:
-            try:
-                self.api.remove_image(ref, force=False, noprune=False)
-            except docker.errors.ImageNotFound:
-                pass
-
-        await self._run(remove)

@@ -92,6 +92,60 @@ def test_cpu_load_scales_out_within_bounds_and_back_in(owner: Client) -> None:
         remove(owner, group["id"])
 
 
+def test_requests_per_target_through_the_load_balancer_scale_out_and_back_in(owner: Client) -> None:
+    import threading
+
+    from tests.services.lb.conftest import APP, IMAGE, Front
+
+    lb = owner.lb.create("asglb", health_check={"path": "/health", "interval_seconds": 1, "timeout_seconds": 0.9,
+                                                 "healthy_threshold": 2, "unhealthy_threshold": 3},
+                         deregistration_delay_seconds=1)
+    group = owner.autoscaling.create(
+        "web", {"image": IMAGE, "command": ["python3", "-c", APP], "env": {"NAME": "web"}, "memory_mb": 64},
+        min_size=1, max_size=2, load_balancer_id=lb["id"], target_port=8000,
+        policies=[{"type": "target_tracking", "metric": "requests_per_target", "target_value": 3}], **QUICK)
+    stop = threading.Event()
+    codes: list[int] = []
+
+    def load() -> None:
+        front = Front(lb)
+        try:
+            while not stop.is_set():
+                try:
+                    codes.append(front.get("/").status_code)
+                except Exception:  # noqa: BLE001 - counted as a failure
+                    codes.append(0)
+        finally:
+            front.close()
+
+    worker = threading.Thread(target=load)
+    try:
+        capacity(owner, group["id"], 1)
+        eventually(lambda: owner.lb.get(lb["id"])["in_service"] == 1, 60, interval=0.3, what="member in service")
+        probe = Front(lb)
+        eventually(lambda: probe.get("/").status_code == 200, 60, interval=0.3, what="served through the proxy")
+        probe.close()
+        assert owner.autoscaling.get(group["id"])["members"][0]["in_load_balancer"]
+        worker.start()
+        out = eventually(lambda: (x := owner.autoscaling.get(group["id"]))["desired_capacity"] == 2 and x, 90,
+                         interval=0.3, what="scale out on requests")
+        capacity(owner, group["id"], 2)
+        stop.set()
+        worker.join()
+        assert codes and codes.count(200) == len(codes), [c for c in codes if c != 200][:5]  # scale-out loses none
+        eventually(lambda: owner.autoscaling.get(group["id"])["desired_capacity"] == 1, 120, interval=0.3,
+                   what="scale in when the requests stop")
+        cause = next(a["cause"] for a in owner.autoscaling.activities(group["id"])
+                     if a["description"].startswith("scale out"))
+        assert "requests_per_target" in cause and out["last_metrics"], cause
+    finally:
+        stop.set()
+        if worker.is_alive():
+            worker.join()
+        remove(owner, group["id"])
+        owner.lb.delete(lb["id"])
+
+
 def test_manual_desired_bounds_quota_failures_and_healing(owner: Client) -> None:
     group = owner.autoscaling.create("manual", TEMPLATE, min_size=1, max_size=6, desired_capacity=2, **QUICK)
     try:

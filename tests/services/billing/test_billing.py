@@ -230,6 +230,35 @@ def test_volumes_are_charged_once_per_gb(billed: Billed) -> None:
     assert [(e["resource_id"], e["amount"]) for e in lines] == [(vid, -1.0)]  # 20 GB x 0.05
 
 
+def test_volume_gib_month_on_payg_and_object_storage_sampled_hourly(billed: Billed) -> None:
+    from cumulo.services.billing import meter
+
+    client, user_id = billed.user("payg")  # its plan bills volumes per GiB-month while they exist
+    billed.to_next_hour()
+    vid = str(uuid.uuid4())
+    billed.record(user_id, "volume.created", "volume", vid, name="data", size_gb=73)
+    billed.advance(10 * HOUR)
+    billed.record(user_id, "volume.deleted", "volume", vid, name="data")
+    billed.close_day()
+    billed.meter()
+    lines = charges(client)
+    # 73 GB x 0.05 once, then 73 GiB x 0.01 a GiB-month (730 h) for 10 h
+    assert sorted(round(-e["amount"], 6) for e in lines) == sorted([3.65, round(73 * 0.01 * 10 / 730, 6)])
+    admin = billed.admin()
+    admin.billing.edit_price("storage.gib_month", 1000)  # big enough for 1 MiB to show
+    try:
+        bucket = f"meter-{uuid.uuid4().hex[:8]}"
+        client.storage.create_bucket(bucket)
+        client.storage.put(bucket, "one-mib", b"x" * 1024 * 1024)
+        billed.advance(2 * HOUR + 120)
+        billed.run(meter.storage_pass(billed.live.platform))
+        billed.run(meter.storage_pass(billed.live.platform))  # once per hour
+        stored = [e for e in charges(client) if e["service"] == "storage"]
+        assert len(stored) == 1 and stored[0]["amount"] == pytest.approx(-1000 / 1024 / 730, abs=1e-6)
+    finally:
+        admin.billing.edit_price("storage.gib_month", 0.02)
+
+
 def test_other_users_billing_is_invisible_and_bad_input_is_400(billed: Billed) -> None:
     client, user_id = billed.user("pro")
     other, _ = billed.user("pro")

@@ -1,10 +1,13 @@
 """The drivers every conformance suite runs over, and their clean-up.
 
-A driver joins by one entry in ``DRIVERS``: a name, a factory ``() -> driver`` and its pytest marks
-(an engine that needs a daemon or a kernel feature carries the marker that says so, e.g. ``docker``;
-the QEMU driver would add ``vm``). Each suite asks for the contract it checks (``runtime``, ``images``,
-``stats``); a driver that does not implement a contract (an ``isinstance`` check against the
-``cumulo.drivers.compute.contract`` protocol) is skipped for that suite, not failed. Every object a
+A driver joins by one entry in ``DRIVERS``: a name, a factory ``() -> driver``, its pytest marks
+(an engine that needs a daemon or a kernel feature carries the marker that says so, e.g. ``docker``,
+and an ``xdist_group`` when the module shares it) and the contracts it leaves out. Each suite asks
+for the contract it checks (``runtime``, ``images``, ``stats``); a driver that does not implement a
+contract (an ``isinstance`` check against the ``cumulo.drivers.compute.contract`` protocol), or
+lists it as left out, is skipped for that suite, not failed. The QEMU driver
+(``cumulo.drivers.vm.qemu.QemuDriver``, a whole ``ComputeDriver`` whose image calls are not its own)
+would join as ``("qemu", lambda: QemuDriver(...), [its marks], (ImageStore,))``. Every object a
 test makes carries ``LABEL_INSTALLATION`` = ``INSTALLATION`` (unique per run), and the module's
 teardown removes every container and image with that label, so parallel runs on one engine never
 meet.
@@ -40,10 +43,11 @@ def _docker() -> Any:
     return DockerDriver()
 
 
-DRIVERS: list[tuple[str, Callable[[], Any], list[Any]]] = [
-    ("fake", _fake, []),
-    ("docker", _docker, [pytest.mark.docker, pytest.mark.xdist_group("conformance-docker")]),
+DRIVERS: list[tuple[str, Callable[[], Any], list[Any], tuple[type, ...]]] = [
+    ("fake", _fake, [], ()),
+    ("docker", _docker, [pytest.mark.docker, pytest.mark.xdist_group("conformance-docker")], ()),
 ]
+_LEFT_OUT: dict[int, tuple[type, ...]] = {}  # id(driver) -> the contracts its DRIVERS entry leaves out
 
 
 async def _clean(driver: Any) -> None:
@@ -57,34 +61,38 @@ async def _clean(driver: Any) -> None:
                 await driver.remove_image(ref)
 
 
-@pytest.fixture(scope="module", params=[pytest.param(f, id=n, marks=m) for n, f, m in DRIVERS])
+@pytest.fixture(scope="module", params=[pytest.param((f, w), id=n, marks=m) for n, f, m, w in DRIVERS])
 def driver(request: pytest.FixtureRequest) -> Iterator[Any]:
-    made = request.param()
+    factory, without = request.param
+    made = factory()
+    _LEFT_OUT[id(made)] = without
     yield made
     asyncio.run(_clean(made))
     if hasattr(made, "close"):
         made.close()
 
 
-def _needs(driver: Any, contract: type) -> Any:
-    if not isinstance(driver, contract):
-        pytest.skip(f"{type(driver).__name__} does not implement {contract.__name__}")
+def needs(driver: Any, *contracts: type) -> Any:
+    """``driver``, or a skip when it lacks (or leaves out) one of ``contracts``."""
+    for contract in contracts:
+        if not isinstance(driver, contract) or contract in _LEFT_OUT.get(id(driver), ()):
+            pytest.skip(f"{type(driver).__name__} does not implement {contract.__name__}")
     return driver
 
 
 @pytest.fixture
 def runtime(driver: Any) -> ContainerRuntime:
-    return _needs(driver, ContainerRuntime)  # type: ignore[no-any-return]
+    return needs(driver, ContainerRuntime)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
 def images(driver: Any) -> ImageStore:
-    return _needs(driver, ImageStore)  # type: ignore[no-any-return]
+    return needs(driver, ImageStore)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
 def stats(driver: Any) -> StatsSource:
-    return _needs(driver, StatsSource)  # type: ignore[no-any-return]
+    return needs(driver, StatsSource)  # type: ignore[no-any-return]
 
 
 def name(prefix: str = "c") -> str:

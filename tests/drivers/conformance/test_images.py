@@ -15,7 +15,7 @@ import pytest
 from cumulo.core.errors import Conflict, InvalidInput
 from cumulo.drivers.compute.base import LABEL_INSTALLATION, ComputeDriver
 from cumulo.drivers.compute.contract import ContainerRuntime, ImageStore
-from tests.drivers.conformance.conftest import BASE_IMAGE, INSTALLATION, context, spec
+from tests.drivers.conformance.conftest import BASE_IMAGE, INSTALLATION, context, needs, spec
 
 
 def _tag() -> str:
@@ -68,8 +68,7 @@ async def test_a_failed_build_is_invalid_input_and_leaves_no_tag(images: ImageSt
 
 
 async def test_an_image_in_use_cannot_be_removed(driver: ComputeDriver) -> None:
-    if not (isinstance(driver, ImageStore) and isinstance(driver, ContainerRuntime)):
-        pytest.skip("needs containers and images on one engine")
+    needs(driver, ImageStore, ContainerRuntime)
     tag = _tag()
     await driver.build_image(context(f"FROM {BASE_IMAGE}\n"), tag, {LABEL_INSTALLATION: INSTALLATION},
                              network="none")

@@ -8,12 +8,11 @@ import pytest
 from cumulo.core.errors import NotFound
 from cumulo.drivers.compute.base import ComputeDriver
 from cumulo.drivers.compute.contract import ContainerRuntime, StatsSource
-from tests.drivers.conformance.conftest import spec
+from tests.drivers.conformance.conftest import needs, spec
 
 
 async def test_a_running_container_has_cpu_and_memory(driver: ComputeDriver) -> None:
-    if not (isinstance(driver, StatsSource) and isinstance(driver, ContainerRuntime)):
-        pytest.skip("needs containers and stats on one engine")
+    needs(driver, StatsSource, ContainerRuntime)
     s = spec(memory_mb=64)
     await driver.create(s)
     await driver.start(s.name)

@@ -172,6 +172,26 @@ def test_manual_desired_bounds_quota_failures_and_healing(owner: Client) -> None
         remove(owner, group["id"])
 
 
+def test_members_of_a_group_gone_behind_cumulos_back_are_removed(asg_server: LiveServer, owner: Client) -> None:
+    from sqlalchemy import delete
+
+    from cumulo.services.autoscaling.models import Activity, Group, Member
+
+    group = owner.autoscaling.create("lost", TEMPLATE, min_size=1, max_size=1)
+    capacity(owner, group["id"], 1)
+
+    async def forget() -> None:  # what a crash between the two removals would leave
+        async with asg_server.platform.db.session() as session:
+            for model in (Member, Activity):
+                await session.execute(delete(model).where(model.group_id == group["id"]))
+            await session.execute(delete(Group).where(Group.id == group["id"]))
+            await session.commit()
+
+    asg_server.call(forget())
+    eventually(lambda: not members(group["id"]), 60, interval=0.3, what="orphan members removed")
+    assert owner.instances.list() == []
+
+
 def test_bad_groups_are_400_with_nothing_created_and_another_users_group_is_404(owner: Client,
                                                                             stranger: Client) -> None:
     bad = [{"name": "x", "launch_template": TEMPLATE, "max_size": 2, "min_size": 3},

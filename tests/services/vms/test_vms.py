@@ -112,6 +112,17 @@ def test_stats_of_a_vm(env: Env) -> None:
     assert stats["disk_read_bytes"] > 0 and stats["disk_read_ops"] > 0
 
 
+def test_pause_and_resume_through_qmp(env: Env) -> None:
+    driver, name = vm_driver(env.server.platform), f"cumulo-{env.installation}-{env.vm['id']}"
+    env.server.call(driver.pause(name))
+    assert env.server.call(driver.status(name)) == "paused"
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port_of(env.vm)}/", timeout=2)  # a paused guest answers nothing
+    env.server.call(driver.resume(name))
+    assert env.server.call(driver.status(name)) == "running"
+    assert eventually_served(lambda: page(env.vm), timeout=60) == "vm-page"
+
+
 def test_another_user_gets_404_and_bad_input_400(env: Env) -> None:
     for call in (env.other.instances.get, env.other.instances.stop, env.other.instances.stats,
                  env.other.instances.terminate):

@@ -100,7 +100,7 @@ async def list_backups(database: str, user: UserDep, session: SessionDep) -> lis
 @router.delete("/databases/{database}/backups/{backup_id}", status_code=204)
 async def delete_backup(database: str, backup_id: str, user: UserDep, platform: PlatformDep,
                         session: SessionDep) -> Response:
-    await backups.delete_backup(platform, session, user, backup_id)
+    await backups.delete_backup(platform, session, user, database, backup_id)
     return Response(status_code=204)
 
 

@@ -140,8 +140,15 @@ async def resolve_backup(session: AsyncSession, user: Principal, backup_id: str)
     return backup
 
 
-async def delete_backup(platform: Platform, session: AsyncSession, user: Principal, backup_id: str) -> None:
-    await _drop(platform, session, await resolve_backup(session, user, backup_id))
+async def delete_backup(platform: Platform, session: AsyncSession, user: Principal, ref: str, backup_id: str) -> None:
+    backup = await resolve_backup(session, user, backup_id)
+    try:
+        db_id: str | None = (await service.resolve(session, user, ref)).id
+    except CumuloError:
+        db_id = None
+    if backup.database_id not in (db_id, ref):
+        raise not_found("backup", backup_id)
+    await _drop(platform, session, backup)
 
 
 async def _drop(platform: Platform, session: AsyncSession, backup: DatabaseBackup) -> None:

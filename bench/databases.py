@@ -1,0 +1,142 @@
+"""Managed PostgreSQL: create-to-accepting-connections and pgbench TPS, against a raw `docker run`
+of the same image with a Docker volume, the same limits and the same credentials.
+
+For each of N rounds (interleaved, so both see the same machine load):
+- Cumulo: POST /databases (postgres, public, 1 CPU, 512 MB, 1 GiB) -> the answer ("answered"), then
+  the first successful psycopg query on the public endpoint ("query"); then DELETE (no final backup).
+- Peer: `docker volume create` + `docker run -d` (--cpus 1 --memory 512m, POSTGRES_PASSWORD in the
+  environment, a host port chosen beforehand) -> polled with psycopg until the first query works.
+Then one pgbench run on each (scale 5, 4 clients, 2 threads, 20 s, run inside the container over TCP).
+
+Usage: flock /tmp/bench.lock .venv/bin/python bench/databases.py [--rounds 5] [--seconds 20]
+Targets (issue 15): create-to-connections within 1.3x of raw; TPS at least 95% of raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import cumulo_api, free_port
+
+PASSWORD = "Bench-passw0rd"
+IMAGE = "cumulo/postgres"
+
+
+def first_query(host: str, port: int, user: str, password: str, db: str, started: float,
+                timeout: float = 180) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(host=host, port=port, user=user, password=password, dbname=db,
+                                 connect_timeout=2) as conn:
+                conn.execute("SELECT 1")
+                return time.monotonic() - started
+        except psycopg.OperationalError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{host}:{port} never answered")
+
+
+def cumulo_round(api: httpx.Client, i: int, keep: bool = False) -> tuple[float, float, dict]:
+    started = time.monotonic()
+    answer = api.post("/databases", json={"name": f"bench-{i}", "engine": "postgres", "public": True, "cpus": 1,
+                                          "memory_mb": 512, "storage_gb": 1}, timeout=600)
+    answer.raise_for_status()
+    db = answer.json()
+    answered = time.monotonic() - started
+    ep = db["public_endpoint"]
+    query = first_query(ep["host"], ep["port"], db["username"], db["password"], db["database"], started)
+    if not keep:
+        api.delete(f"/databases/{db['id']}", params={"skip_final_backup": "true"}, timeout=600).raise_for_status()
+    return answered, query, db
+
+
+def docker_round(i: int, keep: bool = False) -> tuple[float, str, str]:
+    port, name = free_port(), f"cumulo-bench-pg-{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    subprocess.run(["docker", "volume", "create", "--label", "cumulo.bench=1", name], capture_output=True, check=True)
+    subprocess.run(["docker", "run", "-d", "--name", name, "--cpus", "1", "--memory", "512m", "--label",
+                    "cumulo.bench=1", "-e", f"POSTGRES_PASSWORD={PASSWORD}", "-e", "POSTGRES_USER=master", "-e",
+                    "POSTGRES_DB=app", "-v", f"{name}:/var/lib/postgresql/data", "-p", f"127.0.0.1:{port}:5432",
+                    IMAGE], capture_output=True, text=True, check=True)
+    query = first_query("127.0.0.1", port, "master", PASSWORD, "app", started)
+    if not keep:
+        drop_raw(name)
+    return query, name, str(port)
+
+
+def drop_raw(name: str) -> None:
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=True)
+    subprocess.run(["docker", "volume", "rm", name], capture_output=True, check=True)
+
+
+def pgbench(container: str, password: str, seconds: int) -> float:
+    env = ["-e", f"PGPASSWORD={password}"]
+    base = ["-h", "127.0.0.1", "-U", "master", "app"]
+    subprocess.run(["docker", "exec", *env, container, "pgbench", "-i", "-q", "-s", "5", *base],
+                   capture_output=True, check=True)
+    out = subprocess.run(["docker", "exec", *env, container, "pgbench", "-c", "4", "-j", "2", "-T", str(seconds),
+                          *base], capture_output=True, text=True, check=True).stdout
+    match = re.search(r"tps = ([0-9.]+)", out)
+    if not match:
+        raise RuntimeError(out)
+    return float(match.group(1))
+
+
+def summary(values: list[float]) -> str:
+    ordered = sorted(values)
+    p90 = ordered[max(0, round(0.9 * len(ordered)) - 1)]
+    return f"median {statistics.median(values) * 1000:6.0f} ms  p90 {p90 * 1000:6.0f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--postgres", default=None, help="Cumulo's database URL (default: SQLite)")
+    parser.add_argument("--volume-backend", default=None, help="CUMULO_VOLUME_BACKEND (loop, plain; default auto)")
+    args = parser.parse_args()
+    extra = {"CUMULO_VOLUME_BACKEND": args.volume_backend} if args.volume_backend else None
+    with cumulo_api(args.postgres, extra) as url:
+        httpx.post(f"{url}/auth/register", json={"email": "bench@example.com", "password": PASSWORD, "name": "B"})
+        key = httpx.post(f"{url}/auth/login", json={"email": "bench@example.com", "password": PASSWORD}).json()[
+            "api_key"]
+        with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as api:
+            cumulo_round(api, -1), docker_round(-1)  # warm-up
+            ours: list[tuple[float, float]] = []
+            theirs: list[float] = []
+            for i in range(args.rounds):
+                answered, query, _ = cumulo_round(api, i)
+                ours.append((answered, query))
+                theirs.append(docker_round(i)[0])
+            _, _, managed = cumulo_round(api, 999, keep=True)
+            raw = docker_round(999, keep=True)
+            try:
+                managed_tps = pgbench(f"cumulo-db-{managed['id']}", managed["password"], args.seconds)
+                raw_tps = pgbench(raw[1], PASSWORD, args.seconds)
+            finally:
+                api.delete(f"/databases/{managed['id']}", params={"skip_final_backup": "true"}, timeout=600)
+                drop_raw(raw[1])
+    print(f"{args.rounds} creations each, {IMAGE} (PostgreSQL 15), 1 CPU, 512 MB; Cumulo on "
+          f"{'PostgreSQL' if args.postgres else 'SQLite'}; disk backend {args.volume_backend or 'auto'}")
+    print(f"  POST /databases -> answered          {summary([o[0] for o in ours])}")
+    print(f"  POST /databases -> first query       {summary([o[1] for o in ours])}")
+    print(f"  docker run + volume -> first query   {summary(theirs)}")
+    ratio = statistics.median([o[1] for o in ours]) / statistics.median(theirs)
+    print(f"  ratio of medians (first query): {ratio:.2f}x (target <= 1.3x)")
+    print(f"  pgbench -s 5 -c 4 -j 2 -T {args.seconds}: managed {managed_tps:.0f} tps, raw {raw_tps:.0f} tps "
+          f"({managed_tps / raw_tps * 100:.0f}%, target >= 95%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import time
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, exists, select
@@ -16,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.platform import Platform
 from cumulo.services.events.service import record
 from cumulo.services.quotas import service as quotas
-from cumulo.services.storage import acls
+from cumulo.services.storage import acls, policies
 from cumulo.services.storage.errors import S3Error, access_denied, no_such_bucket
 from cumulo.services.storage.models import Bucket, ObjectVersion, Part, Upload
 from cumulo.services.storage.names import check_bucket
 from cumulo.services.storage.versions import blob_store
 
-MAX_POLICY = 20 * 1024
+MAX_POLICY = policies.MAX_POLICY
 BUCKET_TTL = 2.0
 ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation",
            "s3:ListBucketVersions", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload",
@@ -107,10 +105,11 @@ def authorize(bucket: Bucket, user_id: str | None, action: str, key: str | None 
     if user_id is not None and user_id == bucket.user_id:
         return
     if bucket.policy and action in ACTIONS:
-        verdict = _policy_verdict(bucket.policy, bucket.name, action, key)
+        verdict = policies.verdict(bucket.policy, bucket.name, user_id, action, key)
         if verdict == "Deny":
             raise access_denied()
-        if verdict == "Allow" and not acls.block(bucket, "RestrictPublicBuckets"):
+        if verdict == "Allow" and not (acls.block(bucket, "RestrictPublicBuckets")
+                                       and policies.is_public(bucket.policy)):
             return
     if acls.enabled(bucket):
         if action in acls.BUCKET_ACTIONS and acls.grants_allow(bucket, bucket.acl, user_id,
@@ -122,72 +121,17 @@ def authorize(bucket: Bucket, user_id: str | None, action: str, key: str | None 
 
 
 def may_read_by_acl(bucket: Bucket, user_id: str | None) -> bool:
-    """Whether an object's ACL could still let this caller read (worth loading the object for)."""
-    return user_id != bucket.user_id and acls.enabled(bucket)
-
-
-def _policy_verdict(policy: str, bucket: str, action: str, key: str | None) -> str | None:
-    resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")
-    verdict = None
-    for effect, actions, resources in _statements(policy):
-        if any(fnmatch.fnmatchcase(action, a) for a in actions) and \
-                any(fnmatch.fnmatchcase(resource, r) for r in resources):
-            if effect == "Deny":
-                return "Deny"
-            verdict = "Allow"
-    return verdict
+    """Whether the object's ACL or tags (``s3:ExistingObjectTag`` conditions) could still let this
+    caller in (worth loading the object for)."""
+    return user_id != bucket.user_id and (acls.enabled(bucket) or "ExistingObjectTag" in (bucket.policy or ""))
 
 
 def policy_is_public(policy: str | None) -> bool:
-    """A policy is public when it allows anything to everyone (``Principal: "*"``, no condition)."""
-    return bool(policy) and any(effect == "Allow" for effect, _, _ in _statements(policy or "{}"))
-
-
-@lru_cache(maxsize=256)
-def _statements(policy: str) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
-    """Statements that apply to everyone (Principal "*"), as (effect, actions, resources)."""
-    doc = json.loads(policy)
-    out = []
-    for st in _as_list(doc.get("Statement")):
-        principal = st.get("Principal")
-        if not (principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS")))):
-            continue
-        out.append((st.get("Effect", ""), tuple(_as_list(st.get("Action"))), tuple(_as_list(st.get("Resource")))))
-    return tuple(out)
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
+    return policies.is_public(policy)
 
 
 def check_policy(bucket: Bucket, text: str) -> str:
-    """Validate a bucket policy document (JSON, Version, Statement with Effect/Principal/Action/Resource)."""
-    def bad(why: str) -> S3Error:
-        return S3Error("MalformedPolicy", f"invalid bucket policy: {why}", 400)
-
-    if len(text.encode()) > MAX_POLICY:
-        raise bad(f"larger than {MAX_POLICY} bytes")
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        raise bad("not valid JSON") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("Statement"), (list, dict)):
-        raise bad("a JSON object with a Statement is required")
-    for st in _as_list(doc["Statement"]):
-        if not isinstance(st, dict) or st.get("Effect") not in ("Allow", "Deny"):
-            raise bad("each statement needs Effect Allow or Deny")
-        if "Principal" not in st or not st.get("Action") or not st.get("Resource"):
-            raise bad("each statement needs Principal, Action and Resource")
-        for action in _as_list(st["Action"]):
-            if not isinstance(action, str) or not action.startswith("s3:"):
-                raise bad(f"unsupported action {action!r}")
-        for res in _as_list(st["Resource"]):
-            if not isinstance(res, str) or not (res == f"arn:aws:s3:::{bucket.name}"
-                                                or res.startswith(f"arn:aws:s3:::{bucket.name}/")):
-                raise bad(f"resource {res!r} is not this bucket")
-    return text
+    return policies.check(bucket.name, text)
 
 
 async def set_policy(session: AsyncSession, bucket: Bucket, text: str | None) -> None:

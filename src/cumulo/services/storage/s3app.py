@@ -17,6 +17,7 @@ from cumulo.core.errors import CumuloError
 from cumulo.drivers.blob.local import random_hex
 from cumulo.platform import Platform
 from cumulo.services.storage import buckets as bucket_service
+from cumulo.services.storage import policies
 from cumulo.services.storage.errors import S3Error, not_implemented
 from cumulo.services.storage.models import Bucket
 from cumulo.services.storage.s3 import access, attributes, buckets, forms, objects, rules, uploads, xml
@@ -102,6 +103,7 @@ async def dispatch(req: S3Request) -> Response:
     if req.method == "OPTIONS":
         return await _preflight(req)
     await req.authenticate()
+    policies.CURRENT.set(req)  # what policy conditions read (aws:SourceIp, s3:prefix ...)
     p, method = req.params, req.method
     if any(s in p for s in UNSUPPORTED):
         raise not_implemented(f"the {next(s for s in UNSUPPORTED if s in p)} sub-resource")

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cumulo.services.identity.models import User
-from cumulo.services.storage import acls, buckets, objects
+from cumulo.services.storage import acls, buckets, objects, policies
 from cumulo.services.storage.errors import S3Error, access_denied
 from cumulo.services.storage.models import Bucket, ObjectVersion
 from cumulo.services.storage.s3.request import S3Request
@@ -107,7 +107,11 @@ async def readable(session: Any, req: S3Request, bucket: Bucket, key: str, versi
             row = await objects.get_version(session, bucket, key, version_id)
         except S3Error:
             raise access_denied() from None
-        buckets.authorize(bucket, req.user_id, action, key, (row.meta or {}).get("acl"))
+        token = policies.OBJECT_TAGS.set((row.meta or {}).get("tags") or {})
+        try:
+            buckets.authorize(bucket, req.user_id, action, key, (row.meta or {}).get("acl"))
+        finally:
+            policies.OBJECT_TAGS.reset(token)
         return row
     return await objects.get_version(session, bucket, key, version_id)
 

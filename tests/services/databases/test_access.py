@@ -45,6 +45,7 @@ BAD = [
     {"name": "ok", "engine": "mysql", "parameters": {"shared_buffers_mb": 64}},
     {"name": "ok", "storage_gb": 10 ** 6},
     {"name": "ok", "surprise": True},
+    {"name": "ok", "vpc_id": "no-such-vpc"},  # 404, below
 ]
 
 
@@ -54,7 +55,7 @@ def test_bad_parameters_are_400_and_create_nothing(stack: Stack, body: dict[str,
     secrets_before = len(c.secrets.list())
     with pytest.raises(ApiError) as err:
         c.post("/databases", body)
-    assert err.value.status == 400, err.value
+    assert err.value.status == (404 if "vpc_id" in body else 400), err.value
     assert c.databases.list() == []
     assert len(c.secrets.list()) == secrets_before
     assert stack.docker.containers.list(all=True, filters={"label": f"cumulo.installation={stack.installation}",

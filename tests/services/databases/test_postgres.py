@@ -5,7 +5,10 @@ backup restores into a new database with the same rows; the password never leaks
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -142,11 +145,22 @@ def test_rotated_password_replaces_the_old_one(stack: Stack, pg: dict[str, Any])
     pg["password"] = rotated["password"]
 
 
-def test_rows_survive_a_cumulo_restart_and_a_crash_while_it_was_down(stack: Stack, pg: dict[str, Any]) -> None:
+def test_rows_survive_a_cumulo_restart_and_a_host_reboot_while_it_was_down(stack: Stack, pg: dict[str, Any]) -> None:
     stack.live.stop()
-    stack.container(pg["id"]).kill()  # the server crashes while Cumulo is down
+    stack.container(pg["id"]).remove(force=True)  # what a host reboot leaves: no container, no mount
+    mnt = Path(stack.data_dir) / "volumes" / "mnt" / pg["id"]
+    if pg["storage_size_enforced"]:
+        image = Path(stack.data_dir) / "volumes" / "images" / f"{pg['id']}.img"
+        subprocess.run(["umount", str(mnt)], check=True)
+        loops = subprocess.run(["losetup", "-j", str(image), "-O", "NAME", "-n"], capture_output=True, text=True,
+                               check=True).stdout.split()
+        for device in loops:
+            subprocess.run(["losetup", "-d", device], check=True)
+        assert not os.path.ismount(mnt)
     stack.restart()
     assert rows_soon(stack, pg["id"], pg["password"]) == EXPECTED
+    if pg["storage_size_enforced"]:
+        assert os.path.ismount(mnt)  # the disk was attached and mounted again
 
 
 def test_the_password_is_in_no_answer_event_log_or_container_config(stack: Stack, pg: dict[str, Any]) -> None:

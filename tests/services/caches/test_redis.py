@@ -124,3 +124,23 @@ def test_the_password_never_shows(stack: Stack, cache: dict[str, Any]) -> None:
         assert password not in answers and password not in attrs
         assert password not in "\n".join(stack.log.lines)
     assert "password" not in stack.client.caches.get(cache["id"])
+
+
+def test_quota_and_cli(stack: Stack, cache: dict[str, Any], tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from cumulo.cli.main import app
+
+    stack.live.platform.settings.quota_caches = 1
+    try:
+        with pytest.raises(ApiError) as err:
+            stack.client.caches.create("second", memory_mb=16)
+        assert err.value.status == 403 and err.value.code == "QUOTA_EXCEEDED"
+    finally:
+        stack.live.platform.settings.quota_caches = 5
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "CUMULO_URL": stack.live.url, "CUMULO_API_KEY": stack.client.api_key or ""}
+    listed = CliRunner().invoke(app, ["cache", "list", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert [c["name"] for c in json.loads(listed.stdout)] == ["sessions"]
+    stats = CliRunner().invoke(app, ["cache", "stats", "sessions", "--json"], env=env)
+    assert stats.exit_code == 0 and "used_memory" in json.loads(stats.stdout)

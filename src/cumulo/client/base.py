@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from cumulo.client.disks import Disks
     from cumulo.client.functions import Functions
     from cumulo.client.identity import Identity
+    from cumulo.client.keypairs import KeyPairs
     from cumulo.client.lb import LoadBalancers
     from cumulo.client.network import Network
     from cumulo.client.notify import Notify
@@ -50,6 +51,12 @@ class Client(Transport):
         from cumulo.client.disks import Disks
 
         return Disks(self)
+
+    @cached_property
+    def keypairs(self) -> KeyPairs:
+        from cumulo.client.keypairs import KeyPairs
+
+        return KeyPairs(self)
 
     @cached_property
     def identity(self) -> Identity:

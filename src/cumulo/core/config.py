@@ -157,6 +157,7 @@ class Settings(BaseSettings):
     disk_max_size_gb: int = Field(256, ge=1, description="largest disk (/disks) a user may create or grow to")
     disk_quota_gb: int = Field(512, ge=0, description="total GiB of disks (virtual sizes) per user")
     quota_disks: int = Field(20, ge=0, description="per-user quota: disks")
+    quota_keypairs: int = Field(20, ge=0, description="per-user quota: SSH key pairs")
     metrics_interval_seconds: float = Field(5.0, description="how often the sampler records instance CPU/memory")
     metrics_retention_seconds: int = Field(86400, description="instance metrics older than this are dropped")
 

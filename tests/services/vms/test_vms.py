@@ -38,6 +38,7 @@ class Env:
         self.client = register_and_login(self.server)
         self.other = register_and_login(self.server)
         self.vm: dict[str, Any] = {}
+        self.key: dict[str, Any] = {}
 
     def start(self) -> LiveServer:
         return LiveServer(settings_for(self.data_dir, installation_id=self.installation, compute_reconcile_seconds=2,
@@ -78,8 +79,9 @@ def qemu_pid(env: Env, inst: dict[str, Any]) -> int:
 
 
 def test_launch_serves_a_guest_service_on_a_published_port(env: Env) -> None:
+    env.key = env.client.keypairs.create("vm-key")
     vm = env.client.instances.launch("vm1", "cumulo/busybox", backend="vm", memory_mb=256, cpus=1, ports="0:80",
-                                     command=COMMAND, password=PASSWORD)
+                                     command=COMMAND, password=PASSWORD, key_name="vm-key")
     assert vm["backend"] == "vm" and vm["accelerator"] in ("kvm", "tcg")
     assert env.client.instances.wait(vm["id"], {"RUNNING"}, timeout=60)["status"] == "RUNNING"
     assert eventually_served(lambda: page(vm), timeout=BOOT) == "vm-page"
@@ -88,12 +90,13 @@ def test_launch_serves_a_guest_service_on_a_published_port(env: Env) -> None:
     assert "cumulo: starting the guest's main command" in env.client.instances.logs(vm["id"], tail=50)
 
 
-def test_serial_console_shell_and_the_root_password(env: Env) -> None:
+def test_serial_console_shell_the_root_password_and_the_key(env: Env) -> None:
     seen = b""
     with env.client.instances.console(env.vm["id"]) as ws:
-        ws.send(b"echo answer-$((6*7)); grep ^root: /etc/shadow\n")
-        while b"answer-42" not in seen or b"root:$6$" not in seen:
+        ws.send(b"echo answer-$((6*7)); grep ^root: /etc/shadow; echo keys-$(cat /root/.ssh/authorized_keys)-$((2*3))end\n")
+        while b"answer-42" not in seen or b"root:$6$" not in seen or b"-6end" not in seen:
             seen += ws.recv(timeout=60)
+    assert f"keys-{env.key['public_key']}-6end".encode() in seen
     shadow = seen.decode(errors="replace").split("root:", 2)[-1].split(":")[0]
     salt = shadow.split("$")[2]
     expected = subprocess.run(["busybox", "mkpasswd", "-m", "sha512", PASSWORD, salt], capture_output=True,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import gzip
+import hashlib
 import json
 import lzma
 import os
@@ -59,6 +60,10 @@ if [ -f /run/cumulo/password ] && [ -f /etc/shadow ]; then
   h=$($B mkpasswd -m sha512 "$($B cat /run/cumulo/password)")
   $B sed -i "s|^root:[^:]*:|root:$h:|" /etc/shadow
 fi
+if [ -f /run/cumulo/authorized_keys ]; then
+  $B mkdir -p /root/.ssh && $B cp /run/cumulo/authorized_keys /root/.ssh/authorized_keys
+  $B chmod 700 /root/.ssh; $B chmod 600 /root/.ssh/authorized_keys
+fi
 [ -f /run/cumulo/env ] && . /run/cumulo/env
 [ -f /run/cumulo/secrets ] && . /run/cumulo/secrets
 echo "cumulo: starting the guest's main command"
@@ -66,6 +71,10 @@ $B sh /run/cumulo/command </dev/console >/dev/console 2>&1
 echo "cumulo: the main command ended with $?; powering off"
 $B sync; $B poweroff -f
 """
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:8]
 
 
 def quote(arg: str) -> str:
@@ -143,7 +152,7 @@ class Artifacts:
 
     async def initramfs(self) -> Path:
         release = _kernel_release()
-        out = self.root / "kernel" / f"initramfs-{release}.cpio.gz"
+        out = self.root / "kernel" / f"initramfs-{release}-{_digest(INIT, *MODULES)}.cpio.gz"
         async with self._lock("initramfs"):
             if not out.exists():
                 await asyncio.to_thread(self._build_initramfs, release, out)
@@ -181,7 +190,7 @@ class Artifacts:
     async def root_disk(self, image_ref: str) -> tuple[Path, list[str]]:
         """The cached qcow2 root disk of a Docker image and the image's default command."""
         info = await asyncio.to_thread(self._inspect, image_ref)
-        key = info["Id"].removeprefix("sha256:")[:24]
+        key = info["Id"].removeprefix("sha256:")[:24] + "-" + _digest(GUEST_INIT)  # a new init: a new disk
         disk = self.root / "images" / f"{key}.qcow2"
         meta = disk.with_suffix(".json")
         async with self._lock(key):

@@ -46,6 +46,7 @@ QEMU = "qemu-system-x86_64"
 LABEL_BACKEND = "cumulo.backend"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PASSWORD_FILE = "CUMULO_PASSWORD"  # compute's secret file with the root password (convergence.PASSWORD_ENV)
+SSH_KEYS_FILE = "CUMULO_SSH_KEYS"  # root's authorized_keys (compute.vms.SSH_KEYS_FILE)
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,8 @@ class QemuDriver(ComputeDriver):
             secrets = dict(self._secrets.get(ref) or {})
             if PASSWORD_FILE in secrets:
                 files["password"] = secrets.pop(PASSWORD_FILE)
+            if SSH_KEYS_FILE in secrets:
+                files["authorized_keys"] = secrets.pop(SSH_KEYS_FILE) + "\n"
             if secrets:
                 files["secrets"] = "".join(f"export {k}={quote(v)}\n" for k, v in secrets.items())
             initrd = folder / "boot.initrd"

@@ -35,6 +35,7 @@ from cumulo.drivers.compute.base import (
     VolumeMount,
 )
 from cumulo.platform import Platform
+from cumulo.services.compute import vms
 from cumulo.services.compute.models import Instance
 from cumulo.services.compute.schemas import format_ports, parse_ports
 from cumulo.services.compute.vms import LABEL_BACKEND, instance_driver
@@ -96,6 +97,8 @@ async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) 
     if _secret_refs(inst):  # audited at launch
         spec.secret_files.update(await secrets.resolve_env(session, inst.user_id, _secret_refs(inst),
                                                            platform=platform, audit=False))
+    if (inst.meta or {}).get("ssh_authorized_keys"):
+        spec.secret_files[vms.SSH_KEYS_FILE] = inst.meta["ssh_authorized_keys"]
     if inst.password_sealed is not None:
         spec.secret_files[PASSWORD_ENV] = crypto.unseal(platform, inst.password_sealed, inst.id.encode()).decode()
     return spec

@@ -77,6 +77,8 @@ class InstanceCreate(In):
     password: str | None = Field(None, min_length=1, max_length=128)
     ttl_seconds: int | None = Field(None, ge=1, le=MAX_TTL)
     backend: Literal["container", "vm"] = Field("container", description="container (Docker) or vm (QEMU)")
+    key_name: str | None = Field(None, max_length=80, description="a VM's: key pair (/keypairs) whose public "
+                                 "key goes into root's authorized_keys")
 
     _name = field_validator("name")(check_name)
 

@@ -100,7 +100,7 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     """Validate everything, then record the instance (STARTING) with its network and volumes in one
     transaction. Nothing reaches Docker here: ``converge`` does that. ``labels``: extra container
     labels for a service that launches instances for its own resources (``convergence.MEMBER_LABELS``)."""
-    backend = await vms.admit(platform, body) if body.backend == "vm" else {}  # 400 before anything exists
+    backend = await vms.admit(platform, session, user.user_id, body)  # 400/404 before anything exists
     await locks.hold(session, f"quota:{user.user_id}")  # other API processes launch for this user too
     image_ref = await images.image_ref_for(platform, session, user, body.image)
     if await session.scalar(select(Instance.id).where(Instance.user_id == user.user_id, Instance.name == body.name)):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cumulo.core.errors import InvalidInput
 from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import ComputeDriver, Stats
@@ -14,9 +16,11 @@ from cumulo.drivers.vm.qemu import LABEL_BACKEND, QemuDriver, VmStats
 from cumulo.drivers.vm.routed import Routed
 from cumulo.platform import Platform
 from cumulo.services.compute.schemas import InstanceCreate
+from cumulo.services.keypairs import service as keypairs
 
 __all__ = ["LABEL_BACKEND", "admit", "extra_stats", "instance_driver", "vm_driver"]
 MIN_MEMORY_MB = 128  # the guest kernel and its initramfs
+SSH_KEYS_FILE = "CUMULO_SSH_KEYS"  # the spec's file with root's authorized_keys (QemuDriver.start)
 
 
 def vm_driver(platform: Platform) -> QemuDriver:
@@ -37,17 +41,24 @@ def instance_driver(platform: Platform) -> ComputeDriver:
     return platform.get_or_create("vm.routed", lambda: Routed(lambda: compute_driver(platform), vm_driver(platform)))
 
 
-async def admit(platform: Platform, body: InstanceCreate) -> dict[str, Any]:
-    """400 for what a VM cannot take; the instance's meta for a VM (its accelerator, probed once)."""
+async def admit(platform: Platform, session: AsyncSession, user_id: str, body: InstanceCreate) -> dict[str, Any]:
+    """400 for what a VM cannot take; the instance's meta for a VM (its accelerator, probed once, and
+    the public key of ``key_name``)."""
+    if body.backend != "vm":
+        if body.key_name:
+            raise InvalidInput("key_name is for VMs (backend: vm); a container's console needs no key")
+        return {}
     if body.volumes:
         raise InvalidInput("volumes are not attached to VMs: use a disk (/disks) instead")
     memory = body.memory_mb or platform.settings.compute_default_memory_mb
     if memory < MIN_MEMORY_MB:
         raise InvalidInput(f"a VM needs memory_mb of at least {MIN_MEMORY_MB}")
+    keys = {"ssh_authorized_keys": await keypairs.public_key_for(session, user_id, body.key_name)} \
+        if body.key_name else {}
     driver = vm_driver(platform)
     if not await driver.ping():
         raise InvalidInput("this server cannot run VMs: QEMU is not installed (scripts/ensure-qemu.sh)")
-    return {"backend": "vm", "accelerator": await driver.accelerator()}
+    return {"backend": "vm", "accelerator": await driver.accelerator(), **keys}
 
 
 def extra_stats(stats: Stats) -> dict[str, Any]:

@@ -74,6 +74,14 @@ def register(app: typer.Typer) -> None:
         argv = ["redis-cli", "--no-auth-warning", "-h", ep["host"], "-p", str(ep["port"]), "--user", info["username"]]
         raise typer.Exit(subprocess.call(argv, env={**os.environ, "REDISCLI_AUTH": password}))
 
+    @cache.command("rotate-password")
+    @output.handle_errors
+    def rotate(name: str, json_out: bool = JSON) -> None:
+        """Set a new password (shown once, stored as the secret's new version)."""
+        as_json(json_out)
+        with output.client() as c:
+            output.show(c.caches.rotate_password(name))
+
     @cache.command("flush")
     @output.handle_errors
     def flush(name: str, yes: bool = output.YES, json_out: bool = JSON) -> None:

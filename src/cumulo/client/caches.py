@@ -33,5 +33,8 @@ class Caches:
     def stats(self, cache: str) -> dict[str, Any]:
         return self.c.get(f"/caches/{cache}/stats")  # type: ignore[no-any-return]
 
+    def rotate_password(self, cache: str) -> dict[str, Any]:
+        return self.c.post(f"/caches/{cache}/credentials/rotate", timeout=LONG)  # type: ignore[no-any-return]
+
     def reboot(self, cache: str) -> dict[str, Any]:
         return self.c.post(f"/caches/{cache}/reboot", timeout=LONG)  # type: ignore[no-any-return]

@@ -106,7 +106,8 @@ def test_another_user_gets_404_everywhere(stack: Stack, cache: dict[str, Any]) -
     try:
         c = intruder.caches
         for attempt in (lambda: c.get(cache["id"]), lambda: c.get(cache["name"]), lambda: c.flush(cache["id"]),
-                        lambda: c.stats(cache["id"]), lambda: c.reboot(cache["id"]), lambda: c.delete(cache["id"])):
+                        lambda: c.stats(cache["id"]), lambda: c.reboot(cache["id"]),
+                        lambda: c.rotate_password(cache["id"]), lambda: c.delete(cache["id"])):
             with pytest.raises(ApiError) as err:
                 attempt()
             assert err.value.status == 404
@@ -114,6 +115,17 @@ def test_another_user_gets_404_everywhere(stack: Stack, cache: dict[str, Any]) -
     finally:
         intruder.close()
     assert stack.client.caches.get(cache["id"])["status"] == "available"
+
+
+def test_rotation_replaces_the_password(stack: Stack, cache: dict[str, Any]) -> None:
+    rotated = stack.client.caches.rotate_password(cache["id"])
+    stack.passwords.append(rotated["password"])
+    assert call(cache, ("AUTH", cache["username"], cache["password"]))[0].startswith("-WRONGPASS")
+    assert authed(cache, rotated["password"], ("PING",)) == ["+PONG"]
+    assert stack.client.secrets.value(cache["credentials_secret"]) == rotated["password"]
+    stack.client.caches.reboot(cache["id"])  # the ACL file on the volume keeps it
+    assert authed(cache, rotated["password"], ("PING",)) == ["+PONG"]
+    cache["password"] = rotated["password"]
 
 
 def test_the_password_never_shows(stack: Stack, cache: dict[str, Any]) -> None:

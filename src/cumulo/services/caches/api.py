@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep
 from cumulo.services.caches import service
 from cumulo.services.caches.schemas import CacheCreate, CacheCreated, CacheOut, CacheStats
+from cumulo.services.databases.schemas import RotatedOut
 
 router = APIRouter(tags=["caches"])
 
@@ -36,6 +37,12 @@ async def delete_cache(cache: str, user: UserDep, platform: PlatformDep, session
 @router.post("/caches/{cache}/flush", response_model=CacheOut)
 async def flush_cache(cache: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> CacheOut:
     return service.cache_out(platform, await service.flush(platform, session, user, cache))
+
+
+@router.post("/caches/{cache}/credentials/rotate", response_model=RotatedOut)
+async def rotate_credentials(cache: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> RotatedOut:
+    c, password = await service.rotate(platform, session, user, cache)
+    return RotatedOut(id=c.id, username=c.username, password=password, credentials_secret=c.secret_name)
 
 
 @router.post("/caches/{cache}/reboot", response_model=CacheOut)

@@ -214,6 +214,28 @@ async def stats(platform: Platform, session: AsyncSession, user: Principal, ref:
                       connected_clients=num("connected_clients"), uptime_seconds=num("uptime_in_seconds"))
 
 
+async def rotate(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> tuple[Cache, str]:
+    """A new password for the cache's user: its hash goes in the ACL file, the server reloads it
+    (``ACL LOAD``, authenticated with the old one), then the secret gets the new version."""
+    c = await resolve(session, user, ref)
+    if c.status != AVAILABLE or not c.secret_id:
+        raise Conflict(f"cache '{c.name}' is {c.status}")
+    old = await placement.read_password(platform, session, c.user_id, c.secret_id)
+    password = placement.new_password()
+    _write_acl(platform, c, password)
+    code, out = await placement.containers(platform).run(
+        container_name(c.id), ["redis-cli", "--no-auth-warning", "--user", c.username, "-p", str(PORT), "ACL", "LOAD"],
+        env={"REDISCLI_AUTH": old})
+    if code != 0 or "OK" not in out:
+        _write_acl(platform, c, old)
+        raise Conflict(f"the server did not take the new password: {out.strip()[:200]}")
+    await placement.update_password(platform, session, c.user_id, c.secret_id, password)
+    events.record(session, user_id=c.user_id, action="cache.credentials_rotated", resource_type="cache",
+                  resource_id=c.id, name=c.name)
+    await session.commit()
+    return c, password
+
+
 async def reboot(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Cache:
     c = await resolve(session, user, ref)
     if c.status not in (AVAILABLE, ERROR):

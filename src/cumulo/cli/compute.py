@@ -56,6 +56,7 @@ def launch(
     ttl: int = typer.Option(None, "--ttl", help="terminate after this many seconds"),
     password: bool = typer.Option(False, "--password", help="prompt for a root password for the instance"),
     backend: str = typer.Option(None, "--backend", help="container (default) or vm (a QEMU virtual machine)"),
+    key_name: str = typer.Option(None, "--key-name", help="a VM's key pair (cumulo keypairs) for root"),
     command: list[str] = typer.Argument(None, help="command to run instead of the image's (after --)"),
 ) -> None:
     """Launch an instance and wait until it is RUNNING."""
@@ -66,7 +67,7 @@ def launch(
                                          memory_mb=memory_mb, vpc_id=vpc, subnet_id=subnet,
                                          volumes=_volumes(volume) or None, ttl_seconds=ttl,
                                          command=list(command) if command else None, password=secret,
-                                         backend=backend)
+                                         backend=backend, key_name=key_name)
     show(inst)
     if inst["status"] == "ERROR":
         raise typer.Exit(1)

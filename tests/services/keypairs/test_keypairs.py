@@ -53,3 +53,23 @@ def test_another_users_key_pair_is_404(user: Client, other_user: Client) -> None
     assert other_user.keypairs.list() == []
     raises(400, user.instances.launch, "c", "cumulo/busybox", key_name="mine")  # containers take no key
     user.keypairs.delete("mine")
+
+
+def test_keypair_commands(server, user: Client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from tests.cli.conftest import _runner
+
+    cli = _runner(tmp_path, server, user.api_key or "")
+    key_file = tmp_path / "id"
+    out = cli("--json", "keypairs", "create", "cli-key", "--save", str(key_file)).output
+    made = json.loads(out[out.index("{"):])  # after the note on stderr
+    assert "private_key" not in made and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert openssh(serialization.load_ssh_private_key(key_file.read_bytes(), None)) == made["public_key"]
+    pub = tmp_path / "id.pub"
+    pub.write_text(openssh(ed25519.Ed25519PrivateKey.generate()) + " me@host\n")
+    cli("keypairs", "import", "cli-imported", str(pub))
+    names = sorted(k["name"] for k in json.loads(cli("--json", "keypairs", "list").output))
+    assert names == ["cli-imported", "cli-key"]
+    for name in names:
+        assert "deleted" in cli("keypairs", "delete", name, "--yes").output

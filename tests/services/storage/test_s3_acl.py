@@ -151,7 +151,8 @@ def test_public_read_object_and_the_block(s3: Any, other_s3: Any, bucket: str, a
     assert anon.get(f"/{bucket}/public.txt").status_code == 403
 
 
-def test_canned_bucket_acls(server: LiveServer, s3: Any, other_s3: Any, bucket_name: Any, anon: Any) -> None:
+def test_canned_bucket_acls(server: LiveServer, user: Client, s3: Any, other_s3: Any, bucket_name: Any,
+                            anon: Any) -> None:
     name = bucket_name()
     s3.create_bucket(Bucket=name, ACL="public-read")
     s3.put_object(Bucket=name, Key="a", Body=b"1")
@@ -171,7 +172,15 @@ def test_canned_bucket_acls(server: LiveServer, s3: Any, other_s3: Any, bucket_n
     fails(lambda: other_s3.put_object(Bucket=name, Key="c", Body=b"x"), "AccessDenied", 403)
     fails(lambda: other_s3.get_bucket_acl(Bucket=name), "AccessDenied", 403)
     fails(lambda: other_s3.put_bucket_acl(Bucket=name, ACL="public-read-write"), "AccessDenied", 403)
+    def rest_public() -> bool:
+        return next(b["public"] for b in user.storage.buckets() if b["name"] == name)  # type: ignore[no-any-return]
+
+    assert rest_public() is True  # the REST API says so too
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={"IgnorePublicAcls": True})
+    assert rest_public() is False
+    s3.delete_public_access_block(Bucket=name)
     s3.put_bucket_acl(Bucket=name, ACL="private")
+    assert rest_public() is False
     assert grants(s3.get_bucket_acl(Bucket=name)) == {(owner, "FULL_CONTROL")}
     fails(lambda: other_s3.list_objects_v2(Bucket=name), "AccessDenied", 403)
     fails(lambda: s3.put_bucket_acl(Bucket=name, ACL="no-such-acl"), "InvalidArgument", 400)

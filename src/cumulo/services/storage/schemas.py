@@ -15,7 +15,8 @@ class BucketOut(BaseModel):
     name: str
     created_at: dt.datetime
     versioning: str = Field(description="'', 'Enabled' or 'Suspended'")
-    public: bool = Field(description="a bucket policy grants anonymous access")
+    public: bool = Field(description="a bucket policy or the bucket's ACL grants access to everyone (and the "
+                         "public access block does not cancel it)")
 
 
 class ObjectOut(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from cumulo.core.clock import aware
 from cumulo.platform import Platform
+from cumulo.services.storage import acls, policies
 from cumulo.services.storage.buckets import (
     authorize,
     create_bucket,
@@ -27,9 +28,17 @@ __all__ = ["Checks", "authorize", "blob_store", "bucket_out", "create_bucket", "
            "object_out", "owned_bucket", "put_object", "s3_endpoint"]
 
 
+def is_public(bucket: Bucket) -> bool:
+    """Anyone may read or write something: a public policy or public bucket ACL the public access
+    block does not neutralize (object ACLs are not looked at)."""
+    if policies.is_public(bucket.policy) and not acls.block(bucket, "RestrictPublicBuckets"):
+        return True
+    return acls.enabled(bucket) and acls.is_public(bucket.acl) and not acls.block(bucket, "IgnorePublicAcls")
+
+
 def bucket_out(bucket: Bucket) -> BucketOut:
     return BucketOut(name=bucket.name, created_at=aware(bucket.created_at), versioning=bucket.versioning,  # type: ignore[arg-type]
-                     public=bool(bucket.policy))
+                     public=is_public(bucket))
 
 
 def object_out(bucket: Bucket, row: ObjectVersion) -> ObjectOut:

@@ -107,6 +107,7 @@ async def accepting(platform: Platform, c: Cache) -> bool:
 async def bring_up(platform: Platform, c: Cache) -> str | None:
     cs = placement.containers(platform)
     await placement.heal_disk(platform, KIND, c.id, c.user_id, c.disk_backend)
+    c.vpc_id, c.network_name = await placement.ensure_network(platform, c.user_id, c.vpc_id, c.network_name)
     started = await cs.ensure(spec(platform, c))
     if started or not await accepting(platform, c):
         async def ready() -> bool:

@@ -106,7 +106,13 @@ class Containers(LazyDocker):
             if c.status != "running":
                 if spec.with_files:
                     secretfiles.write(self.secrets_root, spec.name, self._files(spec.name))
-                c.start()
+                try:
+                    c.start()
+                except APIError as exc:  # its network was made again (a new id): make the container again
+                    if "network" not in str(exc.explanation or exc).lower():
+                        raise
+                    c.remove(force=True)
+                    self._create(spec, digest).start()
                 return True
             return False
         return await self._thread(f"starting {spec.name}", converge)

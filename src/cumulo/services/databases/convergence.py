@@ -45,6 +45,7 @@ async def bring_up(platform: Platform, db: ManagedDatabase, *, first_boot_passwo
     """Running and accepting connections; the container's address in its network."""
     c = placement.containers(platform)
     await placement.heal_disk(platform, KIND, db.id, db.user_id, db.disk_backend)
+    db.vpc_id, db.network_name = await placement.ensure_network(platform, db.user_id, db.vpc_id, db.network_name)
     if first_boot_password is not None:
         await c.write_files(container_name(db.id), engines.first_boot_files(engines.engine(db.engine),
                                                                             first_boot_password))

@@ -59,6 +59,19 @@ async def network_for(platform: Platform, session: AsyncSession, user: Principal
     return vpc.id, vpc.network_name
 
 
+async def ensure_network(platform: Platform, user_id: str, vpc_id: str | None,
+                         network: str | None) -> tuple[str | None, str | None]:
+    """(vpc id, Docker network) to start in: the recorded one while its network exists, else the
+    user's default VPC (made again with its network, e.g. after an engine reset or once it was retired
+    while the server was stopped)."""
+    from cumulo.services.network import service as netsvc  # a peer service
+
+    if network and await netsvc.networks.exists(network):
+        return vpc_id, network
+    vpc = await netsvc.default_vpc(platform, user_id)
+    return vpc.id, vpc.network_name
+
+
 def publish_host(platform: Platform) -> str:
     return platform.settings.compute_publish_host
 

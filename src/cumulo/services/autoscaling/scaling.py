@@ -33,12 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import CumuloError, NotFound
 from cumulo.drivers.compute import compute_driver
-from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_RESOURCE, ContainerState
+from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_RESOURCE
 from cumulo.platform import Platform
 from cumulo.services.autoscaling.models import Activity, Group, Member
 from cumulo.services.autoscaling.service import LABEL, activity, members_of
 from cumulo.services.compute import service as compute
 from cumulo.services.compute.schemas import InstanceCreate
+from cumulo.services.compute.state import down_reason
 from cumulo.services.deployments.service import owner
 from cumulo.services.events import service as events
 
@@ -81,7 +82,7 @@ class Pass:
                     await self._terminate(m.instance_id)
                     await session.delete(m)
                 continue
-            why = self._dead(insts[m.instance_id], containers.get(m.instance_id))
+            why = down_reason(insts[m.instance_id], containers.get(m.instance_id))
             if why:
                 await self._deregister([m])
                 await self._terminate(m.instance_id)
@@ -102,18 +103,6 @@ class Pass:
                           resource_id=g.id, name=g.name)
             await session.delete(g)
         await session.commit()
-
-    @staticmethod
-    def _dead(inst: Any, c: ContainerState | None) -> str | None:
-        if inst is None:
-            return "its instance was deleted"
-        if inst.status == "ERROR":
-            return inst.status_reason or "its instance failed"
-        if c is None:
-            return "its container was removed"
-        if not c.running:
-            return f"its container stopped ({c.status})"
-        return None
 
     # --- load balancer ---------------------------------------------------------------------------
     async def _load_lb(self) -> None:

@@ -40,6 +40,7 @@ from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_RESOURCE, Cont
 from cumulo.platform import Platform
 from cumulo.services.compute import service as compute
 from cumulo.services.compute.schemas import InstanceCreate
+from cumulo.services.compute.state import down_reason
 from cumulo.services.deployments import probes
 from cumulo.services.deployments.models import Deployment, Replica, Revision
 from cumulo.services.deployments.service import LABEL, owner, replicas_of, retarget, revision_of
@@ -109,7 +110,7 @@ class Pass:
                 self.insts[r.instance_id] = await compute.get_instance(session, dep.user_id, r.instance_id)
             except NotFound:
                 self.insts[r.instance_id] = None
-            why = self._dead(r, containers.get(r.instance_id))
+            why = down_reason(self.insts.get(r.instance_id), containers.get(r.instance_id))
             if why and r.state != "draining":
                 self.failed.append((r, why))
             else:
@@ -124,18 +125,6 @@ class Pass:
             return
         await self._plan(await revision_of(session, dep))
         await session.commit()
-
-    def _dead(self, r: Replica, c: ContainerState | None) -> str | None:
-        inst = self.insts.get(r.instance_id)
-        if inst is None:
-            return "its instance was deleted"
-        if inst.status == "ERROR":
-            return inst.status_reason or "its instance failed"
-        if c is None:
-            return "its container was removed"
-        if not c.running:
-            return f"its container stopped ({c.status})"
-        return None
 
     async def _load_lb(self) -> None:
         if not self.dep.load_balancer_id:

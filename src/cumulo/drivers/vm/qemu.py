@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,15 +249,12 @@ class QemuDriver(ComputeDriver):
             for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock"):
                 (folder / stale).unlink(missing_ok=True)
             argv = self.argv(folder, meta, acc, kernel, initrd)
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.PIPE, start_new_session=True)
-                _, err = await proc.communicate()
+            try:  # in a thread, not the loop's child watcher: QEMU forks its daemon and exits
+                returncode = await asyncio.to_thread(_launch, argv, folder / "qemu.err")
             finally:
                 initrd.unlink(missing_ok=True)  # loaded into the guest's memory by now
-            if proc.returncode != 0:
-                text = err.decode(errors="replace").strip()
+            if returncode != 0:
+                text = (folder / "qemu.err").read_text(errors="replace").strip()
                 if "host forwarding" in text or "hostfwd" in text:
                     raise PortInUse(f"a published host port is taken: {text[-300:]}")
                 raise Unavailable(f"QEMU did not start: {text[-400:]}")
@@ -431,6 +429,17 @@ class QemuDriver(ComputeDriver):
 
     async def remove_image(self, ref: str) -> None:
         return None
+
+
+def _launch(argv: list[str], errors: Path) -> int:
+    """Start QEMU (``-daemonize``: it returns once the guest is set up) with its errors in a file."""
+    with open(errors, "wb") as err:
+        try:
+            return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                  start_new_session=True, timeout=120, check=False).returncode
+        except subprocess.TimeoutExpired:
+            err.write(b"QEMU did not finish starting within 120 s")
+            return 1
 
 
 def _cpu_ticks(pid: int) -> int:

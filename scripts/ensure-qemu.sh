@@ -8,7 +8,8 @@ need=""
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
 command -v qemu-img >/dev/null 2>&1 || need="$need qemu-utils"
 ls /boot/vmlinuz-* >/dev/null 2>&1 || need="$need linux-image-amd64"
-[ -x /bin/busybox ] && file /bin/busybox 2>/dev/null | grep -q static || need="$need busybox-static"
+# a static busybox: ldd refuses it ("not a dynamic executable"); `file` may not be installed
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 || need="$need busybox-static"
 command -v mkfs.ext4 >/dev/null 2>&1 || need="$need e2fsprogs"
 command -v cpio >/dev/null 2>&1 || need="$need cpio"
 [ -z "$need" ] && exit 0

@@ -5,6 +5,7 @@ through the API is converged by the worker at once, not at its next sweep); two 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -116,7 +117,8 @@ def test_a_change_through_the_api_is_converged_by_the_worker_at_once(tmp_path: P
     env = {"CUMULO_DATABASE_URL": new_pg_database, "CUMULO_COMPUTE_RECONCILE_SECONDS": "300",
            "CUMULO_VOLUME_BACKEND": "plain", "CUMULO_AUTH_RATE_LIMIT": "1000/minute",
            "CUMULO_GATEWAY_RESYNC_SECONDS": "300", "CUMULO_PROXY_LISTEN_HOST": "127.0.0.1",
-           "CUMULO_PROXY_HTTP_PORT": str(proxy_port), "CUMULO_PROXY_HTTPS_PORT": str(free_port())}
+           "CUMULO_PROXY_HTTP_PORT": str(proxy_port), "CUMULO_PROXY_HTTPS_PORT": str(free_port()),
+           "CUMULO_PROXY_STOP_ON_EXIT": "true"}
     api = _spawn([_cumulo(), "api", "--port", str(port), "--data-dir", str(tmp_path)], env)
     worker = None
     url = f"http://127.0.0.1:{port}"
@@ -160,6 +162,10 @@ def test_a_change_through_the_api_is_converged_by_the_worker_at_once(tmp_path: P
         c.delete("/volumes/disk").raise_for_status()
     finally:
         _stop(api, *([worker] if worker else []))
+        caddy = tmp_path / "proxy" / "caddy.pid"  # Caddy runs in a session of its own: never left behind
+        if caddy.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(caddy.read_text().strip()), signal.SIGKILL)
         installation = (tmp_path / "installation-id").read_text().strip()
         for ct in engine.containers.list(all=True, filters={"label": f"cumulo.installation={installation}"}):
             ct.remove(force=True)

@@ -12,6 +12,7 @@ import docker
 import pytest
 
 from cumulo.client import ApiError, Client
+from cumulo.testing.engine import containers as find_containers
 from cumulo.testing.server import LiveServer
 from tests.services.apps.conftest import Repo, new_repo, serves, through_caddy
 
@@ -117,7 +118,7 @@ def test_config_vars_make_a_sealed_release(apps_server: LiveServer, owner: Clien
     assert owner.apps.releases("web")[0]["description"] == "Set GREETING"
     engine = docker.from_env()
     try:
-        running = engine.containers.list(filters={"label": f"cumulo.resource={flask_app['id']}"})
+        running = find_containers(engine, label=f"cumulo.resource={flask_app['id']}")
         assert running
         for container in running:
             assert not any("hello-there" in e for e in container.attrs["Config"]["Env"] or [])
@@ -155,7 +156,7 @@ def test_a_killed_process_is_started_again(apps_server: LiveServer, owner: Clien
                                            flask_app: dict[str, Any]) -> None:
     engine = docker.from_env()
     try:
-        running = engine.containers.list(filters={"label": f"cumulo.resource={flask_app['id']}"})
+        running = find_containers(engine, label=f"cumulo.resource={flask_app['id']}")
         assert len(running) == 1
         running[0].kill()
         from cumulo.testing import eventually

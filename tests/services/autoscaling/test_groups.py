@@ -11,6 +11,7 @@ import pytest
 
 from cumulo.client import ApiError, Client
 from cumulo.testing import eventually
+from cumulo.testing.engine import containers as find_containers
 from cumulo.testing.server import LiveServer
 from tests.conftest import register_and_login
 
@@ -46,7 +47,7 @@ def stranger(asg_server: LiveServer) -> Iterator[Client]:
 
 
 def members(group_id: str) -> list[Any]:
-    return docker.from_env().containers.list(filters={"label": f"cumulo.group={group_id}"})
+    return find_containers(label=f"cumulo.group={group_id}")
 
 
 def remove(client: Client, group_id: str) -> None:

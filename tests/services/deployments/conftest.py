@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import docker
 import pytest
 
 from cumulo.client import Client
 from cumulo.testing import eventually
+from cumulo.testing.engine import containers as find_containers
 from cumulo.testing.server import LiveServer
 from tests.conftest import register_and_login
 from tests.services.lb.conftest import APP, IMAGE
@@ -53,7 +53,7 @@ def stranger(dep_server: LiveServer) -> Iterator[Client]:
 
 def containers(dep_id: str) -> list[Any]:
     """The replicas as Docker sees them (running ones)."""
-    return docker.from_env().containers.list(filters={"label": f"cumulo.deployment={dep_id}"})
+    return find_containers(label=f"cumulo.deployment={dep_id}")
 
 
 def settled(client: Client, dep_id: str, revision: int | None = None, ready: int | None = None,

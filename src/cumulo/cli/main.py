@@ -1,17 +1,72 @@
-"""Root of the CLI. Every module of ``cumulo.cli`` with a ``register(app)`` adds its commands."""
+"""Root of the CLI. Every module of ``cumulo.cli`` with a ``register(app)`` adds its commands; the
+root imports a module only when one of its commands runs (``cli/index.py`` names them), so
+``cumulo --help`` and simple commands start in a fraction of a second."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Any
 
 import typer
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 
 from cumulo import __version__, cli
 from cumulo.cli import output
+from cumulo.cli.index import INDEX
+
+
+class LazyRoot(TyperGroup):
+    """The root group: lists the indexed commands without importing them, builds a command's
+    module on first use. A module missing from the index still works (every module is loaded
+    when a name is not found); tests/cli/test_index.py keeps the index true."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
+        self._listing = False
+
+    def _load(self, module_name: str) -> None:
+        if module_name in self._loaded:
+            return
+        self._loaded.add(module_name)
+        module = importlib.import_module(f"cumulo.cli.{module_name}")
+        register = getattr(module, "register", None)
+        if register is None:
+            return
+        holder = typer.Typer()
+        register(holder)
+        for name, command in typer.main.get_group(holder).commands.items():
+            self.commands.setdefault(name, command)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(dict.fromkeys([*self.commands, *INDEX]))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name in INDEX:
+            module_name, short_help = INDEX[cmd_name]
+            if self._listing:  # the root's help: a name and its line, nothing imported
+                return TyperCommand(name=cmd_name, help=short_help, short_help=short_help)
+            self._load(module_name)
+            return self.commands.get(cmd_name)
+        for info in pkgutil.iter_modules(cli.__path__):  # a module the index does not know yet
+            if info.name not in ("main", "output", "index"):
+                self._load(info.name)
+        return self.commands.get(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(name="cumulo", help="Cumulo: your own cloud. Run `cumulo up` to start the server.",
-                  no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False, cls=LazyRoot)
 
 
 @app.callback()
@@ -28,10 +83,3 @@ def _root(
 def version() -> None:
     """Print Cumulo's version."""
     typer.echo(__version__)
-
-
-for _info in pkgutil.iter_modules(cli.__path__):
-    if _info.name not in ("main", "output"):
-        _module = importlib.import_module(f"cumulo.cli.{_info.name}")
-        if hasattr(_module, "register"):
-            _module.register(app)

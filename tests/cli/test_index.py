@@ -1,0 +1,56 @@
+"""The CLI's index (cli/index.py) names every top-level command with the module that registers it
+and its help line, so ``cumulo --help`` imports no command module and a command imports only its own."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+
+import typer
+import typer.main
+
+from cumulo import cli
+from cumulo.cli.index import INDEX
+
+
+def registered() -> dict[str, tuple[str, str]]:
+    found: dict[str, tuple[str, str]] = {}
+    for info in pkgutil.iter_modules(cli.__path__):
+        module = importlib.import_module(f"cumulo.cli.{info.name}")
+        if info.name == "main" or not hasattr(module, "register"):
+            continue
+        holder = typer.Typer()
+        module.register(holder)
+        for name, command in typer.main.get_group(holder).commands.items():
+            found[name] = (info.name, command.get_short_help_str(limit=300))
+    return found
+
+
+def test_the_index_names_every_command_with_its_module_and_help() -> None:
+    assert INDEX == registered(), "cli/index.py is out of date: add or correct the entries shown"
+
+
+def loaded_after(*args: str) -> set[str]:
+    code = ("import sys; from cumulo.cli.main import app; sys.argv[0] = 'cumulo'\n"
+            "try:\n    app()\nexcept SystemExit:\n    pass\n"
+            "import json; print(json.dumps(sorted(m for m in sys.modules if m.startswith('cumulo.cli.'))))")
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60, check=False,
+                          env={"CUMULO_URL": "http://127.0.0.1:9", "COLUMNS": "100", "PATH": "/usr/bin:/bin"})
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_root_help_lists_every_command_but_imports_none() -> None:
+    done = subprocess.run([sys.executable, "-c", "from cumulo.cli.main import app; app()", "--help"],
+                          check=False, capture_output=True, text=True, timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    for name in INDEX:
+        assert f" {name} " in done.stdout, name
+    assert loaded_after("--help") == {"cumulo.cli.main", "cumulo.cli.output", "cumulo.cli.index"}
+
+
+def test_a_command_imports_only_its_own_module() -> None:
+    assert loaded_after("queues", "--help") - {"cumulo.cli.main", "cumulo.cli.output", "cumulo.cli.index"} \
+        == {"cumulo.cli.queues"}
+    assert "cumulo.cli.compute" not in loaded_after("version")

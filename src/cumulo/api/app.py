@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from cumulo import __version__, services
+from cumulo import __version__, console, services
 from cumulo.api import docs, errors, openapi
 from cumulo.api import metrics as metrics_routes
 from cumulo.api.metrics import Metrics
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
         metrics.sources.append(functools.partial(module.render, platform))
     metrics_routes.install(app, metrics)  # admin key, or CUMULO_METRICS_ADDRESS (api/metrics.py)
 
+    console.install(app)  # the web console: /console, /auth/session, /events/stream
     docs.install(app)
     openapi.install(app, tuple(streamed))
     index_routes(app)

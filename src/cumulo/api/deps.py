@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from cumulo.core.errors import Forbidden, Unauthorized
+from cumulo.core.ids import sha256_hex
 from cumulo.core.principal import Principal
 from cumulo.platform import Platform
 from cumulo.services.identity import scopes
@@ -38,10 +40,47 @@ def api_key_from(request: HTTPConnection) -> str | None:
     return None
 
 
+# The web console's session (``cumulo.console``): its login key in an HttpOnly, SameSite=Strict cookie,
+# which the page's scripts never see; a second, readable cookie holds the CSRF token bound to that key,
+# which the page sends back in ``X-CSRF-Token`` on every unsafe call (double submit).
+SESSION_COOKIE = "cumulo_session"
+CSRF_COOKIE = "cumulo_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def csrf_token_for(key: str) -> str:
+    """The CSRF token of a session key: derived from it, so a token planted by another site (or
+    another session) never matches."""
+    return sha256_hex("cumulo-csrf:" + key)[:43]
+
+
+def session_key_from(conn: HTTPConnection) -> str | None:
+    value = conn.cookies.get(SESSION_COOKIE)
+    return value.strip() if value and value.strip() else None
+
+
+def _check_cookie_request(conn: HTTPConnection, key: str, method: str) -> None:
+    """A cookie-authenticated call must show it comes from the console's own page: an unsafe request
+    carries the session's CSRF token; a WebSocket (no custom headers) comes from the API's origin."""
+    if conn.scope.get("type") == "websocket":
+        origin = conn.headers.get("origin")
+        host = conn.headers.get("host", "")
+        if origin is not None and origin.split("://", 1)[-1] != host:
+            raise Forbidden("cross-origin WebSocket refused for a console session")
+        return
+    if method.upper() in SAFE_METHODS:
+        return
+    sent = conn.headers.get(CSRF_HEADER, "")
+    if not sent or not hmac.compare_digest(sent, csrf_token_for(key)):
+        raise Forbidden("missing or wrong X-CSRF-Token: a console session's unsafe calls must send the "
+                        "token of its cumulo_csrf cookie")
+
+
 async def get_principal(request: Request) -> Principal:
-    """The caller behind the request's API key. The rate limit is per user: all of a user's keys
-    share one bucket, so minting keys buys no extra requests. A scoped key is refused (403) outside
-    its scopes (``cumulo.services.identity.scopes``)."""
+    """The caller behind the request's API key (or the console's session cookie). The rate limit is
+    per user: all of a user's keys share one bucket, so minting keys buys no extra requests. A scoped
+    key is refused (403) outside its scopes (``cumulo.services.identity.scopes``)."""
     return await authenticate(request, api_key_from(request))
 
 
@@ -49,6 +88,10 @@ async def authenticate(conn: HTTPConnection, key: str | None, method: str | None
     """``get_principal`` for any connection: REST requests and WebSockets (the console) share it, so
     both get the same key check, rate limit and scopes. ``method`` overrides the request's (a
     WebSocket has none)."""
+    if not key:
+        key = session_key_from(conn)
+        if key:
+            _check_cookie_request(conn, key, method or conn.scope.get("method", "GET"))
     if not key:
         raise Unauthorized("missing API key: send it in the X-API-Key header")
     platform: Platform = conn.app.state.platform

@@ -27,7 +27,7 @@ SECURITY_HEADERS = [
 ]
 _VALID_RID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 PUBLIC_AUTH_PATHS = ("/auth/register", "/auth/login", "/auth/forgot-password", "/auth/reset-password",
-                     "/auth/verify", "/auth/signup", "/token", "/register")  # the last three: seed aliases
+                     "/auth/verify", "/auth/signup", "/auth/session", "/token", "/register")  # the last three: seed aliases
 
 
 class _BodyTooLarge(Exception):

@@ -1,0 +1,180 @@
+// Instances: list with start/stop/delete, launch form (the API's messages at the fields), detail
+// with a live status, logs and a terminal over the console WebSocket (xterm.js, loaded on demand).
+import { del, enc, get, post } from "../lib/api.js";
+import { clear, fmtDate, h } from "../lib/dom.js";
+import { follow } from "../lib/live.js";
+import {
+  button, confirmDialog, curl, definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, snippet,
+  statusBadge, table, toast,
+} from "../lib/ui.js";
+
+export const nav = { label: "Instances", href: "/console/instances" };
+
+async function act(inst, action, refresh) {
+  try {
+    if (action === "delete") {
+      if (!(await confirmDialog(`Terminate instance "${inst.name}"? Its container and root filesystem are deleted.`,
+        { confirm: "Terminate" }))) return;
+      await del(`/instances/${enc(inst.id)}`);
+      toast(`Instance ${inst.name} terminated`);
+    } else {
+      await post(`/instances/${enc(inst.id)}/${action}`);
+    }
+  } catch (error) {
+    toast(error.message, "error");
+  }
+  await refresh();
+}
+
+function actions(inst, refresh) {
+  const stopped = inst.status === "STOPPED" || inst.status === "ERROR";
+  return h("div", { class: "row-actions" },
+    stopped ? button("Start", () => act(inst, "start", refresh), { kind: "small" })
+      : button("Stop", () => act(inst, "stop", refresh), { kind: "small", title: `Stop ${inst.name}` }),
+    button("Delete", () => act(inst, "delete", refresh), { kind: "small danger", title: `Terminate ${inst.name}` }));
+}
+
+async function list({ main, query, navigate }) {
+  const search = h("input", { type: "search", id: "instance-search", value: query.get("q") || "", placeholder: "name, image or status" });
+  const body = h("div", {});
+  main.append(pageHeader("Instances", h("a", { class: "btn primary", href: "/console/instances/new" }, "Launch instance")),
+    h("div", { class: "toolbar" }, h("label", { for: "instance-search" }, "Filter"), search), body);
+  const refresh = async () => {
+    const rows = await get("/instances");
+    const q = search.value.trim().toLowerCase();
+    const shown = q ? rows.filter((r) => `${r.name} ${r.image} ${r.status}`.toLowerCase().includes(q)) : rows;
+    clear(body, table([
+      { label: "Name", cell: (r) => h("a", { href: `/console/instances/${enc(r.id)}` }, r.name) },
+      { label: "Image", cell: (r) => r.image },
+      { label: "Status", cell: (r) => statusBadge(r.status) },
+      { label: "Ports", cell: (r) => r.ports || "—" },
+      { label: "IP", cell: (r) => r.ip_address || "—" },
+      { label: "Created", cell: (r) => fmtDate(r.created_at) },
+      { label: "Actions", cell: (r) => actions(r, refresh) },
+    ], shown, { empty: rows.length ? "No instance matches the filter." : "No instances yet: launch one." }));
+  };
+  search.addEventListener("input", () => {
+    history.replaceState(null, "", search.value ? `?q=${enc(search.value)}` : location.pathname);
+    refresh();
+  });
+  await refresh();
+  void navigate;
+  return follow(["instance"], refresh);
+}
+
+function launchBody(v) {
+  const body = { name: v.name, image: v.image };
+  if (v.ports) body.ports = v.ports;
+  if (v.cpus) body.cpus = Number(v.cpus);
+  if (v.memory_mb) body.memory_mb = Number(v.memory_mb);
+  const env = parsePairs(v.env);
+  if (Object.keys(env).length) body.env = env;
+  if (v.command.trim()) body.command = ["/bin/sh", "-c", v.command];
+  if (v.ttl_seconds) body.ttl_seconds = Number(v.ttl_seconds);
+  if (v.backend && v.backend !== "container") body.backend = v.backend;
+  return body;
+}
+
+function launchCli(v) {
+  const b = launchBody(v);
+  const parts = ["cumulo instances launch", shellQuote(b.name || "NAME"), "--image", shellQuote(b.image || "IMAGE")];
+  if (b.ports) parts.push("--ports", shellQuote(b.ports));
+  if (b.cpus) parts.push("--cpus", b.cpus);
+  if (b.memory_mb) parts.push("--memory-mb", b.memory_mb);
+  for (const [k, val] of Object.entries(b.env || {})) parts.push("--env", shellQuote(`${k}=${val}`));
+  if (b.ttl_seconds) parts.push("--ttl", b.ttl_seconds);
+  if (b.backend) parts.push("--backend", b.backend);
+  if (b.command) parts.push("--", b.command.map(shellQuote).join(" "));
+  return parts.join(" ");
+}
+
+async function launch({ main, navigate }) {
+  let images = [];
+  try { images = (await get("/images")).map((i) => i.name || i.id).filter(Boolean); } catch { images = []; }
+  const datalist = h("datalist", { id: "image-names" }, images.map((name) => h("option", { value: name })));
+  const f = form({
+    submit: "Launch",
+    fields: [
+      { name: "name", label: "Name", required: true, placeholder: "web-1", help: "Letters, digits and dashes." },
+      { name: "image", label: "Image", required: true, value: images.includes("cumulo/busybox") ? "cumulo/busybox" : "",
+        placeholder: "cumulo/busybox" },
+      { name: "ports", label: "Ports", placeholder: "0:80", help: '"HOST:CONTAINER" pairs, comma separated; host 0 picks a free port.' },
+      { name: "cpus", label: "CPUs", type: "number", step: "0.1", min: "0" },
+      { name: "memory_mb", label: "Memory (MiB)", type: "number", min: "16" },
+      { name: "env", label: "Environment", type: "textarea", rows: 3, placeholder: "NAME=value, one per line" },
+      { name: "command", label: "Command", placeholder: "sleep 3600", help: "Run with /bin/sh -c instead of the image's command." },
+      { name: "ttl_seconds", label: "Time to live (seconds)", type: "number", min: "1" },
+      { name: "backend", label: "Backend", type: "select", options: [["container", "Container (Docker)"], ["vm", "Virtual machine (QEMU)"]] },
+    ],
+    onSubmit: async (v) => {
+      const inst = await post("/instances", launchBody(v));
+      toast(`Instance ${inst.name} is starting`);
+      navigate(`/console/instances/${enc(inst.id)}`);
+    },
+    onInput: () => { cli.refresh(); api.refresh(); },
+  });
+  f.inputs.image.setAttribute("list", "image-names");
+  const cli = snippet("CLI equivalent", () => launchCli(f.values()));
+  const api = snippet("curl equivalent", () => curl("POST", "/instances", launchBody(f.values())));
+  main.append(pageHeader("Launch an instance"), datalist, f, cli, api);
+  f.inputs.name.focus();
+}
+
+async function detail({ main, params, navigate }) {
+  const id = params.id;
+  const info = h("div", {});
+  const logs = h("pre", { class: "logs", tabindex: "0", "aria-label": "Instance logs" });
+  const termBox = h("div", { class: "terminal-box" });
+  let terminal = null;
+  const header = h("div", {});
+  main.append(header, info,
+    h("section", { "aria-labelledby": "term-title" }, h("h2", { id: "term-title" }, "Terminal"),
+      h("div", { class: "actions" }, button("Open terminal", () => openTerminal(), { kind: "primary" }),
+        button("Close terminal", () => closeTerminal(), {})), termBox),
+    h("section", { "aria-labelledby": "logs-title" }, h("h2", { id: "logs-title" }, "Logs"),
+      button("Refresh logs", () => loadLogs(), { kind: "small" }), logs));
+
+  let current = null;
+  const refresh = async () => {
+    try { current = await get(`/instances/${enc(id)}`); } catch (error) {
+      clear(header, pageHeader("Instance"));
+      clear(info, errorBox(error));
+      return;
+    }
+    const inst = current;
+    clear(header, pageHeader(inst.name, statusBadge(inst.status), actions(inst, async () => {
+      try { await get(`/instances/${enc(id)}`); await refresh(); } catch { navigate("/console/instances"); }
+    })));
+    clear(info, definitionList([
+      ["ID", inst.id], ["Status", h("span", { id: "instance-status" }, statusBadge(inst.status))],
+      ["Reason", inst.status_reason], ["Image", inst.image], ["Backend", inst.backend], ["Ports", inst.ports || "—"],
+      ["IP address", inst.ip_address], ["CPUs", inst.cpus], ["Memory", `${inst.memory_mb} MiB`],
+      ["Command", inst.command ? inst.command.join(" ") : "image default"],
+      ["Expires", inst.expires_at ? fmtDate(inst.expires_at) : "never"], ["Created", fmtDate(inst.created_at)],
+    ]));
+  };
+  const loadLogs = async () => {
+    try { logs.textContent = await get(`/instances/${enc(id)}/logs?tail=200`) || "(no output yet)"; }
+    catch (error) { logs.textContent = error.message; }
+  };
+
+  async function openTerminal() {
+    if (terminal) { terminal.focus(); return; }
+    terminal = await import("./terminal.js").then((m) => m.open(termBox, id));
+  }
+  function closeTerminal() {
+    if (terminal) terminal.close();
+    terminal = null;
+  }
+
+  await refresh();
+  loadLogs();
+  const unfollow = follow(["instance"], (event) => { if (!event || event.resource_id === id) refresh(); });
+  return () => { unfollow(); closeTerminal(); };
+}
+
+export const routes = [
+  { path: "/console/instances", title: "Instances", render: list },
+  { path: "/console/instances/new", title: "Launch instance", render: launch },
+  { path: "/console/instances/:id", title: "Instance", render: detail },
+];

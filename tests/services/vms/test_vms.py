@@ -1,9 +1,12 @@
 """VMs as instances (backend vm) under real QEMU (TCG on this machine): one module-scoped server and
-one VM, booted twice (launch, then stop/start), carried through the lifecycle in file order."""
+one VM in a VPC of its own, booted twice (launch, then stop/start), carried through the lifecycle in
+file order. Containers of the same VPC and of another VPC check the VM's place on the network."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import signal
 import subprocess
 import uuid
@@ -11,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
 import pytest
 
@@ -24,11 +28,13 @@ from tests.conftest import register_and_login
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("vms")]
 BOOT = 240  # seconds a boot may take on a loaded 2-core CI machine under TCG
-# the guest's main command: count boots on the root disk, serve the count over HTTP, and leave a shell
-# on the serial console
+# the guest's main command: count boots on the root disk and serve the count over HTTP
 COMMAND = ["sh", "-c", ("n=$(cat /boots 2>/dev/null || echo 0); n=$((n+1)); echo $n > /boots; mkdir -p /www; "
-           "cp /boots /www/boots; echo vm-page > /www/index.html; sync; httpd -p 80 -h /www; exec sh")]
+           "cp /boots /www/boots; echo vm-page > /www/index.html; cp /ud-ran /www/ud 2>/dev/null; sync; "
+           "exec httpd -f -p 80 -h /www")]
+USER_DATA = "#!/bin/sh\necho ran-$((20+1)) > /ud-ran\n"
 PASSWORD = f"pw-{uuid.uuid4().hex[:12]}"
+WEB = ["sh", "-c", "mkdir -p /w && echo ctr-page > /w/index.html && exec httpd -f -p 80 -h /w"]
 
 
 class Env:
@@ -39,6 +45,12 @@ class Env:
         self.other = register_and_login(self.server)
         self.vm: dict[str, Any] = {}
         self.key: dict[str, Any] = {}
+        self.vpc = self.client.network.create_vpc("vm-net")
+        block = ipaddress.IPv4Network(self.vpc["cidr_block"])
+        self.subnet = self.client.network.create_subnet(self.vpc["id"], "vm-sub",
+                                                        str(list(block.subnets(new_prefix=26))[1]))
+        self.other_vpc = self.client.network.create_vpc("elsewhere")
+        self.docker = docker.from_env()
 
     def start(self) -> LiveServer:
         return LiveServer(settings_for(self.data_dir, installation_id=self.installation, compute_reconcile_seconds=2,
@@ -59,6 +71,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     for inst in e.client.instances.list():
         e.client.instances.terminate(inst["id"])
     e.server.stop()
+    e.docker.close()
 
 
 def port_of(inst: dict[str, Any]) -> int:
@@ -68,6 +81,45 @@ def port_of(inst: dict[str, Any]) -> int:
 def page(inst: dict[str, Any], path: str = "/") -> str | None:
     r = httpx.get(f"http://127.0.0.1:{port_of(inst)}{path}", timeout=3)
     return r.text.strip() if r.status_code == 200 else None
+
+
+def fetch(host: str, path: str = "/", wait: int = 10) -> str:
+    """A shell line printing the body of ``http://host/path`` (busybox's nc: its static wget crashes
+    in these images)."""
+    return f"printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' | nc -w {wait} {host} 80 | tr -d '\\r' | sed '1,/^$/d'"
+
+
+def get_in(env: Env, inst: dict[str, Any], host: str, path: str = "/", wait: int = 10) -> str | None:
+    code, out = in_container(env, inst, "sh", "-c", f"set -o pipefail; {fetch(host, path, wait)}")
+    return out.strip() if code == 0 and out.strip() else None
+
+
+def in_container(env: Env, inst: dict[str, Any], *command: str) -> tuple[int, str]:
+    """Run ``command`` in a container instance (its engine container, found by the instance's labels)."""
+    found = env.docker.containers.list(filters={"label": [f"{LABEL_INSTALLATION}={env.installation}",
+                                                          f"{LABEL_RESOURCE}={inst['id']}"]})
+    ctr = next(c for c in found if "cumulo.vm-port" not in c.labels)
+    code, out = ctr.exec_run(list(command))
+    return code, out.decode(errors="replace")
+
+
+class Serial:
+    """The VM's serial console over the instance console WebSocket."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws, self.seen = ws, b""
+
+    def until(self, *marks: bytes, timeout: float = 60, nudge: bytes | None = None) -> bytes:
+        while not all(m in self.seen for m in marks):
+            if nudge is not None:
+                self.ws.send(nudge)
+            try:
+                self.seen += self.ws.recv(timeout=timeout if nudge is None else 3)
+            except TimeoutError:
+                if nudge is None:
+                    raise
+        out, self.seen = self.seen, b""
+        return out
 
 
 def qemu_pid(env: Env, inst: dict[str, Any]) -> int:
@@ -81,7 +133,8 @@ def qemu_pid(env: Env, inst: dict[str, Any]) -> int:
 def test_launch_serves_a_guest_service_on_a_published_port(env: Env) -> None:
     env.key = env.client.keypairs.create("vm-key")
     vm = env.client.instances.launch("vm1", "cumulo/busybox", backend="vm", memory_mb=256, cpus=1, ports="0:80",
-                                     command=COMMAND, password=PASSWORD, key_name="vm-key")
+                                     command=COMMAND, password=PASSWORD, key_name="vm-key", user_data=USER_DATA,
+                                     vpc_id=env.vpc["id"], subnet_id=env.subnet["id"])
     assert vm["backend"] == "vm" and vm["accelerator"] in ("kvm", "tcg")
     assert env.client.instances.wait(vm["id"], {"RUNNING"}, timeout=60)["status"] == "RUNNING"
     assert eventually_served(lambda: page(vm), timeout=BOOT) == "vm-page"
@@ -90,14 +143,43 @@ def test_launch_serves_a_guest_service_on_a_published_port(env: Env) -> None:
     assert "cumulo: starting the guest's main command" in env.client.instances.logs(vm["id"], tail=50)
 
 
-def test_serial_console_shell_the_root_password_and_the_key(env: Env) -> None:
-    seen = b""
+def test_the_vm_has_its_subnet_address_and_containers_of_its_vpc_reach_it(env: Env) -> None:
+    address = ipaddress.IPv4Address(env.vm["ip_address"])
+    assert address in ipaddress.IPv4Network(env.subnet["cidr_block"])
+    web = env.client.instances.launch("web", "cumulo/busybox", vpc_id=env.vpc["id"], command=WEB)
+    web = env.client.instances.wait(web["id"], {"RUNNING"}, timeout=120)
+    assert web["ip_address"] != env.vm["ip_address"]  # one allocation for both: no collision
+    assert get_in(env, web, str(address)) == "vm-page"
+    assert get_in(env, web, "vm1", "/boots") == "1"  # the VM's name in the VPC's DNS
+    env.vm["web"] = web
+
+
+def test_a_container_of_another_vpc_cannot_reach_the_vm(env: Env) -> None:
+    far = env.client.instances.launch("far", "cumulo/busybox", vpc_id=env.other_vpc["id"], command=WEB)
+    far = env.client.instances.wait(far["id"], {"RUNNING"}, timeout=120)
+    assert get_in(env, far, env.vm["ip_address"], wait=3) is None
+    assert get_in(env, far, far["ip_address"]) == "ctr-page"  # the probe itself works: only the VPC boundary stops it
+    env.client.instances.terminate(far["id"])
+
+
+def test_serial_console_login_with_the_password_user_data_and_the_vpc(env: Env) -> None:
+    web_ip = env.vm["web"]["ip_address"]
     with env.client.instances.console(env.vm["id"]) as ws:
-        ws.send(b"echo answer-$((6*7)); grep ^root: /etc/shadow; echo keys-$(cat /root/.ssh/authorized_keys)-$((2*3))end\n")
-        while b"answer-42" not in seen or b"root:$6$" not in seen or b"-6end" not in seen:
-            seen += ws.recv(timeout=60)
+        serial = Serial(ws)
+        serial.until(b"login:", nudge=b"\n", timeout=BOOT)
+        ws.send(b"root\n")
+        serial.until(b"assword:")
+        ws.send(b"not-the-password\n")
+        assert b"incorrect" in serial.until(b"login:", timeout=60)  # a wrong password is refused
+        ws.send(b"root\n")
+        serial.until(b"assword:")
+        ws.send(PASSWORD.encode() + b"\n")
+        ws.send(b"echo answer-$((6*7)); grep ^root: /etc/shadow; echo keys-$(cat /root/.ssh/authorized_keys)-$((2*3))end; "
+                b"echo ud-$(cat /ud-ran)-end; " + fetch(web_ip).encode() + b" | sed 's/^/got-/'; "
+                b"hostname | sed 's/^/host-/'\n")
+        seen = serial.until(b"answer-42", b"root:$6$", b"-6end", b"ud-ran-21-end", b"got-ctr-page", b"host-vm1")
     assert f"keys-{env.key['public_key']}-6end".encode() in seen
-    shadow = seen.decode(errors="replace").split("root:", 2)[-1].split(":")[0]
+    shadow = re.search(r"root:(\$6\$[^:$]+\$[^:]+):", seen.decode(errors="replace")).group(1)  # not the echo
     salt = shadow.split("$")[2]
     expected = subprocess.run(["busybox", "mkpasswd", "-m", "sha512", PASSWORD, salt], capture_output=True,
                               text=True, check=True).stdout.strip()
@@ -106,6 +188,7 @@ def test_serial_console_shell_the_root_password_and_the_key(env: Env) -> None:
         if path.is_file() and path.stat().st_size < 2**20:
             assert PASSWORD.encode() not in path.read_bytes(), path
     assert PASSWORD not in str(env.client.instances.get(env.vm["id"]))
+    assert "cumulo: the user data ended with 0" in env.client.instances.logs(env.vm["id"], tail=200)
 
 
 def test_stats_of_a_vm(env: Env) -> None:
@@ -113,6 +196,7 @@ def test_stats_of_a_vm(env: Env) -> None:
     assert stats["cpu_time_seconds"] > 0 and stats["memory_bytes"] > 0
     assert stats["memory_limit_bytes"] == 256 * 2**20
     assert stats["disk_read_bytes"] > 0 and stats["disk_read_ops"] > 0
+    assert stats["net_rx_bytes"] > 0 and stats["net_tx_bytes"] > 0  # the earlier pages went through its tap
 
 
 def test_pause_and_resume_through_qmp(env: Env) -> None:
@@ -156,6 +240,7 @@ def test_stop_and_start_keep_the_disk(env: Env) -> None:
     started = env.client.instances.wait(env.vm["id"], {"RUNNING", "ERROR"}, timeout=60)
     assert started["status"] == "RUNNING", started["status_reason"]
     assert eventually_served(lambda: page(env.vm, "/boots"), timeout=BOOT) == "2"
+    assert env.client.instances.get(env.vm["id"])["ip_address"] == env.vm["ip_address"]  # the subnet's, kept
 
 
 def test_a_restarted_cumulo_adopts_the_running_vm(env: Env) -> None:

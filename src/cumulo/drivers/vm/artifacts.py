@@ -39,21 +39,32 @@ INIT = r"""#!/bin/busybox sh
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in $(cat /modules.order); do insmod /lib/modules/$m || echo "cumulo: insmod $m failed"; done
 if grep -q cumulo.probe /proc/cmdline; then echo CUMULO-PROBE-OK >/dev/ttyS0; poweroff -f; fi
-ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2
-i=0; while [ ! -b /dev/vda ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
-mkdir -p /newroot && mount -t ext4 -o commit=1 /dev/vda /newroot || { echo 'cumulo: no root disk'; exec sh; }
+ip link set lo up; ip link set eth0 up
+if [ -f /cumulo/net ]; then read addr gw < /cumulo/net; ip addr add $addr dev eth0; ip route add default via $gw
+else ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2; fi
+root=; i=0
+while [ -z "$root" ] && [ $i -lt 400 ]; do
+  for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = cumulo-root ] && root=/dev/${b##*/}; done
+  [ -z "$root" ] && sleep 0.05; i=$((i+1))
+done
+mkdir -p /newroot && mount -t ext4 -o commit=1 ${root:-/dev/vda} /newroot || { echo 'cumulo: no root disk'; exec sh; }
 mount -t tmpfs -o mode=755 run /newroot/run 2>/dev/null || { mkdir -p /newroot/run; mount -t tmpfs run /newroot/run; }
 mkdir -p /newroot/run/cumulo && cp -a /cumulo/. /newroot/run/cumulo/ 2>/dev/null; chmod 700 /newroot/run/cumulo
 for d in proc sys dev; do mkdir -p /newroot/$d; mount --move /$d /newroot/$d; done
 exec switch_root /newroot /.cumulo/init
 """
 
-# The root disk's init (PID 1 after switch_root): hostname, resolver, root password, the environment,
-# then the main command on the serial console; when it ends, the disk is synced and the VM powers off.
+# The root disk's init (PID 1 after switch_root): hostname, resolver, root password, SSH keys, the
+# environment, the user data script (once: on the first boot of the VM's disk), then the main
+# command. With a root password the serial console offers a login prompt (getty) and the main command
+# runs beside it; without one the main command runs on the console. When the main command ends, the
+# disk is synced and the VM powers off.
 GUEST_INIT = r"""#!/.cumulo/busybox sh
 B=/.cumulo/busybox
 $B mount -t tmpfs tmp /tmp 2>/dev/null
-$B mkdir -p /etc; echo 'nameserver 10.0.2.3' > /etc/resolv.conf 2>/dev/null
+$B mkdir -p /etc
+if [ -f /run/cumulo/resolv.conf ]; then $B cp /run/cumulo/resolv.conf /etc/resolv.conf 2>/dev/null
+else echo 'nameserver 10.0.2.3' > /etc/resolv.conf 2>/dev/null; fi
 [ -f /run/cumulo/hostname ] && $B hostname "$($B cat /run/cumulo/hostname)"
 echo 100 > /proc/sys/vm/dirty_writeback_centisecs; echo 100 > /proc/sys/vm/dirty_expire_centisecs
 if [ -f /run/cumulo/password ] && [ -f /etc/shadow ]; then
@@ -66,8 +77,21 @@ if [ -f /run/cumulo/authorized_keys ]; then
 fi
 [ -f /run/cumulo/env ] && . /run/cumulo/env
 [ -f /run/cumulo/secrets ] && . /run/cumulo/secrets
+if [ -f /run/cumulo/user-data ] && [ ! -f /.cumulo/user-data.done ]; then
+  echo "cumulo: running the user data"
+  $B chmod 700 /run/cumulo/user-data
+  if [ "$($B head -c 2 /run/cumulo/user-data)" = '#!' ]; then /run/cumulo/user-data </dev/null >/dev/console 2>&1
+  else $B sh /run/cumulo/user-data </dev/null >/dev/console 2>&1; fi
+  echo "cumulo: the user data ended with $?"; : > /.cumulo/user-data.done; $B sync
+fi
 echo "cumulo: starting the guest's main command"
-$B sh /run/cumulo/command </dev/console >/dev/console 2>&1
+if [ -f /run/cumulo/password ]; then
+  $B ln -sf /.cumulo/busybox /run/cumulo/login
+  (while :; do $B setsid $B getty -L -l /run/cumulo/login 0 ttyS0 vt100; $B sleep 1; done) &
+  $B sh /run/cumulo/command </dev/null >/dev/console 2>&1
+else
+  $B sh /run/cumulo/command </dev/console >/dev/console 2>&1
+fi
 echo "cumulo: the main command ended with $?; powering off"
 $B sync; $B poweroff -f
 """

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cumulo.core.errors import Conflict, InvalidInput, NotFound, Unavailable
+from cumulo.core.errors import Conflict, CumuloError, InvalidInput, NotFound, Unavailable
 from cumulo.drivers.compute.base import (
     ComputeDriver,
     Console,
@@ -42,12 +42,14 @@ from cumulo.drivers.compute.base import (
 )
 from cumulo.drivers.vm import accel, qmp
 from cumulo.drivers.vm.artifacts import Artifacts, quote
+from cumulo.drivers.vm.network import Placement, VmPorts, join_cgroups, nameservers, net_bytes
 
 QEMU = "qemu-system-x86_64"
 LABEL_BACKEND = "cumulo.backend"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PASSWORD_FILE = "CUMULO_PASSWORD"  # compute's secret file with the root password (convergence.PASSWORD_ENV)
 SSH_KEYS_FILE = "CUMULO_SSH_KEYS"  # root's authorized_keys (compute.vms.SSH_KEYS_FILE)
+USER_DATA_FILE = "CUMULO_USER_DATA"  # the user data script, run once on the first boot (compute.vms)
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,9 @@ class QemuDriver(ComputeDriver):
                     "supports_resource_limits": True, "supports_console": True, "supports_stats": True}
 
     def __init__(self, root: Path, artifacts: Artifacts, accelerator: str = "auto", stop_timeout: float = 5.0,
-                 probe_timeout: float = 10.0) -> None:
+                 probe_timeout: float = 10.0, ports: VmPorts | None = None) -> None:
         self.root = root
+        self.ports = ports  # None: VMs get QEMU user-mode networking (no VPC), ports as hostfwd rules
         self.artifacts = artifacts
         self.wanted_accelerator = accelerator
         self.stop_timeout = stop_timeout
@@ -168,10 +171,14 @@ class QemuDriver(ComputeDriver):
             else:
                 error = self._why_gone(folder)
         started = meta.get("started_at")
+        placed = meta.get("placement") if pid else None
+        if placed:
+            ports = [PortBinding(h, c) for h, c in placed["ports"]]
         return ContainerState(
             id=meta["name"], name=meta["name"], status=status, labels=meta["labels"],
             ports=ports if pid else [PortBinding(0, c) for _, c in meta["ports"]], exit_code=exit_code,
-            error=error, started_at=dt.datetime.fromisoformat(started) if started else None, ip_address=None)
+            error=error, started_at=dt.datetime.fromisoformat(started) if started else None,
+            ip_address=placed["address"] if placed else None)
 
     @staticmethod
     def _why_gone(folder: Path) -> str:
@@ -210,6 +217,8 @@ class QemuDriver(ComputeDriver):
                     "name": spec.name, "image": spec.image, "labels": spec.labels, "command": command,
                     "env": spec.env, "hostname": spec.hostname or spec.name[:63],
                     "ports": [[p.host, p.container] for p in spec.ports], "publish_host": spec.publish_host,
+                    "network": spec.network if self.ports else None, "ipv4_address": spec.ipv4_address,
+                    "aliases": spec.aliases, "disks": [],
                     "cpus": spec.cpus or 1, "memory_mb": spec.memory_mb or 512, "booted": False})
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -232,42 +241,81 @@ class QemuDriver(ComputeDriver):
             meta = self._meta(folder)
             acc = await self.accelerator()
             kernel, initramfs = await self.artifacts.kernel(), await self.artifacts.initramfs()
-            files = {"command": "exec " + " ".join(quote(a) for a in meta["command"]) + "\n",
-                     "hostname": meta["hostname"],
-                     "env": "".join(f"export {k}={quote(v)}\n" for k, v in meta["env"].items())}
-            secrets = dict(self._secrets.get(ref) or {})
-            if PASSWORD_FILE in secrets:
-                files["password"] = secrets.pop(PASSWORD_FILE)
-            if SSH_KEYS_FILE in secrets:
-                files["authorized_keys"] = secrets.pop(SSH_KEYS_FILE) + "\n"
-            if secrets:
-                files["secrets"] = "".join(f"export {k}={quote(v)}\n" for k, v in secrets.items())
-            initrd = folder / "boot.initrd"
-            fd = os.open(initrd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(Artifacts.with_config(initramfs.read_bytes(), files))
+            files = self._guest_files(ref, meta)
             for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock"):
                 (folder / stale).unlink(missing_ok=True)
-            argv = self.argv(folder, meta, acc, kernel, initrd)
-            try:  # in a thread, not the loop's child watcher: QEMU forks its daemon and exits
-                returncode = await asyncio.to_thread(_launch, argv, folder / "qemu.err")
-            finally:
-                initrd.unlink(missing_ok=True)  # loaded into the guest's memory by now
-            if returncode != 0:
-                text = (folder / "qemu.err").read_text(errors="replace").strip()
-                if "host forwarding" in text or "hostfwd" in text:
-                    raise PortInUse(f"a published host port is taken: {text[-300:]}")
-                raise Unavailable(f"QEMU did not start: {text[-400:]}")
-            meta.update(booted=True, started_at=dt.datetime.now(dt.UTC).isoformat(), accelerator=acc)
+            placement = await self._place(meta)
+            try:
+                if placement is not None:
+                    files["net"] = f"{placement.address}/{placement.prefix} {placement.gateway}\n"
+                    files["resolv.conf"] = "".join(f"nameserver {n}\n" for n in nameservers())
+                initrd = folder / "boot.initrd"
+                fd = os.open(initrd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(Artifacts.with_config(initramfs.read_bytes(), files))
+                argv = self.argv(folder, meta, acc, kernel, initrd, placement)
+                try:  # in a thread, not the loop's child watcher: QEMU forks its daemon and exits
+                    returncode = await asyncio.to_thread(_launch, argv, folder / "qemu.err")
+                finally:
+                    initrd.unlink(missing_ok=True)  # loaded into the guest's memory by now
+                if returncode != 0:
+                    text = (folder / "qemu.err").read_text(errors="replace").strip()
+                    if "host forwarding" in text or "hostfwd" in text:
+                        raise PortInUse(f"a published host port is taken: {text[-300:]}")
+                    raise Unavailable(f"QEMU did not start: {text[-400:]}")
+            except BaseException:
+                if placement is not None and self.ports is not None:
+                    await asyncio.to_thread(self.ports.detach, meta["name"])
+                raise
+            pid = self.pid(folder)
+            if placement is not None and pid is not None:
+                await asyncio.to_thread(join_cgroups, placement.pid, pid)
+            meta.update(booted=True, started_at=dt.datetime.now(dt.UTC).isoformat(), accelerator=acc,
+                        placement=placement.as_meta() if placement else None, boot_disks=meta.get("disks") or [])
             self._save(folder, meta)
             return self._state(folder)
 
-    def argv(self, folder: Path, meta: dict[str, Any], acc: str, kernel: Path, initrd: Path) -> list[str]:
+    def _guest_files(self, ref: str, meta: dict[str, Any]) -> dict[str, str]:
+        """The files of this boot under the guest's ``/run/cumulo`` (the secrets never touch the host's disk)."""
+        files = {"command": "exec " + " ".join(quote(a) for a in meta["command"]) + "\n",
+                 "hostname": meta["hostname"],
+                 "env": "".join(f"export {k}={quote(v)}\n" for k, v in meta["env"].items())}
+        secrets = dict(self._secrets.get(ref) or {})
+        if PASSWORD_FILE in secrets:
+            files["password"] = secrets.pop(PASSWORD_FILE)
+        if SSH_KEYS_FILE in secrets:
+            files["authorized_keys"] = secrets.pop(SSH_KEYS_FILE) + "\n"
+        if USER_DATA_FILE in secrets:
+            files["user-data"] = secrets.pop(USER_DATA_FILE)
+        if secrets:
+            files["secrets"] = "".join(f"export {k}={quote(v)}\n" for k, v in secrets.items())
+        return files
+
+    async def _place(self, meta: dict[str, Any]) -> Placement | None:
+        """The VM's port container on its VPC's network (None: user-mode networking)."""
+        if not meta.get("network") or self.ports is None:
+            return None
+        return await asyncio.to_thread(
+            self.ports.attach, meta["name"], meta["image"], meta["labels"], meta["network"],
+            meta.get("ipv4_address"), meta.get("aliases") or [], [PortBinding(h, c) for h, c in meta["ports"]],
+            meta["publish_host"])
+
+    def argv(self, folder: Path, meta: dict[str, Any], acc: str, kernel: Path, initrd: Path,
+             placement: Placement | None = None) -> list[str]:
         append = "console=ttyS0 quiet panic=-1"
         if acc == "tcg":  # no PIT/HPET reference under TCG on a loaded host: give the TSC rate
             append += f" tsc_early_khz={_host_tsc_khz()} tsc=reliable no_timer_check"
-        fwd = "".join(f",hostfwd=tcp:{meta['publish_host']}:{h}-:{c}" for h, c in meta["ports"])
-        return [
+        if placement is None:
+            fwd = "".join(f",hostfwd=tcp:{meta['publish_host']}:{h}-:{c}" for h, c in meta["ports"])
+            net = ["-netdev", f"user,id=n0{fwd}", "-device", "virtio-net-device,netdev=n0"]
+        else:  # the tap in the port container's namespace, which QEMU is started in
+            net = ["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+                   "-device", f"virtio-net-device,netdev=n0,mac={placement.mac}"]
+        disks = []
+        for i, d in enumerate(meta.get("disks") or [], start=1):
+            disks += ["-drive", f"file={d['path']},if=none,id=d{i},format={d['format']},cache=writeback",
+                      "-device", f"virtio-blk-device,drive=d{i},serial={d['id'][:20]}"]
+        argv = [
             QEMU, "-machine", f"microvm,accel={acc}", "-cpu", "host" if acc == "kvm" else "max",
             "-smp", str(max(1, round(meta["cpus"]))), "-m", str(meta["memory_mb"]), "-nodefaults",
             "-no-user-config", "-display", "none", "-no-reboot", "-name", meta["name"],
@@ -275,11 +323,11 @@ class QemuDriver(ComputeDriver):
             "-chardev", (f"socket,id=s0,path={folder / 'serial.sock'},server=on,wait=off,"
                          f"logfile={folder / 'console.log'},logappend=on"),
             "-serial", "chardev:s0",
-            "-qmp", f"unix:{folder / 'qmp.sock'},server=on,wait=off",
-            "-netdev", f"user,id=n0{fwd}", "-device", "virtio-net-device,netdev=n0",
+            "-qmp", f"unix:{folder / 'qmp.sock'},server=on,wait=off", *net,
             "-drive", f"file={folder / 'disk.qcow2'},if=none,id=d0,format=qcow2,cache=writeback",
-            "-device", "virtio-blk-device,drive=d0",
+            "-device", "virtio-blk-device,drive=d0,serial=cumulo-root", *disks,
             "-daemonize", "-pidfile", str(folder / "qemu.pid")]
+        return argv if placement is None else ["nsenter", f"--net=/proc/{placement.pid}/ns/net", "--", *argv]
 
     async def stop(self, ref: str, timeout: int | None = None) -> None:
         """ACPI power-down, then ``quit`` after ``timeout`` seconds, then SIGKILL."""
@@ -288,6 +336,14 @@ class QemuDriver(ComputeDriver):
             await self._stop(folder, self.stop_timeout if timeout is None else timeout)
 
     async def _stop(self, folder: Path, timeout: float) -> None:
+        try:
+            await self._power_off(folder, timeout)
+        finally:
+            if self.ports is not None:  # the port container goes with the VM (its host ports are free again)
+                with contextlib.suppress(CumuloError, OSError):
+                    await asyncio.to_thread(self.ports.detach, self._meta(folder)["name"])
+
+    async def _power_off(self, folder: Path, timeout: float) -> None:
         pid = self.pid(folder)
         (folder / "stopped").touch()
         if pid is None:
@@ -373,8 +429,9 @@ class QemuDriver(ComputeDriver):
                 st = dev.get("stats", {})
                 for key in ("rd_bytes", "wr_bytes", "rd_operations", "wr_operations"):
                     blocks[key] = blocks.get(key, 0) + int(st.get(key, 0))
+        rx, tx = net_bytes(pid) if meta.get("placement") else (0, 0)
         return VmStats(cpu_percent=cpu_percent, memory_bytes=rss, memory_limit_bytes=meta["memory_mb"] * 2**20,
-                       pids=1, net_rx_bytes=0, net_tx_bytes=0, cpu_time_seconds=round(second / CLK_TCK, 2),
+                       pids=1, net_rx_bytes=rx, net_tx_bytes=tx, cpu_time_seconds=round(second / CLK_TCK, 2),
                        disk_read_bytes=blocks.get("rd_bytes", 0), disk_write_bytes=blocks.get("wr_bytes", 0),
                        disk_read_ops=blocks.get("rd_operations", 0), disk_write_ops=blocks.get("wr_operations", 0),
                        accelerator=meta.get("accelerator", ""))

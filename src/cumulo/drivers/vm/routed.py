@@ -17,6 +17,7 @@ from cumulo.drivers.compute.base import (
     ImageInfo,
     Stats,
 )
+from cumulo.drivers.vm.network import LABEL_PORT
 from cumulo.drivers.vm.qemu import LABEL_BACKEND, QemuDriver
 
 
@@ -74,7 +75,9 @@ class Routed(ComputeDriver):
         return await self._for(ref).find(ref)
 
     async def list(self, labels: dict[str, str]) -> list[ContainerState]:
-        return [*await self.containers.list(labels), *await self.vms.list(labels)]
+        """Instances of both engines; a VM's port container (part of the VM) is not one of them."""
+        return [*(c for c in await self.containers.list(labels) if LABEL_PORT not in c.labels),
+                *await self.vms.list(labels)]
 
     async def logs(self, ref: str, tail: int) -> str:
         return await self._for(ref).logs(ref, tail)

@@ -97,8 +97,7 @@ async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) 
     if _secret_refs(inst):  # audited at launch
         spec.secret_files.update(await secrets.resolve_env(session, inst.user_id, _secret_refs(inst),
                                                            platform=platform, audit=False))
-    if (inst.meta or {}).get("ssh_authorized_keys"):
-        spec.secret_files[vms.SSH_KEYS_FILE] = inst.meta["ssh_authorized_keys"]
+    spec.secret_files.update(vms.guest_files(inst.meta or {}))
     if inst.password_sealed is not None:
         spec.secret_files[PASSWORD_ENV] = crypto.unseal(platform, inst.password_sealed, inst.id.encode()).decode()
     return spec

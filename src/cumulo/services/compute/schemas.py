@@ -79,6 +79,8 @@ class InstanceCreate(In):
     backend: Literal["container", "vm"] = Field("container", description="container (Docker) or vm (QEMU)")
     key_name: str | None = Field(None, max_length=80, description="a VM's: key pair (/keypairs) whose public "
                                  "key goes into root's authorized_keys")
+    user_data: str | None = Field(None, min_length=1, max_length=16384,
+                                  description="a VM's: script run once, on its first boot, before the command")
 
     _name = field_validator("name")(check_name)
 

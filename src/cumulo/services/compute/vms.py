@@ -12,15 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.core.errors import InvalidInput
 from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import ComputeDriver, Stats
+from cumulo.drivers.vm.network import VmPorts
 from cumulo.drivers.vm.qemu import LABEL_BACKEND, QemuDriver, VmStats
 from cumulo.drivers.vm.routed import Routed
 from cumulo.platform import Platform
 from cumulo.services.compute.schemas import InstanceCreate
 from cumulo.services.keypairs import service as keypairs
 
-__all__ = ["LABEL_BACKEND", "admit", "extra_stats", "instance_driver", "vm_driver"]
+__all__ = ["LABEL_BACKEND", "admit", "extra_stats", "guest_files", "instance_driver", "vm_driver"]
 MIN_MEMORY_MB = 128  # the guest kernel and its initramfs
 SSH_KEYS_FILE = "CUMULO_SSH_KEYS"  # the spec's file with root's authorized_keys (QemuDriver.start)
+USER_DATA_FILE = "CUMULO_USER_DATA"  # the spec's file with the user data script (QemuDriver.start)
 
 
 def vm_driver(platform: Platform) -> QemuDriver:
@@ -31,7 +33,7 @@ def vm_driver(platform: Platform) -> QemuDriver:
         s = platform.settings
         root = s.data_dir.resolve() / "vm"
         return QemuDriver(root / "machines", Artifacts(root, s.docker_host), s.vm_accelerator,
-                          s.vm_stop_timeout_seconds, s.vm_kvm_probe_seconds)
+                          s.vm_stop_timeout_seconds, s.vm_kvm_probe_seconds, VmPorts(s.docker_host))
 
     return platform.get_or_create("vm.driver", make)
 
@@ -47,6 +49,8 @@ async def admit(platform: Platform, session: AsyncSession, user_id: str, body: I
     if body.backend != "vm":
         if body.key_name:
             raise InvalidInput("key_name is for VMs (backend: vm); a container's console needs no key")
+        if body.user_data:
+            raise InvalidInput("user_data is for VMs (backend: vm); a container runs its command instead")
         return {}
     if body.volumes:
         raise InvalidInput("volumes are not attached to VMs: use a disk (/disks) instead")
@@ -58,7 +62,18 @@ async def admit(platform: Platform, session: AsyncSession, user_id: str, body: I
     driver = vm_driver(platform)
     if not await driver.ping():
         raise InvalidInput("this server cannot run VMs: QEMU is not installed (scripts/ensure-qemu.sh)")
-    return {"backend": "vm", "accelerator": await driver.accelerator(), **keys}
+    extra = {"user_data": body.user_data} if body.user_data else {}
+    return {"backend": "vm", "accelerator": await driver.accelerator(), **keys, **extra}
+
+
+def guest_files(meta: dict[str, Any]) -> dict[str, str]:
+    """The VM's files of each boot that are not the user's secrets: root's keys and the user data."""
+    files = {}
+    if meta.get("ssh_authorized_keys"):
+        files[SSH_KEYS_FILE] = meta["ssh_authorized_keys"]
+    if meta.get("user_data"):
+        files[USER_DATA_FILE] = meta["user_data"]
+    return files
 
 
 def extra_stats(stats: Stats) -> dict[str, Any]:

@@ -1,0 +1,199 @@
+"""A VM's place in its VPC: a small "port" container on the VPC's Docker network holds the VM's
+network namespace, and QEMU runs inside it with a tap device tied to the container's ``eth0`` by two
+``tc`` redirects (every frame in on ``eth0`` goes out on the tap, and back). The guest takes the
+container's MAC and IP address, so Docker itself allocates the address (the subnet's, when the
+network service chose one), publishes the ports, applies the isolation between VPCs and answers the
+VM's name in the VPC's DNS, exactly as for a container. QEMU is also moved into the port
+container's cgroups, so Docker's statistics of that container are the VM's (the metrics sampler
+records them as for a container).
+
+The port container carries ``cumulo.vm-port=<VM name>`` besides the instance's labels; the routed
+driver hides it from the instance engine's lists (it is part of the VM, never an instance of its
+own)."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cumulo.core.errors import Unavailable
+from cumulo.drivers.compute.base import PortBinding, PortInUse
+
+LABEL_PORT = "cumulo.vm-port"
+TAP = "tap0"
+IMAGES = ("cumulo/busybox",)  # tried first; else the VM's own image (a catalogue image: present here)
+SLEEP = ["sleep", "2147483647"]
+
+
+@dataclass(frozen=True)
+class Placement:
+    container: str
+    pid: int
+    address: str
+    prefix: int
+    gateway: str
+    mac: str
+    ports: list[PortBinding]
+
+    def as_meta(self) -> dict[str, Any]:
+        return {"container": self.container, "address": self.address, "prefix": self.prefix,
+                "gateway": self.gateway, "mac": self.mac, "ports": [[p.host, p.container] for p in self.ports]}
+
+
+def port_name(vm: str) -> str:
+    return f"{vm}-port"
+
+
+def nameservers() -> list[str]:
+    """The host's resolvers the guest can reach through the bridge (never a loopback one)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for line in Path("/etc/resolv.conf").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "nameserver":
+                with contextlib.suppress(ValueError):
+                    if not ipaddress.ip_address(parts[1]).is_loopback and ipaddress.ip_address(parts[1]).version == 4:
+                        found.append(parts[1])
+    return found[:3]
+
+
+class VmPorts:
+    """Port containers of VMs on one Docker engine (blocking calls: run them in a thread)."""
+
+    def __init__(self, docker_host: str | None = None) -> None:
+        self.docker_host = docker_host
+
+    def _client(self) -> Any:
+        from cumulo.drivers import dockerclient
+
+        return dockerclient.client(self.docker_host)
+
+    def attach(self, vm: str, image: str, labels: dict[str, str], network: str, ipv4: str | None,
+               aliases: list[str], ports: list[PortBinding], publish_host: str) -> Placement:
+        """A fresh port container for ``vm`` on ``network`` (an old one is replaced), its tap ready."""
+        import docker.errors
+
+        self.detach(vm)
+        client = self._client()
+        try:
+            endpoint = client.api.create_endpoint_config(ipv4_address=ipv4, aliases=aliases or None)
+            host_config = client.api.create_host_config(
+                network_mode=network, port_bindings={f"{p.container}/tcp": (publish_host, p.host) for p in ports},
+                cap_drop=["ALL"], init=False)
+            candidates = [*IMAGES, image]
+            created = None
+            for candidate in candidates:
+                try:
+                    created = client.api.create_container(
+                        candidate, command=SLEEP, name=port_name(vm), entrypoint=[], hostname=aliases[0][:63]
+                        if aliases else None, labels={**labels, LABEL_PORT: vm}, host_config=host_config,
+                        ports=[(p.container, "tcp") for p in ports],
+                        networking_config=client.api.create_networking_config({network: endpoint}))
+                    break
+                except docker.errors.ImageNotFound:
+                    continue
+            if created is None:
+                raise Unavailable(f"no image to hold the VM's network ({', '.join(candidates)})")
+            try:
+                client.api.start(created["Id"])
+            except docker.errors.APIError as exc:
+                client.api.remove_container(created["Id"], force=True)
+                text = str(exc.explanation or exc)
+                if "port is already allocated" in text or "address already in use" in text:
+                    raise PortInUse(f"a published host port is taken: {text[-300:]}") from exc
+                raise Unavailable(f"the VM's network could not be set up: {text[-300:]}") from exc
+            info = client.api.inspect_container(created["Id"])
+        except docker.errors.NotFound as exc:
+            raise Unavailable(f"the VM's network '{network}' does not exist: {exc.explanation}") from exc
+        finally:
+            client.close()
+        try:
+            return self._placement(info, network)
+        except BaseException:
+            self.detach(vm)
+            raise
+
+    def _placement(self, info: dict[str, Any], network: str) -> Placement:
+        pid = int(info["State"]["Pid"])
+        net = (info["NetworkSettings"]["Networks"] or {}).get(network) or {}
+        bound = []
+        for key, hosts in (info["NetworkSettings"].get("Ports") or {}).items():
+            if hosts:
+                bound.append(PortBinding(int(hosts[0]["HostPort"]), int(key.split("/")[0])))
+        script = (f"ip tuntap add dev {TAP} mode tap && ip link set {TAP} mtu $(cat /sys/class/net/eth0/mtu) && "
+                  f"ip link set {TAP} up && ip addr flush dev eth0 && "
+                  "tc qdisc add dev eth0 ingress && tc qdisc add dev tap0 ingress && "
+                  "tc filter add dev eth0 parent ffff: protocol all u32 match u32 0 0 "
+                  f"action mirred egress redirect dev {TAP} && "
+                  f"tc filter add dev {TAP} parent ffff: protocol all u32 match u32 0 0 "
+                  "action mirred egress redirect dev eth0")
+        done = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "--", "sh", "-c", script],
+                              capture_output=True, text=True, timeout=30, check=False)
+        if done.returncode != 0:
+            raise Unavailable(f"the VM's tap device could not be set up: {done.stderr.strip()[-300:]}")
+        return Placement(container=info["Id"], pid=pid, address=net["IPAddress"], prefix=int(net["IPPrefixLen"]),
+                         gateway=net["Gateway"], mac=net["MacAddress"], ports=bound)
+
+    def pid(self, vm: str) -> int | None:
+        """The port container's process (its network namespace), None when it does not run."""
+        import docker.errors
+
+        client = self._client()
+        try:
+            state = client.api.inspect_container(port_name(vm))["State"]
+        except docker.errors.NotFound:
+            return None
+        finally:
+            client.close()
+        return int(state["Pid"]) if state.get("Running") else None
+
+    def detach(self, vm: str) -> None:
+        import docker.errors
+
+        client = self._client()
+        try:
+            client.api.remove_container(port_name(vm), force=True)
+        except docker.errors.NotFound:
+            pass
+        finally:
+            client.close()
+
+    def names(self) -> set[str]:
+        """The VMs that have a port container on this engine."""
+        client = self._client()
+        try:
+            found = client.api.containers(all=True, filters={"label": [LABEL_PORT]})
+        finally:
+            client.close()
+        return {c["Labels"][LABEL_PORT] for c in found}
+
+
+def join_cgroups(of_pid: int, pid: int) -> None:
+    """Move ``pid`` (QEMU) into every cgroup of ``of_pid`` (the port container), best effort."""
+    try:
+        lines = Path(f"/proc/{of_pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        names = [c.removeprefix("name=") for c in controllers.split(",") if c] or ["unified", ""]
+        for name in names:
+            procs = Path("/sys/fs/cgroup") / name / path.lstrip("/") / "cgroup.procs"
+            with contextlib.suppress(OSError):
+                procs.write_text(str(pid))
+                break
+
+
+def net_bytes(pid: int) -> tuple[int, int]:
+    """(received, sent) bytes of the guest: the port container's ``eth0`` as QEMU's namespace sees it."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/net/dev").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name.strip() == "eth0":
+                fields = rest.split()
+                return int(fields[0]), int(fields[8])
+    return 0, 0

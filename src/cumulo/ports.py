@@ -24,16 +24,23 @@ The ports:
   to ``kind``'s owner (for ``image``: the image's engine reference, ``Image.docker_ref``).
 - ``reconfigure(kind, session, id, reason) -> bool``: tell the owner that what its resource is built
   from changed (volumes attached to an instance), in the caller's transaction.
+- ``usage``: what a service declares of its billable resources, for the billing meter (which never
+  reads other services' tables): a ``Meterable`` per resource type, with ``states(session)`` (each
+  resource as its row says now: active or not since when, and the spec its price depends on: billed
+  per second while active) and/or ``consumed(session, start, end)`` (what each resource used in
+  [start, end): function invocations and GB-seconds).
 - ``Registry[T]``: the generic named registry behind them, for a service's own extension points
   (the gateway's route providers use it: ``cumulo.services.gateway.providers``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import importlib.util
 import pkgutil
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,9 +112,41 @@ class Users:
         return sorted(self._by_kind.get(kind, {}).items())
 
 
+@dataclass(frozen=True)
+class Usage:
+    """One billable resource as its own row says now."""
+
+    resource_id: str
+    user_id: str
+    name: str
+    active: bool  # billed now: a database or cache available, a load balancer existing
+    since: dt.datetime  # when the row last changed: the moment it entered the state it is in
+    spec: dict[str, float] = field(default_factory=dict)  # what its price depends on: cpus, memory_mb
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """What one resource used in a window: ``quantities`` by name (``invocations``, ``gb_seconds``)."""
+
+    resource_id: str
+    user_id: str
+    name: str
+    quantities: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Meterable:
+    """A ``usage`` entry: the service that owns the resource type, and how to read its usage."""
+
+    service: str
+    states: Callable[[AsyncSession], Awaitable[list[Usage]]] | None = None
+    consumed: Callable[[AsyncSession, dt.datetime, dt.datetime], Awaitable[list[Consumed]]] | None = None
+
+
 resolvers: Registry[Resolver] = Registry("resolver")
 users = Users()
 reconfigures: Registry[Reconfigure] = Registry("reconfigure")
+usage: Registry[Meterable] = Registry("usage")
 
 
 async def resolve(kind: str, session: AsyncSession, user_id: str, ref: str) -> str:

@@ -13,7 +13,19 @@ PRICES: dict[str, tuple[float, str, str]] = {
     "volume.gb_once": (0.05, "GB", "a volume's size, once at creation"),
     "volume.gib_month": (0.01, "GiB-month", "a volume's size while it exists (plans with volume_gib_month)"),
     "storage.gib_month": (0.02, "GiB-month", "object storage, sampled hourly"),
+    "database.hour": (0.6, "database-hour", "a managed database while available, per hour (per second, 60 s minimum)"),
+    "database.core_hour": (0.2, "vCPU-hour", "each vCPU of an available managed database, per hour"),
+    "database.gb_ram_hour": (0.1, "GB-hour", "each GB of memory of an available managed database, per hour"),
+    "cache.hour": (0.3, "cache-hour", "a managed cache while available, per hour (per second, 60 s minimum)"),
+    "cache.core_hour": (0.2, "vCPU-hour", "each vCPU of an available managed cache, per hour"),
+    "cache.gb_ram_hour": (0.1, "GB-hour", "each GB of memory of an available managed cache, per hour"),
+    "loadbalancer.hour": (0.25, "LB-hour", "a load balancer while it exists, per hour (per second, 60 s minimum)"),
+    "function.gb_second": (0.00002, "GB-second", "function run time times its memory, per GB-second"),
+    "function.million_invocations": (0.2, "1M invocations", "function invocations, per million"),
 }
+# the keys a later migration added (billing_0003): a database made before it gets them then
+ADDED_0003 = ("database.hour", "database.core_hour", "database.gb_ram_hour", "cache.hour", "cache.core_hour",
+              "cache.gb_ram_hour", "loadbalancer.hour", "function.gb_second", "function.million_invocations")
 
 
 def _limits(instances: int, vcpus: int, memory_gb: int, disk_gb: int, buckets: int, storage_gib: int,

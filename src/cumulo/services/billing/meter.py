@@ -20,11 +20,17 @@ from cumulo.core.ids import new_id
 from cumulo.db import locks
 from cumulo.platform import Platform
 from cumulo.runtime import outbox
-from cumulo.services.billing import alerts, invoices, ledger, rating, usage_events
+from cumulo.services.billing import alerts, declared, invoices, ledger, rating, usage_events
 from cumulo.services.billing.models import Account, Meter, Plan, Price
 
 GIB = 1024 ** 3
 MONTH_HOURS = 730  # a GiB-month price spread over the hours of an average month
+# billed per second while running (or available, or existing): the prefix of their price keys
+# (<prefix>.hour, <prefix>.core_hour, <prefix>.gb_ram_hour; a key not in the table costs nothing)
+HOURLY = ("instance", "database", "cache", "loadbalancer")
+# meters not rated by the pass over running resources: object storage (its own hourly sample), the
+# consumption meters and their read marks (``declared.consume``)
+NOT_TIMED = ("storage", "function", declared.MARK)
 
 
 @dataclass(slots=True)
@@ -93,9 +99,10 @@ async def drain(platform: Platform) -> None:
 def rate_of(meter: State, p: Pass, plan: Plan) -> int:
     """Micro-credits per hour while the resource runs (or exists)."""
     spec = meter.spec or {}
-    if meter.resource_type == "instance":
-        return round(p.prices.get("instance.hour", 0) + p.prices.get("instance.core_hour", 0) * float(spec["cpus"])
-                     + p.prices.get("instance.gb_ram_hour", 0) * int(spec["memory_mb"]) / 1024)
+    kind = meter.resource_type
+    if kind in HOURLY:
+        return round(p.prices.get(f"{kind}.hour", 0) + p.prices.get(f"{kind}.core_hour", 0) * float(spec.get("cpus", 0))
+                     + p.prices.get(f"{kind}.gb_ram_hour", 0) * int(spec.get("memory_mb", 0)) / 1024)
     if meter.resource_type == "volume" and (plan.features or {}).get("volume_gib_month"):
         return round(p.prices.get("volume.gib_month", 0) * int(spec.get("size_gb", 0)) / MONTH_HOURS)
     return 0
@@ -111,8 +118,10 @@ def _segments(meter: State) -> list[rating.Segment]:
 
 def _describe(meter: State, hours: float) -> str:
     spec = meter.spec or {}
-    if meter.resource_type == "instance":
-        return f"instance {meter.name} ({float(spec['cpus']):g} vCPU, {spec['memory_mb']} MB): {hours:.4f} h"
+    if "cpus" in spec:
+        return f"{meter.resource_type} {meter.name} ({float(spec['cpus']):g} vCPU, {spec['memory_mb']} MB): {hours:.4f} h"
+    if meter.resource_type == "loadbalancer":
+        return f"load balancer {meter.name}: {hours:.4f} h"
     return f"{meter.resource_type} {meter.name} ({spec.get('size_gb', 0)} GB): {hours:.4f} h"
 
 
@@ -223,13 +232,15 @@ async def run(platform: Platform) -> dict[str, int]:
                  prices=dict((await session.execute(select(Price.key, Price.amount))).all()),  # type: ignore[arg-type]
                  plans={plan.id: plan for plan in (await session.scalars(select(Plan))).all()},
                  accounts={a.user_id: a for a in (await session.scalars(select(Account))).all()})
+        if p.accounts:
+            await declared.sync_states(session, now)
         specs: dict[str, dict[str, Any]] = {}
         meters = [State(mid, user, service, kind, rid, name,
                         specs[spec] if spec in specs else specs.setdefault(spec, json.loads(spec or "{}")),
                         running, [] if segments in (None, "[]") else json.loads(segments), rated, cap_month,
                         cap_used, gone)
                   for mid, user, service, kind, rid, name, spec, running, segments, rated, cap_month, cap_used, gone
-                  in (await session.execute(select(*COLUMNS).where(Meter.resource_type != "storage"))).all()] \
+                  in (await session.execute(select(*COLUMNS).where(Meter.resource_type.not_in(NOT_TIMED)))).all()] \
             if p.accounts else []
         changed = []
         for state in meters:
@@ -237,6 +248,8 @@ async def run(platform: Platform) -> dict[str, int]:
             rate_meter(state, p, s.billing_monthly_cap_hours)
             if state.snapshot() != before:
                 changed.append(state)
+        if p.accounts:
+            await declared.consume(session, p)
         written = await ledger.post(session, p.rows)
         for key, (state, amount) in p.owed.items():
             if key not in written:  # posted before (a replay): not counted against the cap twice

@@ -286,13 +286,13 @@ async def usage(session: AsyncSession, user_id: str, start: dt.datetime, end: dt
     groups: dict[str, dict[str, Any]] = {}
     total = 0
     for e in rows:
-        if group_by == "service":
-            key, extra = e.service, {"service": e.service}
+        if group_by == "service":  # a quantity adds up only in one unit (a function's invocations, GB-seconds)
+            key, extra = f"{e.service}:{e.unit}", {"service": e.service}
         elif group_by == "day":
             day = aware(e.period_start).date().isoformat()  # type: ignore[union-attr]
             key, extra = day, {"day": day}
         else:
-            key = f"{e.resource_type}:{e.resource_id}"
+            key = f"{e.resource_type}:{e.resource_id}:{e.unit}"
             extra = {"service": e.service, "resource_type": e.resource_type, "resource_id": e.resource_id,
                      "description": e.description.split(":")[0]}
         g = groups.setdefault(key, {**extra, "quantity": 0.0, "unit": e.unit, "amount_micro": 0})

@@ -18,6 +18,9 @@ CONSUMER = "billing.meter"
 RUNNING = {"instance.launched", "instance.started", "instance.running", "instance.rebooted"}
 ENDED = {"instance.stopped", "instance.failed", "instance.launch_failed", "instance.deleted", "instance.expired",
          "instance.launch_aborted"}
+# resources whose usage their service declares (``cumulo.ports.usage``, read by ``declared``): their
+# deletion ends their meters at the moment it was recorded
+DECLARED = ("database", "cache", "loadbalancer", "function")
 GONE = {"instance.deleted", "instance.expired", "instance.launch_aborted", "volume.deleted"}
 
 
@@ -40,6 +43,8 @@ async def handle(session: AsyncSession, event: Event) -> None:
         await _instance(session, event)
     elif event.resource_type == "volume":
         await _volume(session, event)
+    elif event.action == f"{event.resource_type}.deleted" and event.resource_type in DECLARED:
+        await _deleted(session, event)
 
 
 async def _instance(session: AsyncSession, event: Event) -> None:
@@ -85,5 +90,14 @@ async def _volume(session: AsyncSession, event: Event) -> None:
                     unit="GB", description=f"volume {name}: {size} GB, once at creation",
                     period_start=event.created_at, period_end=event.created_at)])
     elif meter is not None and event.action in GONE:
+        _end(meter, event.created_at)
+        meter.gone = True
+
+
+async def _deleted(session: AsyncSession, event: Event) -> None:
+    meters = (await session.scalars(select(Meter).where(Meter.resource_type == event.resource_type,
+                                                        Meter.resource_id == event.resource_id,
+                                                        Meter.gone.is_(False)))).all()
+    for meter in meters:
         _end(meter, event.created_at)
         meter.gone = True

@@ -1,5 +1,6 @@
 """What load balancers give the gateway: one data-plane route per load balancer (its pool holds
-the targets in service), and ``loadbalancer:<id>`` as a gateway route target."""
+the targets in service), and ``loadbalancer:<id>`` as a gateway route target; and the billing
+meter their usage (``cumulo.ports.usage``: billed per hour while they exist)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo import ports
+from cumulo.core.clock import aware
 from cumulo.core.errors import NotFound
 from cumulo.drivers.proxy.config import Pool, Route
 from cumulo.services.gateway import providers
@@ -34,3 +37,13 @@ async def lb_pool(session: AsyncSession, platform: Platform, user_id: str, ref: 
 
 
 providers.register("loadbalancer", routes=routes, pool=lb_pool)
+
+
+async def usage(session: AsyncSession) -> list[ports.Usage]:
+    rows = await session.execute(select(LoadBalancer.id, LoadBalancer.user_id, LoadBalancer.name,
+                                        LoadBalancer.created_at))
+    return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=True, since=aware(created))  # type: ignore[arg-type]
+            for rid, user_id, name, created in rows.all()]
+
+
+ports.usage.add("loadbalancer", ports.Meterable(service="loadbalancers", states=usage))

@@ -1,0 +1,30 @@
+"""What managed databases give the services below them (through ``cumulo.ports``): their usage for
+the billing meter, from their own rows (billed per second while ``available``, by cpus and memory)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo import ports
+from cumulo.core.clock import aware
+from cumulo.services.databases.convergence import AVAILABLE
+from cumulo.services.databases.models import ManagedDatabase
+
+
+async def servers_usage(session: AsyncSession, model: Any) -> list[ports.Usage]:
+    """Each server (a database or a cache: the same columns) as its row says now."""
+    rows = await session.execute(select(model.id, model.user_id, model.name, model.status, model.updated_at,
+                                        model.cpus, model.memory_mb))
+    return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=status == AVAILABLE,
+                        since=aware(updated_at), spec={"cpus": float(cpus), "memory_mb": int(memory_mb)})  # type: ignore[arg-type]
+            for rid, user_id, name, status, updated_at, cpus, memory_mb in rows.all()]
+
+
+async def usage(session: AsyncSession) -> list[ports.Usage]:
+    return await servers_usage(session, ManagedDatabase)
+
+
+ports.usage.add("database", ports.Meterable(service="databases", states=usage))

@@ -1,0 +1,254 @@
+"""Billing of the resources whose usage their service declares (``cumulo.ports.usage``): managed
+databases and caches per second while available (by cpus and memory), load balancers per hour while
+they exist, functions by invocations and GB-seconds. Driven by the resources' own rows and events
+and the test clock, on both databases; no Docker: the rows of databases, caches and functions are
+written as their services write them (status, size, invocations), load balancers through the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, update
+
+from cumulo.client import Client
+from cumulo.services.events import service as events
+from tests.services.billing.conftest import Billed
+from tests.services.billing.test_billing import charges, span
+
+pytestmark = pytest.mark.xdist_group("billing")
+HOUR = 3600
+
+
+def by_type(client: Client, resource_type: str) -> list[dict]:
+    return [e for e in charges(client) if e["resource_type"] == resource_type]
+
+
+def credits_of(lines: list[dict]) -> float:
+    return round(-sum(e["amount"] for e in lines), 6)
+
+
+def write(billed: Billed, *statements: Any, add: Any = None, event: dict | None = None) -> None:
+    """Change rows on the server's loop (its clock: ``updated_at`` is the test clock's time), in one
+    transaction, as the owning service does; ``event``: an audit record in the same transaction."""
+    async def go() -> None:
+        async with billed.live.platform.db.session() as session:  # type: ignore[union-attr]
+            if add is not None:
+                session.add(add)
+                await session.flush()
+            for stmt in statements:
+                await session.execute(stmt)
+            if event:
+                events.record(session, **event)
+            await session.commit()
+    billed.live.call(go())
+
+
+def _database(user_id: str, cpus: float = 1, memory_mb: int = 1024) -> Any:
+    from cumulo.services.databases.models import ManagedDatabase
+
+    return ManagedDatabase(id=str(uuid.uuid4()), user_id=user_id, name=f"db-{uuid.uuid4().hex[:6]}", engine="postgres",
+                           version="16", cpus=cpus, memory_mb=memory_mb, storage_gb=1, status="creating",
+                           desired="running", database_name="app", username="app", secret_name="x",
+                           parameters={}, backup_window="03:00-04:00", backup_retention_days=7, disk_backend="plain")
+
+
+def _status(model: Any, rid: str, status: str, **fields: Any) -> Any:
+    return update(model).where(model.id == rid).values(status=status, **fields)
+
+
+def test_a_database_is_billed_while_available_by_its_size(billed: Billed) -> None:
+    from cumulo.services.databases.models import ManagedDatabase as M
+
+    client, user_id = billed.user("pro")
+    billed.to_next_hour()
+    db = _database(user_id)  # 1 vCPU, 1 GiB: 0.6 + 0.2 + 0.1 = 0.9 an hour
+    write(billed, add=db)
+    billed.meter()
+    billed.advance(90)  # creating: nothing to pay
+    write(billed, _status(M, db.id, "available"))
+    billed.meter()
+    billed.advance(2 * HOUR)
+    write(billed, _status(M, db.id, "stopped"))
+    billed.meter()
+    billed.advance(HOUR)  # stopped: nothing to pay
+    write(billed, _status(M, db.id, "available", cpus=2, memory_mb=2048))  # resized: 0.6 + 0.4 + 0.2 = 1.2
+    billed.meter()
+    # 2 h at the old size so far (pending, or posted if a day ended meanwhile)
+    assert client.billing.balance()["pending"] + credits_of(by_type(client, "database")) == pytest.approx(1.8, abs=1e-6)
+    billed.advance(HOUR)
+    write(billed, delete(M).where(M.id == db.id),
+          event={"user_id": user_id, "action": "database.deleted", "resource_type": "database",
+                 "resource_id": db.id, "name": db.name})
+    billed.advance(5 * HOUR)  # deleted: nothing more
+    billed.close_day()
+    billed.meter()
+    billed.meter()  # a second pass charges nothing twice
+    billed.restart()
+    client = Client(billed.live.url, api_key=client.api_key)
+    billed.meter()
+    lines = by_type(client, "database")
+    assert credits_of(lines) == pytest.approx(2 * 0.9 + 1.2, abs=1e-6)
+    assert {e["resource_id"] for e in lines} == {db.id} and {e["service"] for e in lines} == {"databases"}
+    assert len({e["key"] for e in lines}) == len(lines)
+    assert client.billing.balance()["pending"] == 0
+
+
+def test_a_cache_is_billed_while_available_and_ends_at_its_deletion(billed: Billed) -> None:
+    from cumulo.services.caches.models import Cache
+
+    client, user_id = billed.user("pro")
+    billed.to_next_hour()
+    cache = Cache(id=str(uuid.uuid4()), user_id=user_id, name=f"c-{uuid.uuid4().hex[:6]}", version="7", memory_mb=512,
+                  cpus=0.5, eviction_policy="noeviction", persistence="none", storage_gb=1, status="creating",
+                  username="default", secret_name="x", disk_backend="plain")
+    write(billed, add=cache)
+    billed.meter()
+    billed.advance(30)
+    write(billed, _status(Cache, cache.id, "available"))  # 0.3 + 0.5 x 0.2 + 0.5 x 0.1 = 0.45 an hour
+    billed.meter()
+    billed.advance(HOUR)
+    write(billed, _status(Cache, cache.id, "error"))  # the reconciler found it down: not billed meanwhile
+    billed.meter()
+    billed.advance(HOUR)
+    write(billed, _status(Cache, cache.id, "available"))
+    billed.meter()
+    billed.advance(HOUR)
+    # deleted: the meter ends at the deletion event, whatever the time of the next pass
+    write(billed, delete(Cache).where(Cache.id == cache.id),
+          event={"user_id": user_id, "action": "cache.deleted", "resource_type": "cache", "resource_id": cache.id,
+                 "name": cache.name})
+    billed.advance(3 * HOUR)
+    billed.close_day()
+    billed.meter()
+    billed.meter()
+    lines = by_type(client, "cache")
+    assert credits_of(lines) == pytest.approx(2 * 0.45, abs=1e-6)
+    assert {e["service"] for e in lines} == {"caches"}
+
+
+def test_a_load_balancer_is_billed_per_hour_while_it_exists(billed: Billed) -> None:
+    client, _user_id = billed.user("pro")
+    billed.to_next_hour()
+    lb = client.post("/loadbalancers", {"name": f"lb-{uuid.uuid4().hex[:6]}"})
+    billed.meter()
+    billed.advance(3 * HOUR)
+    billed.meter()
+    assert client.billing.balance()["pending"] + credits_of(by_type(client, "loadbalancer")) == \
+        pytest.approx(0.75, abs=1e-6)
+    client.delete(f"/loadbalancers/{lb['id']}")
+    billed.advance(2 * HOUR)
+    billed.close_day()
+    billed.meter()
+    billed.meter()
+    lines = by_type(client, "loadbalancer")
+    assert credits_of(lines) == pytest.approx(3 * 0.25, abs=1e-6)  # 0.25 an hour
+    assert {e["resource_id"] for e in lines} == {lb["id"]} and {e["service"] for e in lines} == {"loadbalancers"}
+
+
+def _function(billed: Billed, user_id: str, memory_mb: int) -> str:
+    from cumulo.services.functions.models import Function, FunctionVersion
+
+    fid = str(uuid.uuid4())
+    write(billed, add=Function(id=fid, user_id=user_id, name=f"fn-{uuid.uuid4().hex[:6]}", version=1, status="ACTIVE"))
+    write(billed, add=FunctionVersion(function_id=fid, version=1, runtime="python3.12", handler="main.handler",
+                                      timeout_seconds=30, memory_mb=memory_mb, max_concurrency=10, env={},
+                                      env_secrets={}, code_sha256="0" * 64, code_size=1))
+    return fid
+
+
+def _invoked(billed: Billed, fid: str, user_id: str, count: int, duration_ms: float, *, ran: bool = True) -> None:
+    from cumulo.services.functions.models import Invocation
+
+    now = billed.clock.now
+    for _ in range(count):
+        write(billed, add=Invocation(function_id=fid, user_id=user_id, version=1, status="SUCCEEDED" if ran else "FAILED",
+                                     duration_ms=duration_ms if ran else None, started_at=now if ran else None,
+                                     ended_at=now, created_at=now))
+
+
+def test_functions_are_billed_by_invocations_and_gb_seconds(billed: Billed) -> None:
+    from cumulo.services.functions.models import Function, FunctionVersion, Invocation
+
+    client, user_id = billed.user("pro")
+    admin = billed.admin()
+    admin.billing.edit_price("function.million_invocations", 100_000)  # 0.1 an invocation: visible
+    admin.billing.edit_price("function.gb_second", 1)
+    try:
+        billed.to_next_hour()
+        fid = _function(billed, user_id, 512)
+        billed.meter()
+        billed.advance(60)
+        _invoked(billed, fid, user_id, 4, 500)  # 4 x 0.5 s x 0.5 GB = 1 GB-s
+        _invoked(billed, fid, user_id, 1, 0, ran=False)  # never ran (throttled, no code): not billed
+        billed.advance(120)
+        billed.meter()
+        billed.meter()  # counted once however many passes
+        assert client.billing.balance()["pending"] == pytest.approx(4 * 0.1 + 1, abs=1e-6)
+        billed.advance(HOUR)
+        _invoked(billed, fid, user_id, 2, 2000)  # 2 x 2 s x 0.5 GB = 2 GB-s
+        billed.advance(120)
+        billed.meter()
+        # deleted with its invocations (as functions.delete_function does): what was counted stays
+        write(billed, delete(Invocation).where(Invocation.function_id == fid),
+              delete(FunctionVersion).where(FunctionVersion.function_id == fid), delete(Function).where(Function.id == fid),
+              event={"user_id": user_id, "action": "function.deleted", "resource_type": "function", "resource_id": fid,
+                     "name": "fn"})
+        billed.close_day()
+        billed.meter()
+        billed.restart()
+        client = Client(billed.live.url, api_key=client.api_key)
+        billed.meter()
+        lines = by_type(client, "function")
+        got = {e["unit"]: (e["quantity"], -e["amount"]) for e in lines}
+        assert got == {"invocation": (6, pytest.approx(0.6)), "GB-second": (3, pytest.approx(3))}
+        assert len(lines) == 2 and {e["service"] for e in lines} == {"functions"}
+        assert client.billing.balance()["pending"] == 0
+    finally:
+        admin.billing.edit_price("function.million_invocations", 0.2)
+        admin.billing.edit_price("function.gb_second", 0.00002)
+
+
+def test_prices_of_every_metered_kind_are_in_the_table(billed: Billed) -> None:
+    prices = {p["key"]: p for p in Client(billed.live.url).billing.prices()}
+    for key in ("database.hour", "database.core_hour", "database.gb_ram_hour", "cache.hour", "cache.core_hour",
+                "cache.gb_ram_hour", "loadbalancer.hour", "function.gb_second", "function.million_invocations"):
+        assert prices[key]["amount"] > 0 and prices[key]["unit"]
+
+
+def test_usage_adds_up_to_the_ledger_for_every_grouping(billed: Billed) -> None:
+    """Every kind charged so far in this module (instances, volumes, databases, caches, load
+    balancers, functions...) for one user: each grouping's items add up to the ledger's charges."""
+    from cumulo.services.caches.models import Cache
+
+    client, user_id = billed.user("pro")
+    billed.to_next_hour()
+    lb = client.post("/loadbalancers", {"name": f"lb-{uuid.uuid4().hex[:6]}"})
+    rid = str(uuid.uuid4())
+    billed.record(user_id, "instance.created", "instance", rid, name="web", cpus=2, memory_mb=2048)
+    billed.record(user_id, "instance.launched", "instance", rid, name="web")
+    cache = Cache(id=str(uuid.uuid4()), user_id=user_id, name=f"c-{uuid.uuid4().hex[:6]}", version="7", memory_mb=1024,
+                  cpus=1, eviction_policy="noeviction", persistence="none", storage_gb=1, status="available",
+                  username="default", secret_name="x", disk_backend="plain")
+    write(billed, add=cache)
+    billed.meter()
+    billed.advance(26 * HOUR)  # across a day's end
+    billed.record(user_id, "instance.stopped", "instance", rid, name="web")
+    client.delete(f"/loadbalancers/{lb['id']}")
+    write(billed, delete(Cache).where(Cache.id == cache.id),
+          event={"user_id": user_id, "action": "cache.deleted", "resource_type": "cache", "resource_id": cache.id,
+                 "name": cache.name})
+    billed.close_day()
+    billed.meter()
+    ledger = credits_of(charges(client))
+    assert ledger == pytest.approx(26 * (1.1 + 0.25 + 0.6), abs=1e-5)
+    for group_by in ("resource", "service", "day"):
+        usage = client.billing.usage(group_by=group_by, **span(billed))
+        assert usage["total"] == pytest.approx(ledger, abs=1e-6), group_by
+        assert round(sum(i["amount"] for i in usage["items"]), 6) == pytest.approx(ledger, abs=1e-5), group_by
+    services = {i["service"] for i in client.billing.usage(group_by="service", **span(billed))["items"]}
+    assert services == {"compute", "loadbalancers", "caches"}
+    days = client.billing.usage(group_by="day", **span(billed))["items"]
+    assert len(days) >= 2 and all(dt.date.fromisoformat(i["day"]) for i in days)

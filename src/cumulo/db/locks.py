@@ -18,10 +18,17 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo.db.query import Query
+
 if TYPE_CHECKING:
     from cumulo.db.engine import Database
 
-_PG_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
+LOCK_NAMES = Query(text(
+    "SELECT pg_advisory_xact_lock(h) FROM (SELECT hashtextextended(k, 0) AS h "
+    "FROM unnest(CAST(:names AS text[])) AS k ORDER BY h) AS ordered"))
+"""PostgreSQL: the transaction holds the advisory lock of every name in ``:names`` until it ends,
+taken in hash order so two transactions locking overlapping sets never deadlock. The one copy of
+the advisory-lock SQL: ``hold`` below and the statement lane's batches (``db/lane.py``) use it."""
 # SQLite has one writer at a time. Beginning the write now, with a statement that changes nothing,
 # takes the database's write lock for the rest of the transaction: another process's transaction
 # waits here (busy_timeout) and then reads what this one committed. Coarser than a lock per name,
@@ -31,7 +38,7 @@ _SQLITE_LOCK = text("DELETE FROM alembic_version WHERE 0")
 
 async def hold(session: AsyncSession, name: str) -> None:
     if session.bind.dialect.name == "postgresql":
-        await session.execute(_PG_LOCK, {"name": name})
+        await session.execute(LOCK_NAMES.statement, {"names": [name]})
     else:
         await session.execute(_SQLITE_LOCK)
 

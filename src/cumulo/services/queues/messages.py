@@ -1,7 +1,7 @@
 """Messages: send, receive (with long polling), delete, change visibility, purge, redrive.
 
-The hot path (send, receive, delete) is one statement per step, from ``statements.py``, run by
-``store.py`` with no transaction around it: a multi-row INSERT; a claim ``UPDATE ... WHERE id IN
+The hot path (send, receive, delete) is one statement per step, from ``statements.py``, run by the
+database's statement lane (``db.lane.rows``, ``cumulo.db.lane``) with no transaction around it: a multi-row INSERT; a claim ``UPDATE ... WHERE id IN
 (visible ids, oldest first, LIMIT n) RETURNING``, whose subquery locks with ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL (SQLite runs one writer at a time, so the statement is the claim there too);
 and one ``DELETE ... RETURNING`` for a whole batch of receipt handles. The queue row a send or
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import InvalidInput, NotFound, PayloadTooLarge, not_found
 from cumulo.core.ids import new_id, token
+from cumulo.db.query import Query
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
 from cumulo.services.queues import contents
@@ -39,7 +40,6 @@ from cumulo.services.queues.models import Message, Queue
 from cumulo.services.queues.schemas import BatchFailure, DeleteBatchOut, MessageIn, ReceivedOut, SentOut
 from cumulo.services.queues.signals import signals
 from cumulo.services.queues.statements import QueueRow
-from cumulo.services.queues.store import store
 
 QUEUE_CACHE_SECONDS = 2.0
 T = Message.__table__
@@ -52,16 +52,16 @@ def _size(item: MessageIn) -> int:
     return size
 
 
-# --- the hot path: one prepared statement per step (see ``store.py`` and ``statements.py``) ---------
+# --- the hot path: one prepared statement per step (see ``statements.py``) ---------------------------
 
-async def _rows(platform: Platform | None, statement: Any, params: dict[str, Any],
+async def _rows(platform: Platform | None, query: Query, params: dict[str, Any],
                 on: AsyncSession | None = None) -> Sequence[Sequence[Any]]:
-    """Rows of one hot-path statement: on the platform's ``Store``, or inside the session ``on``."""
+    """Rows of one hot-path statement: on the database's statement lane, or inside the session ``on``."""
     if on is not None:
-        result = await on.execute(statement, params)
+        result = await on.execute(query.statement, params)
         return result.all() if result.returns_rows else ()
     assert platform is not None
-    return await store(platform).rows(statement, params)
+    return await platform.db.lane.rows(query, **params)
 
 
 class QueueCache:
@@ -135,7 +135,7 @@ async def send(platform: Platform, user_id: str, ref: str, items: list[MessageIn
         params[f"p_visible{k}"] = now + dt.timedelta(seconds=delay) if delay else now
         out.append(SentOut(message_id=mid, md5_of_body=hashlib.md5(item.body.encode()).hexdigest(), sent_at=now))
     try:
-        await store(platform).rows(sql.insert(len(items)), params)
+        await platform.db.lane.rows(sql.insert(len(items)), **params)
     except IntegrityError as exc:  # the queue was deleted since the lookup (foreign key)
         queue_cache(platform).forget(user_id)
         raise not_found("queue", ref) from exc
@@ -155,24 +155,22 @@ async def deliver(platform: Platform, user_id: str, ref: str, body: str,
 async def _move_to_dead_letter(platform: Platform, queue: QueueRow, now: dt.datetime) -> int:
     if not queue.dead_letter_queue_id or not queue.max_receive_count:
         return 0
-    db = store(platform)
-    found = await db.rows(sql.RETENTION, {"p_queue": queue.dead_letter_queue_id})
+    lane = platform.db.lane
+    found = await lane.rows(sql.RETENTION, p_queue=queue.dead_letter_queue_id)
     if not found:
         return 0
-    moved = await db.rows(sql.to_dead_letter(db.pg), {
-        "p_queue": queue.id, "p_dlq": queue.dead_letter_queue_id, "p_now": now, "p_max": queue.max_receive_count,
-        "p_expires": now + dt.timedelta(seconds=found[0][0])})
+    moved = await lane.rows(sql.to_dead_letter(platform.db.is_postgres), p_queue=queue.id,
+                            p_dlq=queue.dead_letter_queue_id, p_now=now, p_max=queue.max_receive_count,
+                            p_expires=now + dt.timedelta(seconds=found[0][0]))
     return len(moved)
 
 
 async def _claim(platform: Platform, queue: QueueRow, count: int, visibility: int) -> list[ReceivedOut]:
-    db = store(platform)
     now = utcnow()
     nonce = token(12)
     moved = await _move_to_dead_letter(platform, queue, now)
-    rows = list(await db.rows(sql.claim(db.pg), {"p_queue": queue.id, "p_now": now, "p_count": count,
-                                                 "p_until": now + dt.timedelta(seconds=visibility),
-                                                 "p_nonce": nonce}))
+    rows = await platform.db.lane.rows(sql.claim(platform.db.is_postgres), p_queue=queue.id, p_now=now,
+                                       p_count=count, p_until=now + dt.timedelta(seconds=visibility), p_nonce=nonce)
     if moved:
         signals(platform).notify(queue.dead_letter_queue_id or "")
     rows.sort(key=lambda r: aware(r[5]))

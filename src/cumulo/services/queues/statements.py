@@ -1,6 +1,8 @@
-"""The hot path's statements, built once with named parameters (``p_*``) so they compile once and
-stay prepared. SQLite and PostgreSQL share every statement; the only dialect difference is
-``FOR UPDATE SKIP LOCKED`` on the rows a receive or a dead-letter move picks, on PostgreSQL."""
+"""The hot path's statements, built once with named parameters (``p_*``) as prepared ``Query``s
+(``cumulo.db.query``), so they compile once per dialect and stay prepared; the database's statement
+lane runs them (``db.lane.rows``), each atomic on its own (no transaction around it). SQLite and
+PostgreSQL share every statement; the only dialect difference is ``FOR UPDATE SKIP LOCKED`` on the
+rows a receive or a dead-letter move picks, on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, delete, func, literal_column, null, or_, select, update
 
+from cumulo.db.query import Query
 from cumulo.services.queues.models import Message, Queue
 
 Q = Queue.__table__
@@ -32,24 +35,24 @@ class QueueRow(NamedTuple):
     max_receive_count: int | None
 
 
-FIND_QUEUE = (select(*(Q.c[name] for name in QueueRow._fields))
-              .where(Q.c.user_id == p("p_user"), or_(Q.c.id == p("p_ref"), Q.c.name == p("p_ref"))).limit(3))
+FIND_QUEUE = Query(select(*(Q.c[name] for name in QueueRow._fields))
+                   .where(Q.c.user_id == p("p_user"), or_(Q.c.id == p("p_ref"), Q.c.name == p("p_ref"))).limit(3))
 """The caller's queues whose id or name is ``p_ref`` (names are unique per user: at most two rows)."""
 
-RETENTION = select(Q.c.retention_seconds).where(Q.c.id == p("p_queue"))
+RETENTION = Query(select(Q.c.retention_seconds).where(Q.c.id == p("p_queue")))
 
 CLAIMED = (T.c.id, T.c.body, T.c.attributes, T.c.received_count, T.c.first_received_at, T.c.sent_at)
 
 
 @functools.cache
-def insert(n: int) -> Any:
+def insert(n: int) -> Query:
     """One INSERT of ``n`` messages (``p_id<k>``, ``p_body<k>``, ``p_attributes<k>``, ``p_visible<k>``)."""
-    return T.insert().values([
+    return Query(T.insert().values([
         {"id": p(f"p_id{k}", T.c.id), "queue_id": p("p_queue", T.c.queue_id), "body": p(f"p_body{k}", T.c.body),
          "attributes": p(f"p_attributes{k}", T.c.attributes), "visible_at": p(f"p_visible{k}", T.c.visible_at),
          "expires_at": p("p_expires", T.c.expires_at), "sent_at": p("p_now", T.c.sent_at),
          "received_count": literal_column("0"), "receipt": null(), "first_received_at": null(), "source_queue_id": null()}
-        for k in range(n)])
+        for k in range(n)]))
 
 
 def _picked(pg: bool, limit: Any, *where: Any) -> Any:
@@ -67,20 +70,20 @@ def _picked(pg: bool, limit: Any, *where: Any) -> Any:
 
 
 @functools.cache
-def claim(pg: bool) -> Any:
+def claim(pg: bool) -> Query:
     """Receive: up to ``p_count`` visible messages get the nonce ``p_nonce`` and stay invisible
     until ``p_until``; the statement is the claim (no two receivers get the same row)."""
     now = p("p_now", T.c.first_received_at)
-    return (update(T).where(_picked(pg, p("p_count"), T.c.expires_at > now))
+    return Query(update(T).where(_picked(pg, p("p_count"), T.c.expires_at > now))
             .values(visible_at=p("p_until", T.c.visible_at), receipt=p("p_nonce", T.c.receipt),
                     received_count=T.c.received_count + 1, first_received_at=func.coalesce(T.c.first_received_at, now))
             .returning(*CLAIMED))
 
 
 @functools.cache
-def to_dead_letter(pg: bool) -> Any:
+def to_dead_letter(pg: bool) -> Query:
     """Up to 100 messages received ``p_max`` times or more move to the dead-letter queue ``p_dlq``."""
-    return (update(T).where(_picked(pg, 100, T.c.received_count >= p("p_max", T.c.received_count)))
+    return Query(update(T).where(_picked(pg, 100, T.c.received_count >= p("p_max", T.c.received_count)))
             .values(queue_id=p("p_dlq", T.c.queue_id), source_queue_id=p("p_queue", T.c.source_queue_id),
                     visible_at=p("p_now", T.c.visible_at), receipt=None, received_count=0, first_received_at=None,
                     expires_at=p("p_expires", T.c.expires_at))
@@ -88,7 +91,7 @@ def to_dead_letter(pg: bool) -> Any:
 
 
 @functools.cache
-def delete_handles(n: int) -> Any:
+def delete_handles(n: int) -> Query:
     """Delete ``n`` messages by (``p_id<k>``, ``p_nonce<k>``) in the caller's queue ``p_ref``
     (id wins over name, as in ``find_queue``); returns the pairs deleted."""
     owned = (select(Q.c.id).where(Q.c.user_id == p("p_user"), or_(Q.c.id == p("p_ref"), Q.c.name == p("p_ref")))
@@ -97,4 +100,4 @@ def delete_handles(n: int) -> Any:
     pairs = or_(*(and_(T.c.id == p(f"p_id{k}"), T.c.receipt == p(f"p_nonce{k}")) for k in range(n)))
     # ``queue_id || ''`` keeps the planner on the primary key: on a table without statistics yet (a
     # new database) it would otherwise walk the queue's whole index and filter
-    return delete(T).where(ids, pairs, T.c.queue_id.concat("") == owned).returning(T.c.id, T.c.receipt)
+    return Query(delete(T).where(ids, pairs, T.c.queue_id.concat("") == owned).returning(T.c.id, T.c.receipt))

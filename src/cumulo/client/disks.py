@@ -52,6 +52,25 @@ class Disks:
     def delete(self, disk: str) -> None:
         self.c.delete(f"/disks/{disk}")
 
+    def attach(self, disk: str, instance: str) -> dict[str, Any]:
+        """Attached for the VM's next boot (start or reboot)."""
+        return self.c.post(f"/disks/{disk}/attach", {"instance_id": instance})  # type: ignore[no-any-return]
+
+    def detach(self, disk: str) -> dict[str, Any]:
+        return self.c.post(f"/disks/{disk}/detach", {})  # type: ignore[no-any-return]
+
+    def snapshots(self, disk: str) -> list[dict[str, Any]]:
+        return self.c.get(f"/disks/{disk}/snapshots")  # type: ignore[no-any-return]
+
+    def snapshot(self, disk: str, name: str) -> dict[str, Any]:
+        return self.c.post(f"/disks/{disk}/snapshots", {"name": name})  # type: ignore[no-any-return]
+
+    def revert(self, disk: str, snapshot: str) -> dict[str, Any]:
+        return self.c.post(f"/disks/{disk}/snapshots/{snapshot}/revert", {})  # type: ignore[no-any-return]
+
+    def delete_snapshot(self, disk: str, snapshot: str) -> None:
+        self.c.delete(f"/disks/{disk}/snapshots/{snapshot}")
+
     def wait(self, disk: str, timeout: float = 600.0,
              on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
         """Poll until the disk's operation ended (``available`` or ``error``)."""

@@ -154,3 +154,37 @@ def test_the_size_quota_counts_virtual_sizes(server: LiveServer, user: Client) -
     raises(403, user.disks.resize, made[0]["id"], made[0]["size_gb"] + 1)
     for d in made:
         user.disks.delete(d["id"])
+
+
+def qemu_io(path: Path, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["qemu-io", "-f", "qcow2", "-c", command, str(path)], capture_output=True, text=True,
+                          check=False)
+
+
+def test_snapshot_and_revert(server: LiveServer, user: Client, other_user: Client) -> None:
+    d = user.disks.create("snappy", 1, "qcow2")
+    path = file_of(server, user, d)
+    assert qemu_io(path, "write -P 0x61 0 64k").returncode == 0
+    snap = user.disks.snapshot("snappy", "first")
+    assert snap["name"] == "first" and [s["name"] for s in user.disks.snapshots("snappy")] == ["first"]
+    raises(409, user.disks.snapshot, "snappy", "first")
+    assert qemu_io(path, "write -P 0x62 0 64k").returncode == 0  # changed after the snapshot
+    reverted = user.disks.revert("snappy", "first")
+    assert reverted["size_gb"] == 1
+    out = qemu_io(path, "read -P 0x61 0 64k")
+    assert out.returncode == 0 and "Pattern verification failed" not in out.stdout + out.stderr
+    raises(404, user.disks.revert, "snappy", "nope")
+    for call in (other_user.disks.snapshots, other_user.disks.detach):
+        raises(404, call, "snappy")
+    raises(404, other_user.disks.revert, d["id"], "first")
+    raises(404, other_user.disks.snapshot, d["id"], "mine")
+    raises(400, user.disks.snapshot, "snappy", "bad name!")
+    raw = user.disks.create("plain", 1, "raw")
+    raises(400, user.disks.snapshot, raw["id"], "s")  # snapshots live inside qcow2 files
+    assert user.disks.snapshots(raw["id"]) == []
+    user.disks.delete_snapshot("snappy", "first")
+    assert user.disks.snapshots("snappy") == []
+    raises(400, user.disks.detach, "snappy")  # not attached
+    raises(404, user.disks.attach, "snappy", "no-such-instance")
+    for name in ("snappy", "plain"):
+        user.disks.delete(name)

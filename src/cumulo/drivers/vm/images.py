@@ -78,6 +78,14 @@ async def convert(src: Path, src_fmt: str, dst: Path, dst_fmt: str,
     await _qemu_img("convert", "-p", "-f", src_fmt, "-O", dst_fmt, str(src), str(dst), on_output=seen)
 
 
+async def snapshot(path: Path, action: str, name: str) -> None:
+    """``qemu-img snapshot`` of a qcow2 file: ``-c`` create, ``-a`` apply (revert), ``-d`` delete."""
+    if action not in ("-c", "-a", "-d"):
+        raise ValueError(action)
+    # no -f for this subcommand: the format is fixed by --image-opts (never probed)
+    await _qemu_img("snapshot", "-q", action, name, "--image-opts", f"driver=qcow2,file.filename={path}")
+
+
 async def identical(a: Path, a_fmt: str, b: Path, b_fmt: str) -> bool:
     try:
         await _qemu_img("compare", "-q", "-f", a_fmt, "-F", b_fmt, str(a), str(b))

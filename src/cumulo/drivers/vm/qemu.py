@@ -436,6 +436,33 @@ class QemuDriver(ComputeDriver):
                        disk_read_ops=blocks.get("rd_operations", 0), disk_write_ops=blocks.get("wr_operations", 0),
                        accelerator=meta.get("accelerator", ""))
 
+    # --- data disks: seen by the guest from its next boot on (virtio-mmio has no hot-plug) ----------
+    MAX_DISKS: ClassVar[int] = 6
+
+    async def set_disk(self, ref: str, disk_id: str, path: Path | None, fmt: str = "qcow2") -> None:
+        """Attach (``path``) or detach (None) a data disk for the VM's next boot."""
+        folder = self._dir(ref)
+        async with self._lock(ref):
+            meta = self._meta(folder)
+            disks = [d for d in meta.get("disks") or [] if d["id"] != disk_id]
+            if path is not None:
+                if len(disks) >= self.MAX_DISKS:
+                    raise Conflict(f"a VM takes at most {self.MAX_DISKS} data disks")
+                disks.append({"id": disk_id, "path": str(path), "format": fmt})
+            meta["disks"] = disks
+            self._save(folder, meta)
+
+    def disk_in_use(self, path: Path) -> str | None:
+        """The running VM that booted with the disk file ``path`` (QEMU holds it open), or None."""
+        if not self.root.is_dir():
+            return None
+        for folder in self.root.iterdir():
+            with contextlib.suppress(OSError, ValueError):
+                meta = self._meta(folder)
+                if any(d["path"] == str(path) for d in meta.get("boot_disks") or []) and self.pid(folder):
+                    return str(meta["name"])
+        return None
+
     async def pause(self, ref: str) -> None:
         await qmp.execute(self._dir(ref) / "qmp.sock", "stop")
 

@@ -1,5 +1,6 @@
-"""Disk routes: ``/disks`` (create, list, upload), ``/disks/{disk}`` (get, delete, info) and the
-operations ``/disks/{disk}/resize|convert|rename|clone``; ``{disk}`` is an id or a name."""
+"""Disk routes: ``/disks`` (create, list, upload), ``/disks/{disk}`` (get, delete, info), the
+operations ``/disks/{disk}/resize|convert|rename|clone|attach|detach`` and internal snapshots
+``/disks/{disk}/snapshots[/{name}[/revert]]``; ``{disk}`` is an id or a name."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from fastapi import APIRouter, Query, Request, Response
 
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep
 from cumulo.services.disks import service
-from cumulo.services.disks.schemas import DiskClone, DiskConvert, DiskCreate, DiskOut, DiskRename, DiskResize
+from cumulo.services.disks.schemas import (
+    DiskAttach,
+    DiskClone,
+    DiskConvert,
+    DiskCreate,
+    DiskOut,
+    DiskRename,
+    DiskResize,
+    SnapshotCreate,
+    SnapshotOut,
+)
 
 router = APIRouter(tags=["disks"])
 # uploads are written to disk as they arrive (capped at CUMULO_DISK_MAX_SIZE_GB by the service), not
@@ -69,3 +80,40 @@ async def rename_disk(disk: str, body: DiskRename, user: UserDep, session: Sessi
 async def clone_disk(disk: str, body: DiskClone, user: UserDep, platform: PlatformDep,
                      session: SessionDep) -> DiskOut:
     return service.disk_out(await service.clone(platform, session, user, disk, body))
+
+
+@router.post("/disks/{disk}/attach", response_model=DiskOut)
+async def attach_disk(disk: str, body: DiskAttach, user: UserDep, platform: PlatformDep,
+                      session: SessionDep) -> DiskOut:
+    """Attached for the VM's next boot (start or reboot): microvm has no hot-plug."""
+    return service.disk_out(await service.attach(platform, session, user, disk, body))
+
+
+@router.post("/disks/{disk}/detach", response_model=DiskOut)
+async def detach_disk(disk: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> DiskOut:
+    """Gone from the VM at its next boot; until then a running VM keeps it open (delete is 409)."""
+    return service.disk_out(await service.detach(platform, session, user, disk))
+
+
+@router.get("/disks/{disk}/snapshots", response_model=list[SnapshotOut])
+async def list_snapshots(disk: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> list[SnapshotOut]:
+    return await service.list_snapshots(platform, session, user, disk)
+
+
+@router.post("/disks/{disk}/snapshots", status_code=201, response_model=SnapshotOut)
+async def create_snapshot(disk: str, body: SnapshotCreate, user: UserDep, platform: PlatformDep,
+                          session: SessionDep) -> SnapshotOut:
+    return await service.snapshot(platform, session, user, disk, body)
+
+
+@router.post("/disks/{disk}/snapshots/{name}/revert", response_model=DiskOut)
+async def revert_snapshot(disk: str, name: str, user: UserDep, platform: PlatformDep,
+                          session: SessionDep) -> DiskOut:
+    return service.disk_out(await service.revert(platform, session, user, disk, name))
+
+
+@router.delete("/disks/{disk}/snapshots/{name}", status_code=204)
+async def delete_snapshot(disk: str, name: str, user: UserDep, platform: PlatformDep,
+                          session: SessionDep) -> Response:
+    await service.delete_snapshot(platform, session, user, disk, name)
+    return Response(status_code=204)

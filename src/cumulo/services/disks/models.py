@@ -23,3 +23,5 @@ class Disk(IdMixin, TimestampMixin, Base):
     progress_percent: Mapped[float] = mapped_column(Float, default=100.0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     warning: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the VM (instance id) it is attached to; the VM sees it from its next boot on (no hot-plug on microvm)
+    instance_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)

@@ -38,6 +38,20 @@ class DiskClone(In):
     name: str = Field(pattern=NAME, max_length=64)
 
 
+class DiskAttach(In):
+    instance_id: str = Field(min_length=1, max_length=80, description="a VM (backend: vm): id or name")
+
+
+class SnapshotCreate(In):
+    name: str = Field(pattern=NAME, max_length=64)
+
+
+class SnapshotOut(BaseModel):
+    name: str
+    size_gb: int
+    created_at: dt.datetime
+
+
 class DiskOut(BaseModel):
     id: str
     name: str
@@ -49,5 +63,6 @@ class DiskOut(BaseModel):
     progress_percent: float
     error: str | None
     warning: str | None
+    instance_id: str | None = Field(None, description="the VM it is attached to (seen from the VM's next boot)")
     created_at: dt.datetime
     updated_at: dt.datetime

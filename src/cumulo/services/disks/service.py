@@ -21,22 +21,28 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import utcnow
-from cumulo.core.errors import Conflict, CumuloError, InvalidInput
+from cumulo.core.errors import Conflict, CumuloError, InvalidInput, NotFound
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.drivers.vm import images
 from cumulo.platform import Platform
+from cumulo.services.compute import service as compute
+from cumulo.services.compute.convergence import container_name
+from cumulo.services.compute.vms import vm_driver
 from cumulo.services.disks.models import Disk
 from cumulo.services.disks.schemas import (
     NAME,
+    DiskAttach,
     DiskClone,
     DiskConvert,
     DiskCreate,
     DiskOut,
     DiskRename,
     DiskResize,
+    SnapshotCreate,
+    SnapshotOut,
 )
 from cumulo.services.events import service as events
 from cumulo.services.quotas import service as quotas
@@ -44,13 +50,15 @@ from cumulo.services.quotas import service as quotas
 GIB = 2**30
 WORKING = ("creating", "resizing", "converting", "cloning")
 STALE_AFTER = dt.timedelta(minutes=10)  # a working disk not touched for this long lost its task
+MAX_SNAPSHOTS = 16  # internal snapshots per disk (disks themselves are under the disks quota)
+ATTACHABLE = ("qcow2", "raw")
 log = logging.getLogger("cumulo.disks")
 
 
 def disk_out(d: Disk) -> DiskOut:
     return DiskOut(id=d.id, name=d.name, format=d.format, size_gb=d.size_gb, size_bytes=d.size_bytes, status=d.status,
                    operation=d.operation, progress_percent=d.progress_percent, error=d.error, warning=d.warning,
-                   created_at=d.created_at, updated_at=d.updated_at)
+                   instance_id=d.instance_id, created_at=d.created_at, updated_at=d.updated_at)
 
 
 def path_of(platform: Platform, d: Disk, fmt: str | None = None) -> Path:
@@ -165,6 +173,7 @@ async def rename(session: AsyncSession, user: Principal, ref: str, body: DiskRen
 async def resize(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: DiskResize) -> Disk:
     d = await get(session, user, ref)
     _idle(d)
+    _not_running(platform, d)
     _check_size(platform, body.size_gb)
     if body.size_gb == d.size_gb:
         return d
@@ -192,6 +201,7 @@ async def resize(platform: Platform, session: AsyncSession, user: Principal, ref
 async def convert(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: DiskConvert) -> Disk:
     d = await get(session, user, ref)
     _idle(d)
+    _free(platform, d)  # the file changes: never under a VM
     if body.format == d.format:
         raise InvalidInput(f"disk '{d.name}' is already {d.format}")
     src_fmt, src = d.format, path_of(platform, d)
@@ -241,6 +251,7 @@ async def clone(platform: Platform, session: AsyncSession, user: Principal, ref:
 async def delete(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> None:
     d = await get(session, user, ref)
     _idle(d)
+    _free(platform, d)
     await session.delete(d)
     _record(session, d, "disk.deleted")
     await session.commit()
@@ -254,6 +265,136 @@ async def info(platform: Platform, session: AsyncSession, user: Principal, ref: 
     found = await images.info(path_of(platform, d), d.format)
     return {"format": found.get("format"), "virtual_size": found.get("virtual-size"),
             "actual_size": found.get("actual-size"), "dirty": found.get("dirty-flag", False)}
+
+
+# --- attachment to VMs (seen by the guest from its next boot: microvm has no hot-plug) --------------
+
+def _vm_name(platform: Platform, instance_id: str) -> str:
+    return container_name(platform, instance_id)
+
+
+def _attached_vm(platform: Platform, d: Disk) -> str | None:
+    """The VM the disk is attached to, if that VM still exists (a deleted VM left it free)."""
+    if d.instance_id is None:
+        return None
+    name = _vm_name(platform, d.instance_id)
+    return name if vm_driver(platform).owns(name) else None
+
+
+def _not_running(platform: Platform, d: Disk) -> None:
+    """409 while a running VM has the disk open (it booted with it)."""
+    vm = vm_driver(platform).disk_in_use(path_of(platform, d))
+    if vm is not None:
+        raise Conflict(f"disk '{d.name}' is in use by a running VM: stop the VM first")
+
+
+def _free(platform: Platform, d: Disk) -> None:
+    """409 while the disk is attached to a VM or still open in one."""
+    if _attached_vm(platform, d):
+        raise Conflict(f"disk '{d.name}' is attached to instance {d.instance_id}: detach it first")
+    _not_running(platform, d)
+
+
+async def attach(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: DiskAttach) -> Disk:
+    d = await get(session, user, ref)
+    _idle(d)
+    inst = await compute.get_instance(session, user, body.instance_id)  # another user's: 404
+    if (inst.meta or {}).get("backend") != "vm":
+        raise InvalidInput("disks attach to VMs (backend: vm); containers take volumes")
+    if d.format not in ATTACHABLE:
+        raise InvalidInput(f"a {d.format} disk is not attached to VMs: convert it to qcow2 or raw first")
+    if d.instance_id == inst.id and _attached_vm(platform, d):
+        return d
+    if _attached_vm(platform, d):
+        raise Conflict(f"disk '{d.name}' is attached to instance {d.instance_id}: detach it first")
+    name = _vm_name(platform, inst.id)
+    driver = vm_driver(platform)
+    if not driver.owns(name):
+        raise Conflict("the VM is still being created: attach the disk once it is running or stopped")
+    await driver.set_disk(name, d.id, path_of(platform, d), d.format)
+    d.instance_id, d.updated_at = inst.id, utcnow()
+    _record(session, d, "disk.attached", instance_id=inst.id, effective="next boot")
+    await session.commit()
+    return d
+
+
+async def detach(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Disk:
+    d = await get(session, user, ref)
+    if d.instance_id is None:
+        raise InvalidInput(f"disk '{d.name}' is not attached")
+    name = _vm_name(platform, d.instance_id)
+    if vm_driver(platform).owns(name):
+        await vm_driver(platform).set_disk(name, d.id, None)
+    old, d.instance_id, d.updated_at = d.instance_id, None, utcnow()
+    _record(session, d, "disk.detached", instance_id=old, effective="next boot")
+    await session.commit()
+    return d
+
+
+# --- internal snapshots (qcow2) ------------------------------------------------------------------
+
+async def _snapshots(platform: Platform, d: Disk) -> list[SnapshotOut]:
+    found = await images.info(path_of(platform, d), d.format)
+    return [SnapshotOut(name=s["name"], size_gb=max(1, -(-int(s.get("vm-state-size", 0) or 0) // GIB)),
+                        created_at=dt.datetime.fromtimestamp(int(s.get("date-sec", 0)), dt.UTC))
+            for s in found.get("snapshots") or []]
+
+
+def _snapshottable(platform: Platform, d: Disk) -> None:
+    _idle(d)
+    if d.format != "qcow2":
+        raise InvalidInput(f"snapshots are kept inside qcow2 disks; '{d.name}' is {d.format} (convert it first)")
+    _not_running(platform, d)
+
+
+async def list_snapshots(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> list[SnapshotOut]:
+    d = await get(session, user, ref)
+    if d.format != "qcow2":
+        return []
+    _idle(d)
+    return await _snapshots(platform, d)
+
+
+async def snapshot(platform: Platform, session: AsyncSession, user: Principal, ref: str,
+                   body: SnapshotCreate) -> SnapshotOut:
+    d = await get(session, user, ref)
+    _snapshottable(platform, d)
+    existing = await _snapshots(platform, d)
+    if any(s.name == body.name for s in existing):
+        raise Conflict(f"disk '{d.name}' already has a snapshot named '{body.name}'")
+    if len(existing) >= MAX_SNAPSHOTS:
+        raise Conflict(f"a disk keeps at most {MAX_SNAPSHOTS} snapshots: delete one first")
+    await images.snapshot(path_of(platform, d), "-c", body.name)
+    _record(session, d, "disk.snapshot_created", snapshot=body.name)
+    await session.commit()
+    return next(s for s in await _snapshots(platform, d) if s.name == body.name)
+
+
+async def _named(platform: Platform, d: Disk, name: str) -> None:
+    if not any(s.name == name for s in await _snapshots(platform, d)):
+        raise NotFound(f"disk '{d.name}' has no snapshot '{name}'")
+
+
+async def revert(platform: Platform, session: AsyncSession, user: Principal, ref: str, name: str) -> Disk:
+    d = await get(session, user, ref)
+    _snapshottable(platform, d)
+    await _named(platform, d, name)
+    await images.snapshot(path_of(platform, d), "-a", name)
+    found = await images.info(path_of(platform, d), d.format)
+    d.size_bytes = int(found["virtual-size"])
+    d.size_gb, d.updated_at = max(1, -(-d.size_bytes // GIB)), utcnow()
+    _record(session, d, "disk.reverted", snapshot=name)
+    await session.commit()
+    return d
+
+
+async def delete_snapshot(platform: Platform, session: AsyncSession, user: Principal, ref: str, name: str) -> None:
+    d = await get(session, user, ref)
+    _snapshottable(platform, d)
+    await _named(platform, d, name)
+    await images.snapshot(path_of(platform, d), "-d", name)
+    _record(session, d, "disk.snapshot_deleted", snapshot=name)
+    await session.commit()
 
 
 # --- background operations -----------------------------------------------------------------

@@ -26,6 +26,7 @@ run: deps
 # lint (ruff + the import contracts) runs first, so CI holds the layering line
 test: deps lint
 	@./scripts/ensure-postgres.sh
+	@./scripts/ensure-chromium.sh
 	.venv/bin/python -m pytest -n 2 --dist loadgroup --reruns $(PYTEST_RERUNS) --reruns-delay 2 $(PYTEST_ARGS)
 
 # the quarantined modules (tests/conftest.py QUARANTINE): pass alone, fail in the full suite

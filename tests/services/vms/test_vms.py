@@ -54,7 +54,8 @@ class Env:
 
     def start(self) -> LiveServer:
         return LiveServer(settings_for(self.data_dir, installation_id=self.installation, compute_reconcile_seconds=2,
-                                        vm_kvm_probe_seconds=8, vm_stop_timeout_seconds=2)).start()
+                                        vm_kvm_probe_seconds=8, vm_stop_timeout_seconds=2,
+                                        metrics_interval_seconds=1)).start()
 
     def restart(self) -> None:
         self.server.stop()
@@ -122,6 +123,20 @@ class Serial:
         return out
 
 
+def logged_in(ws: Any) -> Serial:
+    """Log in as root on the serial console (a wrong password first: refused)."""
+    serial = Serial(ws)
+    serial.until(b"login:", nudge=b"\n", timeout=BOOT)
+    ws.send(b"root\n")
+    serial.until(b"assword:")
+    ws.send(b"not-the-password\n")
+    assert b"incorrect" in serial.until(b"login:", timeout=60)  # a wrong password is refused
+    ws.send(b"root\n")
+    serial.until(b"assword:")
+    ws.send(PASSWORD.encode() + b"\n")
+    return serial
+
+
 def qemu_pid(env: Env, inst: dict[str, Any]) -> int:
     machines = Path(env.data_dir).resolve() / "vm" / "machines"
     pids = [int(p.read_text()) for p in machines.glob("*/qemu.pid")]
@@ -165,19 +180,12 @@ def test_a_container_of_another_vpc_cannot_reach_the_vm(env: Env) -> None:
 def test_serial_console_login_with_the_password_user_data_and_the_vpc(env: Env) -> None:
     web_ip = env.vm["web"]["ip_address"]
     with env.client.instances.console(env.vm["id"]) as ws:
-        serial = Serial(ws)
-        serial.until(b"login:", nudge=b"\n", timeout=BOOT)
-        ws.send(b"root\n")
-        serial.until(b"assword:")
-        ws.send(b"not-the-password\n")
-        assert b"incorrect" in serial.until(b"login:", timeout=60)  # a wrong password is refused
-        ws.send(b"root\n")
-        serial.until(b"assword:")
-        ws.send(PASSWORD.encode() + b"\n")
+        serial = logged_in(ws)
         ws.send(b"echo answer-$((6*7)); grep ^root: /etc/shadow; echo keys-$(cat /root/.ssh/authorized_keys)-$((2*3))end; "
                 b"echo ud-$(cat /ud-ran)-end; " + fetch(web_ip).encode() + b" | sed 's/^/got-/'; "
                 b"hostname | sed 's/^/host-/'\n")
         seen = serial.until(b"answer-42", b"root:$6$", b"-6end", b"ud-ran-21-end", b"got-ctr-page", b"host-vm1")
+        ws.send(b"exit\n")  # log out: the next console user meets the login prompt again
     assert f"keys-{env.key['public_key']}-6end".encode() in seen
     shadow = re.search(r"root:(\$6\$[^:$]+\$[^:]+):", seen.decode(errors="replace")).group(1)  # not the echo
     salt = shadow.split("$")[2]
@@ -231,16 +239,69 @@ def test_another_user_gets_404_and_bad_input_400(env: Env) -> None:
     assert len(env.client.instances.list()) == before
 
 
-def test_stop_and_start_keep_the_disk(env: Env) -> None:
+def test_the_metrics_sampler_records_the_vm(env: Env) -> None:
+    def points() -> list[dict[str, Any]] | None:
+        found = env.client.volumes.metrics(env.vm["id"])["points"]
+        return found if found and max(p["memory_bytes"] for p in found) > 32 * 2**20 else None
+
+    found = eventually(points, timeout=60)  # QEMU's memory: it runs in the port container's cgroups
+    assert any(p["cpu_percent"] > 0 for p in found)
+    with pytest.raises(ApiError) as err:
+        env.other.volumes.metrics(env.vm["id"])
+    assert err.value.status == 404
+
+
+def test_a_disk_attaches_for_the_next_boot(env: Env) -> None:
+    disk = env.client.disks.create("data", 1, "qcow2")
+    attached = env.client.disks.attach("data", env.vm["id"])
+    assert attached["instance_id"] == env.vm["id"]
+    assert env.client.disks.attach("data", env.vm["id"])["instance_id"] == env.vm["id"]  # idempotent
+    for call, args in ((env.client.disks.delete, ()), (env.client.disks.convert, ("raw",))):
+        with pytest.raises(ApiError) as err:
+            call("data", *args)
+        assert err.value.status == 409, call
+    with pytest.raises(ApiError) as err:
+        env.other.disks.attach(disk["id"], env.vm["id"])  # not their disk
+    assert err.value.status == 404
+    theirs = env.other.disks.create("theirs", 1)
+    with pytest.raises(ApiError) as err:
+        env.other.disks.attach(theirs["id"], env.vm["id"])  # not their VM
+    assert err.value.status == 404
+    env.other.disks.delete(theirs["id"])
+    with pytest.raises(ApiError) as err:
+        env.client.disks.attach("data", env.vm["web"]["id"])  # a container takes volumes, not disks
+    assert err.value.status == 400
+    env.vm["disk"] = disk
+
+
+def test_stop_and_start_keep_the_disk_and_the_guest_sees_the_attached_disk_resized(env: Env) -> None:
     pid = qemu_pid(env, env.vm)
     stopped = env.client.instances.stop(env.vm["id"])
     assert stopped["status"] == "STOPPED"
     assert not Path(f"/proc/{pid}").exists() or b"qmp.sock" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    env.client.disks.resize("data", 2)  # the VM is stopped: the disk is free to change
+    assert env.client.disks.wait("data")["size_gb"] == 2
+    env.client.disks.snapshot("data", "before-boot")
     env.client.instances.start(env.vm["id"])
     started = env.client.instances.wait(env.vm["id"], {"RUNNING", "ERROR"}, timeout=60)
     assert started["status"] == "RUNNING", started["status_reason"]
     assert eventually_served(lambda: page(env.vm, "/boots"), timeout=BOOT) == "2"
     assert env.client.instances.get(env.vm["id"])["ip_address"] == env.vm["ip_address"]  # the subnet's, kept
+    serial_id = env.vm["disk"]["id"][:20]
+    with env.client.instances.console(env.vm["id"]) as ws:
+        serial = logged_in(ws)
+        ws.send(b"for b in /sys/block/vd*; do echo blk-$(cat $b/serial)-$(cat $b/size)-end; done\n")
+        serial.until(f"blk-{serial_id}-{2 * 2**30 // 512}-end".encode())  # 2 GiB in 512-byte sectors
+        ws.send(b"exit\n")
+    for call, args in ((env.client.disks.snapshot, ("live",)), (env.client.disks.resize, (3,)),
+                       (env.client.disks.revert, ("before-boot",))):
+        with pytest.raises(ApiError) as err:
+            call("data", *args)  # the running VM has it open
+        assert err.value.status == 409, call
+    assert env.client.disks.detach("data")["instance_id"] is None  # gone at the next boot ...
+    with pytest.raises(ApiError) as err:
+        env.client.disks.delete("data")  # ... still open until then
+    assert err.value.status == 409
 
 
 def test_a_restarted_cumulo_adopts_the_running_vm(env: Env) -> None:
@@ -262,6 +323,9 @@ def test_a_killed_qemu_turns_the_instance_error_with_a_reason(env: Env) -> None:
     env.client.instances.terminate(env.vm["id"])
     machines = Path(env.data_dir).resolve() / "vm" / "machines"
     assert list(machines.glob("*/vm.json")) == []
+    assert env.docker.containers.list(all=True, filters={"label": f"{LABEL_INSTALLATION}={env.installation}",
+                                                        "name": f"{env.vm['id']}-port"}) == []
+    env.client.disks.delete("data")  # the VM that had it open is gone
 
 
 def test_orphan_vms_of_this_installation_are_removed(env: Env) -> None:

@@ -111,10 +111,9 @@ async def _consume(session: AsyncSession, p: Pass, kind: str, source: ports.Mete
     mark = await session.get(Meter, f"{MARK}:{kind}")
     if mark is None:  # the first pass ever: from the start of its day
         mark = _meter(MARK, source.service, kind, "", f"{kind} usage read until", {}, p.now)
-        mark.rated_until = rating.floor_slot(p.horizon)
         session.add(mark)
     meters = {m.resource_id: m for m in (await session.scalars(select(Meter).where(Meter.resource_type == kind))).all()}
-    start = aware(mark.rated_until)
+    start = aware(mark.rated_until) or rating.floor_slot(p.horizon)
     while start < p.horizon:  # type: ignore[operator]
         day = rating.floor_slot(start)  # type: ignore[arg-type]
         end = min(day + rating.SLOT, p.horizon)
@@ -136,7 +135,7 @@ async def _consume(session: AsyncSession, p: Pass, kind: str, source: ports.Mete
                     _post_day(p, m, day)
                     m.spec = {}
         start = end
-    mark.rated_until = max(start, aware(mark.rated_until))  # type: ignore[type-var]
+    mark.rated_until = start
     for m in meters.values():
         if (m.spec or {}).get("day"):  # the open day: pending in the balance
             open_part = sum(_amounts(p, kind, m.spec).values())

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast, delete, select, text, update
+from sqlalchemy import Text, and_, bindparam, cast, delete, not_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
@@ -20,7 +20,7 @@ from cumulo.core.ids import new_id
 from cumulo.db import locks
 from cumulo.platform import Platform
 from cumulo.runtime import outbox
-from cumulo.services.billing import alerts, declared, invoices, ledger, rating, usage_events
+from cumulo.services.billing import alerts, closing, declared, invoices, ledger, rating, usage_events
 from cumulo.services.billing.models import Account, Meter, Plan, Price
 
 GIB = 1024 ** 3
@@ -80,7 +80,7 @@ class Pass:
     plans: dict[str, Plan]
     accounts: dict[str, Account]
     rows: list[dict[str, Any]] = field(default_factory=list)
-    owed: dict[str, tuple[State, int]] = field(default_factory=dict)  # ledger key -> (meter, amount)
+    owed: dict[str, tuple[State, int, str]] = field(default_factory=dict)  # ledger key -> (meter, amount, month)
     accrued: dict[str, int] = field(default_factory=dict)
     labels: dict[dt.datetime, tuple[str, str]] = field(default_factory=dict)  # slot -> (key suffix, month)
 
@@ -150,7 +150,7 @@ def rate_meter(meter: State, p: Pass, cap_hours: float) -> None:
             continue
         meter.cap_used += amount
         key = f"{meter.id}:{suffix}"
-        p.owed[key] = (meter, amount)
+        p.owed[key] = (meter, amount, month)
         p.rows.append({"id": new_id(), "key": key, "user_id": meter.user_id, "kind": "charge", "wallet": "granted",
                        "amount": -amount, "month": month, "service": meter.service,
                        "resource_type": meter.resource_type, "resource_id": meter.resource_id,
@@ -221,6 +221,32 @@ async def _roll_over(session: AsyncSession, p: Pass, account: Account) -> list[s
     return issued
 
 
+async def _read(session: AsyncSession, set_based: bool) -> list[State]:
+    """The meters rated here (with ``set_based``: all but the simply-running ones ``closing`` rates)."""
+    query = select(*COLUMNS).where(Meter.resource_type.not_in(NOT_TIMED))
+    if set_based:
+        query = query.where(not_(and_(Meter.running_since.is_not(None), Meter.resource_type.in_(HOURLY),
+                                      or_(Meter.segments.is_(None), cast(Meter.segments, Text) == "[]"))))
+    specs: dict[str, dict[str, Any]] = {}
+    return [State(mid, user, service, kind, rid, name,
+                  specs[spec] if spec in specs else specs.setdefault(spec, json.loads(spec or "{}")),
+                  running, [] if segments in (None, "[]") else json.loads(segments), rated, cap_month, cap_used, gone)
+            for mid, user, service, kind, rid, name, spec, running, segments, rated, cap_month, cap_used, gone
+            in (await session.execute(query)).all()]
+
+
+async def _save(session: AsyncSession, changed: list[State], set_based: bool) -> None:
+    if changed and set_based:
+        await session.execute(_PG_SAVE, {"ids": [m.id for m in changed],
+                                         "segments": [json.dumps(m.segments or []) for m in changed],
+                                         "rated": [m.rated_until for m in changed],
+                                         "months": [m.cap_month for m in changed],
+                                         "used": [m.cap_used for m in changed]})
+    elif changed:
+        await session.execute(SAVE, [{"b_id": m.id, "b_segments": m.segments, "b_rated_until": m.rated_until,
+                                      "b_cap_month": m.cap_month, "b_cap_used": m.cap_used} for m in changed])
+
+
 async def run(platform: Platform) -> dict[str, int]:
     """One meter pass (safe to run any time, in any process, as often as wanted)."""
     await drain(platform)
@@ -234,35 +260,27 @@ async def run(platform: Platform) -> dict[str, int]:
                  accounts={a.user_id: a for a in (await session.scalars(select(Account))).all()})
         if p.accounts:
             await declared.sync_states(session, now)
-        specs: dict[str, dict[str, Any]] = {}
-        meters = [State(mid, user, service, kind, rid, name,
-                        specs[spec] if spec in specs else specs.setdefault(spec, json.loads(spec or "{}")),
-                        running, [] if segments in (None, "[]") else json.loads(segments), rated, cap_month,
-                        cap_used, gone)
-                  for mid, user, service, kind, rid, name, spec, running, segments, rated, cap_month, cap_used, gone
-                  in (await session.execute(select(*COLUMNS).where(Meter.resource_type.not_in(NOT_TIMED)))).all()] \
-            if p.accounts else []
+        set_based = platform.db.dialect == "postgresql"  # the simply-running meters in one statement
+        meters = await _read(session, set_based) if p.accounts else []
         changed = []
         for state in meters:
             before = state.snapshot()
             rate_meter(state, p, s.billing_monthly_cap_hours)
             if state.snapshot() != before:
                 changed.append(state)
+        simple = closed = 0
+        if set_based and p.accounts:
+            closed, simple = await closing.close(session, p.prices, HOURLY, p.horizon, now,
+                                                 s.billing_monthly_cap_hours)
+            for user_id, amount in (await closing.pending(session, p.prices, HOURLY, now)).items():
+                p.accrued[user_id] = p.accrued.get(user_id, 0) + amount
         if p.accounts:
             await declared.consume(session, p)
         written = await ledger.post(session, p.rows)
-        for key, (state, amount) in p.owed.items():
-            if key not in written:  # posted before (a replay): not counted against the cap twice
+        for key, (state, amount, month) in p.owed.items():
+            if key not in written and month == state.cap_month:  # posted before (a replay): not counted twice
                 state.cap_used -= amount
-        if changed and platform.db.dialect == "postgresql":
-            await session.execute(_PG_SAVE, {"ids": [m.id for m in changed],
-                                             "segments": [json.dumps(m.segments or []) for m in changed],
-                                             "rated": [m.rated_until for m in changed],
-                                             "months": [m.cap_month for m in changed],
-                                             "used": [m.cap_used for m in changed]})
-        elif changed:
-            await session.execute(SAVE, [{"b_id": m.id, "b_segments": m.segments, "b_rated_until": m.rated_until,
-                                          "b_cap_month": m.cap_month, "b_cap_used": m.cap_used} for m in changed])
+        await _save(session, changed, set_based)
         for account in p.accounts.values():
             await _roll_over(session, p, account)
             accrued = p.accrued.get(account.user_id, 0)
@@ -276,7 +294,7 @@ async def run(platform: Platform) -> dict[str, int]:
         actions = await alerts.evaluate(session, platform, p.accounts, p.plans, now)
         await session.commit()
     await alerts.act(platform, actions)
-    return {"meters": len(meters), "charges": len(written), "accounts": len(p.accounts)}
+    return {"meters": len(meters) + simple, "charges": len(written) + closed, "accounts": len(p.accounts)}
 
 
 async def storage_pass(platform: Platform) -> int:

@@ -224,6 +224,14 @@ def test_another_user_gets_404_and_bad_input_400(env: Env) -> None:
         with pytest.raises(ApiError) as err:
             call(env.vm["id"])
         assert err.value.status == 404
+    assert [v["id"] for v in env.client.get("/vm/list")["vms"]] == [env.vm["id"]]  # VirtCloud's aliases
+    runtime = env.client.get("/vm/stats/runtime")["vms"]
+    assert [(r["id"], r["status"]) for r in runtime] == [(env.vm["id"], "RUNNING")]
+    assert runtime[0]["current_session_minutes"] > 0
+    assert env.other.get("/vm/list") == {"vms": []}
+    with pytest.raises(ApiError) as err:
+        env.client.post("/vm/stop", {"vm_id": env.vm["web"]["id"]})  # a container is not a VM
+    assert err.value.status == 404
     with pytest.raises(ApiError) as err:
         env.client.instances.exec(env.vm["id"], ["true"])
     assert err.value.status == 400 and "VM" in err.value.message

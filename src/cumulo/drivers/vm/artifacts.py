@@ -45,6 +45,7 @@ else ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2; fi
 root=; i=0
 while [ -z "$root" ] && [ $i -lt 400 ]; do
   for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = cumulo-root ] && root=/dev/${b##*/}; done
+  [ -z "$root" ] && [ -b /dev/vda ] && [ -z "$(cat /sys/block/vda/serial 2>/dev/null)" ] && root=/dev/vda
   [ -z "$root" ] && sleep 0.05; i=$((i+1))
 done
 mkdir -p /newroot && mount -t ext4 -o commit=1 ${root:-/dev/vda} /newroot || { echo 'cumulo: no root disk'; exec sh; }

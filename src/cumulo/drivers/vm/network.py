@@ -1,9 +1,15 @@
 """A VM's place in its VPC: a small "port" container on the VPC's Docker network holds the VM's
-network namespace, and QEMU runs inside it with a tap device tied to the container's ``eth0`` by two
-``tc`` redirects (every frame in on ``eth0`` goes out on the tap, and back). The guest takes the
-container's MAC and IP address, so Docker itself allocates the address (the subnet's, when the
-network service chose one), publishes the ports, applies the isolation between VPCs and answers the
-VM's name in the VPC's DNS, exactly as for a container. QEMU is also moved into the port
+network namespace, and QEMU's tap device lives in it, tied to the container's ``eth0`` by two ``tc``
+redirects (every frame in on ``eth0`` goes out on the tap, and back). The guest takes the
+container's MAC and IP address, so Docker holds the address (the subnet's, when the network service
+chose one; else a free one of the VPC's block, taken from the top, away from Docker's own
+bottom-up allocation; Docker refuses a clash), publishes the ports, applies the isolation between
+VPCs and answers the VM's name in the VPC's DNS, exactly as for a container.
+
+To keep the container's start off the boot's critical path, QEMU starts at once in a namespace of
+its own (``ip netns``: ``cumulo-<folder>``) on a tap made there, while Docker starts the port
+container; the tap is then moved into the container's namespace (a tap keeps working across the
+move) and the temporary namespace is dropped. QEMU is also moved into the port
 container's cgroups, so Docker's statistics of that container are the VM's (the metrics sampler
 records them as for a container).
 
@@ -14,6 +20,7 @@ own)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import subprocess
 from dataclasses import dataclass
@@ -27,6 +34,10 @@ LABEL_PORT = "cumulo.vm-port"
 TAP = "tap0"
 IMAGES = ("cumulo/busybox",)  # tried first; else the VM's own image (a catalogue image: present here)
 SLEEP = ["sleep", "2147483647"]
+
+
+class AddressTaken(Unavailable):
+    """The chosen address was given to another endpoint between the look and the create."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,44 @@ class Placement:
 
 def port_name(vm: str) -> str:
     return f"{vm}-port"
+
+
+def mac_of(vm: str) -> str:
+    """A stable, locally administered unicast MAC for the VM."""
+    raw = hashlib.sha256(vm.encode()).digest()[:5]
+    return "02:" + ":".join(f"{b:02x}" for b in raw)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Where the guest will sit, known before anything starts."""
+
+    address: str
+    prefix: int
+    gateway: str
+    mac: str
+
+
+def _sh(argv: list[str]) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    if done.returncode != 0:
+        raise Unavailable(f"the VM's network could not be set up ({argv[0]} {argv[1]}): {done.stderr.strip()[-300:]}")
+
+
+def make_netns(name: str) -> str:
+    """A fresh namespace holding a tap ``tap0`` for QEMU to open; answers its path."""
+    subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False, timeout=30)
+    _sh(["ip", "netns", "add", name])
+    try:
+        _sh(["ip", "-n", name, "tuntap", "add", "dev", TAP, "mode", "tap"])
+    except BaseException:
+        drop_netns(name)
+        raise
+    return f"/run/netns/{name}"
+
+
+def drop_netns(name: str) -> None:
+    subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False, timeout=30)
 
 
 def nameservers() -> list[str]:
@@ -72,15 +121,38 @@ class VmPorts:
 
         return dockerclient.client(self.docker_host)
 
-    def attach(self, vm: str, image: str, labels: dict[str, str], network: str, ipv4: str | None,
+    def lease(self, network: str, ipv4: str | None, vm: str) -> Lease:
+        """The guest's address (``ipv4``, else the highest free one of the network's block), its
+        prefix, gateway and MAC."""
+        import docker.errors
+
+        client = self._client()
+        try:
+            info = client.api.inspect_network(network)
+        except docker.errors.NotFound as exc:
+            raise Unavailable(f"the VM's network '{network}' does not exist") from exc
+        finally:
+            client.close()
+        config = (info.get("IPAM") or {}).get("Config") or [{}]
+        block = ipaddress.IPv4Network(config[0]["Subnet"])
+        gateway = config[0].get("Gateway") or str(block.network_address + 1)
+        if ipv4 is None:
+            used = {gateway} | {c["IPv4Address"].split("/")[0] for c in (info.get("Containers") or {}).values()}
+            ipv4 = next((str(a) for a in reversed(list(block.hosts())) if str(a) not in used), None)
+            if ipv4 is None:
+                raise Unavailable(f"the VM's network '{network}' has no free address left")
+        return Lease(address=ipv4, prefix=block.prefixlen, gateway=gateway, mac=mac_of(vm))
+
+    def attach(self, vm: str, image: str, labels: dict[str, str], network: str, lease: Lease,
                aliases: list[str], ports: list[PortBinding], publish_host: str) -> Placement:
-        """A fresh port container for ``vm`` on ``network`` (an old one is replaced), its tap ready."""
+        """A fresh port container for ``vm`` on ``network`` with the lease's address and MAC (an old
+        one is replaced)."""
         import docker.errors
 
         self.detach(vm)
         client = self._client()
         try:
-            endpoint = client.api.create_endpoint_config(ipv4_address=ipv4, aliases=aliases or None)
+            endpoint = client.api.create_endpoint_config(ipv4_address=lease.address, aliases=aliases or None)
             host_config = client.api.create_host_config(
                 network_mode=network, port_bindings={f"{p.container}/tcp": (publish_host, p.host) for p in ports},
                 cap_drop=["ALL"], init=False)
@@ -91,6 +163,7 @@ class VmPorts:
                     created = client.api.create_container(
                         candidate, command=SLEEP, name=port_name(vm), entrypoint=[], hostname=aliases[0][:63]
                         if aliases else None, labels={**labels, LABEL_PORT: vm}, host_config=host_config,
+                        mac_address=lease.mac,
                         ports=[(p.container, "tcp") for p in ports],
                         networking_config=client.api.create_networking_config({network: endpoint}))
                     break
@@ -103,40 +176,37 @@ class VmPorts:
             except docker.errors.APIError as exc:
                 client.api.remove_container(created["Id"], force=True)
                 text = str(exc.explanation or exc)
-                if "port is already allocated" in text or "address already in use" in text:
+                if "port is already allocated" in text or "bind: address already in use" in text:
                     raise PortInUse(f"a published host port is taken: {text[-300:]}") from exc
+                if "ddress already in use" in text:
+                    raise AddressTaken(f"address {lease.address} was taken meanwhile") from exc
                 raise Unavailable(f"the VM's network could not be set up: {text[-300:]}") from exc
             info = client.api.inspect_container(created["Id"])
         except docker.errors.NotFound as exc:
             raise Unavailable(f"the VM's network '{network}' does not exist: {exc.explanation}") from exc
         finally:
             client.close()
-        try:
-            return self._placement(info, network)
-        except BaseException:
-            self.detach(vm)
-            raise
-
-    def _placement(self, info: dict[str, Any], network: str) -> Placement:
         pid = int(info["State"]["Pid"])
         net = (info["NetworkSettings"]["Networks"] or {}).get(network) or {}
         bound = []
         for key, hosts in (info["NetworkSettings"].get("Ports") or {}).items():
             if hosts:
                 bound.append(PortBinding(int(hosts[0]["HostPort"]), int(key.split("/")[0])))
-        script = (f"ip tuntap add dev {TAP} mode tap && ip link set {TAP} mtu $(cat /sys/class/net/eth0/mtu) && "
+        return Placement(container=info["Id"], pid=pid, address=net["IPAddress"], prefix=int(net["IPPrefixLen"]),
+                         gateway=net["Gateway"], mac=net["MacAddress"], ports=bound)
+
+    @staticmethod
+    def plug(netns: str, placement: Placement) -> None:
+        """Move the tap from QEMU's namespace into the port container's and tie it to ``eth0``."""
+        _sh(["ip", "-n", netns, "link", "set", TAP, "netns", str(placement.pid)])
+        script = (f"ip link set {TAP} mtu $(cat /sys/class/net/eth0/mtu) && "
                   f"ip link set {TAP} up && ip addr flush dev eth0 && "
                   "tc qdisc add dev eth0 ingress && tc qdisc add dev tap0 ingress && "
                   "tc filter add dev eth0 parent ffff: protocol all u32 match u32 0 0 "
                   f"action mirred egress redirect dev {TAP} && "
                   f"tc filter add dev {TAP} parent ffff: protocol all u32 match u32 0 0 "
                   "action mirred egress redirect dev eth0")
-        done = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "--", "sh", "-c", script],
-                              capture_output=True, text=True, timeout=30, check=False)
-        if done.returncode != 0:
-            raise Unavailable(f"the VM's tap device could not be set up: {done.stderr.strip()[-300:]}")
-        return Placement(container=info["Id"], pid=pid, address=net["IPAddress"], prefix=int(net["IPPrefixLen"]),
-                         gateway=net["Gateway"], mac=net["MacAddress"], ports=bound)
+        _sh(["nsenter", f"--net=/proc/{placement.pid}/ns/net", "--", "sh", "-c", script])
 
     def pid(self, vm: str) -> int | None:
         """The port container's process (its network namespace), None when it does not run."""

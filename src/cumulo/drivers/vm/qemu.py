@@ -42,7 +42,16 @@ from cumulo.drivers.compute.base import (
 )
 from cumulo.drivers.vm import accel, qmp
 from cumulo.drivers.vm.artifacts import Artifacts, quote
-from cumulo.drivers.vm.network import Placement, VmPorts, join_cgroups, nameservers, net_bytes
+from cumulo.drivers.vm.network import (
+    AddressTaken,
+    Placement,
+    VmPorts,
+    drop_netns,
+    join_cgroups,
+    make_netns,
+    nameservers,
+    net_bytes,
+)
 
 QEMU = "qemu-system-x86_64"
 LABEL_BACKEND = "cumulo.backend"
@@ -236,44 +245,78 @@ class QemuDriver(ComputeDriver):
     async def start(self, ref: str) -> ContainerState:
         folder = self._dir(ref)
         async with self._lock(ref):
-            if self.pid(folder):
-                return self._state(folder)
-            meta = self._meta(folder)
-            acc = await self.accelerator()
-            kernel, initramfs = await self.artifacts.kernel(), await self.artifacts.initramfs()
-            files = self._guest_files(ref, meta)
-            for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock"):
-                (folder / stale).unlink(missing_ok=True)
-            placement = await self._place(meta)
-            try:
-                if placement is not None:
-                    files["net"] = f"{placement.address}/{placement.prefix} {placement.gateway}\n"
-                    files["resolv.conf"] = "".join(f"nameserver {n}\n" for n in nameservers())
-                initrd = folder / "boot.initrd"
-                fd = os.open(initrd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as out:
-                    out.write(Artifacts.with_config(initramfs.read_bytes(), files))
-                argv = self.argv(folder, meta, acc, kernel, initrd, placement)
-                try:  # in a thread, not the loop's child watcher: QEMU forks its daemon and exits
-                    returncode = await asyncio.to_thread(_launch, argv, folder / "qemu.err")
-                finally:
-                    initrd.unlink(missing_ok=True)  # loaded into the guest's memory by now
-                if returncode != 0:
-                    text = (folder / "qemu.err").read_text(errors="replace").strip()
-                    if "host forwarding" in text or "hostfwd" in text:
-                        raise PortInUse(f"a published host port is taken: {text[-300:]}")
-                    raise Unavailable(f"QEMU did not start: {text[-400:]}")
-            except BaseException:
-                if placement is not None and self.ports is not None:
-                    await asyncio.to_thread(self.ports.detach, meta["name"])
-                raise
-            pid = self.pid(folder)
-            if placement is not None and pid is not None:
-                await asyncio.to_thread(join_cgroups, placement.pid, pid)
-            meta.update(booted=True, started_at=dt.datetime.now(dt.UTC).isoformat(), accelerator=acc,
-                        placement=placement.as_meta() if placement else None, boot_disks=meta.get("disks") or [])
-            self._save(folder, meta)
+            for attempt in range(3):
+                try:
+                    return await self._boot(ref, folder)
+                except AddressTaken:  # a free address of the block went to a container meanwhile
+                    if attempt == 2 or self._meta(folder).get("ipv4_address"):
+                        raise
+            raise AssertionError("unreachable")
+
+    async def _boot(self, ref: str, folder: Path) -> ContainerState:
+        """One boot: the VPC lease, QEMU, and beside it the port container (then the tap moves in)."""
+        if self.pid(folder):
             return self._state(folder)
+        meta = self._meta(folder)
+        acc = await self.accelerator()
+        kernel, initramfs = await self.artifacts.kernel(), await self.artifacts.initramfs()
+        files = self._guest_files(ref, meta)
+        for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock"):
+            (folder / stale).unlink(missing_ok=True)
+        vpc = bool(meta.get("network")) and self.ports is not None
+        netns = f"cumulo-{folder.name}"
+        placing: asyncio.Task[Placement] | None = None
+        lease = None
+        try:
+            if vpc:
+                assert self.ports is not None
+                lease = await asyncio.to_thread(self.ports.lease, meta["network"], meta.get("ipv4_address"),
+                                                meta["name"])
+                files["net"] = f"{lease.address}/{lease.prefix} {lease.gateway}\n"
+                files["resolv.conf"] = "".join(f"nameserver {n}\n" for n in nameservers())
+                await asyncio.to_thread(make_netns, netns)
+                placing = asyncio.create_task(asyncio.to_thread(  # beside QEMU's start and the boot
+                    self.ports.attach, meta["name"], meta["image"], meta["labels"], meta["network"], lease,
+                    meta.get("aliases") or [], [PortBinding(h, c) for h, c in meta["ports"]],
+                    meta["publish_host"]))
+            initrd = folder / "boot.initrd"
+            fd = os.open(initrd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(Artifacts.with_config(initramfs.read_bytes(), files))
+            argv = self.argv(folder, meta, acc, kernel, initrd, lease.mac if lease else None)
+            if vpc:
+                argv = ["nsenter", f"--net=/run/netns/{netns}", "--", *argv]
+            try:  # in a thread, not the loop's child watcher: QEMU forks its daemon and exits
+                returncode = await asyncio.to_thread(_launch, argv, folder / "qemu.err")
+            finally:
+                initrd.unlink(missing_ok=True)  # loaded into the guest's memory by now
+            if returncode != 0:
+                text = (folder / "qemu.err").read_text(errors="replace").strip()
+                if "host forwarding" in text or "hostfwd" in text:
+                    raise PortInUse(f"a published host port is taken: {text[-300:]}")
+                raise Unavailable(f"QEMU did not start: {text[-400:]}")
+            placement = await placing if placing is not None else None
+            if placement is not None:
+                await asyncio.to_thread(VmPorts.plug, netns, placement)
+                pid = self.pid(folder)
+                if pid is not None:
+                    await asyncio.to_thread(join_cgroups, placement.pid, pid)
+        except BaseException:
+            if placing is not None:
+                with contextlib.suppress(BaseException):
+                    await placing
+            await self._power_off(folder, 0)
+            if vpc and self.ports is not None:
+                await asyncio.to_thread(self.ports.detach, meta["name"])
+            (folder / "stopped").unlink(missing_ok=True)
+            raise
+        finally:
+            if vpc:
+                await asyncio.to_thread(drop_netns, netns)  # QEMU keeps it while it runs; the name goes
+        meta.update(booted=True, started_at=dt.datetime.now(dt.UTC).isoformat(), accelerator=acc,
+                    placement=placement.as_meta() if placement else None, boot_disks=meta.get("disks") or [])
+        self._save(folder, meta)
+        return self._state(folder)
 
     def _guest_files(self, ref: str, meta: dict[str, Any]) -> dict[str, str]:
         """The files of this boot under the guest's ``/run/cumulo`` (the secrets never touch the host's disk)."""
@@ -291,26 +334,18 @@ class QemuDriver(ComputeDriver):
             files["secrets"] = "".join(f"export {k}={quote(v)}\n" for k, v in secrets.items())
         return files
 
-    async def _place(self, meta: dict[str, Any]) -> Placement | None:
-        """The VM's port container on its VPC's network (None: user-mode networking)."""
-        if not meta.get("network") or self.ports is None:
-            return None
-        return await asyncio.to_thread(
-            self.ports.attach, meta["name"], meta["image"], meta["labels"], meta["network"],
-            meta.get("ipv4_address"), meta.get("aliases") or [], [PortBinding(h, c) for h, c in meta["ports"]],
-            meta["publish_host"])
-
     def argv(self, folder: Path, meta: dict[str, Any], acc: str, kernel: Path, initrd: Path,
-             placement: Placement | None = None) -> list[str]:
+             mac: str | None = None) -> list[str]:
+        """QEMU's command line; with ``mac`` the NIC is the tap ``tap0`` of the namespace QEMU starts in."""
         append = "console=ttyS0 quiet panic=-1"
         if acc == "tcg":  # no PIT/HPET reference under TCG on a loaded host: give the TSC rate
             append += f" tsc_early_khz={_host_tsc_khz()} tsc=reliable no_timer_check"
-        if placement is None:
+        if mac is None:
             fwd = "".join(f",hostfwd=tcp:{meta['publish_host']}:{h}-:{c}" for h, c in meta["ports"])
             net = ["-netdev", f"user,id=n0{fwd}", "-device", "virtio-net-device,netdev=n0"]
-        else:  # the tap in the port container's namespace, which QEMU is started in
+        else:
             net = ["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
-                   "-device", f"virtio-net-device,netdev=n0,mac={placement.mac}"]
+                   "-device", f"virtio-net-device,netdev=n0,mac={mac}"]
         disks = []
         for i, d in enumerate(meta.get("disks") or [], start=1):
             disks += ["-drive", f"file={d['path']},if=none,id=d{i},format={d['format']},cache=writeback",
@@ -327,7 +362,7 @@ class QemuDriver(ComputeDriver):
             "-drive", f"file={folder / 'disk.qcow2'},if=none,id=d0,format=qcow2,cache=writeback",
             "-device", "virtio-blk-device,drive=d0,serial=cumulo-root", *disks,
             "-daemonize", "-pidfile", str(folder / "qemu.pid")]
-        return argv if placement is None else ["nsenter", f"--net=/proc/{placement.pid}/ns/net", "--", *argv]
+        return argv
 
     async def stop(self, ref: str, timeout: int | None = None) -> None:
         """ACPI power-down, then ``quit`` after ``timeout`` seconds, then SIGKILL."""
@@ -429,7 +464,9 @@ class QemuDriver(ComputeDriver):
                 st = dev.get("stats", {})
                 for key in ("rd_bytes", "wr_bytes", "rd_operations", "wr_operations"):
                     blocks[key] = blocks.get(key, 0) + int(st.get(key, 0))
-        rx, tx = net_bytes(pid) if meta.get("placement") else (0, 0)
+        port_pid = await asyncio.to_thread(self.ports.pid, meta["name"]) if meta.get("placement") and self.ports \
+            else None
+        rx, tx = net_bytes(port_pid) if port_pid else (0, 0)
         return VmStats(cpu_percent=cpu_percent, memory_bytes=rss, memory_limit_bytes=meta["memory_mb"] * 2**20,
                        pids=1, net_rx_bytes=rx, net_tx_bytes=tx, cpu_time_seconds=round(second / CLK_TCK, 2),
                        disk_read_bytes=blocks.get("rd_bytes", 0), disk_write_bytes=blocks.get("wr_bytes", 0),

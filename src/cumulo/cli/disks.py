@@ -8,7 +8,7 @@ import typer
 
 from cumulo.cli import output
 
-COLUMNS = ["id", "name", "format", "size_gb", "status", "progress_percent", "error", "created_at"]
+COLUMNS = ["id", "name", "format", "size_gb", "status", "progress_percent", "instance_id", "error", "created_at"]
 
 
 def _follow(c: Any, answer: dict[str, Any], wait: bool) -> None:
@@ -26,7 +26,8 @@ WAIT = typer.Option(True, "--wait/--no-wait", help="follow the operation's progr
 
 
 def register(app: typer.Typer) -> None:
-    disks = typer.Typer(help="Virtual disks: create, upload, resize, convert, rename, clone", no_args_is_help=True)
+    disks = typer.Typer(help="Virtual disks: create, upload, resize, convert, rename, clone, snapshot, attach",
+                        no_args_is_help=True)
     app.add_typer(disks, name="disks")
 
     @disks.command("create")
@@ -97,3 +98,48 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             c.disks.delete(disk)
         output.console.print(f"deleted disk {disk}")
+
+    @disks.command("attach")
+    @output.handle_errors
+    def attach(disk: str, instance: str) -> None:
+        """Attach a disk to a VM: the guest sees it from the VM's next boot (start or reboot)."""
+        with output.client() as c:
+            output.show(c.disks.attach(disk, instance))
+        output.err_console.print("attached: the VM sees it from its next boot (cumulo instances reboot)")
+
+    @disks.command("detach")
+    @output.handle_errors
+    def detach(disk: str) -> None:
+        """Detach a disk from its VM (gone from the guest at the VM's next boot)."""
+        with output.client() as c:
+            output.show(c.disks.detach(disk))
+
+    @disks.command("snapshot")
+    @output.handle_errors
+    def snapshot(disk: str, name: str) -> None:
+        """Take an internal snapshot NAME of a qcow2 disk (not while a running VM has it open)."""
+        with output.client() as c:
+            output.show(c.disks.snapshot(disk, name))
+
+    @disks.command("snapshots")
+    @output.handle_errors
+    def snapshots(disk: str) -> None:
+        """List a disk's snapshots."""
+        with output.client() as c:
+            output.show(c.disks.snapshots(disk), ["name", "created_at"])
+
+    @disks.command("revert")
+    @output.handle_errors
+    def revert(disk: str, name: str, yes: bool = output.YES) -> None:
+        """Revert a disk to its snapshot NAME (what was written since is lost)."""
+        output.confirm(f"Revert disk {disk} to snapshot {name}? Later writes are lost.", yes)
+        with output.client() as c:
+            output.show(c.disks.revert(disk, name))
+
+    @disks.command("delete-snapshot")
+    @output.handle_errors
+    def delete_snapshot(disk: str, name: str) -> None:
+        """Delete a disk's snapshot NAME."""
+        with output.client() as c:
+            c.disks.delete_snapshot(disk, name)
+        output.console.print(f"deleted snapshot {name} of disk {disk}")

@@ -33,6 +33,12 @@ def test_disk_commands_follow_the_operations(cli: Any) -> None:
     assert js("disks", "rename", "boot", "root")["name"] == "root"
     assert js("disks", "clone", "root", "copy")["status"] == "available"
     assert sorted(d["name"] for d in js("disks", "list")) == ["copy", "root"]
+    assert js("disks", "snapshot", "root", "s1")["name"] == "s1"
+    assert [s["name"] for s in js("disks", "snapshots", "root")] == ["s1"]
+    assert js("disks", "revert", "root", "s1", "--yes")["name"] == "root"
+    assert "deleted snapshot" in cli("disks", "delete-snapshot", "root", "s1").output
+    refused = cli("disks", "attach", "root", "no-such-vm", ok=False)
+    assert refused.exit_code != 0 and "not found" in refused.output.lower()
     for name in ("root", "copy"):
         assert "deleted" in cli("disks", "delete", name, "--yes").output
     assert js("disks", "list") == []

@@ -61,14 +61,14 @@ class SqliteLane:
         self.dialect = dialect
         self._readers = threading.local()
         self._all: list[sqlite3.Connection] = []
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cumulo-db-writer")
+        self._pool: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None
 
     async def rows(self, query: Query, /, **params: Any) -> Rows:
         form = query.form(self.dialect)
         if not form.writes:
             return form.rows(self._reader().execute(form.sql, form.args(params)).fetchall())
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self._rows, form, params)
+        return await asyncio.get_running_loop().run_in_executor(self._writer(), self._rows, form, params)
 
     async def batch(self, steps: Sequence[Step], *, locks: Iterable[str] = (),
                     overlap: Awaitable[None] | None = None, ready: Callable[[], None] | None = None) -> list[Rows]:
@@ -76,7 +76,7 @@ class SqliteLane:
         if overlap is not None:
             await overlap
         forms = [step.query.form(self.dialect) for step in steps]
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self._batch, steps, forms)
+        return await asyncio.get_running_loop().run_in_executor(self._writer(), self._batch, steps, forms)
 
     def _rows(self, form: Form, params: dict[str, Any]) -> Rows:
         try:
@@ -116,6 +116,11 @@ class SqliteLane:
             self._all.append(conn)
         return conn
 
+    def _writer(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cumulo-db-writer")
+        return self._pool
+
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = sqlite.connect(self.path, "writer")
@@ -127,8 +132,11 @@ class SqliteLane:
                 self._conn.close()
                 self._conn = None
 
-        with contextlib.suppress(Exception):  # closing anyway
-            self._writer.submit(shut).result(timeout=5)
+        if self._pool is not None:
+            with contextlib.suppress(Exception):  # closing anyway
+                self._pool.submit(shut).result(timeout=5)
+            self._pool.shutdown(wait=False)
+            self._pool = None
         for conn in self._all:
             conn.close()
         self._all.clear()

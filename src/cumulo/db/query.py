@@ -53,16 +53,13 @@ class Form:
     writes: bool = True  # anything but a SELECT (on SQLite it runs on the writer, not a reader)
 
     def args(self, values: Mapping[str, Any]) -> list[Any]:
-        out = []
-        for name, conv in zip(self.names, self.binds, strict=True):
-            if name in values:
-                value = values[name]
-            elif name in self.fixed:
-                value = self.fixed[name]
-            else:
-                raise TypeError(f"missing query parameter '{name}'")
-            out.append(conv(value) if conv is not None and value is not None else value)
-        return out
+        fixed = self.fixed
+        try:
+            raw = ([values[name] for name in self.names] if not fixed else
+                   [values[name] if name in values else fixed[name] for name in self.names])
+        except KeyError as missing:
+            raise TypeError(f"missing query parameter {missing}") from None
+        return [conv(v) if conv is not None and v is not None else v for conv, v in zip(self.binds, raw, strict=True)]
 
     def rows(self, fetched: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         if not any(self.results):

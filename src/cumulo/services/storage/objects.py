@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo.db import locks
 from cumulo.drivers.blob import BlobWriter, LocalBlobStore
 from cumulo.drivers.blob.local import INLINE_MAX
 from cumulo.platform import Platform
@@ -149,9 +150,7 @@ async def delete_object(platform: Platform, bucket: Bucket, key: str,
                                        content_type="", meta={}, delete_marker=True)
             return row.version_id, True
         async with platform.db.session() as session:
-            if platform.db.is_postgres:  # conditional writers of this key check under the same lock
-                await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                                      {"k": f"{bucket.id}/{key}"})
+            await locks.hold(session, f"{bucket.id}/{key}")  # conditional writers of this key check under it
             row = await session.scalar(select(ObjectVersion).where(
                 ObjectVersion.bucket_id == bucket.id, ObjectVersion.key == key, ObjectVersion.is_latest.is_(True)))
             if row is None:

@@ -347,10 +347,15 @@ def test_orphan_vms_of_this_installation_are_removed(env: Env) -> None:
     orphan, foreign = f"cumulo-{env.installation}-orphan", f"cumulo-x{env.installation}-foreign"
     env.server.call(driver.create(spec(orphan, env.installation)))
     env.server.call(driver.create(spec(foreign, f"x{env.installation}")))  # another installation's: kept
+    ghost = f"cumulo-{env.installation}-ghost"  # a port container whose VM is gone
+    env.docker.containers.create("cumulo/busybox", ["sleep", "600"], name=f"{ghost}-port", network_mode="none",
+                                 labels={LABEL_INSTALLATION: env.installation, LABEL_KIND: "instance",
+                                         LABEL_RESOURCE: "gone", "cumulo.vm-port": ghost}).start()
     runs = platform.runner.loops["compute.reconcile"].runs
     platform.runner.wake("compute.reconcile")
     eventually(lambda: platform.runner.loops["compute.reconcile"].runs >= runs + 2, timeout=60)
     assert not driver.owns(orphan)
     assert driver.owns(foreign)
+    assert env.docker.containers.list(all=True, filters={"name": f"{ghost}-port"}) == []
     env.server.call(driver.destroy(foreign))
     assert not driver.owns(foreign)

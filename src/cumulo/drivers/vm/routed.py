@@ -6,6 +6,7 @@ Images, builds and everything else stay with the container engine (VMs boot from
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -75,9 +76,14 @@ class Routed(ComputeDriver):
         return await self._for(ref).find(ref)
 
     async def list(self, labels: dict[str, str]) -> list[ContainerState]:
-        """Instances of both engines; a VM's port container (part of the VM) is not one of them."""
-        return [*(c for c in await self.containers.list(labels) if LABEL_PORT not in c.labels),
-                *await self.vms.list(labels)]
+        """Instances of both engines; a VM's port container (part of the VM) is not one of them, and
+        one whose VM is gone (a crash between the two removals) is removed on sight."""
+        found = await self.containers.list(labels)
+        for c in found:
+            vm = c.labels.get(LABEL_PORT)
+            if vm and not self.vms.owns(vm) and self.vms.ports is not None:
+                await asyncio.to_thread(self.vms.ports.detach, vm)
+        return [*(c for c in found if LABEL_PORT not in c.labels), *await self.vms.list(labels)]
 
     async def logs(self, ref: str, tail: int) -> str:
         return await self._for(ref).logs(ref, tail)

@@ -7,8 +7,9 @@ export function pageHeader(title, ...actions) {
   return h("header", { class: "page-header" }, h("h1", {}, title), h("div", { class: "actions" }, actions));
 }
 
+// `title`: a longer accessible name that starts with the visible label ("Delete" -> "Delete queue jobs").
 export function button(label, onclick, { kind = "", type = "button", title } = {}) {
-  return h("button", { type, class: `btn ${kind}`.trim(), onclick, title }, label);
+  return h("button", { type, class: `btn ${kind}`.trim(), onclick, title, "aria-label": title }, label);
 }
 
 export function notice(message, kind = "info") {
@@ -130,7 +131,7 @@ export function form({ fields, submit = "Create", onSubmit, onInput, className =
   };
   const show = (error) => {
     const loose = [];
-    const shown = error instanceof ApiError ? error.fields : [];
+    const shown = Array.isArray(error.fields) ? error.fields : [];
     for (const item of shown) {
       const name = String(item.field).split(".")[0];
       if (errors[name]) {

@@ -1,0 +1,102 @@
+"""Browser tests of the web console: Playwright from PyPI driving the OS Chromium
+(``scripts/ensure-chromium.sh``), headless. Each module has one live server (with its workers, so
+instances converge) and one browser; each test opens a fresh browser context (its own cookies)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cumulo.testing.server import LiveServer, test_settings
+from tests.conftest import PASSWORD, _create_pg_database, new_email
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """On a PostgreSQL database of the module's own: the production choice, and no SQLite write lock
+    for the page's parallel requests to wait on while the rest of the suite loads the machine."""
+    url, drop = _create_pg_database()
+    server = LiveServer(test_settings(str(tmp_path_factory.mktemp("cumulo-console")), url)).start()
+    yield server
+    server.stop()
+    drop()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.fail("chromium is not installed: run scripts/ensure-chromium.sh (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
+class Account:
+    """A user of the live server: their email, an API client (X-API-Key) for set-up and clean-up,
+    and a browser page logged in through the console's own login form when asked."""
+
+    def __init__(self, live: LiveServer, chromium: Any):
+        self.live, self.email = live, new_email()
+        self.api = httpx.Client(base_url=live.url, timeout=60)
+        r = self.api.post("/auth/register", json={"email": self.email, "password": PASSWORD, "name": "Console User"})
+        assert r.status_code == 201, r.text
+        key = self.api.post("/auth/login", json={"email": self.email, "password": PASSWORD}).json()["api_key"]
+        self.api.headers["X-API-Key"] = key
+        self.context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        self.context.set_default_timeout(60_000)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" and
+                     "Content Security Policy" in msg.text else None)
+
+    def url(self, path: str) -> str:
+        return f"{self.live.url}{path}"
+
+    def log_in(self) -> Any:
+        page = self.page
+        page.goto(self.url("/console/login"))
+        page.get_by_label("Email").fill(self.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("heading", name="Welcome, Console User").wait_for()
+        return page
+
+    def open(self, label: str) -> None:
+        """Follow the navigation's link to a service page."""
+        self.page.get_by_role("navigation", name="Services").get_by_role("link", name=label, exact=True).click()
+        self.page.get_by_role("heading", name=label, exact=True).wait_for()
+
+    def close(self) -> None:
+        self.context.close()
+        self.api.close()
+        assert not self.errors, f"errors in the page (a script failed or the CSP refused something): {self.errors}"
+
+
+@pytest.fixture
+def account(live: LiveServer, chromium: Any) -> Iterator[Callable[[], Account]]:
+    made: list[Account] = []
+
+    def make() -> Account:
+        made.append(Account(live, chromium))
+        return made[-1]
+
+    yield make
+    for acc in made:
+        acc.close()
+
+
+def uname(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,139 @@
+"""In Chromium: sign up, log out, log in; the API's validation message at the field; API keys shown
+once; a second user sees none of the first user's resources; a cookie POST without the CSRF token
+is refused."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import PASSWORD, new_email
+from tests.console.conftest import Account, uname
+
+pytestmark = pytest.mark.xdist_group("console")
+
+
+def test_sign_up_log_out_and_log_in(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.page
+    page.goto(acc.url("/"))  # a browser at the root lands on the console, then on its login page
+    page.get_by_role("link", name="Create an account").click()
+    email = new_email()
+    page.get_by_label("Name").fill("Ada")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    page.get_by_role("heading", name="Welcome, Ada").wait_for()
+    assert page.url.endswith("/console")
+    assert page.evaluate("document.cookie").count("cumulo_session") == 0  # HttpOnly: not readable by scripts
+    assert page.evaluate("Object.keys(localStorage).length + Object.keys(sessionStorage).length") == 0
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("heading", name="Log in").wait_for()
+    page.goto(acc.url("/console/queues"))  # signed out: sent to the login page, and back after it
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Queues").wait_for()
+    assert page.url.endswith("/console/queues")
+
+
+def test_wrong_password_and_weak_password_show_the_apis_message(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.page
+    page.goto(acc.url("/console/login"))
+    page.get_by_label("Email").fill(acc.email)
+    page.get_by_label("Password").fill("Not-the-passw0rd")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("alert").filter(has_text="invalid email or password").wait_for()
+    page.goto(acc.url("/console/signup"))
+    page.get_by_label("Name").fill("Weak")
+    page.get_by_label("Email").fill(new_email())
+    page.get_by_label("Password").fill("short")
+    page.get_by_role("button", name="Sign up").click()
+    password = page.get_by_label("Password")
+    message = page.locator(f"#{password.get_attribute('id')}-error")
+    message.wait_for()
+    assert "at least 8 characters" in message.inner_text()  # the API's own words, under its field
+    assert password.get_attribute("aria-invalid") == "true"
+
+
+def test_a_bad_queue_name_shows_the_apis_message_at_the_field(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.log_in()
+    page.goto(acc.url("/console/queues"))
+    name = page.get_by_label("New queue name")
+    name.fill("no spaces allowed!")
+    page.get_by_role("button", name="Create queue").click()
+    error = page.locator(f"#{name.get_attribute('id')}-error")
+    error.wait_for()
+    api = acc.api.post("/queues", json={"name": "no spaces allowed!"}).json()["error"]["details"][0]["message"]
+    assert error.inner_text() == api
+    assert acc.api.get("/queues").json() == []
+
+
+def test_an_api_key_is_shown_once(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.log_in()
+    acc.open("API keys")
+    name = uname("ci")
+    page.get_by_label("Key name").fill(name)
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator("#new-key").inner_text()
+    assert re.fullmatch(r"cml_[A-Za-z0-9_\-]+", key)
+    row = page.get_by_role("row").filter(has_text=name)
+    row.wait_for()
+    assert key[:12] in row.inner_text()
+    r = acc.api.get("/auth/me", headers={"X-API-Key": key})  # the key shown works
+    assert r.status_code == 200 and r.json()["email"] == acc.email
+    page.reload()
+    page.get_by_role("row").filter(has_text=name).wait_for()
+    assert key not in page.content()  # never shown again
+    page.get_by_role("button", name=f"Revoke key {name}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
+    page.get_by_role("row").filter(has_text=name).wait_for(state="detached")
+    assert acc.api.get("/auth/me", headers={"X-API-Key": key}).status_code == 401
+
+
+def test_a_second_user_sees_none_of_the_first_users_resources(account: Callable[[], Account]) -> None:
+    first, second = account(), account()
+    queue, bucket, secret = uname("q"), uname("b"), uname("s")
+    assert first.api.post("/queues", json={"name": queue}).status_code == 201
+    assert first.api.post("/storage/buckets", json={"name": bucket}).status_code == 201
+    assert first.api.post("/secrets", json={"name": secret, "value": "v"}).status_code == 201
+    try:
+        page = second.log_in()
+        for path, heading, empty in (("/console/queues", "Queues", "No queues yet."),
+                                     ("/console/buckets", "Buckets", "No buckets yet."),
+                                     ("/console/secrets", "Secrets", "No secrets yet.")):
+            page.goto(second.url(path))
+            page.get_by_role("heading", name=heading).wait_for()
+            page.get_by_text(empty).wait_for()
+        for name in (queue, bucket, secret):
+            assert name not in page.content()
+        page.goto(second.url(f"/console/buckets/{bucket}"))  # another user's bucket: as if missing
+        page.get_by_role("alert").filter(has_text="NOT_FOUND").wait_for()
+        page.goto(second.url("/console"))
+        page.get_by_role("heading", name="Recent activity").wait_for()
+        assert queue not in page.content() and bucket not in page.content()
+    finally:
+        first.api.delete(f"/queues/{queue}")
+        first.api.delete(f"/storage/buckets/{bucket}")
+        first.api.delete(f"/secrets/{secret}?force=true")
+
+
+def test_a_cookie_post_without_the_csrf_token_is_refused(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.log_in()
+    name = uname("q")
+    status = page.evaluate("""async (name) => (await fetch('/queues', {method: 'POST', credentials: 'same-origin',
+        headers: {'Content-Type': 'application/json'}, body: JSON.stringify({name})})).status""", name)
+    assert status == 403
+    assert acc.api.get("/queues").json() == []
+    token = page.evaluate("document.cookie.match(/cumulo_csrf=([^;]+)/)[1]")
+    status = page.evaluate("""async ([name, token]) => (await fetch('/queues', {method: 'POST', headers:
+        {'Content-Type': 'application/json', 'X-CSRF-Token': token}, body: JSON.stringify({name})})).status""",
+                           [name, token])
+    assert status == 201
+    acc.api.delete(f"/queues/{name}")

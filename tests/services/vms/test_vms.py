@@ -174,7 +174,7 @@ def test_a_container_of_another_vpc_cannot_reach_the_vm(env: Env) -> None:
     far = env.client.instances.wait(far["id"], {"RUNNING"}, timeout=120)
     assert get_in(env, far, env.vm["ip_address"], wait=3) is None
     assert get_in(env, far, far["ip_address"]) == "ctr-page"  # the probe itself works: only the VPC boundary stops it
-    env.client.instances.terminate(far["id"])
+    env.vm["far"] = far
 
 
 def test_serial_console_login_with_the_password_user_data_and_the_vpc(env: Env) -> None:
@@ -185,6 +185,9 @@ def test_serial_console_login_with_the_password_user_data_and_the_vpc(env: Env) 
                 b"echo ud-$(cat /ud-ran)-end; " + fetch(web_ip).encode() + b" | sed 's/^/got-/'; "
                 b"hostname | sed 's/^/host-/'\n")
         seen = serial.until(b"answer-42", b"root:$6$", b"-6end", b"ud-ran-21-end", b"got-ctr-page", b"host-vm1")
+        # and the VM cannot reach into another VPC (the same address answers a container of that VPC)
+        ws.send(b"echo far-$(" + fetch(env.vm["far"]["ip_address"], wait=3).encode() + b")-$((1+1))end\n")
+        assert b"far--2end" in serial.until(b"-2end", timeout=60)
         ws.send(b"exit\n")  # log out: the next console user meets the login prompt again
     assert f"keys-{env.key['public_key']}-6end".encode() in seen
     shadow = re.search(r"root:(\$6\$[^:$]+\$[^:]+):", seen.decode(errors="replace")).group(1)  # not the echo
@@ -197,6 +200,7 @@ def test_serial_console_login_with_the_password_user_data_and_the_vpc(env: Env) 
             assert PASSWORD.encode() not in path.read_bytes(), path
     assert PASSWORD not in str(env.client.instances.get(env.vm["id"]))
     assert "cumulo: the user data ended with 0" in env.client.instances.logs(env.vm["id"], tail=200)
+    env.client.instances.terminate(env.vm["far"]["id"])
 
 
 def test_stats_of_a_vm(env: Env) -> None:

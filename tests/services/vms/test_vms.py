@@ -188,6 +188,13 @@ def test_serial_console_login_with_the_password_user_data_and_the_vpc(env: Env) 
         # and the VM cannot reach into another VPC (the same address answers a container of that VPC)
         ws.send(b"echo far-$(" + fetch(env.vm["far"]["ip_address"], wait=3).encode() + b")-$((1+1))end\n")
         assert b"far--2end" in serial.until(b"-2end", timeout=60)
+        # a packet with another source address than the VM's own never leaves its tap (no spoofing)
+        spoofed = str(ipaddress.IPv4Network(env.vpc["cidr_block"]).broadcast_address - 2).encode()
+        ws.send(b"ip addr add " + spoofed + b"/32 dev eth0; ping -c 1 -W 3 -I " + spoofed + b" " + web_ip.encode()
+                + b" >/dev/null 2>&1; echo spoofed-$?-$((2+1))end; ping -c 1 -W 5 " + web_ip.encode()
+                + b" >/dev/null 2>&1; echo own-$?-$((3+1))end; ip addr del " + spoofed + b"/32 dev eth0\n")
+        out = serial.until(b"-3end", b"-4end", timeout=60)
+        assert b"spoofed-1-3end" in out and b"own-0-4end" in out
         ws.send(b"exit\n")  # log out: the next console user meets the login prompt again
     assert f"keys-{env.key['public_key']}-6end".encode() in seen
     shadow = re.search(r"root:(\$6\$[^:$]+\$[^:]+):", seen.decode(errors="replace")).group(1)  # not the echo

@@ -196,16 +196,23 @@ class VmPorts:
                          gateway=net["Gateway"], mac=net["MacAddress"], ports=bound)
 
     @staticmethod
-    def plug(netns: str, placement: Placement) -> None:
-        """Move the tap from QEMU's namespace into the port container's and tie it to ``eth0``."""
+    def plug(netns: str, placement: Placement, guest_mac: str) -> None:
+        """Move the tap from QEMU's namespace into the port container's and tie it to ``eth0``: every
+        frame from the bridge goes to the guest; from the guest only IPv4 and ARP with its own MAC and
+        address go out (anything else dies in the port container's empty namespace: no spoofing)."""
         _sh(["ip", "-n", netns, "link", "set", TAP, "netns", str(placement.pid)])
-        script = (f"ip link set {TAP} mtu $(cat /sys/class/net/eth0/mtu) && "
-                  f"ip link set {TAP} up && ip addr flush dev eth0 && "
-                  "tc qdisc add dev eth0 ingress && tc qdisc add dev tap0 ingress && "
-                  "tc filter add dev eth0 parent ffff: protocol all u32 match u32 0 0 "
-                  f"action mirred egress redirect dev {TAP} && "
-                  f"tc filter add dev {TAP} parent ffff: protocol all u32 match u32 0 0 "
-                  "action mirred egress redirect dev eth0")
+        mac = guest_mac.replace(":", "")
+        ip = ipaddress.IPv4Address(placement.address).packed.hex()
+        mine = f"match u32 0x{mac[:8]} 0xffffffff at -8 match u16 0x{mac[8:]} 0xffff at -4"
+        out = "action mirred egress redirect dev eth0"
+        script = " && ".join([
+            f"ip link set {TAP} mtu $(cat /sys/class/net/eth0/mtu)", f"ip link set {TAP} up",
+            "ip addr flush dev eth0", "echo 0 > /proc/sys/net/ipv4/ip_forward",
+            "tc qdisc add dev eth0 ingress", f"tc qdisc add dev {TAP} ingress",
+            f"tc filter add dev eth0 parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev {TAP}",
+            f"tc filter add dev {TAP} parent ffff: protocol ip prio 1 u32 match ip src {placement.address}/32 {mine} {out}",
+            (f"tc filter add dev {TAP} parent ffff: protocol arp prio 2 u32 match u16 0x{ip[:4]} 0xffff at 14 "
+             f"match u16 0x{ip[4:]} 0xffff at 16 {mine} {out}")])
         _sh(["nsenter", f"--net=/proc/{placement.pid}/ns/net", "--", "sh", "-c", script])
 
     def pid(self, vm: str) -> int | None:

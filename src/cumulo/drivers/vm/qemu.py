@@ -297,7 +297,8 @@ class QemuDriver(ComputeDriver):
                 raise Unavailable(f"QEMU did not start: {text[-400:]}")
             placement = await placing if placing is not None else None
             if placement is not None:
-                await asyncio.to_thread(VmPorts.plug, netns, placement)
+                assert lease is not None
+                await asyncio.to_thread(VmPorts.plug, netns, placement, lease.mac)
                 pid = self.pid(folder)
                 if pid is not None:
                     await asyncio.to_thread(join_cgroups, placement.pid, pid)

@@ -1,7 +1,8 @@
 """Cost of one meter pass over 10,000 running resources, on PostgreSQL (target: under one second).
 
 Fills a fresh database with N running instances (2 vCPU, 2 GiB) spread over 100 billed accounts,
-then times (wall clock, and the CPU time of the Cumulo process alone), with a test clock:
+then times (wall clock, the CPU time of the Cumulo process, and the CPU time of the PostgreSQL
+backends serving the bench database), with a test clock, after a first steady pass (a warm process):
 - the pass that closes a day (once a day): one ledger line per resource (10,000 inserts with unique
   keys) and every meter row updated;
 - a steady pass inside the day (what runs every CUMULO_BILLING_METER_SECONDS): every resource's
@@ -9,9 +10,9 @@ then times (wall clock, and the CPU time of the Cumulo process alone), with a te
 - a rerun of the closing pass on a restored meter state (what a crash after the commit would redo):
   the unique keys insert nothing.
 
-Usage (under the bench lock):
+Usage (under the bench lock; ``--history-days 29``: the ledger of a month's end, 290,000 lines):
 
-    flock /tmp/bench.lock .venv/bin/python bench/billing.py [--resources 10000] [--accounts 100]
+    flock /tmp/bench.lock .venv/bin/python bench/billing.py [--resources 10000] [--accounts 100] [--history-days 0]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 import uuid
 
 import psycopg
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from cumulo.core import clock as clocks
 from cumulo.core.config import Settings
@@ -37,9 +38,36 @@ from cumulo.services.billing import meter
 from cumulo.services.billing.models import Account, Entry, Meter
 
 ADMIN = os.environ.get("CUMULO_BENCH_PG_URL", "postgresql://cumulo:cumulo@127.0.0.1:5432/postgres")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-async def main(resources: int, accounts: int) -> dict[str, object]:
+def db_cpu(name: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to the bench database (read from
+    /proc: the server runs on this machine), so the database's work is measured apart from the wait
+    for a core on a loaded machine."""
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+# the ledger of a month's end: one charge line per resource and earlier day, in the closing pass's month
+HISTORY = text("""INSERT INTO billing_ledger (id, key, user_id, kind, wallet, amount, month, service, resource_type,
+  resource_id, quantity, unit, description, period_start, period_end, created_at)
+SELECT CAST(gen_random_uuid() AS text), 'instance:' || i || '\:history-' || d,
+       (CAST(:users AS text[]))[1 + i % :accounts], 'charge', 'granted', -26400000, :month, 'compute', 'instance',
+       CAST(i AS text), 24.0, 'hour', 'history', :start, :start, :start
+FROM generate_series(0, :resources - 1) AS i, generate_series(1, :days) AS d""")
+
+
+async def main(resources: int, accounts: int, history_days: int = 0) -> dict[str, object]:
     name = f"cumulo_bench_billing_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -62,19 +90,26 @@ async def main(resources: int, accounts: int) -> dict[str, object]:
                  "spec": {"cpus": 2.0, "memory_mb": 2048}, "running_since": hour - dt.timedelta(minutes=10),
                  "segments": [], "cap_month": "", "cap_used": 0, "gone": False, "created_at": hour}
                 for i in range(resources)])
+            if history_days:
+                await session.execute(HISTORY, {"users": users, "accounts": accounts, "month": hour.strftime("%Y-%m"),
+                                                "start": hour - dt.timedelta(days=2), "resources": resources,
+                                                "days": history_days})
             await session.commit()
+            await session.execute(text("ANALYZE"))
         await meter.run(platform)
         clock.now = hour + dt.timedelta(minutes=20)
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0, d0 = time.perf_counter(), time.process_time(), db_cpu(name)
         closing = await meter.run(platform)
         closing_s, closing_cpu = time.perf_counter() - t0, time.process_time() - c0
-        steady, steady_cpu = [], []
+        closing_db = db_cpu(name) - d0
+        steady, steady_cpu, steady_db = [], [], []
         for _ in range(5):
             clock.advance(30)
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0, d0 = time.perf_counter(), time.process_time(), db_cpu(name)
             await meter.run(platform)
             steady.append(time.perf_counter() - t0)
             steady_cpu.append(time.process_time() - c0)
+            steady_db.append(db_cpu(name) - d0)
         async with platform.db.session() as session:  # a replay: the meters as they were before the close
             await session.execute(update(Meter).where(Meter.resource_type == "instance")
                                   .values(rated_until=None, cap_used=0, cap_month=""))
@@ -83,12 +118,17 @@ async def main(resources: int, accounts: int) -> dict[str, object]:
         rerun = await meter.run(platform)
         rerun_s = time.perf_counter() - t0
         async with platform.db.session() as session:
-            lines = await session.scalar(select(func.count()).select_from(Entry).where(Entry.kind == "charge"))
-            charged = await session.scalar(select(func.sum(Entry.amount)).where(Entry.kind == "charge"))
+            lines = await session.scalar(select(func.count()).select_from(Entry).where(Entry.kind == "charge",
+                                                                                          Entry.description != "history"))
+            charged = await session.scalar(select(func.sum(Entry.amount)).where(Entry.kind == "charge",
+                                                                              Entry.description != "history"))
         await platform.close()
         return {"load_average": round(os.getloadavg()[0], 1), "resources": resources, "accounts": accounts,
+                "history_lines": resources * history_days,
                 "closing_pass_s": round(closing_s, 3), "closing_pass_cpu_s": round(closing_cpu, 3),
+                "closing_pass_db_cpu_s": round(closing_db, 3),
                 "steady_pass_cpu_median_s": round(statistics.median(steady_cpu), 3),
+                "steady_pass_db_cpu_median_s": round(statistics.median(steady_db), 3),
                 "closing_charges": closing["charges"], "steady_pass_median_s": round(statistics.median(steady), 3),
                 "steady_pass_max_s": round(max(steady), 3), "rerun_pass_s": round(rerun_s, 3),
                 "rerun_charges": rerun["charges"], "ledger_lines": lines,
@@ -102,5 +142,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--resources", type=int, default=10_000)
     parser.add_argument("--accounts", type=int, default=100)
+    parser.add_argument("--history-days", type=int, default=0,
+                        help="a month's end: this many earlier days of charge lines per resource in the ledger")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main(args.resources, args.accounts)), indent=2))
+    print(json.dumps(asyncio.run(main(args.resources, args.accounts, args.history_days)), indent=2))

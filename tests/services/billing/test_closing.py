@@ -12,7 +12,7 @@ import tempfile
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from cumulo.core.config import Settings
 from cumulo.db import migrate
@@ -89,9 +89,14 @@ async def _scenario(url: str) -> tuple[Any, Any]:
             got_meters = sorted((m.id, m.rated_until, m.cap_month, m.cap_used)
                                 for m in (await session.scalars(select(Meter))).all())
             again = await closing.close(session, p.prices, meter.HOURLY, HORIZON, NOW, CAP_HOURS)
+            for r in meters:  # the meters as they were before the close, the lines written
+                await session.execute(update(Meter).where(Meter.id == r["id"]).values(
+                    rated_until=r["rated_until"], cap_month=r["cap_month"], cap_used=r["cap_used"]))
+            replay = await closing.close(session, p.prices, meter.HOURLY, HORIZON, NOW, CAP_HOURS)
             await session.rollback()
         assert simple == len(meters) and written == len(expected_lines)
-        assert again == (0, len(meters))  # a rerun writes nothing
+        assert again == (0, 0)  # nothing left to close: not even rated
+        assert replay == (0, len(meters))  # a rerun of the same close: nothing twice
         return (got_lines, got_meters, pending), (expected_lines, expected_meters, expected_pending, meters)
     finally:
         await platform.close()

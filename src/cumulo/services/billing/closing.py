@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo.services.billing import rating
+
 # the meters this module rates (the others: ``meter.rate_meter``)
 SIMPLE = "m.running_since IS NOT NULL AND (m.segments IS NULL OR CAST(m.segments AS text) = '[]')"
 
@@ -23,8 +25,7 @@ price AS (
   SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:hour AS float8[]), CAST(:core AS float8[]),
                        CAST(:ram AS float8[])) AS p(kind, hour, core, ram)
 ), m AS (
-  SELECT m.id, m.user_id, m.service, m.resource_type, m.resource_id, m.name, m.spec, m.running_since, m.cap_month,
-         m.cap_used, round(p.hour + p.core * COALESCE(CAST(m.spec->>'cpus' AS float8), 0)
+  SELECT m.id, m.user_id, m.running_since, m.cap_month, m.cap_used, round(p.hour + p.core * COALESCE(CAST(m.spec->>'cpus' AS float8), 0)
                            + p.ram * COALESCE(CAST(m.spec->>'memory_mb' AS float8), 0) / 1024) AS rate,
          greatest(COALESCE(m.rated_until, m.running_since), a.created_at) AS begin
   FROM billing_meters m JOIN billing_accounts a ON a.user_id = m.user_id JOIN billing_plans pl ON pl.id = a.plan_id
@@ -52,16 +53,16 @@ WITH {_METERS}, s AS (
 ), ins AS (
   INSERT INTO billing_ledger (id, key, user_id, kind, wallet, amount, month, service, resource_type, resource_id,
                               quantity, unit, description, period_start, period_end, created_at)
-  SELECT CAST(gen_random_uuid() AS text), r.key, r.user_id, 'charge', 'granted', -r.amount, r.month, r.service,
-         r.resource_type, r.resource_id, CAST(round(CAST(r.seconds / 3600 AS numeric), 6) AS float8), 'hour',
-         left(CASE WHEN r.spec->>'cpus' IS NOT NULL
-                   THEN r.resource_type || ' ' || r.name || ' (' || CAST(CAST(r.spec->>'cpus' AS float8) AS text)
-                        || ' vCPU, ' || (r.spec->>'memory_mb') || ' MB)'
-                   WHEN r.resource_type = 'loadbalancer' THEN 'load balancer ' || r.name
-                   ELSE r.resource_type || ' ' || r.name END
+  SELECT CAST(gen_random_uuid() AS text), r.key, r.user_id, 'charge', 'granted', -r.amount, r.month, bm.service,
+         bm.resource_type, bm.resource_id, CAST(round(CAST(r.seconds / 3600 AS numeric), 6) AS float8), 'hour',
+         left(CASE WHEN bm.spec->>'cpus' IS NOT NULL
+                   THEN bm.resource_type || ' ' || bm.name || ' (' || CAST(CAST(bm.spec->>'cpus' AS float8) AS text)
+                        || ' vCPU, ' || (bm.spec->>'memory_mb') || ' MB)'
+                   WHEN bm.resource_type = 'loadbalancer' THEN 'load balancer ' || bm.name
+                   ELSE bm.resource_type || ' ' || bm.name END
               || ': ' || to_char(r.seconds / 3600, 'FM9999990.0000') || ' h', 300),
          r.slot, r.slot + interval '24 hours', CAST(:now AS timestamptz)
-  FROM rated r WHERE r.amount > 0
+  FROM rated r JOIN billing_meters bm ON bm.id = r.id WHERE r.amount > 0
   ON CONFLICT (key) DO NOTHING
   RETURNING key, user_id, amount
 ), closed AS (
@@ -83,8 +84,7 @@ WITH {_METERS}, s AS (
   FROM (SELECT user_id, sum(amount) AS delta FROM ins GROUP BY user_id) AS d WHERE ba.user_id = d.user_id
   RETURNING ba.user_id
 )
-SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM meters), (SELECT count(*) FROM accounts),
-       (SELECT count(*) FROM m)
+SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM meters), (SELECT count(*) FROM accounts)
 """)
 
 OPEN = text(f"""
@@ -102,12 +102,21 @@ def _prices(prices: dict[str, int], kinds: tuple[str, ...]) -> dict[str, list[An
             "ram": [float(prices.get(f"{k}.gb_ram_hour", 0)) for k in kinds]}
 
 
+# is there a day to close? (most passes: none; a scan that stops at the first meter behind)
+# (a day [d, d + 24 h) closes when d + 24 h <= horizon, so when the meter's begin is before the
+# horizon's midnight; its begin is at least COALESCE(rated_until, running_since))
+DUE = text(f"SELECT 1 FROM billing_meters m WHERE {SIMPLE} AND "
+           "COALESCE(m.rated_until, m.running_since) < CAST(:midnight AS timestamptz) LIMIT 1")
+
+
 async def close(session: AsyncSession, prices: dict[str, int], kinds: tuple[str, ...], horizon: dt.datetime,
                 now: dt.datetime, cap_hours: float) -> tuple[int, int]:
-    """Rate every closed day of the simple meters; (lines written, meters rated)."""
+    """Rate every closed day of the simple meters; (lines written, meters moved on: 0 when no day closed)."""
+    if (await session.execute(DUE, {"midnight": rating.floor_slot(horizon)})).first() is None:
+        return 0, 0
     row = (await session.execute(CLOSE, {**_prices(prices, kinds), "horizon": horizon, "now": now,
                                          "cap_hours": cap_hours})).one()
-    return int(row[0]), int(row[3])
+    return int(row[0]), int(row[1])
 
 
 async def pending(session: AsyncSession, prices: dict[str, int], kinds: tuple[str, ...],

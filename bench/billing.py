@@ -61,7 +61,7 @@ def db_cpu(name: str) -> float:
 # the ledger of a month's end: one charge line per resource and earlier day, in the closing pass's month
 HISTORY = text("""INSERT INTO billing_ledger (id, key, user_id, kind, wallet, amount, month, service, resource_type,
   resource_id, quantity, unit, description, period_start, period_end, created_at)
-SELECT CAST(gen_random_uuid() AS text), 'instance:' || i || '\:history-' || d,
+SELECT CAST(gen_random_uuid() AS text), 'instance:' || i || '/history-' || d,
        (CAST(:users AS text[]))[1 + i % :accounts], 'charge', 'granted', -26400000, :month, 'compute', 'instance',
        CAST(i AS text), 24.0, 'hour', 'history', :start, :start, :start
 FROM generate_series(0, :resources - 1) AS i, generate_series(1, :days) AS d""")

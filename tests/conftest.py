@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -167,6 +168,20 @@ QUARANTINE = ("tests/services/databases/test_postgres.py", "tests/services/datab
               "tests/services/caches/test_redis.py", "tests/services/apps/test_push.py",
               "tests/services/vms/test_vms.py",
               "tests/services/billing/test_billing.py::test_volume_gib_month_on_payg_and_object_storage_sampled_hourly")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On an xdist worker under ``--dist loadgroup``: every test marked ``xdist_group`` must carry its
+    group in its node id, or xdist spreads the group over both workers and the tests that build on one
+    module server's state lose it (pytest 9.2 ignored xdist 3.8's id suffix: the cause of a whole
+    quarantine). Fail the run at once rather than split the groups silently."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [i.nodeid for i in session.items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]
+    if lost:
+        sys.stderr.write(f"\n--dist loadgroup is not grouping {len(lost)} marked tests\n")
+        raise pytest.UsageError(f"--dist loadgroup is not grouping {len(lost)} marked tests (e.g. {lost[0]}): "
+                                "pytest and pytest-xdist disagree on node ids; see pyproject.toml's pin")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

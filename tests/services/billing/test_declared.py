@@ -252,3 +252,30 @@ def test_usage_adds_up_to_the_ledger_for_every_grouping(billed: Billed) -> None:
     assert services == {"compute", "loadbalancers", "caches"}
     days = client.billing.usage(group_by="day", **span(billed))["items"]
     assert len(days) >= 2 and all(dt.date.fromisoformat(i["day"]) for i in days)
+
+
+def test_runtime_per_instance_agrees_with_usage(billed: Billed) -> None:
+    """What VirtCloud's /vm/stats/runtime needs of billing (``service.resource_runtime``): per
+    instance, the hours and cost of the ``group_by=resource`` usage, the open day pending, the rate."""
+    from cumulo.services.billing import service
+
+    client, user_id = billed.user("pro")
+    billed.to_next_hour()
+    rid = str(uuid.uuid4())
+    billed.record(user_id, "instance.created", "instance", rid, name="vm1", cpus=2, memory_mb=2048)
+    billed.record(user_id, "instance.started", "instance", rid, name="vm1")
+    billed.close_day()  # posted: from the start to midnight
+    billed.advance(3 * HOUR - 120)  # then 3 h of the open day
+    billed.meter()
+
+    async def runtime() -> dict[str, Any]:
+        async with billed.live.platform.db.session() as session:  # type: ignore[union-attr]
+            start, end = dt.datetime.fromisoformat(span(billed)["start"]), billed.clock.now
+            return await service.resource_runtime(session, user_id, "instance", start, end)
+
+    got = billed.run(runtime())[rid]
+    items = [i for i in client.billing.usage(group_by="resource", **span(billed))["items"] if i["resource_id"] == rid]
+    assert len(items) == 1 and got["cost"] == items[0]["amount"] and got["hours"] == items[0]["quantity"]
+    assert got["cost"] == pytest.approx(1.1 * got["hours"], abs=1e-5) and got["hours"] > 0
+    assert got["hourly_rate"] == 1.1
+    assert got["pending"] == pytest.approx(3.3, abs=1e-5) == client.billing.balance()["pending"]

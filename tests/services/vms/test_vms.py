@@ -334,6 +334,17 @@ def test_a_restarted_cumulo_adopts_the_running_vm(env: Env) -> None:
     assert env.client.instances.get(env.vm["id"])["status"] == "RUNNING"
 
 
+def test_a_lost_port_container_turns_the_vm_error_and_a_start_brings_it_back(env: Env) -> None:
+    env.docker.containers.get(f"cumulo-{env.installation}-{env.vm['id']}-port").remove(force=True)
+    failed = eventually(lambda: (i := env.client.instances.get(env.vm["id"]))["status"] == "ERROR" and i,
+                        timeout=120)
+    assert "network" in failed["status_reason"], failed["status_reason"]
+    env.client.instances.start(env.vm["id"])
+    started = env.client.instances.wait(env.vm["id"], {"RUNNING"}, timeout=60)
+    assert started["status"] == "RUNNING", started["status_reason"]
+    assert eventually_served(lambda: page(env.vm, "/boots"), timeout=BOOT) == "3"
+
+
 def test_a_killed_qemu_turns_the_instance_error_with_a_reason(env: Env) -> None:
     os.kill(qemu_pid(env, env.vm), signal.SIGKILL)
     failed = eventually(lambda: (i := env.client.instances.get(env.vm["id"]))["status"] == "ERROR" and i,

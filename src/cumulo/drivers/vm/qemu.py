@@ -191,6 +191,8 @@ class QemuDriver(ComputeDriver):
 
     @staticmethod
     def _why_gone(folder: Path) -> str:
+        if (folder / "network-lost").exists():
+            return "the VM's network (its port container on the VPC's bridge) disappeared; it was powered off"
         try:
             tail = (folder / "console.log").read_bytes()[-4096:].decode(errors="replace")
         except OSError:
@@ -261,7 +263,7 @@ class QemuDriver(ComputeDriver):
         acc = await self.accelerator()
         kernel, initramfs = await self.artifacts.kernel(), await self.artifacts.initramfs()
         files = self._guest_files(ref, meta)
-        for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock"):
+        for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock", "network-lost"):
             (folder / stale).unlink(missing_ok=True)
         vpc = bool(meta.get("network")) and self.ports is not None
         netns = f"cumulo-{folder.name}"
@@ -432,8 +434,28 @@ class QemuDriver(ComputeDriver):
             except (OSError, ValueError):
                 continue
             if all(meta["labels"].get(k) == v for k, v in labels.items()):
+                await self._check_network(folder, meta)
                 found.append(self._state(folder))
         return found
+
+    async def _check_network(self, folder: Path, meta: dict[str, Any]) -> None:
+        """A running VM whose port container is gone (removed, or dockerd restarted) has lost its
+        network for good (the tap went with the namespace): it is powered off as a crash with that
+        reason, so the instance turns ERROR and a start brings it back."""
+        if self.ports is None or not meta.get("placement") or self._lock(meta["name"]).locked():
+            return
+        pid = self.pid(folder)
+        if pid is None:
+            return
+        try:
+            alive = await asyncio.to_thread(self.ports.pid, meta["name"])
+        except Exception:  # noqa: BLE001 (Docker not answering is not a lost network)
+            return
+        if alive is None:
+            (folder / "network-lost").touch()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            await self._gone(folder, 5)
 
     async def logs(self, ref: str, tail: int) -> str:
         folder = self._dir(ref)

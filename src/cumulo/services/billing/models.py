@@ -59,7 +59,8 @@ class Entry(IdMixin, Base):
     after a crash) inserts nothing."""
 
     __tablename__ = "billing_ledger"
-    __table_args__ = (Index("ix_billing_ledger_user_month", "user_id", "month"),)
+    __table_args__ = (Index("ix_billing_ledger_user_month", "user_id", "month"),
+                      Index("ix_billing_ledger_month_user", "month", "user_id"))
 
     key: Mapped[str] = mapped_column(String(200), unique=True)
     user_id: Mapped[str] = mapped_column(String(36))

@@ -21,6 +21,7 @@ import pytest
 from cumulo.client.base import ApiError
 from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_RESOURCE, ContainerSpec
 from cumulo.services.compute.vms import LABEL_BACKEND, vm_driver
+from cumulo.services.disks import service as disks
 from cumulo.testing.polling import eventually, eventually_served
 from cumulo.testing.server import LiveServer
 from cumulo.testing.server import test_settings as settings_for
@@ -350,7 +351,13 @@ def test_a_killed_qemu_turns_the_instance_error_with_a_reason(env: Env) -> None:
     failed = eventually(lambda: (i := env.client.instances.get(env.vm["id"]))["status"] == "ERROR" and i,
                         timeout=60)
     assert "QEMU process ended" in failed["status_reason"]
+    env.client.disks.create("spare", 1)
+    assert env.client.disks.attach("spare", env.vm["id"])["instance_id"] == env.vm["id"]
     env.client.instances.terminate(env.vm["id"])
+    platform = env.server.platform
+    assert env.server.call(disks.release_orphans(platform)) == 1  # attached to a deleted instance: released
+    assert env.client.disks.get("spare")["instance_id"] is None
+    env.client.disks.delete("spare")
     machines = Path(env.data_dir).resolve() / "vm" / "machines"
     assert list(machines.glob("*/vm.json")) == []
     assert env.docker.containers.list(all=True, filters={"label": f"{LABEL_INSTALLATION}={env.installation}",

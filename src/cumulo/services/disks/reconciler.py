@@ -1,4 +1,5 @@
-"""Background work of disks: an operation interrupted by a stopped server ends in ``error``."""
+"""Background work of disks: an operation interrupted by a stopped server ends in ``error``; a disk
+attached to a deleted instance is released."""
 
 from __future__ import annotations
 
@@ -8,3 +9,4 @@ from cumulo.services.disks import service
 
 def register(platform: Platform) -> None:
     platform.runner.every("disks.recover", 300.0, lambda: service.recover(platform))
+    platform.runner.every("disks.release", 30.0, lambda: service.release_orphans(platform))

@@ -459,6 +459,21 @@ async def _set(platform: Platform, disk_id: str, **values: object) -> None:
             await s.commit()
 
 
+async def release_orphans(platform: Platform) -> int:
+    """Disks still marked attached to an instance that was deleted are free again."""
+    released = 0
+    async with platform.db.session() as s:
+        for d in (await s.scalars(select(Disk).where(Disk.instance_id.is_not(None)))).all():
+            try:
+                await compute.get_instance(s, d.user_id, str(d.instance_id))
+            except NotFound:
+                old, d.instance_id = d.instance_id, None
+                _record(s, d, "disk.detached", instance_id=old, reason="the instance was deleted")
+                released += 1
+        await s.commit()
+    return released
+
+
 async def recover(platform: Platform) -> int:
     """A disk left working by a process that stopped (no task here, untouched for a while) ends in
     ``error``: its file is as the interrupted qemu-img left it."""

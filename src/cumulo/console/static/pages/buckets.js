@@ -1,40 +1,31 @@
 // Buckets and objects: browse prefixes like folders, upload with a progress bar, download, delete.
-import { del, enc, encPath, get, post, upload } from "../lib/api.js";
+import { del, enc, encPath, get, upload } from "../lib/api.js";
 import { clear, fmtBytes, fmtDate, h } from "../lib/dom.js";
-import { button, confirmDialog, curl, errorBox, form, pageHeader, shellQuote, snippet, table, toast } from "../lib/ui.js";
+import { collection } from "../lib/resource.js";
+import { button, confirmDialog, errorBox, pageHeader, shellQuote, snippet, table, toast } from "../lib/ui.js";
 
 export const nav = { label: "Buckets", href: "/console/buckets" };
 
-async function list({ main }) {
-  const body = h("div", {});
-  const f = form({
+const list = collection({
+  title: "Buckets",
+  load: () => get("/storage/buckets"),
+  live: ["bucket"],
+  empty: "No buckets yet.",
+  create: {
+    path: "/storage/buckets",
     submit: "Create bucket",
-    className: "inline",
     fields: [{ name: "name", label: "New bucket name", required: true, placeholder: "my-bucket",
       help: "3-63 lowercase letters, digits, dots and dashes; names are global." }],
-    onSubmit: async (v) => { await post("/storage/buckets", v); f.reset(); cli.refresh(); await refresh(); toast(`Bucket ${v.name} created`); },
-    onInput: () => { cli.refresh(); api.refresh(); },
-  });
-  const cli = snippet("CLI equivalent", () => `cumulo storage mb ${shellQuote(f.values().name || "NAME")}`);
-  const api = snippet("curl equivalent", () => curl("POST", "/storage/buckets", { name: f.values().name }));
-  main.append(pageHeader("Buckets"), f, cli, api, body);
-  const refresh = async () => {
-    const rows = await get("/storage/buckets");
-    clear(body, table([
-      { label: "Name", cell: (b) => h("a", { href: `/console/buckets/${enc(b.name)}` }, b.name) },
-      { label: "Public", cell: (b) => (b.public ? "yes" : "no") },
-      { label: "Versioning", cell: (b) => b.versioning || "off" },
-      { label: "Created", cell: (b) => fmtDate(b.created_at) },
-      { label: "Actions", cell: (b) => button("Delete", async () => {
-        if (!(await confirmDialog(`Delete bucket "${b.name}"? It must be empty.`))) return;
-        try { await del(`/storage/buckets/${enc(b.name)}`); toast(`Bucket ${b.name} deleted`); }
-        catch (error) { toast(error.message, "error"); }
-        await refresh();
-      }, { kind: "small danger", title: `Delete bucket ${b.name}` }) },
-    ], rows, { empty: "No buckets yet." }));
-  };
-  await refresh();
-}
+    cli: (v) => `cumulo storage mb ${shellQuote(v.name || "NAME")}`,
+  },
+  columns: [
+    { label: "Name", cell: (b) => h("a", { href: `/console/buckets/${enc(b.name)}` }, b.name) },
+    { label: "Public", cell: (b) => (b.public ? "yes" : "no") },
+    { label: "Versioning", cell: (b) => b.versioning || "off" },
+    { label: "Created", cell: (b) => fmtDate(b.created_at) },
+  ],
+  remove: { path: (b) => `/storage/buckets/${enc(b.name)}`, name: (b) => b.name, confirm: (b) => `Delete bucket "${b.name}"? It must be empty.` },
+});
 
 function crumbs(bucket, prefix) {
   const parts = prefix.split("/").filter(Boolean);

@@ -1,7 +1,8 @@
 // Queues: create, stats, send, receive (or peek: received with no visibility timeout), delete.
 import { del, enc, get, post } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
-import { button, confirmDialog, curl, definitionList, errorBox, form, pageHeader, shellQuote, snippet, table, toast } from "../lib/ui.js";
+import { collection } from "../lib/resource.js";
+import { button, definitionList, errorBox, form, pageHeader, shellQuote, snippet, table, toast } from "../lib/ui.js";
 
 export const nav = { label: "Queues", href: "/console/queues" };
 
@@ -11,42 +12,30 @@ function numbers(v, names) {
   return out;
 }
 
-async function list({ main }) {
-  const body = h("div", {});
-  const bodyOf = (v) => ({ name: v.name, ...numbers(v, ["visibility_timeout", "delay_seconds"]) });
-  const f = form({
+const list = collection({
+  title: "Queues",
+  load: () => get("/queues"),
+  live: ["queue"],
+  empty: "No queues yet.",
+  create: {
+    path: "/queues",
     submit: "Create queue",
-    className: "inline",
     fields: [
       { name: "name", label: "New queue name", required: true, placeholder: "jobs" },
       { name: "visibility_timeout", label: "Visibility timeout (s)", type: "number", min: "0" },
       { name: "delay_seconds", label: "Delivery delay (s)", type: "number", min: "0" },
     ],
-    onSubmit: async (v) => { await post("/queues", bodyOf(v)); f.reset(); await refresh(); toast(`Queue ${v.name} created`); },
-    onInput: () => { cli.refresh(); api.refresh(); },
-  });
-  const cli = snippet("CLI equivalent", () => {
-    const v = f.values();
-    return [`cumulo queues create ${shellQuote(v.name || "NAME")}`, v.visibility_timeout && `--visibility-timeout ${v.visibility_timeout}`,
-      v.delay_seconds && `--delay ${v.delay_seconds}`].filter(Boolean).join(" ");
-  });
-  const api = snippet("curl equivalent", () => curl("POST", "/queues", bodyOf(f.values())));
-  main.append(pageHeader("Queues"), f, cli, api, body);
-  const refresh = async () => {
-    const rows = await get("/queues");
-    clear(body, table([
-      { label: "Name", cell: (q) => h("a", { href: `/console/queues/${enc(q.id)}` }, q.name) },
-      { label: "Visibility timeout", cell: (q) => `${q.visibility_timeout} s` },
-      { label: "Created", cell: (q) => fmtDate(q.created_at) },
-      { label: "Actions", cell: (q) => button("Delete", async () => {
-        if (!(await confirmDialog(`Delete queue "${q.name}" and its messages?`))) return;
-        try { await del(`/queues/${enc(q.id)}`); toast(`Queue ${q.name} deleted`); } catch (error) { toast(error.message, "error"); }
-        await refresh();
-      }, { kind: "small danger", title: `Delete queue ${q.name}` }) },
-    ], rows, { empty: "No queues yet." }));
-  };
-  await refresh();
-}
+    body: (v) => ({ name: v.name, ...numbers(v, ["visibility_timeout", "delay_seconds"]) }),
+    cli: (v) => [`cumulo queues create ${shellQuote(v.name || "NAME")}`, v.visibility_timeout && `--visibility-timeout ${v.visibility_timeout}`,
+      v.delay_seconds && `--delay ${v.delay_seconds}`].filter(Boolean).join(" "),
+  },
+  columns: [
+    { label: "Name", cell: (q) => h("a", { href: `/console/queues/${enc(q.id)}` }, q.name) },
+    { label: "Visibility timeout", cell: (q) => `${q.visibility_timeout} s` },
+    { label: "Created", cell: (q) => fmtDate(q.created_at) },
+  ],
+  remove: { path: (q) => `/queues/${enc(q.id)}`, name: (q) => q.name, confirm: (q) => `Delete queue "${q.name}" and its messages?` },
+});
 
 async function detail({ main, params }) {
   const id = params.id;

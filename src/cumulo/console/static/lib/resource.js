@@ -1,0 +1,89 @@
+// A service's collection page in a few lines: an optional create form (with its CLI and curl
+// equivalents), the table of the caller's resources with a confirmed delete per row, and live
+// refresh on the events of the given resource types. Pages describe; this draws.
+import { del, post } from "./api.js";
+import { clear, h } from "./dom.js";
+import { follow } from "./live.js";
+import { button, confirmDialog, curl, form, pageHeader, snippet, table, toast } from "./ui.js";
+
+// spec: {title, load: () => rows, columns, empty, live: [resource types], actions: [(row, refresh) => node],
+//        create: {path, fields, submit, body(v), cli(v), send(v)?, created(row, v)? -> node shown once, inline},
+//        remove: {path(row), name(row), confirm(row)?, verb?}, intro?: node}
+export function collection(spec) {
+  return async function render(ctx) {
+    const { main } = ctx;
+    const body = h("div", {});
+    const shown = h("div", { "aria-live": "polite" });
+    const refresh = async () => {
+      const rows = await spec.load(ctx);
+      const columns = [...spec.columns];
+      if (spec.remove || spec.actions) {
+        columns.push({ label: "Actions", cell: (row) => h("div", { class: "row-actions" },
+          (spec.actions || []).map((make) => make(row, refresh)),
+          spec.remove ? removeButton(spec.remove, row, refresh) : null) });
+      }
+      clear(body, table(columns, rows, { empty: spec.empty || "Nothing here yet." }));
+    };
+    main.append(pageHeader(spec.title, ...(spec.headerActions || [])), spec.intro || "");
+    if (spec.create) main.append(createForm(spec.create, shown, refresh, ctx));
+    main.append(shown, body);
+    await refresh();
+    return spec.live ? follow(spec.live, refresh) : undefined;
+  };
+}
+
+function createForm(create, shown, refresh, ctx) {
+  const body = create.body || ((v) => v);
+  const f = form({
+    submit: create.submit || "Create",
+    className: create.inline === false ? "" : "inline",
+    fields: create.fields,
+    onSubmit: async (v) => {
+      const row = create.send ? await create.send(v, ctx) : await post(create.path, body(v));
+      toast(`${row.name || "Resource"} created`);
+      clear(shown, create.created ? create.created(row, v) : null);
+      if (create.open) { ctx.navigate(create.open(row)); return; }
+      f.reset();
+      await refresh();
+      snippets.forEach((s) => s.refresh());
+    },
+    onInput: () => snippets.forEach((s) => s.refresh()),
+  });
+  const snippets = [];
+  if (create.cli) snippets.push(snippet("CLI equivalent", () => create.cli(f.values())));
+  if (create.path && create.curl !== false) snippets.push(snippet("curl equivalent", () => curl("POST", create.path, body(f.values()))));
+  const box = h("div", { class: "create" }, f, snippets);
+  box.form = f;
+  return box;
+}
+
+export function removeButton(remove, row, refresh) {
+  const name = remove.name(row);
+  const verb = remove.verb || "Delete";
+  return button(verb, async () => {
+    const message = remove.confirm ? remove.confirm(row) : `${verb} "${name}"?`;
+    if (!(await confirmDialog(message, { confirm: verb }))) return;
+    try { await del(remove.path(row)); toast(`${name}: ${verb.toLowerCase()}d`); } catch (error) { toast(error.message, "error"); }
+    await refresh();
+  }, { kind: "small danger", title: `${verb} ${name}` });
+}
+
+// A row action that POSTs to `path(row)` (start, stop, reboot...).
+export function rowAction(label, path, when = () => true) {
+  return (row, refresh) => (when(row) ? button(label, async () => {
+    try { await post(path(row)); } catch (error) { toast(error.message, "error"); }
+    await refresh();
+  }, { kind: "small", title: `${label} ${row.name}` }) : null);
+}
+
+// Shown once after a create that answers a secret (a database's password, an API key).
+export function shownOnce(what, value, id = "shown-once") {
+  const code = h("code", { class: "secret", id }, value);
+  const box = h("div", { class: "notice ok", role: "status" },
+    h("p", {}, `${what} Copy it now: it is shown only this once.`), code, " ",
+    button("Copy", async () => {
+      try { await navigator.clipboard.writeText(value); toast("Copied"); } catch { toast("Select and copy it", "error"); }
+    }, { kind: "small" }),
+    button("Done", () => box.remove(), { kind: "small" }));
+  return box;
+}

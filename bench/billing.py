@@ -134,8 +134,18 @@ async def main(resources: int, accounts: int, history_days: int = 0) -> dict[str
                 "rerun_charges": rerun["charges"], "ledger_lines": lines,
                 "charged_credits": -float(charged or 0) / 1_000_000}
     finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop(name)
+
+
+def drop(name: str) -> None:
+    """FORCE cannot end an autovacuum worker (the superuser's): wait for it a little."""
+    for _ in range(40):
+        try:
+            with psycopg.connect(ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            time.sleep(0.5)
 
 
 if __name__ == "__main__":

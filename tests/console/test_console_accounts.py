@@ -137,3 +137,50 @@ def test_a_cookie_post_without_the_csrf_token_is_refused(account: Callable[[], A
                            [name, token])
     assert status == 201
     acc.api.delete(f"/queues/{name}")
+
+
+PAGES = {"Instances": "Instances", "Volumes": "Volumes", "Networks": "VPCs", "Buckets": "Buckets", "Queues": "Queues",
+         "Functions": "Functions", "Databases": "Databases", "Caches": "Caches", "Apps": "Apps",
+         "Deployments": "Deployments", "Secrets": "Secrets", "API keys": "API keys", "Billing": "Billing",
+         "Events": "Events", "Images": "Images"}
+
+
+def test_every_page_of_the_navigation_renders_without_a_script_error(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.log_in()
+    nav = page.get_by_role("navigation", name="Services")
+    for link, heading in PAGES.items():
+        nav.get_by_role("link", name=link, exact=True).click()
+        page.get_by_role("heading", name=heading, exact=True).wait_for()
+        assert nav.get_by_role("link", name=link, exact=True).get_attribute("aria-current") == "page"
+        assert not page.get_by_role("alert").filter(has_text="(").count(), f"{link}: an API error is shown"
+    page.set_viewport_size({"width": 390, "height": 844})  # phone width: the navigation is behind a menu
+    assert not nav.is_visible()
+    page.get_by_role("button", name="Menu").click()
+    nav.get_by_role("link", name="Queues", exact=True).click()
+    page.get_by_role("heading", name="Queues", exact=True).wait_for()
+    assert not nav.is_visible()  # closed again after the choice
+    # acc.close() fails the test on any uncaught script error or CSP refusal seen on the way
+
+
+def test_vpc_and_subnet_create_and_delete(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.log_in()
+    page.get_by_role("navigation", name="Services").get_by_role("link", name="Networks", exact=True).click()
+    name = uname("net")
+    page.get_by_label("VPC name").fill(name)
+    page.get_by_label("CIDR block").fill("10.77.0.0/16")
+    page.get_by_role("button", name="Create VPC").click()
+    page.get_by_role("link", name=name).click()
+    page.get_by_label("Subnet name").fill("web")
+    page.get_by_label("CIDR block").fill("10.77.1.0/24")
+    page.get_by_role("button", name="Create subnet").click()
+    page.get_by_role("row").filter(has_text="10.77.1.0/24").wait_for()
+    page.get_by_role("button", name="Delete web").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    page.get_by_text("No subnets yet.").wait_for()
+    page.get_by_role("link", name="← All VPCs").click()
+    page.get_by_role("button", name=f"Delete {name}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    page.get_by_role("row").filter(has_text=name).wait_for(state="detached")
+    assert name not in [v["name"] for v in acc.api.get("/vpcs").json()]

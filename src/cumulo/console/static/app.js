@@ -4,17 +4,22 @@ import { ApiError, del, get, onUnauthorized } from "./lib/api.js";
 import { clear, h } from "./lib/dom.js";
 import * as live from "./lib/live.js";
 import { errorBox } from "./lib/ui.js";
+import * as apps from "./pages/apps.js";
 import * as auth from "./pages/auth.js";
+import * as billing from "./pages/billing.js";
 import * as buckets from "./pages/buckets.js";
+import * as databases from "./pages/databases.js";
 import * as functions from "./pages/functions.js";
 import * as instances from "./pages/instances.js";
 import * as keys from "./pages/keys.js";
+import * as networks from "./pages/networks.js";
 import * as overview from "./pages/overview.js";
 import * as queues from "./pages/queues.js";
 import * as secrets from "./pages/secrets.js";
 import * as volumes from "./pages/volumes.js";
 
-const MODULES = [overview, instances, volumes, buckets, queues, functions, secrets, keys];
+// One module per service: `nav` (an entry or a list of them) and `routes`. The navigation follows this order.
+const MODULES = [overview, instances, volumes, networks, buckets, queues, functions, databases, apps, secrets, keys, billing];
 const BASE = "/console";
 
 const routes = [...auth.routes, ...MODULES.flatMap((m) => m.routes)].map((route) => {
@@ -49,8 +54,8 @@ function shell() {
     liveDot.dataset.state = state;
     liveDot.textContent = { live: "Live", connecting: "Connecting…", polling: "Polling", off: "" }[state] || state;
   });
-  const navList = h("ul", {}, MODULES.filter((m) => m.nav).map((m) =>
-    h("li", {}, h("a", { href: m.nav.href, dataset: { nav: m.nav.href } }, m.nav.label))));
+  const navList = h("ul", {}, MODULES.flatMap((m) => [].concat(m.nav || [])).map((item) =>
+    h("li", {}, h("a", { href: item.href, dataset: { nav: item.href } }, item.label))));
   const menu = h("button", { class: "btn menu", type: "button", "aria-expanded": "false", "aria-controls": "nav",
     onclick: () => {
       const open = menu.getAttribute("aria-expanded") !== "true";

@@ -88,15 +88,15 @@ function launchCli(v) {
   return parts.join(" ");
 }
 
-async function launch({ main, navigate }) {
+async function launch({ main, navigate, query }) {
   let images = [];
-  try { images = (await get("/images")).map((i) => i.name || i.id).filter(Boolean); } catch { images = []; }
+  try { images = (await get("/images")).filter((i) => i.status === "ready" || i.status === "READY" || !i.error).map((i) => i.reference); } catch { images = []; }
   const datalist = h("datalist", { id: "image-names" }, images.map((name) => h("option", { value: name })));
   const f = form({
     submit: "Launch",
     fields: [
       { name: "name", label: "Name", required: true, placeholder: "web-1", help: "Letters, digits and dashes." },
-      { name: "image", label: "Image", required: true, value: images.includes("cumulo/busybox") ? "cumulo/busybox" : "",
+      { name: "image", label: "Image", required: true, value: query.get("image") || (images.includes("cumulo/busybox") ? "cumulo/busybox" : ""),
         placeholder: "cumulo/busybox" },
       { name: "ports", label: "Ports", placeholder: "0:80", help: '"HOST:CONTAINER" pairs, comma separated; host 0 picks a free port.' },
       { name: "cpus", label: "CPUs", type: "number", step: "0.1", min: "0" },

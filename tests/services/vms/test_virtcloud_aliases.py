@@ -45,7 +45,7 @@ def test_disk_aliases(server: LiveServer, user: Client, other_user: Client) -> N
 
 def test_vm_aliases_without_vms(server: LiveServer, user: Client) -> None:
     assert user.get("/vm/list") == {"vms": []}
-    assert user.get("/vm/stats/runtime") == user.get("/vm/runtime-stats") == {"vms": [], "current_total_cost": None}
+    assert user.get("/vm/stats/runtime") == user.get("/vm/runtime-stats") == {"vms": [], "current_total_cost": 0.0}
     for path in ("/vm/start", "/vm/stop", "/vm/delete"):
         assert status_of(user.post, path, {"vm_id": "no-such-vm"}) == 404
         assert status_of(user.post, path, {}) == 400

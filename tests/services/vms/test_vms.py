@@ -240,6 +240,8 @@ def test_another_user_gets_404_and_bad_input_400(env: Env) -> None:
     runtime = env.client.get("/vm/stats/runtime")["vms"]
     assert [(r["id"], r["status"]) for r in runtime] == [(env.vm["id"], "RUNNING")]
     assert runtime[0]["current_session_minutes"] > 0
+    assert all(isinstance(runtime[0][k], float) for k in  # from billing (0 here: no meter of this VM yet)
+               ("hourly_rate", "total_cost", "total_runtime_minutes", "current_session_cost"))
     assert env.other.get("/vm/list") == {"vms": []}
     with pytest.raises(ApiError) as err:
         env.client.post("/vm/stop", {"vm_id": env.vm["web"]["id"]})  # a container is not a VM
@@ -314,7 +316,7 @@ def test_stop_and_start_keep_the_disk_and_the_guest_sees_the_attached_disk_resiz
         serial.until(f"blk-{serial_id}-{2 * 2**30 // 512}-end".encode())  # 2 GiB in 512-byte sectors
         ws.send(b"exit\n")
     for call, args in ((env.client.disks.snapshot, ("live",)), (env.client.disks.resize, (3,)),
-                       (env.client.disks.revert, ("before-boot",))):
+                       (env.client.disks.revert, ("before-boot",)), (env.client.disks.clone, ("copy",))):
         with pytest.raises(ApiError) as err:
             call("data", *args)  # the running VM has it open
         assert err.value.status == 409, call

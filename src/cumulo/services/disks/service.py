@@ -228,6 +228,7 @@ async def convert(platform: Platform, session: AsyncSession, user: Principal, re
 async def clone(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: DiskClone) -> Disk:
     src = await get(session, user, ref)
     _idle(src)
+    _not_running(platform, src)  # a copy of a disk a running guest writes to would be torn
     await quotas.check_many(session, platform, user.user_id, {"disks": 1, "disk_gib": src.size_gb})
     await _name_free(session, user.user_id, body.name)
     d = Disk(id=new_id(), user_id=user.user_id, name=body.name, format=src.format, size_gb=src.size_gb,

@@ -12,6 +12,7 @@ from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import InvalidInput, NotFound
 from cumulo.core.principal import Principal
 from cumulo.platform import Platform
+from cumulo.services.billing import service as billing
 from cumulo.services.compute import service as compute
 from cumulo.services.compute.models import Instance
 from cumulo.services.disks import service as disks
@@ -52,16 +53,24 @@ async def vm(session: AsyncSession, user: Principal, ref: str) -> Instance:
 
 
 async def runtime(session: AsyncSession, user: Principal) -> dict[str, Any]:
-    """Per VM: status, size and the minutes of its current session (VirtCloud's /vm/stats/runtime).
-    Costs come from the billing service's price table, which is not consulted here (``null``)."""
-    now, rows = utcnow(), []
-    for inst in await vms(session, user):
+    """Per VM: status, size, running time and cost (VirtCloud's /vm/stats/runtime), the hours and
+    credits from the billing service (what ``/billing/usage`` says, the open day's part included)."""
+    now, rows, total = utcnow(), [], 0.0
+    machines = await vms(session, user)
+    since = min((aware(i.created_at) for i in machines), default=now)
+    billed = await billing.resource_runtime(session, user.user_id, "instance", since, now) if machines else {}
+    for inst in machines:
         started = aware(inst.started_at) if inst.status == "RUNNING" else None
+        session_minutes = round((now - started).total_seconds() / 60, 2) if started else 0.0
+        bill = billed.get(inst.id) or {"hours": 0.0, "cost": 0.0, "pending": 0.0, "hourly_rate": 0.0}
+        cost = round(bill["cost"] + bill["pending"], 6)
+        total += cost
         rows.append({"id": inst.id, "name": inst.name, "status": inst.status, "cpu_count": inst.cpus,
-                     "ram_gb": round(inst.memory_mb / 1024, 3),
-                     "current_session_minutes": round((now - started).total_seconds() / 60, 2) if started else 0.0,
-                     "launched_at": aware(inst.launched_at), "current_session_cost": None, "hourly_rate": None})
-    return {"vms": rows, "current_total_cost": None}
+                     "ram_gb": round(inst.memory_mb / 1024, 3), "total_runtime_minutes": round(bill["hours"] * 60, 2),
+                     "current_session_minutes": session_minutes, "launched_at": aware(inst.launched_at),
+                     "hourly_rate": bill["hourly_rate"], "total_cost": cost,
+                     "current_session_cost": round(bill["hourly_rate"] * session_minutes / 60, 6)})
+    return {"vms": rows, "current_total_cost": round(total, 6)}
 
 
 async def disk_named(session: AsyncSession, user: Principal, name: str) -> Disk:

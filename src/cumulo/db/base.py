@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import DateTime, MetaData, String
+from sqlalchemy import DateTime, MetaData, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cumulo.core.clock import utcnow
@@ -32,3 +32,8 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def table(model: type[Base]) -> Table:
+    """A model's ``Table``, typed as one (``Model.__table__`` is typed as any ``FromClause``)."""
+    return cast(Table, model.__table__)

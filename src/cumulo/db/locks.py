@@ -37,7 +37,7 @@ _SQLITE_LOCK = text("DELETE FROM alembic_version WHERE 0")
 
 
 async def hold(session: AsyncSession, name: str) -> None:
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(LOCK_NAMES.statement, {"names": [name]})
     else:
         await session.execute(_SQLITE_LOCK)

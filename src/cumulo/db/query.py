@@ -33,7 +33,7 @@ from sqlalchemy import ARRAY, String, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ClauseElement, ColumnElement
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
@@ -96,6 +96,7 @@ class Step:
 
 
 def _compile(statement: Executable, dialect: Dialect) -> Form:
+    assert isinstance(statement, ClauseElement)
     compiled = statement.compile(dialect=dialect)
     assert isinstance(compiled, SQLCompiler)
     names = tuple(compiled.positiontup or ())
@@ -128,7 +129,7 @@ class StringList(TypeDecorator[Sequence[str]]):
         return list(value) if dialect.name == "postgresql" else json.dumps(list(value))
 
 
-class any_of(FunctionElement[bool]):  # lower case: reads as SQL, like func.*
+class any_of(FunctionElement[Any]):  # lower case: reads as SQL, like func.*
     """``column`` is one of the strings of the list parameter ``name``."""
 
     type = NullType()  # not Boolean: SQLite would compare it with 1

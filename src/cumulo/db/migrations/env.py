@@ -9,7 +9,7 @@ config = context.config
 connection = config.attributes.get("connection")
 
 if connection is None:  # running the alembic CLI by hand
-    engine = create_engine(config.attributes.get("sync_url") or config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(str(config.attributes.get("sync_url") or config.get_main_option("sqlalchemy.url")))
     with engine.connect() as conn:
         context.configure(connection=conn, render_as_batch=True)
         with context.begin_transaction():

@@ -21,15 +21,17 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
 from cumulo.core.errors import InvalidInput, NotFound, PayloadTooLarge, not_found
 from cumulo.core.ids import new_id, token
+from cumulo.db.base import table
 from cumulo.db.query import Query
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
@@ -42,7 +44,7 @@ from cumulo.services.queues.signals import signals
 from cumulo.services.queues.statements import QueueRow
 
 QUEUE_CACHE_SECONDS = 2.0
-T = Message.__table__
+T = table(Message)
 
 
 def _size(item: MessageIn) -> int:
@@ -58,7 +60,7 @@ async def _rows(platform: Platform | None, query: Query, params: dict[str, Any],
                 on: AsyncSession | None = None) -> Sequence[Sequence[Any]]:
     """Rows of one hot-path statement: on the database's statement lane, or inside the session ``on``."""
     if on is not None:
-        result = await on.execute(query.statement, params)
+        result = cast("CursorResult[Any]", await on.execute(query.statement, params))
         return result.all() if result.returns_rows else ()
     assert platform is not None
     return await platform.db.lane.rows(query, **params)
@@ -173,9 +175,9 @@ async def _claim(platform: Platform, queue: QueueRow, count: int, visibility: in
                                        p_count=count, p_until=now + dt.timedelta(seconds=visibility), p_nonce=nonce)
     if moved:
         signals(platform).notify(queue.dead_letter_queue_id or "")
-    rows.sort(key=lambda r: aware(r[5]))
+    rows.sort(key=lambda r: aware(r[5]) or now)
     return [ReceivedOut(message_id=r[0], body=r[1], attributes=r[2] or {}, receipt_handle=f"{r[0]}.{nonce}",
-                        received_count=r[3], first_received_at=aware(r[4]) or now, sent_at=aware(r[5]))
+                        received_count=r[3], first_received_at=aware(r[4]) or now, sent_at=aware(r[5]) or now)
             for r in rows]
 
 
@@ -259,8 +261,8 @@ async def change_visibility(platform: Platform, session: AsyncSession, user_id: 
     """Restart the message's visibility timer from now (0 makes it visible at once)."""
     queue = await resolve(session, user_id, ref)
     mid, nonce = _split(handle)
-    result = await session.execute(update(T).where(T.c.id == mid, T.c.queue_id == queue.id, T.c.receipt == nonce)
-                                   .values(visible_at=utcnow() + dt.timedelta(seconds=timeout)))
+    result = cast("CursorResult[Any]", await session.execute(update(T).where(T.c.id == mid, T.c.queue_id == queue.id, T.c.receipt == nonce)
+                                   .values(visible_at=utcnow() + dt.timedelta(seconds=timeout))))
     await session.commit()
     if not result.rowcount:
         raise _stale(handle)
@@ -270,7 +272,7 @@ async def change_visibility(platform: Platform, session: AsyncSession, user_id: 
 
 async def purge(session: AsyncSession, user_id: str, ref: str) -> int:
     queue = await resolve(session, user_id, ref)
-    result = await session.execute(delete(T).where(T.c.queue_id == queue.id))
+    result = cast("CursorResult[Any]", await session.execute(delete(T).where(T.c.queue_id == queue.id)))
     events.record(session, user_id=user_id, action="queue.purged", resource_type="queue", resource_id=queue.id,
                   count=result.rowcount or 0)
     await session.commit()

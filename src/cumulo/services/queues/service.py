@@ -4,9 +4,10 @@ and are re-exported here, so other services only ever import ``cumulo.services.q
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import case, delete, func, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
@@ -14,7 +15,7 @@ from cumulo.core.errors import Conflict, InvalidInput
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.services.events import service as events
 from cumulo.services.queues.lookup import resolve
-from cumulo.services.queues.messages import (  # noqa: F401 - the public surface of this service
+from cumulo.services.queues.messages import (
     change_visibility,
     delete_batch,
     delete_handles,
@@ -28,6 +29,26 @@ from cumulo.services.queues.messages import (  # noqa: F401 - the public surface
 from cumulo.services.queues.models import Message, Queue
 from cumulo.services.queues.schemas import DeadLetterOut, QueueCreate, QueueOut, QueueUpdate, StatsOut
 from cumulo.services.quotas import service as quotas
+
+__all__ = [  # the public surface of this service (the message operations live in messages.py)
+    "change_visibility",
+    "create",
+    "delete_batch",
+    "delete_handles",
+    "delete_message",
+    "delete_queue",
+    "deliver",
+    "drop_expired",
+    "list_queues",
+    "purge",
+    "queue_out",
+    "receive",
+    "redrive",
+    "resolve",
+    "send",
+    "stats",
+    "update",
+]
 
 DEFAULTS = {"visibility_timeout": 30, "retention_seconds": 4 * 24 * 3600, "max_message_size": 256 * 1024,
             "delay_seconds": 0, "receive_wait_seconds": 0}
@@ -128,6 +149,6 @@ async def stats(session: AsyncSession, user_id: str, ref: str) -> StatsOut:
 
 async def drop_expired(session: AsyncSession) -> int:
     """Retention: messages past their queue's retention period are gone for good."""
-    result = await session.execute(delete(Message).where(Message.expires_at <= utcnow()))
+    result = cast("CursorResult[Any]", await session.execute(delete(Message).where(Message.expires_at <= utcnow())))
     await session.commit()
     return result.rowcount or 0

@@ -11,11 +11,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, delete, func, literal_column, null, or_, select, update
 
+from cumulo.db.base import table
 from cumulo.db.query import Query
 from cumulo.services.queues.models import Message, Queue
 
-Q = Queue.__table__
-T = Message.__table__
+Q = table(Queue)
+T = table(Message)
 
 
 def p(name: str, like: Any = None) -> Any:

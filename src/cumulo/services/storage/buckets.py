@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, exists, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,7 +86,8 @@ async def lookup(platform: Platform, name: str) -> Bucket:
 
 
 def forget(platform: Platform, name: str | None) -> None:
-    platform.get_or_create("storage.bucket_cache", dict).pop(name or "", None)
+    cache: dict[str, Any] = platform.get_or_create("storage.bucket_cache", dict)
+    cache.pop(name or "", None)
 
 
 async def owned_bucket(session: AsyncSession, user_id: str, name: str) -> Bucket:
@@ -173,7 +175,7 @@ async def delete_bucket(session: AsyncSession, bucket: Bucket, platform: Platfor
     uploads = select(Upload.id).where(Upload.bucket_id == bucket.id)
     blobs = list((await session.scalars(select(Part.blob_id).where(Part.upload_id.in_(uploads)))).all())
     await session.execute(delete(Part).where(Part.upload_id.in_(uploads)))
-    aborted = (await session.execute(delete(Upload).where(Upload.bucket_id == bucket.id))).rowcount
+    aborted = cast("CursorResult[Any]", await session.execute(delete(Upload).where(Upload.bucket_id == bucket.id))).rowcount
     record(session, user_id=bucket.user_id, action="storage.bucket.deleted", resource_type="bucket",
            resource_id=bucket.id, name=bucket.name, uploads_aborted=aborted)
     await session.delete(bucket)

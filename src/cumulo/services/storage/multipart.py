@@ -75,7 +75,7 @@ def _algorithm(upload: Upload, checks: Checks) -> str | None:
     if chosen and sent and sent != chosen:
         raise S3Error("InvalidRequest", f"Checksum Type mismatch occurred, expected checksum Type: {chosen}, actual "
                       f"checksum Type: {sent}", 400)
-    return chosen or sent  # type: ignore[no-any-return]
+    return chosen or sent
 
 
 async def copy_part(platform: Platform, upload: Upload, number: int, src: ObjectVersion,

@@ -146,9 +146,9 @@ async def delete_object(platform: Platform, bucket: Bucket, key: str,
     usage.forget(platform, bucket.user_id)
     if not version_id:
         if bucket.versioning:
-            row = await record_version(platform, bucket, key, blob_id=None, size=0, etag="",
-                                       content_type="", meta={}, delete_marker=True)
-            return row.version_id, True
+            written = await record_version(platform, bucket, key, blob_id=None, size=0, etag="",
+                                           content_type="", meta={}, delete_marker=True)
+            return written.version_id, True
         async with platform.db.session() as session:
             await locks.hold(session, f"{bucket.id}/{key}")  # conditional writers of this key check under it
             row = await session.scalar(select(ObjectVersion).where(

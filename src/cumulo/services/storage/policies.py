@@ -212,8 +212,8 @@ def _one(op: str, value: str, wanted: str) -> bool:
 
 
 def _compare(how: str, a: Any, b: Any) -> bool:
-    return {"Equals": a == b, "LessThan": a < b, "LessThanEquals": a <= b, "GreaterThan": a > b,
-            "GreaterThanEquals": a >= b}[how]
+    return bool({"Equals": a == b, "LessThan": a < b, "LessThanEquals": a <= b, "GreaterThan": a > b,
+                 "GreaterThanEquals": a >= b}[how])
 
 
 def _date(value: str) -> dt.datetime:

@@ -9,10 +9,11 @@ to a session (read-only)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select
 
+from cumulo.db.base import table
 from cumulo.db.query import Query
 from cumulo.platform import Platform
 from cumulo.services.storage.models import Bucket, Credential, ObjectVersion
@@ -25,6 +26,9 @@ class Row:
 
     def __init__(self, names: tuple[str, ...], values: Any):
         self.__dict__.update(zip(names, values, strict=True))
+
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...
 
 
 class _Read:
@@ -41,11 +45,11 @@ class _Read:
         return rows[0] if rows else None
 
 
-_OBJ = ObjectVersion.__table__
+_OBJ = table(ObjectVersion)
 _LATEST = _Read(select(_OBJ).where(_OBJ.c.bucket_id == bindparam("bucket_id"), _OBJ.c.key == bindparam("key"),
                                    _OBJ.c.is_latest.is_(True)))
-_BUCKET = _Read(select(Bucket.__table__).where(Bucket.__table__.c.name == bindparam("name")))
-_CRED = _Read(select(Credential.__table__).where(Credential.__table__.c.access_key_id == bindparam("access_key_id")))
+_BUCKET = _Read(select(table(Bucket)).where(table(Bucket).c.name == bindparam("name")))
+_CRED = _Read(select(table(Credential)).where(table(Credential).c.access_key_id == bindparam("access_key_id")))
 
 
 async def latest_version(platform: Platform, bucket_id: str, key: str) -> Row | None:

@@ -199,7 +199,7 @@ def _matching_rule(bucket: Bucket, origin: str, method: str) -> dict[str, list[s
 
 
 def _cors_headers(req: S3Request, response: Response) -> None:
-    rule = _matching_rule(req.bucket_row, req.headers.get("origin", ""), req.method)  # type: ignore[arg-type]
+    rule = _matching_rule(req.bucket_row, req.headers.get("origin", ""), req.method)
     if rule is not None:
         response.headers["Access-Control-Allow-Origin"] = "*" if "*" in rule["AllowedOrigin"] else req.headers["origin"]
         if rule.get("ExposeHeader"):

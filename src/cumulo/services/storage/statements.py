@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
+from cumulo.db.base import table
 from cumulo.db.query import Query, any_of
 from cumulo.services.storage.models import ObjectVersion
 
-OV = ObjectVersion.__table__
+OV = table(ObjectVersion)
 _SAME_KEYS = (OV.c.bucket_id == bindparam("bucket_id"), any_of(OV.c.key, "keys"))
 
 CURRENT = Query(select(OV.c.etag, OV.c.is_delete_marker)

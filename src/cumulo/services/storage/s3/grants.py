@@ -34,7 +34,7 @@ async def resolve(req: S3Request, pairs: list[tuple[str, str, str]]) -> list[lis
     emails = {v.lower() for k, v, _ in pairs if k == "email"}
     async with req.platform.db.session() as session:
         known = set((await session.scalars(select(User.id).where(User.id.in_(ids)))).all()) if ids else set()
-        by_email = dict((await session.execute(select(func.lower(User.email), User.id).where(
+        by_email: dict[str, str] = dict((await session.execute(select(func.lower(User.email), User.id).where(
             func.lower(User.email).in_(emails)))).all()) if emails else {}
     out: list[list[str]] = []
     for kind, value, permission in pairs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -42,16 +43,16 @@ class Apps:
     def restart(self, app: str) -> dict[str, Any]:
         return self.c.post(f"/apps/{app}/restart")  # type: ignore[no-any-return]
 
-    def logs(self, app: str, tail: int = 100) -> list[str]:
+    def logs(self, app: str, tail: int = 100) -> builtins.list[str]:
         return self.c.get(f"/apps/{app}/logs", params={"tail": tail})  # type: ignore[no-any-return]
 
-    def releases(self, app: str) -> list[dict[str, Any]]:
+    def releases(self, app: str) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/apps/{app}/releases")  # type: ignore[no-any-return]
 
     def rollback(self, app: str, release: int | None = None) -> dict[str, Any]:
         return self.c.post(f"/apps/{app}/rollback", {"release": release})  # type: ignore[no-any-return]
 
-    def builds(self, app: str) -> list[dict[str, Any]]:
+    def builds(self, app: str) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/apps/{app}/builds")  # type: ignore[no-any-return]
 
     def build_log(self, app: str, build: str | int) -> str:
@@ -61,11 +62,11 @@ class Apps:
         return self.c.get(f"/apps/{app}/config")  # type: ignore[no-any-return]
 
     def set_config(self, app: str, values: dict[str, str] | None = None,
-                   unset: list[str] | None = None) -> dict[str, str]:
+                   unset: builtins.list[str] | None = None) -> dict[str, str]:
         return self.c.request("PATCH", f"/apps/{app}/config",  # type: ignore[no-any-return]
                               json={"set": values or {}, "unset": unset or []})
 
-    def domains(self, app: str) -> list[str]:
+    def domains(self, app: str) -> builtins.list[str]:
         return self.c.get(f"/apps/{app}/domains")  # type: ignore[no-any-return]
 
     def add_domain(self, app: str, hostname: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class AutoScaling:
     def update(self, group: str, **fields: Any) -> dict[str, Any]:
         return self.c.put(f"/autoscaling/groups/{group}", fields)  # type: ignore[no-any-return]
 
-    def activities(self, group: str, limit: int = 100) -> list[dict[str, Any]]:
+    def activities(self, group: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/autoscaling/groups/{group}/activities",  # type: ignore[no-any-return]
                           params={"limit": limit})
 

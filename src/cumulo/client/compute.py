@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from collections.abc import Iterator
@@ -44,7 +45,7 @@ class Instances:
     def terminate(self, instance: str) -> None:
         self.c.delete(f"/instances/{instance}")
 
-    def exec(self, instance: str, command: list[str], timeout: int = 60) -> dict[str, Any]:
+    def exec(self, instance: str, command: builtins.list[str], timeout: int = 60) -> dict[str, Any]:
         """Run ``command`` in the instance (no TTY): ``{exit_code, stdout, stderr, timed_out, truncated}``."""
         return self.c.post(f"/instances/{instance}/exec",  # type: ignore[no-any-return]
                            {"command": command, "timeout_seconds": timeout}, timeout=timeout + 30)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,5 +39,5 @@ class Cron:
     def run(self, job: str) -> dict[str, Any]:
         return self.c.post(f"/cron/{job}/run")  # type: ignore[no-any-return]
 
-    def runs(self, job: str, limit: int = 50) -> list[dict[str, Any]]:
+    def runs(self, job: str, limit: int = 50) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/cron/{job}/runs", params={"limit": limit})  # type: ignore[no-any-return]

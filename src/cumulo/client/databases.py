@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Databases:
     def backup(self, db: str) -> dict[str, Any]:
         return self.c.post(f"/databases/{db}/backups", timeout=LONG)  # type: ignore[no-any-return]
 
-    def backups(self, db: str) -> list[dict[str, Any]]:
+    def backups(self, db: str) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/databases/{db}/backups")  # type: ignore[no-any-return]
 
     def delete_backup(self, db: str, backup_id: str) -> None:

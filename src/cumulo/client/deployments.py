@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,13 +39,13 @@ class Deployments:
     def delete(self, dep: str) -> None:
         self.c.delete(f"/deployments/{dep}")
 
-    def replicas(self, dep: str) -> list[dict[str, Any]]:
+    def replicas(self, dep: str) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/deployments/{dep}/replicas")  # type: ignore[no-any-return]
 
-    def revisions(self, dep: str) -> list[dict[str, Any]]:
+    def revisions(self, dep: str) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/deployments/{dep}/revisions")  # type: ignore[no-any-return]
 
-    def events(self, dep: str, limit: int = 100) -> list[dict[str, Any]]:
+    def events(self, dep: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/deployments/{dep}/events", params={"limit": limit})  # type: ignore[no-any-return]
 
     def logs(self, dep: str, tail: int = 100, replica: str | None = None) -> str:

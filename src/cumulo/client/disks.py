@@ -3,6 +3,7 @@ a background operation to end."""
 
 from __future__ import annotations
 
+import builtins
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,7 +60,7 @@ class Disks:
     def detach(self, disk: str) -> dict[str, Any]:
         return self.c.post(f"/disks/{disk}/detach", {})  # type: ignore[no-any-return]
 
-    def snapshots(self, disk: str) -> list[dict[str, Any]]:
+    def snapshots(self, disk: str) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/disks/{disk}/snapshots")  # type: ignore[no-any-return]
 
     def snapshot(self, disk: str, name: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import io
 import os
 import zipfile
@@ -82,10 +83,10 @@ class Functions:
     def invocation(self, ref: str, invocation_id: str) -> dict[str, Any]:
         return self.c.get(f"/functions/{ref}/invocations/{invocation_id}")  # type: ignore[no-any-return]
 
-    def invocations(self, ref: str, limit: int = 50) -> list[dict[str, Any]]:
+    def invocations(self, ref: str, limit: int = 50) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/functions/{ref}/invocations", params={"limit": limit})  # type: ignore[no-any-return]
 
-    def logs(self, ref: str, limit: int = 100, since: str | None = None) -> list[dict[str, Any]]:
+    def logs(self, ref: str, limit: int = 100, since: str | None = None) -> builtins.list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit}
         if since:
             params["since"] = since
@@ -95,7 +96,7 @@ class Functions:
         return self.c.post(f"/functions/{ref}/event-sources",  # type: ignore[no-any-return]
                            {"queue_id": queue, "batch_size": batch_size})
 
-    def event_sources(self, ref: str) -> list[dict[str, Any]]:
+    def event_sources(self, ref: str) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/functions/{ref}/event-sources")  # type: ignore[no-any-return]
 
     def event_source(self, ref: str, source_id: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -43,10 +44,10 @@ class LoadBalancers:
     def delete(self, lb: str) -> None:
         self.c.delete(f"/loadbalancers/{lb}")
 
-    def add_targets(self, lb: str, targets: list[dict[str, Any]]) -> dict[str, Any]:
+    def add_targets(self, lb: str, targets: builtins.list[dict[str, Any]]) -> dict[str, Any]:
         return self.c.post(f"/loadbalancers/{lb}/targets", {"targets": targets})  # type: ignore[no-any-return]
 
-    def remove_targets(self, lb: str, targets: list[dict[str, Any]]) -> dict[str, Any]:
+    def remove_targets(self, lb: str, targets: builtins.list[dict[str, Any]]) -> dict[str, Any]:
         """``targets``: ``[{"instance_id": ..., "port": ...}]`` (no port: every port of that instance)."""
         return self.c.request("DELETE", f"/loadbalancers/{lb}/targets",  # type: ignore[no-any-return]
                               json={"targets": targets})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,12 +47,12 @@ class Queues:
             payload["attributes"] = attributes
         return self.c.post(f"/queues/{queue}/messages", payload)  # type: ignore[no-any-return]
 
-    def send_batch(self, queue: str, messages: list[dict[str, Any] | str]) -> list[dict[str, Any]]:
+    def send_batch(self, queue: str, messages: builtins.list[dict[str, Any] | str]) -> builtins.list[dict[str, Any]]:
         items = [{"body": m} if isinstance(m, str) else m for m in messages]
         return self.c.post(f"/queues/{queue}/messages/batch", {"messages": items})["messages"]  # type: ignore[no-any-return]
 
     def receive(self, queue: str, max_messages: int = 1, wait_seconds: int | None = None,
-                visibility_timeout: int | None = None) -> list[dict[str, Any]]:
+                visibility_timeout: int | None = None) -> builtins.list[dict[str, Any]]:
         params: dict[str, Any] = {"max_messages": max_messages}
         if wait_seconds is not None:
             params["wait_seconds"] = wait_seconds
@@ -62,7 +63,7 @@ class Queues:
     def delete_message(self, queue: str, receipt_handle: str) -> None:
         self.c.delete(f"/queues/{queue}/messages/{receipt_handle}")
 
-    def delete_batch(self, queue: str, receipt_handles: list[str]) -> dict[str, Any]:
+    def delete_batch(self, queue: str, receipt_handles: builtins.list[str]) -> dict[str, Any]:
         return self.c.post(f"/queues/{queue}/messages/delete", {"receipt_handles": receipt_handles})  # type: ignore[no-any-return]
 
     def change_visibility(self, queue: str, receipt_handle: str, visibility_timeout: int) -> None:

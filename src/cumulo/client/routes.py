@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ class Routes:
         """A key for callers of this route only; ``key`` is shown once."""
         return self.c.post(f"/routes/{route}/keys", {"name": name})  # type: ignore[no-any-return]
 
-    def keys(self, route: str) -> list[dict[str, Any]]:
+    def keys(self, route: str) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/routes/{route}/keys")  # type: ignore[no-any-return]
 
     def delete_key(self, route: str, key_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -65,7 +66,7 @@ class Storage:
     def create_credentials(self, name: str = "") -> dict[str, Any]:
         return self.c.post("/storage/credentials", {"name": name})  # type: ignore[no-any-return]
 
-    def credentials(self) -> list[dict[str, Any]]:
+    def credentials(self) -> builtins.list[dict[str, Any]]:
         return self.c.get("/storage/credentials")  # type: ignore[no-any-return]
 
     def delete_credentials(self, ident: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class Volumes:
     def snapshot(self, volume: str, description: str = "") -> dict[str, Any]:
         return self.c.post(f"/volumes/{volume}/snapshots", {"description": description})  # type: ignore[no-any-return]
 
-    def snapshots(self, volume: str | None = None) -> list[dict[str, Any]]:
+    def snapshots(self, volume: str | None = None) -> builtins.list[dict[str, Any]]:
         return self.c.get("/snapshots", params={"volume_id": volume} if volume else None)  # type: ignore[no-any-return]
 
     def delete_snapshot(self, snapshot: str) -> None:

@@ -21,6 +21,7 @@ What a fake cannot do it lets the test decide: ``commands`` maps a program name 
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import io
@@ -208,7 +209,7 @@ class FakeContainers(_Part):
         """What the container's main process writes (the fake runs nothing itself)."""
         self.state.container(ref).log.extend(text.splitlines())
 
-    async def run_command(self, ref: str, command: list[str], stdin_env: dict[str, str] | None = None) -> int:
+    async def run_command(self, ref: str, command: builtins.list[str], stdin_env: dict[str, str] | None = None) -> int:
         c = self.state.container(ref)
         if not c.state.running:
             raise Conflict(f"container {c.state.id} is not running")
@@ -219,7 +220,7 @@ class FakeContainers(_Part):
             command = words
         return self.commands.get(command[0], 0) if command else 0
 
-    async def console(self, ref: str, command: list[str], cols: int = 80, rows: int = 24) -> Console:
+    async def console(self, ref: str, command: builtins.list[str], cols: int = 80, rows: int = 24) -> Console:
         c = self.state.container(ref)
         if not c.state.running:
             raise Conflict(f"container {c.state.id} is not running")

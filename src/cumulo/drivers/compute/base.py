@@ -26,6 +26,7 @@ the fake in ``cumulo.testing.fakes``):
 from __future__ import annotations
 
 import abc
+import builtins
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -234,11 +235,11 @@ class ComputeDriver(abc.ABC):
         """One sample; CPU % is over all CPUs the way ``docker stats`` shows it."""
 
     @abc.abstractmethod
-    async def run_command(self, ref: str, command: list[str], stdin_env: dict[str, str] | None = None) -> int:
+    async def run_command(self, ref: str, command: builtins.list[str], stdin_env: dict[str, str] | None = None) -> int:
         """Run a command to completion inside a running container; returns its exit code."""
 
     @abc.abstractmethod
-    async def console(self, ref: str, command: list[str], cols: int = 80, rows: int = 24) -> Console:
+    async def console(self, ref: str, command: builtins.list[str], cols: int = 80, rows: int = 24) -> Console:
         """An interactive terminal (TTY) running ``command`` in a running container."""
 
     # --- images -----------------------------------------------------------------------
@@ -247,7 +248,7 @@ class ComputeDriver(abc.ABC):
         """The local image called ``ref`` (tag or id), or ``None``."""
 
     @abc.abstractmethod
-    async def images(self, labels: dict[str, str]) -> list[ImageInfo]: ...
+    async def images(self, labels: dict[str, str]) -> builtins.list[ImageInfo]: ...
 
     @abc.abstractmethod
     async def build_image(self, context_tar: bytes, tag: str, labels: dict[str, str],

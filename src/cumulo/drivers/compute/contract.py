@@ -16,6 +16,7 @@ checked for every implementation by ``tests/drivers/conformance/``.
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -42,9 +43,9 @@ class ContainerRuntime(Protocol):
 
     async def logs(self, ref: str, tail: int) -> str: ...
 
-    async def run_command(self, ref: str, command: list[str], stdin_env: dict[str, str] | None = None) -> int: ...
+    async def run_command(self, ref: str, command: builtins.list[str], stdin_env: dict[str, str] | None = None) -> int: ...
 
-    async def console(self, ref: str, command: list[str], cols: int = 80, rows: int = 24) -> Console: ...
+    async def console(self, ref: str, command: builtins.list[str], cols: int = 80, rows: int = 24) -> Console: ...
 
     async def write_secrets(self, spec: ContainerSpec) -> None: ...
 

@@ -9,6 +9,7 @@ into a ``CumuloError`` at this boundary (``cumulo.drivers.dockerclient.translate
 
 from __future__ import annotations
 
+import builtins
 import logging
 import socket
 from pathlib import Path
@@ -243,7 +244,7 @@ class DockerDriver(DockerImages, DockerStats, ComputeDriver):
         data = await self._run(self.api.logs, ref, stdout=True, stderr=True, tail=tail, timestamps=False)
         return data.decode("utf-8", errors="replace")
 
-    async def run_command(self, ref: str, command: list[str], stdin_env: dict[str, str] | None = None) -> int:
+    async def run_command(self, ref: str, command: builtins.list[str], stdin_env: dict[str, str] | None = None) -> int:
         def run() -> int:
             exec_id = self.api.exec_create(ref, command, environment=stdin_env or None)["Id"]
             self.api.exec_start(exec_id)
@@ -251,7 +252,7 @@ class DockerDriver(DockerImages, DockerStats, ComputeDriver):
 
         return await self._run(run)
 
-    async def console(self, ref: str, command: list[str], cols: int = 80, rows: int = 24) -> Console:
+    async def console(self, ref: str, command: builtins.list[str], cols: int = 80, rows: int = 24) -> Console:
         def open_console() -> Console:
             exec_id = self.api.exec_create(ref, command, stdin=True, tty=True,
                                            environment={"TERM": "xterm-256color"})["Id"]

@@ -4,7 +4,8 @@ Loads the handler ``module.function`` from /var/task once, then serves invocatio
 socket: each frame is a 4-byte big-endian length and a JSON document. Request:
 ``{"event", "context"}``; answer: ``{"ok": true, "result"}`` or ``{"ok": false, "error": {type,
 message, stack}}``, plus ``"logs"`` (stdout and stderr printed during the invocation).
-Standard library only: it must run on any Python 3 image.
+Standard library only: it must run on any Python 3 image (so the annotations that name generics are
+strings: mypy checks them, the interpreter never evaluates them).
 """
 
 import asyncio
@@ -17,6 +18,8 @@ import struct
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 SOCKET = os.environ.get("CUMULO_SOCKET", "/run/cumulo/agent.sock")
 HANDLER = os.environ.get("CUMULO_HANDLER", "")
@@ -27,58 +30,60 @@ MAX_RESULT = 6 * 1024 * 1024
 class Capture(io.TextIOBase):
     """stdout/stderr of one invocation, capped at MAX_LOGS characters."""
 
-    def __init__(self):
-        self.parts, self.size = [], 0
+    def __init__(self) -> None:
+        self.parts = []  # type: list[str]
+        self.size = 0
 
-    def writable(self):
+    def writable(self) -> bool:
         return True
 
-    def write(self, text):
+    def write(self, text: str) -> int:
         if self.size < MAX_LOGS:
             self.parts.append(text[: MAX_LOGS - self.size])
         self.size += len(text)
         return len(text)
 
-    def value(self):
+    def value(self) -> str:
         out = "".join(self.parts)
         return out + ("\n[logs truncated]\n" if self.size > MAX_LOGS else "")
 
 
 class Context:
-    def __init__(self, data):
+    def __init__(self, data: "dict[str, Any]") -> None:
         self.function_name = data.get("function_name", "")
         self.function_version = str(data.get("function_version", ""))
         self.invocation_id = self.aws_request_id = data.get("invocation_id", "")
         self.memory_limit_in_mb = data.get("memory_limit_in_mb", 0)
         self._deadline = time.monotonic() + data.get("timeout_ms", 0) / 1000.0
 
-    def get_remaining_time_in_millis(self):
+    def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def describe(exc, kind=None):
+def describe(exc: BaseException, kind: "str | None" = None) -> "dict[str, Any]":
     return {"type": kind or type(exc).__name__, "message": str(exc),
             "stack": traceback.format_exception(type(exc), exc, exc.__traceback__)[-20:]}
 
 
-def load():
+def load() -> "Callable[..., Any]":
     module_name, _, function_name = HANDLER.rpartition(".")
     if not module_name or not function_name:
         raise ValueError(f"handler must look like 'module.function', got {HANDLER!r}")
     module = importlib.import_module(module_name)
-    handler = getattr(module, function_name, None)
+    handler = getattr(module, function_name, None)  # type: object
     if not callable(handler):
         raise AttributeError(f"module {module_name!r} has no function {function_name!r}")
     return handler
 
 
-def invoke(handler, init_error, request):
+def invoke(handler: "Callable[..., Any] | None", init_error: "dict[str, Any] | None",
+           request: "dict[str, Any]") -> "dict[str, Any]":
     capture = Capture()
     saved = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = capture
     try:
-        if init_error is not None:
-            answer = {"ok": False, "error": init_error}
+        if init_error is not None or handler is None:
+            answer = {"ok": False, "error": init_error}  # type: dict[str, Any]
         else:
             result = handler(request.get("event"), Context(request.get("context") or {}))
             if asyncio.iscoroutine(result):
@@ -104,7 +109,7 @@ def invoke(handler, init_error, request):
     return answer
 
 
-def read_exact(conn, size):
+def read_exact(conn: socket.socket, size: int) -> "bytes | None":
     chunks = []
     while size:
         chunk = conn.recv(min(size, 1 << 20))
@@ -115,7 +120,7 @@ def read_exact(conn, size):
     return b"".join(chunks)
 
 
-def serve(handler, init_error):
+def serve(handler: "Callable[..., Any] | None", init_error: "dict[str, Any] | None") -> None:
     try:
         os.unlink(SOCKET)
     except FileNotFoundError:
@@ -139,7 +144,7 @@ def serve(handler, init_error):
                 conn.sendall(struct.pack(">I", len(data)) + data)
 
 
-def main():
+def main() -> None:
     sys.path.insert(0, os.getcwd())
     capture = Capture()
     saved = sys.stdout, sys.stderr

@@ -13,6 +13,8 @@ backends serving the bench database), with a test clock, after a first steady pa
 Usage (under the bench lock; ``--history-days 29``: the ledger of a month's end, 290,000 lines):
 
     flock /tmp/bench.lock .venv/bin/python bench/billing.py [--resources 10000] [--accounts 100] [--history-days 0]
+
+The database server is CUMULO_TEST_PG_URL's (the tests' own fresh-database helper makes and drops it).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ import datetime as dt
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import psycopg
 from sqlalchemy import func, insert, select, text, update
@@ -37,7 +41,11 @@ from cumulo.platform import build_platform
 from cumulo.services.billing import meter
 from cumulo.services.billing.models import Account, Entry, Meter
 
-ADMIN = os.environ.get("CUMULO_BENCH_PG_URL", "postgresql://cumulo:cumulo@127.0.0.1:5432/postgres")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.conftest import PG_ADMIN_URL as ADMIN  # CUMULO_TEST_PG_URL
+from tests.conftest import _create_pg_database
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -68,10 +76,8 @@ FROM generate_series(0, :resources - 1) AS i, generate_series(1, :days) AS d""")
 
 
 async def main(resources: int, accounts: int, history_days: int = 0) -> dict[str, object]:
-    name = f"cumulo_bench_billing_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+asyncpg://{ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
+    url, drop = _create_pg_database()  # the tests' own: a fresh database, dropped with retries
+    name = url.rsplit("/", 1)[1]
     try:
         await asyncio.to_thread(migrate.upgrade, url)
         platform = build_platform(Settings(database_url=url, data_dir=tempfile.mkdtemp(prefix="bench-billing-")))
@@ -134,18 +140,7 @@ async def main(resources: int, accounts: int, history_days: int = 0) -> dict[str
                 "rerun_charges": rerun["charges"], "ledger_lines": lines,
                 "charged_credits": -float(charged or 0) / 1_000_000}
     finally:
-        drop(name)
-
-
-def drop(name: str) -> None:
-    """FORCE cannot end an autovacuum worker (the superuser's): wait for it a little."""
-    for _ in range(40):
-        try:
-            with psycopg.connect(ADMIN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            return
-        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
-            time.sleep(0.5)
+        drop()
 
 
 if __name__ == "__main__":

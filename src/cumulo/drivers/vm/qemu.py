@@ -14,6 +14,7 @@ per-boot initramfs segment that is deleted once QEMU has loaded it.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import datetime as dt
 import hashlib
@@ -538,10 +539,10 @@ class QemuDriver(ComputeDriver):
             return self._meta(self.folder(ref)).get("accelerator")
         return None
 
-    async def run_command(self, ref: str, command: list[str], stdin_env: dict[str, str] | None = None) -> int:
+    async def run_command(self, ref: str, command: builtins.list[str], stdin_env: dict[str, str] | None = None) -> int:
         raise InvalidInput("a VM runs no commands from the host (use its console)")
 
-    async def console(self, ref: str, command: list[str], cols: int = 80, rows: int = 24) -> Console:
+    async def console(self, ref: str, command: builtins.list[str], cols: int = 80, rows: int = 24) -> Console:
         folder = self._dir(ref)
         if self.pid(folder) is None:
             raise Conflict("the VM is not running")
@@ -554,7 +555,7 @@ class QemuDriver(ComputeDriver):
     async def image(self, ref: str) -> ImageInfo | None:
         raise InvalidInput("VM images come from the container engine's catalogue")
 
-    async def images(self, labels: dict[str, str]) -> list[ImageInfo]:
+    async def images(self, labels: dict[str, str]) -> builtins.list[ImageInfo]:
         return []
 
     async def build_image(self, context_tar: bytes, tag: str, labels: dict[str, str],
@@ -575,7 +576,7 @@ class QemuDriver(ComputeDriver):
         return None
 
 
-def _launch(argv: list[str], errors: Path) -> int:
+def _launch(argv: builtins.list[str], errors: Path) -> int:
     """Start QEMU (``-daemonize``: it returns once the guest is set up) with its errors in a file."""
     with open(errors, "wb") as err:
         try:

@@ -33,7 +33,7 @@ async def execute(socket: Path, command: str, arguments: dict[str, Any] | None =
             finally:
                 writer.close()
     except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-        raise QmpError(f"the VM's monitor does not answer ({command}): {exc or type(exc).__name__}") from exc
+        raise QmpError(f"the VM's monitor does not answer ({command}): {str(exc) or type(exc).__name__}") from exc
 
 
 async def _reply(reader: asyncio.StreamReader) -> Any:

@@ -7,6 +7,7 @@ Images, builds and everything else stay with the container engine (VMs boot from
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,7 @@ class Routed(ComputeDriver):
     def containers(self) -> ComputeDriver:
         return self._containers()
 
-    @property  # type: ignore[override]
+    @property
     def capabilities(self) -> dict[str, bool]:  # type: ignore[override]
         return self.containers.capabilities
 
@@ -91,16 +92,16 @@ class Routed(ComputeDriver):
     async def stats(self, ref: str) -> Stats:
         return await self._for(ref).stats(ref)
 
-    async def run_command(self, ref: str, command: list[str], stdin_env: dict[str, str] | None = None) -> int:
+    async def run_command(self, ref: str, command: builtins.list[str], stdin_env: dict[str, str] | None = None) -> int:
         return await self._for(ref).run_command(ref, command, stdin_env)
 
-    async def console(self, ref: str, command: list[str], cols: int = 80, rows: int = 24) -> Console:
+    async def console(self, ref: str, command: builtins.list[str], cols: int = 80, rows: int = 24) -> Console:
         return await self._for(ref).console(ref, command, cols, rows)
 
     async def image(self, ref: str) -> ImageInfo | None:
         return await self.containers.image(ref)
 
-    async def images(self, labels: dict[str, str]) -> list[ImageInfo]:
+    async def images(self, labels: dict[str, str]) -> builtins.list[ImageInfo]:
         return await self.containers.images(labels)
 
     async def build_image(self, *args: Any, **kwargs: Any) -> ImageInfo:

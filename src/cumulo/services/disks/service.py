@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,7 +87,7 @@ async def _name_free(session: AsyncSession, user_id: str, name: str) -> None:
         raise Conflict(f"you already have a disk named '{name}'")
 
 
-def _record(session: AsyncSession, d: Disk, action: str, **data: object) -> None:
+def _record(session: AsyncSession, d: Disk, action: str, **data: Any) -> None:
     events.record(session, user_id=d.user_id, action=action, resource_type="disk", resource_id=d.id, name=d.name,
                   **data)
 

@@ -15,6 +15,7 @@ import pytest
 import websockets
 import websockets.sync.client as ws_client
 
+from cumulo.console import live as live_module
 from cumulo.testing.server import LiveServer
 from tests.conftest import PASSWORD, new_email
 
@@ -203,3 +204,43 @@ def test_the_console_websocket_refuses_a_cookie_from_another_origin(server: Live
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 conn.recv(timeout=30)
             assert closed.value.rcvd.code == code
+
+
+def test_a_csrf_header_of_any_bytes_is_a_403_never_a_500(web: httpx.Client) -> None:
+    for value in (b"\xe9\xff", b"x" * 4000, "ü".encode("latin-1")):
+        r = web.post("/queues", json={"name": qname()}, headers={CSRF: value})
+        assert r.status_code == 403, (value[:10], r.text)
+
+
+def test_streams_per_user_are_capped(server: LiveServer, web: httpx.Client) -> None:
+    streams = [Stream(web) for _ in range(live_module.MAX_STREAMS_PER_USER)]
+    try:
+        r = web.get("/events/stream")
+        assert r.status_code == 429 and "live streams" in r.json()["error"]["message"]
+        with browser(server) as other:  # another user's own allowance is untouched
+            Stream(other).close()
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+def test_a_dead_processs_console_cursor_is_swept(server: LiveServer) -> None:
+    from sqlalchemy import text
+
+    assert server.platform is not None
+    platform = server.platform
+
+    async def scenario() -> list[str]:
+        async with platform.db.session() as session:
+            await session.execute(text("INSERT INTO outbox_cursors (name, txid, seq, updated_at) VALUES "
+                                       "('console.live.dead', 0, 0, 0), ('billing.meter.kept', 0, 0, 0)"))
+            await session.commit()
+        await live_module.Hub.of(platform)._sweep()
+        async with platform.db.session() as session:
+            names = (await session.execute(text("SELECT name FROM outbox_cursors WHERE name IN "
+                                                "('console.live.dead', 'billing.meter.kept')"))).scalars().all()
+            await session.execute(text("DELETE FROM outbox_cursors WHERE name = 'billing.meter.kept'"))
+            await session.commit()
+        return list(names)
+
+    assert server.call(scenario()) == ["billing.meter.kept"]

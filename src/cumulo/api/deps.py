@@ -65,14 +65,14 @@ def _check_cookie_request(conn: HTTPConnection, key: str, method: str) -> None:
     carries the session's CSRF token; a WebSocket (no custom headers) comes from the API's origin."""
     if conn.scope.get("type") == "websocket":
         origin = conn.headers.get("origin")
-        host = conn.headers.get("host", "")
-        if origin is not None and origin.split("://", 1)[-1] != host:
+        hosts = {conn.headers.get("host", ""), conn.headers.get("x-forwarded-host", "")} - {""}
+        if origin is not None and origin.split("://", 1)[-1] not in hosts:
             raise Forbidden("cross-origin WebSocket refused for a console session")
         return
     if method.upper() in SAFE_METHODS:
         return
-    sent = conn.headers.get(CSRF_HEADER, "")
-    if not sent or not hmac.compare_digest(sent, csrf_token_for(key)):
+    sent = conn.headers.get(CSRF_HEADER, "").encode("latin-1")  # bytes: any header value compares, never raises
+    if not sent or not hmac.compare_digest(sent, csrf_token_for(key).encode()):
         raise Forbidden("missing or wrong X-CSRF-Token: a console session's unsafe calls must send the "
                         "token of its cumulo_csrf cookie")
 

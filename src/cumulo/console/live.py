@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -37,6 +38,7 @@ POLL = 2.0  # seconds between reads of the outbox when no signal came
 HELD_POLL = 0.1  # PostgreSQL: events committed but still below the horizon
 HEARTBEAT = 15.0  # seconds between keep-alive comments on an idle stream
 MAX_STREAMS_PER_USER = 8  # open streams per user (each tab holds one)
+STALE_CURSOR = 86400.0  # seconds: a console cursor not moved for a day belongs to a process that died
 QUEUE = 1000  # events waiting per stream; a stream that falls further behind is told to reload
 
 
@@ -93,6 +95,7 @@ class Hub:
 
     async def _run(self) -> None:
         try:
+            await self._sweep()
             await outbox.consume(self.platform, self.name, self._handle, batch=1, start_at_end=True)
             self._ready.set()
             while True:
@@ -110,6 +113,14 @@ class Hub:
             log.exception("console live updates stopped; the next stream starts them again")
             self._ready.set()
             await self._forget()
+
+    async def _sweep(self) -> None:
+        """Drop the cursors that hubs of processes long gone left behind (a crash skips ``_forget``)."""
+        async with self.platform.db.session() as session:
+            await session.execute(text("DELETE FROM outbox_cursors WHERE name LIKE 'console.live.%' "
+                                       "AND name != :name AND updated_at < :old"),
+                                  {"name": self.name, "old": time.time() - STALE_CURSOR})
+            await session.commit()
 
     async def _forget(self) -> None:
         with contextlib.suppress(Exception):

@@ -314,8 +314,12 @@ def test_stop_and_start_keep_the_disk_and_the_guest_sees_the_attached_disk_resiz
         serial = logged_in(ws)
         ws.send(b"for b in /sys/block/vd*; do echo blk-$(cat $b/serial)-$(cat $b/size)-end; done\n")
         serial.until(f"blk-{serial_id}-{2 * 2**30 // 512}-end".encode())  # 2 GiB in 512-byte sectors
+        grown = env.client.disks.resize("data", 3)  # while it runs: through QEMU, seen by the guest at once
+        assert (grown["status"], grown["size_gb"]) == ("available", 3)
+        ws.send(b"for b in /sys/block/vd*; do echo blk-$(cat $b/serial)-$(cat $b/size)-end; done\n")
+        serial.until(f"blk-{serial_id}-{3 * 2**30 // 512}-end".encode())
         ws.send(b"exit\n")
-    for call, args in ((env.client.disks.snapshot, ("live",)), (env.client.disks.resize, (3,)),
+    for call, args in ((env.client.disks.snapshot, ("live",)), (env.client.disks.resize, (1, True)),
                        (env.client.disks.revert, ("before-boot",)), (env.client.disks.clone, ("copy",))):
         with pytest.raises(ApiError) as err:
             call("data", *args)  # the running VM has it open

@@ -513,6 +513,16 @@ class QemuDriver(ComputeDriver):
             meta["disks"] = disks
             self._save(folder, meta)
 
+    async def grow_disk(self, ref: str, disk_id: str, size_bytes: int) -> None:
+        """Grow a data disk of the running VM in place (QMP ``block_resize``): the guest sees the new
+        size at once (virtio-blk announces the change)."""
+        folder = self._dir(ref)
+        meta = self._meta(folder)
+        index = next((i for i, d in enumerate(meta.get("boot_disks") or [], start=1) if d["id"] == disk_id), None)
+        if index is None or self.pid(folder) is None:
+            raise Conflict("the VM does not run with this disk")
+        await qmp.execute(folder / "qmp.sock", "block_resize", {"device": f"d{index}", "size": size_bytes}, 60)
+
     def disk_in_use(self, path: Path) -> str | None:
         """The running VM that booted with the disk file ``path`` (QEMU holds it open), or None."""
         if not self.root.is_dir():

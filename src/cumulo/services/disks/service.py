@@ -174,11 +174,15 @@ async def rename(session: AsyncSession, user: Principal, ref: str, body: DiskRen
 async def resize(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: DiskResize) -> Disk:
     d = await get(session, user, ref)
     _idle(d)
-    _not_running(platform, d)
     _check_size(platform, body.size_gb)
     if body.size_gb == d.size_gb:
         return d
     shrink = body.size_gb < d.size_gb
+    vm = vm_driver(platform).disk_in_use(path_of(platform, d))
+    if vm is not None:
+        if shrink:
+            raise Conflict(f"disk '{d.name}' is in use by a running VM: stop the VM to shrink it")
+        return await _grow_live(platform, session, user, d, vm, body.size_gb)
     if shrink and not body.allow_shrink:
         raise InvalidInput(f"size_gb {body.size_gb} is smaller than the disk ({d.size_gb} GiB): data past the new "
                            "end is lost; send allow_shrink: true to shrink it anyway")
@@ -197,6 +201,18 @@ async def resize(platform: Platform, session: AsyncSession, user: Principal, ref
 
     return await _begin(platform, session, d, "resizing", "resize", work, undo, old_size_gb=old,
                         size_gb=body.size_gb)
+
+
+async def _grow_live(platform: Platform, session: AsyncSession, user: Principal, d: Disk, vm: str,
+                     size_gb: int) -> Disk:
+    """Grow a disk a running VM has open, through the VM (QEMU holds the file): seen by the guest at once."""
+    await quotas.check(session, platform, user.user_id, "disk_gib", size_gb - d.size_gb)
+    await vm_driver(platform).grow_disk(vm, d.id, size_gb * GIB)
+    old = d.size_gb
+    d.size_gb, d.size_bytes, d.operation, d.warning, d.updated_at = size_gb, size_gb * GIB, "resize", None, utcnow()
+    _record(session, d, "disk.resize_done", old_size_gb=old, size_gb=size_gb, live=True)
+    await session.commit()
+    return d
 
 
 async def convert(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: DiskConvert) -> Disk:

@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
 
     @admin.command("create-user")
     def create_user(email: str = typer.Option(..., prompt=True), name: str = typer.Option(..., prompt=True),
-                    password: str = typer.Option(None, help="asked for when not given (or read from piped input)"),
+                    password: str | None = typer.Option(None, help="asked for when not given (or read from piped input)"),
                     is_admin: bool = typer.Option(False, "--admin", help="Make the user an administrator")) -> None:
         """Create a (verified) user, optionally an administrator."""
         import asyncio
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
 
     @admin.command("rotate-master-key")
-    def rotate_master_key(new_key: str = typer.Option(None, "--new-key", envvar="CUMULO_NEW_MASTER_KEY",
+    def rotate_master_key(new_key: str | None = typer.Option(None, "--new-key", envvar="CUMULO_NEW_MASTER_KEY",
                                                       help="the new key (32 bytes, base64 or hex); generated when omitted")
                           ) -> None:
         """Re-wrap every data key under a new master key, without downtime (see the README's Secrets section)."""

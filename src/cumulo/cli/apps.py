@@ -34,9 +34,9 @@ def register(app: typer.Typer) -> None:
     @output.handle_errors
     def create(name: str,
                branch: str = typer.Option("main", "--branch", "-b", help="the branch whose pushes deploy"),
-               git_url: str = typer.Option(None, "--git-url", help="deploy from this repository (https/http)"),
-               env: list[str] = typer.Option(None, "--env", "-e", help="config var KEY=VALUE (repeat)"),
-               app_type: str = typer.Option(None, "--type", help="docker, nodejs, python, telegram-bot, static"),
+               git_url: str | None = typer.Option(None, "--git-url", help="deploy from this repository (https/http)"),
+               env: list[str] | None = typer.Option(None, "--env", "-e", help="config var KEY=VALUE (repeat)"),
+               app_type: str | None = typer.Option(None, "--type", help="docker, nodejs, python, telegram-bot, static"),
                replicas: int = typer.Option(1, "--replicas", help="web processes"),
                ) -> None:
         """Create an app; prints its git remote and url."""
@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
     @output.handle_errors
     def logs(name: str, tail: int = typer.Option(100, "--tail", "-n"),
              follow: bool = typer.Option(False, "--follow", "-f", help="keep printing new lines (Ctrl-C stops)"),
-             build: str = typer.Option(None, "--build", help="a build's log instead (number or id)")) -> None:
+             build: str | None = typer.Option(None, "--build", help="a build's log instead (number or id)")) -> None:
         """The app's runtime log (or a build's log)."""
         with output.client() as c:
             if build:
@@ -134,7 +134,7 @@ def register(app: typer.Typer) -> None:
 
     @apps.command("rollback")
     @output.handle_errors
-    def rollback(name: str, release: int = typer.Argument(None, help="version (default: the one before)")) -> None:
+    def rollback(name: str, release: int | None = typer.Argument(None, help="version (default: the one before)")) -> None:
         """Roll back to an earlier release (its image and config, no rebuild)."""
         with output.client() as c:
             output.show(c.apps.rollback(name, release), RELEASE_COLUMNS)

@@ -39,8 +39,8 @@ def register(app: typer.Typer) -> None:
 
     @billing.command("subscribe")
     @output.handle_errors
-    def subscribe(plan: str = typer.Argument(None, help="the plan id (see `cumulo billing plans`)"),
-                  budget: float = typer.Option(None, "--budget", help="monthly budget in credits (0: none)")) -> None:
+    def subscribe(plan: str | None = typer.Argument(None, help="the plan id (see `cumulo billing plans`)"),
+                  budget: float | None = typer.Option(None, "--budget", help="monthly budget in credits (0: none)")) -> None:
         """Choose a plan and/or set a monthly budget."""
         fields = {"budget": budget} if budget is not None else {}
         with output.client() as c:
@@ -56,8 +56,8 @@ def register(app: typer.Typer) -> None:
     @billing.command("usage")
     @output.handle_errors
     def usage(by: str = typer.Option("resource", "--by", help="resource, service or day"),
-              start: str = typer.Option(None, "--from", help="ISO date-time (default: the month's start)"),
-              end: str = typer.Option(None, "--to", help="ISO date-time (default: now)"),
+              start: str | None = typer.Option(None, "--from", help="ISO date-time (default: the month's start)"),
+              end: str | None = typer.Option(None, "--to", help="ISO date-time (default: now)"),
               chart_: bool = typer.Option(True, "--chart/--no-chart", help="a chart of daily usage")) -> None:
         """Usage and its cost, grouped; adds up to the ledger's charges."""
         with output.client() as c:
@@ -69,8 +69,8 @@ def register(app: typer.Typer) -> None:
 
     @billing.command("transactions")
     @output.handle_errors
-    def transactions(limit: int = typer.Option(50, "--limit"), month: str = typer.Option(None, "--month"),
-                     kind: str = typer.Option(None, "--kind")) -> None:
+    def transactions(limit: int = typer.Option(50, "--limit"), month: str | None = typer.Option(None, "--month"),
+                     kind: str | None = typer.Option(None, "--kind")) -> None:
         """The ledger: grants, charges, expiries, vouchers, adjustments."""
         with output.client() as c:
             output.show(c.billing.transactions(limit, month, kind),
@@ -86,7 +86,7 @@ def register(app: typer.Typer) -> None:
     @billing.command("invoice")
     @output.handle_errors
     def invoice(ref: str = typer.Argument(..., help="invoice id or month (YYYY-MM)"),
-                pdf: Path = typer.Option(None, "--pdf", help="write the PDF to this file")) -> None:
+                pdf: Path | None = typer.Option(None, "--pdf", help="write the PDF to this file")) -> None:
         """One invoice as JSON, or as a PDF file."""
         with output.client() as c:
             if pdf is not None:

@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     def create(name: str, memory: int = typer.Option(64, "--memory", help="maxmemory in MB"),
                eviction: str = typer.Option("allkeys-lru", "--eviction-policy"),
                persistence: str = typer.Option("aof", help="none, rdb or aof"),
-               vpc: str = typer.Option(None, "--vpc"), public: bool = typer.Option(False, "--public"),
+               vpc: str | None = typer.Option(None, "--vpc"), public: bool = typer.Option(False, "--public"),
                json_out: bool = JSON) -> None:
         """Create a cache; answers once it accepts connections, with the password (once)."""
         as_json(json_out)

@@ -43,21 +43,21 @@ def _volumes(items: list[str] | None) -> list[dict[str, str]]:
 def launch(
     name: str,
     image: str = typer.Option(..., "--image", "-i", help="e.g. cumulo/busybox (see `cumulo images list`)"),
-    ports: str = typer.Option(None, "--ports", "-p", help='"HOST:CONTAINER,..."; host ports from the server range '
+    ports: str | None = typer.Option(None, "--ports", "-p", help='"HOST:CONTAINER,..."; host ports from the server range '
                                              '(CUMULO_HOST_PORT_RANGE), 0 = a free one'),
-    env: list[str] = typer.Option(None, "--env", "-e", help="NAME=VALUE (repeatable)"),
-    secret_env: list[str] = typer.Option(None, "--secret", "-s",
+    env: list[str] | None = typer.Option(None, "--env", "-e", help="NAME=VALUE (repeatable)"),
+    secret_env: list[str] | None = typer.Option(None, "--secret", "-s",
                                          help="NAME=SECRET_NAME: inject a Secrets Manager value (repeatable)"),
-    cpus: float = typer.Option(None, "--cpus"),
-    memory_mb: int = typer.Option(None, "--memory-mb"),
-    vpc: str = typer.Option(None, "--vpc"),
-    subnet: str = typer.Option(None, "--subnet"),
-    volume: list[str] = typer.Option(None, "--volume", "-v", help="VOLUME:/mount/path (repeatable)"),
-    ttl: int = typer.Option(None, "--ttl", help="terminate after this many seconds"),
+    cpus: float | None = typer.Option(None, "--cpus"),
+    memory_mb: int | None = typer.Option(None, "--memory-mb"),
+    vpc: str | None = typer.Option(None, "--vpc"),
+    subnet: str | None = typer.Option(None, "--subnet"),
+    volume: list[str] | None = typer.Option(None, "--volume", "-v", help="VOLUME:/mount/path (repeatable)"),
+    ttl: int | None = typer.Option(None, "--ttl", help="terminate after this many seconds"),
     password: bool = typer.Option(False, "--password", help="prompt for a root password for the instance"),
-    backend: str = typer.Option(None, "--backend", help="container (default) or vm (a QEMU virtual machine)"),
-    key_name: str = typer.Option(None, "--key-name", help="a VM's key pair (cumulo keypairs) for root"),
-    command: list[str] = typer.Argument(None, help="command to run instead of the image's (after --)"),
+    backend: str | None = typer.Option(None, "--backend", help="container (default) or vm (a QEMU virtual machine)"),
+    key_name: str | None = typer.Option(None, "--key-name", help="a VM's key pair (cumulo keypairs) for root"),
+    command: list[str] | None = typer.Argument(None, help="command to run instead of the image's (after --)"),
 ) -> None:
     """Launch an instance and wait until it is RUNNING."""
     secret = typer.prompt("instance password", hide_input=True, confirmation_prompt=True) if password else None
@@ -111,8 +111,8 @@ def reboot(instance: str) -> None:
 
 @instances_app.command("update")
 @handle_errors
-def update(instance: str, name: str = typer.Option(None, "--name"),
-           ttl: int = typer.Option(None, "--ttl", help="seconds from now; 0 removes the limit")) -> None:
+def update(instance: str, name: str | None = typer.Option(None, "--name"),
+           ttl: int | None = typer.Option(None, "--ttl", help="seconds from now; 0 removes the limit")) -> None:
     """Rename an instance and/or change its time to live."""
     fields: dict[str, object] = {}
     if name:

@@ -44,11 +44,11 @@ def register(app: typer.Typer) -> None:
     @cron.command("create")
     @handle_errors
     def create(name: str, schedule: str = typer.Option(..., help="'0 3 * * *', '@hourly' or 'rate(5 minutes)'"),
-               url: str = url_opt, queue: str = queue_opt, topic: str = topic_opt, function: str = function_opt,
-               method: str = typer.Option(None), payload: str = typer.Option(None),
-               timezone: str = typer.Option(None, help="IANA zone, default UTC"),
+               url: str | None = url_opt, queue: str | None = queue_opt, topic: str | None = topic_opt, function: str | None = function_opt,
+               method: str | None = typer.Option(None), payload: str | None = typer.Option(None),
+               timezone: str | None = typer.Option(None, help="IANA zone, default UTC"),
                header: list[str] = header_opt,
-               retries: int = typer.Option(None), timeout: int = typer.Option(None, help="seconds per attempt"),
+               retries: int | None = typer.Option(None), timeout: int | None = typer.Option(None, help="seconds per attempt"),
                skip_missed: bool = typer.Option(False, help="skip runs missed while the server was down")) -> None:
         """Create a scheduled job."""
         body = fields(url, queue, topic, function, method, payload, timezone, header, retries, timeout,
@@ -58,12 +58,12 @@ def register(app: typer.Typer) -> None:
 
     @cron.command("update")
     @handle_errors
-    def update(job: str, schedule: str = typer.Option(None, help="a new schedule"),
-               url: str = url_opt, queue: str = queue_opt, topic: str = topic_opt, function: str = function_opt,
-               method: str = typer.Option(None), payload: str = typer.Option(None),
-               timezone: str = typer.Option(None, help="IANA zone"), header: list[str] = header_opt,
-               retries: int = typer.Option(None), timeout: int = typer.Option(None, help="seconds per attempt"),
-               skip_missed: bool = typer.Option(None, "--skip-missed/--run-missed-once",
+    def update(job: str, schedule: str | None = typer.Option(None, help="a new schedule"),
+               url: str | None = url_opt, queue: str | None = queue_opt, topic: str | None = topic_opt, function: str | None = function_opt,
+               method: str | None = typer.Option(None), payload: str | None = typer.Option(None),
+               timezone: str | None = typer.Option(None, help="IANA zone"), header: list[str] = header_opt,
+               retries: int | None = typer.Option(None), timeout: int | None = typer.Option(None, help="seconds per attempt"),
+               skip_missed: bool | None = typer.Option(None, "--skip-missed/--run-missed-once",
                                                 help="runs missed while the server was down")) -> None:
         """Change a job: only the options given change."""
         body = fields(url, queue, topic, function, method, payload, timezone, header, retries, timeout, skip_missed)

@@ -51,9 +51,9 @@ def register(app: typer.Typer) -> None:
     @db.command("create")
     @output.handle_errors
     def create(name: str, engine: str = typer.Option("postgres", help="postgres or mysql (MariaDB)"),
-               version: str = typer.Option(None, help="default: the newest in the catalogue"),
+               version: str | None = typer.Option(None, help="default: the newest in the catalogue"),
                cpus: float = typer.Option(1.0), memory: int = typer.Option(512, "--memory", help="MB"),
-               storage: int = typer.Option(1, "--storage", help="GiB"), vpc: str = typer.Option(None, "--vpc"),
+               storage: int = typer.Option(1, "--storage", help="GiB"), vpc: str | None = typer.Option(None, "--vpc"),
                public: bool = typer.Option(False, "--public", help="publish a host port"),
                retention: int = typer.Option(7, "--backup-retention", help="days (1-35)"),
                param: list[str] = typer.Option([], "--param", help="NAME=VALUE, e.g. max_connections=200"),
@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
 
     @db.command("resize")
     @output.handle_errors
-    def resize(database: str, cpus: float = typer.Option(None), memory: int = typer.Option(None, "--memory"),
+    def resize(database: str, cpus: float | None = typer.Option(None), memory: int | None = typer.Option(None, "--memory"),
                json_out: bool = JSON) -> None:
         """Change cpus / memory (MB); the server restarts with its data."""
         as_json(json_out)

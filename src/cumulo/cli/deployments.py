@@ -83,24 +83,24 @@ def register(app: typer.Typer) -> None:
         name: str,
         image: str = typer.Option(..., "--image", "-i", help="catalogue image or one of yours"),
         replicas: int = typer.Option(1, "--replicas", "-r"),
-        port: list[int] = typer.Option(None, "--port", "-p", help="container port the replicas serve (repeatable)"),
-        env: list[str] = typer.Option(None, "--env", "-e", help="NAME=VALUE (repeatable)"),
-        command: list[str] = typer.Option(None, "--command", help="command and arguments (repeatable)"),
-        cpus: float = typer.Option(None, "--cpus"),
-        memory: int = typer.Option(None, "--memory", help="MB per replica"),
-        vpc: str = typer.Option(None, "--vpc"),
-        lb: str = typer.Option(None, "--lb", help="load balancer the replicas join once healthy"),
-        health_path: str = typer.Option(None, "--health-path", help="HTTP health check path"),
-        health_cmd: str = typer.Option(None, "--health-cmd", help="health check command (sh -c)"),
-        health_port: int = typer.Option(None, "--health-port"),
-        interval: float = typer.Option(None, "--interval", help="seconds between checks (5)"),
-        timeout: float = typer.Option(None, "--timeout", help="seconds a check may take (2)"),
-        retries: int = typer.Option(None, "--retries", help="failures that fail a replica (3)"),
-        start_period: float = typer.Option(None, "--start-period", help="seconds failures do not count (0)"),
-        max_surge: int = typer.Option(None, "--max-surge"),
-        max_unavailable: int = typer.Option(None, "--max-unavailable"),
-        order: str = typer.Option(None, "--order", help="start-first or stop-first"),
-        failure_action: str = typer.Option(None, "--failure-action", help="rollback or pause"),
+        port: list[int] | None = typer.Option(None, "--port", "-p", help="container port the replicas serve (repeatable)"),
+        env: list[str] | None = typer.Option(None, "--env", "-e", help="NAME=VALUE (repeatable)"),
+        command: list[str] | None = typer.Option(None, "--command", help="command and arguments (repeatable)"),
+        cpus: float | None = typer.Option(None, "--cpus"),
+        memory: int | None = typer.Option(None, "--memory", help="MB per replica"),
+        vpc: str | None = typer.Option(None, "--vpc"),
+        lb: str | None = typer.Option(None, "--lb", help="load balancer the replicas join once healthy"),
+        health_path: str | None = typer.Option(None, "--health-path", help="HTTP health check path"),
+        health_cmd: str | None = typer.Option(None, "--health-cmd", help="health check command (sh -c)"),
+        health_port: int | None = typer.Option(None, "--health-port"),
+        interval: float | None = typer.Option(None, "--interval", help="seconds between checks (5)"),
+        timeout: float | None = typer.Option(None, "--timeout", help="seconds a check may take (2)"),
+        retries: int | None = typer.Option(None, "--retries", help="failures that fail a replica (3)"),
+        start_period: float | None = typer.Option(None, "--start-period", help="seconds failures do not count (0)"),
+        max_surge: int | None = typer.Option(None, "--max-surge"),
+        max_unavailable: int | None = typer.Option(None, "--max-unavailable"),
+        order: str | None = typer.Option(None, "--order", help="start-first or stop-first"),
+        failure_action: str | None = typer.Option(None, "--failure-action", help="rollback or pause"),
         wait: bool = typer.Option(True, "--wait/--no-wait", help="follow until every replica is ready"),
         json_out: bool = JSON,
     ) -> None:
@@ -145,12 +145,12 @@ def register(app: typer.Typer) -> None:
     @output.handle_errors
     def update(
         deployment: str,
-        image: str = typer.Option(None, "--image", "-i"),
-        env: list[str] = typer.Option(None, "--env", "-e", help="NAME=VALUE: the whole new env (repeatable)"),
-        command: list[str] = typer.Option(None, "--command"),
-        cpus: float = typer.Option(None, "--cpus"),
-        memory: int = typer.Option(None, "--memory"),
-        replicas: int = typer.Option(None, "--replicas", "-r"),
+        image: str | None = typer.Option(None, "--image", "-i"),
+        env: list[str] | None = typer.Option(None, "--env", "-e", help="NAME=VALUE: the whole new env (repeatable)"),
+        command: list[str] | None = typer.Option(None, "--command"),
+        cpus: float | None = typer.Option(None, "--cpus"),
+        memory: int | None = typer.Option(None, "--memory"),
+        replicas: int | None = typer.Option(None, "--replicas", "-r"),
         wait: bool = typer.Option(True, "--wait/--no-wait", help="follow the rollout"),
         json_out: bool = JSON,
     ) -> None:
@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
 
     @deps.command("rollback")
     @output.handle_errors
-    def rollback(deployment: str, revision: int = typer.Option(None, "--revision", help="default: the previous one"),
+    def rollback(deployment: str, revision: int | None = typer.Option(None, "--revision", help="default: the previous one"),
                  wait: bool = typer.Option(True, "--wait/--no-wait"), json_out: bool = JSON) -> None:
         """Go back to the previous completed revision (or --revision N)."""
         _json(json_out)
@@ -186,7 +186,7 @@ def register(app: typer.Typer) -> None:
     @deps.command("logs")
     @output.handle_errors
     def logs(deployment: str, tail: int = typer.Option(100, "--tail", "-n"),
-             replica: str = typer.Option(None, "--replica", help="one replica (name or id)")) -> None:
+             replica: str | None = typer.Option(None, "--replica", help="one replica (name or id)")) -> None:
         """The last lines of every replica, each prefixed with its name."""
         with output.client() as c:
             typer.echo(c.deployments.logs(deployment, tail=tail, replica=replica), nl=False)

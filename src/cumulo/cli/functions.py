@@ -41,16 +41,16 @@ def register(app: typer.Typer) -> None:
     @fns.command("deploy")
     @output.handle_errors
     def deploy(directory: Path = typer.Argument(..., exists=True, file_okay=False, help="folder with the code"),
-               name: str = typer.Option(None, "--name", help="default: the folder's name"),
-               runtime: str = typer.Option(None, "--runtime",
+               name: str | None = typer.Option(None, "--name", help="default: the folder's name"),
+               runtime: str | None = typer.Option(None, "--runtime",
                                            help="e.g. python, nodejs, python3.11 (needed to create; a redeploy keeps it)"),
-               handler: str = typer.Option(None, "--handler", help="module.function / file.export"),
-               timeout: int = typer.Option(None, "--timeout"), memory: int = typer.Option(None, "--memory"),
-               max_concurrency: int = typer.Option(None, "--max-concurrency"),
+               handler: str | None = typer.Option(None, "--handler", help="module.function / file.export"),
+               timeout: int | None = typer.Option(None, "--timeout"), memory: int | None = typer.Option(None, "--memory"),
+               max_concurrency: int | None = typer.Option(None, "--max-concurrency"),
                env: list[str] = typer.Option([], "--env", help="NAME=VALUE (repeatable)"),
                secret: list[str] = typer.Option([], "--secret", help="VAR=secret-name (repeatable)"),
-               vpc: str = typer.Option(None, "--vpc", help="VPC id: the function reaches that VPC's instances"),
-               dead_letter_queue: str = typer.Option(None, "--dead-letter-queue",
+               vpc: str | None = typer.Option(None, "--vpc", help="VPC id: the function reaches that VPC's instances"),
+               dead_letter_queue: str | None = typer.Option(None, "--dead-letter-queue",
                                                      help="queue (id or name) for async calls that failed")) -> None:
         """Zip DIRECTORY and create the function, or publish a new version if it exists."""
         from cumulo.client import ApiError

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     @app.command("register")
     @handle_errors
     def register_(email: str = typer.Option(..., prompt=True), name: str = typer.Option(..., prompt=True),
-                  password: str = typer.Option(None, help="asked for when not given (or read from piped input)")
+                  password: str | None = typer.Option(None, help="asked for when not given (or read from piped input)")
                   ) -> None:
         """Create an account."""
         password = password or output.read_secret("Password", confirm=True)
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
     def login(email: str = typer.Option(..., prompt=True),
-              password: str = typer.Option(None, help="asked for when not given (or read from piped input)")
+              password: str | None = typer.Option(None, help="asked for when not given (or read from piped input)")
               ) -> None:
         """Log in; the new API key is saved (0600) in your config folder."""
         password = password or output.read_secret("Password")
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
     @app.command("reset-password")
     @handle_errors
     def reset_password(token: str = typer.Option(..., prompt=True),
-                       password: str = typer.Option(None, help="asked for when not given (or read from piped input)")
+                       password: str | None = typer.Option(None, help="asked for when not given (or read from piped input)")
                        ) -> None:
         """Set a new password with the token from the reset mail."""
         password = password or output.read_secret("New password", confirm=True)

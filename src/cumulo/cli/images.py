@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -50,9 +51,9 @@ def _save_estimates(seconds: dict[str, float]) -> None:
 
 @images_app.command("bootstrap")
 def bootstrap(
-    registry_pull: bool = typer.Option(None, "--registry-pull/--no-registry-pull", envvar="CUMULO_REGISTRY_PULL",
+    registry_pull: bool | None = typer.Option(None, "--registry-pull/--no-registry-pull", envvar="CUMULO_REGISTRY_PULL",
                                        help="try a registry pull before building locally"),
-    only: list[str] = typer.Option(None, "--only", help="build only these images (repeatable)"),
+    only: list[str] | None = typer.Option(None, "--only", help="build only these images (repeatable)"),
 ) -> None:
     """Build Cumulo's base images from the OS package mirror (cached: a second run is instant)."""
     import asyncio
@@ -123,12 +124,12 @@ def show_image(image: str) -> None:
 def build(
     name: str = typer.Argument(..., help="image name, e.g. myapp or myapp:v2"),
     dockerfile: Path = typer.Option(Path("Dockerfile"), "--file", "-f", help="the Dockerfile"),
-    context: list[Path] = typer.Option(None, "--context-file", "-c", help="a file to put next to the Dockerfile"),
+    context: list[Path] | None = typer.Option(None, "--context-file", "-c", help="a file to put next to the Dockerfile"),
 ) -> None:
     """Build an image of your own from a Dockerfile (the build log streams as it runs)."""
     repo, _, tag = name.partition(":")
     files = {p.name: p.read_text() for p in context or []}
-    final: dict | None = None
+    final: dict[str, Any] | None = None
     with console.status(f"building {name}") as status:
         for event in client().images.build(repo, dockerfile.read_text(), tag=tag or "latest", files=files):
             if "log" in event:

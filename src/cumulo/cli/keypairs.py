@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
     @keypairs.command("create")
     @output.handle_errors
-    def create(name: str, save: Path = typer.Option(None, "--save", help="write the private key to this file "
+    def create(name: str, save: Path | None = typer.Option(None, "--save", help="write the private key to this file "
                                                     "(mode 600) instead of showing it")) -> None:
         """Make a new Ed25519 key pair; its private key is given this once."""
         with output.client() as c:

@@ -71,8 +71,8 @@ app = typer.Typer(name="cumulo", help="Cumulo: your own cloud. Run `cumulo up` t
 
 @app.callback()
 def _root(
-    url: str = typer.Option(None, "--url", envvar="CUMULO_URL", help="API address (default: saved or http://127.0.0.1:8080)"),
-    api_key: str = typer.Option(None, "--api-key", envvar="CUMULO_API_KEY", help="API key (default: the saved one)"),
+    url: str | None = typer.Option(None, "--url", envvar="CUMULO_URL", help="API address (default: saved or http://127.0.0.1:8080)"),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="CUMULO_API_KEY", help="API key (default: the saved one)"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON for scripts"),
     wide: bool = typer.Option(False, "--wide", "-w", help="Tables at full width, nothing wrapped"),
 ) -> None:

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
     @vpcs.command("create")
     @output.handle_errors
-    def create_vpc(name: str, cidr: str = typer.Option(None, "--cidr", help="e.g. 10.20.0.0/16 (default: a free /16)")) -> None:
+    def create_vpc(name: str, cidr: str | None = typer.Option(None, "--cidr", help="e.g. 10.20.0.0/16 (default: a free /16)")) -> None:
         """Create a VPC."""
         with output.client() as c:
             output.show(c.network.create_vpc(name, cidr))
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
     @subnets.command("create")
     @output.handle_errors
     def create_subnet(vpc: str, name: str, cidr: str = typer.Option(..., "--cidr", help="inside the VPC's block"),
-                      az: str = typer.Option(None, "--az", help="availability zone label")) -> None:
+                      az: str | None = typer.Option(None, "--az", help="availability zone label")) -> None:
         """Create a subnet in a VPC."""
         with output.client() as c:
             output.show(c.network.create_subnet(vpc, name, cidr, az))

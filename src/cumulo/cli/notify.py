@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
 
     @topics.command("publish")
     @handle_errors
-    def publish(topic: str, message: str, subject: str = typer.Option(None),
+    def publish(topic: str, message: str, subject: str | None = typer.Option(None),
                 attribute: list[str] = typer.Option([], "--attribute", "-a", help="key=value, repeatable")) -> None:
         """Publish a message; delivery happens in the background."""
         with output.client() as c:
@@ -66,9 +66,9 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def subscribe(topic: str, protocol: str = typer.Option(..., help="webhook or queue"),
                   endpoint: str = typer.Option(..., help="URL, or queue id/name"),
-                  filter_policy: str = typer.Option(None, help="JSON filter policy"),
+                  filter_policy: str | None = typer.Option(None, help="JSON filter policy"),
                   raw: bool = typer.Option(False, "--raw", help="deliver the bare message, not the envelope"),
-                  max_attempts: int = typer.Option(None), dead_letter_queue: str = typer.Option(None)) -> None:
+                  max_attempts: int | None = typer.Option(None), dead_letter_queue: str | None = typer.Option(None)) -> None:
         """Subscribe an endpoint to a topic. The signing secret is shown only now."""
         options: dict[str, object] = {"raw_message_delivery": raw}
         if filter_policy:
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
 
     @subs.command("list")
     @handle_errors
-    def subs_list(topic: str = typer.Option(None, help="only this topic")) -> None:
+    def subs_list(topic: str | None = typer.Option(None, help="only this topic")) -> None:
         """List your subscriptions."""
         with output.client() as c:
             show(c.notify.subscriptions(topic), SUB_COLUMNS)
@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
     @subs.command("deliveries")
     @handle_errors
     def deliveries(subscription_id: str, limit: int = typer.Option(20),
-                   status: str = typer.Option(None, help="pending, delivered, failed or dead_lettered")) -> None:
+                   status: str | None = typer.Option(None, help="pending, delivered, failed or dead_lettered")) -> None:
         """The delivery log of a subscription."""
         with output.client() as c:
             rows = c.notify.deliveries(subscription_id, limit, status)

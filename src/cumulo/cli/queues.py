@@ -60,17 +60,17 @@ def register(app: typer.Typer) -> None:
     @q.command("create")
     @handle_errors
     def create(name: str,
-               visibility_timeout: int = typer.Option(None, help="seconds a received message stays hidden"),
-               retention: int = typer.Option(None, "--retention", help="seconds a message is kept"),
-               delay: int = typer.Option(None, "--delay", help="seconds before a new message is visible"),
-               wait: int = typer.Option(None, "--wait", help="default long-poll seconds (0-20)"),
-               max_message_size: int = typer.Option(None, help="bytes"),
-               dead_letter: str = typer.Option(None, help="dead-letter queue id or name"),
+               visibility_timeout: int | None = typer.Option(None, help="seconds a received message stays hidden"),
+               retention: int | None = typer.Option(None, "--retention", help="seconds a message is kept"),
+               delay: int | None = typer.Option(None, "--delay", help="seconds before a new message is visible"),
+               wait: int | None = typer.Option(None, "--wait", help="default long-poll seconds (0-20)"),
+               max_message_size: int | None = typer.Option(None, help="bytes"),
+               dead_letter: str | None = typer.Option(None, help="dead-letter queue id or name"),
                max_receive_count: int = typer.Option(5, help="receives before a message goes to the DLQ")) -> None:
         """Create a queue."""
         attrs = {"visibility_timeout": visibility_timeout, "retention_seconds": retention, "delay_seconds": delay,
                  "receive_wait_seconds": wait, "max_message_size": max_message_size}
-        body = {k: v for k, v in attrs.items() if v is not None}
+        body: dict[str, object] = {k: v for k, v in attrs.items() if v is not None}
         if dead_letter:
             body["dead_letter"] = {"queue_id": dead_letter, "max_receive_count": max_receive_count}
         with output.client() as c:
@@ -92,8 +92,8 @@ def register(app: typer.Typer) -> None:
 
     @q.command("update")
     @handle_errors
-    def update(queue: str, visibility_timeout: int = typer.Option(None), retention: int = typer.Option(None),
-               delay: int = typer.Option(None), wait: int = typer.Option(None)) -> None:
+    def update(queue: str, visibility_timeout: int | None = typer.Option(None), retention: int | None = typer.Option(None),
+               delay: int | None = typer.Option(None), wait: int | None = typer.Option(None)) -> None:
         """Change a queue's attributes."""
         attrs = {"visibility_timeout": visibility_timeout, "retention_seconds": retention, "delay_seconds": delay,
                  "receive_wait_seconds": wait}
@@ -111,20 +111,22 @@ def register(app: typer.Typer) -> None:
 
     @q.command("send")
     @handle_errors
-    def send(queue: str, body: str = typer.Argument(None, help="the message (or use --batch)"),
-             delay: int = typer.Option(None, "--delay"),
+    def send(queue: str, body: str | None = typer.Argument(None, help="the message (or use --batch)"),
+             delay: int | None = typer.Option(None, "--delay"),
              attribute: list[str] = typer.Option([], "--attribute", "-a", help="key=value, repeatable"),
-             batch: str = typer.Option(None, "--batch", help="a file ('-': the input) of messages: one per line, "
-                                                              "or a JSON array of bodies or {body, delay_seconds, "
-                                                              "attributes}; sent 10 at a time")) -> None:
+             batch: str | None = typer.Option(None, "--batch",
+                                              help="a file ('-': the input) of messages: one per line, or a JSON "
+                                                   "array of bodies or {body, delay_seconds, attributes}; sent 10 "
+                                                   "at a time")) -> None:
         """Send a message, or many with --batch."""
-        if (body is None) == (batch is None):
+        if body is not None and batch is None:
+            with output.client() as c:
+                show(c.queues.send(queue, body, delay_seconds=delay, attributes=_attrs(attribute) or None))
+            return
+        if body is not None or batch is None:
             output.err_console.print("error: give a message BODY or --batch FILE (not both)")
             raise typer.Exit(2)
         with output.client() as c:
-            if batch is None:
-                show(c.queues.send(queue, body, delay_seconds=delay, attributes=_attrs(attribute) or None))
-                return
             messages = _batch(batch, delay, _attrs(attribute))
             sent = [m for i in range(0, len(messages), 10) for m in c.queues.send_batch(queue, messages[i:i + 10])]
         show(sent, ["message_id", "md5_of_body"], title=f"{len(sent)} messages sent")
@@ -132,8 +134,8 @@ def register(app: typer.Typer) -> None:
     @q.command("receive")
     @handle_errors
     def receive(queue: str, max_messages: int = typer.Option(1, "--max", "-n", min=1, max=10),
-                wait: int = typer.Option(None, "--wait", "-w", min=0, max=20, help="long-poll seconds"),
-                visibility_timeout: int = typer.Option(None),
+                wait: int | None = typer.Option(None, "--wait", "-w", min=0, max=20, help="long-poll seconds"),
+                visibility_timeout: int | None = typer.Option(None),
                 delete: bool = typer.Option(False, "--delete", help="delete what was received")) -> None:
         """Receive messages (they stay hidden for the visibility timeout unless deleted)."""
         with output.client() as c:
@@ -173,7 +175,7 @@ def register(app: typer.Typer) -> None:
 
     @q.command("redrive")
     @handle_errors
-    def redrive(queue: str, to: str = typer.Option(None, "--to", help="destination queue (default: source)")) -> None:
+    def redrive(queue: str, to: str | None = typer.Option(None, "--to", help="destination queue (default: source)")) -> None:
         """Move messages of a dead-letter queue back to where they came from."""
         with output.client() as c:
             show({"moved": c.queues.redrive(queue, to)})

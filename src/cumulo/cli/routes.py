@@ -20,13 +20,13 @@ def register(app: typer.Typer) -> None:
                                           "instance:<id>:<port> or loadbalancer:<id>"),
                prefix: str = typer.Option("/", "--prefix", "-p", help="path prefix (segment boundaries)"),
                strip_prefix: bool = typer.Option(False, "--strip-prefix", help="remove the prefix upstream"),
-               method: list[str] = typer.Option(None, "--method", "-m", help="allowed method (repeat); default all"),
-               hostname: str = typer.Option(None, "--hostname", help="custom hostname (default: generated)"),
-               timeout: float = typer.Option(None, "--timeout", help="upstream timeout in seconds (default 60)"),
+               method: list[str] | None = typer.Option(None, "--method", "-m", help="allowed method (repeat); default all"),
+               hostname: str | None = typer.Option(None, "--hostname", help="custom hostname (default: generated)"),
+               timeout: float | None = typer.Option(None, "--timeout", help="upstream timeout in seconds (default 60)"),
                preserve_host: bool = typer.Option(False, "--preserve-host", help="send the client's Host upstream"),
                require_api_key: bool = typer.Option(False, "--require-api-key",
                                                     help="callers need an API key of yours or a route key"),
-               rate_limit: float = typer.Option(None, "--rate-limit", help="requests per second per client IP"),
+               rate_limit: float | None = typer.Option(None, "--rate-limit", help="requests per second per client IP"),
                ) -> None:
         """Create a route; prints its url."""
         with output.client() as c:

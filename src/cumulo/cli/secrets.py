@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
     @secrets.command("create")
     @output.handle_errors
-    def create(name: str, value: str = typer.Option(None, "--value", help="the value; read from stdin when omitted"),
+    def create(name: str, value: str | None = typer.Option(None, "--value", help="the value; read from stdin when omitted"),
                description: str = typer.Option("", "--description", "-d")) -> None:
         """Create a secret (pass the value on stdin to keep it out of your shell history)."""
         with output.client() as c:
@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
     @secrets.command("get")
     @output.handle_errors
-    def get(ref: str, version: int = typer.Option(None, "--version"),
+    def get(ref: str, version: int | None = typer.Option(None, "--version"),
             value_only: bool = typer.Option(False, "--value-only", help="print only the value")) -> None:
         """Read a secret's value (audited)."""
         with output.client() as c:
@@ -49,8 +49,8 @@ def register(app: typer.Typer) -> None:
 
     @secrets.command("put")
     @output.handle_errors
-    def put(ref: str, value: str = typer.Option(None, "--value", help="the new value; read from stdin when omitted"),
-            description: str = typer.Option(None, "--description", "-d")) -> None:
+    def put(ref: str, value: str | None = typer.Option(None, "--value", help="the new value; read from stdin when omitted"),
+            description: str | None = typer.Option(None, "--description", "-d")) -> None:
         """Store a new version of a secret."""
         with output.client() as c:
             output.show(c.secrets.put(ref, read_value(value), description))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def _settings(host: str | None, port: int | None, s3_port: int | None, data_dir: Path | None) -> Settings:
-    overrides = {k: v for k, v in {"host": host, "port": port, "s3_port": s3_port, "data_dir": data_dir}.items()
+    overrides: dict[str, Any] = {k: v for k, v in {"host": host, "port": port, "s3_port": s3_port, "data_dir": data_dir}.items()
                  if v is not None}
     from cumulo.core.config import Settings
 
@@ -32,21 +32,22 @@ def register(app: typer.Typer) -> None:
         run_role(_settings(host, port, s3_port, data_dir), api=api, s3=s3, workers=workers)
 
     @app.command()
-    def up(host: str = host_opt, port: int = port_opt, s3_port: int = s3_opt, data_dir: Path = dir_opt) -> None:
+    def up(host: str | None = host_opt, port: int | None = port_opt, s3_port: int | None = s3_opt,
+           data_dir: Path | None = dir_opt) -> None:
         """Run everything in one process: API, S3 endpoint and background workers."""
         run(True, True, True, host, port, s3_port, data_dir)
 
     @app.command("api")
-    def api_role(host: str = host_opt, port: int = port_opt, data_dir: Path = dir_opt) -> None:
+    def api_role(host: str | None = host_opt, port: int | None = port_opt, data_dir: Path | None = dir_opt) -> None:
         """Run only the API (scale out against one PostgreSQL)."""
         run(True, False, False, host, port, None, data_dir)
 
     @app.command("s3")
-    def s3_role(host: str = host_opt, s3_port: int = s3_opt, data_dir: Path = dir_opt) -> None:
+    def s3_role(host: str | None = host_opt, s3_port: int | None = s3_opt, data_dir: Path | None = dir_opt) -> None:
         """Run only the S3 endpoint."""
         run(False, True, False, host, None, s3_port, data_dir)
 
     @app.command()
-    def worker(data_dir: Path = dir_opt) -> None:
+    def worker(data_dir: Path | None = dir_opt) -> None:
         """Run only the background workers (reconcilers, schedulers)."""
         run(False, False, True, None, None, None, data_dir)

@@ -30,7 +30,7 @@ def _split(target: str) -> tuple[str, str]:
 def _chunks(path: Path, progress: Any, task: int):  # type: ignore[no-untyped-def]
     with path.open("rb") as fh:
         while chunk := fh.read(1024 * 1024):
-            progress.update(task, advance=len(chunk))  # type: ignore[arg-type]
+            progress.update(task, advance=len(chunk))
             yield chunk
 
 
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
     @st.command("get")
     @handle_errors
     def get(source: str = typer.Argument(..., help="<bucket>/<key>"),
-            dest: Path = DEST_ARG) -> None:
+            dest: Path | None = DEST_ARG) -> None:
         """Download an object to a file or stdout (streamed)."""
         bucket, key = _split(source)
         with output.client() as c:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from cumulo.cli import output
@@ -10,7 +12,7 @@ COLUMNS = ["id", "name", "size_gb", "status", "instance_id", "mount_path", "crea
 SNAPSHOT_COLUMNS = ["id", "volume_name", "size_gb", "status", "bytes", "description", "created_at"]
 
 
-def _show_attachment(answer: dict) -> None:
+def _show_attachment(answer: dict[str, Any]) -> None:
     """The volume, then what happened to the instance (its root filesystem is reset by the recreation)."""
     output.show(answer)
     if not output.STATE["json"]:
@@ -76,7 +78,7 @@ def register(app: typer.Typer) -> None:
 
     @volumes.command("snapshots")
     @output.handle_errors
-    def snapshots(volume: str = typer.Option(None, "--volume", help="only this volume's")) -> None:
+    def snapshots(volume: str | None = typer.Option(None, "--volume", help="only this volume's")) -> None:
         """List snapshots."""
         with output.client() as c:
             output.show(c.volumes.snapshots(volume), SNAPSHOT_COLUMNS)

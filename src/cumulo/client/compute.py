@@ -51,7 +51,7 @@ class Instances:
                            {"command": command, "timeout_seconds": timeout}, timeout=timeout + 30)
 
     def logs(self, instance: str, tail: int = 100) -> str:
-        return self.c.get(f"/instances/{instance}/logs", params={"tail": tail}) or ""  # type: ignore[no-any-return]
+        return self.c.get(f"/instances/{instance}/logs", params={"tail": tail}) or ""
 
     def stats(self, instance: str) -> dict[str, Any]:
         return self.c.get(f"/instances/{instance}/stats")  # type: ignore[no-any-return]
@@ -74,10 +74,11 @@ class Instances:
     def console(self, instance: str, cols: int = 80, rows: int = 24) -> Any:
         """A connected ``websockets`` (sync) connection to the instance's shell."""
         from websockets.sync.client import connect
+        from websockets.typing import Subprotocol
 
         # the key travels in the X-API-Key header (never in the URL, which servers log)
         return connect(self.console_url(instance, cols, rows), additional_headers=self.c.headers(),
-                       subprotocols=["cumulo.console"], open_timeout=15, max_size=None)
+                       subprotocols=[Subprotocol("cumulo.console")], open_timeout=15, max_size=None)
 
 
 class Images:
@@ -91,7 +92,7 @@ class Images:
         return self.c.get(f"/images/{image}")  # type: ignore[no-any-return]
 
     def log(self, image: str) -> str:
-        return self.c.get(f"/images/{image}/log") or ""  # type: ignore[no-any-return]
+        return self.c.get(f"/images/{image}/log") or ""
 
     def delete(self, image: str) -> None:
         self.c.delete(f"/images/{image}")

@@ -52,4 +52,4 @@ class Deployments:
         params: dict[str, Any] = {"tail": tail}
         if replica:
             params["replica"] = replica
-        return self.c.get(f"/deployments/{dep}/logs", params=params) or ""  # type: ignore[no-any-return]
+        return self.c.get(f"/deployments/{dep}/logs", params=params) or ""

@@ -35,8 +35,8 @@ class Notify:
 
     def subscribe(self, topic: str, protocol: str, endpoint: str, **options: Any) -> dict[str, Any]:
         """Options: filter_policy, raw_message_delivery, delivery_policy, dead_letter_queue."""
-        return self.c.post("/subscriptions", {"topic_id": topic, "protocol": protocol, "endpoint": endpoint,
-                                              **options})  # type: ignore[no-any-return]
+        body = {"topic_id": topic, "protocol": protocol, "endpoint": endpoint, **options}
+        return self.c.post("/subscriptions", body)  # type: ignore[no-any-return]
 
     def subscriptions(self, topic: str | None = None) -> list[dict[str, Any]]:
         return self.c.get("/subscriptions", params={"topic_id": topic} if topic else None)  # type: ignore[no-any-return]

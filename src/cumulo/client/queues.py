@@ -6,6 +6,8 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from cumulo.client.transport import Transport
 
 
@@ -47,7 +49,7 @@ class Queues:
             payload["attributes"] = attributes
         return self.c.post(f"/queues/{queue}/messages", payload)  # type: ignore[no-any-return]
 
-    def send_batch(self, queue: str, messages: builtins.list[dict[str, Any] | str]) -> builtins.list[dict[str, Any]]:
+    def send_batch(self, queue: str, messages: Sequence[dict[str, Any] | str]) -> builtins.list[dict[str, Any]]:
         items = [{"body": m} if isinstance(m, str) else m for m in messages]
         return self.c.post(f"/queues/{queue}/messages/batch", {"messages": items})["messages"]  # type: ignore[no-any-return]
 

@@ -131,13 +131,15 @@ def _billed(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[
     url, drop = _create_pg_database() if backend == "postgresql" else (None, None)
     data_dir = str(tmp_path_factory.mktemp(f"billing-{backend}"))
     env = Billed(live=None, clock=clocks.ManualClock(_start_time()), data_dir=data_dir)  # type: ignore[arg-type]
-    env.live = env.start(test_settings(data_dir, url, billing_meter_seconds=3600, billing_grace_seconds=600,
-                                       billing_settle_seconds=60))
-    yield env
-    clocks.uninstall(env.live.loop)  # type: ignore[arg-type]
-    env.live.stop()
-    if drop:
-        drop()
+    try:
+        env.live = env.start(test_settings(data_dir, url, billing_meter_seconds=3600, billing_grace_seconds=600,
+                                           billing_settle_seconds=60))
+        yield env
+        clocks.uninstall(env.live.loop)  # type: ignore[arg-type]
+        env.live.stop()
+    finally:
+        if drop:
+            drop()  # also when the server did not start
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

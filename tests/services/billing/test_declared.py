@@ -146,6 +146,14 @@ def test_a_load_balancer_is_billed_per_hour_while_it_exists(billed: Billed) -> N
     lines = by_type(client, "loadbalancer")
     assert credits_of(lines) == pytest.approx(3 * 0.25, abs=1e-6)  # 0.25 an hour
     assert {e["resource_id"] for e in lines} == {lb["id"]} and {e["service"] for e in lines} == {"loadbalancers"}
+    # one created and deleted between two passes is billed too (from its events): a minute at least
+    brief = client.post("/loadbalancers", {"name": f"lb-{uuid.uuid4().hex[:6]}"})
+    billed.advance(20)
+    client.delete(f"/loadbalancers/{brief['id']}")
+    billed.close_day()
+    billed.meter()
+    assert credits_of([e for e in by_type(client, "loadbalancer") if e["resource_id"] == brief["id"]]) == \
+        pytest.approx(0.25 / 60, abs=1e-6)
 
 
 def _function(billed: Billed, user_id: str, memory_mb: int) -> str:

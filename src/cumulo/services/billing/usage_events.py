@@ -45,6 +45,8 @@ async def handle(session: AsyncSession, event: Event) -> None:
         await _volume(session, event)
     elif event.action == f"{event.resource_type}.deleted" and event.resource_type in DECLARED:
         await _deleted(session, event)
+    elif event.action == "loadbalancer.created":  # billed from its creation, even if gone by the next pass
+        await _exists(session, event, "loadbalancers")
 
 
 async def _instance(session: AsyncSession, event: Event) -> None:
@@ -101,3 +103,12 @@ async def _deleted(session: AsyncSession, event: Event) -> None:
     for meter in meters:
         _end(meter, event.created_at)
         meter.gone = True
+
+
+async def _exists(session: AsyncSession, event: Event, service: str) -> None:
+    meter_id = f"{event.resource_type}:{event.resource_id}"
+    if await session.get(Meter, meter_id) is None:
+        session.add(Meter(id=meter_id, user_id=event.user_id, service=service, resource_type=event.resource_type,
+                          resource_id=event.resource_id, name=str(event.data.get("name", ""))[:100], spec={},
+                          running_since=event.created_at, segments=[], cap_used=0, cap_month="", gone=False,
+                          created_at=event.created_at))

@@ -3,7 +3,12 @@ ongoing (not yet posted) usage of each account, roll months over (expire unused 
 grant the new month's, issue the invoice), then check thresholds and the zero balance.
 
 One pass at a time across processes (``locks.hold(session, "billing:meter")``), and each charge
-has a unique key ``<resource>:<day>``: two meters, a rerun or a restart post nothing twice."""
+has a unique key ``<resource>:<day>``: two meters, a rerun or a restart post nothing twice.
+
+Where the meters come from: the outbox (``usage_events``: instances, volumes), and what the other
+services declare through ``cumulo.ports.usage`` (``declared``: databases, caches, load balancers,
+functions). Who rates them: on PostgreSQL, one statement for every simply-running meter
+(``closing``); ``rate_meter`` here for the others (closed runs waiting, volumes), and for all on SQLite."""
 
 from __future__ import annotations
 

@@ -140,9 +140,11 @@ def logged_in(ws: Any) -> Serial:
 
 def qemu_pid(env: Env, inst: dict[str, Any]) -> int:
     machines = Path(env.data_dir).resolve() / "vm" / "machines"
-    pids = [int(p.read_text()) for p in machines.glob("*/qemu.pid")]
+    name = f"cumulo-{env.installation}-{inst['id']}".encode()
+    pids = [pid for p in machines.glob("*/qemu.pid")
+            if (pid := int(p.read_text())) and Path(f"/proc/{pid}").exists()
+            and name in Path(f"/proc/{pid}/cmdline").read_bytes()]
     assert len(pids) == 1, pids
-    assert f"cumulo-{env.installation}-{inst['id']}".encode() in Path(f"/proc/{pids[0]}/cmdline").read_bytes()
     return pids[0]
 
 
@@ -178,6 +180,17 @@ def test_a_container_of_another_vpc_cannot_reach_the_vm(env: Env) -> None:
     env.vm["far"] = far
 
 
+def test_a_vm_without_a_subnet_in_another_vpc(env: Env) -> None:
+    serve = "mkdir -p /w; echo vm2-page > /w/index.html; exec httpd -f -p 80 -h /w"
+    vm2 = env.client.instances.launch("vm2", "cumulo/busybox", backend="vm", memory_mb=192,
+                                      vpc_id=env.other_vpc["id"], command=["sh", "-c", serve])
+    vm2 = env.client.instances.wait(vm2["id"], {"RUNNING"}, timeout=60)
+    block = ipaddress.IPv4Network(env.other_vpc["cidr_block"])
+    assert ipaddress.IPv4Address(vm2["ip_address"]) in block and vm2["ip_address"] != env.vm["far"]["ip_address"]
+    assert eventually_served(lambda: get_in(env, env.vm["far"], vm2["ip_address"], wait=3), timeout=BOOT) == "vm2-page"
+    env.vm["vm2"] = vm2
+
+
 def test_serial_console_login_with_the_password_user_data_and_the_vpc(env: Env) -> None:
     web_ip = env.vm["web"]["ip_address"]
     with env.client.instances.console(env.vm["id"]) as ws:
@@ -189,6 +202,8 @@ def test_serial_console_login_with_the_password_user_data_and_the_vpc(env: Env) 
         # and the VM cannot reach into another VPC (the same address answers a container of that VPC)
         ws.send(b"echo far-$(" + fetch(env.vm["far"]["ip_address"], wait=3).encode() + b")-$((1+1))end\n")
         assert b"far--2end" in serial.until(b"-2end", timeout=60)
+        ws.send(b"echo vm2-$(" + fetch(env.vm["vm2"]["ip_address"], wait=3).encode() + b")-$((4+1))end\n")
+        assert b"vm2--5end" in serial.until(b"-5end", timeout=60)  # nor a VM of another VPC
         # a packet with another source address than the VM's own never leaves its tap (no spoofing)
         spoofed = str(ipaddress.IPv4Network(env.vpc["cidr_block"]).broadcast_address - 2).encode()
         ws.send(b"ip addr add " + spoofed + b"/32 dev eth0; ping -c 1 -W 3 -I " + spoofed + b" " + web_ip.encode()
@@ -209,6 +224,7 @@ def test_serial_console_login_with_the_password_user_data_and_the_vpc(env: Env) 
     assert PASSWORD not in str(env.client.instances.get(env.vm["id"]))
     assert "cumulo: the user data ended with 0" in env.client.instances.logs(env.vm["id"], tail=200)
     env.client.instances.terminate(env.vm["far"]["id"])
+    env.client.instances.terminate(env.vm["vm2"]["id"])
 
 
 def test_stats_of_a_vm(env: Env) -> None:

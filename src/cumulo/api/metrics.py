@@ -12,11 +12,10 @@ import bisect
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cumulo.api.deps import AdminDep
 
@@ -87,7 +86,7 @@ def install(app: FastAPI, metrics: Metrics) -> None:
         return PlainTextResponse(await metrics.render_all(), media_type=CONTENT_TYPE)
 
 
-def metrics_app(metrics: Metrics) -> Any:
+def metrics_app(metrics: Metrics) -> ASGIApp:
     """A bare ASGI app answering ``GET /metrics`` (and 404 for anything else), without auth."""
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

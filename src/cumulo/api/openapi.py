@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 
 from cumulo.api.deps import get_principal
 
-SECURITY = [{"ApiKey": []}, {"Bearer": []}]
+SECURITY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
 SCHEMES = {
     "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key",
                "description": "Your API key (`cml_...`): `cumulo login` saves one, `POST /auth/login` returns one."},
@@ -67,7 +67,8 @@ def _error(reason: str) -> dict[str, Any]:
 
 def _operation(doc: dict[str, Any], route: APIRoute, method: str) -> dict[str, Any] | None:
     path = route.path_format
-    return doc.get("paths", {}).get(path, {}).get(method.lower())
+    operation = doc.get("paths", {}).get(path, {}).get(method.lower())
+    return operation if isinstance(operation, dict) else None
 
 
 def build(app: FastAPI, streamed: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:

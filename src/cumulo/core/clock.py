@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
+from typing import overload
 
 _installed: dict[asyncio.AbstractEventLoop, Callable[[], dt.datetime]] = {}
 
@@ -52,6 +53,12 @@ def uninstall(loop: asyncio.AbstractEventLoop) -> None:
     _installed.pop(loop, None)
 
 
+@overload
+def aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def aware(value: None) -> None: ...
+@overload
+def aware(value: dt.datetime | None) -> dt.datetime | None: ...
 def aware(value: dt.datetime | None) -> dt.datetime | None:
     """Databases such as SQLite hand back naive datetimes; they are UTC."""
     if value is None or value.tzinfo is not None:

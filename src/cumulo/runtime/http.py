@@ -31,7 +31,7 @@ class _TooMany(Exception):
 
 
 if HttpToolsProtocol is not None:
-    class BoundedHttpTools(HttpToolsProtocol):  # type: ignore[misc,valid-type]
+    class BoundedHttpTools(HttpToolsProtocol):
         max_head_bytes = 16384
         max_headers = 100
         head_timeout = 10.0

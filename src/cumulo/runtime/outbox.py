@@ -121,7 +121,7 @@ async def consume(platform: Platform, name: str, handler: Handler, *, batch: int
         for row in rows:
             await handler(session, Entry(id=row.id, action=row.action, resource_type=row.resource_type,
                                          resource_id=row.resource_id, user_id=row.user_id, actor_id=row.actor_id,
-                                         data=row.data or {}, created_at=aware(row.created_at),  # type: ignore[arg-type]
+                                         data=row.data or {}, created_at=aware(row.created_at),
                                          position=(int(row.txn), int(row.pos))))
         if rows:
             await session.execute(_MOVE, {"name": name, "txid": rows[-1].txn, "seq": rows[-1].pos, "now": time.time()})

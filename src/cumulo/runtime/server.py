@@ -11,9 +11,10 @@ import os
 import signal
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from cumulo import services
 from cumulo.api.app import create_app, start_workers
@@ -39,7 +40,8 @@ class _Server(uvicorn.Server):
         return None
 
 
-def server_config(app: object, settings: Settings, port: int, lifespan: str, host: str | None = None) -> uvicorn.Config:
+def server_config(app: ASGIApp, settings: Settings, port: int, lifespan: Literal["auto", "on", "off"],
+                  host: str | None = None) -> uvicorn.Config:
     """The uvicorn configuration of every port (header limits and slow-client bounds: runtime/http.py)."""
     config = uvicorn.Config(app, host=host or settings.host, port=port, log_level=settings.log_level,
                             access_log=False, lifespan=lifespan, proxy_headers=False, server_header=False,
@@ -59,12 +61,13 @@ def metrics_listener(app: Any, settings: Settings) -> uvicorn.Config | None:
                          host=host.strip("[]") or "127.0.0.1")
 
 
-def _s3_app(platform: Platform) -> object | None:
+def _s3_app(platform: Platform) -> ASGIApp | None:
     try:
         module = importlib.import_module(S3_MODULE)
     except ModuleNotFoundError:
         return None
-    return module.create_s3_app(platform)
+    app: ASGIApp = module.create_s3_app(platform)
+    return app
 
 
 def _loop_run(coro: Any) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cumulo.runtime.signals import Signals
@@ -54,7 +54,7 @@ class Runner:
     def __init__(self, signals: Signals | None = None) -> None:
         self.signals = signals
         self.loops: dict[str, Loop] = {}
-        self._coros: list[tuple[str, Callable[[], Awaitable[object]]]] = []
+        self._coros: list[tuple[str, Callable[[], Coroutine[Any, Any, object]]]] = []
         self._tasks: list[asyncio.Task[object]] = []  # loops: they finish their pass at stop
         self._spawned: list[asyncio.Task[object]] = []  # long-running coroutines: cancelled at stop
         self._stopping = asyncio.Event()
@@ -67,7 +67,7 @@ class Runner:
             self._tasks.append(asyncio.create_task(loop.run(self._stopping), name=name))
         return loop
 
-    def spawn(self, name: str, fn: Callable[[], Awaitable[object]]) -> None:
+    def spawn(self, name: str, fn: Callable[[], Coroutine[Any, Any, object]]) -> None:
         """A long-running coroutine (e.g. a consumer); cancelled at stop."""
         self._coros.append((name, fn))
         if self.started:

@@ -20,7 +20,7 @@ import docker.errors
 
 from cumulo.core.errors import CumuloError
 from cumulo.drivers import dockerclient
-from cumulo.drivers.compute import secretfiles
+from cumulo.drivers.compute import execs, secretfiles
 from cumulo.drivers.compute.base import (
     SECRETS_PATH,
     ComputeDriver,
@@ -241,7 +241,7 @@ class DockerDriver(DockerImages, DockerStats, ComputeDriver):
         return [_summary(r) for r in rows]
 
     async def logs(self, ref: str, tail: int) -> str:
-        data = await self._run(self.api.logs, ref, stdout=True, stderr=True, tail=tail, timestamps=False)
+        data: bytes = await self._run(self.api.logs, ref, stdout=True, stderr=True, tail=tail, timestamps=False)
         return data.decode("utf-8", errors="replace")
 
     async def run_command(self, ref: str, command: builtins.list[str], stdin_env: dict[str, str] | None = None) -> int:
@@ -251,6 +251,12 @@ class DockerDriver(DockerImages, DockerStats, ComputeDriver):
             return int(self.api.exec_inspect(exec_id).get("ExitCode") or 0)
 
         return await self._run(run)
+
+    async def exec_captured(self, ref: str, command: builtins.list[str], timeout: float,
+                            limit: int) -> execs.ExecResult:
+        """Run ``command`` without a TTY: its exit code and output (at most ``limit`` bytes a stream),
+        killed after ``timeout`` seconds (``execs.run``)."""
+        return await self._run(execs.run, self.api, ref, command, timeout, limit)
 
     async def console(self, ref: str, command: builtins.list[str], cols: int = 80, rows: int = 24) -> Console:
         def open_console() -> Console:

@@ -106,9 +106,9 @@ def _scan_host() -> tuple[frozenset[IP], tuple[Network, ...]]:
         if prefix == 0:
             uplinks.add(words[9])
         elif int(words[4], 16) == 0 and words[9] != "lo":
-            net = ipaddress.IPv6Network((int(words[0], 16), prefix), strict=False)
-            if not net.is_link_local and not net.is_multicast and prefix < 128:
-                routes.append((words[9], net))
+            net6 = ipaddress.IPv6Network((int(words[0], 16), prefix), strict=False)
+            if not net6.is_link_local and not net6.is_multicast and prefix < 128:
+                routes.append((words[9], net6))
     internal = tuple(dict.fromkeys(net for dev, net in routes if dev not in uplinks and dev != "lo"))
     return frozenset(own), internal
 

@@ -17,8 +17,9 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from cumulo.core.clock import utcnow
 from cumulo.core.errors import Conflict, CumuloError, NotFound
@@ -39,11 +40,12 @@ async def deploy_lock(platform: Platform, app_id: str) -> AsyncIterator[str]:
     now = utcnow()
     stale = now - dt.timedelta(seconds=platform.settings.apps_build_timeout_seconds + 600)
     async with platform.db.session() as session:
-        result = await session.execute(update(App).where(
+        # an UPDATE/DELETE runs as a CursorResult (execute() is typed as returning any Result)
+        result = cast("CursorResult[Any]", await session.execute(update(App).where(
             App.id == app_id, or_(App.deploy_token.is_(None), App.deploy_started_at < stale)).values(
-            deploy_token=tok, deploy_started_at=now))
+            deploy_token=tok, deploy_started_at=now)))
         await session.commit()
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             app = await session.get(App, app_id)
             if app is None:
                 raise NotFound("app not found")

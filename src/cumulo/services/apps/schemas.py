@@ -74,8 +74,8 @@ class AppUpdate(BaseModel):
     app_type: str | None = None
     branch: str | None = Field(None, max_length=100)
 
-    _type = field_validator("app_type")(classmethod(lambda cls, v: AppCreate._type(v)))  # type: ignore[arg-type]
-    _branch = field_validator("branch")(classmethod(lambda cls, v: v if v is None else AppCreate._branch(v)))  # type: ignore[arg-type]
+    _type = field_validator("app_type")(classmethod(lambda cls, v: AppCreate._type(v)))
+    _branch = field_validator("branch")(classmethod(lambda cls, v: v if v is None else AppCreate._branch(v)))
 
 
 class AppRef(BaseModel):

@@ -387,7 +387,7 @@ async def redeploy(platform: Platform, session: AsyncSession, user: Principal, r
     if app.git_url:
         from cumulo.services.apps import remote
 
-        rev = await remote.fetch(platform, app, archive)
+        rev: str | None = await remote.fetch(platform, app, archive)
     else:
         rev = await git.archive(platform, app.id, app.branch, archive)
     if rev is None:

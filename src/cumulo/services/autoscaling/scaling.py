@@ -75,10 +75,10 @@ class Pass:
                 insts[m.instance_id] = await compute.get_instance(session, g.user_id, m.instance_id)
             except NotFound:
                 insts[m.instance_id] = None
-        serving = []
+        serving: list[Member] = []
         for m in members:
             if m.state == "draining":
-                if m.drain_until is None or aware(m.drain_until) <= self.now:  # type: ignore[operator]
+                if m.drain_until is None or aware(m.drain_until) <= self.now:
                     await self._terminate(m.instance_id)
                     await session.delete(m)
                 continue
@@ -164,7 +164,7 @@ class Pass:
         if now_ts - float(self.state.get("evaluated_at", 0)) < platform_eval - 0.05:
             return  # woken between two evaluations (e.g. a manual desired capacity)
         self.state["evaluated_at"] = now_ts
-        warm = [m for m in serving if (self.now - aware(m.launched_at)).total_seconds() >= g.warmup_seconds]  # type: ignore[operator]
+        warm = [m for m in serving if (self.now - aware(m.launched_at)).total_seconds() >= g.warmup_seconds]
         if len(warm) < len(serving):
             self.state["last"] = {"at": self.now.isoformat(), "note": f"{len(serving) - len(warm)} member(s) "
                                   "warming up: no scaling by policy"}
@@ -234,7 +234,8 @@ class Pass:
         self.state["lb_requests"] = [now_ts, count]
         if not previous or count < previous[1] or now_ts <= previous[0]:
             return None  # the first look, or the proxy's counters restarted
-        return (count - previous[1]) / (now_ts - previous[0]) / members
+        rate: float = (count - previous[1]) / (now_ts - previous[0]) / members  # the state is JSON: Any
+        return rate
 
     # --- capacity --------------------------------------------------------------------------------
     async def _converge(self, serving: list[Member]) -> None:
@@ -246,7 +247,7 @@ class Pass:
                     break
                 serving.append(None)  # type: ignore[arg-type]
         elif len(serving) > desired:
-            for m in sorted(serving, key=lambda m: aware(m.launched_at), reverse=True)[: len(serving) - desired]:  # type: ignore[arg-type, return-value]
+            for m in sorted(serving, key=lambda m: aware(m.launched_at), reverse=True)[: len(serving) - desired]:
                 if await self._deregister([m]):
                     delay = float(self.lb.deregistration_delay) if self.lb is not None else 0.0
                     m.state, m.drain_until = "draining", self.now + dt.timedelta(seconds=delay + DRAIN_SETTLE)

@@ -144,7 +144,7 @@ async def activities(session: AsyncSession, user: Principal, ref: str, limit: in
     rows = (await session.scalars(select(Activity).where(Activity.group_id == group.id)
                                   .order_by(Activity.at.desc(), Activity.id).limit(limit))).all()
     return [ActivityOut(id=a.id, status=a.status, cause=a.cause, description=a.description,
-                        from_capacity=a.from_capacity, to_capacity=a.to_capacity, time=aware(a.at))  # type: ignore[arg-type]
+                        from_capacity=a.from_capacity, to_capacity=a.to_capacity, time=aware(a.at))
             for a in rows]
 
 
@@ -157,10 +157,10 @@ async def render(session: AsyncSession, group: Group) -> GroupOut:
             status, address = inst.status, inst.ipv4_address or inst.ip_address
         except NotFound:
             status, address = None, None
-        warming = (now - aware(m.launched_at)).total_seconds() < group.warmup_seconds  # type: ignore[operator]
+        warming = (now - aware(m.launched_at)).total_seconds() < group.warmup_seconds
         members.append(MemberOut(instance_id=m.instance_id, name=m.name, state=m.state, status=status,
                                  address=address, in_load_balancer=m.in_lb, warming_up=warming,
-                                 launched_at=aware(m.launched_at)))  # type: ignore[arg-type]
+                                 launched_at=aware(m.launched_at)))
     return GroupOut(
         id=group.id, name=group.name, launch_template=group.launch_template, min_size=group.min_size,
         max_size=group.max_size, desired_capacity=group.desired_capacity,
@@ -169,4 +169,4 @@ async def render(session: AsyncSession, group: Group) -> GroupOut:
         warmup_seconds=group.warmup_seconds, scale_in_stabilization_seconds=group.scale_in_stabilization_seconds,
         scale_in_protection=group.scale_in_protection, status=group.status,
         last_metrics=(group.state or {}).get("last", {}), members=members,
-        created_at=aware(group.created_at), updated_at=aware(group.updated_at))  # type: ignore[arg-type]
+        created_at=aware(group.created_at), updated_at=aware(group.updated_at))

@@ -59,7 +59,7 @@ def cache_out(platform: Platform, c: Cache) -> CacheOut:
                     public_endpoint=Endpoint(host=placement.public_host(platform), port=c.host_port)
                     if up and c.public and c.host_port else None,
                     vpc_id=c.vpc_id, public=c.public, error=c.error,
-                    created_at=aware(c.created_at))  # type: ignore[arg-type]
+                    created_at=aware(c.created_at))
 
 
 def command(c: Cache) -> list[str]:

@@ -9,7 +9,7 @@ import asyncio
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cumulo.core.errors import Conflict, InvalidInput, RateLimited
+from cumulo.core.errors import Conflict, InvalidInput, RateLimited, Unavailable
 from cumulo.core.principal import Principal
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
@@ -49,7 +49,8 @@ def _slots(platform: Platform, user_id: str) -> asyncio.Semaphore:
 
 
 async def execute(platform: Platform, session: AsyncSession, user: Principal, ref: str, body: ExecIn) -> ExecOut:
-    from cumulo.drivers.compute import compute_driver, execs
+    from cumulo.drivers.compute import compute_driver
+    from cumulo.drivers.compute.docker import DockerDriver
     from cumulo.services.compute.service import get_instance
 
     inst = await get_instance(session, user, ref)
@@ -57,16 +58,17 @@ async def execute(platform: Platform, session: AsyncSession, user: Principal, re
         raise Conflict(f"instance '{inst.name}' is {inst.status}: exec needs it RUNNING")
     if (inst.meta or {}).get("backend") == "vm":
         raise InvalidInput(f"instance '{inst.name}' is a VM: it runs no commands from the host (use its console)")
+    driver = compute_driver(platform)
+    if not isinstance(driver, DockerDriver):
+        raise Unavailable("exec runs commands on the Docker engine only")
     slots = _slots(platform, user.user_id)
     if slots.locked():
         raise RateLimited(1, f"at most {PER_USER} commands run at once per user: wait for one to end")
     events.record(session, user_id=user.user_id, action="instance.exec", resource_type="instance",
                   resource_id=inst.id, name=inst.name, program=body.command[0][:100])  # never the arguments
     await session.commit()
-    driver = compute_driver(platform)
     async with slots:
-        result = await driver._run(execs.run, driver.api, inst.container_id, body.command,
-                                   body.timeout_seconds, MAX_OUTPUT)
+        result = await driver.exec_captured(inst.container_id, body.command, body.timeout_seconds, MAX_OUTPUT)
     return ExecOut(exit_code=result.exit_code, stdout=result.stdout.decode("utf-8", "replace"),
                    stderr=result.stderr.decode("utf-8", "replace"), timed_out=result.timed_out,
                    truncated=result.truncated)

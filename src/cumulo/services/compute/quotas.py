@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.services.compute.models import Instance
-from cumulo.services.quotas.service import Quota
+from cumulo.services.quotas.service import Quota, Usage
 
 
-def _sum(column: object):  # type: ignore[no-untyped-def]
+def _sum(column: ColumnElement[Any]) -> Usage:
     async def usage(session: AsyncSession, user_id: str) -> float:
         return float(await session.scalar(select(column).where(Instance.user_id == user_id)) or 0)
     return usage

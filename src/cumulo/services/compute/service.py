@@ -53,7 +53,7 @@ log = logging.getLogger("cumulo.compute")
 def instance_out(inst: Instance, volumes: list[dict[str, str]] | None = None) -> InstanceOut:
     bound = inst.ports_bound if inst.status == "RUNNING" and inst.ports_bound else inst.ports
     return InstanceOut(
-        id=inst.id, name=inst.name, image=inst.image, status=inst.status, status_reason=inst.status_reason,  # type: ignore[arg-type]
+        id=inst.id, name=inst.name, image=inst.image, status=inst.status, status_reason=inst.status_reason,
         ports=bound, vpc_id=inst.vpc_id, subnet_id=inst.subnet_id, ip_address=inst.ip_address or inst.ipv4_address,
         cpus=inst.cpus, memory_mb=inst.memory_mb, env=inst.env or {},
         env_secrets=(inst.meta or {}).get("env_secrets", {}), command=inst.command,

@@ -37,7 +37,7 @@ class Schedule:
             steps = math.floor((after - anchor).total_seconds() / self.every) + 1
             return anchor + dt.timedelta(seconds=max(steps, 1) * self.every)
         local = after.astimezone(ZoneInfo(tz))
-        nxt = croniter(self.cron, local).get_next(dt.datetime)
+        nxt: dt.datetime = croniter(self.cron, local).get_next(dt.datetime)
         return nxt.astimezone(dt.UTC)
 
 
@@ -71,7 +71,7 @@ def parse(expr: str) -> Schedule:
 
 def next_run(job: CronJob, after: dt.datetime) -> dt.datetime:
     """The job's first fire time strictly after ``after`` (``@every`` counts from its creation)."""
-    return parse(job.schedule).next_after(after, job.timezone, aware(job.created_at) or after)
+    return parse(job.schedule).next_after(after, job.timezone, aware(job.created_at))
 
 
 def check_timezone(name: str) -> str:

@@ -15,8 +15,9 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Table, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cumulo.core.clock import aware, iso, utcnow
@@ -28,7 +29,7 @@ from cumulo.services.cron.schedule import next_run
 log = logging.getLogger("cumulo.cron")
 MISSED_AFTER = 60.0
 BATCH = 100
-J = CronJob.__table__
+J = cast(Table, CronJob.__table__)  # the mapped Table (``__table__`` is typed as any FromClause)
 
 
 def _tasks(platform: Platform) -> set[asyncio.Task[None]]:
@@ -68,10 +69,11 @@ async def tick(platform: Platform) -> int:
             run = CronRun(job_id=job.id, trigger="schedule", scheduled_at=scheduled, started_at=utcnow(),
                           status="running", attempts=0)
         async with platform.db.session() as session:
-            claimed = await session.execute(
+            # an UPDATE/DELETE runs as a CursorResult (execute() is typed as returning any Result)
+            claimed = cast("CursorResult[Any]", await session.execute(
                 update(J).where(J.c.id == job.id, J.c.status == "ACTIVE", J.c.version == job.version)
                 .values(next_run_at=next_run(job, now), version=job.version + 1,
-                        last_run_at=scheduled if run else J.c.last_run_at))
+                        last_run_at=scheduled if run else J.c.last_run_at)))
             if not claimed.rowcount:
                 await session.rollback()
                 continue  # another worker claimed this time, or the job changed meanwhile

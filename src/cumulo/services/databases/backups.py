@@ -11,6 +11,7 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,9 @@ from cumulo.services.events import service as events
 from cumulo.services.storage import buckets, objects
 from cumulo.services.storage.errors import S3Error
 
+if TYPE_CHECKING:
+    from cumulo.services.storage.models import Bucket
+
 log = logging.getLogger("cumulo.databases")
 PREFIX = "cumulo-backups-"
 CHUNK = 1024 * 1024
@@ -37,7 +41,7 @@ def backup_out(b: DatabaseBackup) -> BackupOut:
     return BackupOut(id=b.id, database_id=b.database_id, database_name=b.database_name, engine=b.engine,
                      version=b.version, kind=b.kind, status=b.status, bucket=b.bucket, key=b.key, bytes=b.bytes,
                      expires_at=aware(b.expires_at), error=b.error,
-                     created_at=aware(b.created_at))  # type: ignore[arg-type]
+                     created_at=aware(b.created_at))
 
 
 def _scratch(platform: Platform) -> Path:
@@ -46,7 +50,7 @@ def _scratch(platform: Platform) -> Path:
     return path
 
 
-async def backup_bucket(platform: Platform, session: AsyncSession, user_id: str) -> buckets.Bucket:
+async def backup_bucket(platform: Platform, session: AsyncSession, user_id: str) -> Bucket:
     """The user's backup bucket (made on first use; a squatted name gets a random suffix)."""
     stem = PREFIX + user_id.replace("-", "")[:20]
     for bucket in await buckets.list_buckets(session, user_id):
@@ -180,7 +184,7 @@ async def restore(platform: Platform, session: AsyncSession, user: Principal, re
         raise Conflict(f"backup {backup.id} is {backup.status}; only an available backup can be restored")
     src = backup.source or {}
     try:
-        spec = DatabaseCreate(name=body.name, engine=backup.engine, version=backup.version,  # type: ignore[arg-type]
+        spec = DatabaseCreate(name=body.name, engine=backup.engine, version=backup.version,
                               cpus=src.get("cpus", 1.0), memory_mb=src.get("memory_mb", 512),
                               storage_gb=src.get("storage_gb", 1), vpc_id=body.vpc_id, public=bool(body.public),
                               database=src.get("database", "app"), username=src.get("username", "master"),
@@ -265,7 +269,7 @@ async def due(platform: Platform) -> list[str]:
                                              ManagedDatabase.last_backup_at)
                                       .where(ManagedDatabase.status == convergence.AVAILABLE))).all()
     return [r[0] for r in rows if in_window(r[1], now)
-            and (r[2] is None or now - aware(r[2]) > dt.timedelta(hours=20))]  # type: ignore[operator]
+            and (r[2] is None or now - aware(r[2]) > dt.timedelta(hours=20))]
 
 
 async def automated(platform: Platform) -> None:

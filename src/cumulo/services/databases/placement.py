@@ -10,6 +10,7 @@ import random
 import secrets as pysecrets
 import string
 import subprocess
+from collections.abc import Container
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,8 +82,9 @@ def public_host(platform: Platform) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
-def free_host_port(platform: Platform, taken: set[int]) -> int:
-    """A free port of ``CUMULO_HOST_PORT_RANGE`` (the same range instances publish from)."""
+def free_host_port(platform: Platform, taken: Container[int | None]) -> int:
+    """A free port of ``CUMULO_HOST_PORT_RANGE`` (the same range instances publish from), not in ``taken``
+    (e.g. a nullable ``host_port`` column's values)."""
     low, high = parse_port_range(platform.settings.host_port_range)
     host = publish_host(platform)
     for _ in range(200):

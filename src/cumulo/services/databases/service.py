@@ -50,7 +50,7 @@ def database_out(platform: Platform, db: ManagedDatabase) -> DatabaseOut:
         vpc_id=db.vpc_id, public=db.public, parameters=db.parameters or {},
         backup_retention_days=db.backup_retention_days, backup_window=db.backup_window,
         last_backup_at=aware(db.last_backup_at), restored_from=db.restored_from, error=db.error,
-        created_at=aware(db.created_at))  # type: ignore[arg-type]
+        created_at=aware(db.created_at))
 
 
 def _validate(platform: Platform, body: DatabaseCreate) -> tuple[engines.Engine, str, dict[str, int]]:

@@ -145,7 +145,7 @@ class Pass:
         for r in reps:
             hc = self.specs[r.revision].get("health_check")
             interval = float(hc["interval_seconds"]) if hc else 0.0
-            if r.checked_at is None or (self.now - aware(r.checked_at)).total_seconds() >= interval - 0.05:  # type: ignore[operator]
+            if r.checked_at is None or (self.now - aware(r.checked_at)).total_seconds() >= interval - 0.05:
                 due.append(r)
         if not due:
             return
@@ -160,7 +160,7 @@ class Pass:
         results = await asyncio.gather(*(one(r) for r in due))
         for r, error in zip(due, results, strict=True):
             hc = self.specs[r.revision].get("health_check") or {}
-            if not hc and (self.now - aware(r.started_at)).total_seconds() < NO_CHECK_READY:  # type: ignore[operator]
+            if not hc and (self.now - aware(r.started_at)).total_seconds() < NO_CHECK_READY:
                 continue  # without a check: healthy once it has kept running a moment
             r.checked_at = self.now
             if error is None:
@@ -170,7 +170,7 @@ class Pass:
                     self.record("replica_healthy", replica=r.name, revision=r.revision)
                 continue
             r.last_error = error
-            in_start = (self.now - aware(r.started_at)).total_seconds() < float(hc.get("start_period_seconds", 0))  # type: ignore[operator]
+            in_start = (self.now - aware(r.started_at)).total_seconds() < float(hc.get("start_period_seconds", 0))
             if r.state == "starting" and in_start:
                 continue  # failures during the start period do not count (as Docker's HEALTHCHECK)
             r.failures += 1
@@ -201,7 +201,7 @@ class Pass:
         try:
             async with self.platform.db.session() as other:
                 await lb.add_targets(self.platform, other, owner(self.dep.user_id), self.lb.id,
-                                     [TargetIn(instance_id=r.instance_id, port=self._port(r.revision))  # type: ignore[arg-type]
+                                     [TargetIn(instance_id=r.instance_id, port=self._port(r.revision))
                                       for r in todo])
         except CumuloError as exc:
             self.dep.status_reason = f"could not register replicas with the load balancer: {exc.message}"
@@ -295,7 +295,7 @@ class Pass:
 
     async def _end_drains(self, alive: list[Replica]) -> None:
         for r in [r for r in alive if r.state == "draining"]:
-            if r.drain_until is None or aware(r.drain_until) <= self.now:  # type: ignore[operator]
+            if r.drain_until is None or aware(r.drain_until) <= self.now:
                 await self._terminate(r.instance_id)
                 await self.session.delete(r)
         await self.session.commit()
@@ -376,7 +376,7 @@ class Pass:
         cur = [r for r in reps if r.revision == dep.revision and r.state != "draining"]
         others = [r for r in reps if r.revision != dep.revision or r.state == "draining"]
         ready = sum(1 for r in cur if self.ready(r))
-        if any(r.healthy_at and (self.now - aware(r.healthy_at)).total_seconds() >= STABLE_SECONDS  # type: ignore[operator]
+        if any(r.healthy_at and (self.now - aware(r.healthy_at)).total_seconds() >= STABLE_SECONDS
                for r in cur):
             self.backoff["failures"] = 0
         done = ready >= dep.replicas and len(cur) == dep.replicas and not others
@@ -416,5 +416,6 @@ class Pass:
         await self.session.execute(sql_delete(Revision).where(Revision.deployment_id == dep.id))
         await self.session.delete(dep)
         self.record("deleted", name=dep.name)
-        self.platform.get_or_create("deployments.backoff", dict).pop(dep.id, None)
+        backoffs: dict[str, dict[str, float]] = self.platform.get_or_create("deployments.backoff", dict)
+        backoffs.pop(dep.id, None)
         await self.session.commit()

@@ -289,18 +289,18 @@ async def render(session: AsyncSession, dep: Deployment) -> DeploymentOut:
             health=("passing" if r.state == "healthy" else "failing" if r.failures else "pending")
             if r.state != "draining" else "draining",
             address=address, restarts=r.restarts, in_load_balancer=r.in_lb, last_error=r.last_error,
-            started_at=aware(r.started_at), healthy_at=aware(r.healthy_at)))  # type: ignore[arg-type]
+            started_at=aware(r.started_at), healthy_at=aware(r.healthy_at)))
     ready = sum(1 for r in reps if r.revision == dep.revision and r.state == "healthy")
     return DeploymentOut(
-        id=dep.id, name=dep.name, replicas=dep.replicas, ready_replicas=ready, status=dep.status,  # type: ignore[arg-type]
+        id=dep.id, name=dep.name, replicas=dep.replicas, ready_replicas=ready, status=dep.status,
         status_reason=dep.status_reason, revision=dep.revision, spec=spec, update=dep.update_config,
         vpc_id=dep.vpc_id, load_balancer_id=dep.load_balancer_id, paused=dep.paused, members=members,
-        created_at=aware(dep.created_at), updated_at=aware(dep.updated_at))  # type: ignore[arg-type]
+        created_at=aware(dep.created_at), updated_at=aware(dep.updated_at))
 
 
 def revision_out(rev: Revision) -> RevisionOut:
     return RevisionOut(number=rev.number, status=rev.status, reason=rev.reason, spec=rev.spec,
-                       created_at=aware(rev.created_at))  # type: ignore[arg-type]
+                       created_at=aware(rev.created_at))
 
 
 async def logs(platform: Platform, session: AsyncSession, user: Principal, ref: str, tail: int,

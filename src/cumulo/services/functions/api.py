@@ -58,8 +58,9 @@ async def _parse(request: Request, model: type[BaseModel], max_zip: int) -> tupl
         raise RequestValidationError(exc.errors()) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"malformed request body: {exc}") from None
-    if data is None and getattr(body, "code_zip", None):
-        data = service.decode_zip(body.code_zip)
+    code_zip = getattr(body, "code_zip", None)  # FunctionCreate and FunctionUpdate: base64 in the JSON body
+    if data is None and code_zip:
+        data = service.decode_zip(code_zip)
     if data is not None and len(data) > max_zip:
         raise PayloadTooLarge(f"code zip is larger than {max_zip} bytes")
     return body, data

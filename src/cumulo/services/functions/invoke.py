@@ -7,9 +7,9 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
@@ -188,9 +188,10 @@ async def _claim(platform: Platform, limit: int) -> list[str]:
             .order_by(Invocation.next_attempt_at).limit(limit))).all()
         claimed = []
         for row_id in due:
-            result = await session.execute(update(Invocation).where(
+            # an UPDATE/DELETE runs as a CursorResult (execute() is typed as returning any Result)
+            result = cast("CursorResult[Any]", await session.execute(update(Invocation).where(
                 Invocation.id == row_id, Invocation.status == "PENDING").values(status="RUNNING",
-                                                                              started_at=utcnow()))
+                                                                              started_at=utcnow())))
             if result.rowcount:
                 claimed.append(row_id)
         await session.commit()

@@ -8,9 +8,9 @@ import binascii
 import datetime as dt
 import re
 import shutil
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
@@ -250,7 +250,8 @@ async def prune_invocations(platform: Platform) -> int:
     """Delete finished invocations older than ``CUMULO_FUNCTION_INVOCATION_RETENTION_SECONDS``."""
     cutoff = utcnow() - dt.timedelta(seconds=platform.settings.function_invocation_retention_seconds)
     async with platform.db.session() as session:
-        result = await session.execute(delete(Invocation).where(Invocation.ended_at.is_not(None),
-                                                               Invocation.ended_at < cutoff))
+        # an UPDATE/DELETE runs as a CursorResult (execute() is typed as returning any Result)
+        result = cast("CursorResult[Any]", await session.execute(delete(Invocation).where(
+            Invocation.ended_at.is_not(None), Invocation.ended_at < cutoff)))
         await session.commit()
     return result.rowcount or 0

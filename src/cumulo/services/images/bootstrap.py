@@ -14,8 +14,9 @@ import logging
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from cumulo.core.errors import CumuloError
@@ -94,11 +95,11 @@ async def _child(driver: ComputeDriver, recipe: Recipe, digest: str, report: Rep
     return "built"
 
 
-async def _timed(name: str, work: Callable[[], object]) -> Result:
+async def _timed(name: str, work: Callable[[], Awaitable[str]]) -> Result:
     started = time.monotonic()
     try:
-        action = await work()  # type: ignore[misc]
-        return Result(name, str(action), round(time.monotonic() - started, 2))
+        action = await work()
+        return Result(name, action, round(time.monotonic() - started, 2))
     except CumuloError as exc:
         return Result(name, "failed", round(time.monotonic() - started, 2), exc.message)
 
@@ -118,15 +119,15 @@ async def bootstrap(driver: ComputeDriver, *, registry_pull: bool = False, only:
         return results
     with tempfile.TemporaryDirectory(prefix="cumulo-bootstrap-") as tmp:
         roots = [r for r in todo if r.kind == "rootfs"]
-        root_results = await asyncio.gather(*(_timed(r.name, lambda r=r: _root(
-            driver, r, digests[r.name], Path(tmp), registry_pull, say)) for r in roots))
+        root_results = await asyncio.gather(*(_timed(r.name, partial(
+            _root, driver, r, digests[r.name], Path(tmp), registry_pull, say)) for r in roots))
     results += root_results
     base_failed = any(r.image == BASE and r.action == "failed" for r in root_results)
     children = [r for r in todo if r.kind == "dockerfile"]
     if base_failed:
         results += [Result(r.name, "failed", 0.0, f"{BASE} could not be built") for r in children]
     else:
-        results += await asyncio.gather(*(_timed(r.name, lambda r=r: _child(driver, r, digests[r.name], say))
+        results += await asyncio.gather(*(_timed(r.name, partial(_child, driver, r, digests[r.name], say))
                                           for r in children))
     order = [r.name for r in RECIPES]
     return sorted(results, key=lambda r: order.index(r.image))

@@ -42,4 +42,4 @@ async def for_lb(platform: Platform, lb: LoadBalancer, targets: Sequence[Target]
                       errors=t.by_class.get("4xx", 0) + t.by_class.get("5xx", 0),
                       latency=Histogram(buckets=list(t.buckets.items()), count=t.requests,
                                         sum_seconds=round(t.sum_seconds, 6)),
-                      upstreams=upstreams)  # type: ignore[arg-type]
+                      upstreams=upstreams)

@@ -66,7 +66,7 @@ def upstream_targets(targets: Sequence[Target], now: dt.datetime | None = None) 
 
 def grace_ends(targets: Sequence[Target]) -> list[dt.datetime]:
     """When a dying target's grace ends (the pool changes then)."""
-    return [aware(t.health_since) + dt.timedelta(seconds=REMOVAL_GRACE) for t in targets  # type: ignore[operator]
+    return [aware(t.health_since) + dt.timedelta(seconds=REMOVAL_GRACE) for t in targets
             if t.health == "unhealthy" and t.reason_code == CONNECT_FAILED and t.health_since is not None]
 
 

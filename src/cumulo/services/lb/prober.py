@@ -15,6 +15,7 @@ import logging
 import time
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from cumulo.core.clock import aware, utcnow
@@ -42,11 +43,11 @@ class Prober:
         self.due: dict[str, float] = {}  # target id -> monotonic time of its next check
         self.reread = True  # re-read every target's instance on the next pass (an instance event)
         self.pushed: dict[str, tuple[Any, ...]] = {}  # lb id -> the pool the gateway was last told about
-        self._client: health.httpx.AsyncClient | None = None
+        self._client: httpx.AsyncClient | None = None
         self._parallel = asyncio.Semaphore(PARALLEL)
 
     @property
-    def client(self) -> health.httpx.AsyncClient:
+    def client(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = health.new_client()
         return self._client
@@ -106,7 +107,7 @@ class Prober:
                 await providers.changed(self.platform)
         self._forget({t.id for t in targets} - gone)
         upcoming = [self.due.get(t.id, now) for t in targets if t.id not in gone and t.health != "draining"]
-        upcoming += [time.monotonic() + max(0.0, (aware(t.drain_until) - utcnow()).total_seconds())  # type: ignore[operator]
+        upcoming += [time.monotonic() + max(0.0, (aware(t.drain_until) - utcnow()).total_seconds())
                      for t in targets if t.health == "draining" and t.drain_until and t.id not in gone]
         upcoming += [time.monotonic() + (end - utcnow()).total_seconds() for end in pool.grace_ends(remaining)
                      if end > utcnow()]
@@ -149,8 +150,8 @@ class Prober:
         now = utcnow()
         done = set()
         for t in draining:
-            expired = t.drain_until is None or aware(t.drain_until) <= now  # type: ignore[operator]
-            settled = t.health_since is not None and (now - aware(t.health_since)).total_seconds() > DRAIN_SETTLE  # type: ignore[operator]
+            expired = t.drain_until is None or aware(t.drain_until) <= now
+            settled = t.health_since is not None and (now - aware(t.health_since)).total_seconds() > DRAIN_SETTLE
             idle = settled and busy is not None and busy.get(f"{t.address}:{t.port}", 0) == 0
             if expired or idle:
                 done.add(t.id)

@@ -139,19 +139,19 @@ def render(platform: Platform, lb: LoadBalancer, targets: Sequence[Target]) -> L
         message = "no target in service: requests are answered 503"
     return LoadBalancerOut(
         id=lb.id, name=lb.name, url=hostnames.public_url(platform.settings, hostname=lb.hostname, port=lb.port),
-        hostname=lb.hostname, port=lb.port, algorithm=lb.algorithm,  # type: ignore[arg-type]
+        hostname=lb.hostname, port=lb.port, algorithm=lb.algorithm,
         health_check=HealthCheckOut(path=lb.hc_path, port=lb.hc_port, interval_seconds=lb.hc_interval,
                                     timeout_seconds=lb.hc_timeout, healthy_threshold=lb.hc_healthy,
                                     unhealthy_threshold=lb.hc_unhealthy, matcher=lb.hc_matcher),
         sticky=StickyIn(cookie_name=lb.sticky_cookie) if lb.sticky_cookie else None,
         deregistration_delay_seconds=lb.deregistration_delay,
         targets=[TargetOut(id=t.id, instance_id=t.instance_id, port=t.port, weight=t.weight, address=t.address,
-                           health=t.health, reason=t.reason, reason_code=t.reason_code,  # type: ignore[arg-type]
+                           health=t.health, reason=t.reason, reason_code=t.reason_code,
                            last_failure=t.last_failure, last_failure_at=aware(t.last_failure_at),
                            health_since=aware(t.health_since), drain_until=aware(t.drain_until),
                            in_service=t.id in ids) for t in targets],
         in_service=len(serving), fail_open=fail_open, status_message=message,
-        created_at=aware(lb.created_at), updated_at=aware(lb.updated_at))  # type: ignore[arg-type]
+        created_at=aware(lb.created_at), updated_at=aware(lb.updated_at))
 
 
 async def render_one(platform: Platform, session: AsyncSession, lb: LoadBalancer) -> LoadBalancerOut:

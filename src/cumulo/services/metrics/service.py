@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import ports
@@ -35,8 +36,9 @@ async def store(session: AsyncSession, samples: list[Sample]) -> None:
 
 
 async def drop_older_than(session: AsyncSession, seconds: int) -> int:
-    result = await session.execute(delete(InstanceMetric).where(
-        InstanceMetric.at < utcnow() - dt.timedelta(seconds=seconds)))
+    # an UPDATE/DELETE runs as a CursorResult (execute() is typed as returning any Result)
+    result = cast("CursorResult[Any]", await session.execute(delete(InstanceMetric).where(
+        InstanceMetric.at < utcnow() - dt.timedelta(seconds=seconds))))
     await session.commit()
     return result.rowcount or 0
 
@@ -53,7 +55,7 @@ async def series(platform: Platform, session: AsyncSession, user: Principal, ref
     rows = (await session.scalars(select(InstanceMetric).where(
         InstanceMetric.instance_id == instance_id, InstanceMetric.user_id == user.user_id,
         InstanceMetric.at > start).order_by(InstanceMetric.at.desc()).limit(limit))).all()
-    points = [MetricPoint(time=aware(r.at), cpu_percent=r.cpu_percent, memory_bytes=r.memory_bytes,  # type: ignore[arg-type]
+    points = [MetricPoint(time=aware(r.at), cpu_percent=r.cpu_percent, memory_bytes=r.memory_bytes,
                           memory_limit_bytes=r.memory_limit_bytes, pids=r.pids,
                           memory_percent=round(100.0 * r.memory_bytes / r.memory_limit_bytes, 3)
                           if r.memory_limit_bytes else 0.0) for r in reversed(rows)]

@@ -83,7 +83,7 @@ async def vpc_out(session: AsyncSession, vpc: Vpc) -> VpcOut:
     count = await session.scalar(select(func.count()).select_from(Subnet).where(Subnet.vpc_id == vpc.id))
     return VpcOut(id=vpc.id, name=vpc.name, cidr_block=vpc.cidr_block, network_name=vpc.network_name,
                   subnet_count=int(count or 0), is_default=vpc.is_default,
-                  created_at=aware(vpc.created_at))  # type: ignore[arg-type]
+                  created_at=aware(vpc.created_at))
 
 
 def gateway_of(vpc: Vpc) -> str:
@@ -101,7 +101,7 @@ async def subnet_out(session: AsyncSession, subnet: Subnet) -> SubnetOut:
                      gateway_ip=gateway_of(vpc) if vpc else str(net.network_address + 1),
                      broadcast_ip=str(net.broadcast_address),
                      available_ip_count=max(0, net.num_addresses - 3 - int(used or 0)),
-                     created_at=aware(subnet.created_at))  # type: ignore[arg-type]
+                     created_at=aware(subnet.created_at))
 
 
 # --- VPCs ------------------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ async def _occupied(session: AsyncSession) -> Occupied:
     networks Docker has (ours or not), and this host's own networks (interfaces, routes, loopback)."""
     found: Occupied = [(ipaddress.IPv4Network(c), "another VPC")
                        for c in (await session.scalars(select(Vpc.cidr_block))).all()]
-    found += [(n, "a Docker network") for n in await networks.occupied_blocks()]  # type: ignore[misc]
+    found += [(n, "a Docker network") for n in await networks.occupied_blocks()]
     found += [(n, "a network of this host (an interface address or a route)")
               for n in await asyncio.to_thread(host_networks)]
     return found

@@ -15,8 +15,9 @@ import datetime as dt
 import json
 import logging
 import random
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import iso, utcnow
@@ -31,12 +32,12 @@ log = logging.getLogger("cumulo.notify")
 CAPACITY = 32
 LEASE_MARGIN = 15.0
 MAX_BACKOFF = 3600.0
-D = Delivery.__table__
+D = cast(Table, Delivery.__table__)  # the mapped Table (``__table__`` is typed as any FromClause)
 
 
 def backoff(base: float, attempt: int) -> float:
     """Exponential back-off with jitter: between half and all of ``base * 2**(attempt-1)``."""
-    delay = min(MAX_BACKOFF, base * 2 ** max(0, attempt - 1))
+    delay = min(MAX_BACKOFF, base * 2.0 ** max(0, attempt - 1))
     return delay * random.uniform(0.5, 1.0)
 
 

@@ -50,7 +50,7 @@ async def volume_out(session: AsyncSession, v: Volume, root_filesystem_reset: bo
                      instance_id=att.instance_id if att else None, mount_path=att.mount_path if att else None,
                      docker_volume=v.docker_volume, error=v.error, root_filesystem_reset=root_filesystem_reset,
                      warnings=[instances.ROOT_RESET_WARNING] if root_filesystem_reset else [],
-                     created_at=aware(v.created_at))  # type: ignore[arg-type]
+                     created_at=aware(v.created_at))
 
 
 async def provision(platform: Platform, session: AsyncSession, user: Principal, name: str, size_gb: int) -> Volume:

@@ -28,7 +28,7 @@ def archive_path(platform: Platform, snapshot_id: str) -> Path:
 def snapshot_out(s: Snapshot) -> SnapshotOut:
     return SnapshotOut(id=s.id, volume_id=s.volume_id, volume_name=s.volume_name, size_gb=s.size_gb,
                        description=s.description, status=s.status, bytes=s.bytes,
-                       created_at=aware(s.created_at))  # type: ignore[arg-type]
+                       created_at=aware(s.created_at))
 
 
 async def resolve(session: AsyncSession, user: Principal, ref: str) -> Snapshot:

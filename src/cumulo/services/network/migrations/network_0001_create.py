@@ -3,6 +3,8 @@
 Revision ID: network_0001
 """
 
+import datetime as dt
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -14,7 +16,7 @@ depends_on = None
 TS = sa.DateTime(timezone=True)
 
 
-def _stamps() -> list[sa.Column]:
+def _stamps() -> list[sa.Column[dt.datetime]]:
     return [sa.Column("created_at", TS, nullable=False), sa.Column("updated_at", TS, nullable=False)]
 
 

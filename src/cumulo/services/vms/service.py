@@ -57,7 +57,8 @@ async def runtime(session: AsyncSession, user: Principal) -> dict[str, Any]:
     credits from the billing service (what ``/billing/usage`` says, the open day's part included)."""
     now, rows, total = utcnow(), [], 0.0
     machines = await vms(session, user)
-    since = min((aware(i.created_at) or now for i in machines), default=now)
+    starts = [a for i in machines if (a := aware(i.created_at)) is not None]
+    since = min(starts, default=now)
     billed = await billing.resource_runtime(session, user.user_id, "instance", since, now) if machines else {}
     for inst in machines:
         started = aware(inst.started_at) if inst.status == "RUNNING" else None

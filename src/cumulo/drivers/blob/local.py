@@ -248,6 +248,7 @@ class LocalBlobStore:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self._small: list[tuple[str, bytes, asyncio.Future[None]]] = []
         self._small_groups = 0
+        self._drainers: set[asyncio.Task[None]] = set()  # the event loop keeps only weak references to tasks
         self._small_dir = ""
         self._small_left = 0
 
@@ -273,7 +274,9 @@ class LocalBlobStore:
         self._small.append((blob_id, data, future))
         if self._small_groups < SMALL_GROUPS:
             self._small_groups += 1
-            asyncio.create_task(self._drain_small())
+            task = asyncio.create_task(self._drain_small())
+            self._drainers.add(task)
+            task.add_done_callback(self._drainers.discard)
         await asyncio.shield(future)
 
     async def _drain_small(self) -> None:

@@ -102,6 +102,7 @@ async def _poll_one(platform: Platform, source_id: str) -> bool:
 
 def register_sources(platform: Platform) -> None:
     busy: set[str] = set()
+    feeding: set[asyncio.Task[None]] = set()  # holds each running feed (the event loop keeps only weak references)
 
     async def feed(source_id: str) -> None:
         try:
@@ -118,6 +119,8 @@ def register_sources(platform: Platform) -> None:
         for source_id in ids:
             if source_id not in busy:
                 busy.add(source_id)
-                asyncio.get_running_loop().create_task(feed(source_id))
+                task = asyncio.get_running_loop().create_task(feed(source_id))
+                feeding.add(task)
+                task.add_done_callback(feeding.discard)
 
     platform.runner.every(LOOP, 1.0, tick)

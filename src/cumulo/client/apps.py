@@ -17,60 +17,60 @@ class Apps:
 
     def create(self, name: str, **fields: Any) -> dict[str, Any]:
         """``fields``: branch, git_url, env_vars, app_type, replicas, memory_mb."""
-        return self.c.post("/apps", {"name": name, **{k: v for k, v in fields.items() if v is not None}})  # type: ignore[no-any-return]
+        return self.c.post("/apps", {"name": name, **{k: v for k, v in fields.items() if v is not None}})
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/apps")  # type: ignore[no-any-return]
+        return self.c.get("/apps")
 
     def get(self, app: str) -> dict[str, Any]:
-        return self.c.get(f"/apps/{app}")  # type: ignore[no-any-return]
+        return self.c.get(f"/apps/{app}")
 
     def update(self, app: str, **fields: Any) -> dict[str, Any]:
-        return self.c.request("PATCH", f"/apps/{app}", json=fields)  # type: ignore[no-any-return]
+        return self.c.request("PATCH", f"/apps/{app}", json=fields)
 
     def delete(self, app: str) -> None:
         self.c.delete(f"/apps/{app}")
 
     def deploy(self, app: str) -> dict[str, Any]:
-        return self.c.post(f"/apps/{app}/deploy")  # type: ignore[no-any-return]
+        return self.c.post(f"/apps/{app}/deploy")
 
     def start(self, app: str) -> dict[str, Any]:
-        return self.c.post(f"/apps/{app}/start")  # type: ignore[no-any-return]
+        return self.c.post(f"/apps/{app}/start")
 
     def stop(self, app: str) -> dict[str, Any]:
-        return self.c.post(f"/apps/{app}/stop")  # type: ignore[no-any-return]
+        return self.c.post(f"/apps/{app}/stop")
 
     def restart(self, app: str) -> dict[str, Any]:
-        return self.c.post(f"/apps/{app}/restart")  # type: ignore[no-any-return]
+        return self.c.post(f"/apps/{app}/restart")
 
     def logs(self, app: str, tail: int = 100) -> builtins.list[str]:
-        return self.c.get(f"/apps/{app}/logs", params={"tail": tail})  # type: ignore[no-any-return]
+        return self.c.get(f"/apps/{app}/logs", params={"tail": tail})
 
     def releases(self, app: str) -> builtins.list[dict[str, Any]]:
-        return self.c.get(f"/apps/{app}/releases")  # type: ignore[no-any-return]
+        return self.c.get(f"/apps/{app}/releases")
 
     def rollback(self, app: str, release: int | None = None) -> dict[str, Any]:
-        return self.c.post(f"/apps/{app}/rollback", {"release": release})  # type: ignore[no-any-return]
+        return self.c.post(f"/apps/{app}/rollback", {"release": release})
 
     def builds(self, app: str) -> builtins.list[dict[str, Any]]:
-        return self.c.get(f"/apps/{app}/builds")  # type: ignore[no-any-return]
+        return self.c.get(f"/apps/{app}/builds")
 
     def build_log(self, app: str, build: str | int) -> str:
-        return self.c.get(f"/apps/{app}/builds/{build}/log")  # type: ignore[no-any-return]
+        return self.c.get(f"/apps/{app}/builds/{build}/log")
 
     def config(self, app: str) -> dict[str, str]:
-        return self.c.get(f"/apps/{app}/config")  # type: ignore[no-any-return]
+        return self.c.get(f"/apps/{app}/config")
 
     def set_config(self, app: str, values: dict[str, str] | None = None,
                    unset: builtins.list[str] | None = None) -> dict[str, str]:
-        return self.c.request("PATCH", f"/apps/{app}/config",  # type: ignore[no-any-return]
+        return self.c.request("PATCH", f"/apps/{app}/config",
                               json={"set": values or {}, "unset": unset or []})
 
     def domains(self, app: str) -> builtins.list[str]:
-        return self.c.get(f"/apps/{app}/domains")  # type: ignore[no-any-return]
+        return self.c.get(f"/apps/{app}/domains")
 
     def add_domain(self, app: str, hostname: str) -> dict[str, Any]:
-        return self.c.post(f"/apps/{app}/domains", {"hostname": hostname})  # type: ignore[no-any-return]
+        return self.c.post(f"/apps/{app}/domains", {"hostname": hostname})
 
     def remove_domain(self, app: str, hostname: str) -> None:
         self.c.delete(f"/apps/{app}/domains/{hostname}")

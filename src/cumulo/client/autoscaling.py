@@ -18,22 +18,22 @@ class AutoScaling:
         cooldown_seconds, warmup_seconds, scale_in_stabilization_seconds, scale_in_protection."""
         body = {"name": name, "launch_template": launch_template, "max_size": max_size,
                 **{k: v for k, v in fields.items() if v is not None}}
-        return self.c.post("/autoscaling/groups", body)  # type: ignore[no-any-return]
+        return self.c.post("/autoscaling/groups", body)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/autoscaling/groups")  # type: ignore[no-any-return]
+        return self.c.get("/autoscaling/groups")
 
     def get(self, group: str) -> dict[str, Any]:
-        return self.c.get(f"/autoscaling/groups/{group}")  # type: ignore[no-any-return]
+        return self.c.get(f"/autoscaling/groups/{group}")
 
     def set_desired(self, group: str, desired: int) -> dict[str, Any]:
-        return self.c.put(f"/autoscaling/groups/{group}", {"desired_capacity": desired})  # type: ignore[no-any-return]
+        return self.c.put(f"/autoscaling/groups/{group}", {"desired_capacity": desired})
 
     def update(self, group: str, **fields: Any) -> dict[str, Any]:
-        return self.c.put(f"/autoscaling/groups/{group}", fields)  # type: ignore[no-any-return]
+        return self.c.put(f"/autoscaling/groups/{group}", fields)
 
     def activities(self, group: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
-        return self.c.get(f"/autoscaling/groups/{group}/activities",  # type: ignore[no-any-return]
+        return self.c.get(f"/autoscaling/groups/{group}/activities",
                           params={"limit": limit})
 
     def delete(self, group: str) -> None:

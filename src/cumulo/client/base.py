@@ -172,7 +172,7 @@ class Client(Transport):
             response = self._http.get("/health/ready")
         except httpx.TransportError as exc:
             raise ConnectionFailed(f"cannot reach Cumulo at {self.base_url}") from exc
-        return response.json()  # type: ignore[no-any-return]
+        return response.json()
 
     def events(self, limit: int = 50) -> list[dict[str, Any]]:
-        return self.get("/events", params={"limit": limit})  # type: ignore[no-any-return]
+        return self.get("/events", params={"limit": limit})

@@ -16,25 +16,25 @@ class Caches:
 
     def create(self, name: str, memory_mb: int = 64, **fields: Any) -> dict[str, Any]:
         body = {"name": name, "memory_mb": memory_mb, **{k: v for k, v in fields.items() if v is not None}}
-        return self.c.post("/caches", body, timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post("/caches", body, timeout=LONG)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/caches")  # type: ignore[no-any-return]
+        return self.c.get("/caches")
 
     def get(self, cache: str) -> dict[str, Any]:
-        return self.c.get(f"/caches/{cache}")  # type: ignore[no-any-return]
+        return self.c.get(f"/caches/{cache}")
 
     def delete(self, cache: str) -> None:
         self.c.delete(f"/caches/{cache}", timeout=LONG)
 
     def flush(self, cache: str) -> dict[str, Any]:
-        return self.c.post(f"/caches/{cache}/flush", timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post(f"/caches/{cache}/flush", timeout=LONG)
 
     def stats(self, cache: str) -> dict[str, Any]:
-        return self.c.get(f"/caches/{cache}/stats")  # type: ignore[no-any-return]
+        return self.c.get(f"/caches/{cache}/stats")
 
     def rotate_password(self, cache: str) -> dict[str, Any]:
-        return self.c.post(f"/caches/{cache}/credentials/rotate", timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post(f"/caches/{cache}/credentials/rotate", timeout=LONG)
 
     def reboot(self, cache: str) -> dict[str, Any]:
-        return self.c.post(f"/caches/{cache}/reboot", timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post(f"/caches/{cache}/reboot", timeout=LONG)

@@ -22,39 +22,39 @@ class Instances:
         """``fields``: vpc_id, subnet_id, ports ("0:80"), volumes, env, command, cpus, memory_mb,
         env_secrets ({VAR: secret name}), password, ttl_seconds."""
         body = {"name": name, "image": image, **{k: v for k, v in fields.items() if v is not None}}
-        return self.c.post("/instances", body)  # type: ignore[no-any-return]
+        return self.c.post("/instances", body)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/instances")  # type: ignore[no-any-return]
+        return self.c.get("/instances")
 
     def get(self, instance: str) -> dict[str, Any]:
-        return self.c.get(f"/instances/{instance}")  # type: ignore[no-any-return]
+        return self.c.get(f"/instances/{instance}")
 
     def update(self, instance: str, **fields: Any) -> dict[str, Any]:
-        return self.c.put(f"/instances/{instance}", fields)  # type: ignore[no-any-return]
+        return self.c.put(f"/instances/{instance}", fields)
 
     def stop(self, instance: str) -> dict[str, Any]:
-        return self.c.post(f"/instances/{instance}/stop")  # type: ignore[no-any-return]
+        return self.c.post(f"/instances/{instance}/stop")
 
     def start(self, instance: str) -> dict[str, Any]:
-        return self.c.post(f"/instances/{instance}/start")  # type: ignore[no-any-return]
+        return self.c.post(f"/instances/{instance}/start")
 
     def reboot(self, instance: str) -> dict[str, Any]:
-        return self.c.post(f"/instances/{instance}/reboot")  # type: ignore[no-any-return]
+        return self.c.post(f"/instances/{instance}/reboot")
 
     def terminate(self, instance: str) -> None:
         self.c.delete(f"/instances/{instance}")
 
     def exec(self, instance: str, command: builtins.list[str], timeout: int = 60) -> dict[str, Any]:
         """Run ``command`` in the instance (no TTY): ``{exit_code, stdout, stderr, timed_out, truncated}``."""
-        return self.c.post(f"/instances/{instance}/exec",  # type: ignore[no-any-return]
+        return self.c.post(f"/instances/{instance}/exec",
                            {"command": command, "timeout_seconds": timeout}, timeout=timeout + 30)
 
     def logs(self, instance: str, tail: int = 100) -> str:
         return self.c.get(f"/instances/{instance}/logs", params={"tail": tail}) or ""
 
     def stats(self, instance: str) -> dict[str, Any]:
-        return self.c.get(f"/instances/{instance}/stats")  # type: ignore[no-any-return]
+        return self.c.get(f"/instances/{instance}/stats")
 
     def wait(self, instance: str, statuses: set[str] | None = None, timeout: float = 60.0,
              interval: float = 0.05) -> dict[str, Any]:
@@ -86,10 +86,10 @@ class Images:
         self.c = client
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/images")  # type: ignore[no-any-return]
+        return self.c.get("/images")
 
     def get(self, image: str) -> dict[str, Any]:
-        return self.c.get(f"/images/{image}")  # type: ignore[no-any-return]
+        return self.c.get(f"/images/{image}")
 
     def log(self, image: str) -> str:
         return self.c.get(f"/images/{image}/log") or ""

@@ -17,37 +17,37 @@ class Databases:
 
     def create(self, name: str, engine: str = "postgres", **fields: Any) -> dict[str, Any]:
         body = {"name": name, "engine": engine, **{k: v for k, v in fields.items() if v is not None}}
-        return self.c.post("/databases", body, timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post("/databases", body, timeout=LONG)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/databases")  # type: ignore[no-any-return]
+        return self.c.get("/databases")
 
     def get(self, db: str) -> dict[str, Any]:
-        return self.c.get(f"/databases/{db}")  # type: ignore[no-any-return]
+        return self.c.get(f"/databases/{db}")
 
     def update(self, db: str, **fields: Any) -> dict[str, Any]:
-        return self.c.put(f"/databases/{db}", fields, timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.put(f"/databases/{db}", fields, timeout=LONG)
 
     def delete(self, db: str, skip_final_backup: bool = False) -> None:
         self.c.delete(f"/databases/{db}", params={"skip_final_backup": str(skip_final_backup).lower()}, timeout=LONG)
 
     def stop(self, db: str) -> dict[str, Any]:
-        return self.c.post(f"/databases/{db}/stop", timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post(f"/databases/{db}/stop", timeout=LONG)
 
     def start(self, db: str) -> dict[str, Any]:
-        return self.c.post(f"/databases/{db}/start", timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post(f"/databases/{db}/start", timeout=LONG)
 
     def reboot(self, db: str) -> dict[str, Any]:
-        return self.c.post(f"/databases/{db}/reboot", timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post(f"/databases/{db}/reboot", timeout=LONG)
 
     def rotate_password(self, db: str) -> dict[str, Any]:
-        return self.c.post(f"/databases/{db}/credentials/rotate", timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post(f"/databases/{db}/credentials/rotate", timeout=LONG)
 
     def backup(self, db: str) -> dict[str, Any]:
-        return self.c.post(f"/databases/{db}/backups", timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post(f"/databases/{db}/backups", timeout=LONG)
 
     def backups(self, db: str) -> builtins.list[dict[str, Any]]:
-        return self.c.get(f"/databases/{db}/backups")  # type: ignore[no-any-return]
+        return self.c.get(f"/databases/{db}/backups")
 
     def delete_backup(self, db: str, backup_id: str) -> None:
         self.c.delete(f"/databases/{db}/backups/{backup_id}")
@@ -56,14 +56,14 @@ class Databases:
         body: dict[str, Any] = {"backup_id": backup_id, "name": name}
         if public is not None:
             body["public"] = public
-        return self.c.post(f"/databases/{db}/restore", body, timeout=LONG)  # type: ignore[no-any-return]
+        return self.c.post(f"/databases/{db}/restore", body, timeout=LONG)
 
     def import_dump(self, db: str, bucket: str, key: str) -> dict[str, Any]:
-        return self.c.post(f"/databases/{db}/import", {"bucket": bucket, "key": key},  # type: ignore[no-any-return]
+        return self.c.post(f"/databases/{db}/import", {"bucket": bucket, "key": key},
                            timeout=LONG)
 
     def logs(self, db: str, tail: int = 200) -> str:
-        return self.c.get(f"/databases/{db}/logs", params={"tail": tail})  # type: ignore[no-any-return]
+        return self.c.get(f"/databases/{db}/logs", params={"tail": tail})
 
     def metrics(self, db: str) -> dict[str, Any]:
-        return self.c.get(f"/databases/{db}/metrics")  # type: ignore[no-any-return]
+        return self.c.get(f"/databases/{db}/metrics")

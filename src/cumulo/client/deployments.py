@@ -18,35 +18,35 @@ class Deployments:
         load_balancer_id (see ``POST /deployments``)."""
         body = {"name": name, "image": image, "replicas": replicas,
                 **{k: v for k, v in fields.items() if v is not None}}
-        return self.c.post("/deployments", body)  # type: ignore[no-any-return]
+        return self.c.post("/deployments", body)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/deployments")  # type: ignore[no-any-return]
+        return self.c.get("/deployments")
 
     def get(self, dep: str) -> dict[str, Any]:
-        return self.c.get(f"/deployments/{dep}")  # type: ignore[no-any-return]
+        return self.c.get(f"/deployments/{dep}")
 
     def update(self, dep: str, **fields: Any) -> dict[str, Any]:
-        return self.c.put(f"/deployments/{dep}", fields)  # type: ignore[no-any-return]
+        return self.c.put(f"/deployments/{dep}", fields)
 
     def scale(self, dep: str, replicas: int) -> dict[str, Any]:
-        return self.c.put(f"/deployments/{dep}/replicas", {"replicas": replicas})  # type: ignore[no-any-return]
+        return self.c.put(f"/deployments/{dep}/replicas", {"replicas": replicas})
 
     def rollback(self, dep: str, revision: int | None = None) -> dict[str, Any]:
         body = {"revision": revision} if revision is not None else {}
-        return self.c.post(f"/deployments/{dep}/rollback", body)  # type: ignore[no-any-return]
+        return self.c.post(f"/deployments/{dep}/rollback", body)
 
     def delete(self, dep: str) -> None:
         self.c.delete(f"/deployments/{dep}")
 
     def replicas(self, dep: str) -> builtins.list[dict[str, Any]]:
-        return self.c.get(f"/deployments/{dep}/replicas")  # type: ignore[no-any-return]
+        return self.c.get(f"/deployments/{dep}/replicas")
 
     def revisions(self, dep: str) -> builtins.list[dict[str, Any]]:
-        return self.c.get(f"/deployments/{dep}/revisions")  # type: ignore[no-any-return]
+        return self.c.get(f"/deployments/{dep}/revisions")
 
     def events(self, dep: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
-        return self.c.get(f"/deployments/{dep}/events", params={"limit": limit})  # type: ignore[no-any-return]
+        return self.c.get(f"/deployments/{dep}/events", params={"limit": limit})
 
     def logs(self, dep: str, tail: int = 100, replica: str | None = None) -> str:
         params: dict[str, Any] = {"tail": tail}

@@ -21,53 +21,53 @@ class Disks:
         self.c = client
 
     def create(self, name: str, size_gb: int, format: str = "qcow2") -> dict[str, Any]:
-        return self.c.post("/disks", {"name": name, "size_gb": size_gb, "format": format})  # type: ignore[no-any-return]
+        return self.c.post("/disks", {"name": name, "size_gb": size_gb, "format": format})
 
     def upload(self, name: str, path: str | Path) -> dict[str, Any]:
         with open(path, "rb") as f:
-            return self.c.request("POST", "/disks/upload", params={"name": name}, content=f,  # type: ignore[no-any-return]
+            return self.c.request("POST", "/disks/upload", params={"name": name}, content=f,
                                   headers={"Content-Type": "application/octet-stream"}, timeout=600)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/disks")  # type: ignore[no-any-return]
+        return self.c.get("/disks")
 
     def get(self, disk: str) -> dict[str, Any]:
-        return self.c.get(f"/disks/{disk}")  # type: ignore[no-any-return]
+        return self.c.get(f"/disks/{disk}")
 
     def info(self, disk: str) -> dict[str, Any]:
-        return self.c.get(f"/disks/{disk}/info")  # type: ignore[no-any-return]
+        return self.c.get(f"/disks/{disk}/info")
 
     def resize(self, disk: str, size_gb: int, allow_shrink: bool = False) -> dict[str, Any]:
-        return self.c.post(f"/disks/{disk}/resize",  # type: ignore[no-any-return]
+        return self.c.post(f"/disks/{disk}/resize",
                            {"size_gb": size_gb, "allow_shrink": allow_shrink})
 
     def convert(self, disk: str, format: str) -> dict[str, Any]:
-        return self.c.post(f"/disks/{disk}/convert", {"format": format})  # type: ignore[no-any-return]
+        return self.c.post(f"/disks/{disk}/convert", {"format": format})
 
     def rename(self, disk: str, name: str) -> dict[str, Any]:
-        return self.c.post(f"/disks/{disk}/rename", {"name": name})  # type: ignore[no-any-return]
+        return self.c.post(f"/disks/{disk}/rename", {"name": name})
 
     def clone(self, disk: str, name: str) -> dict[str, Any]:
-        return self.c.post(f"/disks/{disk}/clone", {"name": name})  # type: ignore[no-any-return]
+        return self.c.post(f"/disks/{disk}/clone", {"name": name})
 
     def delete(self, disk: str) -> None:
         self.c.delete(f"/disks/{disk}")
 
     def attach(self, disk: str, instance: str) -> dict[str, Any]:
         """Attached for the VM's next boot (start or reboot)."""
-        return self.c.post(f"/disks/{disk}/attach", {"instance_id": instance})  # type: ignore[no-any-return]
+        return self.c.post(f"/disks/{disk}/attach", {"instance_id": instance})
 
     def detach(self, disk: str) -> dict[str, Any]:
-        return self.c.post(f"/disks/{disk}/detach", {})  # type: ignore[no-any-return]
+        return self.c.post(f"/disks/{disk}/detach", {})
 
     def snapshots(self, disk: str) -> builtins.list[dict[str, Any]]:
-        return self.c.get(f"/disks/{disk}/snapshots")  # type: ignore[no-any-return]
+        return self.c.get(f"/disks/{disk}/snapshots")
 
     def snapshot(self, disk: str, name: str) -> dict[str, Any]:
-        return self.c.post(f"/disks/{disk}/snapshots", {"name": name})  # type: ignore[no-any-return]
+        return self.c.post(f"/disks/{disk}/snapshots", {"name": name})
 
     def revert(self, disk: str, snapshot: str) -> dict[str, Any]:
-        return self.c.post(f"/disks/{disk}/snapshots/{snapshot}/revert", {})  # type: ignore[no-any-return]
+        return self.c.post(f"/disks/{disk}/snapshots/{snapshot}/revert", {})
 
     def delete_snapshot(self, disk: str, snapshot: str) -> None:
         self.c.delete(f"/disks/{disk}/snapshots/{snapshot}")

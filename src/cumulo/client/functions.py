@@ -46,61 +46,61 @@ class Functions:
         self.c = client
 
     def runtimes(self) -> list[dict[str, Any]]:
-        return self.c.get("/functions/runtimes")  # type: ignore[no-any-return]
+        return self.c.get("/functions/runtimes")
 
     def create(self, name: str, runtime: str, code: bytes, handler: str | None = None, **config: Any) -> dict[str, Any]:
         """Create from zip bytes (sent as the seed's base64 ``code_zip``)."""
         body = {"name": name, "runtime": runtime, "code_zip": base64.b64encode(code).decode(), **config}
         if handler:
             body["handler"] = handler
-        return self.c.post("/functions", body)  # type: ignore[no-any-return]
+        return self.c.post("/functions", body)
 
     def create_multipart(self, fields: dict[str, Any], code: bytes) -> dict[str, Any]:
         import json
 
         data = {k: json.dumps(v) if isinstance(v, dict) else str(v) for k, v in fields.items()}
-        return self.c.request("POST", "/functions", data=data,  # type: ignore[no-any-return]
+        return self.c.request("POST", "/functions", data=data,
                               files={"code": ("code.zip", code, "application/zip")})
 
     def update(self, ref: str, code: bytes | None = None, **config: Any) -> dict[str, Any]:
         body = dict(config)
         if code is not None:
             body["code_zip"] = base64.b64encode(code).decode()
-        return self.c.put(f"/functions/{ref}", body)  # type: ignore[no-any-return]
+        return self.c.put(f"/functions/{ref}", body)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/functions")  # type: ignore[no-any-return]
+        return self.c.get("/functions")
 
     def get(self, ref: str) -> dict[str, Any]:
-        return self.c.get(f"/functions/{ref}")  # type: ignore[no-any-return]
+        return self.c.get(f"/functions/{ref}")
 
     def delete(self, ref: str) -> None:
         self.c.delete(f"/functions/{ref}")
 
     def invoke(self, ref: str, payload: Any = None, *, is_async: bool = False) -> dict[str, Any]:
-        return self.c.post(f"/functions/{ref}/invoke", {"payload": payload, "async": is_async})  # type: ignore[no-any-return]
+        return self.c.post(f"/functions/{ref}/invoke", {"payload": payload, "async": is_async})
 
     def invocation(self, ref: str, invocation_id: str) -> dict[str, Any]:
-        return self.c.get(f"/functions/{ref}/invocations/{invocation_id}")  # type: ignore[no-any-return]
+        return self.c.get(f"/functions/{ref}/invocations/{invocation_id}")
 
     def invocations(self, ref: str, limit: int = 50) -> builtins.list[dict[str, Any]]:
-        return self.c.get(f"/functions/{ref}/invocations", params={"limit": limit})  # type: ignore[no-any-return]
+        return self.c.get(f"/functions/{ref}/invocations", params={"limit": limit})
 
     def logs(self, ref: str, limit: int = 100, since: str | None = None) -> builtins.list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit}
         if since:
             params["since"] = since
-        return self.c.get(f"/functions/{ref}/logs", params=params)  # type: ignore[no-any-return]
+        return self.c.get(f"/functions/{ref}/logs", params=params)
 
     def add_event_source(self, ref: str, queue: str, batch_size: int = 10) -> dict[str, Any]:
-        return self.c.post(f"/functions/{ref}/event-sources",  # type: ignore[no-any-return]
+        return self.c.post(f"/functions/{ref}/event-sources",
                            {"queue_id": queue, "batch_size": batch_size})
 
     def event_sources(self, ref: str) -> builtins.list[dict[str, Any]]:
-        return self.c.get(f"/functions/{ref}/event-sources")  # type: ignore[no-any-return]
+        return self.c.get(f"/functions/{ref}/event-sources")
 
     def event_source(self, ref: str, source_id: str) -> dict[str, Any]:
-        return self.c.get(f"/functions/{ref}/event-sources/{source_id}")  # type: ignore[no-any-return]
+        return self.c.get(f"/functions/{ref}/event-sources/{source_id}")
 
     def remove_event_source(self, ref: str, source_id: str) -> None:
         self.c.delete(f"/functions/{ref}/event-sources/{source_id}")

@@ -12,31 +12,31 @@ class Identity:
         self.c = client
 
     def register(self, email: str, password: str, name: str) -> dict[str, Any]:
-        return self.c.post("/auth/register", {"email": email, "password": password, "name": name})  # type: ignore[no-any-return]
+        return self.c.post("/auth/register", {"email": email, "password": password, "name": name})
 
     def login(self, email: str, password: str) -> dict[str, Any]:
         """Log in and use the returned key for the following calls."""
         out = self.c.post("/auth/login", {"email": email, "password": password})
         self.c.api_key = out["api_key"]
-        return out  # type: ignore[no-any-return]
+        return out
 
     def me(self) -> dict[str, Any]:
-        return self.c.get("/auth/me")  # type: ignore[no-any-return]
+        return self.c.get("/auth/me")
 
     def forgot_password(self, email: str) -> dict[str, Any]:
-        return self.c.post("/auth/forgot-password", {"email": email})  # type: ignore[no-any-return]
+        return self.c.post("/auth/forgot-password", {"email": email})
 
     def reset_password(self, token: str, new_password: str) -> dict[str, Any]:
-        return self.c.post("/auth/reset-password", {"token": token, "new_password": new_password})  # type: ignore[no-any-return]
+        return self.c.post("/auth/reset-password", {"token": token, "new_password": new_password})
 
     def keys(self) -> list[dict[str, Any]]:
-        return self.c.get("/auth/keys")  # type: ignore[no-any-return]
+        return self.c.get("/auth/keys")
 
     def create_key(self, name: str) -> dict[str, Any]:
-        return self.c.post("/auth/keys", {"name": name})  # type: ignore[no-any-return]
+        return self.c.post("/auth/keys", {"name": name})
 
     def rotate_key(self, key_id: str) -> dict[str, Any]:
-        return self.c.post(f"/auth/keys/{key_id}/rotate")  # type: ignore[no-any-return]
+        return self.c.post(f"/auth/keys/{key_id}/rotate")
 
     def revoke_key(self, key_id: str) -> None:
         self.c.delete(f"/auth/keys/{key_id}")

@@ -14,16 +14,16 @@ class KeyPairs:
 
     def create(self, name: str) -> dict[str, Any]:
         """A new pair: the answer's ``private_key`` is shown this once."""
-        return self.c.post("/keypairs", {"name": name})  # type: ignore[no-any-return]
+        return self.c.post("/keypairs", {"name": name})
 
     def import_key(self, name: str, public_key: str) -> dict[str, Any]:
-        return self.c.post("/keypairs", {"name": name, "public_key": public_key})  # type: ignore[no-any-return]
+        return self.c.post("/keypairs", {"name": name, "public_key": public_key})
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/keypairs")  # type: ignore[no-any-return]
+        return self.c.get("/keypairs")
 
     def get(self, keypair: str) -> dict[str, Any]:
-        return self.c.get(f"/keypairs/{keypair}")  # type: ignore[no-any-return]
+        return self.c.get(f"/keypairs/{keypair}")
 
     def delete(self, keypair: str) -> None:
         self.c.delete(f"/keypairs/{keypair}")

@@ -30,27 +30,27 @@ class LoadBalancers:
                            ("deregistration_delay_seconds", deregistration_delay_seconds)):
             if value is not None:
                 body[key] = value
-        return self.c.post("/loadbalancers", body)  # type: ignore[no-any-return]
+        return self.c.post("/loadbalancers", body)
 
     def list(self) -> list[dict[str, Any]]:
-        return self.c.get("/loadbalancers")  # type: ignore[no-any-return]
+        return self.c.get("/loadbalancers")
 
     def get(self, lb: str) -> dict[str, Any]:
-        return self.c.get(f"/loadbalancers/{lb}")  # type: ignore[no-any-return]
+        return self.c.get(f"/loadbalancers/{lb}")
 
     def update(self, lb: str, **fields: Any) -> dict[str, Any]:
-        return self.c.request("PATCH", f"/loadbalancers/{lb}", json=fields)  # type: ignore[no-any-return]
+        return self.c.request("PATCH", f"/loadbalancers/{lb}", json=fields)
 
     def delete(self, lb: str) -> None:
         self.c.delete(f"/loadbalancers/{lb}")
 
     def add_targets(self, lb: str, targets: builtins.list[dict[str, Any]]) -> dict[str, Any]:
-        return self.c.post(f"/loadbalancers/{lb}/targets", {"targets": targets})  # type: ignore[no-any-return]
+        return self.c.post(f"/loadbalancers/{lb}/targets", {"targets": targets})
 
     def remove_targets(self, lb: str, targets: builtins.list[dict[str, Any]]) -> dict[str, Any]:
         """``targets``: ``[{"instance_id": ..., "port": ...}]`` (no port: every port of that instance)."""
-        return self.c.request("DELETE", f"/loadbalancers/{lb}/targets",  # type: ignore[no-any-return]
+        return self.c.request("DELETE", f"/loadbalancers/{lb}/targets",
                               json={"targets": targets})
 
     def metrics(self, lb: str) -> dict[str, Any]:
-        return self.c.get(f"/loadbalancers/{lb}/metrics")  # type: ignore[no-any-return]
+        return self.c.get(f"/loadbalancers/{lb}/metrics")

@@ -16,13 +16,13 @@ class Network:
         body: dict[str, Any] = {"name": name}
         if cidr_block:
             body["cidr_block"] = cidr_block
-        return self.c.post("/vpcs", body)  # type: ignore[no-any-return]
+        return self.c.post("/vpcs", body)
 
     def vpcs(self) -> list[dict[str, Any]]:
-        return self.c.get("/vpcs")  # type: ignore[no-any-return]
+        return self.c.get("/vpcs")
 
     def vpc(self, vpc: str) -> dict[str, Any]:
-        return self.c.get(f"/vpcs/{vpc}")  # type: ignore[no-any-return]
+        return self.c.get(f"/vpcs/{vpc}")
 
     def delete_vpc(self, vpc: str) -> None:
         self.c.delete(f"/vpcs/{vpc}")
@@ -32,13 +32,13 @@ class Network:
         body: dict[str, Any] = {"name": name, "cidr_block": cidr_block}
         if availability_zone:
             body["availability_zone"] = availability_zone
-        return self.c.post(f"/vpcs/{vpc}/subnets", body)  # type: ignore[no-any-return]
+        return self.c.post(f"/vpcs/{vpc}/subnets", body)
 
     def subnets(self, vpc: str) -> list[dict[str, Any]]:
-        return self.c.get(f"/vpcs/{vpc}/subnets")  # type: ignore[no-any-return]
+        return self.c.get(f"/vpcs/{vpc}/subnets")
 
     def subnet(self, subnet: str) -> dict[str, Any]:
-        return self.c.get(f"/subnets/{subnet}")  # type: ignore[no-any-return]
+        return self.c.get(f"/subnets/{subnet}")
 
     def delete_subnet(self, subnet: str) -> None:
         self.c.delete(f"/subnets/{subnet}")

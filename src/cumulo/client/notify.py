@@ -13,13 +13,13 @@ class Notify:
         self.c = client
 
     def create_topic(self, name: str) -> dict[str, Any]:
-        return self.c.post("/topics", {"name": name})  # type: ignore[no-any-return]
+        return self.c.post("/topics", {"name": name})
 
     def topics(self) -> list[dict[str, Any]]:
-        return self.c.get("/topics")  # type: ignore[no-any-return]
+        return self.c.get("/topics")
 
     def topic(self, topic: str) -> dict[str, Any]:
-        return self.c.get(f"/topics/{topic}")  # type: ignore[no-any-return]
+        return self.c.get(f"/topics/{topic}")
 
     def delete_topic(self, topic: str) -> None:
         self.c.delete(f"/topics/{topic}")
@@ -31,18 +31,18 @@ class Notify:
             body["subject"] = subject
         if attributes:
             body["attributes"] = attributes
-        return self.c.post(f"/topics/{topic}/publish", body)  # type: ignore[no-any-return]
+        return self.c.post(f"/topics/{topic}/publish", body)
 
     def subscribe(self, topic: str, protocol: str, endpoint: str, **options: Any) -> dict[str, Any]:
         """Options: filter_policy, raw_message_delivery, delivery_policy, dead_letter_queue."""
         body = {"topic_id": topic, "protocol": protocol, "endpoint": endpoint, **options}
-        return self.c.post("/subscriptions", body)  # type: ignore[no-any-return]
+        return self.c.post("/subscriptions", body)
 
     def subscriptions(self, topic: str | None = None) -> list[dict[str, Any]]:
-        return self.c.get("/subscriptions", params={"topic_id": topic} if topic else None)  # type: ignore[no-any-return]
+        return self.c.get("/subscriptions", params={"topic_id": topic} if topic else None)
 
     def subscription(self, sub_id: str) -> dict[str, Any]:
-        return self.c.get(f"/subscriptions/{sub_id}")  # type: ignore[no-any-return]
+        return self.c.get(f"/subscriptions/{sub_id}")
 
     def unsubscribe(self, sub_id: str) -> None:
         self.c.delete(f"/subscriptions/{sub_id}")
@@ -51,4 +51,4 @@ class Notify:
         params: dict[str, Any] = {"limit": limit}
         if status:
             params["status"] = status
-        return self.c.get(f"/subscriptions/{sub_id}/deliveries", params=params)  # type: ignore[no-any-return]
+        return self.c.get(f"/subscriptions/{sub_id}/deliveries", params=params)

@@ -13,28 +13,28 @@ class Secrets:
         self.c = client
 
     def create(self, name: str, value: str, description: str = "") -> dict[str, Any]:
-        return self.c.post("/secrets", {"name": name, "value": value, "description": description})  # type: ignore[no-any-return]
+        return self.c.post("/secrets", {"name": name, "value": value, "description": description})
 
     def list(self, include_deleted: bool = False) -> list[dict[str, Any]]:
-        return self.c.get("/secrets", params={"include_deleted": include_deleted})  # type: ignore[no-any-return]
+        return self.c.get("/secrets", params={"include_deleted": include_deleted})
 
     def get(self, ref: str, version: int | None = None) -> dict[str, Any]:
         """Metadata and the value (a read is audited)."""
         params = {"version": version} if version is not None else None
-        return self.c.get(f"/secrets/{ref}", params=params)  # type: ignore[no-any-return]
+        return self.c.get(f"/secrets/{ref}", params=params)
 
     def value(self, ref: str, version: int | None = None) -> str:
-        return self.get(ref, version)["value"]  # type: ignore[no-any-return]
+        return self.get(ref, version)["value"]
 
     def put(self, ref: str, value: str, description: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"value": value}
         if description is not None:
             body["description"] = description
-        return self.c.put(f"/secrets/{ref}", body)  # type: ignore[no-any-return]
+        return self.c.put(f"/secrets/{ref}", body)
 
     def delete(self, ref: str, recovery_window_days: int = 30, force: bool = False) -> dict[str, Any] | None:
-        return self.c.delete(f"/secrets/{ref}", params={"recovery_window_days": recovery_window_days,  # type: ignore[no-any-return]
+        return self.c.delete(f"/secrets/{ref}", params={"recovery_window_days": recovery_window_days,
                                                         "force": force})
 
     def restore(self, ref: str) -> dict[str, Any]:
-        return self.c.post(f"/secrets/{ref}/restore")  # type: ignore[no-any-return]
+        return self.c.post(f"/secrets/{ref}/restore")

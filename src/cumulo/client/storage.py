@@ -21,10 +21,10 @@ class Storage:
 
     # --- buckets ----------------------------------------------------------------------
     def create_bucket(self, name: str) -> dict[str, Any]:
-        return self.c.post("/storage/buckets", {"name": name})  # type: ignore[no-any-return]
+        return self.c.post("/storage/buckets", {"name": name})
 
     def buckets(self) -> list[dict[str, Any]]:
-        return self.c.get("/storage/buckets")  # type: ignore[no-any-return]
+        return self.c.get("/storage/buckets")
 
     def delete_bucket(self, name: str) -> None:
         self.c.delete(f"/storage/buckets/{quote(name, safe='')}")
@@ -32,11 +32,11 @@ class Storage:
     # --- objects ----------------------------------------------------------------------
     def put(self, bucket: str, key: str, data: bytes | IO[bytes] | Iterator[bytes],
             content_type: str = "application/octet-stream") -> dict[str, Any]:
-        return self.c.request("PUT", _path(bucket, key), content=data,  # type: ignore[no-any-return]
+        return self.c.request("PUT", _path(bucket, key), content=data,
                               headers={"Content-Type": content_type})
 
     def get(self, bucket: str, key: str) -> bytes:
-        return self.c.request("GET", _path(bucket, key), raw=True).content  # type: ignore[no-any-return]
+        return self.c.request("GET", _path(bucket, key), raw=True).content
 
     def download(self, bucket: str, key: str, out: IO[bytes]) -> int:
         """Stream an object into ``out``; returns the byte count."""
@@ -60,14 +60,14 @@ class Storage:
             params["delimiter"] = delimiter
         if after:
             params["after"] = after
-        return self.c.get(f"/storage/{quote(bucket, safe='')}", params=params)  # type: ignore[no-any-return]
+        return self.c.get(f"/storage/{quote(bucket, safe='')}", params=params)
 
     # --- S3 credentials ---------------------------------------------------------------
     def create_credentials(self, name: str = "") -> dict[str, Any]:
-        return self.c.post("/storage/credentials", {"name": name})  # type: ignore[no-any-return]
+        return self.c.post("/storage/credentials", {"name": name})
 
     def credentials(self) -> builtins.list[dict[str, Any]]:
-        return self.c.get("/storage/credentials")  # type: ignore[no-any-return]
+        return self.c.get("/storage/credentials")
 
     def delete_credentials(self, ident: str) -> None:
         self.c.delete(f"/storage/credentials/{quote(ident, safe='')}")

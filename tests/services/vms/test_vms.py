@@ -368,6 +368,16 @@ def test_a_lost_port_container_turns_the_vm_error_and_a_start_brings_it_back(env
     assert eventually_served(lambda: page(env.vm, "/boots"), timeout=BOOT) == "3"
 
 
+def test_reboot_is_a_power_cycle_keeping_the_disk_and_the_address(env: Env) -> None:
+    pid = qemu_pid(env, env.vm)
+    env.client.instances.reboot(env.vm["id"])
+    assert eventually_served(lambda: page(env.vm, "/boots"), timeout=BOOT) == "4"
+    assert qemu_pid(env, env.vm) != pid
+    rebooted = env.client.instances.get(env.vm["id"])
+    assert (rebooted["status"], rebooted["ip_address"]) == ("RUNNING", env.vm["ip_address"])
+    assert get_in(env, env.vm["web"], env.vm["ip_address"]) == "vm-page"  # back on the VPC's bridge
+
+
 def test_a_killed_qemu_turns_the_instance_error_with_a_reason(env: Env) -> None:
     os.kill(qemu_pid(env, env.vm), signal.SIGKILL)
     failed = eventually(lambda: (i := env.client.instances.get(env.vm["id"]))["status"] == "ERROR" and i,

@@ -28,7 +28,8 @@ The ports:
   reads other services' tables): a ``Meterable`` per resource type, with ``states(session)`` (each
   resource as its row says now: active or not since when, and the spec its price depends on: billed
   per second while active) and/or ``consumed(session, start, end)`` (what each resource used in
-  [start, end): function invocations and GB-seconds).
+  [start, end): function invocations and GB-seconds), and ``suspend(platform, principal)`` (stop, never
+  delete, the user's running resources when their credits are used up).
 - ``Registry[T]``: the generic named registry behind them, for a service's own extension points
   (the gateway's route providers use it: ``cumulo.services.gateway.providers``).
 """
@@ -41,7 +42,7 @@ import importlib.util
 import pkgutil
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -141,6 +142,8 @@ class Meterable:
     service: str
     states: Callable[[AsyncSession], Awaitable[list[Usage]]] | None = None
     consumed: Callable[[AsyncSession, dt.datetime, dt.datetime], Awaitable[list[Consumed]]] | None = None
+    # (platform, principal) -> how many: stop (never delete) the user's running resources, at zero balance
+    suspend: Callable[[Any, Any], Awaitable[int]] | None = None
 
 
 resolvers: Registry[Resolver] = Registry("resolver")

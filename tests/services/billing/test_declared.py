@@ -287,3 +287,36 @@ def test_runtime_per_instance_agrees_with_usage(billed: Billed) -> None:
     assert got["cost"] == pytest.approx(1.1 * got["hours"], abs=1e-5) and got["hours"] > 0
     assert got["hourly_rate"] == 1.1
     assert got["pending"] == pytest.approx(3.3, abs=1e-5) == client.billing.balance()["pending"]
+
+
+def test_zero_balance_stops_databases_after_the_grace_period(billed: Billed) -> None:
+    """Suspension (credits used up, grace period over) stops the user's available databases through
+    their service (``databases.service.stop``: never deleted), and their meter ends there."""
+    from cumulo.services.databases.models import ManagedDatabase as M
+
+    client, user_id = billed.user("free")
+    admin = billed.admin()
+    billed.to_next_hour()
+    db = _database(user_id)
+    write(billed, add=db)
+    write(billed, _status(M, db.id, "available"))
+    billed.meter()
+    admin.billing.grant(user_id, -15, "test: use the month's credits")
+    billed.meter()
+    assert client.billing.balance()["exhausted"]
+
+    async def status() -> str:
+        async with billed.live.platform.db.session() as session:  # type: ignore[union-attr]
+            return str((await session.get(M, db.id)).status)  # type: ignore[union-attr]
+
+    assert billed.run(status()) == "available"  # the grace period
+    billed.advance(601)
+    billed.meter()
+    assert billed.run(status()) == "stopped" and client.billing.balance()["suspended"]
+    actions = [e["action"] for e in client.get("/events", params={"limit": 100})]
+    assert "database.stopped" in actions
+    billed.meter()
+    billed.advance(5 * HOUR)  # stopped: no longer charged
+    billed.close_day()
+    billed.meter()
+    assert credits_of(by_type(client, "database")) == pytest.approx(0.9 * 601 / HOUR, abs=1e-5)

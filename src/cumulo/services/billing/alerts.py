@@ -5,7 +5,8 @@
   records a ``billing.threshold`` event ONCE (a ``Notice`` row with a unique key).
 - On a plan without overage, an ongoing balance at or below zero records ``billing.exhausted``
   (new launches answer 402 ``INSUFFICIENT_CREDITS``); after ``CUMULO_BILLING_GRACE_SECONDS`` the
-  user's running instances are stopped, never deleted (``billing.suspended``). Credits added
+  user's running instances (and what the services declare through ``cumulo.ports.usage``:
+  databases) are stopped, never deleted (``billing.suspended``). Credits added
   afterwards lift it; the instances stay stopped until their owner starts them."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo import ports
 from cumulo.core.clock import aware
 from cumulo.core.errors import CumuloError
 from cumulo.core.principal import Principal
@@ -123,6 +125,9 @@ async def act(platform: Platform, actions: Actions) -> None:
             log.warning("billing mail '%s' to %s not sent: %s", mail.subject, mail.to, exc.message)
     for user in actions.suspend:
         await suspend(platform, user)
+        for _kind, source in ports.usage:  # the other services' running resources (databases)
+            if source.suspend is not None:
+                await source.suspend(platform, user)
 
 
 async def suspend(platform: Platform, user: Principal) -> int:

@@ -1,8 +1,10 @@
 """What managed databases give the services below them (through ``cumulo.ports``): their usage for
-the billing meter, from their own rows (billed per second while ``available``, by cpus and memory)."""
+the billing meter, from their own rows (billed per second while ``available``, by cpus and memory),
+and their stop at zero balance (stopped, never deleted: the data stays on the disk)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy import select
@@ -10,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import ports
 from cumulo.core.clock import aware
+from cumulo.core.errors import CumuloError
+from cumulo.core.principal import Principal
 from cumulo.services.databases.convergence import AVAILABLE
 from cumulo.services.databases.models import ManagedDatabase
 
@@ -27,4 +31,20 @@ async def usage(session: AsyncSession) -> list[ports.Usage]:
     return await servers_usage(session, ManagedDatabase)
 
 
-ports.usage.add("database", ports.Meterable(service="databases", states=usage))
+async def suspend(platform: Any, user: Principal) -> int:
+    """Stop every available database of the user; how many."""
+    from cumulo.services.databases import service
+
+    stopped = 0
+    async with platform.db.session() as session:
+        for db in await service.list_databases(session, user):
+            if db.status == AVAILABLE:
+                try:
+                    await service.stop(platform, session, user, db.id)
+                    stopped += 1
+                except CumuloError as exc:
+                    logging.getLogger("cumulo.databases").warning("database %s not stopped: %s", db.id, exc.message)
+    return stopped
+
+
+ports.usage.add("database", ports.Meterable(service="databases", states=usage, suspend=suspend))

@@ -19,6 +19,7 @@ import argparse
 import io
 import statistics
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,28 @@ def row(name: str, runs: list[dict[str, float]], key: str = "interactive") -> st
     worst = max(r[key] for r in runs if r[key] is not None)
     return (f"| {name} | {med('requests'):.0f} | {med('encoded') / 1024:.1f} KiB | {med('transfer') / 1024:.1f} KiB | "
             f"{med('decoded') / 1024:.1f} KiB | {med('dom_interactive'):.0f} ms | {med(key):.0f} ms ({best:.0f}-{worst:.0f}) |")
+
+
+def live_latency(browser: Browser, live: LiveServer, api: httpx.Client, cookies: list[dict[str, Any]],
+                 runs: int) -> list[float]:
+    """Seconds from a change made through the API (another client) to the console's list showing it,
+    without a reload: the write's answer, the outbox, the event stream, the page's read, the redraw."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies(cookies)
+    page = context.new_page()
+    page.goto(f"{live.url}/console/queues")
+    page.locator(".live[data-state=live]").wait_for()
+    seen = []
+    for i in range(runs):
+        name = f"latency-{i}"
+        started = time.perf_counter()
+        api.post("/queues", json={"name": name}).raise_for_status()
+        page.get_by_role("link", name=name, exact=True).wait_for(timeout=30_000)
+        seen.append(time.perf_counter() - started)
+        api.delete(f"/queues/{name}")
+        page.get_by_role("link", name=name, exact=True).wait_for(state="detached", timeout=30_000)
+    context.close()
+    return seen
 
 
 def session_cookies(live: LiveServer, email: str) -> list[dict[str, Any]]:
@@ -198,6 +221,9 @@ def main() -> None:
                     for r in runs:  # Swagger UI sets no mark: the first operation drawn stands for it
                         r["interactive"] = r["load"]
                 print(row(name, runs))
+            latency = live_latency(browser, live, api, cookies, args.runs)
+            print(f"\nchange made elsewhere -> shown in the list, no reload: median {statistics.median(latency) * 1000:.0f} ms "
+                  f"({min(latency) * 1000:.0f}-{max(latency) * 1000:.0f}, {len(latency)} runs)")
             term = sum(int(httpx.get(f"{live.url}/console/assets/vendor/xterm/{f}",  # as sent: gzip
                                      headers={"Accept-Encoding": "gzip"}).headers["content-length"])
                        for f in ("xterm.mjs", "xterm.css", "addon-fit.mjs"))

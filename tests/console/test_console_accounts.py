@@ -153,7 +153,8 @@ def test_every_page_of_the_navigation_renders_without_a_script_error(account: Ca
         nav.get_by_role("link", name=link, exact=True).click()
         page.get_by_role("heading", name=heading, exact=True).wait_for()
         assert nav.get_by_role("link", name=link, exact=True).get_attribute("aria-current") == "page"
-        assert not page.get_by_role("alert").filter(has_text="(").count(), f"{link}: an API error is shown"
+        errors = page.get_by_role("alert").filter(has_text="(")
+        assert not errors.count(), f"{link}: an API error is shown: {errors.all_inner_texts()}"
     page.set_viewport_size({"width": 390, "height": 844})  # phone width: the navigation is behind a menu
     assert not nav.is_visible()
     page.get_by_role("button", name="Menu").click()
@@ -184,3 +185,33 @@ def test_vpc_and_subnet_create_and_delete(account: Callable[[], Account]) -> Non
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     page.get_by_role("row").filter(has_text=name).wait_for(state="detached")
     assert name not in [v["name"] for v in acc.api.get("/vpcs").json()]
+
+
+def test_a_list_follows_changes_made_elsewhere_without_a_reload(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.log_in()
+    acc.open("Queues")
+    page.get_by_text("No queues yet.").wait_for()
+    page.evaluate("window.__sameDocument = true")
+    name = uname("elsewhere")
+    assert acc.api.post("/queues", json={"name": name}).status_code == 201  # e.g. the CLI, or another tab
+    page.get_by_role("link", name=name).wait_for()
+    acc.api.delete(f"/queues/{name}")
+    page.get_by_text("No queues yet.").wait_for()
+    assert page.evaluate("window.__sameDocument === true")
+    assert page.locator(".live").get_attribute("data-state") == "live"
+
+
+def test_choose_a_billing_plan_then_see_the_balance(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.log_in()
+    page.get_by_role("navigation", name="Services").get_by_role("link", name="Billing", exact=True).click()
+    page.get_by_role("heading", name="Choose a plan").wait_for()
+    page.get_by_label("Plan", exact=True).select_option("free")
+    page.get_by_role("button", name="Choose plan").click()
+    page.get_by_role("heading", name="Plan and balance").wait_for()
+    assert acc.api.get("/billing/subscription").json()["plan"] == "free"
+    page.get_by_label("Monthly budget (credits)").fill("-1")  # the API's message at the field
+    page.get_by_role("button", name="Change plan").click()
+    budget = page.get_by_label("Monthly budget (credits)")
+    page.locator(f"#{budget.get_attribute('id')}-error").filter(has_text="greater than or equal to 0").wait_for()

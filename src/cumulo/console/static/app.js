@@ -1,37 +1,57 @@
 // The console's shell: who is logged in, the navigation, and a router from the URL to a page
-// module. Each service is one module in pages/ exporting `nav` (optional) and `routes`.
+// module (PAGES below: one module per service in pages/, exporting `routes`).
 import { ApiError, del, get, onUnauthorized } from "./lib/api.js";
 import { clear, h } from "./lib/dom.js";
 import * as live from "./lib/live.js";
 import { errorBox } from "./lib/ui.js";
-import * as apps from "./pages/apps.js";
-import * as auth from "./pages/auth.js";
-import * as billing from "./pages/billing.js";
-import * as buckets from "./pages/buckets.js";
-import * as databases from "./pages/databases.js";
-import * as functions from "./pages/functions.js";
-import * as instances from "./pages/instances.js";
-import * as keys from "./pages/keys.js";
-import * as networks from "./pages/networks.js";
-import * as overview from "./pages/overview.js";
-import * as queues from "./pages/queues.js";
-import * as secrets from "./pages/secrets.js";
-import * as volumes from "./pages/volumes.js";
 
-// One module per service: `nav` (an entry or a list of them) and `routes`. The navigation follows this order.
-const MODULES = [overview, instances, volumes, networks, buckets, queues, functions, databases, apps, secrets, keys, billing];
 const BASE = "/console";
 
-const routes = [...auth.routes, ...MODULES.flatMap((m) => m.routes)].map((route) => {
-  const names = [];
-  const pattern = route.path.replace(/:([a-z_]+)/g, (_m, name) => { names.push(name); return "([^/]+)"; });
-  return { ...route, names, regex: new RegExp(`^${pattern}/?$`) };
-});
+// One module per service in pages/, loaded when one of its pages is opened (the first load stays the
+// same size however many services there are). An entry: the module's file, its navigation links (whose
+// paths, and those under them, are its pages) and, for pages without a link, `paths`. A module exports
+// `routes`: [{path: "/console/things/:id", title, render(ctx), public?}].
+const PAGES = [
+  { module: "auth", paths: ["/console/login", "/console/signup", "/console/forgot", "/console/reset", "/console/verify"] },
+  { module: "overview", nav: [["Overview", BASE]] },
+  { module: "instances", nav: [["Instances", "/console/instances"]] },
+  { module: "volumes", nav: [["Volumes", "/console/volumes"]] },
+  { module: "networks", nav: [["Networks", "/console/vpcs"]] },
+  { module: "buckets", nav: [["Buckets", "/console/buckets"]] },
+  { module: "queues", nav: [["Queues", "/console/queues"]] },
+  { module: "functions", nav: [["Functions", "/console/functions"]] },
+  { module: "databases", nav: [["Databases", "/console/databases"], ["Caches", "/console/caches"]] },
+  { module: "apps", nav: [["Apps", "/console/apps"], ["Deployments", "/console/deployments"]] },
+  { module: "secrets", nav: [["Secrets", "/console/secrets"]] },
+  { module: "keys", nav: [["API keys", "/console/keys"]] },
+  { module: "billing", nav: [["Billing", "/console/billing"], ["Events", "/console/events"], ["Images", "/console/images"]] },
+];
+
+const loaded = new Map();
+async function routesOf(entry) {
+  if (!loaded.has(entry.module)) {
+    loaded.set(entry.module, import(`./pages/${entry.module}.js`).then((m) => m.routes.map((route) => {
+      const names = [];
+      const pattern = route.path.replace(/:([a-z_]+)/g, (_m, name) => { names.push(name); return "([^/]+)"; });
+      return { ...route, names, regex: new RegExp(`^${pattern}/?$`) };
+    })));
+  }
+  return loaded.get(entry.module);
+}
+
+function owner(pathname) {
+  const path = pathname.replace(/\/+$/, "") || BASE;
+  return PAGES.find((entry) => [...(entry.paths || []), ...(entry.nav || []).map(([, href]) => href)].some((prefix) =>
+    path === prefix || (prefix !== BASE && path.startsWith(`${prefix}/`))));
+}
 
 const app = { user: null, cleanup: null, root: document.getElementById("app") };
+let renders = 0;
 
-function match(pathname) {
-  for (const route of routes) {
+async function match(pathname) {
+  const entry = owner(pathname);
+  if (!entry) return null;
+  for (const route of await routesOf(entry)) {
     const found = route.regex.exec(pathname);
     if (found) {
       const params = {};
@@ -54,8 +74,8 @@ function shell() {
     liveDot.dataset.state = state;
     liveDot.textContent = { live: "Live", connecting: "Connecting…", polling: "Polling", off: "" }[state] || state;
   });
-  const navList = h("ul", {}, MODULES.flatMap((m) => [].concat(m.nav || [])).map((item) =>
-    h("li", {}, h("a", { href: item.href, dataset: { nav: item.href } }, item.label))));
+  const navList = h("ul", {}, PAGES.flatMap((entry) => entry.nav || []).map(([label, href]) =>
+    h("li", {}, h("a", { href, dataset: { nav: href } }, label))));
   const menu = h("button", { class: "btn menu", type: "button", "aria-expanded": "false", "aria-controls": "nav",
     onclick: () => {
       const open = menu.getAttribute("aria-expanded") !== "true";
@@ -97,14 +117,21 @@ export async function signedIn(user) {
 
 async function render() {
   if (app.cleanup) { try { app.cleanup(); } catch (error) { console.error(error); } app.cleanup = null; }
-  const found = match(location.pathname) || { route: null, params: {} };
+  const turn = ++renders; // a later navigation wins over this one while its module loads
+  let found;
+  try { found = (await match(location.pathname)) || { route: null, params: {} }; } catch (error) {
+    clear(app.root, errorBox(error));
+    return;
+  }
+  if (turn !== renders) return;
   const query = new URLSearchParams(location.search);
   if (found.route && found.route.public) {
     live.stop();
     const main = h("main", { id: "main", class: "public", tabindex: "-1" });
     clear(app.root, main);
     document.title = `${found.route.title || "Sign in"} · Cumulo`;
-    app.cleanup = await found.route.render({ main, params: found.params, query, navigate, signedIn, user: app.user });
+    const cleanup = await found.route.render({ main, params: found.params, query, navigate, signedIn, user: app.user });
+    if (turn === renders) app.cleanup = cleanup; else if (cleanup) cleanup();
     markInteractive();
     return;
   }
@@ -124,17 +151,26 @@ async function render() {
     const current = location.pathname === a.dataset.nav || (a.dataset.nav !== BASE && location.pathname.startsWith(a.dataset.nav));
     if (current) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
-  clear(main);
+  // each page draws into a view of its own: what a page still writes after the user moved on (a
+  // slow request) lands in its detached view, never on the next page
+  const view = h("div", { class: "view" });
+  clear(main, view);
   if (!found.route) {
-    clear(main, h("h1", {}, "Not found"), h("p", {}, "No console page here. ", h("a", { href: BASE }, "Overview")));
+    clear(view, h("h1", {}, "Not found"), h("p", {}, "No console page here. ", h("a", { href: BASE }, "Overview")));
     return;
   }
   document.title = `${found.route.title || "Console"} · Cumulo`;
+  let cleanup;
   try {
-    app.cleanup = await found.route.render({ main, params: found.params, query, navigate, user: app.user, live });
+    cleanup = await found.route.render({ main: view, params: found.params, query, navigate, user: app.user, live });
   } catch (error) {
-    append404(main, error);
+    clear(view, errorBox(error));
   }
+  if (turn !== renders) { // the user moved on meanwhile: stop this page's live updates at once
+    if (cleanup) cleanup();
+    return;
+  }
+  app.cleanup = cleanup;
   if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
   markInteractive();
 }
@@ -142,10 +178,6 @@ async function render() {
 // The first page is drawn with its data and answers input: bench/console.py reads this mark.
 function markInteractive() {
   if (!performance.getEntriesByName("cumulo:interactive").length) performance.mark("cumulo:interactive");
-}
-
-function append404(main, error) {
-  clear(main, errorBox(error));
 }
 
 document.addEventListener("click", (event) => {

@@ -5,8 +5,6 @@ import { follow } from "../lib/live.js";
 import { collection, rowAction } from "../lib/resource.js";
 import { definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, statusBadge, table, toast } from "../lib/ui.js";
 
-export const nav = [{ label: "Apps", href: "/console/apps" }, { label: "Deployments", href: "/console/deployments" }];
-
 const apps = collection({
   title: "Apps",
   load: () => get("/apps"),

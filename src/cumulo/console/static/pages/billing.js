@@ -1,12 +1,9 @@
 // Billing (balance, usage by service and by day, invoices, transactions), the audit events, and the
 // image catalogue: read-only pages.
-import { enc, get } from "../lib/api.js";
+import { enc, get, put } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
-import { definitionList, errorBox, pageHeader, statusBadge, table } from "../lib/ui.js";
-
-export const nav = [{ label: "Billing", href: "/console/billing" }, { label: "Events", href: "/console/events" },
-  { label: "Images", href: "/console/images" }];
+import { definitionList, errorBox, form, pageHeader, statusBadge, table, toast } from "../lib/ui.js";
 
 const scalar = (v) => (v === null || v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
 
@@ -38,15 +35,43 @@ function money(row) {
   return 0;
 }
 
+// The plans, and a form to choose one (PUT /billing/subscription), with an optional monthly budget.
+async function planForm(main, current) {
+  const plans = await get("/billing/plans").catch(() => []);
+  const catalogue = current ? null : view(plans, "No plans are defined.");
+  const f = form({
+    submit: current ? "Change plan" : "Choose plan",
+    className: "inline",
+    fields: [
+      { name: "plan", label: "Plan", type: "select", value: current?.plan,
+        options: plans.map((p) => [p.id, `${p.name || p.id}${p.price !== undefined ? ` (${p.price}/month)` : ""}`]) },
+      { name: "budget", label: "Monthly budget (credits)", type: "number", min: "0", help: "Empty: none." },
+    ],
+    onSubmit: async (v) => {
+      const body = { plan: v.plan };
+      if (v.budget !== "") body.budget = Number(v.budget);
+      await put("/billing/subscription", body);
+      toast("Plan saved");
+      main.replaceChildren();
+      await billing({ main });
+    },
+  });
+  return h("div", {}, catalogue, f);
+}
+
 async function billing({ main }) {
   main.append(pageHeader("Billing"));
   const section = (title, node) => main.append(h("section", {}, h("h2", {}, title), node));
+  const subscription = await get("/billing/subscription").catch((error) => error); // opens the default plan's account
+  if (subscription instanceof Error) { section("Plan", errorBox(subscription)); return; }
+  if (!subscription.plan) { section("Choose a plan", await planForm(main, null)); return; }
   const load = async (path) => { try { return await get(path); } catch (error) { return error; } };
-  const [balance, byService, byDay, invoices, transactions] = await Promise.all([
-    load("/billing/balance"), load("/billing/usage?group_by=service"), load("/billing/usage?group_by=day"),
-    load("/billing/invoices"), load("/billing/transactions?limit=20")]);
+  const [byService, byDay, invoices, transactions] = await Promise.all([
+    load("/billing/usage?group_by=service"), load("/billing/usage?group_by=day"), load("/billing/invoices"),
+    load("/billing/transactions?limit=20")]);
   const show = (value, empty) => (value instanceof Error ? errorBox(value) : view(value, empty));
-  section("Balance", show(balance));
+  section("Plan and balance", view(subscription));
+  section("Change plan", await planForm(main, subscription));
   const items = (u) => (u && !(u instanceof Error) ? u.items || u.groups || u.usage || [] : []);
   section("Usage this month by service", byService instanceof Error ? errorBox(byService) : view(items(byService), "No usage yet this month."));
   const days = items(byDay);

@@ -4,8 +4,6 @@ import { clear, fmtBytes, fmtDate, h } from "../lib/dom.js";
 import { collection } from "../lib/resource.js";
 import { button, confirmDialog, errorBox, pageHeader, shellQuote, snippet, table, toast } from "../lib/ui.js";
 
-export const nav = { label: "Buckets", href: "/console/buckets" };
-
 const list = collection({
   title: "Buckets",
   load: () => get("/storage/buckets"),

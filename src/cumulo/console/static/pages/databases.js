@@ -6,8 +6,6 @@ import { follow } from "../lib/live.js";
 import { collection, rowAction, shownOnce } from "../lib/resource.js";
 import { button, definitionList, errorBox, pageHeader, shellQuote, statusBadge, table, toast } from "../lib/ui.js";
 
-export const nav = [{ label: "Databases", href: "/console/databases" }, { label: "Caches", href: "/console/caches" }];
-
 const endpoint = (e) => (e ? `${e.host}:${e.port}` : "—");
 const stopped = (r) => r.status === "stopped" || r.status === "STOPPED";
 

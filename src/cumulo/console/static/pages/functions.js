@@ -3,8 +3,6 @@ import { del, enc, get, request } from "../lib/api.js";
 import { clear, fmtBytes, fmtDate, h } from "../lib/dom.js";
 import { button, confirmDialog, definitionList, errorBox, form, pageHeader, shellQuote, snippet, statusBadge, table, toast } from "../lib/ui.js";
 
-export const nav = { label: "Functions", href: "/console/functions" };
-
 async function list({ main, navigate }) {
   let runtimes = [];
   try { runtimes = await get("/functions/runtimes"); } catch { runtimes = []; }

@@ -8,8 +8,6 @@ import {
   statusBadge, table, toast,
 } from "../lib/ui.js";
 
-export const nav = { label: "Instances", href: "/console/instances" };
-
 async function act(inst, action, refresh) {
   try {
     if (action === "delete") {

@@ -4,8 +4,6 @@ import { fmtDate, h } from "../lib/dom.js";
 import { collection, shownOnce } from "../lib/resource.js";
 import { shellQuote } from "../lib/ui.js";
 
-export const nav = { label: "API keys", href: "/console/keys" };
-
 const render = collection({
   title: "API keys",
   load: () => get("/auth/keys"),

@@ -4,8 +4,6 @@ import { h } from "../lib/dom.js";
 import { collection } from "../lib/resource.js";
 import { shellQuote } from "../lib/ui.js";
 
-export const nav = { label: "Networks", href: "/console/vpcs" };
-
 const vpcs = collection({
   title: "VPCs",
   load: () => get("/vpcs"),

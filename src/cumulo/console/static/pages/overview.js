@@ -4,8 +4,6 @@ import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
 import { pageHeader, table } from "../lib/ui.js";
 
-export const nav = { label: "Overview", href: "/console" };
-
 const COUNTS = [
   ["Instances", "/instances", "/console/instances"],
   ["Volumes", "/volumes", "/console/volumes"],

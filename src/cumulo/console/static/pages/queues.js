@@ -4,8 +4,6 @@ import { clear, fmtDate, h } from "../lib/dom.js";
 import { collection } from "../lib/resource.js";
 import { button, definitionList, errorBox, form, pageHeader, shellQuote, snippet, table, toast } from "../lib/ui.js";
 
-export const nav = { label: "Queues", href: "/console/queues" };
-
 function numbers(v, names) {
   const out = {};
   for (const name of names) if (v[name] !== "" && v[name] !== undefined) out[name] = Number(v[name]);

@@ -4,8 +4,6 @@ import { clear, fmtDate, h } from "../lib/dom.js";
 import { collection } from "../lib/resource.js";
 import { button, curl, shellQuote, statusBadge, toast } from "../lib/ui.js";
 
-export const nav = { label: "Secrets", href: "/console/secrets" };
-
 function reveal(s) {
   const slot = h("span", { class: "hidden-value" }, "••••••••");
   return h("span", {}, slot, " ", button("Reveal", async () => {

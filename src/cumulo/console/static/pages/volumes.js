@@ -4,8 +4,6 @@ import { fmtDate, h } from "../lib/dom.js";
 import { collection } from "../lib/resource.js";
 import { shellQuote, statusBadge } from "../lib/ui.js";
 
-export const nav = { label: "Volumes", href: "/console/volumes" };
-
 const render = collection({
   title: "Volumes",
   load: () => get("/volumes"),

@@ -113,4 +113,4 @@ def install(app: FastAPI, streamed: tuple[tuple[str, str], ...] = ()) -> None:
             app.openapi_schema = build(app, streamed)
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to replace the schema

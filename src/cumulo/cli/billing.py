@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -11,9 +12,9 @@ from cumulo.cli import output
 BAR_WIDTH = 40
 
 
-def chart(days: list[dict[str, object]]) -> list[str]:
+def chart(days: list[dict[str, Any]]) -> list[str]:
     """A small horizontal bar chart of daily usage, one line per day."""
-    amounts = [float(d["amount"]) for d in days]  # type: ignore[arg-type]
+    amounts = [float(d["amount"]) for d in days]
     top = max(amounts, default=0.0) or 1.0
     return [f"{d['day']}  {'#' * max(1 if a else 0, round(a / top * BAR_WIDTH)):<{BAR_WIDTH}}  {a:10.4f}"
             for d, a in zip(days, amounts, strict=True)]

@@ -8,11 +8,15 @@ import os
 import shutil
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 import typer
 
 from cumulo.cli import output
 from cumulo.cli.output import client, console, err_console, handle_errors, show
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
 
 instances_app = typer.Typer(help="Compute instances (containers on Docker).", no_args_is_help=True)
 COLUMNS = ["id", "name", "image", "status", "ports", "ip_address", "cpus", "memory_mb", "expires_at"]
@@ -176,7 +180,7 @@ def ssh(instance: str) -> None:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def _stdin_to(ws) -> None:  # type: ignore[no-untyped-def]
+def _stdin_to(ws: ClientConnection) -> None:
     try:
         while data := os.read(sys.stdin.fileno(), 4096):
             ws.send(data)

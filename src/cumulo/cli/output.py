@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -45,7 +45,8 @@ class _LazyConsole:
 
 console: Any = _LazyConsole()
 err_console: Any = _LazyConsole(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
@@ -56,7 +57,8 @@ def config_path() -> Path:
 
 def load_saved() -> dict[str, Any]:
     try:
-        return json.loads(config_path().read_text())  # type: ignore[no-any-return]
+        saved = json.loads(config_path().read_text())
+        return saved if isinstance(saved, dict) else {}
     except (OSError, ValueError):
         return {}
 
@@ -115,9 +117,9 @@ def read_secret(label: str, confirm: bool = False) -> str:
     return str(typer.prompt(label, hide_input=True, confirmation_prompt=confirm))
 
 
-def handle_errors(fn: F) -> F:
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from cumulo.client import ApiError, ConnectionFailed
 
         try:
@@ -132,7 +134,7 @@ def handle_errors(fn: F) -> F:
             err_console.print(f"[red]error {exc.status} {exc.code}:[/] {exc.message}{hint}")
             raise typer.Exit(1) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 KEEP_WHOLE = ("id", "name", "key", "prefix", "email", "url", "endpoint", "receipt_handle", "handle", "arn", "image")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ def _split(target: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _chunks(path: Path, progress: Any, task: int):  # type: ignore[no-untyped-def]
+def _chunks(path: Path, progress: Any, task: int) -> Iterator[bytes]:
     with path.open("rb") as fh:
         while chunk := fh.read(1024 * 1024):
             progress.update(task, advance=len(chunk))

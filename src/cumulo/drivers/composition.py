@@ -54,13 +54,13 @@ class Drivers:
         from cumulo.drivers.volume.loop import LoopVolumes
 
         s = self.settings
-        return LoopVolumes.at(s.docker_host, s.data_dir / "volumes", s.volume_backend)  # type: ignore[no-any-return]
+        return LoopVolumes.at(s.docker_host, s.data_dir / "volumes", s.volume_backend)
 
     @cached_property
     def functions(self) -> FunctionDocker:
         from cumulo.drivers.functions.docker import FunctionDocker
 
-        return FunctionDocker.at(self.settings.docker_host)  # type: ignore[no-any-return]
+        return FunctionDocker.at(self.settings.docker_host)
 
     @cached_property
     def blob(self) -> LocalBlobStore:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import docker
 import docker.errors
@@ -94,7 +94,7 @@ class LazyDocker:
         self._client: docker.DockerClient | None = None
 
     @classmethod
-    def at(cls, host: str | None, *args: Any, **kwargs: Any) -> Any:
+    def at(cls, host: str | None, *args: Any, **kwargs: Any) -> Self:
         """An instance whose client is ``client(host)`` (``Settings.docker_host``)."""
         kwargs["client_factory"] = lambda: client(host)
         return cls(*args, **kwargs)

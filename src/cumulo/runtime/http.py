@@ -23,7 +23,7 @@ from cumulo.core.config import Settings
 try:
     from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 except ImportError:  # pragma: no cover - uvicorn without httptools
-    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]  # a class when present; checked before use
 
 
 class _TooMany(Exception):
@@ -86,6 +86,7 @@ if HttpToolsProtocol is not None:
             self.transport.close()
 
         # --- slow clients ------------------------------------------------------------------------
+        # ignore: as in uvicorn itself (asyncio.Protocol takes any BaseTransport; HTTP needs a Transport)
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._arm_head_timer()

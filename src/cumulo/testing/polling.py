@@ -17,15 +17,17 @@ def eventually(check: Callable[[], T], timeout: float = 30.0, interval: float = 
     test that would hang: it fails with ``what`` (or the last value) in the message."""
     deadline = time.monotonic() + timeout
     while True:
+        last: object
         try:
             value = check()
         except ignore as exc:
-            value = exc  # type: ignore[assignment]
+            last = exc
         else:
             if value:
                 return value
+            last = value
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what or 'condition'} not met within {timeout:g} s; last value {value!r}")
+            raise AssertionError(f"{what or 'condition'} not met within {timeout:g} s; last value {last!r}")
         time.sleep(interval)
 
 

@@ -71,8 +71,9 @@ class LiveServer:
         while not all(s.started for s in self._servers):
             if any(t.done() for t in tasks):
                 for t in tasks:
-                    if t.done() and t.exception():
-                        raise t.exception()  # type: ignore[misc]
+                    failure = t.exception() if t.done() else None
+                    if failure is not None:
+                        raise failure
                 raise RuntimeError("server exited during start-up")
             await asyncio.sleep(0.02)
         self._ready.set()

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import ctypes
 import hashlib
+import io
 import os
 import random
 import shutil
@@ -361,13 +362,15 @@ class LocalBlobStore:
         """``preadv(RWF_NOWAIT)`` in the calling thread: it returns the bytes only if they are all in
         the page cache and fails with EAGAIN instead of waiting for the disk. None if anything is
         amiss (the caller then reads in a worker thread)."""
+        if _RWF_NOWAIT is None:
+            return None
         try:
             fd = os.open(self.path(blob_id), os.O_RDONLY)
         except (OSError, NotFound):
             return None
         try:
             buf = bytearray(length)
-            n = os.preadv(fd, [buf], start, _RWF_NOWAIT)  # type: ignore[arg-type]
+            n = os.preadv(fd, [buf], start, _RWF_NOWAIT)
         except OSError:
             return None
         finally:
@@ -379,7 +382,7 @@ class LocalBlobStore:
         with fh:
             if start:
                 fh.seek(start)
-            return fh.read(-1 if end is None else end - start + 1)  # type: ignore[no-any-return]
+            return fh.read(-1 if end is None else end - start + 1)
 
     async def read(self, blob_id: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """Bytes ``start`` to ``end`` (inclusive; ``None`` = to the end). Opens before yielding, so a
@@ -387,13 +390,13 @@ class LocalBlobStore:
         fh = await self.run(self._open, blob_id)
         return self._iterate(fh, start, end)
 
-    def _open(self, blob_id: str):  # type: ignore[no-untyped-def]
+    def _open(self, blob_id: str) -> io.BufferedReader:
         try:
             return open(self.path(blob_id), "rb")
         except FileNotFoundError:
             raise NotFound(f"blob {blob_id} is missing") from None
 
-    async def _iterate(self, fh, start: int, end: int | None) -> AsyncIterator[bytes]:  # type: ignore[no-untyped-def]
+    async def _iterate(self, fh: io.BufferedReader, start: int, end: int | None) -> AsyncIterator[bytes]:
         try:
             remaining = None if end is None else end - start + 1
             if start:

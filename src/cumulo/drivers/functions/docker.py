@@ -6,8 +6,9 @@ Every call runs in a thread (``asyncio.to_thread``) and turns Docker errors into
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
@@ -17,6 +18,7 @@ from cumulo.drivers.dockerclient import LazyDocker
 from cumulo.drivers.functions import AGENT_DIR
 
 log = logging.getLogger("cumulo.functions.docker")
+T = TypeVar("T")
 
 AGENT_MOUNT = "/opt/cumulo-agent"
 SOCKET_MOUNT = "/run/cumulo"
@@ -56,7 +58,7 @@ class FunctionDocker(LazyDocker):
             return Unavailable(f"runtime image is missing: {text}")
         return None
 
-    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await self.in_thread("", lambda: fn(*args, **kwargs))
 
     async def ping(self) -> bool:
@@ -69,11 +71,12 @@ class FunctionDocker(LazyDocker):
         """The image's attributes, or None when it is not present locally."""
         def inspect() -> dict[str, Any] | None:
             try:
-                return self.client.images.get(name).attrs  # type: ignore[no-any-return]
+                attrs: dict[str, Any] = self.client.images.get(name).attrs
+                return attrs
             except docker.errors.ImageNotFound:
                 return None
 
-        return await self._call(inspect)  # type: ignore[no-any-return]
+        return await self._call(inspect)
 
     async def probe(self, image: str, command: list[str], labels: dict[str, str]) -> str:
         """Run a throw-away container without network and return its output."""
@@ -96,7 +99,7 @@ class FunctionDocker(LazyDocker):
                 security_opt=["no-new-privileges"], cap_drop=["ALL"], **spec.extra)
             return str(container.id)
 
-        return await self._call(run)  # type: ignore[no-any-return]
+        return await self._call(run)
 
     async def state(self, container_id: str) -> ContainerState | None:
         def inspect() -> ContainerState | None:
@@ -108,7 +111,7 @@ class FunctionDocker(LazyDocker):
             return ContainerState(running=bool(st.get("Running")), exit_code=st.get("ExitCode"),
                                   oom_killed=bool(st.get("OOMKilled")))
 
-        return await self._call(inspect)  # type: ignore[no-any-return]
+        return await self._call(inspect)
 
     async def logs(self, container_id: str, tail: int = 50) -> str:
         def read() -> str:
@@ -117,7 +120,7 @@ class FunctionDocker(LazyDocker):
             except docker.errors.NotFound:
                 return ""
 
-        return await self._call(read)  # type: ignore[no-any-return]
+        return await self._call(read)
 
     async def remove(self, container_id: str) -> None:
         def rm() -> None:

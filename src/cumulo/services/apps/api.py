@@ -11,7 +11,7 @@ import binascii
 import json
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -290,7 +290,7 @@ async def _git(request: Request, repo: str, service_path: str, platform: Platfor
         return _refuse(403, "this API key is read-only")
     app_id = app.id
 
-    async def deploy(refs: str, archive, log):  # type: ignore[no-untyped-def]
+    async def deploy(refs: str, archive: Path, log: Callable[[str], None]) -> int:
         return await service.push(platform, app_id, refs, archive, log)
 
     backend = await git.serve(

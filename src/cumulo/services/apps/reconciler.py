@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from cumulo.core.errors import Conflict, CumuloError, NotFound
 from cumulo.drivers.compute import compute_driver
-from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_RESOURCE
+from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_RESOURCE, ContainerState
 from cumulo.platform import Platform
 from cumulo.services.apps import pipeline, runtime
 from cumulo.services.apps.models import App, Release
@@ -32,7 +32,7 @@ async def heal(platform: Platform) -> None:
         serving = list((await session.scalars(select(App).where(
             App.status == "running", App.current_release_id.is_not(None), App.deploy_token.is_(None)))).all())
     states = await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: "app"})
-    by_app: dict[str, list] = {}  # type: ignore[type-arg]
+    by_app: dict[str, list[ContainerState]] = {}
     for state in states:
         by_app.setdefault(state.labels.get(LABEL_RESOURCE, ""), []).append(state)
     for app_id, found in by_app.items():

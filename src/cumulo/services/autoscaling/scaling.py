@@ -242,10 +242,9 @@ class Pass:
         g = self.g
         desired = 0 if g.deleting else g.desired_capacity
         if len(serving) < desired:
-            for _ in range(desired - len(serving)):
-                if not await self._launch(len(serving), desired):
-                    break
-                serving.append(None)  # type: ignore[arg-type]
+            have = len(serving)
+            while have < desired and await self._launch(have, desired):
+                have += 1
         elif len(serving) > desired:
             for m in sorted(serving, key=lambda m: aware(m.launched_at), reverse=True)[: len(serving) - desired]:
                 if await self._deregister([m]):

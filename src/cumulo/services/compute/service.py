@@ -295,10 +295,11 @@ async def logs(platform: Platform, session: AsyncSession, user: Principal, ref: 
 async def stats(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> StatsOut:
     inst = await get_instance(session, user, ref)
     driver = instance_driver(platform)
-    state = await driver.find(inst.container_id) if inst.container_id else None
-    if state is None or not state.running:
+    container_id = inst.container_id
+    state = await driver.find(container_id) if container_id else None
+    if not container_id or state is None or not state.running:
         raise Conflict(f"instance '{inst.name}' is {inst.status}: stats need a running instance")
-    s = await driver.stats(inst.container_id)  # type: ignore[arg-type]
+    s = await driver.stats(container_id)
     return StatsOut(instance_id=inst.id, cpu_percent=s.cpu_percent, memory_bytes=s.memory_bytes,
                     memory_limit_bytes=s.memory_limit_bytes, memory_percent=s.memory_percent, pids=s.pids,
                     net_rx_bytes=s.net_rx_bytes, net_tx_bytes=s.net_tx_bytes, time=utcnow(), **vms.extra_stats(s))
@@ -311,7 +312,7 @@ async def expire_due(platform: Platform) -> int:
                                                             Instance.expires_at <= utcnow()))).all()
         for inst in due:
             await terminate(platform, session, inst, action="instance.expired",
-                            expires_at=aware(inst.expires_at).isoformat())  # type: ignore[union-attr]
+                            expires_at=inst.expires_at and aware(inst.expires_at).isoformat())
         return len(due)
 
 

@@ -16,10 +16,10 @@ import io
 import json
 import os
 import tarfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from docker.errors import APIError, DockerException, NotFound
 from docker.types import Mount
@@ -76,7 +76,7 @@ class Containers(LazyDocker):
                 raise Unavailable(f"{what}: {text[:300]}") from exc
         return await asyncio.to_thread(call)
 
-    def _get(self, name: str):  # type: ignore[no-untyped-def]
+    def _get(self, name: str) -> Any:  # docker's Container (the docker package has no types), or None
         try:
             return self.client.containers.get(name)
         except NotFound:
@@ -124,7 +124,7 @@ class Containers(LazyDocker):
         except OSError:
             return {}
 
-    def _create(self, spec: Spec, digest: str):  # type: ignore[no-untyped-def]
+    def _create(self, spec: Spec, digest: str) -> Any:  # docker's Container
         mounts = [Mount(spec.data_path, spec.volume, type="volume")]
         if spec.with_files:
             folder = secretfiles.write(self.secrets_root, spec.name, self._files(spec.name))
@@ -248,12 +248,12 @@ class Containers(LazyDocker):
         return await self._thread("listing containers", find)
 
 
-async def wait_until(check: Callable[[], object], timeout: float, what: str) -> None:
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
     """Poll the async ``check`` until it is truthy; Unavailable after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        if await check():  # type: ignore[misc]
+        if await check():
             return
         if loop.time() > deadline:
             raise Unavailable(f"{what}: not ready after {timeout:.0f} s")

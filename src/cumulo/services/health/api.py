@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from cumulo.api.deps import PlatformDep
 from cumulo.core.clock import iso, utcnow
+from cumulo.platform import HealthCheck
 
 router = APIRouter(tags=["health"])
 
@@ -27,10 +28,10 @@ async def ready(platform: PlatformDep) -> JSONResponse:
     async def db() -> str:
         return "CONNECTED" if await platform.db.ping() else "DISCONNECTED"
 
-    checks = {"database": db, "docker": None, **platform.checks}
+    checks: dict[str, HealthCheck | None] = {"database": db, "docker": None, **platform.checks}
     names = list(checks)
 
-    async def run(check) -> str:  # type: ignore[no-untyped-def]
+    async def run(check: HealthCheck | None) -> str:
         if check is None:
             return "NOT_CONFIGURED"
         try:

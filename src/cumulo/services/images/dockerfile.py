@@ -135,7 +135,7 @@ def parse(text: str) -> tuple[str, list[Instruction]]:
     for number, raw in enumerate(lines):  # parser directives: only at the very top
         match = DIRECTIVE.match(raw.lstrip())
         key = match.group(1).lower() if match else ""
-        if key not in ("escape", "syntax", "check"):
+        if match is None or key not in ("escape", "syntax", "check"):
             break
         if key in seen:
             raise _fail(number + 1, f"only one {key} directive can be used")
@@ -144,7 +144,7 @@ def parse(text: str) -> tuple[str, list[Instruction]]:
             raise _fail(number + 1, "the '# syntax=' directive names a frontend image; user images build with "
                         "the classic builder: remove the line")
         if key == "escape":
-            escape = match.group(2)  # type: ignore[union-attr]
+            escape = match.group(2)
             if escape not in ("\\", "`"):
                 raise _fail(number + 1, "escape must be \\ or `")
     else:

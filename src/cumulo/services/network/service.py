@@ -57,24 +57,20 @@ def labels(platform: Platform, vpc: Vpc) -> dict[str, str]:
 
 # --- lookups ---------------------------------------------------------------------------------------
 
-async def _one(session: AsyncSession, model: type, user_id: str, ref: str, kind: str, *extra: object):  # type: ignore[no-untyped-def]
-    return await owned(session, model, user_id, ref, kind, *extra)
-
-
 async def get_vpc(session: AsyncSession, user: Principal, ref: str) -> Vpc:
-    return await _one(session, Vpc, user.user_id, ref, "vpc")  # type: ignore[no-any-return]
+    return await owned(session, Vpc, user.user_id, ref, "vpc")
 
 
 async def network_name(session: AsyncSession, user: Principal | str, ref: str) -> str:
     """The engine network of the caller's VPC ``ref`` (id or name), for other services' containers
     (functions); NotFound (404) for a missing VPC or anyone else's."""
     user_id = user if isinstance(user, str) else user.user_id
-    return str((await _one(session, Vpc, user_id, ref, "vpc")).network_name)
+    return str((await owned(session, Vpc, user_id, ref, "vpc")).network_name)
 
 
 async def get_subnet(session: AsyncSession, user: Principal, ref: str, vpc_id: str | None = None) -> Subnet:
     extra = [Subnet.vpc_id == vpc_id] if vpc_id else []
-    return await _one(session, Subnet, user.user_id, ref, "subnet", *extra)  # type: ignore[no-any-return]
+    return await owned(session, Subnet, user.user_id, ref, "subnet", *extra)
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -339,8 +335,8 @@ async def attachment_for(session: AsyncSession, user: Principal | str, vpc_id: s
     if not vpc_id and not subnet_id:
         return NetworkAttachment(network_name=None, ipv4_address=None, vpc_id=None, subnet_id=None)
     user_id = user if isinstance(user, str) else user.user_id
-    subnet = await _one(session, Subnet, user_id, subnet_id, "subnet") if subnet_id else None
-    vpc = await _one(session, Vpc, user_id, vpc_id, "vpc") if vpc_id else None
+    subnet = await owned(session, Subnet, user_id, subnet_id, "subnet") if subnet_id else None
+    vpc = await owned(session, Vpc, user_id, vpc_id, "vpc") if vpc_id else None
     if subnet and vpc and subnet.vpc_id != vpc.id:
         raise InvalidInput(f"subnet '{subnet_id}' is not in VPC '{vpc_id}'")
     if vpc is None:

@@ -30,7 +30,10 @@ def registered() -> dict[str, tuple[str, str]]:
 
 
 def test_the_index_names_every_command_with_its_module_and_help() -> None:
-    assert INDEX == registered(), "cli/index.py is out of date: add or correct the entries shown"
+    real = registered()
+    fix = [f'    "{name}": ("{module}", "{help_}"),' for name, (module, help_) in real.items() if INDEX.get(name) != real[name]]
+    assert INDEX == real, "cli/index.py is out of date: " + ("set these entries:\n" + "\n".join(fix) if fix else
+                                                            f"remove {sorted(set(INDEX) - set(real))}")
 
 
 def loaded_after(*args: str) -> set[str]:

@@ -17,7 +17,7 @@ INDEX: dict[str, tuple[str, str]] = {
     "cron": ("cron", "Scheduled jobs (cron, @daily, rate(5 minutes))"),
     "db": ("databases", "Managed databases: PostgreSQL and MariaDB (engine mysql), with backups"),
     "deployments": ("deployments", "Container deployments: replicated, health-checked, rolled out without downtime"),
-    "disks": ("disks", "Virtual disks: create, upload, resize, convert, rename, clone"),
+    "disks": ("disks", "Virtual disks: create, upload, resize, convert, rename, clone, snapshot, attach"),
     "functions": ("functions", "Cloud Functions: deploy, invoke, logs"),
     "register": ("identity", "Create an account."),
     "login": ("identity", "Log in; the new API key is saved (0600) in your config folder."),

@@ -148,6 +148,7 @@ def test_plan_limits_are_quotas_and_downgrade_is_refused(billed: Billed) -> None
 
     found = billed.run(limits())
     assert found["buckets"] == 5 and found["instance_vcpus"] == 2
+    assert found["databases"] == found["caches"] == found["load_balancers"] == 1
     reported = {q["kind"]: q["limit"] for q in client.get("/quotas")}
     assert reported["buckets"] == 5 and reported["instance_vcpus"] == 2 and reported["queues"] == 100  # a setting
     for i in range(5):

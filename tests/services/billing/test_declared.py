@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, update
 
-from cumulo.client import Client
+from cumulo.client import ApiError, Client
 from cumulo.services.events import service as events
 from tests.services.billing.conftest import Billed
 from tests.services.billing.test_billing import charges, span
@@ -145,6 +145,12 @@ def test_a_load_balancer_is_billed_per_hour_while_it_exists(billed: Billed) -> N
     billed.meter()
     lines = by_type(client, "loadbalancer")
     assert credits_of(lines) == pytest.approx(3 * 0.25, abs=1e-6)  # 0.25 an hour
+    # the plan's limit is the quota: the Free plan allows one load balancer
+    free, _ = billed.user("free")
+    free.post("/loadbalancers", {"name": f"lb-{uuid.uuid4().hex[:6]}"})
+    with pytest.raises(ApiError) as err:
+        free.post("/loadbalancers", {"name": f"lb-{uuid.uuid4().hex[:6]}"})
+    assert err.value.status == 403 and err.value.code == "QUOTA_EXCEEDED"
     assert {e["resource_id"] for e in lines} == {lb["id"]} and {e["service"] for e in lines} == {"loadbalancers"}
     # one created and deleted between two passes is billed too (from its events): a minute at least
     brief = client.post("/loadbalancers", {"name": f"lb-{uuid.uuid4().hex[:6]}"})

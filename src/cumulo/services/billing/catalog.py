@@ -28,16 +28,22 @@ ADDED_0003 = ("database.hour", "database.core_hour", "database.gb_ram_hour", "ca
               "cache.gb_ram_hour", "loadbalancer.hour", "function.gb_second", "function.million_invocations")
 
 
+# the managed services' quota kinds a plan limits as well (billing_0005 adds them to an existing plan)
+MANAGED = ("databases", "caches", "load_balancers")
+
+
 def _limits(instances: int, vcpus: int, memory_gb: int, disk_gb: int, buckets: int, storage_gib: int,
-            functions: int) -> dict[str, float]:
+            functions: int, managed: int) -> dict[str, float]:
     return {"instances": instances, "instance_vcpus": vcpus, "instance_memory_mb": memory_gb * 1024,
-            "volume_gib": disk_gb, "buckets": buckets, "storage_bytes": storage_gib * GIB, "functions": functions}
+            "volume_gib": disk_gb, "buckets": buckets, "storage_bytes": storage_gib * GIB, "functions": functions,
+            **{kind: managed for kind in MANAGED}}
+
 
 
 # id: (name, price per month, monthly credits, overage, limits, features)
 PLANS: dict[str, tuple[str, float, float, bool, dict[str, float], dict[str, bool]]] = {
-    "free": ("Free", 0.0, 15, False, _limits(2, 2, 2, 20, 5, 5, 5), {}),
-    "pro": ("Pro", 9.0, 150, False, _limits(10, 4, 8, 50, 50, 50, 50), {}),
-    "unlimited": ("Unlimited", 29.0, 600, False, _limits(50, 8, 16, 200, 100, 200, 100), {}),
-    "payg": ("Pay-as-you-Go", 0.0, 0, True, _limits(50, 8, 16, 200, 100, 200, 100), {"volume_gib_month": True}),
+    "free": ("Free", 0.0, 15, False, _limits(2, 2, 2, 20, 5, 5, 5, 1), {}),
+    "pro": ("Pro", 9.0, 150, False, _limits(10, 4, 8, 50, 50, 50, 50, 5), {}),
+    "unlimited": ("Unlimited", 29.0, 600, False, _limits(50, 8, 16, 200, 100, 200, 100, 20), {}),
+    "payg": ("Pay-as-you-Go", 0.0, 0, True, _limits(50, 8, 16, 200, 100, 200, 100, 20), {"volume_gib_month": True}),
 }

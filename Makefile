@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # a failed test runs once more (rare timing failures on a loaded machine); shown as R and "rerun"
 PYTEST_RERUNS ?= 1
 
-.PHONY: install deps run test test-quarantine bench lint clean
+.PHONY: install deps run test bench lint clean
 
 # --compile-bytecode: the .pyc files are written once here, so no start of `cumulo` (CLI or server)
 # compiles the dependencies again, even where PYTHONDONTWRITEBYTECODE is set
@@ -28,13 +28,6 @@ test: deps lint
 	@./scripts/ensure-postgres.sh
 	@./scripts/ensure-chromium.sh
 	.venv/bin/python -m pytest -n 2 --dist loadgroup --reruns $(PYTEST_RERUNS) --reruns-delay 2 $(PYTEST_ARGS)
-
-# the quarantined modules (tests/conftest.py QUARANTINE): pass alone, fail in the full suite
-test-quarantine: deps
-	@./scripts/ensure-postgres.sh
-	CUMULO_TEST_QUARANTINE=1 .venv/bin/python -m pytest -n 0 --reruns 0 tests/services/databases/test_postgres.py \
-		tests/services/databases/test_mariadb.py tests/services/caches/test_redis.py tests/services/apps/test_push.py \
-		tests/services/vms/test_vms.py tests/services/billing/test_billing.py
 
 bench: install
 	.venv/bin/python bench/api.py

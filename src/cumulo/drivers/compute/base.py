@@ -230,6 +230,11 @@ class ComputeDriver(abc.ABC):
     async def logs(self, ref: str, tail: int) -> str:
         """The last ``tail`` lines of stdout and stderr, interleaved as written."""
 
+    async def timed_logs(self, ref: str, tail: int) -> str:
+        """``logs`` with each line prefixed by its RFC 3339 time and a space (as ``docker logs
+        --timestamps``); a driver that cannot time its lines returns them as ``logs`` does."""
+        return await self.logs(ref, tail)
+
     @abc.abstractmethod
     async def stats(self, ref: str) -> Stats:
         """One sample; CPU % is over all CPUs the way ``docker stats`` shows it."""

@@ -244,6 +244,10 @@ class DockerDriver(DockerImages, DockerStats, ComputeDriver):
         data: bytes = await self._run(self.api.logs, ref, stdout=True, stderr=True, tail=tail, timestamps=False)
         return data.decode("utf-8", errors="replace")
 
+    async def timed_logs(self, ref: str, tail: int) -> str:
+        data: bytes = await self._run(self.api.logs, ref, stdout=True, stderr=True, tail=tail, timestamps=True)
+        return data.decode("utf-8", errors="replace")
+
     async def run_command(self, ref: str, command: builtins.list[str], stdin_env: dict[str, str] | None = None) -> int:
         def run() -> int:
             exec_id = self.api.exec_create(ref, command, environment=stdin_env or None)["Id"]

@@ -186,10 +186,11 @@ def register(app: typer.Typer) -> None:
     @deps.command("logs")
     @output.handle_errors
     def logs(deployment: str, tail: int = typer.Option(100, "--tail", "-n"),
-             replica: str | None = typer.Option(None, "--replica", help="one replica (name or id)")) -> None:
-        """The last lines of every replica, each prefixed with its name."""
+             replica: str | None = typer.Option(None, "--replica", help="one replica (name or id)"),
+             timestamps: bool = typer.Option(False, "--timestamps", "-t", help="show each line's time")) -> None:
+        """The last lines of all replicas merged in time order, each prefixed with its replica's name."""
         with output.client() as c:
-            typer.echo(c.deployments.logs(deployment, tail=tail, replica=replica), nl=False)
+            typer.echo(c.deployments.logs(deployment, tail=tail, replica=replica, timestamps=timestamps), nl=False)
 
     @deps.command("delete")
     @output.handle_errors

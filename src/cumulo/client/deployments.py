@@ -48,8 +48,10 @@ class Deployments:
     def events(self, dep: str, limit: int = 100) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/deployments/{dep}/events", params={"limit": limit})
 
-    def logs(self, dep: str, tail: int = 100, replica: str | None = None) -> str:
+    def logs(self, dep: str, tail: int = 100, replica: str | None = None, timestamps: bool = False) -> str:
         params: dict[str, Any] = {"tail": tail}
         if replica:
             params["replica"] = replica
+        if timestamps:
+            params["timestamps"] = "true"
         return self.c.get(f"/deployments/{dep}/logs", params=params) or ""

@@ -94,9 +94,12 @@ async def revisions(deployment: str, user: UserDep, session: SessionDep) -> list
 @router.get("/deployments/{deployment}/logs", response_class=PlainTextResponse)
 async def logs(deployment: str, user: UserDep, platform: PlatformDep, session: SessionDep,
                tail: int = Query(100, ge=1, le=service.MAX_LOG_LINES),
-               replica: str | None = Query(None, max_length=80)) -> PlainTextResponse:
-    """Every replica's last lines, each prefixed with the replica's name; ``replica``: one replica."""
-    return PlainTextResponse(await service.logs(platform, session, user, deployment, tail, replica))
+               replica: str | None = Query(None, max_length=80),
+               timestamps: bool = Query(False, description="prefix each line with Docker's RFC 3339 time")
+               ) -> PlainTextResponse:
+    """The last ``tail`` lines of all replicas merged in time order, each prefixed with the
+    replica's name; ``replica``: one replica (name, id or instance id)."""
+    return PlainTextResponse(await service.logs(platform, session, user, deployment, tail, replica, timestamps))
 
 
 @router.get("/deployments/{deployment}/events", response_model=list[EventOut])

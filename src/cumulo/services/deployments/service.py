@@ -8,7 +8,6 @@ instance), found in Docker by its ``cumulo.deployment`` label.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
@@ -304,20 +303,15 @@ def revision_out(rev: Revision) -> RevisionOut:
 
 
 async def logs(platform: Platform, session: AsyncSession, user: Principal, ref: str, tail: int,
-               replica: str | None = None) -> str:
-    """The last ``tail`` lines of every replica (each line prefixed with the replica's name), or of one."""
+               replica: str | None = None, timestamps: bool = False) -> str:
+    """The last ``tail`` lines of all replicas merged in time order, each prefixed with the
+    replica's name (and its time with ``timestamps``); ``replica``: one replica's."""
+    from cumulo.services.deployments import logs as merged
+
     dep = await get_deployment(session, user, ref)
     reps = await replicas_of(session, dep.id, live=True)
     if replica is not None:
         reps = [r for r in reps if replica in (r.id, r.name, r.instance_id)]
         if not reps:
             raise NotFound(f"deployment '{dep.name}' has no replica '{replica}'")
-    per = max(1, math.ceil(min(max(tail, 1), MAX_LOG_LINES) / max(len(reps), 1))) if replica is None else tail
-    out: list[str] = []
-    for r in reps:
-        try:
-            text = await compute.logs(platform, session, owner(dep.user_id), r.instance_id, per)
-        except NotFound:
-            continue
-        out.extend(f"{r.name} | {line}" for line in text.splitlines())
-    return "\n".join(out) + ("\n" if out else "")
+    return await merged.read(platform, session, dep, reps, min(max(tail, 1), MAX_LOG_LINES), timestamps)

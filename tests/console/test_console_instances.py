@@ -76,3 +76,31 @@ def test_a_bad_launch_shows_the_apis_messages_at_the_fields(account: Callable[[]
         assert expected and error.inner_text() == expected[0]
         assert box.get_attribute("aria-invalid") == "true"
     assert acc.api.get("/instances").json() == []
+
+
+def test_bulk_stop_and_delete_from_the_list(account: Callable[[], Account]) -> None:
+    acc = account()
+    names = [uname("bulk"), uname("bulk"), uname("keep")]
+    try:
+        for name in names:
+            r = acc.api.post("/instances", json={"name": name, "image": "cumulo/busybox", "command": ["sleep", "3600"]})
+            assert r.status_code == 201, r.text
+        page = acc.log_in()
+        acc.open("Instances")
+        rows = page.locator("tbody tr")
+        rows.filter(has=page.locator("[data-status=RUNNING]")).nth(2).wait_for(timeout=120_000)
+        page.get_by_label("Filter").fill("bulk")  # the filter narrows the list and "select all"
+        rows.filter(has_text="keep-").wait_for(state="detached")
+        page.get_by_label("Select all shown").check()
+        page.get_by_role("button", name="Stop selected").click()
+        for name in names[:2]:
+            rows.filter(has_text=name).locator("[data-status=STOPPED]").wait_for(timeout=120_000)
+        page.get_by_role("button", name="Delete selected").click()
+        page.get_by_role("dialog").get_by_role("button", name="Terminate").click()
+        page.get_by_text("No instance matches the filter.").wait_for()
+        assert [i["name"] for i in acc.api.get("/instances").json()] == [names[2]]
+        page.get_by_label("Filter").fill("")
+        rows.filter(has_text=names[2]).locator("[data-status=RUNNING]").wait_for()  # the unselected one is untouched
+    finally:
+        for inst in acc.api.get("/instances").json():
+            acc.api.delete(f"/instances/{inst['id']}")

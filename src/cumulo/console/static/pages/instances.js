@@ -32,16 +32,45 @@ function actions(inst, refresh) {
     button("Delete", () => act(inst, "delete", refresh), { kind: "small danger", title: `Terminate ${inst.name}` }));
 }
 
-async function list({ main, query, navigate }) {
+// Bulk actions on the selected rows: each call on its own, all at once; failures are reported together.
+async function bulk(selected, rows, action, refresh) {
+  const chosen = rows.filter((r) => selected.has(r.id));
+  if (!chosen.length) { toast("Select instances first", "error"); return; }
+  if (action === "delete" && !(await confirmDialog(`Terminate ${chosen.length} instance(s): ${chosen.map((r) => r.name).join(", ")}?`,
+    { confirm: "Terminate" }))) return;
+  const results = await Promise.allSettled(chosen.map((r) => (action === "delete"
+    ? del(`/instances/${enc(r.id)}`) : post(`/instances/${enc(r.id)}/${action}`))));
+  const failed = results.map((r, i) => (r.status === "rejected" ? `${chosen[i].name}: ${r.reason.message}` : null)).filter(Boolean);
+  toast(failed.length ? `${failed.length} failed: ${failed.join("; ")}` : `${action}: ${chosen.length} instance(s)`, failed.length ? "error" : "info");
+  if (action === "delete") chosen.forEach((r) => selected.delete(r.id));
+  await refresh();
+}
+
+async function list({ main, query }) {
   const search = h("input", { type: "search", id: "instance-search", value: query.get("q") || "", placeholder: "name, image or status" });
   const body = h("div", {});
+  const selected = new Set();
+  let rows = [];
+  let shown = [];
+  const all = h("input", { type: "checkbox", id: "select-all" });
+  const bar = h("div", { class: "toolbar bulk", role: "group", "aria-label": "Bulk actions" },
+    all, h("label", { for: "select-all" }, "Select all shown"),
+    button("Start selected", () => bulk(selected, rows, "start", refresh), { kind: "small" }),
+    button("Stop selected", () => bulk(selected, rows, "stop", refresh), { kind: "small" }),
+    button("Delete selected", () => bulk(selected, rows, "delete", refresh), { kind: "small danger" }));
   main.append(pageHeader("Instances", h("a", { class: "btn primary", href: "/console/instances/new" }, "Launch instance")),
-    h("div", { class: "toolbar" }, h("label", { for: "instance-search" }, "Filter"), search), body);
-  const refresh = async () => {
-    const rows = await get("/instances");
+    h("div", { class: "toolbar" }, h("label", { for: "instance-search" }, "Filter"), search), bar, body);
+  const pick = (r) => {
+    const box = h("input", { type: "checkbox", "aria-label": `Select ${r.name}`, checked: selected.has(r.id) });
+    box.addEventListener("change", () => { if (box.checked) selected.add(r.id); else selected.delete(r.id); });
+    return box;
+  };
+  const draw = () => {
     const q = search.value.trim().toLowerCase();
-    const shown = q ? rows.filter((r) => `${r.name} ${r.image} ${r.status}`.toLowerCase().includes(q)) : rows;
+    shown = q ? rows.filter((r) => `${r.name} ${r.image} ${r.status}`.toLowerCase().includes(q)) : rows;
+    all.checked = shown.length > 0 && shown.every((r) => selected.has(r.id));
     clear(body, table([
+      { label: "Select", cell: pick },
       { label: "Name", cell: (r) => h("a", { href: `/console/instances/${enc(r.id)}` }, r.name) },
       { label: "Image", cell: (r) => r.image },
       { label: "Status", cell: (r) => statusBadge(r.status) },
@@ -51,12 +80,18 @@ async function list({ main, query, navigate }) {
       { label: "Actions", cell: (r) => actions(r, refresh) },
     ], shown, { empty: rows.length ? "No instance matches the filter." : "No instances yet: launch one." }));
   };
+  const refresh = async () => {
+    rows = await get("/instances");
+    const ids = new Set(rows.map((r) => r.id));
+    [...selected].forEach((id) => { if (!ids.has(id)) selected.delete(id); });
+    draw();
+  };
+  all.addEventListener("change", () => { shown.forEach((r) => (all.checked ? selected.add(r.id) : selected.delete(r.id))); draw(); });
   search.addEventListener("input", () => {
     history.replaceState(null, "", search.value ? `?q=${enc(search.value)}` : location.pathname);
-    refresh();
+    draw();
   });
   await refresh();
-  void navigate;
   return follow(["instance"], refresh);
 }
 

@@ -46,11 +46,12 @@ def write(billed: Billed, *statements: Any, add: Any = None, event: dict | None 
     billed.live.call(go())
 
 
-def _database(user_id: str, cpus: float = 1, memory_mb: int = 1024) -> Any:
+def _database(user_id: str, cpus: float = 1, memory_mb: int = 1024, storage_gb: int = 0) -> Any:
+    """A database row; no storage unless asked (its price apart: ``database_storage``)."""
     from cumulo.services.databases.models import ManagedDatabase
 
     return ManagedDatabase(id=str(uuid.uuid4()), user_id=user_id, name=f"db-{uuid.uuid4().hex[:6]}", engine="postgres",
-                           version="16", cpus=cpus, memory_mb=memory_mb, storage_gb=1, status="creating",
+                           version="16", cpus=cpus, memory_mb=memory_mb, storage_gb=storage_gb, status="creating",
                            desired="running", database_name="app", username="app", secret_name="x",
                            parameters={}, backup_window="03:00-04:00", backup_retention_days=7, disk_backend="plain")
 
@@ -94,6 +95,46 @@ def test_a_database_is_billed_while_available_by_its_size(billed: Billed) -> Non
     assert {e["resource_id"] for e in lines} == {db.id} and {e["service"] for e in lines} == {"databases"}
     assert len({e["key"] for e in lines}) == len(lines)
     assert client.billing.balance()["pending"] == 0
+
+
+def test_a_databases_storage_is_billed_while_it_exists_stopped_too(billed: Billed) -> None:
+    from cumulo.services.databases.models import ManagedDatabase as M
+
+    client, user_id = billed.user("pro")
+    admin = billed.admin()
+    admin.billing.edit_price("database_storage.gib_month", 73)  # 0.1 a GiB-hour: 10 GiB, 1 credit an hour
+    try:
+        billed.to_next_hour()
+        db = _database(user_id, storage_gb=10)
+        write(billed, add=db)
+        billed.meter()
+        billed.advance(HOUR)  # creating: its disk exists already
+        write(billed, _status(M, db.id, "available"))
+        billed.meter()
+        billed.advance(2 * HOUR)
+        write(billed, _status(M, db.id, "stopped"))
+        billed.meter()
+        billed.advance(HOUR)  # stopped: the disk is kept, and billed
+        billed.meter()
+        assert client.billing.balance()["pending"] + credits_of(by_type(client, "database_storage")) \
+            + credits_of(by_type(client, "database")) == pytest.approx(4 + 2 * 0.9, abs=1e-3)
+        write(billed, _status(M, db.id, "stopped", storage_gb=20))  # grown: 2 credits an hour from now
+        billed.meter()
+        billed.advance(HOUR)
+        write(billed, delete(M).where(M.id == db.id),
+              event={"user_id": user_id, "action": "database.deleted", "resource_type": "database",
+                     "resource_id": db.id, "name": db.name})
+        billed.advance(5 * HOUR)  # deleted: nothing more
+        billed.close_day()
+        billed.meter()
+        billed.meter()
+        lines = by_type(client, "database_storage")
+        assert credits_of(lines) == pytest.approx(4 * 1 + 1 * 2, abs=1e-3)
+        assert {e["resource_id"] for e in lines} == {db.id} and {e["service"] for e in lines} == {"databases"}
+        assert credits_of(by_type(client, "database")) == pytest.approx(2 * 0.9, abs=1e-6)
+        assert client.billing.balance()["pending"] == 0
+    finally:
+        admin.billing.edit_price("database_storage.gib_month", 0.05)
 
 
 def test_a_cache_is_billed_while_available_and_ends_at_its_deletion(billed: Billed) -> None:
@@ -227,7 +268,7 @@ def test_functions_are_billed_by_invocations_and_gb_seconds(billed: Billed) -> N
 
 def test_prices_of_every_metered_kind_are_in_the_table(billed: Billed) -> None:
     prices = {p["key"]: p for p in Client(billed.live.url).billing.prices()}
-    for key in ("database.hour", "database.core_hour", "database.gb_ram_hour", "cache.hour", "cache.core_hour",
+    for key in ("database.hour", "database.core_hour", "database.gb_ram_hour", "database_storage.gib_month", "cache.hour", "cache.core_hour",
                 "cache.gb_ram_hour", "loadbalancer.hour", "function.gb_second", "function.million_invocations"):
         assert prices[key]["amount"] > 0 and prices[key]["unit"]
 

@@ -3,6 +3,8 @@ the administrator edits them afterwards (``/admin/billing/plans``, ``/admin/bill
 
 from __future__ import annotations
 
+from typing import Any
+
 GIB = 1024 ** 3
 
 # key: (credits per unit, unit, description)
@@ -16,6 +18,7 @@ PRICES: dict[str, tuple[float, str, str]] = {
     "database.hour": (0.6, "database-hour", "a managed database while available, per hour (per second, 60 s minimum)"),
     "database.core_hour": (0.2, "vCPU-hour", "each vCPU of an available managed database, per hour"),
     "database.gb_ram_hour": (0.1, "GB-hour", "each GB of memory of an available managed database, per hour"),
+    "database_storage.gib_month": (0.05, "GiB-month", "a managed database's storage while it exists (stopped too)"),
     "cache.hour": (0.3, "cache-hour", "a managed cache while available, per hour (per second, 60 s minimum)"),
     "cache.core_hour": (0.2, "vCPU-hour", "each vCPU of an available managed cache, per hour"),
     "cache.gb_ram_hour": (0.1, "GB-hour", "each GB of memory of an available managed cache, per hour"),
@@ -26,6 +29,8 @@ PRICES: dict[str, tuple[float, str, str]] = {
 # the keys a later migration added (billing_0003): a database made before it gets them then
 ADDED_0003 = ("database.hour", "database.core_hour", "database.gb_ram_hour", "cache.hour", "cache.core_hour",
               "cache.gb_ram_hour", "loadbalancer.hour", "function.gb_second", "function.million_invocations")
+# added by billing_0006
+ADDED_0006 = ("database_storage.gib_month",)
 
 
 # the managed services' quota kinds a plan limits as well (billing_0005 adds them to an existing plan)
@@ -47,3 +52,27 @@ PLANS: dict[str, tuple[str, float, float, bool, dict[str, float], dict[str, bool
     "unlimited": ("Unlimited", 29.0, 600, False, _limits(50, 8, 16, 200, 100, 200, 100, 20), {}),
     "payg": ("Pay-as-you-Go", 0.0, 0, True, _limits(50, 8, 16, 200, 100, 200, 100, 20), {"volume_gib_month": True}),
 }
+
+
+def add_prices(bind: Any, keys: tuple[str, ...]) -> None:
+    """A migration's new price keys, at their default, into an existing price table (a key already
+    there, perhaps edited by the administrator, is kept)."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    insert = sa.text("INSERT INTO billing_prices (key, amount, unit, description, updated_at) "
+                     "SELECT CAST(:key AS VARCHAR(64)), :amount, :unit, :description, :now WHERE NOT EXISTS "
+                     "(SELECT 1 FROM billing_prices WHERE key = CAST(:key AS VARCHAR(64)))")
+    now = dt.datetime.now(dt.UTC)
+    for key in keys:
+        value, unit, text = PRICES[key]
+        bind.execute(insert, {"key": key, "amount": round(value * 1_000_000), "unit": unit, "description": text,
+                              "now": now})
+
+
+def remove_prices(bind: Any, keys: tuple[str, ...]) -> None:
+    import sqlalchemy as sa
+
+    bind.execute(sa.text("DELETE FROM billing_prices WHERE key IN :keys")
+                 .bindparams(sa.bindparam("keys", expanding=True)), {"keys": list(keys)})

@@ -23,10 +23,11 @@ SIMPLE = "m.running_since IS NOT NULL AND (m.segments IS NULL OR CAST(m.segments
 _METERS = f"""
 price AS (
   SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:hour AS float8[]), CAST(:core AS float8[]),
-                       CAST(:ram AS float8[])) AS p(kind, hour, core, ram)
+                       CAST(:ram AS float8[]), CAST(:gib AS float8[])) AS p(kind, hour, core, ram, gib)
 ), m AS (
   SELECT m.id, m.user_id, m.running_since, m.cap_month, m.cap_used, round(p.hour + p.core * COALESCE(CAST(m.spec->>'cpus' AS float8), 0)
-                           + p.ram * COALESCE(CAST(m.spec->>'memory_mb' AS float8), 0) / 1024) AS rate,
+                           + p.ram * COALESCE(CAST(m.spec->>'memory_mb' AS float8), 0) / 1024
+                           + p.gib * COALESCE(CAST(m.spec->>'size_gb' AS float8), 0)) AS rate,
          greatest(COALESCE(m.rated_until, m.running_since), a.created_at) AS begin
   FROM billing_meters m JOIN billing_accounts a ON a.user_id = m.user_id JOIN billing_plans pl ON pl.id = a.plan_id
        JOIN price p ON p.kind = m.resource_type
@@ -59,6 +60,8 @@ WITH {_METERS}, s AS (
                    THEN bm.resource_type || ' ' || bm.name || ' (' || CAST(CAST(bm.spec->>'cpus' AS float8) AS text)
                         || ' vCPU, ' || (bm.spec->>'memory_mb') || ' MB)'
                    WHEN bm.resource_type = 'loadbalancer' THEN 'load balancer ' || bm.name
+                   WHEN bm.spec->>'size_gb' IS NOT NULL
+                   THEN bm.resource_type || ' ' || bm.name || ' (' || (bm.spec->>'size_gb') || ' GB)'
                    ELSE bm.resource_type || ' ' || bm.name END
               || ': ' || to_char(r.seconds / 3600, 'FM9999990.0000') || ' h', 300),
          r.slot, r.slot + interval '24 hours', CAST(:now AS timestamptz)
@@ -99,7 +102,8 @@ FROM m WHERE m.rate > 0 AND CAST(:now AS timestamptz) > m.begin GROUP BY m.user_
 def _prices(prices: dict[str, int], kinds: tuple[str, ...]) -> dict[str, list[Any]]:
     return {"kinds": list(kinds), "hour": [float(prices.get(f"{k}.hour", 0)) for k in kinds],
             "core": [float(prices.get(f"{k}.core_hour", 0)) for k in kinds],
-            "ram": [float(prices.get(f"{k}.gb_ram_hour", 0)) for k in kinds]}
+            "ram": [float(prices.get(f"{k}.gb_ram_hour", 0)) for k in kinds],
+            "gib": [float(prices.get(f"{k}.gib_month", 0)) / rating.MONTH_HOURS for k in kinds]}
 
 
 # is there a day to close? (most passes: none; a scan that stops at the first meter behind)

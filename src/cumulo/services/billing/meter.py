@@ -29,10 +29,11 @@ from cumulo.services.billing import alerts, closing, declared, invoices, ledger,
 from cumulo.services.billing.models import Account, Meter, Plan, Price
 
 GIB = 1024 ** 3
-MONTH_HOURS = 730  # a GiB-month price spread over the hours of an average month
+MONTH_HOURS = rating.MONTH_HOURS
 # billed per second while running (or available, or existing): the prefix of their price keys
-# (<prefix>.hour, <prefix>.core_hour, <prefix>.gb_ram_hour; a key not in the table costs nothing)
-HOURLY = ("instance", "database", "cache", "loadbalancer")
+# (<prefix>.hour, <prefix>.core_hour, <prefix>.gb_ram_hour, <prefix>.gib_month by the spec's size_gb;
+# a key not in the table costs nothing). database_storage: a database's disk, while the database exists
+HOURLY = ("instance", "database", "database_storage", "cache", "loadbalancer")
 # meters not rated by the pass over running resources: object storage (its own hourly sample), the
 # consumption meters and their read marks (``declared.consume``)
 NOT_TIMED = ("storage", "function", declared.MARK)
@@ -107,7 +108,8 @@ def rate_of(meter: State, p: Pass, plan: Plan) -> int:
     kind = meter.resource_type
     if kind in HOURLY:
         return round(p.prices.get(f"{kind}.hour", 0) + p.prices.get(f"{kind}.core_hour", 0) * float(spec.get("cpus", 0))
-                     + p.prices.get(f"{kind}.gb_ram_hour", 0) * int(spec.get("memory_mb", 0)) / 1024)
+                     + p.prices.get(f"{kind}.gb_ram_hour", 0) * int(spec.get("memory_mb", 0)) / 1024
+                     + p.prices.get(f"{kind}.gib_month", 0) / MONTH_HOURS * float(spec.get("size_gb", 0)))
     if meter.resource_type == "volume" and (plan.features or {}).get("volume_gib_month"):
         return round(p.prices.get("volume.gib_month", 0) * int(spec.get("size_gb", 0)) / MONTH_HOURS)
     return 0

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 HOUR = dt.timedelta(hours=1)
 SLOT = dt.timedelta(days=1)  # a ledger period; days start at 00:00 UTC (months, and so invoices, too)
+MONTH_HOURS = 730  # a GiB-month price spread over the hours of an average month
 MINIMUM = 60.0  # seconds: a run shorter than a minute is billed a minute (as DigitalOcean)
 
 Segment = tuple[dt.datetime, dt.datetime | None]  # (start, end); end None: still running

@@ -21,6 +21,8 @@ ENDED = {"instance.stopped", "instance.failed", "instance.launch_failed", "insta
 # resources whose usage their service declares (``cumulo.ports.usage``, read by ``declared``): their
 # deletion ends their meters at the moment it was recorded
 DECLARED = ("database", "cache", "loadbalancer", "function")
+# the meters of a declared resource besides its own (a database's storage, billed while it exists)
+PARTS = {"database": ("database_storage",)}
 GONE = {"instance.deleted", "instance.expired", "instance.launch_aborted", "volume.deleted"}
 
 
@@ -97,7 +99,8 @@ async def _volume(session: AsyncSession, event: Event) -> None:
 
 
 async def _deleted(session: AsyncSession, event: Event) -> None:
-    meters = (await session.scalars(select(Meter).where(Meter.resource_type == event.resource_type,
+    kinds = (event.resource_type, *PARTS.get(event.resource_type, ()))
+    meters = (await session.scalars(select(Meter).where(Meter.resource_type.in_(kinds),
                                                         Meter.resource_id == event.resource_id,
                                                         Meter.gone.is_(False)))).all()
     for meter in meters:

@@ -1,6 +1,6 @@
 """What managed databases give the services below them (through ``cumulo.ports``): their usage for
-the billing meter, from their own rows (billed per second while ``available``, by cpus and memory),
-and their stop at zero balance (stopped, never deleted: the data stays on the disk)."""
+the billing meter, from their own rows (billed per second while ``available``, by cpus and memory;
+their storage, ``database_storage``, per GiB-month while the database exists, stopped too), and their stop at zero balance (stopped, never deleted: the data stays on the disk)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,15 @@ async def usage(session: AsyncSession) -> list[ports.Usage]:
     return await servers_usage(session, ManagedDatabase)
 
 
+async def storage_usage(session: AsyncSession) -> list[ports.Usage]:
+    """Each database's disk (``storage_gb``): billed while the database exists, whatever its status."""
+    rows = await session.execute(select(ManagedDatabase.id, ManagedDatabase.user_id, ManagedDatabase.name,
+                                        ManagedDatabase.updated_at, ManagedDatabase.storage_gb))
+    return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=True, since=aware(updated_at),  # type: ignore[arg-type]
+                        spec={"size_gb": int(size_gb)})
+            for rid, user_id, name, updated_at, size_gb in rows.all()]
+
+
 async def suspend(platform: Any, user: Principal) -> int:
     """Stop every available database of the user; how many."""
     from cumulo.services.databases import service
@@ -48,3 +57,4 @@ async def suspend(platform: Any, user: Principal) -> int:
 
 
 ports.usage.add("database", ports.Meterable(service="databases", states=usage, suspend=suspend))
+ports.usage.add("database_storage", ports.Meterable(service="databases", states=storage_usage))

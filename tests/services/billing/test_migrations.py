@@ -1,0 +1,43 @@
+"""The migrations that bring an existing installation up to what billing meters now: billing_0006
+adds the database storage price to a price table written before it (a new one has it from
+billing_0001), functions_0002 the ``ended_at`` index the function meter's window reads by."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from sqlalchemy import create_engine, inspect, text
+
+from cumulo.db import migrate
+
+
+def _to(url: str, revision: str, down: bool = False) -> None:
+    cfg = migrate.alembic_config(url)
+    engine = create_engine(cfg.attributes["sync_url"])
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+        conn.commit()
+    engine.dispose()
+
+
+def test_an_older_installation_gets_the_storage_price_and_the_invocations_index(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url)
+    _to(url, "billing_0005", down=True)  # as an installation before them
+    _to(url, "functions_0001", down=True)
+    engine = create_engine(migrate.alembic_config(url).attributes["sync_url"])
+    price = text("SELECT amount, unit FROM billing_prices WHERE key = 'database_storage.gib_month'")
+
+    def indexes() -> set[str]:
+        return {i["name"] for i in inspect(engine).get_indexes("function_invocations")}
+
+    with engine.connect() as conn:
+        assert conn.execute(price).first() is None
+    assert "ix_function_invocations_ended" not in indexes()
+    migrate.upgrade(url)
+    with engine.connect() as conn:
+        assert tuple(conn.execute(price).one()) == (50_000, "GiB-month")  # 0.05 credits, in micro-credits
+    assert "ix_function_invocations_ended" in indexes()
+    engine.dispose()

@@ -101,13 +101,16 @@ def register(app: typer.Typer) -> None:
         max_unavailable: int | None = typer.Option(None, "--max-unavailable"),
         order: str | None = typer.Option(None, "--order", help="start-first or stop-first"),
         failure_action: str | None = typer.Option(None, "--failure-action", help="rollback or pause"),
+        deadline: int | None = typer.Option(None, "--progress-deadline",
+                                            help="seconds a rollout may make no progress before it fails (600)"),
         wait: bool = typer.Option(True, "--wait/--no-wait", help="follow until every replica is ready"),
         json_out: bool = JSON,
     ) -> None:
         """Create a deployment and (with --wait) follow its replicas starting."""
         _json(json_out)
         update = {k: v for k, v in (("max_surge", max_surge), ("max_unavailable", max_unavailable),
-                                    ("order", order), ("failure_action", failure_action)) if v is not None}
+                                    ("order", order), ("failure_action", failure_action),
+                                    ("progress_deadline_seconds", deadline)) if v is not None}
         with output.client() as c:
             dep = c.deployments.create(
                 name, image, replicas=replicas, ports=port or None, env=_env(env), command=command or None,

@@ -26,6 +26,8 @@ class Deployment(IdMixin, TimestampMixin, Base):
     update_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     deleting: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the rollout's last progress (a change, a replica of the revision started or healthy, an old one retired)
+    progress_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class Revision(IdMixin, Base):

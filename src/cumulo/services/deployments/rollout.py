@@ -18,6 +18,11 @@ A pass:
    ``replicas - max_unavailable`` ready ones. Replicas of the current revision are started while
    there is room; replicas of earlier revisions retire while enough ready ones remain. A retiring
    replica with a load balancer drains first (the balancer's deregistration delay), then goes.
+6. Deadline (Kubernetes' ``progressDeadlineSeconds``): a rollout that made no progress (a
+   replica of its revision started in a new slot or became healthy, an old replica retired)
+   for ``update.progress_deadline_seconds`` fails like a failing replica does: back to the
+   newest completed revision, or paused, per ``failure_action``. With nothing to go back to
+   (a first revision), it keeps trying and says so.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ DRAIN_SETTLE = 2.0  # seconds past the balancer's delay before a drained replica
 MAX_BACKOFF = 30.0  # a crash-looping revision is restarted at most this often (0, 1, 2, 4 ... seconds)
 STABLE_SECONDS = 10.0  # a replica healthy this long ends the backoff
 NO_CHECK_READY = 2.0  # without a health check, a replica is healthy once it ran this long
+DEFAULT_DEADLINE = 600  # update.progress_deadline_seconds of deployments made before it existed
 
 
 def _client(platform: Platform) -> Any:
@@ -167,6 +173,8 @@ class Pass:
                 r.failures, r.last_error = 0, None
                 if r.state == "starting":
                     r.state, r.healthy_at = "healthy", self.now
+                    if r.revision == self.dep.revision:
+                        self.dep.progress_at = self.now
                     self.record("replica_healthy", replica=r.name, revision=r.revision)
                 continue
             r.last_error = error
@@ -242,8 +250,9 @@ class Pass:
             r.state, r.last_error, r.in_lb = "failed", why, False  # its replacement takes the slot (restarts + 1)
         failed_current = [why for r, why in self.failed if r.revision == dep.revision]
         older = [r.revision for r in alive if r.revision != dep.revision and r.state != "draining"]
-        if failed_current and rev.status == "rolling" and older:
-            await self._rollout_failed(rev, failed_current[0], await self._back_to(older))
+        back_to = await self._back_to(older) if failed_current and rev.status == "rolling" and older else None
+        if failed_current and back_to is not None:
+            await self._rollout_failed(rev, failed_current[0], back_to)
         elif failed_current:
             self.backoff["failures"] += 1
             delay = 0.0 if self.backoff["failures"] <= 1 else min(2 ** (self.backoff["failures"] - 2), MAX_BACKOFF)
@@ -252,24 +261,32 @@ class Pass:
                 f" (failing repeatedly: next start in {delay:g} s)" if delay else "")
         await self.session.commit()
 
-    async def _back_to(self, older: list[int]) -> int:
-        """The revision to roll back to: the newest completed one still running, else the most common."""
+    async def _back_to(self, older: list[int]) -> int | None:
+        """The revision to roll back to: the newest completed one still running, else the most common
+        one running that has not failed; without ``older``: the newest completed in the history."""
+        statuses = {r.number: r.status for r in await self._revisions()}
+        if not older:
+            return next((n for n in sorted(statuses, reverse=True)
+                         if n != self.dep.revision and statuses[n] in ("complete", "superseded")), None)
         for number in sorted(set(older), reverse=True):
-            try:
-                if (await revision_of(self.session, self.dep, number)).status in ("complete", "superseded"):
-                    return number
-            except NotFound:
-                continue
-        return Counter(older).most_common(1)[0][0]
+            if statuses.get(number) in ("complete", "superseded"):
+                return number
+        usable = [n for n in older if n in statuses and statuses[n] != "failed"]
+        return Counter(usable).most_common(1)[0][0] if usable else None
 
-    async def _rollout_failed(self, rev: Revision, why: str, back_to: int) -> None:
+    async def _rollout_failed(self, rev: Revision, why: str, back_to: int | None, reason: str | None = None) -> None:
+        """Roll back to ``back_to`` or pause (``failure_action``); with nowhere to go back to, only say why."""
         dep = self.dep
-        reason = f"revision {rev.number} failed: a new replica {why}"
+        reason = reason or f"revision {rev.number} failed: a new replica {why}"
         if dep.update_config.get("failure_action", "rollback") == "pause":
             dep.paused, dep.status = True, "PAUSED"
             dep.status_reason = f"{reason}; rollout paused (update or roll back to continue)"
             rev.reason = why
             self.record("rollout_paused", revision=rev.number, reason=why)
+            return
+        if back_to is None:
+            dep.status_reason, rev.reason = f"{reason}; no earlier revision to roll back to, still trying", why
+            self.record("rollout_stalled", revision=rev.number, reason=why)
             return
         target = await revision_of(self.session, dep, back_to)
         await retarget(self.session, dep, target, "failed", why)
@@ -286,6 +303,8 @@ class Pass:
 
     async def _retire(self, r: Replica, why: str) -> None:
         self.record("replica_retired", replica=r.name, revision=r.revision, reason=why)
+        if r.revision != self.dep.revision:
+            self.dep.progress_at = self.now
         if await self._deregister([r]):
             delay = float(self.lb.deregistration_delay) if self.lb is not None else 0.0
             r.state, r.drain_until = "draining", self.now + dt.timedelta(seconds=delay + DRAIN_SETTLE)
@@ -363,6 +382,8 @@ class Pass:
         restarts = previous.restarts + 1 if previous is not None else 0
         if previous is not None:
             await self.session.delete(previous)
+        else:  # a replacement of a failed replica is no progress
+            dep.progress_at = utcnow()
         self.session.add(Replica(deployment_id=dep.id, user_id=dep.user_id, revision=rev.number, slot=slot,
                                  instance_id=inst.id, name=name, state="starting", failures=0, restarts=restarts,
                                  in_lb=False, started_at=utcnow()))
@@ -380,6 +401,8 @@ class Pass:
                for r in cur):
             self.backoff["failures"] = 0
         done = ready >= dep.replicas and len(cur) == dep.replicas and not others
+        if rev.status == "rolling" and not done and await self._past_deadline(rev, reps):
+            rev = await revision_of(self.session, dep)
         if rev.status == "rolling" and done:
             rev.status = "complete"
             for other in await self._revisions():
@@ -404,6 +427,22 @@ class Pass:
         if status == "RUNNING" and dep.status_reason and dep.status_reason.startswith("cannot start"):
             dep.status_reason = None
         await self.session.commit()
+
+    async def _past_deadline(self, rev: Revision, reps: list[Replica]) -> bool:
+        """Fail the rollout when it made no progress within its deadline (once: ``rev.reason`` says so)."""
+        dep = self.dep
+        deadline = float(dep.update_config.get("progress_deadline_seconds", DEFAULT_DEADLINE))
+        if dep.progress_at is None:  # made before deadlines: counted from now
+            dep.progress_at = self.now
+        since = aware(dep.progress_at)
+        if (dep.paused or dep.deleting or not dep.replicas
+                or (self.now - since).total_seconds() < deadline or (rev.reason or "").startswith("no progress")):
+            return False
+        why = f"no progress within {deadline:g} s (update.progress_deadline_seconds)"
+        self.record("rollout_deadline_exceeded", revision=rev.number, deadline_seconds=deadline)
+        older = [r.revision for r in reps if r.revision != dep.revision and r.state != "draining"]
+        await self._rollout_failed(rev, why, await self._back_to(older), f"revision {rev.number} failed: {why}")
+        return True
 
     async def _revisions(self) -> list[Revision]:
         from cumulo.services.deployments.service import revisions

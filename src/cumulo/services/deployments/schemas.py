@@ -73,6 +73,9 @@ class UpdateConfig(In):
     max_unavailable: int = Field(0, ge=0, le=MAX_REPLICAS, description="ready replicas below `replicas` allowed")
     order: Literal["start-first", "stop-first"] = "start-first"
     failure_action: Literal["rollback", "pause"] = "rollback"
+    progress_deadline_seconds: int = Field(
+        600, ge=1, le=86400, description="a rollout that makes no progress this long fails (failure_action); "
+        "progress: a replica of the new revision started or healthy, an old one retired (Kubernetes' default 600)")
 
     @model_validator(mode="after")
     def _progress(self) -> UpdateConfig:

@@ -146,7 +146,7 @@ async def create(platform: Platform, session: AsyncSession, user: Principal, bod
     await _check_capacity(platform, session, None, user.user_id, body.replicas, update, spec)
     dep = Deployment(id=new_id(), user_id=user.user_id, name=body.name, replicas=body.replicas, revision=1,
                      status="SCALING" if body.replicas else "STOPPED", vpc_id=vpc_id, load_balancer_id=lb_id,
-                     update_config=update, paused=False, deleting=False)
+                     update_config=update, paused=False, deleting=False, progress_at=utcnow())
     session.add(dep)
     await flush_or_conflict(session, taken)
     session.add(Revision(id=new_id(), deployment_id=dep.id, number=1, spec=spec, status="rolling",
@@ -205,7 +205,7 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
             current.status, current.reason = "abandoned", f"replaced by revision {number} before it completed"
         dep.revision, dep.paused, dep.status, dep.status_reason = number, False, "UPDATING", None
         await _trim_history(session, dep)
-    dep.updated_at = utcnow()
+    dep.updated_at = dep.progress_at = utcnow()  # the deadline counts from the change
     if update_config != current_update:
         data["update"] = update_config
     action = "deployment.updated" if changed_spec or "update" in data else "deployment.scaled"
@@ -246,6 +246,7 @@ async def retarget(session: AsyncSession, dep: Deployment, target: Revision, lea
     current.status, current.reason = leaving_status, reason
     target.status, target.reason = "rolling", None
     dep.revision, dep.paused, dep.updated_at = target.number, False, utcnow()
+    dep.progress_at = dep.updated_at
 
 
 async def _trim_history(session: AsyncSession, dep: Deployment) -> None:

@@ -16,7 +16,7 @@ import websockets
 import websockets.sync.client as ws_client
 
 from cumulo.console import live as live_module
-from cumulo.testing.server import LiveServer
+from cumulo.testing.server import LiveServer, test_settings
 from tests.conftest import PASSWORD, new_email
 
 CSRF = "X-CSRF-Token"
@@ -244,3 +244,26 @@ def test_a_dead_processs_console_cursor_is_swept(server: LiveServer) -> None:
         return list(names)
 
     assert server.call(scenario()) == ["billing.meter.kept"]
+
+
+def test_an_api_process_streams_what_another_process_committed(tmp_path, new_pg_database: str) -> None:  # type: ignore[no-untyped-def]
+    """Scale-out on PostgreSQL: a stream open on an API-only process (``cumulo api``: no workers)
+    carries the change another process committed (the outbox signal over LISTEN/NOTIFY, or the poll)."""
+    first = LiveServer(test_settings(str(tmp_path), new_pg_database), workers=False).start()
+    second = LiveServer(test_settings(str(tmp_path), new_pg_database)).start()
+    try:
+        _stream_across(first, second)
+    finally:
+        second.stop()
+        first.stop()
+
+
+def _stream_across(first: LiveServer, second: LiveServer) -> None:
+    with browser(first) as web:
+        stream = Stream(web)
+        try:
+            other_process = httpx.Client(base_url=second.url, cookies=web.cookies, timeout=30)
+            queue_id = other_process.post("/queues", json={"name": qname()}, headers=token(web)).json()["id"]
+            assert stream.next_change("queue")["resource_id"] == queue_id
+        finally:
+            stream.close()

@@ -95,6 +95,7 @@ class Hub:
 
     async def _run(self) -> None:
         try:
+            await self.platform.signals.listen()  # an API-only process hears the workers' commits (PostgreSQL)
             await self._sweep()
             await outbox.consume(self.platform, self.name, self._handle, batch=1, start_at_end=True)
             self._ready.set()

@@ -68,3 +68,17 @@ class Replica(IdMixin, Base):
     checked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     healthy_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     drain_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+
+
+class SlotVolume(IdMixin, Base):
+    """A volume of one replica slot (``spec.volumes``): whichever replica holds the slot mounts it,
+    across replacements and rollouts; removed with the deployment."""
+
+    __tablename__ = "deployment_volumes"
+    __table_args__ = (UniqueConstraint("deployment_id", "slot", "mount_path", name="uq_deployment_volumes_slot_path"),)
+
+    deployment_id: Mapped[str] = mapped_column(String(36), ForeignKey("deployments.id", ondelete="CASCADE"),
+                                               index=True)
+    slot: Mapped[int] = mapped_column(Integer)
+    mount_path: Mapped[str] = mapped_column(String(255))
+    volume_id: Mapped[str] = mapped_column(String(36))

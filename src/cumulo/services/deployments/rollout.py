@@ -46,7 +46,7 @@ from cumulo.platform import Platform
 from cumulo.services.compute import service as compute
 from cumulo.services.compute.schemas import InstanceCreate
 from cumulo.services.compute.state import down_reason
-from cumulo.services.deployments import probes
+from cumulo.services.deployments import probes, volumes
 from cumulo.services.deployments.models import Deployment, Replica, Revision
 from cumulo.services.deployments.service import LABEL, owner, replicas_of, retarget, revision_of
 from cumulo.services.events import service as events
@@ -355,8 +355,11 @@ class Pass:
             room = n + surge - len(cur) - len(old)
             want = min(n - len(cur), room if old else n - len(cur))
             used = {r.slot for r in cur}
-            free = iter(sorted(set(failed) - used) + [s for s in range(n + surge + len(reps) + 1)
-                                                     if s not in used and s not in failed])
+            slots = range(n + surge + len(reps) + 1)
+            if rev.spec.get("volumes"):  # a slot's volumes go with it: slots 0..n-1, each held by one replica
+                used, slots = {r.slot for r in reps}, range(n)
+                want = min(want, len([s for s in slots if s not in used]))
+            free = iter(sorted(set(failed) - used) + [s for s in slots if s not in used and s not in failed])
             for _ in range(max(want, 0)):
                 if not await self._launch(rev, next(free), failed):
                     break
@@ -366,10 +369,12 @@ class Pass:
     async def _launch(self, rev: Revision, slot: int, failed: dict[int, Replica]) -> bool:
         dep, spec = self.dep, rev.spec
         name = f"{dep.name}-{rev.number}-{pysecrets.token_hex(3)}"
-        body = InstanceCreate(name=name, image=spec["image"], command=spec.get("command"), env=spec.get("env") or {},
-                              env_secrets=spec.get("env_secrets") or {}, cpus=spec.get("cpus"),
-                              memory_mb=spec.get("memory_mb"), vpc_id=dep.vpc_id)
         try:
+            mounts = await volumes.for_slot(self.platform, self.session, dep, slot, spec.get("volumes") or [])
+            body = InstanceCreate(name=name, image=spec["image"], command=spec.get("command"),
+                                  env=spec.get("env") or {}, env_secrets=spec.get("env_secrets") or {},
+                                  cpus=spec.get("cpus"), memory_mb=spec.get("memory_mb"), vpc_id=dep.vpc_id,
+                                  volumes=mounts)
             async with self.platform.db.session() as other:
                 inst = await compute.launch(self.platform, other, owner(dep.user_id), body, labels={LABEL: dep.id})
         except CumuloError as exc:
@@ -451,6 +456,8 @@ class Pass:
 
     async def _forget(self) -> None:
         dep = self.dep
+        if not await volumes.remove_all(self.platform, self.session, dep):
+            return  # a volume still held: the next pass tries again
         await self.session.execute(sql_delete(Replica).where(Replica.deployment_id == dep.id))
         await self.session.execute(sql_delete(Revision).where(Revision.deployment_id == dep.id))
         await self.session.delete(dep)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cumulo.services.compute.schemas import ENV_KEY
+from cumulo.services.volumes.schemas import check_mount_path
 
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 PATH = re.compile(r"^/[\x21-\x7e]{0,1023}$")
@@ -68,6 +69,21 @@ class HealthCheck(In):
         return self
 
 
+class ReplicaVolume(In):
+    """A volume every replica gets its own of (Kubernetes' volumeClaimTemplates): made for a slot at
+    its first replica, mounted by each later replica of that slot, removed with the deployment."""
+
+    mount_path: str = Field(max_length=255)
+    size_gb: int = Field(1, ge=1, le=16000, description="the size of volumes made from now on")
+
+    _path = field_validator("mount_path")(check_mount_path)
+
+
+MAX_VOLUMES = 5
+NEEDS_STOP_FIRST = ("volumes: per-replica volumes need update.order stop-first (with max_unavailable of at least "
+                    "1): a slot's volume is mounted by one replica at a time")
+
+
 class UpdateConfig(In):
     max_surge: int = Field(1, ge=0, le=MAX_REPLICAS, description="replicas above `replicas` during a rollout")
     max_unavailable: int = Field(0, ge=0, le=MAX_REPLICAS, description="ready replicas below `replicas` allowed")
@@ -97,6 +113,7 @@ class Spec(In):
     cpus: float | None = Field(None, gt=0, le=64)
     memory_mb: int | None = Field(None, ge=16, le=262144)
     health_check: HealthCheck | None = None
+    volumes: list[ReplicaVolume] = Field(default_factory=list, max_length=MAX_VOLUMES)
 
     @field_validator("ports")
     @classmethod
@@ -117,6 +134,8 @@ class Spec(In):
             raise ValueError("env_secrets: a variable is also set in env")
         if self.command is not None and (not self.command or any(len(a) > 4096 or "\0" in a for a in self.command)):
             raise ValueError("command, when given, is a non-empty list of strings (at most 4096 characters, no NUL)")
+        if len({v.mount_path for v in self.volumes}) != len(self.volumes):
+            raise ValueError("volumes: two volumes have the same mount_path")
         if self.health_check and self.health_check.http_path and not (self.health_check.port or self.ports):
             raise ValueError("health_check: an HTTP check needs a port (health_check.port or ports)")
         return self
@@ -138,6 +157,8 @@ class DeploymentCreate(Spec):
     def _lb_port(self) -> DeploymentCreate:
         if self.load_balancer_id and not self.ports and not (self.health_check and self.health_check.port):
             raise ValueError("load_balancer_id: the replicas need a port (ports) to receive traffic on")
+        if self.volumes and self.update.order != "stop-first":
+            raise ValueError(NEEDS_STOP_FIRST)
         return self
 
 
@@ -153,6 +174,7 @@ class DeploymentUpdate(In):
     cpus: float | None = Field(None, gt=0, le=64)
     memory_mb: int | None = Field(None, ge=16, le=262144)
     health_check: HealthCheck | None = None
+    volumes: list[ReplicaVolume] | None = Field(None, max_length=MAX_VOLUMES)
     update: UpdateConfig | None = None
 
 
@@ -165,6 +187,8 @@ class ReplicaOut(BaseModel):
     health: str = Field(description="what the last health check said")
     address: str | None
     restarts: int = Field(description="how many times this slot's replica was replaced")
+    slot: int = Field(description="the replica's place: its volumes go with it")
+    volumes: list[dict[str, str]] = Field(default_factory=list, description="[{mount_path, volume_id}] of its slot")
     in_load_balancer: bool
     last_error: str | None
     started_at: dt.datetime

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
-from cumulo.core.errors import Conflict, InvalidInput, NotFound
+from cumulo.core.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
 from cumulo.db.constraints import flush_or_conflict
@@ -23,8 +23,9 @@ from cumulo.db.lookup import owned
 from cumulo.platform import Platform
 from cumulo.runtime import reconcile
 from cumulo.services.compute import service as compute
-from cumulo.services.deployments.models import Deployment, Replica, Revision
+from cumulo.services.deployments.models import Deployment, Replica, Revision, SlotVolume
 from cumulo.services.deployments.schemas import (
+    NEEDS_STOP_FIRST,
     SPEC_FIELDS,
     DeploymentCreate,
     DeploymentOut,
@@ -112,6 +113,30 @@ async def _check_capacity(platform: Platform, session: AsyncSession, dep: Deploy
         memory = spec.get("memory_mb") or s.compute_default_memory_mb
         await quotas.check_many(session, platform, user_id, {"instances": add, "instance_vcpus": add * cpus,
                                                              "instance_memory_mb": add * memory})
+    await _check_volume_room(platform, session, dep, user_id, replicas, spec)
+
+
+async def _check_volume_room(platform: Platform, session: AsyncSession, dep: Deployment | None, user_id: str,
+                             replicas: int, spec: dict[str, Any]) -> None:
+    """Room in the owner's volume quota (GiB) for the slot volumes ``replicas`` would still need."""
+    wanted = spec.get("volumes") or []
+    if not wanted or not replicas:
+        return
+    from cumulo.services.volumes.models import Volume
+
+    have = set() if dep is None else {(v.slot, v.mount_path) for v in await slot_volumes(session, dep.id)}
+    need = sum(int(v["size_gb"]) for slot in range(replicas) for v in wanted if (slot, v["mount_path"]) not in have)
+    used = int(await session.scalar(select(func.coalesce(func.sum(Volume.size_gb), 0))
+                                    .where(Volume.user_id == user_id)) or 0)
+    quota = platform.settings.volume_quota_gb
+    if need and used + need > quota:
+        raise QuotaExceeded(f"volume quota exceeded: {used} GiB used + {need} GiB for the replicas' volumes > "
+                            f"{quota} GiB")
+
+
+async def slot_volumes(session: AsyncSession, dep_id: str) -> list[SlotVolume]:
+    return list((await session.scalars(select(SlotVolume).where(SlotVolume.deployment_id == dep_id)
+                                       .order_by(SlotVolume.slot, SlotVolume.mount_path))).all())
 
 
 async def _lb_id(session: AsyncSession, user: Principal, ref: str | None) -> str | None:
@@ -180,10 +205,13 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
     current = await revision_of(session, dep)
     spec = _merged(current.spec, body)
     new_spec = spec.model_dump(mode="json")
-    changed_spec = new_spec != current.spec
+    was = {**Spec.model_validate(current.spec).model_dump(mode="json"), **current.spec}  # defaults of fields added since
+    changed_spec = new_spec != was
     if changed_spec:
         await _check_spec(platform, session, user, spec)
     update_config = body.update.model_dump() if body.update is not None else dep.update_config
+    if spec.volumes and update_config.get("order") != "stop-first":
+        raise InvalidInput(NEEDS_STOP_FIRST)
     replicas = dep.replicas if body.replicas is None else body.replicas
     if not changed_spec and replicas == dep.replicas and update_config == dep.update_config:
         return dep
@@ -200,7 +228,7 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
         session.add(Revision(id=new_id(), deployment_id=dep.id, number=number, spec=new_spec, status="rolling",
                              created_at=utcnow()))
         data["revision"], data["previous_revision"] = number, dep.revision
-        data["changed"] = sorted(k for k in new_spec if new_spec[k] != current.spec.get(k))
+        data["changed"] = sorted(k for k in new_spec if new_spec[k] != was.get(k))
         if current.status == "rolling":  # replaced before it completed
             current.status, current.reason = "abandoned", f"replaced by revision {number} before it completed"
         dep.revision, dep.paused, dep.status, dep.status_reason = number, False, "UPDATING", None
@@ -277,6 +305,9 @@ async def render(session: AsyncSession, dep: Deployment) -> DeploymentOut:
     except NotFound:  # removed a moment ago, with its deployment (read between the two)
         spec = {}
     reps = await replicas_of(session, dep.id, live=True)
+    by_slot: dict[int, list[dict[str, str]]] = {}
+    for v in await slot_volumes(session, dep.id):
+        by_slot.setdefault(v.slot, []).append({"mount_path": v.mount_path, "volume_id": v.volume_id})
     members = []
     for r in reps:
         try:
@@ -288,7 +319,7 @@ async def render(session: AsyncSession, dep: Deployment) -> DeploymentOut:
             id=r.id, name=r.name, instance_id=r.instance_id, revision=r.revision, state=r.state,
             health=("passing" if r.state == "healthy" else "failing" if r.failures else "pending")
             if r.state != "draining" else "draining",
-            address=address, restarts=r.restarts, in_load_balancer=r.in_lb, last_error=r.last_error,
+            address=address, restarts=r.restarts, slot=r.slot, volumes=by_slot.get(r.slot, []), in_load_balancer=r.in_lb, last_error=r.last_error,
             started_at=aware(r.started_at), healthy_at=aware(r.healthy_at)))
     ready = sum(1 for r in reps if r.revision == dep.revision and r.state == "healthy")
     return DeploymentOut(

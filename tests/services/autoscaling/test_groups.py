@@ -12,6 +12,7 @@ import pytest
 from cumulo.client import ApiError, Client
 from cumulo.testing import eventually
 from cumulo.testing.engine import containers as find_containers
+from cumulo.testing.polling import eventually_served
 from cumulo.testing.server import LiveServer
 from tests.conftest import register_and_login
 
@@ -124,7 +125,7 @@ def test_requests_per_target_through_the_load_balancer_scale_out_and_back_in(own
         capacity(owner, group["id"], 1)
         eventually(lambda: owner.lb.get(lb["id"])["in_service"] == 1, 60, interval=0.3, what="member in service")
         probe = Front(lb)
-        eventually(lambda: probe.get("/").status_code == 200, 60, interval=0.3, what="served through the proxy")
+        eventually_served(lambda: probe.get("/").status_code == 200, 60, interval=0.3, what="served through the proxy")
         probe.close()
         assert owner.autoscaling.get(group["id"])["members"][0]["in_load_balancer"]
         worker.start()

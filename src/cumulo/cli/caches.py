@@ -91,6 +91,16 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             output.show(c.caches.flush(name))
 
+    for verb, helptext in (("stop", "Stop a cache (its keys stay on its volume; not billed while stopped)."),
+                           ("start", "Start a stopped cache; answers once it accepts connections."),
+                           ("reboot", "Restart a cache's server (its keys stay, unless its persistence is none).")):
+        def lifecycle(name: str, json_out: bool = JSON, _verb: str = verb) -> None:
+            as_json(json_out)
+            with output.client() as c, output.console.status(f"{_verb} cache {name}..."):
+                output.show(getattr(c.caches, _verb)(name))
+        lifecycle.__doc__ = helptext
+        cache.command(verb)(output.handle_errors(lifecycle))
+
     @cache.command("delete")
     @output.handle_errors
     def delete(name: str, yes: bool = output.YES) -> None:

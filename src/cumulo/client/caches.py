@@ -38,3 +38,9 @@ class Caches:
 
     def reboot(self, cache: str) -> dict[str, Any]:
         return self.c.post(f"/caches/{cache}/reboot", timeout=LONG)
+
+    def stop(self, cache: str) -> dict[str, Any]:
+        return self.c.post(f"/caches/{cache}/stop", timeout=LONG)
+
+    def start(self, cache: str) -> dict[str, Any]:
+        return self.c.post(f"/caches/{cache}/start", timeout=LONG)

@@ -50,6 +50,16 @@ async def reboot_cache(cache: str, user: UserDep, platform: PlatformDep, session
     return service.cache_out(platform, await service.reboot(platform, session, user, cache))
 
 
+@router.post("/caches/{cache}/stop", response_model=CacheOut)
+async def stop_cache(cache: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> CacheOut:
+    return service.cache_out(platform, await service.stop(platform, session, user, cache))
+
+
+@router.post("/caches/{cache}/start", response_model=CacheOut)
+async def start_cache(cache: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> CacheOut:
+    return service.cache_out(platform, await service.start(platform, session, user, cache))
+
+
 @router.get("/caches/{cache}/stats", response_model=CacheStats)
 async def cache_stats(cache: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> CacheStats:
     return await service.stats(platform, session, user, cache)

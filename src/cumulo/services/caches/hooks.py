@@ -1,17 +1,28 @@
 """What caches give the services below them (through ``cumulo.ports``): their usage for the billing
-meter, from their own rows (billed per second while ``available``, by cpus and memory)."""
+meter, from their own rows (billed per second while ``available``, by cpus and memory), and their
+stop at zero balance (stopped, never deleted: the keys stay on the volume)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import ports
+from cumulo.core.principal import Principal
 from cumulo.services.caches.models import Cache
-from cumulo.services.databases.hooks import servers_usage
+from cumulo.services.databases.hooks import servers_usage, stop_available
 
 
 async def usage(session: AsyncSession) -> list[ports.Usage]:
     return await servers_usage(session, Cache)
 
 
-ports.usage.add("cache", ports.Meterable(service="caches", states=usage))
+async def suspend(platform: Any, user: Principal) -> int:
+    """Stop every available cache of the user; how many."""
+    from cumulo.services.caches import service
+
+    return await stop_available(platform, user, "cache", service.list_caches, service.stop)
+
+
+ports.usage.add("cache", ports.Meterable(service="caches", states=usage, suspend=suspend))

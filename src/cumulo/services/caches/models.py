@@ -20,7 +20,7 @@ class Cache(IdMixin, TimestampMixin, Base):
     eviction_policy: Mapped[str] = mapped_column(String(20))
     persistence: Mapped[str] = mapped_column(String(8))  # none | rdb | aof
     storage_gb: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20))  # creating | available | error
+    status: Mapped[str] = mapped_column(String(20))  # creating | available | stopped | error
     username: Mapped[str] = mapped_column(String(64))
     secret_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     secret_name: Mapped[str] = mapped_column(String(128))

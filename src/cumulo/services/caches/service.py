@@ -1,5 +1,5 @@
 """Managed cache use cases (Redis 7.0 from ``cumulo/redis``): create (answers once the server
-accepts connections, with the password once), list, show, flush, stats, reboot, delete.
+accepts connections, with the password once), list, show, flush, stats, reboot, stop, start, delete.
 
 The server never admits an unauthenticated client: its ACL file, on the cache's own block volume,
 turns the ``default`` user off and defines one user whose password is stored only as its SHA-256
@@ -7,21 +7,29 @@ turns the ``default`` user off and defines one user whose password is stored onl
 ``maxmemory`` is ``memory_mb`` (the container gets a quarter more for Redis's own overhead);
 persistence ``aof`` (the default) is ``appendonly yes`` + ``appendfsync everysec``, ``rdb`` takes
 snapshots, ``none`` keeps nothing across a restart.
+
+Stop keeps the container and its volume (a ``none`` cache is snapshotted first, and the snapshot
+removed once it is loaded again at start: a stop is not a restart); a stopped cache is not billed
+and the reconciler keeps it stopped. Billing stops a user's caches at zero balance (``hooks``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware
-from cumulo.core.errors import Conflict, CumuloError, InvalidInput
+from cumulo.core.errors import Conflict, CumuloError, InvalidInput, Unavailable
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
+from cumulo.db import locks
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.platform import Platform
@@ -38,8 +46,10 @@ RECONCILE = "caches"
 VERSIONS = ("7.0",)
 IMAGE, PORT, DATA = "cumulo/redis", 6379, "/data"
 REDIS_UID, REDIS_GID = 100, 101  # the image's redis user
-CREATING, AVAILABLE, ERROR = "creating", "available", "error"
+CREATING, AVAILABLE, STOPPED, ERROR = "creating", "available", "stopped", "error"
+SNAPSHOT = "dump.rdb"  # what SAVE writes in DATA (a ``none`` cache's data across a stop)
 READY_TIMEOUT = 120.0
+LEASE_TRIES = 240  # a quarter of a second apart: a minute for the reconciler's pass to finish
 
 
 def container_name(cache_id: str) -> str:
@@ -249,9 +259,69 @@ async def reboot(platform: Platform, session: AsyncSession, user: Principal, ref
         await session.commit()
         raise
     c.status, c.error = AVAILABLE, None
-    events.record(session, user_id=c.user_id, action="cache.rebooted", resource_type="cache", resource_id=c.id,
-                  name=c.name)
+    _record(session, c, "rebooted")
     await session.commit()
+    return c
+
+
+@contextlib.asynccontextmanager
+async def _converging(platform: Platform, cache_id: str) -> AsyncIterator[None]:
+    """Hold the reconciler's lease of the cache (``reconcile:caches:<id>``) while a stop or start
+    changes its server: a pass that read the row before the change would undo it otherwise."""
+    lease, holder = f"reconcile:{RECONCILE}:{cache_id}", f"caches-api:{new_id()}"
+    for _ in range(LEASE_TRIES):
+        if await locks.take_lease(platform.db, lease, holder, READY_TIMEOUT + 60):
+            break
+        await asyncio.sleep(0.25)
+    else:
+        raise Unavailable("the cache is being repaired; try again in a moment")
+    try:
+        yield
+    finally:
+        await locks.drop_lease(platform.db, lease, holder)
+
+
+def _record(session: AsyncSession, c: Cache, what: str) -> None:
+    events.record(session, user_id=c.user_id, action=f"cache.{what}", resource_type="cache", resource_id=c.id,
+                  name=c.name)
+
+
+async def stop(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Cache:
+    """Stop the server; its container and volume (and so its keys) stay. Idempotent."""
+    c = await resolve(session, user, ref)
+    if c.status not in (AVAILABLE, STOPPED):
+        raise Conflict(f"cache '{c.name}' is {c.status}")
+    async with _converging(platform, c.id):
+        await session.refresh(c)
+        if c.status == AVAILABLE and c.persistence == "none":  # nothing on the disk otherwise: loaded at start
+            await _cli(platform, session, c, "SAVE")
+        await placement.containers(platform).stop(container_name(c.id))
+        if c.status != STOPPED:
+            c.status = STOPPED
+            _record(session, c, "stopped")
+            await session.commit()
+    return c
+
+
+async def start(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Cache:
+    """Start a stopped (or failed) cache from its volume; answers once it accepts connections."""
+    c = await resolve(session, user, ref)
+    if c.status == AVAILABLE:
+        return c
+    if c.status not in (STOPPED, ERROR) or c.address is None:
+        raise Conflict(f"cache '{c.name}' is {c.status}")
+    async with _converging(platform, c.id):
+        try:
+            c.address = await bring_up(platform, c)
+        except CumuloError as exc:
+            c.status, c.error = ERROR, exc.message
+            await session.commit()
+            raise
+        if c.persistence == "none":  # loaded: a later restart keeps nothing, as before the stop
+            (placement.disk_path(platform, c.id, c.disk_backend) / SNAPSHOT).unlink(missing_ok=True)
+        c.status, c.error = AVAILABLE, None
+        _record(session, c, "started")
+        await session.commit()
     return c
 
 
@@ -277,6 +347,9 @@ async def converge(platform: Platform, cache_id: str) -> dict[str, Any] | None:
         c = await session.get(Cache, cache_id)
         if c is None or c.status == CREATING or c.address is None:
             return None
+        if c.status == STOPPED:  # stays stopped
+            await placement.containers(platform).stop(container_name(c.id))
+            return {"status": c.status}
         try:
             address = await bring_up(platform, c)
         except CumuloError as exc:

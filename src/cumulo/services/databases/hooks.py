@@ -40,20 +40,26 @@ async def storage_usage(session: AsyncSession) -> list[ports.Usage]:
             for rid, user_id, name, updated_at, size_gb in rows.all()]
 
 
+async def stop_available(platform: Any, user: Principal, kind: str, listed: Any, stop: Any) -> int:
+    """Stop every available server (database or cache: ``listed(session, user)``, ``stop(platform,
+    session, user, id)``) of the user, at zero balance; how many. One that fails is logged, and left."""
+    stopped = 0
+    async with platform.db.session() as session:
+        for server in await listed(session, user):
+            if server.status == AVAILABLE:
+                try:
+                    await stop(platform, session, user, server.id)
+                    stopped += 1
+                except CumuloError as exc:
+                    logging.getLogger(f"cumulo.{kind}s").warning("%s %s not stopped: %s", kind, server.id, exc.message)
+    return stopped
+
+
 async def suspend(platform: Any, user: Principal) -> int:
     """Stop every available database of the user; how many."""
     from cumulo.services.databases import service
 
-    stopped = 0
-    async with platform.db.session() as session:
-        for db in await service.list_databases(session, user):
-            if db.status == AVAILABLE:
-                try:
-                    await service.stop(platform, session, user, db.id)
-                    stopped += 1
-                except CumuloError as exc:
-                    logging.getLogger("cumulo.databases").warning("database %s not stopped: %s", db.id, exc.message)
-    return stopped
+    return await stop_available(platform, user, "database", service.list_databases, service.stop)
 
 
 ports.usage.add("database", ports.Meterable(service="databases", states=usage, suspend=suspend))

@@ -32,6 +32,19 @@ def _env(items: list[str] | None) -> dict[str, str] | None:
     return out
 
 
+def _volumes(items: list[str] | None) -> list[dict[str, Any]] | None:
+    """``PATH[:SIZE_GB]`` items: each replica's own volume at PATH (1 GiB by default)."""
+    if not items:
+        return None
+    out = []
+    for item in items:
+        path, sep, size = item.partition(":")
+        if sep and not size.isdigit():
+            raise typer.BadParameter(f"volume {item!r}: use PATH or PATH:SIZE_GB")
+        out.append({"mount_path": path, "size_gb": int(size) if sep else 1})
+    return out
+
+
 def _show(dep: dict[str, Any]) -> None:
     if output.STATE["json"]:
         output.show(dep)
@@ -89,6 +102,8 @@ def register(app: typer.Typer) -> None:
         cpus: float | None = typer.Option(None, "--cpus"),
         memory: int | None = typer.Option(None, "--memory", help="MB per replica"),
         vpc: str | None = typer.Option(None, "--vpc"),
+        volume: list[str] | None = typer.Option(None, "--volume", "-v", help="PATH[:SIZE_GB]: each replica's own "
+                                                "volume (repeatable; needs --order stop-first)"),
         lb: str | None = typer.Option(None, "--lb", help="load balancer the replicas join once healthy"),
         health_path: str | None = typer.Option(None, "--health-path", help="HTTP health check path"),
         health_cmd: str | None = typer.Option(None, "--health-cmd", help="health check command (sh -c)"),
@@ -115,6 +130,7 @@ def register(app: typer.Typer) -> None:
             dep = c.deployments.create(
                 name, image, replicas=replicas, ports=port or None, env=_env(env), command=command or None,
                 cpus=cpus, memory_mb=memory, vpc_id=vpc, load_balancer_id=lb, update=update or None,
+                volumes=_volumes(volume),
                 health_check=_health(health_path, health_cmd, health_port, interval, timeout, retries, start_period))
             _show(_follow(c, dep) if wait else dep)
 

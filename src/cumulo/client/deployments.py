@@ -14,8 +14,8 @@ class Deployments:
         self.c = client
 
     def create(self, name: str, image: str, *, replicas: int = 1, **fields: Any) -> dict[str, Any]:
-        """``fields``: command, env, env_secrets, ports, cpus, memory_mb, vpc_id, health_check, update,
-        load_balancer_id (see ``POST /deployments``)."""
+        """``fields``: command, env, env_secrets, ports, cpus, memory_mb, vpc_id, health_check, volumes,
+        update, load_balancer_id (see ``POST /deployments``)."""
         body = {"name": name, "image": image, "replicas": replicas,
                 **{k: v for k, v in fields.items() if v is not None}}
         return self.c.post("/deployments", body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,10 @@ def test_deployment_and_autoscaling_commands(tmp_path: Path, dep_server: LiveSer
     assert shown["ready_replicas"] == 2 and len(containers(shown["id"])) == 2
     assert [d["name"] for d in json.loads(run("deployments", "list", "--json"))] == ["clidep"]
     assert "| hello" in run("deployments", "logs", "clidep")
+    timed = run("deployments", "logs", "clidep", "--timestamps").splitlines()
+    assert len(timed) == 2 and all(re.match(r"^\d{4}-\d\d-\d\dT[\d:.]+Z clidep-1-\w+ \| hello$", t) for t in timed)
+    assert "PATH:SIZE_GB" in run("deployments", "create", "v", "--image", "cumulo/busybox", "--volume", "/d:big",
+                                 code=2)
     updated = run("deployments", "update", "clidep", "--env", "COLOR=blue")
     assert "revision 2, 2/2 ready" in updated
     assert json.loads(run("deployments", "revisions", "clidep", "--json"))[0]["status"] == "complete"

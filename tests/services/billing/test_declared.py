@@ -336,17 +336,29 @@ def test_runtime_per_instance_agrees_with_usage(billed: Billed) -> None:
     assert got["pending"] == pytest.approx(3.3, abs=1e-5) == client.billing.balance()["pending"]
 
 
-def test_zero_balance_stops_databases_after_the_grace_period(billed: Billed) -> None:
-    """Suspension (credits used up, grace period over) stops the user's available databases through
-    their service (``databases.service.stop``: never deleted), and their meter ends there."""
-    from cumulo.services.databases.models import ManagedDatabase as M
+def _cache(user_id: str, cpus: float = 1, memory_mb: int = 1024) -> Any:
+    from cumulo.services.caches.models import Cache
 
+    return Cache(id=str(uuid.uuid4()), user_id=user_id, name=f"c-{uuid.uuid4().hex[:6]}", version="7",
+                 memory_mb=memory_mb, cpus=cpus, eviction_policy="noeviction", persistence="aof", storage_gb=1,
+                 status="creating", username="default", secret_name="x", disk_backend="plain", address="10.0.0.9")
+
+
+@pytest.mark.parametrize("kind", ["database", "cache"])
+def test_zero_balance_stops_databases_and_caches_after_the_grace_period(billed: Billed, kind: str) -> None:
+    """Suspension (credits used up, grace period over) stops the user's available databases and
+    caches through their service (``databases.service.stop``, ``caches.service.stop``: never
+    deleted), and their meter ends there."""
+    from cumulo.services.caches.models import Cache
+    from cumulo.services.databases.models import ManagedDatabase
+
+    model, make = (ManagedDatabase, _database) if kind == "database" else (Cache, _cache)
     client, user_id = billed.user("free")
     admin = billed.admin()
     billed.to_next_hour()
-    db = _database(user_id)
-    write(billed, add=db)
-    write(billed, _status(M, db.id, "available"))
+    server = make(user_id)  # 1 vCPU, 1 GiB: 0.9 an hour (database), 0.6 (cache)
+    write(billed, add=server)
+    write(billed, _status(model, server.id, "available"))
     billed.meter()
     admin.billing.grant(user_id, -15, "test: use the month's credits")
     billed.meter()
@@ -354,16 +366,17 @@ def test_zero_balance_stops_databases_after_the_grace_period(billed: Billed) -> 
 
     async def status() -> str:
         async with billed.live.platform.db.session() as session:  # type: ignore[union-attr]
-            return str((await session.get(M, db.id)).status)  # type: ignore[union-attr]
+            return str((await session.get(model, server.id)).status)  # type: ignore[union-attr]
 
     assert billed.run(status()) == "available"  # the grace period
     billed.advance(601)
     billed.meter()
     assert billed.run(status()) == "stopped" and client.billing.balance()["suspended"]
     actions = [e["action"] for e in client.get("/events", params={"limit": 100})]
-    assert "database.stopped" in actions
+    assert f"{kind}.stopped" in actions
     billed.meter()
     billed.advance(5 * HOUR)  # stopped: no longer charged
     billed.close_day()
     billed.meter()
-    assert credits_of(by_type(client, "database")) == pytest.approx(0.9 * 601 / HOUR, abs=1e-5)
+    hourly = 0.9 if kind == "database" else 0.6
+    assert credits_of(by_type(client, kind)) == pytest.approx(hourly * 601 / HOUR, abs=1e-5)

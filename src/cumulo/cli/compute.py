@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -42,6 +43,13 @@ def _volumes(items: list[str] | None) -> list[dict[str, str]]:
     return out
 
 
+def _user_data(source: str) -> str:
+    try:
+        return sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"--user-data {source!r}: {exc}") from exc
+
+
 @instances_app.command("launch")
 @handle_errors
 def launch(
@@ -61,9 +69,12 @@ def launch(
     password: bool = typer.Option(False, "--password", help="prompt for a root password for the instance"),
     backend: str | None = typer.Option(None, "--backend", help="container (default) or vm (a QEMU virtual machine)"),
     key_name: str | None = typer.Option(None, "--key-name", help="a VM's key pair (cumulo keypairs) for root"),
+    user_data: str | None = typer.Option(None, "--user-data", help="a VM's script, run once at its first boot: "
+                                         "a file, or - for standard input"),
     command: list[str] | None = typer.Argument(None, help="command to run instead of the image's (after --)"),
 ) -> None:
     """Launch an instance and wait until it is RUNNING."""
+    script = _user_data(user_data) if user_data is not None else None
     secret = typer.prompt("instance password", hide_input=True, confirmation_prompt=True) if password else None
     with console.status(f"launching {name} from {image}"):
         inst = client().instances.launch(name, image, ports=ports, env=_env(env) or None,
@@ -71,7 +82,7 @@ def launch(
                                          memory_mb=memory_mb, vpc_id=vpc, subnet_id=subnet,
                                          volumes=_volumes(volume) or None, ttl_seconds=ttl,
                                          command=list(command) if command else None, password=secret,
-                                         backend=backend, key_name=key_name)
+                                         backend=backend, key_name=key_name, user_data=script)
     show(inst)
     if inst["status"] == "ERROR":
         raise typer.Exit(1)

@@ -49,3 +49,17 @@ def test_a_stalled_rollout_is_rolled_back_or_paused_at_its_deadline(owner: Clien
         assert "deployment.rollout_paused" in [e["action"] for e in owner.deployments.events(dep["id"])]
     finally:
         remove(owner, dep["id"])
+
+
+def test_a_first_revision_past_its_deadline_keeps_trying_and_says_so(owner: Client) -> None:
+    dep = owner.deployments.create("stall-first", replicas=1, image="cumulo/busybox", command=["sleep", "3600"],
+                                   memory_mb=32, health_check=STUCK, update={"progress_deadline_seconds": 2})
+    try:
+        d = eventually(lambda: "no earlier revision" in ((now := owner.deployments.get(dep["id"]))["status_reason"]
+                                                         or "") and now, 60, interval=0.3, what="stalled")
+        assert "revision 1 failed: no progress within 2 s" in d["status_reason"] and d["revision"] == 1
+        assert not d["paused"] and len(d["members"]) == 1  # still there, still trying
+        actions = [e["action"] for e in owner.deployments.events(dep["id"])]
+        assert actions.count("deployment.rollout_stalled") == 1
+    finally:
+        remove(owner, dep["id"])

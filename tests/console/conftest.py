@@ -59,6 +59,8 @@ class Account:
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.failed: list[str] = []  # for diagnosis only: an aborted request (a stream closed) is normal
+        self.page.on("requestfailed", lambda req: self.failed.append(f"{req.method} {req.url}: {req.failure}"))
         self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" and
                      "Content Security Policy" in msg.text else None)
 
@@ -76,8 +78,15 @@ class Account:
 
     def open(self, label: str) -> None:
         """Follow the navigation's link to a service page."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         self.page.get_by_role("navigation", name="Services").get_by_role("link", name=label, exact=True).click()
-        self.page.get_by_role("heading", name=label, exact=True).wait_for()
+        try:
+            self.page.get_by_role("heading", name=label, exact=True).wait_for()
+        except PlaywrightTimeout:
+            shown = self.page.locator("#app").inner_text()[:500]
+            raise AssertionError(f"page {label!r} not drawn at {self.page.url}: {shown!r}; "
+                                 f"failed requests {self.failed[-5:]}; errors {self.errors}") from None
 
     def close(self) -> None:
         self.context.close()

@@ -16,7 +16,8 @@ import websockets
 import websockets.sync.client as ws_client
 
 from cumulo.console import live as live_module
-from cumulo.testing.server import LiveServer, test_settings
+from cumulo.testing import server as testing
+from cumulo.testing.server import LiveServer
 from tests.conftest import PASSWORD, new_email
 
 CSRF = "X-CSRF-Token"
@@ -249,8 +250,8 @@ def test_a_dead_processs_console_cursor_is_swept(server: LiveServer) -> None:
 def test_an_api_process_streams_what_another_process_committed(tmp_path, new_pg_database: str) -> None:  # type: ignore[no-untyped-def]
     """Scale-out on PostgreSQL: a stream open on an API-only process (``cumulo api``: no workers)
     carries the change another process committed (the outbox signal over LISTEN/NOTIFY, or the poll)."""
-    first = LiveServer(test_settings(str(tmp_path), new_pg_database), workers=False).start()
-    second = LiveServer(test_settings(str(tmp_path), new_pg_database)).start()
+    first = LiveServer(testing.test_settings(str(tmp_path), new_pg_database), workers=False).start()
+    second = LiveServer(testing.test_settings(str(tmp_path), new_pg_database)).start()
     try:
         _stream_across(first, second)
     finally:

@@ -30,11 +30,13 @@ const PAGES = [
 const loaded = new Map();
 async function routesOf(entry) {
   if (!loaded.has(entry.module)) {
-    loaded.set(entry.module, import(`./pages/${entry.module}.js`).then((m) => m.routes.map((route) => {
+    const routes = import(`./pages/${entry.module}.js`).then((m) => m.routes.map((route) => {
       const names = [];
       const pattern = route.path.replace(/:([a-z_]+)/g, (_m, name) => { names.push(name); return "([^/]+)"; });
       return { ...route, names, regex: new RegExp(`^${pattern}/?$`) };
-    })));
+    }));
+    routes.catch(() => loaded.delete(entry.module)); // a failed load (network) is tried again next time
+    loaded.set(entry.module, routes);
   }
   return loaded.get(entry.module);
 }
@@ -120,7 +122,8 @@ async function render() {
   const turn = ++renders; // a later navigation wins over this one while its module loads
   let found;
   try { found = (await match(location.pathname)) || { route: null, params: {} }; } catch (error) {
-    clear(app.root, errorBox(error));
+    const main = document.getElementById("main") || app.root;
+    clear(main, errorBox(error), h("p", {}, h("a", { href: location.pathname + location.search }, "Try again")));
     return;
   }
   if (turn !== renders) return;

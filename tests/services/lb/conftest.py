@@ -104,7 +104,16 @@ class Front:
                                  timeout=30, trust_env=False)
 
     def get(self, path: str = "/") -> httpx.Response:
-        return self.http.get(path)
+        """A GET as browsers and HTTP libraries with retries send it: an idle keep-alive connection the
+        proxy closed (Caddy closes idle connections of its old server at a config push) before any byte
+        of a response came back is retried once on a new connection (RFC 9112 9.3.1: idempotent
+        requests may be retried automatically). A request that got an answer is never retried."""
+        try:
+            return self.http.get(path)
+        except httpx.RemoteProtocolError as exc:
+            if "without sending a response" not in str(exc):
+                raise
+            return self.http.get(path)
 
     def names(self, n: int) -> list[str]:
         out = []

@@ -125,7 +125,7 @@ async def act(platform: Platform, actions: Actions) -> None:
             log.warning("billing mail '%s' to %s not sent: %s", mail.subject, mail.to, exc.message)
     for user in actions.suspend:
         await suspend(platform, user)
-        for _kind, source in ports.usage:  # the other services' running resources (databases)
+        for _kind, source in ports.usage:  # the other services' running resources (databases, caches)
             if source.suspend is not None:
                 await source.suspend(platform, user)
 

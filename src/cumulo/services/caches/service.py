@@ -247,17 +247,22 @@ async def rotate(platform: Platform, session: AsyncSession, user: Principal, ref
     return c, password
 
 
-async def reboot(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Cache:
-    c = await resolve(session, user, ref)
-    if c.status not in (AVAILABLE, ERROR):
-        raise Conflict(f"cache '{c.name}' is {c.status}")
-    await placement.containers(platform).restart(container_name(c.id))
+async def _bring_up_or_fail(platform: Platform, session: AsyncSession, c: Cache) -> None:
+    """Up (its address set), or ``error`` with the reason, committed, and raised."""
     try:
         c.address = await bring_up(platform, c)
     except CumuloError as exc:
         c.status, c.error = ERROR, exc.message
         await session.commit()
         raise
+
+
+async def reboot(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Cache:
+    c = await resolve(session, user, ref)
+    if c.status not in (AVAILABLE, ERROR):
+        raise Conflict(f"cache '{c.name}' is {c.status}")
+    await placement.containers(platform).restart(container_name(c.id))
+    await _bring_up_or_fail(platform, session, c)
     c.status, c.error = AVAILABLE, None
     _record(session, c, "rebooted")
     await session.commit()
@@ -311,12 +316,7 @@ async def start(platform: Platform, session: AsyncSession, user: Principal, ref:
     if c.status not in (STOPPED, ERROR) or c.address is None:
         raise Conflict(f"cache '{c.name}' is {c.status}")
     async with _converging(platform, c.id):
-        try:
-            c.address = await bring_up(platform, c)
-        except CumuloError as exc:
-            c.status, c.error = ERROR, exc.message
-            await session.commit()
-            raise
+        await _bring_up_or_fail(platform, session, c)
         if c.persistence == "none":  # loaded: a later restart keeps nothing, as before the stop
             (placement.disk_path(platform, c.id, c.disk_backend) / SNAPSHOT).unlink(missing_ok=True)
         c.status, c.error = AVAILABLE, None

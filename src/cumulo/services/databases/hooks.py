@@ -23,7 +23,7 @@ async def servers_usage(session: AsyncSession, model: Any) -> list[ports.Usage]:
     rows = await session.execute(select(model.id, model.user_id, model.name, model.status, model.updated_at,
                                         model.cpus, model.memory_mb))
     return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=status == AVAILABLE,
-                        since=aware(updated_at), spec={"cpus": float(cpus), "memory_mb": int(memory_mb)})  # type: ignore[arg-type]
+                        since=aware(updated_at), spec={"cpus": float(cpus), "memory_mb": int(memory_mb)})
             for rid, user_id, name, status, updated_at, cpus, memory_mb in rows.all()]
 
 
@@ -35,7 +35,7 @@ async def storage_usage(session: AsyncSession) -> list[ports.Usage]:
     """Each database's disk (``storage_gb``): billed while the database exists, whatever its status."""
     rows = await session.execute(select(ManagedDatabase.id, ManagedDatabase.user_id, ManagedDatabase.name,
                                         ManagedDatabase.updated_at, ManagedDatabase.storage_gb))
-    return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=True, since=aware(updated_at),  # type: ignore[arg-type]
+    return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=True, since=aware(updated_at),
                         spec={"size_gb": int(size_gb)})
             for rid, user_id, name, updated_at, size_gb in rows.all()]
 

@@ -58,7 +58,7 @@ class Hub:
             hub = cls(platform)
             platform._console_hub = hub  # type: ignore[attr-defined]
             platform.signals.on(outbox.TOPIC, lambda _payload: hub._wake.set())
-        return hub  # type: ignore[no-any-return]
+        return hub
 
     async def subscribe(self, user_id: str) -> asyncio.Queue[dict[str, object] | None]:
         if len(self.streams.get(user_id, ())) >= MAX_STREAMS_PER_USER:
@@ -83,7 +83,7 @@ class Hub:
         queues = self.streams.get(entry.user_id or "")
         if not queues:
             return
-        event = {"id": entry.id, "action": entry.action, "resource_type": entry.resource_type,
+        event: dict[str, object] = {"id": entry.id, "action": entry.action, "resource_type": entry.resource_type,
                  "resource_id": entry.resource_id, "data": entry.data, "created_at": entry.created_at.isoformat()}
         for queue in list(queues):
             try:

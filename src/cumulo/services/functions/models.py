@@ -48,7 +48,8 @@ class FunctionVersion(Base):
 class Invocation(IdMixin, Base):
     __tablename__ = "function_invocations"
     __table_args__ = (Index("ix_function_invocations_function_created", "function_id", "created_at"),
-                      Index("ix_function_invocations_status_next", "status", "next_attempt_at"))
+                      Index("ix_function_invocations_status_next", "status", "next_attempt_at"),
+                      Index("ix_function_invocations_ended", "ended_at"))  # functions_0002: billing's window
 
     function_id: Mapped[str] = mapped_column(String(36), ForeignKey("functions.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(36))

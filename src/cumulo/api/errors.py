@@ -88,6 +88,30 @@ def is_data_error(exc: BaseException) -> bool:
     return False
 
 
+_BUSY_SQLSTATES = ("40001", "40P01", "55P03")  # serialization failure, deadlock detected, lock not available
+_BUSY_TEXT = ("database is locked", "database is busy", "database table is locked")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """The database could not take a lock in time (SQLite busy past its timeout, a PostgreSQL deadlock or
+    serialization failure): a moment of contention the client may retry, not a bug in the request."""
+    seen: BaseException | None = exc
+    depth = 0
+    while seen is not None and depth < 6:
+        if getattr(seen, "sqlstate", None) in _BUSY_SQLSTATES or getattr(seen, "pgcode", None) in _BUSY_SQLSTATES:
+            return True
+        if type(seen).__name__ == "OperationalError" and any(t in str(seen).lower() for t in _BUSY_TEXT):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+        depth += 1
+    return False
+
+
+def _busy(request: Request) -> JSONResponse:
+    log.warning("database busy on %s %s: answered 503, to be retried", request.method, request.url.path)
+    return _render(request, 503, "UNAVAILABLE", "the database is busy; retry in a moment", headers={"Retry-After": "1"})
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(CumuloError)
     async def _cumulo(request: Request, exc: CumuloError) -> JSONResponse:
@@ -115,6 +139,8 @@ def install(app: FastAPI) -> None:
         if is_data_error(exc):
             return _render(request, 400, "INVALID_INPUT", "input contains a value the database cannot store "
                                                           "(a NUL character, or a value too long or out of range)")
+        if is_busy(exc):
+            return _busy(request)
         log.exception("database error on %s %s", request.method, request.url.path)
         return _render(request, 500, "INTERNAL", "An unexpected error occurred")
 
@@ -123,5 +149,7 @@ def install(app: FastAPI) -> None:
         if is_data_error(exc):  # raised by asyncpg itself on a raw-driver path (no DBAPIError around it)
             return _render(request, 400, "INVALID_INPUT", "input contains a value the database cannot store "
                                                           "(a NUL character, or a value too long or out of range)")
+        if is_busy(exc):  # asyncpg's own DeadlockDetectedError on a raw-driver path
+            return _busy(request)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _render(request, 500, "INTERNAL", "An unexpected error occurred")

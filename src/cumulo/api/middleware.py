@@ -4,6 +4,7 @@ a body-size cap, the per-IP limit on the public auth endpoints, and metrics.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 import time
@@ -38,6 +39,11 @@ def error_response_body(error: CumuloError, request_id: str) -> bytes:
     body = error.body()
     body["error"]["request_id"] = request_id
     return json.dumps(body).encode()
+
+
+def streamed_path(path: str, pattern: str) -> bool:
+    """A ``STREAMED`` entry is a path prefix, or a glob when it has a ``*`` (``/apps/*/source``)."""
+    return fnmatch.fnmatchcase(path, pattern) if "*" in pattern else path.startswith(pattern)
 
 
 class RequestMiddleware:
@@ -83,7 +89,7 @@ class RequestMiddleware:
             self.metrics.observe(scope["method"], template, status_holder["status"], time.perf_counter() - start)
 
     def _is_streamed(self, scope: Scope) -> bool:
-        return any(scope["method"] == m and scope["path"].startswith(p) for m, p in self.streamed)
+        return any(scope["method"] == m and streamed_path(scope["path"], p) for m, p in self.streamed)
 
     def _precheck(self, scope: Scope) -> CumuloError | None:
         length = _header(scope, b"content-length")

@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from cumulo.api.deps import get_principal
+from cumulo.api.middleware import streamed_path
 
 SECURITY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
 SCHEMES = {
@@ -55,7 +56,7 @@ def _needs_key(route: APIRoute) -> bool:
 
 def _reads_raw_body(route: APIRoute, streamed: tuple[tuple[str, str], ...]) -> bool:
     """A route listed in its service's ``STREAMED`` (the body streams to disk as sent)."""
-    if route.body_field is not None or not any(route.path.startswith(p) and m in (route.methods or ())
+    if route.body_field is not None or not any(streamed_path(route.path, p) and m in (route.methods or ())
                                                for m, p in streamed):
         return False
     return any(p.annotation in (Request, "Request") for p in inspect.signature(route.endpoint).parameters.values())

@@ -21,6 +21,7 @@ const PAGES = [
   { module: "queues", nav: [["Queues", "/console/queues"]] },
   { module: "functions", nav: [["Functions", "/console/functions"]] },
   { module: "databases", nav: [["Databases", "/console/databases"], ["Caches", "/console/caches"]] },
+  { module: "traffic", nav: [["Load balancers", "/console/loadbalancers"], ["Routes", "/console/routes"]] },
   { module: "apps", nav: [["Apps", "/console/apps"], ["Deployments", "/console/deployments"]] },
   { module: "secrets", nav: [["Secrets", "/console/secrets"]] },
   { module: "keys", nav: [["API keys", "/console/keys"]] },

@@ -1,0 +1,76 @@
+"""In Chromium: a load balancer (the API's message at the name field, create, add an instance as a
+target and see its health, remove it after confirming) and a gateway route (bad prefix, create,
+delete)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.console.conftest import Account, uname
+
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
+
+
+def test_load_balancer_create_targets_health_remove(account: Callable[[], Account]) -> None:
+    acc = account()
+    name, inst = uname("web"), uname("backend")
+    r = acc.api.post("/instances", json={"name": inst, "image": "cumulo/busybox", "command": ["sleep", "3600"]})
+    assert r.status_code in (201, 202), r.text
+    page = acc.log_in()
+    try:
+        acc.open("Load balancers")
+        page.get_by_label("Load balancer name").fill("Bad Name!")
+        page.get_by_role("button", name="Create load balancer").click()
+        field = page.locator(".field", has=page.get_by_label("Load balancer name")).locator(".field-error")
+        field.get_by_text("lowercase letters").wait_for()  # the API's own message, at its field
+        assert acc.api.get("/loadbalancers").json() == []
+        page.get_by_label("Load balancer name").fill(name)
+        page.get_by_label("Health check path").fill("/healthz")
+        page.get_by_role("button", name="Create load balancer").click()
+        page.get_by_role("heading", name=name).wait_for()
+        page.get_by_text("GET /healthz every").wait_for()
+        page.get_by_label("Instance", exact=True).select_option(label=f"{inst} ({r.json()['status']})")
+        page.get_by_label("Port").fill("8080")
+        page.get_by_role("button", name="Add target").click()
+        row = page.locator("#targets tbody tr")
+        row.get_by_role("link", name=inst).wait_for()
+        assert row.locator("[data-label=Port]").inner_text() == "8080"
+        assert row.locator("[data-label=Health] .badge").count() == 1
+        page.get_by_role("button", name=f"Remove target {inst}:8080").click()
+        page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+        page.get_by_text(f"{inst}:8080 removed").wait_for()
+        lb = acc.api.get(f"/loadbalancers/{name}").json()
+        assert all(t["health"] == "draining" for t in lb["targets"]), lb["targets"]
+    finally:
+        acc.api.delete(f"/loadbalancers/{name}")
+        acc.api.delete(f"/instances/{inst}")
+
+
+def test_route_bad_prefix_create_delete(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.log_in()
+    name = uname("api")
+    try:
+        acc.open("Routes")
+        page.get_by_label("Route name").fill(name)
+        page.get_by_label("Target").fill("http://127.0.0.1:9")
+        page.get_by_label("Path prefix").fill("/a/../b")
+        page.get_by_role("button", name="Create route").click()
+        field = page.locator(".field", has=page.get_by_label("Path prefix")).locator(".field-error")
+        field.get_by_text("no . or ..").wait_for()
+        assert acc.api.get("/routes").json() == []
+        page.get_by_label("Path prefix").fill("/v1/")
+        page.get_by_label("Strip the prefix upstream").check()
+        assert "--prefix /v1/ --strip-prefix" in page.locator(".snippet pre").first.text_content()
+        page.get_by_role("button", name="Create route").click()
+        row = page.locator("tbody tr", has_text=name)
+        row.get_by_text("/v1", exact=True).wait_for()
+        assert acc.api.get(f"/routes/{name}").json()["strip_prefix"] is True
+        page.get_by_role("button", name=f"Delete {name}").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        page.get_by_text("No gateway routes yet.").wait_for()
+        assert acc.api.get("/routes").json() == []
+    finally:
+        acc.api.delete(f"/routes/{name}")

@@ -30,7 +30,7 @@ export function toast(message, kind = "info") {
 const STATUS_KINDS = {
   RUNNING: "ok", ACTIVE: "ok", AVAILABLE: "ok", SUCCESS: "ok", READY: "ok", "IN-USE": "ok", IN_USE: "ok",
   STARTING: "busy", STOPPING: "busy", REBOOTING: "busy", PENDING: "busy", CREATING: "busy", BUILDING: "busy",
-  HEALTHY: "ok", COMPLETED: "ok", SUCCEEDED: "ok", DEPLOYED: "ok", SERVING: "ok",
+  HEALTHY: "ok", DELIVERED: "ok", PAUSED: "idle", DEAD_LETTERED: "bad", COMPLETED: "ok", SUCCEEDED: "ok", DEPLOYED: "ok", SERVING: "ok",
   DEPLOYING: "busy", PROVISIONING: "busy", BACKING_UP: "busy", RESTORING: "busy", DRAINING: "busy", QUEUED: "busy",
   STOPPED: "idle", ERROR: "bad", FAILED: "bad", UNHEALTHY: "bad", CRASHED: "bad",
 };

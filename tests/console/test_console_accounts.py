@@ -142,7 +142,8 @@ def test_a_cookie_post_without_the_csrf_token_is_refused(account: Callable[[], A
 PAGES = {"Instances": "Instances", "Volumes": "Volumes", "Networks": "VPCs", "Buckets": "Buckets", "Queues": "Queues",
          "Functions": "Functions", "Databases": "Databases", "Caches": "Caches", "Apps": "Apps",
          "Deployments": "Deployments", "Secrets": "Secrets", "API keys": "API keys", "Billing": "Billing",
-         "Events": "Events", "Images": "Images"}
+         "Events": "Events", "Images": "Images", "Load balancers": "Load balancers", "Routes": "Routes",
+         "Cron jobs": "Cron jobs", "Topics": "Topics"}
 
 
 def test_every_page_of_the_navigation_renders_without_a_script_error(account: Callable[[], Account]) -> None:

@@ -100,3 +100,32 @@ def test_function_deploy_invoke_and_logs(account: Callable[[], Account], tmp_pat
         page.get_by_text("not valid JSON").wait_for()
     finally:
         acc.api.delete(f"/functions/{name}")
+
+
+def test_image_build_streams_its_log_then_lists_and_deletes(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.log_in()
+    name = uname("built")
+    try:
+        acc.open("Images")
+        page.get_by_label("Image name").fill("Cumulo-Bad")
+        page.get_by_role("button", name="Build image").click()
+        error = page.locator(".field", has=page.get_by_label("Image name")).locator(".field-error")
+        error.get_by_text("lowercase letters").wait_for()  # the API's message, at its field
+        page.get_by_label("Image name").fill(name)
+        page.get_by_label("Dockerfile").fill(f"FROM cumulo/busybox\nRUN echo {name}-$((6*7))\n")  # never cached
+        page.get_by_role("button", name="Build image").click()
+        page.locator("#build-log").get_by_text(f"{name}-42").wait_for(timeout=120_000)  # the RUN's output
+        page.locator("#build-result").get_by_text(f"Built {name}:latest.").wait_for(timeout=120_000)
+        page.locator("tbody tr", has_text=f"{name}:latest").locator("[data-status=READY]").wait_for()
+        page.get_by_role("link", name=f"Build log of {name}:latest").click()
+        assert f"{name}-42" in page.locator("#build-log").inner_text()
+        page.get_by_role("link", name="← All images").click()
+        page.get_by_role("button", name=f"Delete {name}:latest").click()
+        page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+        page.get_by_text(f"{name}:latest deleted").wait_for()
+        assert name not in [i["name"] for i in acc.api.get("/images").json()]
+    finally:
+        for img in acc.api.get("/images").json():
+            if img["name"] == name:
+                acc.api.delete(f"/images/{img['id']}")

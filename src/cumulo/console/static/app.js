@@ -27,7 +27,8 @@ const PAGES = [
   { module: "apps", nav: [["Apps", "/console/apps"], ["Deployments", "/console/deployments"]] },
   { module: "secrets", nav: [["Secrets", "/console/secrets"]] },
   { module: "keys", nav: [["API keys", "/console/keys"]] },
-  { module: "billing", nav: [["Billing", "/console/billing"], ["Events", "/console/events"], ["Images", "/console/images"]] },
+  { module: "billing", nav: [["Billing", "/console/billing"], ["Events", "/console/events"]] },
+  { module: "images", nav: [["Images", "/console/images"]] },
 ];
 
 const loaded = new Map();

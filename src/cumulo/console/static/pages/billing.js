@@ -1,5 +1,5 @@
-// Billing (balance, usage by service and by day, invoices, transactions), the audit events, and the
-// image catalogue: read-only pages.
+// Billing (balance, usage by service and by day, invoices, transactions) and the audit events:
+// read-only pages.
 import { enc, get, put } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
@@ -107,18 +107,7 @@ async function events({ main, query }) {
     "database", "cache", "app", "deployment"], refresh);
 }
 
-async function images({ main }) {
-  const rows = await get("/images");
-  main.append(pageHeader("Images"), table([
-    { label: "Reference", cell: (i) => h("code", {}, i.reference) },
-    { label: "Owner", cell: (i) => i.owner }, { label: "Status", cell: (i) => statusBadge(i.status) },
-    { label: "Size", cell: (i) => `${Math.round(i.size_mb)} MB` }, { label: "Description", cell: (i) => i.description || "—" },
-    { label: "Launch", cell: (i) => h("a", { class: "btn small", href: `/console/instances/new?image=${enc(i.reference)}` }, "Launch") },
-  ], rows, { empty: "No images: run `cumulo images bootstrap`." }));
-}
-
 export const routes = [
   { path: "/console/billing", title: "Billing", render: billing },
   { path: "/console/events", title: "Events", render: events },
-  { path: "/console/images", title: "Images", render: images },
 ];

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
-import time
 from pathlib import Path
 
 import typer
@@ -94,28 +94,28 @@ def register(app: typer.Typer) -> None:
             if build:
                 print(c.apps.build_log(name, build), end="")
                 return
-            seen = c.apps.logs(name, tail)
-            for line in seen:
-                print(line)
-            while follow:
-                time.sleep(2)
-                lines = c.apps.logs(name, 1000)
-                start = 0
-                if seen and seen[-1] in lines:
-                    start = len(lines) - lines[::-1].index(seen[-1])
-                for line in lines[start:]:
+            if not follow:
+                for line in c.apps.logs(name, tail):
                     print(line)
-                seen = lines or seen
+                return
+            with contextlib.suppress(KeyboardInterrupt):
+                for line in c.apps.follow_logs(name, tail):
+                    print(line, flush=True)
 
     @apps.command("upload")
     @output.handle_errors
-    def upload(name: str, path: Path = typer.Argument(Path("."), help="the tree to deploy (.git left out)")) -> None:
-        """Deploy a directory without git (sent as a tarball); the build log streams."""
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-            tar.add(path, arcname=".", filter=lambda info: None if "/.git" in f"/{info.name}" else info)
+    def upload(name: str, path: Path = typer.Argument(
+            Path("."), help="the tree to deploy (.git left out), or a .tar.gz, .tar or .zip of it")) -> None:
+        """Deploy a directory or an archive without git; the build log streams."""
+        if path.is_file():
+            data = path.read_bytes()
+        else:
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+                tar.add(path, arcname=".", filter=lambda info: None if "/.git" in f"/{info.name}" else info)
+            data = buf.getvalue()
         with output.client() as c:
-            for item in c.apps.upload(name, buf.getvalue()):
+            for item in c.apps.upload(name, data):
                 if "log" in item:
                     if not output.STATE["json"]:
                         print(item["log"], end="", flush=True)

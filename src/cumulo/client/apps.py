@@ -46,6 +46,13 @@ class Apps:
     def logs(self, app: str, tail: int = 100) -> builtins.list[str]:
         return self.c.get(f"/apps/{app}/logs", params={"tail": tail})
 
+    def follow_logs(self, app: str, tail: int = 100, timeout: float | None = None) -> Iterator[str]:
+        """The last ``tail`` lines, then each new line as the app writes it (until closed);
+        ``timeout``: the longest wait for a line (None: forever)."""
+        with self.c.stream("GET", f"/apps/{app}/logs", params={"tail": tail, "follow": "true"},
+                           timeout=timeout) as response:
+            yield from response.iter_lines()
+
     def releases(self, app: str) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/apps/{app}/releases")
 
@@ -78,10 +85,10 @@ class Apps:
     def purge_cache(self, app: str) -> None:
         self.c.post(f"/apps/{app}/purge-cache")
 
-    def upload(self, app: str, tarball: bytes, timeout: float = 1200) -> Iterator[dict[str, Any]]:
-        """Deploy a tar or tar.gz of the tree; yields ``{"log": ...}`` items, then ``{"release": ...}``
-        or ``{"error": ...}``."""
-        with self.c.stream("PUT", f"/apps/{app}/source", content=tarball, timeout=timeout) as response:
+    def upload(self, app: str, archive: bytes, timeout: float = 1200) -> Iterator[dict[str, Any]]:
+        """Deploy a .tar.gz, .tar or .zip of the tree; yields ``{"log": ...}`` items, then
+        ``{"release": ...}`` or ``{"error": ...}``."""
+        with self.c.stream("POST", f"/apps/{app}/source", content=archive, timeout=timeout) as response:
             for line in response.iter_lines():
                 if line.strip():
                     yield json.loads(line)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
+import hashlib
 import json
 import shutil
 import tempfile
@@ -20,7 +22,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep, authenticate
 from cumulo.core.errors import CumuloError, InvalidInput, NotFound, PayloadTooLarge
-from cumulo.services.apps import git, pipeline, service
+from cumulo.services.apps import git, logs, pipeline, service, source
 from cumulo.services.apps.schemas import (
     AppCreate,
     AppOut,
@@ -35,7 +37,7 @@ from cumulo.services.apps.schemas import (
 
 router = APIRouter(tags=["apps"])
 # a push streams its pack to git, a source upload to disk (both CUMULO_APPS_MAX_PUSH_MB)
-STREAMED = (("POST", "/git/"), ("PUT", "/apps/"))
+STREAMED = (("POST", "/git/"), ("PUT", "/apps/*/source"), ("POST", "/apps/*/source"))
 RESERVED = {"list", "create", "deploy", "start", "stop"}
 
 
@@ -90,10 +92,26 @@ async def app_status(app: str, user: UserDep, platform: PlatformDep, session: Se
     return await service.render(platform, session, await service.get(session, user, app))
 
 
-@router.get("/apps/{app}/logs", response_model=list[str], summary="the app's runtime log lines (last `tail`)")
+@router.get("/apps/{app}/logs", response_model=list[str],
+            responses={200: {"content": {"text/plain": {}}, "description": "with follow=true: a text stream"}},
+            summary="the app's runtime log lines (last `tail`); follow=true streams new lines as text")
 async def app_logs(app: str, user: UserDep, platform: PlatformDep, session: SessionDep,
-                   tail: int = Query(100, ge=1, le=5000)) -> list[str]:
-    return await service.logs(platform, session, user, app, tail)
+                   tail: int = Query(100, ge=1, le=5000),
+                   follow: bool = Query(False, description="keep the answer open, one line per new log line"),
+                   ) -> Any:
+    if not follow:
+        return await service.logs(platform, session, user, app, tail)
+    found = await service.get(session, user, app)
+    logs.check_slot(platform, user.user_id)  # 429 before the stream starts
+    app_id, user_id = found.id, user.user_id
+
+    async def stream() -> AsyncIterator[bytes]:
+        with logs.slot(platform, user_id):  # let go when it ends or the client goes away
+            async for line in logs.follow(platform, app_id, tail):
+                yield line.encode("utf-8", "replace")
+
+    return StreamingResponse(stream(), media_type="text/plain; charset=utf-8",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 # --- REST ------------------------------------------------------------------------------------------
@@ -204,42 +222,61 @@ async def remove_domain(app: str, hostname: str, user: UserDep, platform: Platfo
     return Response(status_code=204)
 
 
-@router.put("/apps/{app}/source", status_code=201, response_class=StreamingResponse,
-            responses={201: {"content": {"application/x-ndjson": {}}}},
-            summary="deploy a tarball (tar or tar.gz of the tree) without git: the build log streams as NDJSON")
+async def _receive(request: Request, cap: int, archive: Path) -> str:
+    """Spool the body to ``archive`` (at most ``cap`` bytes); its SHA-1."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    size = 0
+    with open(archive, "wb") as fh:  # noqa: ASYNC230 - a local temp file
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise PayloadTooLarge(f"an upload is at most {cap // (1024 * 1024)} MB (CUMULO_APPS_MAX_PUSH_MB)")
+            digest.update(chunk)
+            fh.write(chunk)
+    with open(archive, "rb") as fh:  # noqa: ASYNC230 - a local temp file
+        if source.kind(fh.read(512)) is None:
+            raise InvalidInput("send the tree as a .tar.gz, .tar or .zip body")
+    return digest.hexdigest()
+
+
+@router.post("/apps/{app}/source", status_code=201, response_class=StreamingResponse,
+             responses={201: {"content": {"application/x-ndjson": {}}}},
+             summary="deploy a .tar.gz, .tar or .zip of the tree without git: the build log streams as NDJSON")
 async def upload_source(app: str, request: Request, user: UserDep, platform: PlatformDep,
                         session: SessionDep) -> StreamingResponse:
+    """The archive is checked as a push is (no ``..`` or absolute names, no symlink out of the tree,
+    no devices or hard links, the file, tree and upload caps, a zip bomb cap) before anything is
+    built: a bad one is 400, a deploy already running 409. Then ``{"log": ...}`` lines, and last
+    ``{"release": ...}`` or ``{"error": ...}`` (a failed build or health check: the current release
+    keeps serving)."""
     found = await service.get(session, user, app)
-    cap = platform.settings.apps_max_push_mb * 1024 * 1024
+    app_id = found.id
     work = Path(tempfile.mkdtemp(prefix="upload-", dir=pipeline._tmp(platform)))
-    archive = work / "source.tar"
-    size = 0
+    stack = contextlib.AsyncExitStack()
     try:
-        with open(archive, "wb") as fh:  # noqa: ASYNC230 - a local temp file
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > cap:
-                    raise PayloadTooLarge(f"an upload is at most {cap // (1024 * 1024)} MB (CUMULO_APPS_MAX_PUSH_MB)")
-                fh.write(chunk)
-        if not size:
-            raise InvalidInput("send the tree as a tar or tar.gz body")
+        digest = await _receive(request, platform.settings.apps_max_push_mb * 1024 * 1024, work / "source")
+        await asyncio.to_thread(pipeline.unpack, platform, work / "source", work / "src")
+        await stack.enter_async_context(pipeline.deploy_lock(platform, app_id))
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     lines: asyncio.Queue[str | None] = asyncio.Queue()
-    app_id = found.id
 
     async def deploy() -> dict[str, Any]:
         try:
-            release = await service.upload(platform, user, app_id, archive, lines.put_nowait)
+            release = await service.upload(platform, app_id, work / "src", digest, lines.put_nowait)
             return {"release": service.release_out(release, release.id).model_dump(mode="json")}
         except CumuloError as exc:
             return {"error": {"code": exc.code, "message": exc.message}}
         finally:
+            await stack.aclose()
             lines.put_nowait(None)
             shutil.rmtree(work, ignore_errors=True)
 
     task = asyncio.create_task(deploy())
+    tasks: set[asyncio.Task[Any]] = platform.extras.setdefault("apps.deploys", set())
+    tasks.add(task)  # held: a client that goes away does not stop the deploy half-way
+    task.add_done_callback(tasks.discard)
 
     async def stream() -> AsyncIterator[bytes]:
         while (line := await lines.get()) is not None:
@@ -247,6 +284,14 @@ async def upload_source(app: str, request: Request, user: UserDep, platform: Pla
         yield (json.dumps(await task) + "\n").encode()
 
     return StreamingResponse(stream(), status_code=201, media_type="application/x-ndjson")
+
+
+@router.put("/apps/{app}/source", status_code=201, response_class=StreamingResponse,
+            responses={201: {"content": {"application/x-ndjson": {}}}},
+            summary="the same as POST /apps/{app}/source (kept for older clients)")
+async def put_source(app: str, request: Request, user: UserDep, platform: PlatformDep,
+                     session: SessionDep) -> StreamingResponse:
+    return await upload_source(app, request, user, platform, session)
 
 
 # --- the Git remote --------------------------------------------------------------------------------

@@ -121,8 +121,10 @@ async def new_release(platform: Platform, app_id: str, *, image: str, git_rev: s
         return app, release
 
 
-async def build_and_release(platform: Platform, app_id: str, archive: Path, git_rev: str, log: LogFn) -> Release:
-    """The whole push path (the caller holds the deploy lock): unpack, build, release, switch."""
+async def build_and_release(platform: Platform, app_id: str, archive: Path | None, git_rev: str, log: LogFn,
+                            tree: Path | None = None) -> Release:
+    """The whole push path (the caller holds the deploy lock): unpack ``archive`` (or take the
+    already checked ``tree``), build, release, switch."""
     s = platform.settings
     async with platform.db.session() as session:
         app = await session.get(App, app_id)
@@ -145,9 +147,11 @@ async def build_and_release(platform: Platform, app_id: str, archive: Path, git_
     work = Path(tempfile.mkdtemp(prefix="build-", dir=_tmp(platform)))
     try:
         logged(f"-----> Building {app.name} at {git_rev[:12]} (build {record.number})\n")
-        await asyncio.to_thread(source.unpack, archive, work / "src", s.apps_max_file_mb * 1024 * 1024,
-                                s.apps_max_source_mb * 1024 * 1024)
-        built = await asyncio.wait_for(build.build(platform, app, work / "src", record.number, git_rev, logged),
+        if tree is None:
+            assert archive is not None
+            tree = work / "src"
+            await asyncio.to_thread(unpack, platform, archive, tree)
+        built = await asyncio.wait_for(build.build(platform, app, tree, record.number, git_rev, logged),
                                        s.apps_build_timeout_seconds)
     except (CumuloError, TimeoutError) as exc:
         message = exc.message if isinstance(exc, CumuloError) else \
@@ -171,6 +175,12 @@ async def build_and_release(platform: Platform, app_id: str, archive: Path, git_
     finally:
         await _append_log(platform, record.id, lines)
     return release
+
+
+def unpack(platform: Platform, archive: Path, dest: Path) -> None:
+    """``source.unpack`` with the server's caps."""
+    s = platform.settings
+    source.unpack(archive, dest, s.apps_max_file_mb * 1024 * 1024, s.apps_max_source_mb * 1024 * 1024)
 
 
 async def _finish_build(platform: Platform, build_id: str, status: str, lines: list[str], error: str | None,

@@ -26,6 +26,7 @@ from cumulo.db.lookup import owned
 from cumulo.drivers.compute import compute_driver
 from cumulo.platform import Platform
 from cumulo.services.apps import build, git, pipeline, runtime
+from cumulo.services.apps import logs as app_logs
 from cumulo.services.apps.models import App, AppDomain, Build, Release
 from cumulo.services.apps.schemas import AppCreate, AppOut, AppUpdate, BuildOut, ConfigChange, ReleaseOut
 from cumulo.services.events import service as events
@@ -272,13 +273,7 @@ async def stop(platform: Platform, session: AsyncSession, user: Principal, ref: 
 
 async def logs(platform: Platform, session: AsyncSession, user: Principal, ref: str, tail: int) -> list[str]:
     app = await get(session, user, ref)
-    driver = compute_driver(platform)
-    lines: list[str] = []
-    for state in await runtime.containers(platform, app.id):
-        if state.labels.get(runtime.LABEL_RELEASE) == app.current_release_id:
-            with contextlib.suppress(CumuloError):
-                lines += (await driver.logs(state.id, tail)).splitlines()
-    return lines[-tail:]
+    return await app_logs.lines(platform, app, tail)
 
 
 # --- domains ---------------------------------------------------------------------------------------
@@ -413,14 +408,7 @@ async def redeploy(platform: Platform, session: AsyncSession, user: Principal, r
     return app
 
 
-async def upload(platform: Platform, user: Principal, app_id: str, archive: Path,
-                 log_fn: Callable[[str], None]) -> Release:
-    """Deploy a tarball (``PUT /apps/{app}/source``) as a push would; ``GIT_REV`` is its SHA-1."""
-    import hashlib
-
-    digest = hashlib.sha1(usedforsecurity=False)
-    with open(archive, "rb") as fh:  # noqa: ASYNC230 - a local temp file
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    async with pipeline.deploy_lock(platform, app_id):
-        return await pipeline.build_and_release(platform, app_id, archive, digest.hexdigest(), log_fn)
+async def upload(platform: Platform, app_id: str, tree: Path, digest: str, log_fn: Callable[[str], None]) -> Release:
+    """Deploy an uploaded tree (``POST /apps/{app}/source``, already unpacked and checked; the
+    caller holds the deploy lock) as a push would; ``GIT_REV`` is the archive's SHA-1."""
+    return await pipeline.build_and_release(platform, app_id, None, digest, log_fn, tree=tree)

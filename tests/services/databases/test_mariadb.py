@@ -13,6 +13,7 @@ import pytest
 
 from cumulo.testing import eventually
 from tests.services.databases.conftest import Stack
+from tests.services.storage.conftest import s3_client
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("databases-mariadb")]
 EXPECTED = ((1, "first"), (2, "second"))
@@ -63,7 +64,8 @@ def test_create_answers_ready_and_rows_survive_stop_start_and_a_kill(stack: Stac
 def test_backup_restores_into_a_new_database_with_the_same_rows(stack: Stack, maria: dict[str, Any]) -> None:
     backup = stack.client.databases.backup(maria["id"])
     assert backup["status"] == "available" and backup["key"].endswith(".sql")
-    assert b"INSERT INTO `notes`" in stack.client.storage.get(backup["bucket"], backup["key"])
+    s3 = s3_client(stack.live, stack.client.storage.create_credentials("backups"))  # read-only to the user
+    assert b"INSERT INTO `notes`" in s3.get_object(Bucket=backup["bucket"], Key=backup["key"])["Body"].read()
     copy = stack.client.databases.restore(maria["id"], backup["id"], "shop-copy", public=True)
     stack.passwords.append(copy["password"])
     assert copy["engine"] == "mysql" and copy["restored_from"] == backup["id"]

@@ -13,10 +13,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from botocore.exceptions import ClientError
 
 from cumulo.client import ApiError
 from cumulo.testing import eventually
+from tests.conftest import register_and_login
 from tests.services.databases.conftest import Stack
+from tests.services.storage.conftest import s3_client
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("databases-postgres")]
 
@@ -111,8 +114,7 @@ def test_backup_then_restore_makes_a_new_database_with_the_same_rows(stack: Stac
     backup = stack.client.databases.backup(pg["id"])
     assert backup["status"] == "available" and backup["bytes"] > 0 and backup["kind"] == "manual"
     assert [b["id"] for b in stack.client.databases.backups(pg["id"])] == [backup["id"]]
-    dump = stack.client.storage.get(backup["bucket"], backup["key"])  # the user reads it in their backup bucket
-    assert dump.startswith(b"PGDMP") and len(dump) == backup["bytes"]
+    assert_read_only_to_the_user(stack, backup)
     copy = stack.client.databases.restore(pg["id"], backup["id"], "orders-copy", public=True)
     stack.passwords.append(copy["password"])
     assert copy["id"] != pg["id"] and copy["restored_from"] == backup["id"]
@@ -125,6 +127,38 @@ def test_backup_then_restore_makes_a_new_database_with_the_same_rows(stack: Stac
     with pytest.raises(ApiError) as err:
         stack.client.databases.get(copy["id"])
     assert err.value.status == 404
+
+
+def assert_read_only_to_the_user(stack: Stack, backup: dict[str, Any]) -> None:
+    """The user lists and reads their backup bucket with boto3, but cannot put, overwrite or delete in
+    it; another user cannot even read it."""
+    s3 = s3_client(stack.live, stack.client.storage.create_credentials("backups"))
+    bucket, key = backup["bucket"], backup["key"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])] == [key]
+    dump = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert dump.startswith(b"PGDMP") and len(dump) == backup["bytes"]
+    for attempt in (lambda: s3.put_object(Bucket=bucket, Key="mine.txt", Body=b"x"),
+                    lambda: s3.put_object(Bucket=bucket, Key=key, Body=b"overwritten"),
+                    lambda: s3.delete_object(Bucket=bucket, Key=key),
+                    lambda: s3.delete_bucket(Bucket=bucket)):
+        with pytest.raises(ClientError) as err:
+            attempt()
+        assert err.value.response["Error"]["Code"] == "AccessDenied", attempt
+    refused = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key}]})  # per-key answers, as S3
+    assert [(e["Key"], e["Code"]) for e in refused.get("Errors", [])] == [(key, "AccessDenied")]
+    assert not refused.get("Deleted")
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == dump  # still there, unchanged
+    assert bucket not in [b["name"] for b in stack.client.storage.buckets()]  # Cumulo's, not the user's
+    other = register_and_login(stack.live)
+    try:
+        stranger = s3_client(stack.live, other.storage.create_credentials("x"))
+        for attempt in (lambda: stranger.get_object(Bucket=bucket, Key=key),
+                        lambda: stranger.list_objects_v2(Bucket=bucket)):
+            with pytest.raises(ClientError) as err:
+                attempt()
+            assert err.value.response["Error"]["Code"] == "AccessDenied"
+    finally:
+        other.close()
 
 
 def test_import_a_dump_the_user_uploaded(stack: Stack, pg: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 """Backups of managed databases: a logical dump (``pg_dump -Fc`` / ``mariadb-dump``) taken in the
 server's container and written through the storage service into a bucket Cumulo keeps for the
-user (``cumulo-backups-...``, theirs to read), retention pruning, the daily automated backup in
+user (``cumulo-backups-...``, owned by Cumulo, read-only to the user: ``backupbucket``), retention pruning, the daily automated backup in
 each database's window, and restores, which always make a new database."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,18 +20,14 @@ from cumulo.core.errors import Conflict, CumuloError, InvalidInput, not_found
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
 from cumulo.platform import Platform
-from cumulo.services.databases import convergence, engines, placement, service
+from cumulo.services.databases import backupbucket, convergence, engines, placement, service
 from cumulo.services.databases.models import DatabaseBackup, ManagedDatabase
 from cumulo.services.databases.schemas import BackupOut, DatabaseCreate, RestoreIn
 from cumulo.services.events import service as events
 from cumulo.services.storage import buckets, objects
 from cumulo.services.storage.errors import S3Error
 
-if TYPE_CHECKING:
-    from cumulo.services.storage.models import Bucket
-
 log = logging.getLogger("cumulo.databases")
-PREFIX = "cumulo-backups-"
 CHUNK = 1024 * 1024
 AVAILABLE, CREATING, FAILED = "available", "creating", "error"
 
@@ -48,21 +43,6 @@ def _scratch(platform: Platform) -> Path:
     path = platform.settings.data_dir / "databases" / "scratch"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
-
-
-async def backup_bucket(platform: Platform, session: AsyncSession, user_id: str) -> Bucket:
-    """The user's backup bucket (made on first use; a squatted name gets a random suffix)."""
-    stem = PREFIX + user_id.replace("-", "")[:20]
-    for bucket in await buckets.list_buckets(session, user_id):
-        if bucket.name.startswith(stem):
-            return bucket
-    for name in (stem, f"{stem}-{new_id()[:8]}"):
-        try:
-            return await buckets.create_bucket(session, user_id, name, platform=platform)
-        except S3Error as exc:
-            if exc.s3_code != "BucketAlreadyExists":
-                raise
-    raise Conflict("no name is free for your backup bucket")  # pragma: no cover
 
 
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
@@ -81,7 +61,7 @@ async def take(platform: Platform, session: AsyncSession, db: ManagedDatabase, k
     """Dump ``db`` into the user's backup bucket. A failure records the backup as ``error``."""
     if db.status != convergence.AVAILABLE:
         raise Conflict(f"database '{db.name}' is {db.status}: a backup needs it available")
-    bucket = await backup_bucket(platform, session, db.user_id)
+    bucket = await backupbucket.backup_bucket(platform, session, db.user_id)
     e = engines.engine(db.engine)
     now = utcnow()
     backup = DatabaseBackup(
@@ -158,7 +138,7 @@ async def delete_backup(platform: Platform, session: AsyncSession, user: Princip
 async def _drop(platform: Platform, session: AsyncSession, backup: DatabaseBackup) -> None:
     try:
         bucket = await buckets.get_bucket(session, backup.bucket)
-        if bucket.user_id == backup.user_id:
+        if bucket.user_id == backup.user_id or await backupbucket.is_owner(session, bucket.user_id):
             await objects.delete_object(platform, bucket, backup.key)
     except S3Error:
         pass  # the user removed the object or the bucket already

@@ -26,17 +26,23 @@ BUCKET_TTL = 2.0
 ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation",
            "s3:ListBucketVersions", "s3:GetObjectVersion", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload",
            "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:GetObjectAcl", "s3:GetObjectVersionAcl",
-           "s3:PutObjectAcl", "s3:GetBucketAcl", "s3:PutBucketAcl", "s3:ListBucketMultipartUploads"}
+           "s3:PutObjectAcl", "s3:GetBucketAcl", "s3:PutBucketAcl", "s3:ListBucketMultipartUploads",
+           "s3:GetObjectRetention", "s3:PutObjectRetention", "s3:GetObjectLegalHold", "s3:PutObjectLegalHold",
+           "s3:BypassGovernanceRetention", "s3:GetBucketObjectLockConfiguration",
+           "s3:PutBucketObjectLockConfiguration"}
 
 
 async def create_bucket(session: AsyncSession, user_id: str, name: str, *, platform: Any,
-                        acl: list[list[str]] | None = None, ownership: str | None = None) -> Bucket:
+                        acl: list[list[str]] | None = None, ownership: str | None = None,
+                        object_lock: bool = False) -> Bucket:
+    """``object_lock``: created with Object Lock, which turns versioning on for good."""
     check_bucket(name)
     existing = await session.scalar(select(Bucket).where(Bucket.name == name))
     if existing is not None:
         raise _taken(existing, user_id, name)
     await quotas.check(session, platform, user_id, "buckets")
-    bucket = Bucket(user_id=user_id, name=name, versioning="", tags={}, acl=acl, ownership=ownership)
+    bucket = Bucket(user_id=user_id, name=name, versioning="Enabled" if object_lock else "", tags={}, acl=acl,
+                    ownership=ownership, object_lock={"rule": None} if object_lock else None)
     session.add(bucket)
     record(session, user_id=user_id, action="storage.bucket.created", resource_type="bucket", resource_id=bucket.id,
            name=name)
@@ -149,11 +155,26 @@ async def set_policy(session: AsyncSession, bucket: Bucket, text: str | None) ->
 async def set_versioning(session: AsyncSession, bucket: Bucket, status: str) -> None:
     if status not in ("Enabled", "Suspended"):
         raise S3Error("MalformedXML", "versioning Status must be Enabled or Suspended", 400)
+    if bucket.object_lock is not None and status != "Enabled":
+        raise S3Error("InvalidBucketState", "An Object Lock configuration is present on this bucket, so the "
+                      "versioning state cannot be changed.", 409)
     if bucket.versioning == "" and status == "Suspended":
         return
     bucket.versioning = status
     record(session, user_id=bucket.user_id, action="storage.bucket.versioning_changed", resource_type="bucket",
            resource_id=bucket.id, status=status)
+    await session.commit()
+
+
+async def set_object_lock(session: AsyncSession, bucket: Bucket, rule: dict[str, Any] | None) -> None:
+    """PutObjectLockConfiguration: the default retention (None: none); it enables Object Lock on an
+    existing bucket only when its versioning is Enabled (as S3 does since 2023)."""
+    if bucket.object_lock is None and bucket.versioning != "Enabled":
+        raise S3Error("InvalidBucketState", "Versioning must be 'Enabled' on the bucket to apply a Object Lock "
+                      "configuration", 409)
+    bucket.object_lock = {"rule": rule}
+    record(session, user_id=bucket.user_id, action="storage.bucket.object_lock_changed", resource_type="bucket",
+           resource_id=bucket.id, rule=rule)
     await session.commit()
 
 

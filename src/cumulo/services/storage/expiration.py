@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from cumulo.core.clock import aware, utcnow
 from cumulo.platform import Platform
-from cumulo.services.storage import multipart, objects
+from cumulo.services.storage import locking, multipart, objects
 from cumulo.services.storage.models import Bucket, ObjectVersion, Upload
 
 BATCH = 1000
@@ -138,7 +138,7 @@ async def _noncurrent(platform: Platform, bucket: Bucket, rule: dict[str, Any], 
         kept += 1
         if rule["newer_noncurrent"] is not None and kept <= rule["newer_noncurrent"]:
             continue
-        if _expired(newer.created_at, rule["noncurrent_days"], now):
+        if _expired(newer.created_at, rule["noncurrent_days"], now) and not locking.locked(row):  # Object Lock holds it
             await objects.delete_object(platform, bucket, key, row.version_id)
             removed += 1
     return removed

@@ -37,6 +37,8 @@ class Bucket(IdMixin, Base):
     ownership: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
     # Lifecycle rules as dicts (``s3.rules``), run by ``expiration``; None: no configuration.
     lifecycle: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True, default=None)
+    # Object Lock (``locking``): None: not enabled; {"rule": None | {"mode", "days", "years"}} (default retention).
+    object_lock: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True, default=None)
 
 
 class ObjectVersion(IdMixin, Base):
@@ -59,6 +61,10 @@ class ObjectVersion(IdMixin, Base):
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # x-amz-meta-*, system headers, tags
     blob_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Object Lock retention ("GOVERNANCE"/"COMPLIANCE" until ``lock_until``) and legal hold.
+    lock_mode: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    lock_until: Mapped[dt.datetime | None] = mapped_column(nullable=True, default=None)
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class Upload(IdMixin, Base):

@@ -14,7 +14,7 @@ from cumulo.db import locks
 from cumulo.drivers.blob import BlobWriter, LocalBlobStore
 from cumulo.drivers.blob.local import INLINE_MAX
 from cumulo.platform import Platform
-from cumulo.services.storage import reads, usage
+from cumulo.services.storage import locking, reads, usage
 from cumulo.services.storage.conditions import Guard
 from cumulo.services.storage.errors import S3Error, no_such_key
 from cumulo.services.storage.models import Bucket, ObjectVersion
@@ -76,7 +76,8 @@ def _verify(writer: BlobWriter, checks: Checks) -> None:
 
 
 async def put_object(platform: Platform, bucket: Bucket, key: str, body: AsyncIterator[bytes], checks: Checks, *,
-                     content_type: str | None, meta: dict[str, Any], guard: Guard | None = None) -> ObjectVersion:
+                     content_type: str | None, meta: dict[str, Any], guard: Guard | None = None,
+                     lock: locking.Lock | None = None) -> ObjectVersion:
     check_key(key)
     await check_guard(platform, bucket, key, guard)
     await usage.admit(platform, bucket.user_id, checks.size)
@@ -91,7 +92,7 @@ async def put_object(platform: Platform, bucket: Bucket, key: str, body: AsyncIt
         meta = {**meta, "checksum": [algorithm, checks.checksums[algorithm], "FULL_OBJECT"]}
     return await record_version(platform, bucket, key, blob_id=writer.blob_id, size=writer.size,
                                 etag=writer.md5_hex, content_type=content_type or "application/octet-stream",
-                                meta=meta, small=small, guard=guard)
+                                meta=meta, small=small, guard=guard, lock=lock)
 
 
 async def check_guard(platform: Platform, bucket: Bucket, key: str, guard: Guard | None) -> None:
@@ -140,9 +141,10 @@ async def read_version(platform: Platform, bucket: Bucket, key: str, version_id:
     return row
 
 
-async def delete_object(platform: Platform, bucket: Bucket, key: str,
-                        version_id: str | None = None) -> tuple[str | None, bool]:
-    """S3 delete semantics. Returns (version id, is delete marker) for the response headers."""
+async def delete_object(platform: Platform, bucket: Bucket, key: str, version_id: str | None = None, *,
+                        bypass: bool = False) -> tuple[str | None, bool]:
+    """S3 delete semantics. Returns (version id, is delete marker) for the response headers. A
+    version under Object Lock is not removed (403; ``bypass``: a GOVERNANCE retention gives way)."""
     usage.forget(platform, bucket.user_id)
     if not version_id:
         if bucket.versioning:
@@ -167,6 +169,7 @@ async def delete_object(platform: Platform, bucket: Bucket, key: str,
             if exc.s3_code == "NoSuchVersion":  # deleting a missing version succeeds, as on S3
                 return version_id, False
             raise
+        locking.check_delete(row, bypass)
         was_latest, marker, blob = row.is_latest, row.is_delete_marker, row.blob_id
         await session.delete(row)
         await session.flush()
@@ -183,7 +186,7 @@ async def delete_object(platform: Platform, bucket: Bucket, key: str,
 
 async def copy_object(platform: Platform, src: ObjectVersion, dst_bucket: Bucket, dst_key: str, *,
                       content_type: str | None, meta: dict[str, Any] | None,
-                      guard: Guard | None = None) -> ObjectVersion:
+                      guard: Guard | None = None, lock: locking.Lock | None = None) -> ObjectVersion:
     """Server-side copy: the new version gets its own blob (a hard link when possible; blobs are
     immutable, so sharing the bytes is safe)."""
     check_key(dst_key)
@@ -195,4 +198,4 @@ async def copy_object(platform: Platform, src: ObjectVersion, dst_bucket: Bucket
     blob_id = await store.duplicate(src.blob_id)
     return await record_version(platform, dst_bucket, dst_key, blob_id=blob_id, size=src.size, etag=src.etag,
                                 content_type=content_type or src.content_type,
-                                meta=dict(src.meta) if meta is None else meta, guard=guard)
+                                meta=dict(src.meta) if meta is None else meta, guard=guard, lock=lock)

@@ -20,16 +20,15 @@ from cumulo.services.storage import buckets as bucket_service
 from cumulo.services.storage import policies
 from cumulo.services.storage.errors import S3Error, not_implemented
 from cumulo.services.storage.models import Bucket
-from cumulo.services.storage.s3 import access, attributes, buckets, forms, objects, rules, uploads, xml
+from cumulo.services.storage.s3 import access, attributes, buckets, forms, locks, objects, rules, uploads, xml
 from cumulo.services.storage.s3.request import S3Request
 
 log = logging.getLogger("cumulo.s3")
 Handler = Callable[..., Awaitable[Response]]
 # Sub-resources this endpoint does not implement: refusing them keeps e.g. "PUT ?acl" from being
 # taken for an object upload.
-UNSUPPORTED = ("website", "notification", "replication", "encryption", "object-lock", "retention",
-               "legal-hold", "logging", "requestPayment", "accelerate", "analytics", "inventory", "metrics",
-               "intelligent-tiering", "restore", "select", "torrent")
+UNSUPPORTED = ("website", "notification", "replication", "encryption", "logging", "requestPayment", "accelerate",
+               "analytics", "inventory", "metrics", "intelligent-tiering", "restore", "select", "torrent")
 
 
 def create_s3_app(platform: Platform) -> ASGIApp:
@@ -127,7 +126,7 @@ async def dispatch(req: S3Request) -> Response:
 _BUCKET_SUB: dict[str, Handler] = {"versioning": buckets.versioning, "policy": buckets.policy,
                                    "cors": buckets.cors, "tagging": buckets.tagging,
                                    "publicAccessBlock": access.public_block, "ownershipControls": access.ownership,
-                                   "lifecycle": rules.lifecycle}
+                                   "lifecycle": rules.lifecycle, "object-lock": locks.configuration}
 
 
 async def _bucket_op(req: S3Request, bucket: Bucket) -> Response:
@@ -166,6 +165,10 @@ async def _object_op(req: S3Request, bucket: Bucket, key: str) -> Response:
         return await objects.tagging(req, bucket, key)
     if "acl" in p and method in ("GET", "PUT"):
         return await access.object_acl(req, bucket, key)
+    if "retention" in p and method in ("GET", "PUT"):
+        return await locks.retention(req, bucket, key)
+    if "legal-hold" in p and method in ("GET", "PUT"):
+        return await locks.legal_hold(req, bucket, key)
     if method == "PUT":
         if "uploadId" in p or "partNumber" in p:
             return await uploads.upload_part(req, bucket, key)

@@ -28,6 +28,7 @@ from cumulo.db.query import Step
 from cumulo.drivers.blob import LocalBlobStore
 from cumulo.drivers.blob.local import random_hex
 from cumulo.platform import Platform
+from cumulo.services.storage import locking
 from cumulo.services.storage import statements as sql
 from cumulo.services.storage.conditions import Guard
 from cumulo.services.storage.errors import S3Error, no_such_bucket
@@ -63,7 +64,7 @@ def new_row_id() -> str:
 async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_id: str | None, size: int,
                          etag: str, content_type: str, meta: dict[str, Any],
                          delete_marker: bool = False, small: bytes | None = None,
-                         guard: Guard | None = None) -> ObjectVersion:
+                         guard: Guard | None = None, lock: locking.Lock | None = None) -> ObjectVersion:
     """Make a new version the latest one, atomically; blobs it replaces are removed after the commit.
     On failure the new blob is removed, so nothing is left half-created (a caller cancelled while its
     write is in flight leaves the blob: an unreferenced file is better than a row without bytes).
@@ -73,10 +74,13 @@ async def record_version(platform: Platform, bucket: Bucket, key: str, *, blob_i
     PostgreSQL while the transaction's statements run, before its COMMIT.
 
     ``guard``: a condition on the key's current version (``If-Match``/``If-None-Match``), checked in
-    the writing transaction after the key's lock; such a write goes in a batch of its own."""
+    the writing transaction after the key's lock; such a write goes in a batch of its own.
+
+    ``lock``: the Object Lock the version asks for (``x-amz-object-lock-*``); on a lock-enabled bucket
+    a version that asks for no retention gets the bucket's default one."""
     item = Pending(bucket, key, {"blob_id": blob_id, "size": size, "etag": etag, "content_type": content_type,
                                  "meta": meta, "delete_marker": delete_marker, "small": small,
-                                 "guard": guard})
+                                 "guard": guard, "lock": lock})
     try:
         row, garbage = await _batcher(platform).submit(item)
     except asyncio.CancelledError:
@@ -266,7 +270,10 @@ def _batcher(platform: Platform) -> Batcher:
 def _new_row(item: Pending, *, is_latest: bool = True) -> ObjectVersion:
     f = item.fields
     version_id = new_version_id() if item.bucket.versioning == "Enabled" else "null"
+    now = utcnow()
+    lock = locking.Lock() if f["delete_marker"] else locking.for_new_version(item.bucket, f.get("lock"), now)
     return ObjectVersion(id=new_row_id(), bucket_id=item.bucket.id, key=item.key, version_id=version_id, seq=next_seq(),
                          is_latest=is_latest, is_delete_marker=f["delete_marker"], size=f["size"], etag=f["etag"],
-                         content_type=f["content_type"], meta=f["meta"], blob_id=f["blob_id"], created_at=utcnow())
+                         content_type=f["content_type"], meta=f["meta"], blob_id=f["blob_id"], created_at=now,
+                         lock_mode=lock.mode, lock_until=lock.until, legal_hold=lock.hold)
 

@@ -56,8 +56,12 @@ async def create(req: S3Request, name: str) -> Response:
     if ownership is not None and ownership not in acls.OWNERSHIP:
         raise S3Error("InvalidArgument", f"x-amz-object-ownership must be one of {', '.join(acls.OWNERSHIP)}", 400)
     acls.check_ownership(acl, user_id, ownership)
+    lock = req.headers.get("x-amz-bucket-object-lock-enabled", "false").strip().lower()
+    if lock not in ("true", "false"):
+        raise S3Error("InvalidArgument", "x-amz-bucket-object-lock-enabled must be true or false", 400)
     async with req.platform.db.session() as session:
-        await buckets.create_bucket(session, user_id, name, platform=req.platform, acl=acl, ownership=ownership)
+        await buckets.create_bucket(session, user_id, name, platform=req.platform, acl=acl, ownership=ownership,
+                                    object_lock=lock == "true")
     return Response(b"", headers={"Location": f"/{name}"})
 
 

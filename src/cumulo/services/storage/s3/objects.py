@@ -16,7 +16,7 @@ from cumulo.services.storage import buckets, multipart, objects
 from cumulo.services.storage.conditions import Guard, etag_matches
 from cumulo.services.storage.errors import S3Error, access_denied, malformed_xml
 from cumulo.services.storage.models import Bucket, ObjectVersion
-from cumulo.services.storage.s3 import grants, xml
+from cumulo.services.storage.s3 import grants, locks, xml
 from cumulo.services.storage.s3.request import S3Request
 
 SYSTEM_HEADERS = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
@@ -92,6 +92,7 @@ def object_headers(row: ObjectVersion, bucket: Bucket) -> dict[str, str]:
         headers[f"x-amz-meta-{k}"] = v
     if meta.get("tags"):
         headers["x-amz-tagging-count"] = str(len(meta["tags"]))
+    headers.update(locks.headers_of(row))
     return headers
 
 
@@ -109,13 +110,14 @@ async def meta_with_acl(req: S3Request, bucket: Bucket, key: str, meta: dict[str
 
 async def put(req: S3Request, bucket: Bucket, key: str) -> Response:
     buckets.authorize(bucket, req.user_id, "s3:PutObject", key)
+    lock = locks.from_headers(req, bucket)
     if "x-amz-copy-source" in req.headers:
-        return await copy(req, bucket, key)
+        return await copy(req, bucket, key, lock)
     checks = req.checks()
     row = await objects.put_object(req.platform, bucket, key, req.body(checks), checks,
                                    content_type=req.headers.get("content-type"),
                                    meta=await meta_with_acl(req, bucket, key, metadata_from(req)),
-                                   guard=Guard.from_headers(req.headers))
+                                   guard=Guard.from_headers(req.headers), lock=lock)
     headers = {"ETag": f'"{row.etag}"'}
     if bucket.versioning:
         headers["x-amz-version-id"] = row.version_id
@@ -136,7 +138,7 @@ def parse_copy_source(value: str) -> tuple[str, str, str | None]:
     return bucket, key, version
 
 
-async def copy(req: S3Request, bucket: Bucket, key: str) -> Response:
+async def copy(req: S3Request, bucket: Bucket, key: str, lock: Any = None) -> Response:
     src_bucket_name, src_key, src_version = parse_copy_source(req.headers["x-amz-copy-source"])
     directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
@@ -157,7 +159,7 @@ async def copy(req: S3Request, bucket: Bucket, key: str) -> Response:
                 meta[name] = src.meta[name]
     row = await objects.copy_object(req.platform, src, bucket, key,
                                     content_type=req.headers.get("content-type") if directive == "REPLACE" else None,
-                                    meta=meta, guard=Guard.from_headers(req.headers))
+                                    meta=meta, guard=Guard.from_headers(req.headers), lock=lock)
     headers = {"x-amz-version-id": row.version_id} if bucket.versioning else {}
     if src_bucket.versioning:
         headers["x-amz-copy-source-version-id"] = src.version_id
@@ -283,7 +285,8 @@ def _part_range(row: ObjectVersion, value: str, headers: dict[str, str]) -> tupl
 
 async def delete(req: S3Request, bucket: Bucket, key: str) -> Response:
     buckets.authorize(bucket, req.user_id, "s3:DeleteObject", key)
-    version_id, marker = await objects.delete_object(req.platform, bucket, key, req.params.get("versionId") or None)
+    version_id, marker = await objects.delete_object(req.platform, bucket, key, req.params.get("versionId") or None,
+                                                     bypass=locks.bypass(req, bucket, key))
     headers = {}
     if version_id:
         headers["x-amz-version-id"] = version_id
@@ -306,7 +309,8 @@ async def delete_many(req: S3Request, bucket: Bucket) -> Response:
             raise malformed_xml("each Object needs a Key")
         try:
             buckets.authorize(bucket, req.user_id, "s3:DeleteObject", key)
-            vid, marker = await objects.delete_object(req.platform, bucket, key, version)
+            vid, marker = await objects.delete_object(req.platform, bucket, key, version,
+                                                      bypass=locks.bypass(req, bucket, key))
         except S3Error as exc:
             results.append(("Error", [("Key", key), ("VersionId", version), ("Code", exc.s3_code),
                                       ("Message", exc.message)]))

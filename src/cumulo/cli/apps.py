@@ -35,13 +35,16 @@ def register(app: typer.Typer) -> None:
     def create(name: str,
                branch: str = typer.Option("main", "--branch", "-b", help="the branch whose pushes deploy"),
                git_url: str | None = typer.Option(None, "--git-url", help="deploy from this repository (https/http)"),
+               git_secret: str | None = typer.Option(None, "--git-secret",
+                                                     help="a private --git-url: your secret holding a token"),
                env: list[str] | None = typer.Option(None, "--env", "-e", help="config var KEY=VALUE (repeat)"),
                app_type: str | None = typer.Option(None, "--type", help="docker, nodejs, python, telegram-bot, static"),
                replicas: int = typer.Option(1, "--replicas", help="web processes"),
                ) -> None:
         """Create an app; prints its git remote and url."""
         with output.client() as c:
-            created = c.apps.create(name, branch=branch, git_url=git_url, env_vars=_pairs(env or []),
+            created = c.apps.create(name, branch=branch, git_url=git_url, git_secret=git_secret,
+                                    env_vars=_pairs(env or []),
                                     app_type=app_type, replicas=replicas)
         if output.STATE["json"]:
             output.show(created)

@@ -16,7 +16,7 @@ class Apps:
         self.c = client
 
     def create(self, name: str, **fields: Any) -> dict[str, Any]:
-        """``fields``: branch, git_url, env_vars, app_type, replicas, memory_mb."""
+        """``fields``: branch, git_url, git_secret, env_vars, app_type, replicas, memory_mb."""
         return self.c.post("/apps", {"name": name, **{k: v for k, v in fields.items() if v is not None}})
 
     def list(self) -> list[dict[str, Any]]:

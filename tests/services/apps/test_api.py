@@ -4,8 +4,11 @@ lock, the seed's paths, and an app deployed from a git_url served over HTTP on l
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import functools
 import http.server
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -217,3 +220,66 @@ def test_deploy_from_a_git_url(apps_server: LiveServer, owner: Client, tmp_path:
     finally:
         server.shutdown()
         owner.apps.delete("fromurl")
+
+
+def test_deploy_from_a_private_git_url_with_a_secret(apps_server: LiveServer, owner: Client, stranger: Client,
+                                                     tmp_path: Path) -> None:
+    token = "tok-" + os.urandom(8).hex()
+    work = Repo(tmp_path / "src", "http://unused/x.git", "k")
+    work.commit({"index.html": "<p>private v1</p>\n"}, "v1")
+    bare = tmp_path / "served" / "private.git"
+    work.git("clone", "-q", "--bare", str(work.path), str(bare))
+    work.git("--git-dir", str(bare), "update-server-info")
+    expected = "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    seen: list[str] = []
+
+    class Private(Quiet):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            if self.headers.get("Authorization") != expected:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="private"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            super().do_GET()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Private, directory=str(tmp_path / "served")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/private.git"
+    try:
+        # without the secret the clone is refused by the server: 400, and git's prompt is never reached
+        assert status_of(lambda: owner.post("/apps", {"name": "nopriv", "git_url": url})) == 400
+        assert status_of(lambda: owner.apps.get("nopriv")) == 404  # nothing half-created
+        assert status_of(lambda: owner.post("/apps", {"name": "p2", "git_url": url, "git_secret": "nope"})) == 404
+        assert status_of(lambda: owner.post("/apps", {"name": "p3", "git_secret": "x"})) == 400
+        owner.secrets.create("deploy/private-token", token)
+        assert status_of(lambda: stranger.post("/apps", {"name": "p4", "git_url": url,
+                                                         "git_secret": "deploy/private-token"})) == 404
+        app = owner.post("/apps", {"name": "priv", "git_url": url, "git_secret": "deploy/private-token"})
+        assert app["git_secret"] == "deploy/private-token" and token not in json.dumps(app)
+        eventually(lambda: owner.get(f"/apps/{app['app_id']}/status")["status"] == "running", timeout=120,
+                   what="the app deployed from its private git_url")
+        serves(apps_server, app["subdomain"], "private v1")
+        assert expected in seen
+        # the token is used for the clone only: not in the config, the answers, the build log
+        assert owner.apps.config("priv") == {}
+        assert token not in json.dumps(owner.apps.get("priv")) + owner.apps.build_log("priv", 1)
+        assert token not in json.dumps(owner.apps.releases("priv"))
+        # a rotated secret: the next deploy reads it again
+        token2 = "tok-" + os.urandom(8).hex()
+        owner.secrets.put("deploy/private-token", token2)
+        expected = "Basic " + base64.b64encode(f"x-access-token:{token2}".encode()).decode()
+        work.commit({"index.html": "<p>private v2</p>\n"}, "v2")
+        work.git("push", "-q", str(bare), "main")
+        work.git("--git-dir", str(bare), "update-server-info")
+        assert owner.apps.deploy("priv")["status"] == "building"
+        serves(apps_server, app["subdomain"], "private v2", timeout=120)
+        assert owner.apps.update("priv", git_secret="")["git_secret"] is None
+        assert status_of(lambda: owner.apps.deploy("priv")) == 400  # the server wants credentials again
+    finally:
+        server.shutdown()
+        for name in ("priv", "nopriv"):
+            with contextlib.suppress(ApiError):
+                owner.apps.delete(name)

@@ -53,7 +53,13 @@ async def _create(body: AppCreate, user: UserDep, platform: PlatformDep, session
         raise InvalidInput(f"'{body.name}' is reserved; choose another app name")
     app = await service.create(platform, session, user, body)
     if body.git_url:
-        app = await service.redeploy(platform, session, user, app.id)
+        app_id = app.id
+        try:
+            app = await service.redeploy(platform, session, user, app_id)
+        except CumuloError:  # the first clone failed: no app is left behind
+            await session.rollback()
+            await service.delete(platform, session, user, app_id)
+            raise
     return await service.render(platform, session, app)
 
 

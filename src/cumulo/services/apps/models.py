@@ -19,6 +19,7 @@ class App(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(40))
     branch: Mapped[str] = mapped_column(String(100), default="main")
     git_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    git_secret: Mapped[str | None] = mapped_column(String(128), nullable=True)  # a secret's name, never its value
     app_type: Mapped[str | None] = mapped_column(String(16), nullable=True)  # as detected (or forced)
     type_override: Mapped[str | None] = mapped_column(String(16), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|building|running|stopped|failed

@@ -15,6 +15,7 @@ ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 RESERVED = {"PORT", "GIT_REV", "APP_NAME", "RELEASE"}
 MAX_VARS = 100
 MAX_VALUE = 32 * 1024
+SECRET_NAME = r"^[A-Za-z0-9][A-Za-z0-9/_+=.@-]{0,127}$"  # the Secrets Manager's names
 
 
 def check_name(value: str) -> str:
@@ -43,6 +44,9 @@ class AppCreate(BaseModel):
     name: str = Field(max_length=40)
     branch: str = Field("main", max_length=100, description="the branch whose pushes deploy")
     git_url: str | None = Field(None, max_length=2048, description="a repository the server clones (https/http)")
+    git_secret: str | None = Field(None, max_length=128, pattern=SECRET_NAME,
+                                   description="a private git_url: the name of your secret (Secrets Manager) "
+                                               "holding a token, or user:password, for the clone")
     env_vars: dict[str, str] = Field(default_factory=dict)
     app_type: str | None = Field(None, description=f"force the type: {', '.join(TYPES)}")
     replicas: int = Field(1, ge=1, le=10)
@@ -73,6 +77,8 @@ class AppUpdate(BaseModel):
     memory_mb: int | None = Field(None, ge=32, le=8192)
     app_type: str | None = None
     branch: str | None = Field(None, max_length=100)
+    git_secret: str | None = Field(None, max_length=128, pattern=SECRET_NAME + "|^$",
+                                   description="the secret a private git_url is cloned with ('' for none)")
 
     _type = field_validator("app_type")(classmethod(lambda cls, v: AppCreate._type(v)))
     _branch = field_validator("branch")(classmethod(lambda cls, v: v if v is None else AppCreate._branch(v)))
@@ -120,6 +126,7 @@ class AppOut(BaseModel):
     git_remote: str = Field(description="push here: git push <git_remote> <branch>")
     branch: str
     git_url: str | None
+    git_secret: str | None = Field(None, description="the secret's name the clone uses (never its value)")
     release: int | None = Field(description="the version serving now")
     replicas: int
     memory_mb: int

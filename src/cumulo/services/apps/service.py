@@ -33,6 +33,7 @@ from cumulo.services.events import service as events
 from cumulo.services.gateway import hostnames, providers
 from cumulo.services.network import service as network
 from cumulo.services.quotas import service as quotas
+from cumulo.services.secrets import service as secrets
 
 log = logging.getLogger("cumulo.apps")
 KIND = "app"
@@ -51,6 +52,7 @@ def app_out(platform: Platform, app: App, domains: list[str] | None = None, rele
         url=hostnames.public_url(s, hostname=app.hostname) if web else None,
         https_url=hostnames.public_url(s, hostname=app.hostname, https=True) if web and s.proxy_https_port else None,
         subdomain=app.hostname, git_remote=git_remote(platform, app), branch=app.branch, git_url=app.git_url,
+        git_secret=app.git_secret,
         release=release, replicas=app.replicas, memory_mb=app.memory_mb, domains=domains or [], error=app.error,
         created_at=aware(app.created_at), deployed_at=aware(app.deployed_at) if app.deployed_at else None)
 
@@ -78,9 +80,13 @@ async def create(platform: Platform, session: AsyncSession, user: Principal, bod
         from cumulo.services.apps import remote
 
         await remote.check(platform, body.git_url)
+    if body.git_secret is not None:
+        if body.git_url is None:
+            raise InvalidInput("git_secret is for cloning a private git_url: give git_url too")
+        await secrets.find(session, user, body.git_secret)  # 404 when it is not the user's
     await quotas.check(session, platform, user.user_id, "apps")
     hostname = hostnames.generated_hostname(platform.settings, body.name, user.user_id)
-    app = App(user_id=user.user_id, name=body.name, branch=body.branch, git_url=body.git_url,
+    app = App(user_id=user.user_id, name=body.name, branch=body.branch, git_url=body.git_url, git_secret=body.git_secret,
               type_override=body.app_type, app_type=body.app_type, status="pending", hostname=hostname,
               replicas=body.replicas, memory_mb=body.memory_mb or platform.settings.apps_memory_mb,
               config_sealed=runtime.seal_config(platform, user.user_id, body.env_vars), upstreams="")
@@ -109,6 +115,12 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
         app.type_override = body.app_type
     if body.branch is not None:
         app.branch = body.branch
+    if body.git_secret is not None:
+        if body.git_secret and not app.git_url:
+            raise InvalidInput("git_secret is for cloning a private git_url; this app has none")
+        if body.git_secret:
+            await secrets.find(session, user, body.git_secret)
+        app.git_secret = body.git_secret or None
     events.record(session, user_id=user.user_id, action="app.updated", resource_type=KIND, resource_id=app.id,
                   **body.model_dump(exclude_none=True))
     await session.commit()
@@ -382,7 +394,12 @@ async def redeploy(platform: Platform, session: AsyncSession, user: Principal, r
     if app.git_url:
         from cumulo.services.apps import remote
 
-        rev: str | None = await remote.fetch(platform, app, archive)
+        credential = None
+        if app.git_secret:  # read for this clone only: never logged, never in the app's config
+            credential = (await secrets.resolve_env(session, app.user_id, {"GIT_CREDENTIAL": app.git_secret},
+                                                    platform=platform))["GIT_CREDENTIAL"]
+            await session.commit()  # the read is audited (secret.accessed)
+        rev: str | None = await remote.fetch(platform, app, archive, credential)
     else:
         rev = await git.archive(platform, app.id, app.branch, archive)
     if rev is None:

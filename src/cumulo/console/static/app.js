@@ -22,6 +22,7 @@ const PAGES = [
   { module: "functions", nav: [["Functions", "/console/functions"]] },
   { module: "databases", nav: [["Databases", "/console/databases"], ["Caches", "/console/caches"]] },
   { module: "traffic", nav: [["Load balancers", "/console/loadbalancers"], ["Routes", "/console/routes"]] },
+  { module: "autoscaling", nav: [["Auto-scaling groups", "/console/autoscaling"]] },
   { module: "cron", nav: [["Cron jobs", "/console/cron"]] },
   { module: "topics", nav: [["Topics", "/console/topics"]] },
   { module: "apps", nav: [["Apps", "/console/apps"], ["Deployments", "/console/deployments"]] },

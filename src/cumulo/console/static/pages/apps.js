@@ -1,9 +1,9 @@
 // Apps (git push hosting) and deployments (replicated instances with rolling updates).
 import { enc, get, post } from "../lib/api.js";
-import { clear, h } from "../lib/dom.js";
+import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
 import { collection, rowAction } from "../lib/resource.js";
-import { definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, statusBadge, table, toast } from "../lib/ui.js";
+import { button, confirmDialog, definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, statusBadge, table, toast } from "../lib/ui.js";
 
 const apps = collection({
   title: "Apps",
@@ -78,7 +78,9 @@ async function deployment({ main, params }) {
     fields: [{ name: "replicas", label: "Replicas", type: "number", min: "0", required: true }],
     onSubmit: async (v) => { await post(`/deployments/${enc(id)}/scale`, { replicas: v.replicas === "" ? undefined : Number(v.replicas) }); toast("Scaling"); await refresh(); },
   });
-  main.append(info, h("section", {}, h("h2", {}, "Scale"), scale), h("section", {}, h("h2", {}, "Replicas"), replicas));
+  const revisions = h("div", { id: "revisions" });
+  main.append(info, h("section", {}, h("h2", {}, "Scale"), scale), h("section", {}, h("h2", {}, "Replicas"), replicas),
+    h("section", { "aria-labelledby": "revisions-title" }, h("h2", { id: "revisions-title" }, "Revisions"), revisions));
   const refresh = async () => {
     let d;
     try { d = await get(`/deployments/${enc(id)}`); } catch (error) { clear(info, errorBox(error)); return; }
@@ -93,6 +95,18 @@ async function deployment({ main, params }) {
       { label: "Revision", cell: (r) => r.revision }, { label: "State", cell: (r) => statusBadge(r.state) },
       { label: "Health", cell: (r) => r.health },
     ], rows, { empty: "No replicas." }));
+    const history = await get(`/deployments/${enc(id)}/revisions`).catch(() => []);
+    clear(revisions, table([
+      { label: "Revision", cell: (r) => String(r.number) }, { label: "Status", cell: (r) => statusBadge(r.status) },
+      { label: "Image", cell: (r) => h("code", {}, r.spec.image || "—") }, { label: "Reason", cell: (r) => r.reason || "—" },
+      { label: "Created", cell: (r) => fmtDate(r.created_at) },
+      { label: "Actions", cell: (r) => (r.number === d.revision ? "current" : button("Roll back", async () => {
+        if (!(await confirmDialog(`Roll ${d.name} back to revision ${r.number} (${r.spec.image})?`, { confirm: "Roll back", kind: "primary" }))) return;
+        try { await post(`/deployments/${enc(id)}/rollback`, { revision: r.number }); toast(`Rolling back to revision ${r.number}`); }
+        catch (error) { toast(error.message, "error"); }
+        await refresh();
+      }, { kind: "small", title: `Roll back to revision ${r.number}` })) },
+    ], history, { empty: "No revisions." }));
   };
   await refresh();
   return follow(["deployment", "instance"], refresh);

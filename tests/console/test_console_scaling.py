@@ -1,0 +1,63 @@
+"""In Chromium: an auto-scaling group (the API's message at a size field, create, raise the desired
+capacity and see the activity and the member) and a deployment's revisions with a confirmed rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.console.conftest import Account, uname
+
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
+
+
+def test_autoscaling_group_create_scale_out_activity(account: Callable[[], Account]) -> None:
+    acc = account()
+    page = acc.log_in()
+    name = uname("workers")
+    try:
+        acc.open("Auto-scaling groups")
+        page.get_by_label("Group name").fill(name)
+        page.get_by_label("Image").fill("cumulo/busybox")
+        page.get_by_label("Command (optional)").fill("sleep 3600")
+        page.get_by_label("Minimum size").fill("0")
+        page.get_by_label("Maximum size").fill("0")
+        page.get_by_role("button", name="Create group").click()
+        error = page.locator(".field", has=page.get_by_label("Maximum size")).locator(".field-error")
+        error.get_by_text("greater than or equal to 1").wait_for()  # the API's message, at its field
+        assert acc.api.get("/autoscaling/groups").json() == []
+        page.get_by_label("Maximum size").fill("2")
+        page.get_by_label("Desired capacity").fill("0")
+        page.get_by_role("button", name="Create group").click()
+        page.get_by_role("heading", name=name).wait_for()
+        page.get_by_label("Desired", exact=True).fill("1")
+        page.get_by_role("button", name="Save sizes").click()
+        page.locator("#activities tbody tr", has_text="0 → 1").wait_for(timeout=60_000)  # live, no reload
+        page.locator("#members tbody tr").first.wait_for(timeout=60_000)
+        assert acc.api.get(f"/autoscaling/groups/{name}").json()["desired_capacity"] == 1
+    finally:
+        acc.api.delete(f"/autoscaling/groups/{name}")
+
+
+def test_deployment_revisions_and_rollback(account: Callable[[], Account]) -> None:
+    acc = account()
+    name = uname("api")
+    r = acc.api.post("/deployments", json={"name": name, "image": "cumulo/busybox", "replicas": 0,
+                                           "command": ["sleep", "100"]})
+    assert r.status_code == 201, r.text
+    assert acc.api.patch(f"/deployments/{name}", json={"command": ["sleep", "200"]}).status_code == 200
+    page = acc.log_in()
+    try:
+        acc.open("Deployments")
+        page.get_by_role("link", name=name).click()
+        rows = page.locator("#revisions tbody tr")
+        rows.nth(1).wait_for()
+        assert rows.count() == 2
+        page.get_by_role("button", name="Roll back to revision 1").click()
+        page.get_by_role("dialog").get_by_role("button", name="Roll back").click()
+        page.get_by_text("Rolling back to revision 1").wait_for()
+        page.get_by_role("button", name="Roll back to revision 2").wait_for()  # revision 1 is current again
+        assert acc.api.get(f"/deployments/{name}").json()["spec"]["command"] == ["sleep", "100"]
+    finally:
+        acc.api.delete(f"/deployments/{name}")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep
-from cumulo.services.databases import backups, service
+from cumulo.services.databases import backups, pitr, service
 from cumulo.services.databases.schemas import (
     BackupOut,
     DatabaseCreate,
@@ -107,7 +107,11 @@ async def delete_backup(database: str, backup_id: str, user: UserDep, platform: 
 @router.post("/databases/{database}/restore", status_code=201, response_model=DatabaseCreated)
 async def restore_database(database: str, body: RestoreIn, user: UserDep, platform: PlatformDep,
                            session: SessionDep) -> DatabaseCreated:
-    db, password = await backups.restore(platform, session, user, database, body)
+    if body.restore_time is not None:
+        db, password = await pitr.restore_to_time(platform, session, user, database, body.name, body.restore_time,
+                                                  body.public, body.vpc_id)
+    else:
+        db, password = await backups.restore(platform, session, user, database, body)
     return DatabaseCreated(**service.database_out(platform, db).model_dump(), password=password)
 
 

@@ -9,8 +9,11 @@ lifted (``quotas.LIMITS``); each user's backups are bounded by their databases' 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 
 PREFIX = "cumulo-backups-"
 OWNER_EMAIL = "database-backups@system.cumulo.invalid"
+CHUNK = 1024 * 1024
 READ_ACTIONS = ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetBucketLocation", "s3:GetObject",
                 "s3:GetObjectVersion", "s3:GetObjectTagging"]
 
@@ -88,3 +92,21 @@ async def backup_bucket(platform: Platform, session: AsyncSession, user_id: str)
 async def _grant(platform: Platform, session: AsyncSession, bucket: Bucket, policy: str) -> None:
     await buckets.set_policy(session, bucket, policy)
     buckets.forget(platform, bucket.name)
+
+
+def scratch(platform: Platform) -> Path:
+    path = platform.settings.data_dir / "databases" / "scratch"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+async def file_chunks(path: Path) -> AsyncIterator[bytes]:
+    fh = await asyncio.to_thread(path.open, "rb")
+    try:
+        while True:
+            data = await asyncio.to_thread(fh.read, CHUNK)
+            if not data:
+                return
+            yield data
+    finally:
+        fh.close()

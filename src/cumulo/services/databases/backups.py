@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 import logging
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import select
@@ -30,6 +29,7 @@ from cumulo.services.storage.errors import S3Error
 log = logging.getLogger("cumulo.databases")
 CHUNK = 1024 * 1024
 AVAILABLE, CREATING, FAILED = "available", "creating", "error"
+BASE = "base"  # a physical base backup (pg_basebackup) for point-in-time recovery, with the archived WAL
 
 
 def backup_out(b: DatabaseBackup) -> BackupOut:
@@ -37,24 +37,6 @@ def backup_out(b: DatabaseBackup) -> BackupOut:
                      version=b.version, kind=b.kind, status=b.status, bucket=b.bucket, key=b.key, bytes=b.bytes,
                      expires_at=aware(b.expires_at), error=b.error,
                      created_at=aware(b.created_at))
-
-
-def _scratch(platform: Platform) -> Path:
-    path = platform.settings.data_dir / "databases" / "scratch"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
-
-
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    fh = await asyncio.to_thread(path.open, "rb")
-    try:
-        while True:
-            data = await asyncio.to_thread(fh.read, CHUNK)
-            if not data:
-                return
-            yield data
-    finally:
-        fh.close()
 
 
 async def take(platform: Platform, session: AsyncSession, db: ManagedDatabase, kind: str) -> DatabaseBackup:
@@ -67,20 +49,21 @@ async def take(platform: Platform, session: AsyncSession, db: ManagedDatabase, k
     backup = DatabaseBackup(
         id=new_id(), user_id=db.user_id, database_id=db.id, database_name=db.name, engine=db.engine,
         version=db.version, kind=kind, status=CREATING, bucket=bucket.name,
-        key=f"{db.name}-{db.id[:8]}/{now:%Y%m%dT%H%M%SZ}-{kind}.{'pgdump' if e is engines.POSTGRES else 'sql'}",
+        key=f"{db.name}-{db.id[:8]}/{now:%Y%m%dT%H%M%SZ}-{kind}.{_extension(e, kind)}",
         source={"database": db.database_name, "username": db.username, "cpus": db.cpus, "memory_mb": db.memory_mb,
                 "storage_gb": db.storage_gb, "parameters": db.parameters or {},
                 "backup_retention_days": db.backup_retention_days, "backup_window": db.backup_window},
-        expires_at=now + dt.timedelta(days=db.backup_retention_days) if kind == "automated" else None)
+        expires_at=now + dt.timedelta(days=db.backup_retention_days) if kind in ("automated", BASE) else None)
     session.add(backup)
     await session.commit()
-    argv, as_user = engines.dump_command(e, db.database_name, db.username)
-    with tempfile.TemporaryDirectory(dir=_scratch(platform)) as tmp:
+    argv, as_user = engines.base_backup_command(db.username) if kind == BASE else \
+        engines.dump_command(e, db.database_name, db.username)
+    with tempfile.TemporaryDirectory(dir=backupbucket.scratch(platform)) as tmp:
         dest = Path(tmp) / "dump"
         try:
             size = await placement.containers(platform).dump(convergence.container_name(db.id), argv, dest,
                                                              user=as_user)
-            await objects.put_object(platform, bucket, backup.key, _file_chunks(dest), objects.Checks(size=size),
+            await objects.put_object(platform, bucket, backup.key, backupbucket.file_chunks(dest), objects.Checks(size=size),
                                      content_type="application/octet-stream",
                                      meta={"x-amz-meta-cumulo-database": db.id, "x-amz-meta-cumulo-engine": db.engine})
         except CumuloError as exc:
@@ -90,11 +73,22 @@ async def take(platform: Platform, session: AsyncSession, db: ManagedDatabase, k
             await session.commit()
             raise
     backup.status, backup.bytes = AVAILABLE, size
-    db.last_backup_at = now
+    if kind == BASE:  # recovery to a time needs WAL from after this point: the window opens here
+        backup.source = {**backup.source, "consistent_at": utcnow().isoformat()}
+    else:
+        db.last_backup_at = now
     events.record(session, user_id=db.user_id, action="database.backed_up", resource_type="database",
                   resource_id=db.id, backup_id=backup.id, kind=kind, bytes=size, bucket=bucket.name, key=backup.key)
     await session.commit()
+    if e is engines.POSTGRES and kind in ("manual", "automated"):  # and a base for point-in-time recovery
+        await take(platform, session, db, BASE)
     return backup
+
+
+def _extension(e: engines.Engine, kind: str) -> str:
+    if kind == BASE:
+        return "base.tar.gz"
+    return "pgdump" if e is engines.POSTGRES else "sql"
 
 
 async def create(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> DatabaseBackup:
@@ -152,27 +146,20 @@ async def restore(platform: Platform, session: AsyncSession, user: Principal, re
                   body: RestoreIn) -> tuple[ManagedDatabase, str]:
     """A new database made from ``body.backup_id`` (of database ``ref``): same engine, version, sizes,
     database and user names; a new password."""
-    backup = await resolve_backup(session, user, body.backup_id)
+    backup = await resolve_backup(session, user, body.backup_id or "")
     try:
         source = await service.resolve(session, user, ref)
         source_id: str | None = source.id
     except CumuloError:
         source_id = None
     if backup.database_id not in (source_id, ref):
-        raise not_found("backup", body.backup_id)
+        raise not_found("backup", backup.id)
     if backup.status != AVAILABLE:
         raise Conflict(f"backup {backup.id} is {backup.status}; only an available backup can be restored")
-    src = backup.source or {}
-    try:
-        spec = DatabaseCreate(name=body.name, engine=backup.engine, version=backup.version,
-                              cpus=src.get("cpus", 1.0), memory_mb=src.get("memory_mb", 512),
-                              storage_gb=src.get("storage_gb", 1), vpc_id=body.vpc_id, public=bool(body.public),
-                              database=src.get("database", "app"), username=src.get("username", "master"),
-                              backup_retention_days=src.get("backup_retention_days", 7),
-                              backup_window=src.get("backup_window", "03:00-04:00"),
-                              parameters=src.get("parameters") or {})
-    except ValueError as exc:
-        raise InvalidInput(f"the backup cannot be restored here: {exc}") from None
+    if backup.kind == BASE:
+        raise InvalidInput(f"backup {backup.id} is a base backup for point-in-time recovery: restore with "
+                           "restore_time instead")
+    spec = restore_spec(backup, body.name, body.public, body.vpc_id)
     bucket = await buckets.get_bucket(session, backup.bucket)
     row = await objects.read_version(platform, bucket, backup.key)  # 404 NoSuchKey if the user deleted it
     db, password = await service.create(platform, session, user, spec, restored_from=backup.id)
@@ -188,6 +175,21 @@ async def restore(platform: Platform, session: AsyncSession, user: Principal, re
     return db, password
 
 
+def restore_spec(backup: DatabaseBackup, name: str, public: bool | None, vpc_id: str | None) -> DatabaseCreate:
+    """The new database a restore of ``backup`` makes: the source's engine, version, sizes, names."""
+    src = backup.source or {}
+    try:
+        return DatabaseCreate(name=name, engine=backup.engine, version=backup.version,
+                              cpus=src.get("cpus", 1.0), memory_mb=src.get("memory_mb", 512),
+                              storage_gb=src.get("storage_gb", 1), vpc_id=vpc_id, public=bool(public),
+                              database=src.get("database", "app"), username=src.get("username", "master"),
+                              backup_retention_days=src.get("backup_retention_days", 7),
+                              backup_window=src.get("backup_window", "03:00-04:00"),
+                              parameters=src.get("parameters") or {})
+    except ValueError as exc:
+        raise InvalidInput(f"the backup cannot be restored here: {exc}") from None
+
+
 async def _load(platform: Platform, db: ManagedDatabase, blob_id: str | None) -> None:
     from cumulo.services.storage.versions import blob_store
 
@@ -196,7 +198,7 @@ async def _load(platform: Platform, db: ManagedDatabase, blob_id: str | None) ->
     name = convergence.container_name(db.id)
     code, uid = await c.run(name, ["id", "-u", "postgres" if e is engines.POSTGRES else "root"])
     owner = int(uid.strip()) if code == 0 and uid.strip().isdigit() else 0
-    with tempfile.TemporaryDirectory(dir=_scratch(platform)) as tmp:
+    with tempfile.TemporaryDirectory(dir=backupbucket.scratch(platform)) as tmp:
         local = Path(tmp) / "dump"
         fh = await asyncio.to_thread(local.open, "wb")
         try:

@@ -218,6 +218,25 @@ class Containers(LazyDocker):
             self.client.api.put_archive(name, folder or "/", buf)
         await self._thread(f"copying into {name}", put)
 
+    async def oneshot(self, image: str, volume: str, data_path: str, staging: Path, script: str,
+                      labels: dict[str, str]) -> tuple[int, str]:
+        """Run ``script`` (sh, as root) once in a fresh container of ``image`` with ``volume`` at
+        ``data_path`` and the host tar ``staging`` unpacked at /restore; (exit code, output). The
+        container is removed afterwards."""
+        def go() -> tuple[int, str]:
+            c = self.client.containers.create(image, entrypoint=["/bin/sh", "-c", script], user="root",
+                                              labels=labels, network_mode="none", detach=True,
+                                              mounts=[Mount(data_path, volume, type="volume")])
+            try:
+                with open(staging, "rb") as fh:
+                    self.client.api.put_archive(c.id, "/", fh)
+                c.start()
+                code = int(c.wait(timeout=600).get("StatusCode", 1))
+                return code, c.logs().decode(errors="replace")
+            finally:
+                c.remove(force=True)
+        return await self._thread(f"running a one-shot {image} container", go)
+
     async def logs(self, name: str, tail: int = 200) -> str:
         def read() -> str:
             c = self._get(name)

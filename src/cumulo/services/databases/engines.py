@@ -94,10 +94,18 @@ def engine(name: str) -> Engine:
         raise InvalidInput("engine must be postgres or mysql (MariaDB)") from None
 
 
+ARCHIVE_TIMEOUT = 300  # at most 5 minutes of committed data at risk (a segment is archived at least that often)
+WAL_DIR = f"{POSTGRES.data_path}/cumulo_wal"  # on the database's disk; Cumulo ships it to the backup bucket
+_ARCHIVE = (f"mkdir -p {WAL_DIR} && test ! -f {WAL_DIR}/%f && cp %p {WAL_DIR}/%f.part "
+            f"&& mv {WAL_DIR}/%f.part {WAL_DIR}/%f")
+PG_ARCHIVING = ["-c", "wal_level=replica", "-c", "archive_mode=on", "-c", f"archive_timeout={ARCHIVE_TIMEOUT}",
+                "-c", f"archive_command={_ARCHIVE}"]
+
+
 def command(e: Engine, params: dict[str, int]) -> list[str]:
     merged = {**e.defaults, **params}
     if e is POSTGRES:
-        return [*WRAP, "/usr/local/bin/cumulo-entrypoint", *_pg_flags(merged)]
+        return [*WRAP, "/usr/local/bin/cumulo-entrypoint", *PG_ARCHIVING, *_pg_flags(merged)]
     return [*WRAP, "/usr/local/bin/cumulo-entrypoint", *_maria_flags(merged)]
 
 
@@ -127,6 +135,12 @@ def dump_command(e: Engine, database: str, username: str) -> tuple[list[str], st
     if e is POSTGRES:
         return ["pg_dump", "-Fc", "-U", username, "-d", database], "postgres"
     return ["mariadb-dump", "--single-transaction", "--routines", "--triggers", "--events", database], "root"
+
+
+def base_backup_command(username: str) -> tuple[list[str], str | None]:
+    """(argv, user) writing a gzipped tar base backup of the whole PostgreSQL cluster to standard output
+    (its WAL comes from the archive)."""
+    return ["pg_basebackup", "-D", "-", "-Ft", "-z", "-X", "none", "-c", "fast", "-U", username], "postgres"
 
 
 def restore_command(e: Engine, database: str, username: str, path: str,

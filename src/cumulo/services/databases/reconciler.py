@@ -17,12 +17,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from cumulo.core.errors import CumuloError
 from cumulo.platform import Platform
 from cumulo.runtime import reconcile
-from cumulo.services.databases import backups, convergence, placement, service
+from cumulo.services.databases import backups, convergence, pitr, placement, service
 from cumulo.services.databases.models import ManagedDatabase
 
 log = logging.getLogger("cumulo.databases")
 INTERVAL = 10.0
-BACKUP_INTERVAL = 300.0
+BACKUP_INTERVAL = 60.0  # also ships archived WAL: well inside archive_timeout
 
 
 def register(platform: Platform) -> None:
@@ -60,6 +60,7 @@ def register(platform: Platform) -> None:
                 log.info("removed orphan database container %s", name)
 
     async def backups_loop() -> None:
+        await pitr.ship_all(platform)
         await backups.automated(platform)
         await backups.prune(platform)
 

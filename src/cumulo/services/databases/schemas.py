@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 NAME = r"^[a-z][a-z0-9-]{0,62}$"
 IDENT = r"^[a-z][a-z0-9_]{0,30}$"
@@ -111,7 +111,15 @@ class ImportIn(Strict):
 
 
 class RestoreIn(Strict):
-    backup_id: str = Field(max_length=80)
+    backup_id: str | None = Field(None, max_length=80, description="a backup to restore (or restore_time)")
+    restore_time: dt.datetime | None = Field(None, description="PostgreSQL: recover to this time (UTC when "
+                                             "no offset is given) within the retention window")
     name: str = Field(pattern=NAME, description="name of the new database")
     public: bool | None = None
     vpc_id: str | None = Field(None, max_length=80)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RestoreIn:
+        if (self.backup_id is None) == (self.restore_time is None):
+            raise ValueError("give either backup_id or restore_time")
+        return self

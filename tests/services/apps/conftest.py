@@ -4,10 +4,13 @@ Docker builds on the catalogue images, requests through Caddy with the app's Hos
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 import subprocess
 import tempfile
 import urllib.parse
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,3 +104,16 @@ def serves(live: LiveServer, hostname: str, text: str, path: str = "/", timeout:
         return response if response.status_code == 200 and text in response.text else None
 
     return eventually(check, timeout=timeout, interval=0.2, what=f"{hostname}{path} serving {text!r}")
+
+
+def zip_of(files: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    """A zip of ``files``, and of ``links`` as Unix symlinks (name -> target)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.create_system, info.external_attr = 3, (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, target)
+    return buf.getvalue()

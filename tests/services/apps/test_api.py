@@ -194,17 +194,23 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def test_deploy_from_a_git_url(apps_server: LiveServer, owner: Client, tmp_path: Path) -> None:
+def serve_repo(tmp_path: Path, first: str, handler: type[Quiet] = Quiet) -> tuple[Repo, Path, Any, str]:
+    """A working tree committed with ``first`` as index.html, its bare clone served over dumb HTTP
+    on loopback by ``handler``: (tree, bare repository, server, url)."""
     work = Repo(tmp_path / "src", "http://unused/x.git", "k")
-    work.commit({"index.html": "<p>from git_url v1</p>\n"}, "v1")
+    work.commit({"index.html": first}, "v1")
     bare = tmp_path / "served" / "site.git"
     work.git("clone", "-q", "--bare", str(work.path), str(bare))
     work.git("--git-dir", str(bare), "update-server-info")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Quiet, directory=str(tmp_path / "served")))
+                                             functools.partial(handler, directory=str(tmp_path / "served")))
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return work, bare, server, f"http://127.0.0.1:{server.server_address[1]}/site.git"
+
+
+def test_deploy_from_a_git_url(apps_server: LiveServer, owner: Client, tmp_path: Path) -> None:
+    work, bare, server, url = serve_repo(tmp_path, "<p>from git_url v1</p>\n")
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/site.git"
         app = owner.post("/apps/create", {"name": "fromurl", "git_url": url, "branch": "main"})
         assert app["git_url"] == url and app["status"] == "building"
         eventually(lambda: owner.get(f"/apps/{app['app_id']}/status")["status"] == "running", timeout=120,
@@ -225,11 +231,6 @@ def test_deploy_from_a_git_url(apps_server: LiveServer, owner: Client, tmp_path:
 def test_deploy_from_a_private_git_url_with_a_secret(apps_server: LiveServer, owner: Client, stranger: Client,
                                                      tmp_path: Path) -> None:
     token = "tok-" + os.urandom(8).hex()
-    work = Repo(tmp_path / "src", "http://unused/x.git", "k")
-    work.commit({"index.html": "<p>private v1</p>\n"}, "v1")
-    bare = tmp_path / "served" / "private.git"
-    work.git("clone", "-q", "--bare", str(work.path), str(bare))
-    work.git("--git-dir", str(bare), "update-server-info")
     expected = "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
     seen: list[str] = []
 
@@ -244,10 +245,7 @@ def test_deploy_from_a_private_git_url_with_a_secret(apps_server: LiveServer, ow
                 return
             super().do_GET()
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Private, directory=str(tmp_path / "served")))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/private.git"
+    work, bare, server, url = serve_repo(tmp_path, "<p>private v1</p>\n", Private)
     try:
         # without the secret the clone is refused by the server: 400, and git's prompt is never reached
         assert status_of(lambda: owner.post("/apps", {"name": "nopriv", "git_url": url})) == 400

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import os
-import stat
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +15,7 @@ from cumulo.client import Client
 from cumulo.client.transport import ApiError
 from cumulo.testing.server import LiveServer
 from tests.cli.conftest import _runner
-from tests.services.apps.conftest import serves, through_caddy
+from tests.services.apps.conftest import serves, through_caddy, zip_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("apps")]
 
@@ -50,18 +47,6 @@ def test_apps_cli(tmp_path: Path, apps_server: LiveServer, owner: Client) -> Non
     assert missing.exit_code != 0 and "not found" in missing.output
 
 
-def _zip(files: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zf.writestr(name, data)
-        for name, target in (links or {}).items():
-            info = zipfile.ZipInfo(name)
-            info.create_system, info.external_attr = 3, (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, target)
-    return buf.getvalue()
-
-
 def _status(call: Callable[[], object]) -> int:
     with pytest.raises(ApiError) as err:
         call()
@@ -89,22 +74,22 @@ def test_apps_upload_deploys_a_directory_or_an_archive_without_git(
 
     # refused before anything is built: 400 with the reason, no build recorded, v1 still serving
     builds = len(owner.apps.builds("upl"))
-    for bad, reason in ((_zip({"../evil.html": b"x"}), "unsafe path"),
-                        (_zip({"index.html": b"x"}, {"leak": "/etc/passwd"}), "points outside"),
-                        (_zip({f"z{i}": b"\0" * (1024 * 1024 - 1) for i in range(8)}), "unpacks to more than"),
-                        (_zip({"big.bin": os.urandom(1536 * 1024)}), "CUMULO_APPS_MAX_FILE_MB"),
+    for bad, reason in ((zip_of({"../evil.html": b"x"}), "unsafe path"),
+                        (zip_of({"index.html": b"x"}, {"leak": "/etc/passwd"}), "points outside"),
+                        (zip_of({f"z{i}": b"\0" * (1024 * 1024 - 1) for i in range(8)}), "unpacks to more than"),
+                        (zip_of({"big.bin": os.urandom(1536 * 1024)}), "CUMULO_APPS_MAX_FILE_MB"),
                         (b"PK\x03\x04 truncated", "cannot be read"), (b"plain text", ".zip"), (b"", ".zip")):
         with pytest.raises(ApiError) as err:
             list(owner.apps.upload("upl", bad))
         assert err.value.status == 400 and reason in err.value.message, (reason, err.value.message)
     assert len(owner.apps.builds("upl")) == builds
-    assert _status(lambda: list(stranger.apps.upload("upl", _zip({"index.html": b"x"})))) == 404
+    assert _status(lambda: list(stranger.apps.upload("upl", zip_of({"index.html": b"x"})))) == 404
     assert httpx.post(f"{apps_server.url}/apps/upl/source", content=b"x",
                       headers={"X-API-Key": "cml_wrong"}).status_code == 401
 
     # a zip through the CLI (POST /apps/{app}/source), then its access lines through a log follow
     archive = tmp_path / "site.zip"
-    archive.write_bytes(_zip({"index.html": b"<p>zipped ok</p>\n", "about/index.html": b"about\n"}))
+    archive.write_bytes(zip_of({"index.html": b"<p>zipped ok</p>\n", "about/index.html": b"about\n"}))
     assert "v2 is live" in cli("apps", "upload", "upl", str(archive)).output
     serves(apps_server, hostname, "zipped ok")
     lines = owner.apps.follow_logs("upl", tail=1, timeout=60)  # no line in 60 s fails the test

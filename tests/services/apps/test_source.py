@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import gzip
 import io
-import stat
 import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from cumulo.core.errors import InvalidInput
 from cumulo.services.apps import source
+from tests.services.apps.conftest import zip_of
 
 MB = 1024 * 1024
 
@@ -36,18 +35,6 @@ def _link(name: str, target: str) -> tarfile.TarInfo:
     return info
 
 
-def _zip(entries: list[tuple[str, bytes]], links: dict[str, str] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries:
-            zf.writestr(name, data)
-        for name, target in (links or {}).items():
-            info = zipfile.ZipInfo(name)
-            info.create_system, info.external_attr = 3, (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, target)
-    return buf.getvalue()
-
-
 def _unpack(tmp_path: Path, data: bytes, max_file: int = MB, max_total: int = 4 * MB) -> Path:
     archive = tmp_path / "upload"
     archive.write_bytes(data)
@@ -59,7 +46,7 @@ def _unpack(tmp_path: Path, data: bytes, max_file: int = MB, max_total: int = 4 
 @pytest.mark.parametrize("fmt", ["tar", "tar.gz", "zip"])
 def test_a_plain_tree_unpacks(tmp_path: Path, fmt: str) -> None:
     files = [("index.html", b"<p>hi</p>"), ("sub/app.py", b"print(1)\n")]
-    data = _zip(files, {"link.html": "index.html"}) if fmt == "zip" else \
+    data = zip_of(dict(files), {"link.html": "index.html"}) if fmt == "zip" else \
         _tar([*files, _link("link.html", "index.html")], gz=fmt == "tar.gz")
     assert source.kind(data[:512]) == ("zip" if fmt == "zip" else "tar")
     out = _unpack(tmp_path, data)
@@ -70,7 +57,7 @@ def test_a_plain_tree_unpacks(tmp_path: Path, fmt: str) -> None:
 @pytest.mark.parametrize("name", ["../evil", "/etc/evil", "a/../../evil"])
 @pytest.mark.parametrize("fmt", ["tar", "zip"])
 def test_escaping_names_are_refused(tmp_path: Path, fmt: str, name: str) -> None:
-    data = _zip([(name, b"x")]) if fmt == "zip" else _tar([(name, b"x")])
+    data = zip_of({name: b"x"}) if fmt == "zip" else _tar([(name, b"x")])
     with pytest.raises(InvalidInput, match="unsafe path"):
         _unpack(tmp_path, data)
     assert not (tmp_path / "evil").exists()
@@ -79,7 +66,7 @@ def test_escaping_names_are_refused(tmp_path: Path, fmt: str, name: str) -> None
 @pytest.mark.parametrize("fmt", ["tar", "zip"])
 def test_symlinks_out_of_the_tree_are_refused(tmp_path: Path, fmt: str) -> None:
     for target in ("/etc/passwd", "../../outside"):
-        data = _zip([], {"l": target}) if fmt == "zip" else _tar([_link("l", target)])
+        data = zip_of({}, {"l": target}) if fmt == "zip" else _tar([_link("l", target)])
         with pytest.raises(InvalidInput, match="points outside"):
             _unpack(tmp_path, data)
 
@@ -93,7 +80,7 @@ def test_a_link_chain_that_leaves_the_tree_only_physically_is_refused(tmp_path: 
 
 def test_size_caps(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="CUMULO_APPS_MAX_FILE_MB"):
-        _unpack(tmp_path, _zip([("big.bin", b"0" * (MB + 1))]))
+        _unpack(tmp_path, zip_of({"big.bin": b"0" * (MB + 1)}))
     with pytest.raises(InvalidInput, match="CUMULO_APPS_MAX_SOURCE_MB"):
         _unpack(tmp_path, _tar([(f"f{i}", b"0" * (MB - 1)) for i in range(5)], gz=True))
 
@@ -101,7 +88,7 @@ def test_size_caps(tmp_path: Path) -> None:
 def test_a_zip_bomb_is_refused_before_writing(tmp_path: Path) -> None:
     # 50 entries of 1 MB zeros each (a few KB compressed): over the 4 MB tree cap by what they state
     with pytest.raises(InvalidInput, match="unpacks to more than"):
-        _unpack(tmp_path, _zip([(f"z{i}", b"\0" * (MB - 1)) for i in range(50)]))
+        _unpack(tmp_path, zip_of({f"z{i}": b"\0" * (MB - 1) for i in range(50)}))
     assert not list((tmp_path / "out").iterdir())
 
 

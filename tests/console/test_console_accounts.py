@@ -143,7 +143,8 @@ PAGES = {"Instances": "Instances", "Volumes": "Volumes", "Networks": "VPCs", "Bu
          "Functions": "Functions", "Databases": "Databases", "Caches": "Caches", "Apps": "Apps",
          "Deployments": "Deployments", "Secrets": "Secrets", "API keys": "API keys", "Billing": "Billing",
          "Events": "Events", "Images": "Images", "Load balancers": "Load balancers", "Routes": "Routes",
-         "Cron jobs": "Cron jobs", "Topics": "Topics", "Auto-scaling groups": "Auto-scaling groups"}
+         "Cron jobs": "Cron jobs", "Topics": "Topics", "Auto-scaling groups": "Auto-scaling groups",
+         "Snapshots": "Snapshots", "Disks": "Disks"}
 
 
 def test_every_page_of_the_navigation_renders_without_a_script_error(account: Callable[[], Account]) -> None:

@@ -8,12 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from botocore.exceptions import ClientError
+from sqlalchemy import create_engine, inspect
 
 from cumulo.client import Client
+from cumulo.db import migrate
 from cumulo.testing.server import LiveServer
 from tests.services.storage.conftest import s3_client
 from tests.services.storage.test_s3_lifecycle import apply
@@ -255,3 +259,43 @@ def test_create_bucket_header_validation(s3: Any, bucket_name: Callable[[], str]
         client.meta.events.unregister("before-sign.s3.CreateBucket", bad_header)
     fails(lambda: s3.head_bucket(Bucket=name), "404", 404)
 
+
+
+def test_multipart_upload_takes_its_lock(s3: Any, locked_bucket: str, bucket: str) -> None:
+    until = later(2)
+    upload = s3.create_multipart_upload(Bucket=locked_bucket, Key="m", ObjectLockMode="GOVERNANCE",
+                                        ObjectLockRetainUntilDate=until, ObjectLockLegalHoldStatus="ON")
+    part = s3.upload_part(Bucket=locked_bucket, Key="m", UploadId=upload["UploadId"], PartNumber=1, Body=b"part")
+    done = s3.complete_multipart_upload(Bucket=locked_bucket, Key="m", UploadId=upload["UploadId"],
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    head = s3.head_object(Bucket=locked_bucket, Key="m")
+    assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"], head["ObjectLockLegalHoldStatus"]) == \
+        ("GOVERNANCE", until, "ON")
+    assert "lock" not in head["Metadata"]
+    fails(lambda: s3.delete_object(Bucket=locked_bucket, Key="m", VersionId=done["VersionId"]), "AccessDenied", 403)
+    fails(lambda: s3.create_multipart_upload(Bucket=bucket, Key="m", ObjectLockLegalHoldStatus="ON"),
+          "InvalidRequest", 400)
+    fails(lambda: s3.create_multipart_upload(Bucket=locked_bucket, Key="m", ObjectLockMode="GOVERNANCE"),
+          "InvalidArgument", 400)
+
+
+def test_migration_adds_and_removes_the_lock_columns(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url)
+    cfg = migrate.alembic_config(url)
+    engine = create_engine(cfg.attributes["sync_url"])
+
+    def columns(table: str) -> set[str]:
+        return {c["name"] for c in inspect(engine).get_columns(table)}
+
+    assert {"lock_mode", "lock_until", "legal_hold"} <= columns("storage_objects")
+    assert "object_lock" in columns("storage_buckets")
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "storage_0004")
+        conn.commit()
+    assert not {"lock_mode", "lock_until", "legal_hold"} & columns("storage_objects")
+    assert "object_lock" not in columns("storage_buckets")
+    migrate.upgrade(url)
+    assert "legal_hold" in columns("storage_objects")
+    engine.dispose()

@@ -28,6 +28,18 @@ class Lock:
     hold: bool = False
 
 
+def to_meta(lock: Lock) -> dict[str, Any]:
+    """A lock kept with a multipart upload until its completion (``from_meta``)."""
+    return {"mode": lock.mode, "until": lock.until.isoformat() if lock.until else None, "hold": lock.hold}
+
+
+def from_meta(meta: dict[str, Any] | None) -> Lock | None:
+    if not meta:
+        return None
+    until = meta.get("until")
+    return Lock(meta.get("mode"), dt.datetime.fromisoformat(until) if until else None, bool(meta.get("hold")))
+
+
 def missing_configuration() -> S3Error:
     return S3Error("InvalidRequest", "Bucket is missing Object Lock Configuration", 400)
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.core.ids import is_uuid
 from cumulo.drivers.blob import checksums
 from cumulo.platform import Platform
-from cumulo.services.storage import usage
+from cumulo.services.storage import locking, usage
 from cumulo.services.storage.conditions import Guard
 from cumulo.services.storage.errors import S3Error
 from cumulo.services.storage.models import Bucket, ObjectVersion, Part, Upload
@@ -177,7 +177,8 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
     digest = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen), usedforsecurity=False).hexdigest()
     version = await record_version(platform, bucket, upload.key, blob_id=blob_id, size=writer.size,
                                    etag=f"{digest}-{len(chosen)}", content_type=upload.content_type,
-                                   meta=_completed_meta(upload, chosen), guard=guard)
+                                   meta=_completed_meta(upload, chosen), guard=guard,
+                                   lock=locking.from_meta(upload.meta.get("lock")))
     await abort(platform, upload)
     return version
 
@@ -185,6 +186,7 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
 def _completed_meta(upload: Upload, chosen: list[Part]) -> dict[str, Any]:
     meta = {**upload.meta, "parts": [p.size for p in chosen]}
     meta.pop("checksum_algorithm", None)
+    meta.pop("lock", None)  # in the version's lock columns
     checksum = composite(chosen)
     if checksum is not None:
         meta["checksum"] = checksum

@@ -71,9 +71,9 @@ def bypass(req: S3Request, bucket: Bucket, key: str) -> bool:
     return True
 
 
-def from_headers(req: S3Request, bucket: Bucket) -> locking.Lock | None:
-    """PutObject/CopyObject's ``x-amz-object-lock-*`` headers; they need an Object Lock bucket and
-    (PutObject) a Content-MD5 or checksum."""
+def from_headers(req: S3Request, bucket: Bucket, *, body: bool = True) -> locking.Lock | None:
+    """The ``x-amz-object-lock-*`` headers of PutObject, CopyObject, CreateMultipartUpload; they need
+    an Object Lock bucket and (PutObject, ``body``) a Content-MD5 or checksum."""
     h = req.headers
     lock = locking.requested(h.get("x-amz-object-lock-mode"), h.get("x-amz-object-lock-retain-until-date"),
                              h.get("x-amz-object-lock-legal-hold"))
@@ -81,7 +81,7 @@ def from_headers(req: S3Request, bucket: Bucket) -> locking.Lock | None:
         return None
     if not locking.enabled(bucket):
         raise locking.missing_configuration()
-    if "x-amz-copy-source" not in h and "content-md5" not in h and \
+    if body and "x-amz-copy-source" not in h and "content-md5" not in h and \
             not any(k.startswith("x-amz-checksum-") or k == "x-amz-sdk-checksum-algorithm" for k in h):
         raise S3Error("InvalidRequest", "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object "
                       "requests with Object Lock parameters", 400)

@@ -7,11 +7,11 @@ from typing import Any
 
 from starlette.responses import Response
 
-from cumulo.services.storage import buckets, multipart, objects
+from cumulo.services.storage import buckets, locking, multipart, objects
 from cumulo.services.storage.conditions import Guard
 from cumulo.services.storage.errors import S3Error, malformed_xml
 from cumulo.services.storage.models import Bucket
-from cumulo.services.storage.s3 import xml
+from cumulo.services.storage.s3 import locks, xml
 from cumulo.services.storage.s3.objects import (
     check_conditions,
     checksum_element,
@@ -34,6 +34,9 @@ async def create(req: S3Request, bucket: Bucket, key: str) -> Response:
             raise S3Error("InvalidRequest", f"Checksum algorithm provided is unsupported: {algorithm!r}", 400)
         meta["checksum_algorithm"] = algorithm
         headers["x-amz-checksum-algorithm"] = algorithm.upper()
+    lock = locks.from_headers(req, bucket, body=False)
+    if lock is not None:  # the completed object gets it
+        meta["lock"] = locking.to_meta(lock)
     async with req.platform.db.session() as session:
         upload = await multipart.create_upload(session, bucket, key, content_type=req.headers.get("content-type"),
                                                meta=meta)

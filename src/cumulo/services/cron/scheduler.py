@@ -17,10 +17,11 @@ import logging
 import time
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cumulo.core.clock import aware, iso, utcnow
+from cumulo.db.base import table
 from cumulo.platform import Platform
 from cumulo.services.cron import targets
 from cumulo.services.cron.models import CronJob, CronRun
@@ -29,7 +30,7 @@ from cumulo.services.cron.schedule import next_run
 log = logging.getLogger("cumulo.cron")
 MISSED_AFTER = 60.0
 BATCH = 100
-J = cast(Table, CronJob.__table__)  # the mapped Table (``__table__`` is typed as any FromClause)
+J = table(CronJob)
 
 
 def _tasks(platform: Platform) -> set[asyncio.Task[None]]:

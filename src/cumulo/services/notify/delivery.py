@@ -15,13 +15,13 @@ import datetime as dt
 import json
 import logging
 import random
-from typing import cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import iso, utcnow
 from cumulo.core.errors import CumuloError
+from cumulo.db.base import table
 from cumulo.platform import Platform
 from cumulo.runtime.logs import redact
 from cumulo.services.notify import protocols
@@ -32,7 +32,7 @@ log = logging.getLogger("cumulo.notify")
 CAPACITY = 32
 LEASE_MARGIN = 15.0
 MAX_BACKOFF = 3600.0
-D = cast(Table, Delivery.__table__)  # the mapped Table (``__table__`` is typed as any FromClause)
+D = table(Delivery)
 
 
 def backoff(base: float, attempt: int) -> float:

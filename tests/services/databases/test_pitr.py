@@ -46,6 +46,13 @@ def test_restore_to_a_time_sees_only_the_rows_committed_before_it(stack: Stack) 
     with pytest.raises(ApiError) as err:
         stack.client.databases.c.post(f"/databases/{db['id']}/restore", {"name": "ledger-never"})
     assert err.value.status == 400  # neither backup_id nor restore_time
+    with pytest.raises(ApiError) as err:
+        stack.client.databases.c.post(f"/databases/{db['id']}/restore", {"name": "ledger-never", "backup_id": "x",
+                                                                          "restore_time": noted.isoformat()})
+    assert err.value.status == 400  # both
+    with pytest.raises(ApiError) as err:
+        restore_at(stack, {"id": "no-such-database"}, noted.isoformat(), "ledger-never")
+    assert err.value.status == 404
     assert {d["name"] for d in stack.client.databases.list()} == before  # nothing was created
 
     copy = restore_at(stack, db, noted.isoformat(), "ledger-then")

@@ -113,7 +113,7 @@ def test_storage_grows_online_and_never_shrinks(stack: Stack, pg: dict[str, Any]
 def test_backup_then_restore_makes_a_new_database_with_the_same_rows(stack: Stack, pg: dict[str, Any]) -> None:
     backup = stack.client.databases.backup(pg["id"])
     assert backup["status"] == "available" and backup["bytes"] > 0 and backup["kind"] == "manual"
-    assert [b["id"] for b in stack.client.databases.backups(pg["id"])] == [backup["id"]]
+    assert [b["id"] for b in stack.client.databases.backups(pg["id"]) if b["kind"] != "base"] == [backup["id"]]
     assert_read_only_to_the_user(stack, backup)
     copy = stack.client.databases.restore(pg["id"], backup["id"], "orders-copy", public=True)
     stack.passwords.append(copy["password"])
@@ -134,7 +134,7 @@ def assert_read_only_to_the_user(stack: Stack, backup: dict[str, Any]) -> None:
     it; another user cannot even read it."""
     s3 = s3_client(stack.live, stack.client.storage.create_credentials("backups"))
     bucket, key = backup["bucket"], backup["key"]
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])] == [key]
+    assert key in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     dump = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert dump.startswith(b"PGDMP") and len(dump) == backup["bytes"]
     for attempt in (lambda: s3.put_object(Bucket=bucket, Key="mine.txt", Body=b"x"),

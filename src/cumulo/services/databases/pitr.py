@@ -90,6 +90,25 @@ async def ship_all(platform: Platform) -> None:
                     backups.log.warning("shipping the WAL of database %s failed: %s", db_id, exc.message)
 
 
+async def prune_wal(platform: Platform) -> int:
+    """Delete archived WAL no kept base backup needs (uploaded before the oldest one began); the count."""
+    gone = 0
+    async with platform.db.session() as session:
+        rows = (await session.execute(select(DatabaseBackup.user_id, DatabaseBackup.database_id).where(
+            DatabaseBackup.kind == backups.BASE).distinct())).all()
+        for user_id, db_id in rows:
+            bases = await _bases(session, user_id, db_id)
+            if not bases:
+                continue
+            bucket = await buckets.get_bucket(session, bases[0].bucket)
+            page = await listing.list_objects(session, bucket, prefix=wal_prefix(bases[0]), max_keys=100_000)
+            for row in page.objects:
+                if aware(row.created_at) < aware(bases[0].created_at):
+                    await objects.delete_object(platform, bucket, row.key)
+                    gone += 1
+    return gone
+
+
 async def _flush(platform: Platform, session: AsyncSession, db: ManagedDatabase) -> None:
     """Close the current WAL segment, wait until the server archived it, and ship it: the archive
     then holds everything committed until now."""
@@ -180,6 +199,8 @@ async def _recover(platform: Platform, session: AsyncSession, db: ManagedDatabas
                             Path(tmp))
             page = await listing.list_objects(session, bucket, prefix=wal_prefix(base), max_keys=100_000)
             for row in page.objects:
+                if aware(row.created_at) < aware(base.created_at):
+                    continue  # archived before the base began: not needed to replay it
                 await _add_blob(tar, store, row, "restore/wal/" + row.key.rsplit("/", 1)[1], Path(tmp))
             info = tarfile.TarInfo("restore/recovery.conf")
             info.size = len(conf.encode())

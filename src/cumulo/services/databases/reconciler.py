@@ -63,6 +63,7 @@ def register(platform: Platform) -> None:
         await pitr.ship_all(platform)
         await backups.automated(platform)
         await backups.prune(platform)
+        await pitr.prune_wal(platform)
 
     reconcile.register(platform, service.RECONCILE, converge, keys=lambda: service.ids(platform), interval=INTERVAL,
                        after_sweep=remove_orphans)

@@ -76,3 +76,19 @@ export function upload(method, path, file, onProgress) {
 
 export const enc = encodeURIComponent;
 export function encPath(key) { return key.split("/").map(encodeURIComponent).join("/"); }
+
+// Read an NDJSON response (a build log streaming in) object by object as it arrives.
+export async function eachLine(res, fn) {
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let rest = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    rest += decoder.decode(value || new Uint8Array(), { stream: !done });
+    const lines = rest.split("\n");
+    rest = lines.pop();
+    for (const line of lines) if (line.trim()) fn(JSON.parse(line));
+    if (done) break;
+  }
+  if (rest.trim()) fn(JSON.parse(rest));
+}

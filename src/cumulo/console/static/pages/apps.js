@@ -1,9 +1,9 @@
 // Apps (git push hosting) and deployments (replicated instances with rolling updates).
-import { enc, get, post } from "../lib/api.js";
+import { eachLine, enc, get, post, request } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
-import { collection, rowAction } from "../lib/resource.js";
-import { button, confirmDialog, definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, statusBadge, table, toast } from "../lib/ui.js";
+import { collection, removeButton, rowAction } from "../lib/resource.js";
+import { button, confirmDialog, definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, snippet, statusBadge, table, toast } from "../lib/ui.js";
 
 const apps = collection({
   title: "Apps",
@@ -26,7 +26,7 @@ const apps = collection({
       ...Object.entries(parsePairs(v.env_vars)).map(([k, val]) => `--env ${shellQuote(`${k}=${val}`)}`)].filter(Boolean).join(" "),
   },
   columns: [
-    { label: "Name", cell: (a) => a.name },
+    { label: "Name", cell: (a) => h("a", { href: `/console/apps/${enc(a.id)}` }, a.name) },
     { label: "Status", cell: (a) => statusBadge(a.status) },
     { label: "Type", cell: (a) => a.app_type || "—" },
     { label: "Release", cell: (a) => (a.release ? `v${a.release}` : "—") },
@@ -36,6 +36,81 @@ const apps = collection({
   actions: [rowAction("Restart", (a) => `/apps/${enc(a.id)}/restart`)],
   remove: { path: (a) => `/apps/${enc(a.id)}`, name: (a) => a.name, confirm: (a) => `Delete app "${a.name}", its releases and domains?` },
 });
+
+// An app's page: deploy an archive of the tree (the build log streams in), releases with a confirmed
+// rollback, builds and their logs, custom domains.
+async function app({ main, params }) {
+  const id = params.id;
+  const info = h("div", {});
+  const releases = h("div", { id: "releases" });
+  const builds = h("div", { id: "builds" });
+  const domains = h("div", { id: "domains" });
+  const buildLog = h("pre", { class: "log", id: "app-build-log", tabindex: "0", "aria-label": "Build log", hidden: true });
+  const showLog = (text) => { buildLog.hidden = false; buildLog.textContent = text; };
+  const upload = form({
+    submit: "Deploy archive",
+    className: "inline",
+    fields: [{ name: "archive", label: "Source archive (.zip, .tar.gz)", type: "file", required: true }],
+    onSubmit: async (v) => {
+      if (!v.archive) throw Object.assign(new Error("choose an archive"), { fields: [{ field: "archive", message: "choose a .zip, .tar.gz or .tar of the tree" }] });
+      const res = await request("POST", `/apps/${enc(id)}/source`, { body: v.archive, raw: true, headers: { "Content-Type": "application/octet-stream" } });
+      showLog("");
+      await eachLine(res, (item) => {
+        if (item.log !== undefined) buildLog.textContent += `${item.log}\n`;
+        else if (item.release) toast(`v${item.release.version} is live`);
+        else if (item.error) buildLog.textContent += `error: ${item.error.message}\n`;
+        buildLog.scrollTop = buildLog.scrollHeight;
+      });
+      await refresh();
+    },
+  });
+  const domain = form({
+    submit: "Add domain",
+    className: "inline",
+    fields: [{ name: "hostname", label: "Custom domain", required: true, placeholder: "www.example.com" }],
+    onSubmit: async (v) => { await post(`/apps/${enc(id)}/domains`, { hostname: v.hostname }); toast(`${v.hostname} added`); domain.inputs.hostname.value = ""; await refresh(); },
+  });
+  const refresh = async () => {
+    let a;
+    try { a = await get(`/apps/${enc(id)}`); } catch (error) { clear(info, errorBox(error)); return; }
+    clear(info, pageHeader(a.name, statusBadge(a.status)), definitionList([
+      ["URL", a.url ? h("a", { href: a.url, target: "_blank", rel: "noopener" }, a.url) : "—"],
+      ["Release", a.release ? `v${a.release}` : "—"], ["Type", a.app_type], ["Push to", h("code", {}, `git push ${a.git_remote} ${a.branch}`)],
+    ]));
+    const [rels, blds] = await Promise.all([get(`/apps/${enc(id)}/releases`).catch(() => []), get(`/apps/${enc(id)}/builds`).catch(() => [])]);
+    clear(releases, table([
+      { label: "Version", cell: (r) => `v${r.version}` }, { label: "Status", cell: (r) => statusBadge(r.status) },
+      { label: "Description", cell: (r) => r.description }, { label: "Revision", cell: (r) => h("code", {}, (r.git_rev || "—").slice(0, 10)) },
+      { label: "Created", cell: (r) => fmtDate(r.created_at) },
+      { label: "Actions", cell: (r) => (r.current ? "current" : button("Roll back", async () => {
+        if (!(await confirmDialog(`Roll ${a.name} back to v${r.version}?`, { confirm: "Roll back", kind: "primary" }))) return;
+        try { const out = await post(`/apps/${enc(id)}/rollback`, { release: r.version }); toast(`Rolled back: v${out.version} is live`); }
+        catch (error) { toast(error.message, "error"); }
+        await refresh();
+      }, { kind: "small", title: `Roll back to v${r.version}` })) },
+    ], rels, { empty: "No releases yet: push or deploy an archive." }));
+    clear(builds, table([
+      { label: "Build", cell: (b) => `#${b.number}` }, { label: "Status", cell: (b) => statusBadge(b.status) },
+      { label: "Type", cell: (b) => b.app_type || "—" }, { label: "Error", cell: (b) => b.error || "—" },
+      { label: "Started", cell: (b) => fmtDate(b.created_at) },
+      { label: "Log", cell: (b) => button("Show log", async () => {
+        try { showLog(await get(`/apps/${enc(id)}/builds/${enc(b.id)}/log`)); } catch (error) { toast(error.message, "error"); }
+      }, { kind: "small", title: `Show log of build #${b.number}` }) },
+    ], blds, { empty: "No builds yet." }));
+    clear(domains, table([
+      { label: "Domain", cell: (d) => h("code", {}, d.id) },
+      { label: "Actions", cell: (d) => removeButton({ path: (x) => `/apps/${enc(id)}/domains/${enc(x.id)}`, name: (x) => x.id, verb: "Remove" }, d, refresh) },
+    ], a.domains.map((d) => ({ id: d })), { empty: "No custom domains." }));
+  };
+  main.append(h("p", {}, h("a", { href: "/console/apps" }, "← All apps")), info,
+    h("section", { "aria-labelledby": "deploy-title" }, h("h2", { id: "deploy-title" }, "Deploy"), upload,
+      snippet("CLI equivalent", () => `cumulo apps upload ${id} ./site`)),
+    h("section", { "aria-labelledby": "releases-title" }, h("h2", { id: "releases-title" }, "Releases"), releases),
+    h("section", { "aria-labelledby": "builds-title" }, h("h2", { id: "builds-title" }, "Builds"), builds, buildLog),
+    h("section", { "aria-labelledby": "domains-title" }, h("h2", { id: "domains-title" }, "Domains"), domain, domains));
+  await refresh();
+  return follow(["app"], refresh);
+}
 
 const ports = (text) => String(text || "").split(/[ ,]+/).filter(Boolean).map(Number);
 
@@ -114,6 +189,7 @@ async function deployment({ main, params }) {
 
 export const routes = [
   { path: "/console/apps", title: "Apps", render: apps },
+  { path: "/console/apps/:id", title: "App", render: app },
   { path: "/console/deployments", title: "Deployments", render: deployments },
   { path: "/console/deployments/:id", title: "Deployment", render: deployment },
 ];

@@ -1,26 +1,10 @@
 // Images: the catalogue and your own images (launch one, its build log, delete), and a build form
 // whose log streams in as docker writes it (POST /images answers NDJSON: {log} lines, then {image}
 // or {error}).
-import { del, enc, get, request } from "../lib/api.js";
+import { del, eachLine, enc, get, request } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
 import { button, confirmDialog, curl, errorBox, form, notice, pageHeader, shellQuote, snippet, statusBadge, table, toast } from "../lib/ui.js";
-
-// Read an NDJSON response line by line as it arrives.
-async function eachLine(res, fn) {
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  let rest = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    rest += decoder.decode(value || new Uint8Array(), { stream: !done });
-    const lines = rest.split("\n");
-    rest = lines.pop();
-    for (const line of lines) if (line.trim()) fn(JSON.parse(line));
-    if (done) break;
-  }
-  if (rest.trim()) fn(JSON.parse(rest));
-}
 
 async function images({ main }) {
   const list = h("div", {});

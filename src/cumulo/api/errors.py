@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -74,18 +75,21 @@ def _json_error(request: Request, exc: RequestValidationError) -> str | None:
     return message
 
 
+def _causes(exc: BaseException, depth: int = 6) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (SQLAlchemy's ``orig``, else ``__cause__``), at most ``depth`` deep."""
+    seen: BaseException | None = exc
+    while seen is not None and depth > 0:
+        yield seen
+        seen = getattr(seen, "orig", None) or seen.__cause__
+        depth -= 1
+
+
 def is_data_error(exc: BaseException) -> bool:
     """The database refused a value (NUL byte, too long, out of range): the client's input, not our bug."""
-    seen: BaseException | None = exc
-    depth = 0
-    while seen is not None and depth < 6:
-        if type(seen).__name__ in ("DataError", "CharacterNotInRepertoireError", "StringDataRightTruncationError",
-                                   "NumericValueOutOfRangeError", "InvalidTextRepresentationError",
-                                   "UntranslatableCharacterError", "InvalidDatetimeFormatError"):
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-        depth += 1
-    return False
+    return any(type(seen).__name__ in ("DataError", "CharacterNotInRepertoireError", "StringDataRightTruncationError",
+                                       "NumericValueOutOfRangeError", "InvalidTextRepresentationError",
+                                       "UntranslatableCharacterError", "InvalidDatetimeFormatError")
+               for seen in _causes(exc))
 
 
 _BUSY_SQLSTATES = ("40001", "40P01", "55P03")  # serialization failure, deadlock detected, lock not available
@@ -95,16 +99,9 @@ _BUSY_TEXT = ("database is locked", "database is busy", "database table is locke
 def is_busy(exc: BaseException) -> bool:
     """The database could not take a lock in time (SQLite busy past its timeout, a PostgreSQL deadlock or
     serialization failure): a moment of contention the client may retry, not a bug in the request."""
-    seen: BaseException | None = exc
-    depth = 0
-    while seen is not None and depth < 6:
-        if getattr(seen, "sqlstate", None) in _BUSY_SQLSTATES or getattr(seen, "pgcode", None) in _BUSY_SQLSTATES:
-            return True
-        if type(seen).__name__ == "OperationalError" and any(t in str(seen).lower() for t in _BUSY_TEXT):
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-        depth += 1
-    return False
+    return any(getattr(seen, "sqlstate", None) in _BUSY_SQLSTATES or getattr(seen, "pgcode", None) in _BUSY_SQLSTATES
+               or (type(seen).__name__ == "OperationalError" and any(t in str(seen).lower() for t in _BUSY_TEXT))
+               for seen in _causes(exc))
 
 
 def _busy(request: Request) -> JSONResponse:

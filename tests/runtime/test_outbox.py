@@ -80,6 +80,29 @@ async def test_a_consumer_that_starts_at_the_end_sees_only_new_events(platforms:
     assert seen == ["new"]
 
 
+async def test_starting_at_the_end_skips_what_committed_while_a_transaction_held_the_horizon(
+        platforms: Callable[[], Platform], database_url: str) -> None:
+    """A transaction begun earlier and still running keeps PostgreSQL's horizon below an event
+    already committed: a consumer starting at the end must not be handed that event later."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no horizon")
+    platform = platforms()
+    seen: list[str] = []
+
+    async def handle(_session: AsyncSession, entry: outbox.Entry) -> None:
+        seen.append(entry.action)
+
+    holder = platform.db.session()
+    await holder.execute(text("SELECT pg_current_xact_id()"))  # a transaction with an id, still running
+    await _record(platform, "old")
+    assert await outbox.consume(platform, "late-live", handle, start_at_end=True) == 0
+    await holder.rollback()
+    await holder.close()
+    await _record(platform, "new")
+    await _drain(platform, "late-live", handle, seen, 1)
+    assert seen == ["new"]
+
+
 async def test_the_cursor_moves_with_the_handlers_writes_or_not_at_all(platforms: Callable[[], Platform]) -> None:
     platform = platforms()
     async with platform.db.engine.begin() as conn:

@@ -94,9 +94,15 @@ _START_AT_END = {  # a new cursor after every event already committed
     "sqlite": text("INSERT INTO outbox_cursors (name, txid, seq, updated_at) "
                    "SELECT :name, 0, COALESCE(MAX(rowid), 0), :now FROM events WHERE true "
                    "ON CONFLICT (name) DO NOTHING"),
+    # Past the horizon, and past every event this snapshot sees committed above it: a transaction
+    # that began earlier and is still running holds the horizon below events already committed,
+    # which a consumer starting at the end must not be handed once that transaction ends. (An event
+    # of such a transaction, committed after this, is behind the cursor and not seen: a consumer
+    # starting at the end sees what commits from now on, give or take the transactions in flight.)
     "postgresql": text("INSERT INTO outbox_cursors (name, txid, seq, updated_at) "
-                       "VALUES (:name, pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, "
-                       "9223372036854775807, :now) ON CONFLICT (name) DO NOTHING"),
+                       "SELECT :name, GREATEST(pg_snapshot_xmin(pg_current_snapshot())::text::bigint - 1, "
+                       "COALESCE((SELECT txid::text::bigint FROM events ORDER BY txid DESC, seq DESC LIMIT 1), 0)), "
+                       "9223372036854775807, :now ON CONFLICT (name) DO NOTHING"),
 }
 _LOCK = {"sqlite": text("SELECT txid, seq FROM outbox_cursors WHERE name = :name"),
          "postgresql": text("SELECT txid, seq FROM outbox_cursors WHERE name = :name FOR UPDATE")}

@@ -7,7 +7,8 @@
 4. a gateway route with ``require_api_key`` + ``rate_limit`` (forward_auth to Cumulo's check
    endpoint) against the plain route: the p50 they add;
 5. config churn: 100 route creations sent at once (16 client threads), then 100 made through the
-   service layer on the server's loop -> how many proxy reloads, and how long until the last serves.
+   service layer on the server's loop -> how many proxy reloads, and how long until the last serves;
+   and 100 target changes on a load balancer in one request -> reloads and time until Caddy has them.
 
 Usage: flock /tmp/bench.lock .venv/bin/python bench/proxy.py [--seconds 10] [--rounds 2]
 Targets (issue 12): LB >= 95% of hand-configured Caddy; key auth + rate limit <= +2 ms p50.
@@ -118,6 +119,35 @@ def churn_in_process(live: LiveServer, client: Client, inst_id: str) -> tuple[in
     return dp.reloads - before, writes, served
 
 
+def churn_targets(live: LiveServer, client: Client, inst_id: str) -> tuple[int, float]:
+    """100 target changes (99 new targets, one new weight) in one request to a load balancer whose
+    checks never act during the run: proxy reloads, and seconds until Caddy's config holds all 100."""
+    from cumulo.services.gateway.dataplane import dataplane
+    from cumulo.services.lb.pool import route_id
+
+    assert live.platform is not None
+    dp = dataplane(live.platform)
+    still = {"path": "/", "interval_seconds": 300, "unhealthy_threshold": 10, "matcher": "418"}
+    lb = client.lb.create("churn-lb", targets=[{"instance_id": inst_id, "port": 80}], health_check=still)
+    time.sleep(3 * live.settings.gateway_push_seconds)
+    before = dp.reloads
+    changes = [{"instance_id": inst_id, "port": 80, "weight": 2}]
+    changes += [{"instance_id": inst_id, "port": p} for p in range(8001, 8100)]
+    started = time.monotonic()
+    client.lb.add_targets(lb["id"], changes)
+    while True:
+        applied = dp.applied
+        route = next((r for r in applied.routes if r.id == route_id(lb["id"])), None) if applied else None
+        if route is not None and len(route.pool.upstreams) == 100:
+            break
+        time.sleep(0.01)
+    elapsed = time.monotonic() - started
+    time.sleep(3 * live.settings.gateway_push_seconds)
+    reloads = dp.reloads - before
+    client.lb.delete(lb["id"])
+    return reloads, elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -198,6 +228,10 @@ def main() -> None:
         reloads, writes, served = churn_in_process(live, client, inst["id"])
         print(f"100 route creations in-process: written in {writes:.2f} s, {reloads} proxy reload(s); last route "
               f"served after {served:.2f} s")
+        if hasattr(client, "lb"):
+            reloads, elapsed = churn_targets(live, client, inst["id"])
+            print(f"100 target changes in one request: {reloads} proxy reload(s); in Caddy's config after "
+                  f"{elapsed:.2f} s")
     finally:
         if hand is not None:
             os.killpg(hand.pid, signal.SIGTERM)

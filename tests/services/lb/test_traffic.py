@@ -227,3 +227,46 @@ def test_another_users_instance_is_404_and_nothing_is_created(lb_user: Client, l
         lb_user.routes.create("their-lb", f"loadbalancer:{theirs['id']}")
     assert err.value.status == 404
     lb_other.lb.delete(theirs["id"])
+
+
+def test_a_hundred_target_changes_in_one_request_are_one_push(lb_server: LiveServer, lb_user: Client,
+                                                              web: Callable[[str], dict[str, Any]]) -> None:
+    """Issue 12's churn figure: 100 target changes (99 new targets and one new weight) sent in one
+    request reach Caddy in exactly one config push, and nothing more follows them."""
+    from cumulo.services.gateway.dataplane import dataplane
+    from cumulo.services.lb.pool import route_id
+
+    assert lb_server.platform is not None
+    dp = dataplane(lb_server.platform)
+    spacing = lb_server.settings.gateway_push_seconds
+    inst = web("churn-a")
+    # every check fails (no status matches) and it takes 10 failures, one per 300 s, to act on them: the
+    # targets stay `initial` for the whole test, all in the pool, so only the request changes the config
+    still = {"path": "/", "interval_seconds": 300, "unhealthy_threshold": 10, "matcher": "418"}
+    lb = lb_user.lb.create("churn", targets=[{"instance_id": inst["id"], "port": 8000}], health_check=still)
+    front = Front(lb)
+
+    def upstreams() -> int:
+        applied = dp.applied
+        route = next((r for r in applied.routes if r.id == route_id(lb["id"])), None) if applied else None
+        return len(route.pool.upstreams) if route else 0
+
+    def settled() -> int:
+        """The reload count once no push has come for three push spacings."""
+        while True:
+            seen = dp.reloads
+            time.sleep(3 * spacing)
+            if dp.reloads == seen:
+                return seen
+
+    try:
+        wait_for(lambda: front.get("/").text, lambda t: t == "churn-a")
+        before = settled()
+        changes = [{"instance_id": inst["id"], "port": 8000, "weight": 2}]
+        changes += [{"instance_id": inst["id"], "port": p} for p in range(8001, 8100)]
+        assert len(lb_user.lb.add_targets(lb["id"], changes)["targets"]) == 100
+        wait_for(upstreams, lambda n: n == 100)
+        assert settled() == before + 1
+    finally:
+        front.close()
+        lb_user.lb.delete(lb["id"])

@@ -21,16 +21,16 @@ from tests.services.gateway.conftest import Front, launch_web, served
 class Loop:
     """Requests in a loop from a thread, counting successes and failures."""
 
-    def __init__(self, front: Front, path: str):
-        self.front, self.path = front, path
+    def __init__(self, front: Front, path: str, headers: dict[str, str] | None = None, timeout: float = 10):
+        self.front, self.path, self.headers, self.timeout = front, path, headers or {}, timeout
         self.ok = 0
         self.failures: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with httpx.Client(base_url=str(self.front.http.base_url), headers={"Host": self.front.host},
-                          timeout=10, trust_env=False) as http:
+        with httpx.Client(base_url=str(self.front.http.base_url), headers={"Host": self.front.host, **self.headers},
+                          timeout=self.timeout, trust_env=False) as http:
             while not self._stop.is_set():
                 try:
                     r = http.get(self.path)
@@ -69,9 +69,15 @@ def test_cumulo_restart_never_stops_traffic(make_server: Callable[..., LiveServe
         route = client.routes.create("steady", f"instance:{inst['id']}:8000")
         front = Front(route["url"])
         served(front, "/", "gw-restart")
+        # a route whose every request asks Cumulo's check endpoint first: while no Cumulo runs its
+        # requests wait for the check (the proxy keeps dialing it), they do not fail
+        guarded = client.routes.create("guarded", f"instance:{inst['id']}:8000", require_api_key=True)
+        guarded_front = Front(guarded["url"])
+        served(guarded_front, "/", "gw-restart", headers={"X-API-Key": client.api_key or ""})
         assert first.platform is not None
         pid = dataplane(first.platform).process.pid  # type: ignore[union-attr]
-        with Loop(front, "/during") as loop:
+        with Loop(front, "/during") as loop, \
+                Loop(guarded_front, "/guarded", {"X-API-Key": client.api_key or ""}, timeout=60) as waiting:
             while loop.ok < 20:
                 threading.Event().wait(0.05)
             first.stop()
@@ -90,10 +96,15 @@ def test_cumulo_restart_never_stops_traffic(make_server: Callable[..., LiveServe
             while loop.ok < after + 20:
                 threading.Event().wait(0.05)
         assert loop.failures == []
+        while waiting.ok < 20:  # the guarded route answers again once the new Cumulo's check is up
+            threading.Event().wait(0.05)
+        assert waiting.failures == []
         assert dp.process is not None and dp.process.pid == pid and dp.process.starts == 0  # adopted
         assert dp.reloads == 0  # the running config was already the desired one
         second_client = Client(second.url, api_key=client.api_key)
         second_client.routes.delete(route["id"])
+        second_client.routes.delete(guarded["id"])
+        guarded_front.close()
         second_client.instances.terminate(inst["id"])
         front.close()
     finally:

@@ -116,6 +116,8 @@ def _check(route: Route, config: ProxyConfig) -> dict[str, Any]:
     return {
         "handler": "reverse_proxy",
         "upstreams": [{"dial": config.check_dial}],
+        # nothing reached the check when its dial fails, so dialing again is safe for any method
+        "load_balancing": {"try_duration": _ns(config.check_try_seconds), "try_interval": _ns(0.1)},
         "rewrite": {"method": "GET", "uri": f"/check/{route.id}"},
         "headers": {"request": {"set": {"X-Forwarded-Method": ["{http.request.method}"],
                                         "X-Forwarded-Uri": ["{http.request.uri}"]}}},

@@ -116,7 +116,9 @@ class ProxyConfig:
 
     - ``http_port`` / ``https_port``: the shared public listeners (``https_port`` 0: no HTTPS).
     - ``listen_host``: the address the public listeners bind (``""``: all addresses).
-    - ``check_dial``: ``"host:port"`` of the gateway's check endpoint (routes with ``check``).
+    - ``check_dial``: ``"host:port"`` of the gateway's check endpoint (routes with ``check``);
+      ``check_try_seconds``: how long a request keeps dialing it while it does not answer (Cumulo
+      restarting): the request waits for the check instead of getting a 502.
     - ``acme_email``: when set, hostnames outside ``internal_suffixes`` get publicly trusted
       certificates through ACME; otherwise every HTTPS hostname uses the internal CA.
     - ``grace_seconds``: how long a reload waits for in-flight requests of the old config;
@@ -128,6 +130,7 @@ class ProxyConfig:
     https_port: int = 8443
     listen_host: str = ""
     check_dial: str | None = None
+    check_try_seconds: float = 30
     acme_email: str | None = None
     internal_suffixes: tuple[str, ...] = field(default=(".localhost", ".local", ".internal", ".test"))
     grace_seconds: float = 30

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from harness import cumulo_api, free_port
 
 from cumulo.drivers.vm.artifacts import Artifacts, quote
-from cumulo.drivers.vm.qemu import _host_tsc_khz
+from cumulo.drivers.vm.cmdline import host_tsc_khz
 
 PASSWORD = "Bench-passw0rd"
 IMAGE = "cumulo/busybox"
@@ -71,7 +71,7 @@ def raw_round(work: Path, kernel: Path, initrd: Path, base: Path, accel: str) ->
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base), str(disk)], check=True)
     append = "console=ttyS0 quiet panic=-1"
     if accel == "tcg":
-        append += f" tsc_early_khz={_host_tsc_khz()} tsc=reliable no_timer_check"
+        append += f" tsc_early_khz={host_tsc_khz()} tsc=reliable no_timer_check"
     proc = subprocess.Popen([
         "qemu-system-x86_64", "-machine", f"microvm,accel={accel}", "-cpu", "host" if accel == "kvm" else "max",
         "-smp", "1", "-m", "256", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",

@@ -1,0 +1,74 @@
+"""QEMU's command line for a VM, and the files of its boot under the guest's ``/run/cumulo``.
+
+The machine is ``microvm`` with the uncompressed kernel and Cumulo's initramfs (``artifacts``);
+published ports are QEMU user-mode networking ``hostfwd`` rules on the publish address (or, in a VPC,
+the NIC is a tap of the port container's namespace). Secrets (the root password) reach the guest in a
+per-boot initramfs segment that is deleted once QEMU has loaded it, never in the machine folder."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from cumulo.drivers.vm.artifacts import quote
+
+QEMU = "qemu-system-x86_64"
+PASSWORD_FILE = "CUMULO_PASSWORD"  # compute's secret file with the root password (convergence.PASSWORD_ENV)
+SSH_KEYS_FILE = "CUMULO_SSH_KEYS"  # root's authorized_keys (compute.vms.SSH_KEYS_FILE)
+USER_DATA_FILE = "CUMULO_USER_DATA"  # the user data script, run once on the first boot (compute.vms)
+
+
+def host_tsc_khz() -> int:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                return int(float(line.split(":")[1]) * 1000)
+    return 2_000_000
+
+
+def guest_files(meta: dict[str, Any], secret_files: dict[str, str]) -> dict[str, str]:
+    """The files of this boot under the guest's ``/run/cumulo`` (the secrets never touch the host's disk)."""
+    files = {"command": "exec " + " ".join(quote(a) for a in meta["command"]) + "\n",
+             "hostname": meta["hostname"],
+             "env": "".join(f"export {k}={quote(v)}\n" for k, v in meta["env"].items())}
+    secrets = dict(secret_files)
+    if PASSWORD_FILE in secrets:
+        files["password"] = secrets.pop(PASSWORD_FILE)
+    if SSH_KEYS_FILE in secrets:
+        files["authorized_keys"] = secrets.pop(SSH_KEYS_FILE) + "\n"
+    if USER_DATA_FILE in secrets:
+        files["user-data"] = secrets.pop(USER_DATA_FILE)
+    if secrets:
+        files["secrets"] = "".join(f"export {k}={quote(v)}\n" for k, v in secrets.items())
+    return files
+
+
+def argv(folder: Path, meta: dict[str, Any], acc: str, kernel: Path, initrd: Path,
+         mac: str | None = None) -> list[str]:
+    """QEMU's command line; with ``mac`` the NIC is the tap ``tap0`` of the namespace QEMU starts in."""
+    append = "console=ttyS0 quiet panic=-1"
+    if acc == "tcg":  # no PIT/HPET reference under TCG on a loaded host: give the TSC rate
+        append += f" tsc_early_khz={host_tsc_khz()} tsc=reliable no_timer_check"
+    if mac is None:
+        fwd = "".join(f",hostfwd=tcp:{meta['publish_host']}:{h}-:{c}" for h, c in meta["ports"])
+        net = ["-netdev", f"user,id=n0{fwd}", "-device", "virtio-net-device,netdev=n0"]
+    else:
+        net = ["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+               "-device", f"virtio-net-device,netdev=n0,mac={mac}"]
+    disks = []
+    for i, d in enumerate(meta.get("disks") or [], start=1):
+        disks += ["-drive", f"file={d['path']},if=none,id=d{i},format={d['format']},cache=writeback",
+                  "-device", f"virtio-blk-device,drive=d{i},serial={d['id'][:20]}"]
+    return [
+        QEMU, "-machine", f"microvm,accel={acc}", "-cpu", "host" if acc == "kvm" else "max",
+        "-smp", str(max(1, round(meta["cpus"]))), "-m", str(meta["memory_mb"]), "-nodefaults",
+        "-no-user-config", "-display", "none", "-no-reboot", "-name", meta["name"],
+        "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
+        "-chardev", (f"socket,id=s0,path={folder / 'serial.sock'},server=on,wait=off,"
+                     f"logfile={folder / 'console.log'},logappend=on"),
+        "-serial", "chardev:s0",
+        "-qmp", f"unix:{folder / 'qmp.sock'},server=on,wait=off", *net,
+        "-drive", f"file={folder / 'disk.qcow2'},if=none,id=d0,format=qcow2,cache=writeback",
+        "-device", "virtio-blk-device,drive=d0,serial=cumulo-root", *disks,
+        "-daemonize", "-pidfile", str(folder / "qemu.pid")]

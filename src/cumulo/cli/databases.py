@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -147,13 +148,26 @@ def register(app: typer.Typer) -> None:
 
     @db.command("restore")
     @output.handle_errors
-    def restore(database: str, backup_id: str = typer.Option(..., "--backup"),
+    def restore(database: str, backup_id: str | None = typer.Option(None, "--backup", help="a backup id"),
+                restore_time: str | None = typer.Option(
+                    None, "--time", help="PostgreSQL point-in-time: e.g. 2026-12-02T10:00:00Z (UTC without an "
+                    "offset), within the retention window"),
                 name: str = typer.Option(..., "--name", help="the new database"),
-                public: bool = typer.Option(False, "--public"), json_out: bool = JSON) -> None:
-        """Restore a backup into a NEW database."""
+                public: bool = typer.Option(False, "--public"), vpc: str | None = typer.Option(None, "--vpc"),
+                json_out: bool = JSON) -> None:
+        """Restore a backup (--backup) or a point in time (--time) into a NEW database."""
         as_json(json_out)
+        if (backup_id is None) == (restore_time is None):
+            raise typer.BadParameter("give either --backup ID or --time TIME")
+        if restore_time is not None:
+            try:
+                dt.datetime.fromisoformat(restore_time)
+            except ValueError:
+                raise typer.BadParameter(f"--time {restore_time}: not an ISO 8601 time such as "
+                                         "2026-12-02T10:00:00Z") from None
         with output.client() as c, output.console.status(f"restoring into {name}..."):
-            answer = c.databases.restore(database, backup_id, name, public=public)
+            answer = c.databases.restore(database, backup_id, name, public=public, restore_time=restore_time,
+                                         vpc_id=vpc)
         _password_once(answer)
 
     @db.command("logs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,10 +53,23 @@ class Databases:
     def delete_backup(self, db: str, backup_id: str) -> None:
         self.c.delete(f"/databases/{db}/backups/{backup_id}")
 
-    def restore(self, db: str, backup_id: str, name: str, public: bool | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"backup_id": backup_id, "name": name}
+    def restore(self, db: str, backup_id: str | None = None, name: str = "", public: bool | None = None, *,
+                restore_time: str | dt.datetime | None = None, vpc_id: str | None = None) -> dict[str, Any]:
+        """A NEW database from ``backup_id``, or (PostgreSQL) recovered to ``restore_time`` (an ISO 8601
+        time, UTC when it has no offset, or a datetime) within the retention window: give one of them."""
+        if (backup_id is None) == (restore_time is None):
+            raise ValueError("give either backup_id or restore_time")
+        if not name:
+            raise ValueError("name (of the new database) is required")
+        body: dict[str, Any] = {"name": name}
+        if backup_id is not None:
+            body["backup_id"] = backup_id
+        if restore_time is not None:
+            body["restore_time"] = restore_time.isoformat() if isinstance(restore_time, dt.datetime) else restore_time
         if public is not None:
             body["public"] = public
+        if vpc_id is not None:
+            body["vpc_id"] = vpc_id
         return self.c.post(f"/databases/{db}/restore", body, timeout=LONG)
 
     def import_dump(self, db: str, bucket: str, key: str) -> dict[str, Any]:

@@ -269,6 +269,8 @@ class Settings(BaseSettings):
     # --- managed databases and caches (issue 15) ------------------------------------------
     quota_databases: int = Field(5, ge=0, description="per-user quota: managed databases (PostgreSQL, MariaDB)")
     quota_caches: int = Field(5, ge=0, description="per-user quota: managed caches (Redis)")
+    quota_database_backup_bytes: int = Field(21474836480, ge=0, description="per-user quota: bytes of database "
+                                             "backups (dumps and base backups, not archived WAL)")
 
     @field_validator("rate_limit", "auth_rate_limit")
     @classmethod

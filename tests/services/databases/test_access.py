@@ -135,3 +135,68 @@ def test_cli_lists_shows_and_backs_up_with_json(stack: Stack, owned: dict[str, A
     assert gone.exit_code != 0
     argv, client_env = local_client(stack.client.databases.get("mine"), "s3cret-value")  # connect: no password in argv
     assert argv[0] == "psql" and "s3cret-value" not in " ".join(argv) and client_env["PGPASSWORD"] == "s3cret-value"
+
+
+def _set_last_backup(stack: Stack, db_id: str, when: Any) -> None:
+    from cumulo.services.databases.models import ManagedDatabase
+
+    async def go() -> None:
+        async with stack.live.platform.db.session() as session:
+            row = await session.get(ManagedDatabase, db_id)
+            assert row is not None
+            row.last_backup_at = when
+            await session.commit()
+    stack.live.call(go())
+
+
+def test_backup_quota_refuses_with_403_and_a_failed_backup_with_its_reason(stack: Stack,
+                                                                          owned: dict[str, Any]) -> None:
+    import datetime as dt
+
+    from cumulo.services.databases import backups as backups_service
+
+    c = stack.client.databases
+    settings = stack.live.platform.settings
+    default = settings.quota_database_backup_bytes
+    c.backup(owned["id"])
+    held = [b for b in c.backups(owned["id"]) if b["status"] == "available"]
+    used = sum(b["bytes"] for b in held)
+    assert used > 0
+    report = {q["kind"]: q for q in stack.client.get("/quotas")}["database_backup_bytes"]
+    assert report["used"] == used and report["unit"] == "bytes" and report["limit"] == default
+    try:
+        settings.quota_database_backup_bytes = used  # full: refused before anything is made
+        before = c.backups(owned["id"])
+        with pytest.raises(ApiError) as err:
+            c.backup(owned["id"])
+        assert err.value.status == 403 and err.value.code == "QUOTA_EXCEEDED"
+        assert "CUMULO_QUOTA_DATABASE_BACKUP_BYTES" in err.value.message
+        assert c.backups(owned["id"]) == before
+        with pytest.raises(ApiError) as err:  # the final backup of a delete too: the database stays
+            c.delete(owned["id"])
+        assert err.value.status == 403 and c.get(owned["id"])["status"] == "available"
+
+        settings.quota_database_backup_bytes = used + 1  # room to start, not for the dump
+        with pytest.raises(ApiError) as err:
+            c.backup(owned["id"])
+        assert err.value.status == 403 and err.value.code == "QUOTA_EXCEEDED"
+        failed = [b for b in c.backups(owned["id"]) if b["id"] not in {x["id"] for x in before}]
+        assert [(b["kind"], b["status"]) for b in failed] == [("manual", "error")]
+        assert "database_backup_bytes quota exceeded" in failed[0]["error"]
+        assert {q["kind"]: q for q in stack.client.get("/quotas")}["database_backup_bytes"]["used"] == used
+
+        settings.quota_database_backup_bytes = used  # the daily backup: one failed backup saying why
+        c.update(owned["id"], backup_window="00:00-23:59")
+        _set_last_backup(stack, owned["id"], dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
+        for _ in range(2):  # refused once, not on every pass of the loop
+            stack.live.call(backups_service.automated(stack.live.platform))
+        daily = [b for b in c.backups(owned["id"]) if b["kind"] == "automated"]
+        assert [b["status"] for b in daily] == ["error"]
+        assert "database_backup_bytes quota exceeded" in daily[0]["error"]
+    finally:
+        settings.quota_database_backup_bytes = default
+        c.update(owned["id"], backup_window="03:00-04:00")
+        _set_last_backup(stack, owned["id"], dt.datetime.now(dt.UTC))
+    for b in failed + daily:  # a failed backup can be deleted like any other
+        c.delete_backup(owned["id"], b["id"])
+    assert [b for b in c.backups(owned["id"]) if b["status"] == "error"] == []

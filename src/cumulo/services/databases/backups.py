@@ -15,14 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
-from cumulo.core.errors import Conflict, CumuloError, InvalidInput, not_found
+from cumulo.core.errors import Conflict, CumuloError, InvalidInput, QuotaExceeded, not_found
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
 from cumulo.platform import Platform
 from cumulo.services.databases import backupbucket, convergence, engines, placement, service
 from cumulo.services.databases.models import DatabaseBackup, ManagedDatabase
+from cumulo.services.databases.quotas import BACKUP_BYTES
 from cumulo.services.databases.schemas import BackupOut, DatabaseCreate, RestoreIn
 from cumulo.services.events import service as events
+from cumulo.services.quotas import service as quotas
 from cumulo.services.storage import buckets, objects
 from cumulo.services.storage.errors import S3Error
 
@@ -43,6 +45,7 @@ async def take(platform: Platform, session: AsyncSession, db: ManagedDatabase, k
     """Dump ``db`` into the user's backup bucket. A failure records the backup as ``error``."""
     if db.status != convergence.AVAILABLE:
         raise Conflict(f"database '{db.name}' is {db.status}: a backup needs it available")
+    await quotas.check(session, platform, db.user_id, BACKUP_BYTES, add=1, lock=False)  # full already: nothing made
     bucket = await backupbucket.backup_bucket(platform, session, db.user_id)
     e = engines.engine(db.engine)
     now = utcnow()
@@ -63,6 +66,9 @@ async def take(platform: Platform, session: AsyncSession, db: ManagedDatabase, k
         try:
             size = await placement.containers(platform).dump(convergence.container_name(db.id), argv, dest,
                                                              user=as_user)
+            await quotas.check(session, platform, db.user_id, BACKUP_BYTES, add=size)  # under the user's lock
+            backup.bytes = size  # reserved: a backup running beside this one counts it
+            await session.commit()
             await objects.put_object(platform, bucket, backup.key, backupbucket.file_chunks(dest), objects.Checks(size=size),
                                      content_type="application/octet-stream",
                                      meta={"x-amz-meta-cumulo-database": db.id, "x-amz-meta-cumulo-engine": db.engine})
@@ -81,7 +87,10 @@ async def take(platform: Platform, session: AsyncSession, db: ManagedDatabase, k
                   resource_id=db.id, backup_id=backup.id, kind=kind, bytes=size, bucket=bucket.name, key=backup.key)
     await session.commit()
     if e is engines.POSTGRES and kind in ("manual", "automated"):  # and a base for point-in-time recovery
-        await take(platform, session, db, BASE)
+        try:
+            await take(platform, session, db, BASE)
+        except QuotaExceeded as exc:  # the dump is made; the base is listed as error with the reason
+            log.warning("base backup of database %s refused: %s", db.id, exc.message)
     return backup
 
 
@@ -254,16 +263,43 @@ async def due(platform: Platform) -> list[str]:
             and (r[2] is None or now - aware(r[2]) > dt.timedelta(hours=20))]
 
 
+async def _refused_lately(session: AsyncSession, db: ManagedDatabase) -> bool:
+    """An automated backup of ``db`` refused by the backup quota in the last 20 hours: the next is
+    tried the next day (or after a manual backup), not on every pass of the loop."""
+    since = utcnow() - dt.timedelta(hours=20)
+    return bool(await session.scalar(select(DatabaseBackup.id).where(
+        DatabaseBackup.database_id == db.id, DatabaseBackup.kind == "automated", DatabaseBackup.status == FAILED,
+        DatabaseBackup.error.like(f"{BACKUP_BYTES} quota exceeded%"), DatabaseBackup.created_at > since).limit(1)))
+
+
 async def automated(platform: Platform) -> None:
     for db_id in await due(platform):
         async with platform.db.session() as session:
             db = await session.get(ManagedDatabase, db_id)
-            if db is None:
+            if db is None or await _refused_lately(session, db):
                 continue
             try:
                 await take(platform, session, db, "automated")
+            except QuotaExceeded as exc:
+                await _record_refusal(session, db, exc)
+                log.warning("automated backup of database %s refused: %s", db_id, exc.message)
             except CumuloError as exc:
                 log.warning("automated backup of database %s failed: %s", db_id, exc.message)
+
+
+async def _record_refusal(session: AsyncSession, db: ManagedDatabase, exc: QuotaExceeded) -> None:
+    """A failed automated backup with the reason, for the one the quota refused before it began (one
+    refused after its dump is recorded as failed by ``take`` already)."""
+    if await _refused_lately(session, db):
+        return
+    now = utcnow()
+    session.add(DatabaseBackup(id=new_id(), user_id=db.user_id, database_id=db.id, database_name=db.name,
+                               engine=db.engine, version=db.version, kind="automated", status=FAILED, bucket="",
+                               key=f"{db.name}-{db.id[:8]}/{now:%Y%m%dT%H%M%SZ}-automated", source={},
+                               expires_at=now + dt.timedelta(days=db.backup_retention_days), error=exc.message))
+    events.record(session, user_id=db.user_id, action="database.backup_failed", resource_type="database",
+                  resource_id=db.id, reason=exc.message)
+    await session.commit()
 
 
 async def prune(platform: Platform) -> int:

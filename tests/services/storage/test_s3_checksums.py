@@ -87,3 +87,89 @@ def test_multipart_part_checksums_and_composite(s3: Any, bucket: str) -> None:
     assert [p["ChecksumSHA256"] for p in attrs["ObjectParts"]["Parts"]] == [sha256(b) for b in bodies]
     assert s3.list_objects_v2(Bucket=bucket)["Contents"][0]["ChecksumAlgorithm"] == ["SHA256"]
     assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"".join(bodies)
+
+
+def _crc64nvme(data: bytes) -> str:
+    from awscrt import checksums as crt
+    return b64(crt.crc64nvme(data).to_bytes(8, "big"))
+
+
+def _crc32(data: bytes) -> str:
+    return b64(zlib.crc32(data).to_bytes(4, "big"))
+
+
+def _upload_parts(s3: Any, bucket: str, key: str, upload: str, algorithm: str, bodies: list[bytes]) -> list[dict]:
+    parts = []
+    for number, body in enumerate(bodies, start=1):
+        answer = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=body,
+                                ChecksumAlgorithm=algorithm)
+        parts.append({"PartNumber": number, "ETag": answer["ETag"], f"Checksum{algorithm}": answer[f"Checksum{algorithm}"]})
+    return parts
+
+
+@pytest.mark.parametrize(("algorithm", "crc", "asked"), [("CRC64NVME", _crc64nvme, None),
+                                                          ("CRC32", _crc32, "FULL_OBJECT")])
+def test_multipart_full_object_checksum_is_the_crc_of_the_whole_body(s3: Any, bucket: str, algorithm: str,
+                                                                      crc: Any, asked: str | None) -> None:
+    """CRC64NVME uploads (always) and CRC32 ones asked for FULL_OBJECT get the CRC of the whole
+    object, as if it had been sent in one PUT, not a checksum of checksums."""
+    extra = {"ChecksumType": asked} if asked else {}
+    created = s3.create_multipart_upload(Bucket=bucket, Key="whole", ChecksumAlgorithm=algorithm, **extra)
+    assert created["ChecksumType"] == "FULL_OBJECT"
+    bodies = [bytes(range(256)) * (5 * 4096 + 1), b"second part, the same size " * 194200, b"the last, short"]
+    whole = b"".join(bodies)
+    parts = _upload_parts(s3, bucket, "whole", created["UploadId"], algorithm, bodies)
+    for wrong in ({f"Checksum{algorithm}": crc(whole + b"!")}, {"MpuObjectSize": len(whole) + 1},
+                  {"ChecksumType": "COMPOSITE"}):
+        with pytest.raises(ClientError) as exc:
+            s3.complete_multipart_upload(Bucket=bucket, Key="whole", UploadId=created["UploadId"],
+                                         MultipartUpload={"Parts": parts}, **wrong)
+        assert exc.value.response["Error"]["Code"] in ("BadDigest", "InvalidRequest"), wrong
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="whole", UploadId=created["UploadId"],
+                                        MultipartUpload={"Parts": parts}, MpuObjectSize=len(whole),
+                                        **{f"Checksum{algorithm}": crc(whole)})
+    assert done[f"Checksum{algorithm}"] == crc(whole) and done["ChecksumType"] == "FULL_OBJECT"
+    head = s3.head_object(Bucket=bucket, Key="whole", ChecksumMode="ENABLED")
+    assert head[f"Checksum{algorithm}"] == crc(whole) and head["ChecksumType"] == "FULL_OBJECT"
+    attrs = s3.get_object_attributes(Bucket=bucket, Key="whole", ObjectAttributes=["Checksum", "ObjectParts"])
+    assert attrs["Checksum"] == {f"Checksum{algorithm}": crc(whole), "ChecksumType": "FULL_OBJECT"}
+    assert attrs["ObjectParts"]["TotalPartsCount"] == 3
+    assert s3.get_object(Bucket=bucket, Key="whole")["Body"].read() == whole
+
+
+@pytest.mark.parametrize(("algorithm", "kind"), [("CRC64NVME", "COMPOSITE"), ("SHA256", "FULL_OBJECT"),
+                                                 ("SHA1", "FULL_OBJECT"), ("CRC32", "SOMETHING")])
+def test_a_checksum_type_the_algorithm_cannot_give_is_refused(s3: Any, bucket: str, algorithm: str,
+                                                              kind: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.create_multipart_upload(Bucket=bucket, Key="no", ChecksumAlgorithm=algorithm, ChecksumType=kind)
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)  # nothing half-created
+
+
+def test_a_checksum_type_without_an_algorithm_is_refused(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        s3.create_multipart_upload(Bucket=bucket, Key="no", ChecksumType="FULL_OBJECT")
+    assert exc.value.response["Error"]["Code"] == "InvalidRequest"
+
+
+def test_crc32_multipart_stays_composite_unless_asked(s3: Any, bucket: str) -> None:
+    created = s3.create_multipart_upload(Bucket=bucket, Key="comp", ChecksumAlgorithm="CRC32")
+    assert created["ChecksumType"] == "COMPOSITE"
+    bodies = [b"x" * (5 * 1024 * 1024), b"y"]
+    parts = _upload_parts(s3, bucket, "comp", created["UploadId"], "CRC32", bodies)
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="comp", UploadId=created["UploadId"],
+                                        MultipartUpload={"Parts": parts})
+    inner = b"".join(zlib.crc32(b).to_bytes(4, "big") for b in bodies)
+    assert done["ChecksumCRC32"] == _crc32(inner) + "-2" and done["ChecksumType"] == "COMPOSITE"
+
+
+def test_combining_crcs_equals_the_crc_of_the_concatenation() -> None:
+    import os
+
+    from cumulo.drivers.blob import checksums
+    for algorithm in checksums.FULL_OBJECT:
+        for first, second in ((0, 7), (7, 0), (1, 1), (4096, 3), (65537, 100_003)):
+            a, b = os.urandom(first), os.urandom(second)
+            assert checksums.combine(algorithm, checksums.of(algorithm, a), checksums.of(algorithm, b),
+                                     second) == checksums.of(algorithm, a + b)

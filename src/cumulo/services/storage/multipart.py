@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -134,6 +135,60 @@ async def list_uploads(session: AsyncSession, bucket: Bucket, *, prefix: str = "
     return list((await session.scalars(query.order_by(Upload.key, Upload.created_at).limit(max_uploads))).all())
 
 
+def checksum_type(algorithm: str, asked: str | None) -> str:
+    """The checksum type of a new upload (``x-amz-checksum-type``), as S3 allows it per algorithm:
+    CRC64NVME only FULL_OBJECT, SHA-1/SHA-256 only COMPOSITE, CRC32/CRC32C either (COMPOSITE when
+    not asked)."""
+    kind = (asked or "").strip().upper() or ("FULL_OBJECT" if algorithm == "crc64nvme" else "COMPOSITE")
+    if kind not in ("FULL_OBJECT", "COMPOSITE"):
+        raise S3Error("InvalidRequest", f"x-amz-checksum-type must be FULL_OBJECT or COMPOSITE, not {asked!r}", 400)
+    allowed = {"crc64nvme": ("FULL_OBJECT",), "crc32": ("FULL_OBJECT", "COMPOSITE"),
+               "crc32c": ("FULL_OBJECT", "COMPOSITE")}.get(algorithm, ("COMPOSITE",))
+    if kind not in allowed:
+        raise S3Error("InvalidRequest", f"The {algorithm.upper()} algorithm does not support the {kind} checksum "
+                      "type", 400)
+    return kind
+
+
+@dataclass(frozen=True)
+class Whole:
+    """What CompleteMultipartUpload's headers claim for the whole object: (algorithm, value) of
+    its checksum, the checksum type, the size in bytes; each checked when given."""
+
+    checksum: tuple[str, str] | None = None
+    kind: str | None = None
+    size: int | None = None
+
+
+def full_object(parts: list[Part]) -> list[Any] | None:
+    """The CRC of the whole object, combined from the parts' CRCs and sizes (no byte read again)."""
+    sums = [p.checksum.split(":", 1) for p in parts if p.checksum]
+    if not sums or len(sums) != len(parts) or len({a for a, _ in sums}) != 1 or sums[0][0] not in checksums.FULL_OBJECT:
+        return None
+    algorithm, value = sums[0]
+    for part, (_, following) in zip(parts[1:], sums[1:], strict=True):
+        value = checksums.combine(algorithm, value, following, part.size)
+    return [algorithm, value, "FULL_OBJECT"]
+
+
+def _check_whole(upload: Upload, chosen: list[Part], checksum: list[Any] | None, whole: Whole) -> None:
+    kind = (upload.meta or {}).get("checksum_type")
+    if whole.kind is not None and whole.kind != kind:
+        raise S3Error("InvalidRequest", f"The upload was created using the {kind or 'null'} checksum mode. The "
+                      f"complete request must use the same checksum mode.", 400)
+    if whole.size is not None and whole.size != sum(p.size for p in chosen):
+        raise S3Error("InvalidRequest", f"The provided 'x-amz-mp-object-size' header value {whole.size} does not "
+                      f"match what was computed: {sum(p.size for p in chosen)}", 400)
+    if whole.checksum is not None:
+        algorithm, value = whole.checksum
+        if checksum is None or checksum[0] != algorithm:
+            raise S3Error("InvalidRequest", f"The upload was not created with the {algorithm.upper()} checksum "
+                          "algorithm", 400)
+        if value != checksum[1]:
+            raise S3Error("BadDigest", f"The {algorithm.upper()} you specified did not match the calculated "
+                          "checksum.", 400)
+
+
 def composite(parts: list[Part]) -> list[Any] | None:
     """S3's composite checksum of a multipart object: the checksum of the parts' binary checksums,
     then ``-<count>``; None unless every part has one of the same algorithm."""
@@ -147,7 +202,7 @@ def composite(parts: list[Part]) -> list[Any] | None:
 
 async def complete(platform: Platform, bucket: Bucket, upload: Upload,
                    wanted: list[tuple[int, str]], guard: Guard | None = None,
-                   sent_sums: dict[int, tuple[str, str]] | None = None) -> ObjectVersion:
+                   sent_sums: dict[int, tuple[str, str]] | None = None, whole: Whole = Whole()) -> ObjectVersion:
     """``guard``: If-Match/If-None-Match on the key's current version (412 and the upload kept)."""
     if not wanted:
         raise S3Error("MalformedXML", "CompleteMultipartUpload needs at least one part", 400)
@@ -169,6 +224,8 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
         if part.size < MIN_PART:
             raise S3Error("EntityTooSmall", f"part {part.number} is smaller than the minimum of {MIN_PART} bytes",
                           400)
+    meta = _completed_meta(upload, chosen)
+    _check_whole(upload, chosen, meta.get("checksum"), whole)
     await check_guard(platform, bucket, upload.key, guard)
     await usage.admit(platform, bucket.user_id, 0)  # the parts' bytes were counted when uploaded
     store = blob_store(platform)
@@ -177,7 +234,7 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
     digest = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen), usedforsecurity=False).hexdigest()
     version = await record_version(platform, bucket, upload.key, blob_id=blob_id, size=writer.size,
                                    etag=f"{digest}-{len(chosen)}", content_type=upload.content_type,
-                                   meta=_completed_meta(upload, chosen), guard=guard,
+                                   meta=meta, guard=guard,
                                    lock=locking.from_meta(upload.meta.get("lock")))
     await abort(platform, upload)
     return version
@@ -186,8 +243,9 @@ async def complete(platform: Platform, bucket: Bucket, upload: Upload,
 def _completed_meta(upload: Upload, chosen: list[Part]) -> dict[str, Any]:
     meta = {**upload.meta, "parts": [p.size for p in chosen]}
     meta.pop("checksum_algorithm", None)
+    kind = meta.pop("checksum_type", None)
     meta.pop("lock", None)  # in the version's lock columns
-    checksum = composite(chosen)
+    checksum = full_object(chosen) if kind == "FULL_OBJECT" else composite(chosen)
     if checksum is not None:
         meta["checksum"] = checksum
         meta["part_checksums"] = [p.checksum.split(":", 1)[1] for p in chosen if p.checksum]

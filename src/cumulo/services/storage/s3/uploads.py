@@ -33,7 +33,12 @@ async def create(req: S3Request, bucket: Bucket, key: str) -> Response:
         if algorithm not in CHECKSUM_ALGOS:
             raise S3Error("InvalidRequest", f"Checksum algorithm provided is unsupported: {algorithm!r}", 400)
         meta["checksum_algorithm"] = algorithm
+        meta["checksum_type"] = multipart.checksum_type(algorithm, req.headers.get("x-amz-checksum-type"))
         headers["x-amz-checksum-algorithm"] = algorithm.upper()
+        headers["x-amz-checksum-type"] = meta["checksum_type"]
+    elif req.headers.get("x-amz-checksum-type"):
+        raise S3Error("InvalidRequest", "The x-amz-checksum-type header can only be used with the "
+                      "x-amz-checksum-algorithm header.", 400)
     lock = locks.from_headers(req, bucket, body=False)
     if lock is not None:  # the completed object gets it
         meta["lock"] = locking.to_meta(lock)
@@ -103,11 +108,24 @@ async def complete(req: S3Request, bucket: Bucket, key: str) -> Response:
             value = xml.text(part, checksum_element(algorithm))
             if value:
                 sums[wanted[-1][0]] = (algorithm, value.strip())
-    row = await multipart.complete(req.platform, bucket, upload, wanted, Guard.from_headers(req.headers), sums)
+    row = await multipart.complete(req.platform, bucket, upload, wanted, Guard.from_headers(req.headers), sums,
+                                   whole=_whole(req))
     headers = {"x-amz-version-id": row.version_id} if bucket.versioning else {}
     return xml_response(xml.render("CompleteMultipartUploadResult", [
         ("Location", f"/{bucket.name}/{key}"), ("Bucket", bucket.name), ("Key", key), ("ETag", f'"{row.etag}"'),
         *checksum_nodes((row.meta or {}).get("checksum"))]), headers=headers)
+
+
+def _whole(req: S3Request) -> multipart.Whole:
+    """What the client says of the whole object on completion: its checksum, type and size."""
+    sent = next(((a, req.headers[f"x-amz-checksum-{a}"].strip()) for a in CHECKSUM_ALGOS
+                 if req.headers.get(f"x-amz-checksum-{a}")), None)
+    size = req.headers.get("x-amz-mp-object-size")
+    if size is not None and not size.strip().isdigit():
+        raise S3Error("InvalidArgument", "x-amz-mp-object-size must be a number of bytes", 400)
+    kind = req.headers.get("x-amz-checksum-type")
+    return multipart.Whole(checksum=sent, kind=kind.strip().upper() if kind else None,
+                           size=int(size) if size is not None else None)
 
 
 async def abort(req: S3Request, bucket: Bucket, key: str) -> Response:

@@ -34,9 +34,11 @@ def register(app: typer.Typer) -> None:
     @output.handle_errors
     def create(name: str,
                branch: str = typer.Option("main", "--branch", "-b", help="the branch whose pushes deploy"),
-               git_url: str | None = typer.Option(None, "--git-url", help="deploy from this repository (https/http)"),
+               git_url: str | None = typer.Option(None, "--git-url", help="deploy from this repository (https, http, ssh:// or "
+                                                  "git@host:path)"),
                git_secret: str | None = typer.Option(None, "--git-secret",
-                                                     help="a private --git-url: your secret holding a token"),
+                                                     help="a private --git-url: your secret holding a token "
+                                                          "(https) or an OpenSSH deploy key (ssh)"),
                env: list[str] | None = typer.Option(None, "--env", "-e", help="config var KEY=VALUE (repeat)"),
                app_type: str | None = typer.Option(None, "--type", help="docker, nodejs, python, telegram-bot, static"),
                replicas: int = typer.Option(1, "--replicas", help="web processes"),

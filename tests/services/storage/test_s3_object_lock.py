@@ -299,3 +299,34 @@ def test_migration_adds_and_removes_the_lock_columns(tmp_path: Path) -> None:
     migrate.upgrade(url)
     assert "legal_hold" in columns("storage_objects")
     engine.dispose()
+
+
+def test_lock_headers_are_shown_only_to_readers_allowed_to_see_the_lock(s3: Any, other_s3: Any, other_user: Client,
+                                                                         locked_bucket: str) -> None:
+    """S3 gives a reader the retention headers only with s3:GetObjectRetention and the legal hold
+    only with s3:GetObjectLegalHold: reading the object is not enough."""
+    until = later(2)
+    s3.put_object(Bucket=locked_bucket, Key="seen", Body=b"s", ObjectLockMode="GOVERNANCE",
+                  ObjectLockRetainUntilDate=until, ObjectLockLegalHoldStatus="ON")
+    own = s3.head_object(Bucket=locked_bucket, Key="seen")
+    assert (own["ObjectLockMode"], own["ObjectLockRetainUntilDate"], own["ObjectLockLegalHoldStatus"]) == \
+        ("GOVERNANCE", until, "ON")
+    other_id = other_user.identity.me()["id"]
+
+    def allow(*actions: str) -> None:
+        s3.put_bucket_policy(Bucket=locked_bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": other_id}, "Action": list(actions),
+            "Resource": f"arn:aws:s3:::{locked_bucket}/*"}]}))
+
+    lock_fields = ("ObjectLockMode", "ObjectLockRetainUntilDate", "ObjectLockLegalHoldStatus")
+    allow("s3:GetObject")
+    for answer in (other_s3.head_object(Bucket=locked_bucket, Key="seen"),
+                   other_s3.get_object(Bucket=locked_bucket, Key="seen")):
+        assert not set(lock_fields) & set(answer)
+    allow("s3:GetObject", "s3:GetObjectRetention")
+    got = other_s3.get_object(Bucket=locked_bucket, Key="seen")
+    assert (got["ObjectLockMode"], "ObjectLockLegalHoldStatus" in got) == ("GOVERNANCE", False)
+    allow("s3:GetObject", "s3:GetObjectLegalHold")
+    head = other_s3.head_object(Bucket=locked_bucket, Key="seen")
+    assert (head["ObjectLockLegalHoldStatus"], "ObjectLockMode" in head) == ("ON", False)
+    s3.put_object_legal_hold(Bucket=locked_bucket, Key="seen", LegalHold={"Status": "OFF"})

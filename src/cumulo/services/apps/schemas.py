@@ -43,10 +43,12 @@ class AppCreate(BaseModel):
 
     name: str = Field(max_length=40)
     branch: str = Field("main", max_length=100, description="the branch whose pushes deploy")
-    git_url: str | None = Field(None, max_length=2048, description="a repository the server clones (https/http)")
+    git_url: str | None = Field(None, max_length=2048,
+                                description="a repository the server clones (https, http, ssh:// or git@host:path)")
     git_secret: str | None = Field(None, max_length=128, pattern=SECRET_NAME,
                                    description="a private git_url: the name of your secret (Secrets Manager) "
-                                               "holding a token, or user:password, for the clone")
+                                               "holding a token or user:password (https), or an OpenSSH private "
+                                               "deploy key (ssh), for the clone")
     env_vars: dict[str, str] = Field(default_factory=dict)
     app_type: str | None = Field(None, description=f"force the type: {', '.join(TYPES)}")
     replicas: int = Field(1, ge=1, le=10)

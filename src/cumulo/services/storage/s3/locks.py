@@ -88,15 +88,25 @@ def from_headers(req: S3Request, bucket: Bucket, *, body: bool = True) -> lockin
     return lock
 
 
-def headers_of(row: Any) -> dict[str, str]:
-    """The lock headers of Head/GetObject."""
+def headers_of(row: Any, bucket: Bucket, user_id: str | None) -> dict[str, str]:
+    """The lock headers of Head/GetObject, as S3 gives them: the retention only to a caller allowed
+    ``s3:GetObjectRetention``, the legal hold only to one allowed ``s3:GetObjectLegalHold`` (the
+    owner, or whom the bucket policy lets; reading the object is not enough)."""
     out = {}
-    if row.lock_mode and row.lock_until is not None:
+    if row.lock_mode and row.lock_until is not None and _may(bucket, user_id, "s3:GetObjectRetention", row.key):
         out["x-amz-object-lock-mode"] = row.lock_mode
         out["x-amz-object-lock-retain-until-date"] = xml.timestamp(row.lock_until)
-    if row.legal_hold:
+    if row.legal_hold and _may(bucket, user_id, "s3:GetObjectLegalHold", row.key):
         out["x-amz-object-lock-legal-hold"] = "ON"
     return out
+
+
+def _may(bucket: Bucket, user_id: str | None, action: str, key: str) -> bool:
+    try:
+        buckets.authorize(bucket, user_id, action, key)
+    except S3Error:
+        return False
+    return True
 
 
 async def retention(req: S3Request, bucket: Bucket, key: str) -> Response:

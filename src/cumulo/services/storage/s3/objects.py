@@ -80,7 +80,7 @@ def check_tags(tags: dict[str, str]) -> None:
             raise S3Error("InvalidTag", "tag keys are 1-128 characters and values up to 256", 400)
 
 
-def object_headers(row: ObjectVersion, bucket: Bucket) -> dict[str, str]:
+def object_headers(row: ObjectVersion, bucket: Bucket, user_id: str | None) -> dict[str, str]:
     headers = {"ETag": f'"{row.etag}"', "Last-Modified": xml.http_date(row.created_at),
                "Content-Type": row.content_type, "Accept-Ranges": "bytes"}
     if bucket.versioning:
@@ -92,7 +92,7 @@ def object_headers(row: ObjectVersion, bucket: Bucket) -> dict[str, str]:
         headers[f"x-amz-meta-{k}"] = v
     if meta.get("tags"):
         headers["x-amz-tagging-count"] = str(len(meta["tags"]))
-    headers.update(locks.headers_of(row))
+    headers.update(locks.headers_of(row, bucket, user_id))
     return headers
 
 
@@ -235,7 +235,7 @@ async def get(req: S3Request, bucket: Bucket, key: str, *, head: bool = False) -
 async def _answer(req: S3Request, bucket: Bucket, key: str, version_id: str | None, head: bool) -> Response:
     row = await objects.read_version(req.platform, bucket, key, version_id)
     check_conditions(req, row)
-    headers = object_headers(row, bucket)
+    headers = object_headers(row, bucket, req.user_id)
     for param, header in OVERRIDES.items():
         if param in req.params:
             if req.user_id is None:

@@ -10,15 +10,25 @@ Then one pgbench run on each (scale 5, 4 clients, 2 threads, 20 s, run inside th
 
 Usage: flock /tmp/bench.lock .venv/bin/python bench/databases.py [--rounds 5] [--seconds 20]
 Targets (issue 15): create-to-connections within 1.3x of raw; TPS at least 95% of raw.
+
+``--restore-scale N`` measures restores instead: a managed database (2 CPUs, 1024 MB, 4 GiB) filled
+by ``pgbench -i -s N`` (server-side generation; N=70 is about 1 GB), an on-demand backup (its
+``pg_dump -Fc`` and the base backup for PITR), then ``POST /databases/{id}/restore {backup_id}`` until
+it answers (a new database with the rows loaded), against the same by hand: ``pg_dump -Fc`` out of
+the source container to a host file, ``docker run`` of the same image with a volume and the same
+limits, ``docker cp`` of the dump, ``pg_restore`` with the options Cumulo uses. Both restores are
+checked to hold every ``pgbench_accounts`` row. The load average is printed before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -99,12 +109,97 @@ def summary(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:6.0f} ms  p90 {p90 * 1000:6.0f} ms"
 
 
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def accounts(host: str, port: int, user: str, password: str) -> tuple[int, int]:
+    """(pgbench_accounts rows, size of database app in bytes)."""
+    with psycopg.connect(host=host, port=port, user=user, password=password, dbname="app") as conn:
+        row = conn.execute("SELECT (SELECT count(*) FROM pgbench_accounts), pg_database_size('app')").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def restore_bench(api: httpx.Client, scale: int) -> None:
+    print(f"restore of a pgbench -s {scale} database; load average before: {load()}", flush=True)
+    src = api.post("/databases", json={"name": "bench-src", "engine": "postgres", "public": True, "cpus": 2,
+                                       "memory_mb": 1024, "storage_gb": 4}, timeout=600)
+    src.raise_for_status()
+    db = src.json()
+    container, made = f"cumulo-db-{db['id']}", []
+    raw_name = f"cumulo-bench-pg-{uuid.uuid4().hex[:8]}"
+    try:
+        started = time.monotonic()
+        subprocess.run(["docker", "exec", "-e", f"PGPASSWORD={db['password']}", container, "pgbench", "-i", "-q",
+                        "-I", "dtGvp", "-s", str(scale), "-h", "127.0.0.1", "-U", db["username"], "app"],
+                       capture_output=True, check=True)
+        ep = db["public_endpoint"]
+        rows, size = accounts(ep["host"], ep["port"], db["username"], db["password"])
+        print(f"  filled: {rows} rows, pg_database_size {size / 2**20:.0f} MiB in {time.monotonic() - started:.0f} s",
+              flush=True)
+
+        started = time.monotonic()
+        api.post(f"/databases/{db['id']}/backups", timeout=3600).raise_for_status()
+        backup_s = time.monotonic() - started
+        listed = {b["kind"]: b for b in api.get(f"/databases/{db['id']}/backups").json()}
+        dump = listed["manual"]
+        print(f"  POST /backups (pg_dump -Fc {dump['bytes'] / 2**20:.0f} MiB + base backup "
+              f"{listed.get('base', {}).get('bytes', 0) / 2**20:.0f} MiB): {backup_s:.1f} s", flush=True)
+
+        started = time.monotonic()
+        answer = api.post(f"/databases/{db['id']}/restore", json={"backup_id": dump["id"], "name": "bench-copy",
+                                                                  "public": True}, timeout=3600)
+        answer.raise_for_status()
+        ours = time.monotonic() - started
+        copy = answer.json()
+        made.append(copy["id"])
+        cp = copy["public_endpoint"]
+        assert accounts(cp["host"], cp["port"], copy["username"], copy["password"])[0] == rows
+        print(f"  Cumulo: POST /restore -> answered, rows loaded   {ours:7.1f} s", flush=True)
+        api.delete(f"/databases/{copy['id']}", params={"skip_final_backup": "true"}, timeout=600)
+        made.remove(copy["id"])
+
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "dump"
+            started = time.monotonic()
+            with local.open("wb") as fh:
+                subprocess.run(["docker", "exec", "-u", "postgres", container, "pg_dump", "-Fc", "-U", db["username"],
+                                "-d", "app"], stdout=fh, check=True)
+            print(f"  by hand: pg_dump -Fc to a host file ({local.stat().st_size / 2**20:.0f} MiB)  "
+                  f"{time.monotonic() - started:7.1f} s (not counted)", flush=True)
+            port = free_port()
+            started = time.monotonic()
+            subprocess.run(["docker", "volume", "create", "--label", "cumulo.bench=1", raw_name], capture_output=True,
+                           check=True)
+            subprocess.run(["docker", "run", "-d", "--name", raw_name, "--cpus", "2", "--memory", "1024m", "--label",
+                            "cumulo.bench=1", "-e", f"POSTGRES_PASSWORD={PASSWORD}", "-e", "POSTGRES_USER=master",
+                            "-e", "POSTGRES_DB=app", "-v", f"{raw_name}:/var/lib/postgresql/data", "-p",
+                            f"127.0.0.1:{port}:5432", IMAGE], capture_output=True, text=True, check=True)
+            first_query("127.0.0.1", port, "master", PASSWORD, "app", started)
+            subprocess.run(["docker", "cp", str(local), f"{raw_name}:/tmp/restore"], capture_output=True, check=True)
+            subprocess.run(["docker", "exec", "-u", "postgres", raw_name, "pg_restore", "--no-owner", "--no-acl",
+                            "--exit-on-error", "-U", "master", "-d", "app", "/tmp/restore"], capture_output=True,
+                           check=True)
+            theirs = time.monotonic() - started
+        assert accounts("127.0.0.1", port, "master", PASSWORD)[0] == rows
+        print(f"  by hand: docker run + volume, docker cp, pg_restore {theirs:7.1f} s", flush=True)
+        print(f"  ratio: {ours / theirs:.2f}x; load average after: {load()}")
+    finally:
+        for db_id in [*made, db["id"]]:
+            api.delete(f"/databases/{db_id}", params={"skip_final_backup": "true"}, timeout=600)
+        subprocess.run(["docker", "rm", "-f", raw_name], check=False, capture_output=True)
+        subprocess.run(["docker", "volume", "rm", raw_name], check=False, capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--postgres", default=None, help="Cumulo's database URL (default: SQLite)")
     parser.add_argument("--volume-backend", default=None, help="CUMULO_VOLUME_BACKEND (loop, plain; default auto)")
+    parser.add_argument("--restore-scale", type=int, default=0, help="measure restores of a pgbench -s N database "
+                        "instead (70: about 1 GB)")
     args = parser.parse_args()
     extra = {"CUMULO_VOLUME_BACKEND": args.volume_backend} if args.volume_backend else None
     with cumulo_api(args.postgres, extra) as url:
@@ -112,6 +207,9 @@ def main() -> None:
         key = httpx.post(f"{url}/auth/login", json={"email": "bench@example.com", "password": PASSWORD}).json()[
             "api_key"]
         with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as api:
+            if args.restore_scale:
+                restore_bench(api, args.restore_scale)
+                return
             cumulo_round(api, -1), docker_round(-1)  # warm-up
             ours: list[tuple[float, float]] = []
             theirs: list[float] = []

@@ -330,3 +330,27 @@ def test_lock_headers_are_shown_only_to_readers_allowed_to_see_the_lock(s3: Any,
     head = other_s3.head_object(Bucket=locked_bucket, Key="seen")
     assert (head["ObjectLockLegalHoldStatus"], "ObjectLockMode" in head) == ("ON", False)
     s3.put_object_legal_hold(Bucket=locked_bucket, Key="seen", LegalHold={"Status": "OFF"})
+
+
+def test_another_writer_needs_the_lock_permissions_to_lock_what_it_writes(s3: Any, other_s3: Any,
+                                                                          other_user: Client,
+                                                                          locked_bucket: str) -> None:
+    """A writer the bucket policy lets PutObject may not set a retention without
+    s3:PutObjectRetention, nor a legal hold without s3:PutObjectLegalHold (S3's rule)."""
+    other_id = other_user.identity.me()["id"]
+
+    def allow(*actions: str) -> None:
+        s3.put_bucket_policy(Bucket=locked_bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": other_id}, "Action": list(actions),
+            "Resource": f"arn:aws:s3:::{locked_bucket}/*"}]}))
+
+    retention = {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": later(1)}
+    allow("s3:PutObject")
+    fails(lambda: other_s3.put_object(Bucket=locked_bucket, Key="w", Body=b"w", ChecksumAlgorithm="SHA256",
+                                      **retention), "AccessDenied", 403)
+    fails(lambda: other_s3.put_object(Bucket=locked_bucket, Key="w", Body=b"w", ChecksumAlgorithm="SHA256",
+                                      ObjectLockLegalHoldStatus="ON"), "AccessDenied", 403)
+    assert "Versions" not in s3.list_object_versions(Bucket=locked_bucket)  # nothing written
+    allow("s3:PutObject", "s3:PutObjectRetention")
+    other_s3.put_object(Bucket=locked_bucket, Key="w", Body=b"w", ChecksumAlgorithm="SHA256", **retention)
+    assert s3.head_object(Bucket=locked_bucket, Key="w")["ObjectLockMode"] == "GOVERNANCE"

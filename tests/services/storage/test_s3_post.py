@@ -164,3 +164,33 @@ def test_anonymous_post_into_a_public_write_bucket(server: LiveServer, s3v4: Any
     s3v4.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={"IgnorePublicAcls": True})
     refused = post(f"{server.s3_url}/{name}", {"key": "again.txt"})
     assert refused.status_code == 403 and error_code(refused) == "AccessDenied"
+
+
+def test_post_upload_with_object_lock_fields(s3v4: Any, bucket_name: Any, bucket: str) -> None:
+    locked = bucket_name()
+    s3v4.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
+    until = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(microsecond=0)
+    lock = {"x-amz-object-lock-mode": "GOVERNANCE",
+            "x-amz-object-lock-retain-until-date": until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "x-amz-object-lock-legal-hold": "ON"}
+    form = s3v4.generate_presigned_post(locked, "kept.txt", Fields=lock, Conditions=[{k: v} for k, v in lock.items()])
+    answer = post(form["url"], form["fields"])
+    assert answer.status_code == 204, answer.text
+    head = s3v4.head_object(Bucket=locked, Key="kept.txt")
+    assert (head["ObjectLockMode"], head["ObjectLockRetainUntilDate"], head["ObjectLockLegalHoldStatus"]) == \
+        ("GOVERNANCE", until, "ON")
+    with pytest.raises(ClientError) as exc:  # locked: a version delete is refused
+        s3v4.delete_object(Bucket=locked, Key="kept.txt", VersionId=head["VersionId"])
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    s3v4.put_object_legal_hold(Bucket=locked, Key="kept.txt", LegalHold={"Status": "OFF"})
+    # the same fields on a bucket without Object Lock, or only half of a retention: refused, nothing written
+    plain = s3v4.generate_presigned_post(bucket, "plain.txt", Fields=lock, Conditions=[{k: v} for k, v in lock.items()])
+    refused = post(plain["url"], plain["fields"])
+    assert (refused.status_code, error_code(refused)) == (400, "InvalidRequest")
+    half = {"x-amz-object-lock-mode": "GOVERNANCE"}
+    form = s3v4.generate_presigned_post(locked, "half.txt", Fields=half, Conditions=[half])
+    refused = post(form["url"], form["fields"])
+    assert (refused.status_code, error_code(refused)) == (400, "InvalidArgument")
+    for key, where in (("plain.txt", bucket), ("half.txt", locked)):
+        with pytest.raises(ClientError):
+            s3v4.head_object(Bucket=where, Key=key)

@@ -23,7 +23,7 @@ from cumulo.core.clock import utcnow
 from cumulo.services.storage import acls, buckets, credentials, objects
 from cumulo.services.storage.errors import S3Error, access_denied, invalid_argument, malformed_xml
 from cumulo.services.storage.models import Bucket
-from cumulo.services.storage.s3 import sigv4, xml
+from cumulo.services.storage.s3 import locks, sigv4, xml
 from cumulo.services.storage.s3.objects import MAX_META, check_tags
 from cumulo.services.storage.s3.request import S3Request
 
@@ -55,8 +55,10 @@ async def post_object(req: S3Request, bucket: Bucket) -> Response:
             _check_policy(_decode_policy(fields.get("policy", "")), fields, size)
         buckets.authorize(bucket, user_id, "s3:PutObject", key)
         meta = _meta(bucket, fields)
+        lock = locks.from_fields(fields, bucket, user_id, key)
         row = await objects.put_object(req.platform, bucket, key, _chunks(upload), objects.Checks(size=size),
-                                       content_type=fields.get("content-type") or upload.content_type, meta=meta)
+                                       content_type=fields.get("content-type") or upload.content_type, meta=meta,
+                                       lock=lock)
     finally:
         await form.close()
     headers = {"ETag": f'"{row.etag}"', "Location": f"/{bucket.name}/{key}"}

@@ -71,16 +71,30 @@ def bypass(req: S3Request, bucket: Bucket, key: str) -> bool:
     return True
 
 
-def from_headers(req: S3Request, bucket: Bucket, *, body: bool = True) -> locking.Lock | None:
-    """The ``x-amz-object-lock-*`` headers of PutObject, CopyObject, CreateMultipartUpload; they need
-    an Object Lock bucket and (PutObject, ``body``) a Content-MD5 or checksum."""
-    h = req.headers
-    lock = locking.requested(h.get("x-amz-object-lock-mode"), h.get("x-amz-object-lock-retain-until-date"),
-                             h.get("x-amz-object-lock-legal-hold"))
+def from_fields(fields: Any, bucket: Bucket, user_id: str | None, key: str) -> locking.Lock | None:
+    """The lock a new object asks for by its ``x-amz-object-lock-*`` headers (or the same fields of
+    a browser POST form): it needs an Object Lock bucket, and a caller other than the owner needs
+    ``s3:PutObjectRetention`` for a retention and ``s3:PutObjectLegalHold`` for a legal hold."""
+    lock = locking.requested(fields.get("x-amz-object-lock-mode"), fields.get("x-amz-object-lock-retain-until-date"),
+                             fields.get("x-amz-object-lock-legal-hold"))
     if lock is None:
         return None
     if not locking.enabled(bucket):
         raise locking.missing_configuration()
+    if lock.mode is not None:
+        buckets.authorize(bucket, user_id, "s3:PutObjectRetention", key)
+    if fields.get("x-amz-object-lock-legal-hold") is not None:
+        buckets.authorize(bucket, user_id, "s3:PutObjectLegalHold", key)
+    return lock
+
+
+def from_headers(req: S3Request, bucket: Bucket, key: str, *, body: bool = True) -> locking.Lock | None:
+    """The ``x-amz-object-lock-*`` headers of PutObject, CopyObject, CreateMultipartUpload
+    (``from_fields``); PutObject (``body``) also needs a Content-MD5 or checksum."""
+    h = req.headers
+    lock = from_fields(h, bucket, req.user_id, key)
+    if lock is None:
+        return None
     if body and "x-amz-copy-source" not in h and "content-md5" not in h and \
             not any(k.startswith("x-amz-checksum-") or k == "x-amz-sdk-checksum-algorithm" for k in h):
         raise S3Error("InvalidRequest", "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object "

@@ -110,7 +110,7 @@ async def meta_with_acl(req: S3Request, bucket: Bucket, key: str, meta: dict[str
 
 async def put(req: S3Request, bucket: Bucket, key: str) -> Response:
     buckets.authorize(bucket, req.user_id, "s3:PutObject", key)
-    lock = locks.from_headers(req, bucket)
+    lock = locks.from_headers(req, bucket, key)
     if "x-amz-copy-source" in req.headers:
         return await copy(req, bucket, key, lock)
     checks = req.checks()

@@ -39,7 +39,7 @@ async def create(req: S3Request, bucket: Bucket, key: str) -> Response:
     elif req.headers.get("x-amz-checksum-type"):
         raise S3Error("InvalidRequest", "The x-amz-checksum-type header can only be used with the "
                       "x-amz-checksum-algorithm header.", 400)
-    lock = locks.from_headers(req, bucket, body=False)
+    lock = locks.from_headers(req, bucket, key, body=False)
     if lock is not None:  # the completed object gets it
         meta["lock"] = locking.to_meta(lock)
     async with req.platform.db.session() as session:

@@ -5,6 +5,7 @@ gets 404 everywhere; bad input is 400 and creates nothing; the password never sh
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 from typing import Any
@@ -81,6 +82,23 @@ def test_data_survives_a_reboot_a_killed_container_and_a_cumulo_restart(stack: S
     assert eventually(lambda: _answer(cache, cache["password"]), 120, what="cache after restart") == "hello"
 
 
+def _metered_after_a_write(stack: Stack, cache_id: str) -> Any:
+    """A later write to the cache's row (its ``updated_at`` moves), then the billing meter's view of it."""
+    from cumulo.services.caches import hooks
+    from cumulo.services.caches.models import Cache
+
+    async def go() -> Any:
+        async with stack.live.platform.db.session() as session:
+            row = await session.get(Cache, cache_id)
+            assert row is not None
+            row.error = "a later write"
+            await session.commit()
+            row.error = None
+            await session.commit()
+            return next(u for u in await hooks.usage(session) if u.resource_id == cache_id)
+    return stack.live.call(go())
+
+
 def test_stop_and_start_keep_the_keys(stack: Stack, cache: dict[str, Any], tmp_path: Any) -> None:
     """Stopped: the server is down (not billed, kept down by the reconciler), its keys on the volume;
     started again: the same keys. A ``none`` cache too (a snapshot at the stop, through the CLI)."""
@@ -88,13 +106,17 @@ def test_stop_and_start_keep_the_keys(stack: Stack, cache: dict[str, Any], tmp_p
 
     from cumulo.cli.main import app
 
+    before = dt.datetime.now(dt.UTC)
     stopped = stack.client.caches.stop(cache["id"])
+    after = dt.datetime.now(dt.UTC)
     assert stopped["status"] == "stopped" and stopped["endpoint"] is None
     assert stack.container(cache["id"]).status == "exited" and _answer(cache, cache["password"]) is None
     assert stack.client.caches.stop(cache["name"])["status"] == "stopped"  # again: nothing to do
     with pytest.raises(ApiError) as err:
         stack.client.caches.flush(cache["id"])
     assert err.value.status == 409
+    stopped_at = _metered_after_a_write(stack, cache["id"])
+    assert not stopped_at.active and before <= stopped_at.since <= after  # the stop's moment, not the write's
     started = stack.client.caches.start(cache["id"])
     assert started["status"] == "available" and _answer(cache, cache["password"]) == "hello"
     env = {"XDG_CONFIG_HOME": str(tmp_path), "CUMULO_URL": stack.live.url, "CUMULO_API_KEY": stack.client.api_key or ""}

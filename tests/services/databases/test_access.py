@@ -200,3 +200,38 @@ def test_backup_quota_refuses_with_403_and_a_failed_backup_with_its_reason(stack
     for b in failed + daily:  # a failed backup can be deleted like any other
         c.delete_backup(owned["id"], b["id"])
     assert [b for b in c.backups(owned["id"]) if b["status"] == "error"] == []
+
+
+def _metered(stack: Stack, db_id: str) -> tuple[Any, Any]:
+    """(the billing meter's view of the database's server, of its storage) through its hooks."""
+    from cumulo.services.databases import hooks
+
+    async def go() -> tuple[Any, Any]:
+        async with stack.live.platform.db.session() as session:
+            server = next(u for u in await hooks.usage(session) if u.resource_id == db_id)
+            disk = next(u for u in await hooks.storage_usage(session) if u.resource_id == db_id)
+            return server, disk
+    return stack.live.call(go())
+
+
+def test_the_meter_sees_the_exact_moment_of_a_stop_not_a_later_write(stack: Stack, owned: dict[str, Any]) -> None:
+    import datetime as dt
+
+    c = stack.client.databases
+    before = dt.datetime.now(dt.UTC)
+    c.stop(owned["id"])
+    after = dt.datetime.now(dt.UTC)
+    c.update(owned["id"], backup_retention_days=9)  # a later write to the row (updated_at moves)
+    server, disk = _metered(stack, owned["id"])
+    assert not server.active and before <= server.since <= after, (before, server.since, after)
+    assert disk.since <= before  # the storage did not change
+    before = dt.datetime.now(dt.UTC)
+    c.start(owned["id"])
+    after = dt.datetime.now(dt.UTC)
+    c.update(owned["id"], backup_retention_days=7)
+    server, _ = _metered(stack, owned["id"])
+    assert server.active and before <= server.since <= after, (before, server.since, after)
+    started = server.since
+    c.update(owned["id"], storage_gb=owned["storage_gb"] + 1)  # a grow: the storage meter's moment moves
+    server, disk = _metered(stack, owned["id"])
+    assert server.since == started and disk.since > started and disk.spec == {"size_gb": owned["storage_gb"] + 1}

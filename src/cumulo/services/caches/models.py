@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Boolean, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cumulo.db.base import Base, IdMixin, TimestampMixin
+from cumulo.services.databases.models import STATE, track_changes
 
 
 class Cache(IdMixin, TimestampMixin, Base):
@@ -31,3 +34,8 @@ class Cache(IdMixin, TimestampMixin, Base):
     host_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
     disk_backend: Mapped[str] = mapped_column(String(10), default="plain")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    state_changed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # status, cpus, memory_mb
+    state_changed_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+track_changes(Cache, "state_changed_at", "state_changed_key", *STATE)

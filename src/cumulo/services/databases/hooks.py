@@ -1,5 +1,6 @@
 """What managed databases give the services below them (through ``cumulo.ports``): their usage for
-the billing meter, from their own rows (billed per second while ``available``, by cpus and memory;
+the billing meter, from their own rows (billed per second while ``available``, by cpus and memory,
+from the moment of each change of status or size, which the models stamp;
 their storage, ``database_storage``, per GiB-month while the database exists, stopped too), and their stop at zero balance (stopped, never deleted: the data stays on the disk)."""
 
 from __future__ import annotations
@@ -15,16 +16,25 @@ from cumulo.core.clock import aware
 from cumulo.core.errors import CumuloError
 from cumulo.core.principal import Principal
 from cumulo.services.databases.convergence import AVAILABLE
-from cumulo.services.databases.models import ManagedDatabase
+from cumulo.services.databases.models import ManagedDatabase, state_key
+
+
+def _since(stamp: Any, key: str | None, values: tuple[Any, ...], updated_at: Any) -> Any:
+    """The stamp of the last change when it is for the values the row holds now; else (a row changed
+    by a bulk UPDATE, or made before the stamps) the row's last change."""
+    return stamp if stamp is not None and key == state_key(values) else updated_at
 
 
 async def servers_usage(session: AsyncSession, model: Any) -> list[ports.Usage]:
-    """Each server (a database or a cache: the same columns) as its row says now."""
-    rows = await session.execute(select(model.id, model.user_id, model.name, model.status, model.updated_at,
-                                        model.cpus, model.memory_mb))
+    """Each server (a database or a cache: the same columns) as its row says now, since the exact
+    moment its status, cpus or memory last changed (``state_changed_at``, stamped by the model)."""
+    rows = await session.execute(select(model.id, model.user_id, model.name, model.status, model.cpus,
+                                        model.memory_mb, model.state_changed_at, model.state_changed_key,
+                                        model.updated_at))
     return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=status == AVAILABLE,
-                        since=aware(updated_at), spec={"cpus": float(cpus), "memory_mb": int(memory_mb)})
-            for rid, user_id, name, status, updated_at, cpus, memory_mb in rows.all()]
+                        since=aware(_since(stamp, key, (status, cpus, memory_mb), updated_at)),
+                        spec={"cpus": float(cpus), "memory_mb": int(memory_mb)})
+            for rid, user_id, name, status, cpus, memory_mb, stamp, key, updated_at in rows.all()]
 
 
 async def usage(session: AsyncSession) -> list[ports.Usage]:
@@ -32,12 +42,14 @@ async def usage(session: AsyncSession) -> list[ports.Usage]:
 
 
 async def storage_usage(session: AsyncSession) -> list[ports.Usage]:
-    """Each database's disk (``storage_gb``): billed while the database exists, whatever its status."""
-    rows = await session.execute(select(ManagedDatabase.id, ManagedDatabase.user_id, ManagedDatabase.name,
-                                        ManagedDatabase.updated_at, ManagedDatabase.storage_gb))
-    return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=True, since=aware(updated_at),
-                        spec={"size_gb": int(size_gb)})
-            for rid, user_id, name, updated_at, size_gb in rows.all()]
+    """Each database's disk (``storage_gb``): billed while the database exists, whatever its status,
+    from the moment of its last change of size."""
+    m = ManagedDatabase
+    rows = await session.execute(select(m.id, m.user_id, m.name, m.storage_gb, m.storage_changed_at,
+                                        m.storage_changed_key, m.updated_at))
+    return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=True,
+                        since=aware(_since(stamp, key, (size_gb,), updated_at)), spec={"size_gb": int(size_gb)})
+            for rid, user_id, name, size_gb, stamp, key, updated_at in rows.all()]
 
 
 async def stop_available(platform: Any, user: Principal, kind: str, listed: Any, stop: Any) -> int:

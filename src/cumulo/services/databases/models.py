@@ -5,10 +5,38 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from cumulo.core.clock import utcnow
 from cumulo.db.base import Base, IdMixin, TimestampMixin
+
+
+def state_key(values: Any) -> str:
+    """What a stamp was taken for: the tracked values, as the meter compares them with the row's."""
+    return "|".join("" if v is None else str(float(v) if isinstance(v, int | float) else v) for v in values)
+
+
+def track_changes(model: Any, stamp: str, key: str, *attributes: str) -> None:
+    """Set ``model.<stamp>`` to now whenever one of ``attributes`` is set to a different value (on the
+    object, before its commit): the exact moment of a transition, which ``updated_at`` is not (any
+    later write to the row moves it). ``<key>`` keeps the values the stamp is for, so a reader can
+    tell a row changed behind the ORM (a bulk UPDATE) and fall back to ``updated_at`` (``hooks``)."""
+    def changed(target: Any, value: Any, old: Any, _initiator: Any, name: str) -> Any:
+        if value != old:
+            current = {a: target.__dict__.get(a) for a in attributes}  # never a load: no I/O in here
+            current[name] = value
+            setattr(target, stamp, utcnow())
+            setattr(target, key, state_key(current[a] for a in attributes))
+        return value
+
+    def inserted(_mapper: Any, _connection: Any, target: Any) -> None:
+        setattr(target, stamp, utcnow())  # a new row's moment is its insert (as created_at), not its making
+
+    for attribute in attributes:
+        event.listen(getattr(model, attribute), "set",
+                     lambda t, v, o, i, _name=attribute: changed(t, v, o, i, _name), retval=True)
+    event.listen(model, "before_insert", inserted)
 
 
 class ManagedDatabase(IdMixin, TimestampMixin, Base):
@@ -40,6 +68,11 @@ class ManagedDatabase(IdMixin, TimestampMixin, Base):
     disk_backend: Mapped[str] = mapped_column(String(10), default="plain")
     restored_from: Mapped[str | None] = mapped_column(String(36), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # when status, cpus or memory_mb last changed; when storage_gb did (None on rows made before them)
+    state_changed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    state_changed_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    storage_changed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    storage_changed_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class DatabaseBackup(IdMixin, TimestampMixin, Base):
@@ -60,3 +93,8 @@ class DatabaseBackup(IdMixin, TimestampMixin, Base):
     source: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what a restore recreates (sizes, users)
     expires_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)  # None: kept until deleted
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+STATE = ("status", "cpus", "memory_mb")
+track_changes(ManagedDatabase, "state_changed_at", "state_changed_key", *STATE)
+track_changes(ManagedDatabase, "storage_changed_at", "storage_changed_key", "storage_gb")

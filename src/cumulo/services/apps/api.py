@@ -174,6 +174,7 @@ async def purge_cache(app: str, user: UserDep, platform: PlatformDep, session: S
     from cumulo.services.apps import build
 
     build.purge_cache(platform, found.id)
+    await build.remove_deps_images(platform, found.id)
     return Response(status_code=204)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -28,6 +29,8 @@ from cumulo.services.images import references
 from cumulo.services.images import service as images
 
 PORT = 5000
+DEPS_REPO = "cumulo-appdeps"
+LABEL_DEPS = "cumulo.app-deps"  # on an app's dependency images: the app's id
 SKIP = {".git", "node_modules", "__pycache__", ".venv"}
 NGINX_SITE = """server {
     listen 5000 default_server;
@@ -65,11 +68,18 @@ def _label_line(labels: dict[str, str]) -> str:
 def _generated(base: str, plan: detect.Plan, deps_dir: str | None, labels: dict[str, str]) -> str:
     """Everything but the app's own files comes first (cached from one push to the next): the only
     step a code-only push runs is the last ``COPY``. ``PORT`` and ``GIT_REV`` come at run time."""
+    return _prefix(base, plan, deps_dir, labels) + _CODE[plan.app_type == "static"]
+
+
+_CODE = ("COPY app/ /app/\n", "COPY app/ /var/www/html/\n")
+
+
+def _prefix(base: str, plan: detect.Plan, deps_dir: str | None, labels: dict[str, str]) -> str:
+    """The Dockerfile up to (not including) the ``COPY`` of the app's files."""
     lines = [f"FROM {base}"]
     if plan.app_type == "static":
         lines += ["RUN rm -f /etc/nginx/sites-enabled/default",
-                  "COPY .cumulo/site.conf /etc/nginx/sites-enabled/default", _label_line(labels),
-                  "COPY app/ /var/www/html/"]
+                  "COPY .cumulo/site.conf /etc/nginx/sites-enabled/default", _label_line(labels)]
         return "\n".join(lines) + "\n"
     if plan.app_type == "nodejs":
         lines += ["WORKDIR /app"]
@@ -81,8 +91,40 @@ def _generated(base: str, plan: detect.Plan, deps_dir: str | None, labels: dict[
         if deps_dir:
             lines += ["COPY deps/ /opt/cumulo-deps/"]
         lines += [f"ENV PYTHONPATH=/opt/cumulo-deps PATH=/opt/cumulo-deps/bin:$PATH PYTHONUNBUFFERED=1 PORT={PORT}"]
-    lines += [f"CMD {json.dumps(['/bin/sh', '-c', plan.command or 'exit 1'])}", _label_line(labels), "COPY app/ /app/"]
+    lines += [f"CMD {json.dumps(['/bin/sh', '-c', plan.command or 'exit 1'])}", _label_line(labels)]
     return "\n".join(lines) + "\n"
+
+
+async def _deps_image(platform: Platform, app: App, prefix: str, deps_dir: Path, log: LogFn) -> str:
+    """The image of everything but the app's files (the base, its installed dependencies, the
+    environment and command), built once per set of dependencies and kept: a code-only push builds
+    ``FROM`` it with only the app's files as the context, so the dependencies are neither tarred
+    nor sent to the engine again. Its engine id."""
+    s = platform.settings
+    driver = compute_driver(platform)
+    tag = f"{DEPS_REPO}/{app.id}:" + hashlib.sha256(prefix.encode()).hexdigest()[:20]
+    info = await driver.image(tag)
+    if info is not None:
+        log("       dependency image unchanged: reusing it (only the app's files are sent to the engine)\n")
+        return info.id
+    log("-----> Building the dependency image\n")
+    dockerfile = prefix + f"LABEL {LABEL_DEPS}={json.dumps(app.id)}\n"
+    ctx = await asyncio.to_thread(source.context, dockerfile, [(deps_dir, "deps", set())])
+    info = await driver.build_image(ctx, tag, {}, on_log=lambda line: log("       " + line),
+                                    memory_mb=s.image_build_memory_mb, network=s.image_build_network)
+    await remove_deps_images(platform, app.id, keep=tag)
+    return info.id
+
+
+async def remove_deps_images(platform: Platform, app_id: str, keep: str | None = None) -> None:
+    """Untag the app's dependency images but ``keep`` (a release's image built on one keeps its layers)."""
+    driver = compute_driver(platform)
+    with contextlib.suppress(CumuloError):
+        for info in await driver.images({LABEL_DEPS: app_id}):
+            for tag in info.tags:
+                if tag.startswith(f"{DEPS_REPO}/{app_id}:") and tag != keep:
+                    with contextlib.suppress(CumuloError):
+                        await driver.remove_image(tag)
 
 
 async def _dockerfile_build(platform: Platform, app: App, tree: Path, tag: str, labels: dict[str, str],
@@ -141,10 +183,13 @@ async def build(platform: Platform, app: App, tree: Path, number: int, git_rev: 
                 deps_dir, reused = await deps.node(cache, manifest, lock, s.apps_npm, log,
                                                    s.apps_build_timeout_seconds)
                 log("       dependencies unchanged: reusing the cached install\n" if reused else "")
-        dockerfile = _generated(base_id, plan, str(deps_dir) if deps_dir else None, labels)
-        trees = [(tree, "app", SKIP)]
         if deps_dir is not None:
-            trees.insert(0, (deps_dir, "deps", set()))
+            prefix = _prefix(base_id, plan, str(deps_dir), labels)
+            deps_id = await _deps_image(platform, app, prefix, deps_dir, log)
+            dockerfile = f"FROM {deps_id}\n" + _CODE[False]
+        else:
+            dockerfile = _generated(base_id, plan, None, labels)
+        trees = [(tree, "app", SKIP)]
         ctx = await asyncio.to_thread(source.context, dockerfile, trees,
                                       {".cumulo/site.conf": NGINX_SITE} if plan.app_type == "static" else None)
         log("-----> Building the image\n")

@@ -352,6 +352,7 @@ async def delete(platform: Platform, session: AsyncSession, user: Principal, ref
             await driver.remove_image(image)
     git.remove(platform, app.id)
     build.purge_cache(platform, app.id)
+    await build.remove_deps_images(platform, app.id)
     with contextlib.suppress(CumuloError):
         await network.retire_default_vpc(platform, user.user_id)
 

@@ -6,9 +6,8 @@ that never touches Docker never connects to it, and ``import cumulo`` stays chea
 modules are imported here, lazily) and closed with the platform.
 
 - ``compute``: ``ComputeDriver`` (Docker; QEMU later), ``volumes``: block volumes, ``functions``:
-  function containers: all on the engine at ``CUMULO_DOCKER_HOST`` through
-  ``cumulo.drivers.dockerclient``. (The VPC bridges are still one driver per process,
-  ``cumulo.services.network.service.networks``: calls that have no platform use it.)
+  function containers, ``network``: the VPCs' bridge networks: all on the engine at
+  ``CUMULO_DOCKER_HOST`` through ``cumulo.drivers.dockerclient``.
 - ``blob``: object bytes under the data dir; ``mail``: SMTP or the outbox folder; ``http``: the
   SSRF-guarded outbound client.
 """
@@ -30,10 +29,11 @@ if TYPE_CHECKING:
     from cumulo.drivers.compute.base import ComputeDriver
     from cumulo.drivers.functions.docker import FunctionDocker
     from cumulo.drivers.mail.base import Mailer
+    from cumulo.drivers.network.docker import DockerNetworks
     from cumulo.drivers.volume.loop import LoopVolumes
 
 log = logging.getLogger("cumulo.drivers")
-NAMES = ("compute", "volumes", "functions", "blob", "mail", "http")
+NAMES = ("compute", "network", "volumes", "functions", "blob", "mail", "http")
 
 
 class Drivers:
@@ -48,6 +48,12 @@ class Drivers:
 
         s = self.settings
         return DockerDriver(s.docker_host, secrets_root=default_root(self._installation_id(), s.instance_secrets_dir))
+
+    @cached_property
+    def network(self) -> DockerNetworks:
+        from cumulo.drivers.network.docker import DockerNetworks
+
+        return DockerNetworks.at(self.settings.docker_host)
 
     @cached_property
     def volumes(self) -> LoopVolumes:

@@ -106,8 +106,8 @@ def test_blocks_taken_by_another_installation_after_the_look_are_skipped(server,
     real = service._occupied
     foreign: list[object] = []
 
-    async def stale(session):  # type: ignore[no-untyped-def]
-        found = await real(session)
+    async def stale(platform, session):  # type: ignore[no-untyped-def]
+        found = await real(platform, session)
         if not foreign:  # right after the first look, another installation takes the next nine blocks
             free = (c for c in service._pool(server.platform, server.platform.settings.vpc_prefix)
                     if not any(net.overlaps(c) for net, _ in found))

@@ -72,7 +72,7 @@ async def _network(platform: Platform, app: App) -> str:
     vpc = await network.default_vpc(platform, app.user_id)
     async with platform.db.session() as session:  # the VPC counts as used while the app exists
         if await network.attachment_of(session, app.id) is None:
-            await network.attachment_for(session, app.user_id, vpc.id, None, instance_id=app.id)
+            await network.attachment_for(platform, session, app.user_id, vpc.id, None, instance_id=app.id)
             await session.commit()
     return vpc.network_name
 

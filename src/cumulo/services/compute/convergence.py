@@ -107,7 +107,7 @@ async def _leave_default_bridge(platform: Platform, session: AsyncSession, inst:
     """An instance recorded before default VPCs existed (no network): place it in its owner's
     default VPC, so its next container never joins Docker's shared default bridge."""
     vpc = await network.default_vpc(platform, inst.user_id)
-    placement = await network.attachment_for(session, inst.user_id, vpc.id, None, instance_id=inst.id)
+    placement = await network.attachment_for(platform, session, inst.user_id, vpc.id, None, instance_id=inst.id)
     inst.vpc_id, inst.network_name = placement.vpc_id, placement.network_name
     inst.meta = {**(inst.meta or {}), "recreate_reason": "moved off the shared default bridge into the default VPC"}
     await session.commit()

@@ -141,7 +141,7 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
         await session.commit()
     except BaseException:
         if new_network:  # the default VPC made for this launch is rolled back with it
-            await network.networks.remove(new_network)
+            await platform.drivers.network.remove(new_network)
         raise
     if inst.expires_at is not None:
         platform.runner.wake("compute.expiry")
@@ -158,10 +158,10 @@ async def _place(platform: Platform, session: AsyncSession, user: Principal, ins
         vpc, made = await network.ensure_default_vpc(platform, session, user.user_id)  # quota lock held
         vpc_id, created = vpc.id, vpc.network_name if made else None
     try:
-        placement = await network.attachment_for(session, user, vpc_id, body.subnet_id, instance_id=inst.id)
+        placement = await network.attachment_for(platform, session, user, vpc_id, body.subnet_id, instance_id=inst.id)
     except BaseException:
         if created:
-            await network.networks.remove(created)
+            await platform.drivers.network.remove(created)
         raise
     inst.vpc_id, inst.subnet_id = placement.vpc_id, placement.subnet_id
     inst.network_name, inst.ipv4_address = placement.network_name, placement.ipv4_address

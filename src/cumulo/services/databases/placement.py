@@ -54,7 +54,7 @@ async def network_for(platform: Platform, session: AsyncSession, user: Principal
     from cumulo.services.network import service as network  # a peer service
 
     if vpc_id:
-        placement = await network.attachment_for(session, user, vpc_id, None)
+        placement = await network.attachment_for(platform, session, user, vpc_id, None)
         return placement.vpc_id, placement.network_name
     vpc = await network.default_vpc(platform, user.user_id)
     return vpc.id, vpc.network_name
@@ -67,7 +67,7 @@ async def ensure_network(platform: Platform, user_id: str, vpc_id: str | None,
     while the server was stopped)."""
     from cumulo.services.network import service as netsvc  # a peer service
 
-    if network and await netsvc.networks.exists(network):
+    if network and await platform.drivers.network.exists(network):
         return vpc_id, network
     vpc = await netsvc.default_vpc(platform, user_id)
     return vpc.id, vpc.network_name

@@ -28,8 +28,8 @@ async def get_vpc(vpc: str, user: UserDep, session: SessionDep) -> VpcOut:
 
 
 @router.delete("/vpcs/{vpc}", status_code=204)
-async def delete_vpc(vpc: str, user: UserDep, session: SessionDep) -> Response:
-    await service.delete_vpc(session, user, vpc)
+async def delete_vpc(vpc: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> Response:
+    await service.delete_vpc(platform, session, user, vpc)
     return Response(status_code=204)
 
 

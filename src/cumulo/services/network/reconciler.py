@@ -27,7 +27,7 @@ def register(platform: Platform) -> None:
         async with platform.db.session() as session:
             vpcs = (await session.scalars(select(Vpc))).all()
             used = set((await session.scalars(select(Attachment.vpc_id))).all())
-        ours = await service.networks.labelled({"cumulo.installation": platform.installation_id,
+        ours = await platform.drivers.network.labelled({"cumulo.installation": platform.installation_id,
                                                 "cumulo.kind": "vpc"})
         wanted = {v.network_name for v in vpcs}
         for vpc in vpcs:
@@ -35,16 +35,16 @@ def register(platform: Platform) -> None:
                 if aware(vpc.created_at) < utcnow() - IDLE_DEFAULT:  # a crash before its retirement
                     await service.retire_default_vpc(platform, vpc.user_id)
                 continue
-            if vpc.network_name not in ours and not await service.networks.exists(vpc.network_name):
+            if vpc.network_name not in ours and not await platform.drivers.network.exists(vpc.network_name):
                 try:
-                    await service.networks.create(vpc.network_name, vpc.cidr_block, service.labels(platform, vpc))
+                    await platform.drivers.network.create(vpc.network_name, vpc.cidr_block, service.labels(platform, vpc))
                     log.warning("re-created the network of VPC %s", vpc.id)
                 except CumuloError as exc:
                     log.error("cannot re-create the network of VPC %s: %s", vpc.id, exc.message)
         orphans = set(ours) - wanted
         for name in orphans & suspects:
             try:
-                await service.networks.remove(name)
+                await platform.drivers.network.remove(name)
                 log.info("removed orphan network %s", name)
             except CumuloError as exc:
                 log.warning("orphan network %s not removed: %s", name, exc.message)

@@ -30,7 +30,6 @@ from cumulo.core.principal import Principal
 from cumulo.db import locks
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
-from cumulo.drivers.network.docker import DockerNetworks
 from cumulo.drivers.network.host import host_networks
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
@@ -47,7 +46,6 @@ from cumulo.services.quotas import service as quotas
 
 DEFAULT_AZ = "local-1a"
 DEFAULT_NAME = "default"
-networks = DockerNetworks()  # one lazily-connected client per process
 
 
 def labels(platform: Platform, vpc: Vpc) -> dict[str, str]:
@@ -106,12 +104,12 @@ Occupied = list[tuple[ipaddress.IPv4Network, str]]
 ALLOCATION_ROUNDS = 6  # looks at the taken blocks, each followed by up to 8 creates
 
 
-async def _occupied(session: AsyncSession) -> Occupied:
+async def _occupied(platform: Platform, session: AsyncSession) -> Occupied:
     """Every block a new VPC must not overlap, with what holds it: other VPCs (of every user),
     networks Docker has (ours or not), and this host's own networks (interfaces, routes, loopback)."""
     found: Occupied = [(ipaddress.IPv4Network(c), "another VPC")
                        for c in (await session.scalars(select(Vpc.cidr_block))).all()]
-    found += [(n, "a Docker network") for n in await networks.occupied_blocks()]
+    found += [(n, "a Docker network") for n in await platform.drivers.network.occupied_blocks()]
     found += [(n, "a network of this host (an interface address or a route)")
               for n in await asyncio.to_thread(host_networks)]
     return found
@@ -135,7 +133,7 @@ async def _allocate(platform: Platform, session: AsyncSession, vpc: Vpc, wanted:
     looking afresh at what is taken after every few refusals."""
     last: Conflict | None = None
     for _round in range(ALLOCATION_ROUNDS if wanted is None else 1):
-        occupied = await _occupied(session)
+        occupied = await _occupied(platform, session)
         if wanted is not None:
             clash = next(((net, what) for net, what in occupied if net.overlaps(wanted)), None)
             if clash:
@@ -149,7 +147,7 @@ async def _allocate(platform: Platform, session: AsyncSession, vpc: Vpc, wanted:
                                "pass cidr_block, or ask the operator to widen CUMULO_VPC_POOL")
         for block in candidates:
             try:
-                await networks.create(vpc.network_name, str(block), labels(platform, vpc))
+                await platform.drivers.network.create(vpc.network_name, str(block), labels(platform, vpc))
             except Conflict as exc:
                 last = exc
                 continue
@@ -178,10 +176,10 @@ async def create_vpc(platform: Platform, session: AsyncSession, user: Principal,
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        await networks.remove(vpc.network_name)
+        await platform.drivers.network.remove(vpc.network_name)
         raise Conflict(f"a VPC named '{body.name}' or with block {vpc.cidr_block} already exists") from exc
     except BaseException:
-        await networks.remove(vpc.network_name)
+        await platform.drivers.network.remove(vpc.network_name)
         raise
     return vpc
 
@@ -192,12 +190,12 @@ async def ensure_default_vpc(platform: Platform, session: AsyncSession, user_id:
     """The user's default VPC, created (row flushed, not committed) with its Docker network when
     missing. The caller holds the user's quota lock (``locks.hold(session, f"quota:{user_id}")``)
     and commits; the flag says this call created a Docker network, which the caller removes
-    (``networks.remove(vpc.network_name)``) when its transaction fails."""
+    (``platform.drivers.network.remove(vpc.network_name)``) when its transaction fails."""
     vpc = await session.scalar(select(Vpc).where(Vpc.default_for == user_id))
     if vpc is not None:
-        if await networks.exists(vpc.network_name):
+        if await platform.drivers.network.exists(vpc.network_name):
             return vpc, False
-        await networks.create(vpc.network_name, vpc.cidr_block, labels(platform, vpc))  # e.g. after an engine reset
+        await platform.drivers.network.create(vpc.network_name, vpc.cidr_block, labels(platform, vpc))  # e.g. after an engine reset
         return vpc, True
     taken = await session.scalar(select(Vpc.id).where(Vpc.user_id == user_id, Vpc.name == DEFAULT_NAME))
     vpc = _new_vpc(user_id, DEFAULT_NAME if not taken else f"{DEFAULT_NAME}-{new_id()[:8]}", default=True)
@@ -208,7 +206,7 @@ async def ensure_default_vpc(platform: Platform, session: AsyncSession, user_id:
     try:
         await session.flush()
     except BaseException:
-        await networks.remove(vpc.network_name)
+        await platform.drivers.network.remove(vpc.network_name)
         raise
     return vpc, True
 
@@ -222,7 +220,7 @@ async def default_vpc(platform: Platform, user_id: str) -> Vpc:
             await session.commit()
         except BaseException:
             if created:
-                await networks.remove(vpc.network_name)
+                await platform.drivers.network.remove(vpc.network_name)
             raise
         return vpc
 
@@ -240,7 +238,7 @@ async def retire_default_vpc(platform: Platform, user_id: str) -> bool:
         if busy or subnets:
             return False
         try:
-            await networks.remove(vpc.network_name)
+            await platform.drivers.network.remove(vpc.network_name)
         except Conflict:  # a container is still attached (e.g. a function): keep it
             return False
         await session.delete(vpc)
@@ -255,13 +253,13 @@ async def list_vpcs(session: AsyncSession, user: Principal) -> list[Vpc]:
                                        .order_by(Vpc.created_at, Vpc.id))).all())
 
 
-async def delete_vpc(session: AsyncSession, user: Principal, ref: str) -> None:
+async def delete_vpc(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> None:
     """Deletes the VPC and its (empty) subnets; 409 while any instance is placed in it."""
     vpc = await get_vpc(session, user, ref)
     users = await session.scalar(select(func.count()).select_from(Attachment).where(Attachment.vpc_id == vpc.id))
     if users:
         raise Conflict(f"VPC '{vpc.name}' is in use by {users} instance(s): terminate them first")
-    await networks.remove(vpc.network_name)  # Conflict if containers are still attached
+    await platform.drivers.network.remove(vpc.network_name)  # Conflict if containers are still attached
     await session.execute(delete(Subnet).where(Subnet.vpc_id == vpc.id))
     await session.delete(vpc)
     events.record(session, user_id=user.user_id, action="vpc.deleted", resource_type="vpc", resource_id=vpc.id,
@@ -312,20 +310,20 @@ async def delete_subnet(session: AsyncSession, user: Principal, ref: str) -> Non
 
 # --- placement of instances (the contract with the compute service) ----------------------------------
 
-async def _free_address(session: AsyncSession, vpc: Vpc, subnet: Subnet) -> str:
+async def _free_address(platform: Platform, session: AsyncSession, vpc: Vpc, subnet: Subnet) -> str:
     net = ipaddress.IPv4Network(subnet.cidr_block)
     reserved = {net.network_address, net.network_address + 1, net.broadcast_address,
                 ipaddress.IPv4Network(vpc.cidr_block).network_address + 1}  # Docker's bridge gateway
     taken = set((await session.scalars(select(Attachment.ipv4_address)
                                        .where(Attachment.subnet_id == subnet.id))).all())
-    taken |= await networks.addresses_in_use(vpc.network_name)
+    taken |= await platform.drivers.network.addresses_in_use(vpc.network_name)
     for host in net.hosts():
         if host not in reserved and str(host) not in taken:
             return str(host)
     raise Conflict(f"subnet '{subnet.name}' ({subnet.cidr_block}) has no free address left")
 
 
-async def attachment_for(session: AsyncSession, user: Principal | str, vpc_id: str | None, subnet_id: str | None,
+async def attachment_for(platform: Platform, session: AsyncSession, user: Principal | str, vpc_id: str | None, subnet_id: str | None,
                          *, instance_id: str | None = None) -> NetworkAttachment:
     """Where a new instance joins. Unknown or foreign ids are 404; a subnet of another VPC is 400.
 
@@ -343,7 +341,7 @@ async def attachment_for(session: AsyncSession, user: Principal | str, vpc_id: s
         assert subnet is not None
         vpc = await session.get(Vpc, subnet.vpc_id)
         assert vpc is not None
-    address = await _free_address(session, vpc, subnet) if subnet else None
+    address = await _free_address(platform, session, vpc, subnet) if subnet else None
     if instance_id:
         await session.execute(delete(Attachment).where(Attachment.instance_id == instance_id))
         session.add(Attachment(instance_id=instance_id, user_id=user_id, vpc_id=vpc.id,

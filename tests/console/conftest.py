@@ -67,13 +67,16 @@ class Account:
     def url(self, path: str) -> str:
         return f"{self.live.url}{path}"
 
-    def log_in(self) -> Any:
+    def log_in(self, opening: str | None = None) -> Any:
+        """Log in through the console's form and, with ``opening``, follow the navigation to that page."""
         page = self.page
         page.goto(self.url("/console/login"))
         page.get_by_label("Email").fill(self.email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         page.get_by_role("heading", name="Welcome, Console User").wait_for()
+        if opening:
+            self.open(opening)
         return page
 
     def open(self, label: str) -> None:

@@ -75,8 +75,7 @@ def test_a_bad_queue_name_shows_the_apis_message_at_the_field(account: Callable[
 
 def test_an_api_key_is_shown_once(account: Callable[[], Account]) -> None:
     acc = account()
-    page = acc.log_in()
-    acc.open("API keys")
+    page = acc.log_in("API keys")
     name = uname("ci")
     page.get_by_label("Key name").fill(name)
     page.get_by_role("button", name="Create key").click()
@@ -191,8 +190,7 @@ def test_vpc_and_subnet_create_and_delete(account: Callable[[], Account]) -> Non
 
 def test_a_list_follows_changes_made_elsewhere_without_a_reload(account: Callable[[], Account]) -> None:
     acc = account()
-    page = acc.log_in()
-    acc.open("Queues")
+    page = acc.log_in("Queues")
     page.get_by_text("No queues yet.").wait_for()
     page.evaluate("window.__sameDocument = true")
     name = uname("elsewhere")

@@ -28,9 +28,8 @@ def test_app_deploy_archive_releases_rollback_domains(account: Callable[[], Acco
     acc = account()
     name = uname("shop")
     assert acc.api.post("/apps", json={"name": name}).status_code == 201
-    page = acc.log_in()
     try:
-        acc.open("Apps")
+        page = acc.log_in("Apps")
         page.get_by_role("link", name=name, exact=True).click()
         page.get_by_role("heading", name=name).wait_for()
         for version, text in ((1, "first"), (2, "second")):

@@ -19,10 +19,9 @@ def badge(page, status: str):  # type: ignore[no-untyped-def]
 
 def test_launch_watch_running_terminal_stop_start_and_terminate(account: Callable[[], Account]) -> None:
     acc = account()
-    page = acc.log_in()
     name = uname("web")
     try:
-        acc.open("Instances")
+        page = acc.log_in("Instances")
         page.get_by_role("link", name="Launch instance").click()
         page.get_by_label("Name").fill(name)
         page.get_by_label("Image").fill("cumulo/busybox")
@@ -85,8 +84,7 @@ def test_bulk_stop_and_delete_from_the_list(account: Callable[[], Account]) -> N
         for name in names:
             r = acc.api.post("/instances", json={"name": name, "image": "cumulo/busybox", "command": ["sleep", "3600"]})
             assert r.status_code == 201, r.text
-        page = acc.log_in()
-        acc.open("Instances")
+        page = acc.log_in("Instances")
         rows = page.locator("tbody tr")
         rows.filter(has=page.locator("[data-status=RUNNING]")).nth(2).wait_for(timeout=120_000)
         page.get_by_label("Filter").fill("bulk")  # the filter narrows the list and "select all"

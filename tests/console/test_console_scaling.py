@@ -14,10 +14,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
 
 def test_autoscaling_group_create_scale_out_activity(account: Callable[[], Account]) -> None:
     acc = account()
-    page = acc.log_in()
     name = uname("workers")
     try:
-        acc.open("Auto-scaling groups")
+        page = acc.log_in("Auto-scaling groups")
         page.get_by_label("Group name").fill(name)
         page.get_by_label("Image").fill("cumulo/busybox")
         page.get_by_label("Command (optional)").fill("sleep 3600")
@@ -47,9 +46,8 @@ def test_deployment_revisions_and_rollback(account: Callable[[], Account]) -> No
                                            "command": ["sleep", "100"]})
     assert r.status_code == 201, r.text
     assert acc.api.patch(f"/deployments/{name}", json={"command": ["sleep", "200"]}).status_code == 200
-    page = acc.log_in()
     try:
-        acc.open("Deployments")
+        page = acc.log_in("Deployments")
         page.get_by_role("link", name=name).click()
         rows = page.locator("#revisions tbody tr")
         rows.nth(1).wait_for()

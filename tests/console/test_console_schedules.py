@@ -17,9 +17,8 @@ def test_cron_job_bad_schedule_create_run_now(account: Callable[[], Account]) ->
     acc = account()
     job, queue = uname("report"), uname("ticks")
     assert acc.api.post("/queues", json={"name": queue}).status_code == 201
-    page = acc.log_in()
     try:
-        acc.open("Cron jobs")
+        page = acc.log_in("Cron jobs")
         page.get_by_label("Job name").fill(job)
         page.get_by_label("Schedule").fill("every tuesday")
         page.get_by_label("Target type").select_option("queue")
@@ -49,9 +48,8 @@ def test_topic_subscribe_queue_publish_delivery_log(account: Callable[[], Accoun
     acc = account()
     topic, queue = uname("orders"), uname("inbox")
     assert acc.api.post("/queues", json={"name": queue}).status_code == 201
-    page = acc.log_in()
     try:
-        acc.open("Topics")
+        page = acc.log_in("Topics")
         page.get_by_label("New topic name").fill(topic)
         page.get_by_role("button", name="Create topic").click()
         page.get_by_role("link", name=topic).click()

@@ -16,12 +16,11 @@ pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
 
 def test_bucket_upload_with_progress_browse_download_delete(account: Callable[[], Account], tmp_path: Path) -> None:
     acc = account()
-    page = acc.log_in()
     bucket = uname("files")
     payload = tmp_path / "report.bin"
     payload.write_bytes(bytes(range(256)) * 4096)  # 1 MiB
     try:
-        acc.open("Buckets")
+        page = acc.log_in("Buckets")
         page.get_by_label("New bucket name").fill(bucket)
         page.get_by_role("button", name="Create bucket").click()
         page.get_by_role("link", name=bucket).click()
@@ -53,10 +52,9 @@ def test_bucket_upload_with_progress_browse_download_delete(account: Callable[[]
 
 def test_queue_create_send_peek_receive(account: Callable[[], Account]) -> None:
     acc = account()
-    page = acc.log_in()
     name = uname("jobs")
     try:
-        acc.open("Queues")
+        page = acc.log_in("Queues")
         page.get_by_label("New queue name").fill(name)
         page.get_by_role("button", name="Create queue").click()
         page.get_by_role("link", name=name).click()
@@ -76,14 +74,13 @@ def test_queue_create_send_peek_receive(account: Callable[[], Account]) -> None:
 
 def test_function_deploy_invoke_and_logs(account: Callable[[], Account], tmp_path: Path) -> None:
     acc = account()
-    page = acc.log_in()
     name = uname("hello")
     code = tmp_path / "hello.zip"
     code.write_bytes(zip_files({"main.py": "def handler(event, context):\n    print('called')\n"
                                            "    return {'hello': event['name']}\n"}))
     python = next(r["name"] for r in acc.api.get("/functions/runtimes").json() if r["language"] == "python")
     try:
-        acc.open("Functions")
+        page = acc.log_in("Functions")
         page.get_by_label("Function name").fill(name)
         page.get_by_label("Runtime").select_option(python)
         page.get_by_label("Code (zip)").set_input_files(str(code))
@@ -104,10 +101,9 @@ def test_function_deploy_invoke_and_logs(account: Callable[[], Account], tmp_pat
 
 def test_image_build_streams_its_log_then_lists_and_deletes(account: Callable[[], Account]) -> None:
     acc = account()
-    page = acc.log_in()
     name = uname("built")
     try:
-        acc.open("Images")
+        page = acc.log_in("Images")
         page.get_by_label("Image name").fill("Cumulo-Bad")
         page.get_by_role("button", name="Build image").click()
         error = page.locator(".field", has=page.get_by_label("Image name")).locator(".field-error")

@@ -17,9 +17,8 @@ def test_volume_snapshot_and_restore(account: Callable[[], Account]) -> None:
     acc = account()
     vol, copy = uname("data"), uname("copy")
     assert acc.api.post("/volumes", json={"name": vol, "size_gb": 1}).status_code == 201
-    page = acc.log_in()
     try:
-        acc.open("Volumes")
+        page = acc.log_in("Volumes")
         page.get_by_role("button", name=f"Snapshot {vol}").click()
         page.get_by_text(f"{vol}: snapshot taken").wait_for()
         acc.open("Snapshots")
@@ -42,10 +41,9 @@ def test_volume_snapshot_and_restore(account: Callable[[], Account]) -> None:
 
 def test_disk_create_snapshot_revert_delete(account: Callable[[], Account]) -> None:
     acc = account()
-    page = acc.log_in()
     name = uname("disk")
     try:
-        acc.open("Disks")
+        page = acc.log_in("Disks")
         page.get_by_label("Disk name").fill(name)
         page.get_by_label("Size (GiB)").fill("0")
         page.get_by_role("button", name="Create disk").click()

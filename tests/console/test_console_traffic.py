@@ -18,9 +18,8 @@ def test_load_balancer_create_targets_health_remove(account: Callable[[], Accoun
     name, inst = uname("web"), uname("backend")
     r = acc.api.post("/instances", json={"name": inst, "image": "cumulo/busybox", "command": ["sleep", "3600"]})
     assert r.status_code in (201, 202), r.text
-    page = acc.log_in()
     try:
-        acc.open("Load balancers")
+        page = acc.log_in("Load balancers")
         page.get_by_label("Load balancer name").fill("Bad Name!")
         page.get_by_role("button", name="Create load balancer").click()
         field = page.locator(".field", has=page.get_by_label("Load balancer name")).locator(".field-error")
@@ -50,10 +49,9 @@ def test_load_balancer_create_targets_health_remove(account: Callable[[], Accoun
 
 def test_route_bad_prefix_create_delete(account: Callable[[], Account]) -> None:
     acc = account()
-    page = acc.log_in()
     name = uname("api")
     try:
-        acc.open("Routes")
+        page = acc.log_in("Routes")
         page.get_by_label("Route name").fill(name)
         page.get_by_label("Target").fill("http://127.0.0.1:9")
         page.get_by_label("Path prefix").fill("/a/../b")

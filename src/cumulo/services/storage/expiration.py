@@ -33,7 +33,7 @@ def _midnight(value: dt.datetime) -> dt.datetime:
 
 def _expired(created: dt.datetime, days: int, now: dt.datetime) -> bool:
     """S3: expiry is the creation time plus ``days``, rounded up to the next midnight UTC."""
-    return (aware(created) or created) <= _midnight(now) - dt.timedelta(days=days)
+    return aware(created) <= _midnight(now) - dt.timedelta(days=days)
 
 
 def matches(rule: dict[str, Any], key: str, size: int, tags: dict[str, str]) -> bool:

@@ -17,6 +17,7 @@ import datetime as dt
 import fnmatch
 import ipaddress
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
@@ -127,12 +128,13 @@ def _context(name: str, user_id: str | None) -> list[str] | None:
     if req is None:
         return None
     h, p = req.headers, req.params
-    simple = {"aws:sourceip": lambda: _client(req), "aws:securetransport": lambda: _secure(req),
-              "aws:useragent": lambda: h.get("user-agent"), "aws:referer": lambda: h.get("referer"),
-              "s3:prefix": lambda: p.get("prefix"), "s3:delimiter": lambda: p.get("delimiter"),
-              "s3:max-keys": lambda: p.get("max-keys"), "s3:x-amz-acl": lambda: h.get("x-amz-acl"),
-              "s3:signatureversion": lambda: ("AWS4-HMAC-SHA256" if req.claim else "AWS") if req.user_id else None,
-              "s3:authtype": lambda: _auth_type(req)}
+    simple: dict[str, Callable[[], str | None]] = {
+        "aws:sourceip": lambda: _client(req), "aws:securetransport": lambda: _secure(req),
+        "aws:useragent": lambda: h.get("user-agent"), "aws:referer": lambda: h.get("referer"),
+        "s3:prefix": lambda: p.get("prefix"), "s3:delimiter": lambda: p.get("delimiter"),
+        "s3:max-keys": lambda: p.get("max-keys"), "s3:x-amz-acl": lambda: h.get("x-amz-acl"),
+        "s3:signatureversion": lambda: ("AWS4-HMAC-SHA256" if req.claim else "AWS") if req.user_id else None,
+        "s3:authtype": lambda: _auth_type(req)}
     if lowered in simple:
         value = simple[lowered]()
         return [value] if value is not None else None

@@ -37,19 +37,19 @@ def is_public(bucket: Bucket) -> bool:
 
 
 def bucket_out(bucket: Bucket) -> BucketOut:
-    return BucketOut(name=bucket.name, created_at=aware(bucket.created_at), versioning=bucket.versioning,  # type: ignore[arg-type]
+    return BucketOut(name=bucket.name, created_at=aware(bucket.created_at), versioning=bucket.versioning,
                      public=is_public(bucket))
 
 
 def object_out(bucket: Bucket, row: ObjectVersion) -> ObjectOut:
     return ObjectOut(bucket=bucket.name, key=row.key, size=row.size, etag=row.etag, content_type=row.content_type,
-                     last_modified=aware(row.created_at),  # type: ignore[arg-type]
+                     last_modified=aware(row.created_at),
                      version_id=row.version_id if bucket.versioning else None)
 
 
 def credential_out(row: Credential) -> CredentialOut:
     return CredentialOut(id=row.id, name=row.name, access_key_id=row.access_key_id,
-                         created_at=aware(row.created_at), last_used=aware(row.last_used))  # type: ignore[arg-type]
+                         created_at=aware(row.created_at), last_used=aware(row.last_used))
 
 
 def s3_endpoint(platform: Platform) -> str:

@@ -81,16 +81,16 @@ class ChunkedDecoder:
             while remaining:
                 if self._buf:
                     take = min(remaining, len(self._buf))
-                    piece: bytes | memoryview = bytes(self._buf[:take])
+                    piece = bytes(self._buf[:take])
                     del self._buf[:take]
-                else:  # straight from the received piece, without copying it
+                else:  # straight from the received piece (sliced, i.e. copied, only where it crosses the chunk's end)
                     try:
                         received = await source.__anext__()
                     except StopAsyncIteration:
                         raise _bad("body ended inside a chunk") from None
                     if len(received) > remaining:
                         self._buf += memoryview(received)[remaining:]
-                        piece = memoryview(received)[:remaining]
+                        piece = received[:remaining]
                     else:
                         piece = received
                 remaining -= len(piece)

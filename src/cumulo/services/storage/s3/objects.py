@@ -176,7 +176,7 @@ def _http_time(value: str) -> dt.datetime | None:
 
 def check_conditions(req: S3Request, row: ObjectVersion, prefix: str = "if-") -> None:
     h = req.headers
-    modified = (aware(row.created_at) or row.created_at).replace(microsecond=0)
+    modified = aware(row.created_at).replace(microsecond=0)
     failed = S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", 412)
     match, none_match = h.get(f"{prefix}match"), h.get(f"{prefix}none-match")
     if match is not None and not etag_matches(match, row.etag):

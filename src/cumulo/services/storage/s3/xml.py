@@ -46,12 +46,12 @@ def _nodes(children: list[Node]) -> str:
 
 
 def timestamp(value: dt.datetime) -> str:
-    value = aware(value) or value
+    value = aware(value)
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def http_date(value: dt.datetime) -> str:
-    value = aware(value) or value
+    value = aware(value)
     return value.astimezone(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 

@@ -119,7 +119,7 @@ class Database:
             return self._pg[1]
         async with self._pg_locks.setdefault(loop, asyncio.Lock()):
             if self._pg is None or self._pg[0] is not loop:
-                import asyncpg  # type: ignore[import-untyped]
+                import asyncpg
 
                 pool = await asyncpg.create_pool(self.asyncpg_dsn, min_size=1, max_size=ASYNCPG_POOL_SIZE, init=_json_codecs,
                                                  reset=_no_reset, server_settings=POOL_SETTINGS)

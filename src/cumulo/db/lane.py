@@ -205,7 +205,7 @@ class PgLane:
 
 def _translate(exc: Exception, sql: str) -> None:
     """Raise the database-neutral error for an asyncpg error (returns for any other)."""
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
         raise IntegrityError(sql, None, exc) from exc

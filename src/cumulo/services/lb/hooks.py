@@ -42,7 +42,7 @@ providers.register("loadbalancer", routes=routes, pool=lb_pool)
 async def usage(session: AsyncSession) -> list[ports.Usage]:
     rows = await session.execute(select(LoadBalancer.id, LoadBalancer.user_id, LoadBalancer.name,
                                         LoadBalancer.created_at))
-    return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=True, since=aware(created))  # type: ignore[arg-type]
+    return [ports.Usage(resource_id=rid, user_id=user_id, name=name, active=True, since=aware(created))
             for rid, user_id, name, created in rows.all()]
 
 

@@ -175,10 +175,15 @@ async def _claim(platform: Platform, queue: QueueRow, count: int, visibility: in
                                        p_count=count, p_until=now + dt.timedelta(seconds=visibility), p_nonce=nonce)
     if moved:
         signals(platform).notify(queue.dead_letter_queue_id or "")
-    rows.sort(key=lambda r: aware(r[5]) or now)
+    rows.sort(key=lambda r: _at(r[5], now))
     return [ReceivedOut(message_id=r[0], body=r[1], attributes=r[2] or {}, receipt_handle=f"{r[0]}.{nonce}",
-                        received_count=r[3], first_received_at=aware(r[4]) or now, sent_at=aware(r[5]) or now)
+                        received_count=r[3], first_received_at=_at(r[4], now), sent_at=_at(r[5], now))
             for r in rows]
+
+
+def _at(value: dt.datetime | None, default: dt.datetime) -> dt.datetime:
+    """A stored moment (naive on SQLite) as an aware one, ``default`` where there is none."""
+    return aware(value) if value is not None else default
 
 
 async def receive(platform: Platform, user_id: str, ref: str, *, max_messages: int = 1,

@@ -89,10 +89,18 @@ def test_an_api_key_is_shown_once(account: Callable[[], Account]) -> None:
     page.reload()
     page.get_by_role("row").filter(has_text=name).wait_for()
     assert key not in page.content()  # never shown again
+    page.get_by_role("button", name=f"Rotate key {name}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Rotate").click()
+    page.get_by_text(f'Key "{name}" rotated.').wait_for()
+    rotated = page.locator("#new-key").inner_text()
+    assert re.fullmatch(r"cml_[A-Za-z0-9_\-]+", rotated) and rotated != key
+    page.get_by_role("row").filter(has_text=rotated[:12]).wait_for()  # the list shows the new prefix
+    assert acc.api.get("/auth/me", headers={"X-API-Key": key}).status_code == 401  # the old secret is dead
+    assert acc.api.get("/auth/me", headers={"X-API-Key": rotated}).status_code == 200
     page.get_by_role("button", name=f"Revoke key {name}").click()
     page.get_by_role("dialog").get_by_role("button", name="Revoke").click()
     page.get_by_role("row").filter(has_text=name).wait_for(state="detached")
-    assert acc.api.get("/auth/me", headers={"X-API-Key": key}).status_code == 401
+    assert acc.api.get("/auth/me", headers={"X-API-Key": rotated}).status_code == 401
 
 
 def test_a_second_user_sees_none_of_the_first_users_resources(account: Callable[[], Account]) -> None:

@@ -10,7 +10,8 @@ const BASE = "/console";
 // One module per service in pages/, loaded when one of its pages is opened (the first load stays the
 // same size however many services there are). An entry: the module's file, its navigation links (whose
 // paths, and those under them, are its pages) and, for pages without a link, `paths`. A module exports
-// `routes`: [{path: "/console/things/:id", title, render(ctx), public?}].
+// `routes`: [{path: "/console/things/:id", title, render(ctx), public?}]. `admin: true`: linked only
+// for administrators (the API refuses the others anyway).
 const PAGES = [
   { module: "auth", paths: ["/console/login", "/console/signup", "/console/forgot", "/console/reset", "/console/verify"] },
   { module: "overview", nav: [["Overview", BASE]] },
@@ -31,6 +32,7 @@ const PAGES = [
   { module: "keys", nav: [["API keys", "/console/keys"]] },
   { module: "billing", nav: [["Billing", "/console/billing"], ["Events", "/console/events"]] },
   { module: "images", nav: [["Images", "/console/images"]] },
+  { module: "admin", nav: [["Users", "/console/admin/users"]], admin: true },
 ];
 
 const loaded = new Map();
@@ -82,7 +84,8 @@ function shell() {
     liveDot.dataset.state = state;
     liveDot.textContent = { live: "Live", connecting: "Connecting…", polling: "Polling", off: "" }[state] || state;
   });
-  const navList = h("ul", {}, PAGES.flatMap((entry) => entry.nav || []).map(([label, href]) =>
+  const shown = PAGES.filter((entry) => !entry.admin || app.user.role === "admin");
+  const navList = h("ul", {}, shown.flatMap((entry) => entry.nav || []).map(([label, href]) =>
     h("li", {}, h("a", { href, dataset: { nav: href } }, label))));
   const menu = h("button", { class: "btn menu", type: "button", "aria-expanded": "false", "aria-controls": "nav",
     onclick: () => {

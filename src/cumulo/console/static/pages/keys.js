@@ -1,10 +1,28 @@
-// API keys: create (the key is shown this once), list, revoke. The console's own session is a login key.
-import { enc, get } from "../lib/api.js";
-import { fmtDate, h } from "../lib/dom.js";
+// API keys: create (the key is shown this once), list, rotate (the API's POST /auth/keys/{id}/rotate:
+// a new secret, same name, scopes and expiry; the new secret shown once), revoke. The console's own
+// session is a login key.
+import { enc, get, post } from "../lib/api.js";
+import { clear, fmtDate, h } from "../lib/dom.js";
 import { collection, shownOnce } from "../lib/resource.js";
-import { shellQuote } from "../lib/ui.js";
+import { button, confirmDialog, shellQuote, toast } from "../lib/ui.js";
 
-const render = collection({
+const rotated = h("div", { "aria-live": "polite" });
+
+function rotate(key, refresh) {
+  if (key.login) return null; // a login session is not rotated: log in again
+  return button("Rotate", async () => {
+    const ok = await confirmDialog(`Rotate key "${key.name}" (${key.prefix}…)? The old secret stops working now.`,
+      { confirm: "Rotate" });
+    if (!ok) return;
+    try {
+      const fresh = await post(`/auth/keys/${enc(key.id)}/rotate`);
+      clear(rotated, shownOnce(`Key "${fresh.name}" rotated.`, fresh.key, "new-key"));
+    } catch (error) { toast(error.message, "error"); }
+    await refresh();
+  }, { kind: "small", title: `Rotate key ${key.name}` });
+}
+
+const list = collection({
   title: "API keys",
   load: () => get("/auth/keys"),
   create: {
@@ -25,6 +43,8 @@ const render = collection({
     cli: (v) => `cumulo keys create ${shellQuote(v.name || "NAME")}`,
     created: (key) => shownOnce(`Key "${key.name}" created.`, key.key, "new-key"),
   },
+  intro: rotated,
+  actions: [rotate],
   columns: [
     { label: "Name", cell: (k) => k.name },
     { label: "Prefix", cell: (k) => h("code", {}, `${k.prefix}…`) },
@@ -36,5 +56,10 @@ const render = collection({
   remove: { path: (k) => `/auth/keys/${enc(k.id)}`, name: (k) => `key ${k.name}`, verb: "Revoke",
     confirm: (k) => `Revoke key "${k.name}" (${k.prefix}…)? Programs using it stop working.` },
 });
+
+function render(ctx) {
+  clear(rotated);
+  return list(ctx);
+}
 
 export const routes = [{ path: "/console/keys", title: "API keys", render }];

@@ -41,7 +41,7 @@ class Actions:
 
 async def _notice(session: AsyncSession, key: str, user_id: str, kind: str, now: dt.datetime) -> bool:
     """True the first time ``key`` is noted."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = (dialect.insert(Notice).values(key=key, user_id=user_id, kind=kind, created_at=now)
             .on_conflict_do_nothing(index_elements=["key"]).returning(Notice.key))
     return (await session.execute(stmt)).scalar() is not None
@@ -92,7 +92,7 @@ async def evaluate(session: AsyncSession, platform: Platform, accounts: dict[str
                               f"instances will be stopped (not deleted) in "
                               f"{platform.settings.billing_grace_seconds / 60:g} minutes unless credits are added")))
             elif account.suspended_at is None and (now - aware(account.exhausted_at)).total_seconds() >= \
-                    platform.settings.billing_grace_seconds:  # type: ignore[operator]
+                    platform.settings.billing_grace_seconds:
                 account.suspended_at = now
                 found.append((f"{user_id}:suspended:{now.isoformat()}", "suspended",
                               ("your running instances were stopped (their data is kept): add credits, then start "

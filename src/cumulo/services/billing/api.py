@@ -89,11 +89,11 @@ async def get_usage(user: UserDep, session: SessionDep, start: Annotated[dt.date
                     group_by: Literal["resource", "service", "day"] = "resource") -> dict[str, Any]:
     end = aware(end) or utcnow()
     start = aware(start) or end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if start >= end:  # type: ignore[operator]
+    if start >= end:
         raise InvalidInput("from must be before to")
-    if end - start > MAX_RANGE:  # type: ignore[operator]
+    if end - start > MAX_RANGE:
         raise InvalidInput("at most 400 days at once")
-    return await service.usage(session, user.user_id, start, end, group_by)  # type: ignore[arg-type]
+    return await service.usage(session, user.user_id, start, end, group_by)
 
 
 @router.get("/billing/invoices")

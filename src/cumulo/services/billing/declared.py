@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -52,7 +53,7 @@ async def sync_states(session: AsyncSession, now: dt.datetime) -> None:
         current = {m.resource_id: m for m in (await session.scalars(
             select(Meter).where(Meter.resource_type == kind, Meter.gone.is_(False)))).all()}
         for rid, u in found.items():
-            since = min(aware(u.since) or now, now)  # type: ignore[type-var]
+            since = min(aware(u.since), now)
             m = current.get(rid)
             if m is not None and (m.spec or {}) != u.spec:  # resized: each size rated for its own part
                 _end(m, since)
@@ -104,28 +105,31 @@ async def consume(session: AsyncSession, p: Pass) -> None:
     """Add every consumption source's usage since the last pass to its meters; post the closed days."""
     for kind, source in ports.usage:
         if source.consumed is not None:
-            await _consume(session, p, kind, source)
+            await _consume(session, p, kind, source, source.consumed)
 
 
-async def _consume(session: AsyncSession, p: Pass, kind: str, source: ports.Meterable) -> None:
+Consume = Callable[[AsyncSession, dt.datetime, dt.datetime], Awaitable[list[ports.Consumed]]]
+
+
+async def _consume(session: AsyncSession, p: Pass, kind: str, source: ports.Meterable, consumed: Consume) -> None:
     mark = await session.get(Meter, f"{MARK}:{kind}")
     if mark is None:  # the first pass ever: from the start of its day
         mark = _meter(MARK, source.service, kind, "", f"{kind} usage read until", {}, p.now)
         session.add(mark)
     meters = {m.resource_id: m for m in (await session.scalars(select(Meter).where(Meter.resource_type == kind))).all()}
     start = aware(mark.rated_until) or rating.floor_slot(p.horizon)
-    while start < p.horizon:  # type: ignore[operator]
-        day = rating.floor_slot(start)  # type: ignore[arg-type]
+    while start < p.horizon:
+        day = rating.floor_slot(start)
         end = min(day + rating.SLOT, p.horizon)
         label, _month = p.label(day)
-        for c in await source.consumed(session, start, end):  # type: ignore[misc, arg-type]
+        for c in await consumed(session, start, end):
             if c.user_id not in p.accounts:
                 continue  # not billed
             m = meters.get(c.resource_id)
             if m is None:
                 m = meters[c.resource_id] = _meter(kind, source.service, c.resource_id, c.user_id, c.name, {}, start)
                 session.add(m)
-            used = dict(m.spec or {}) if (m.spec or {}).get("day") == label else {"day": label}
+            used: dict[str, Any] = dict(m.spec or {}) if (m.spec or {}).get("day") == label else {"day": label}
             for quantity, value in c.quantities.items():
                 used[quantity] = used.get(quantity, 0) + value
             m.spec, m.name = used, c.name[:100]

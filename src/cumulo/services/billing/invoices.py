@@ -36,7 +36,7 @@ async def issue(session: AsyncSession, account: Account, month: str, now: dt.dat
         group["amount_micro"] += -e.amount
     lines = sorted(groups.values(), key=lambda g: (g["service"], g["description"]))
     charges = sum(g["amount_micro"] for g in lines)
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = (dialect.insert(Invoice).values(id=new_id(), user_id=account.user_id, month=month, plan_id=account.plan_id,
                                            charges=charges, credits=credits, lines=lines, issued_at=now)
             .on_conflict_do_nothing(index_elements=["user_id", "month"]).returning(Invoice.id))

@@ -6,9 +6,9 @@ second meter pass, another process or a rerun after a crash charges nothing twic
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, text
+from sqlalchemy import Table, case, func, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,11 +70,12 @@ async def post(session: AsyncSession, rows: list[dict[str, Any]]) -> set[str]:
     caller's transaction; the keys written."""
     if not rows:
         return set()
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         result = await session.execute(_PG_POST, {c: [row[c] for row in rows] for c in _COLUMNS})
         inserted = result.all()
     else:
-        table = Entry.__table__  # Core, not the ORM's bulk insert
+        # Core, not the ORM's bulk insert (declarative types __table__ as FromClause; a mapped class's is its Table)
+        table = cast(Table, Entry.__table__)
         stmt = (sqlite.insert(table).on_conflict_do_nothing(index_elements=["key"])
                 .returning(table.c.key, table.c.user_id, table.c.amount))
         inserted = []

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, cast, delete, not_, or_, select, text, update
+from sqlalchemy import Table, Text, and_, bindparam, cast, delete, not_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware, utcnow
@@ -67,7 +68,7 @@ class State:
 COLUMNS = (Meter.id, Meter.user_id, Meter.service, Meter.resource_type, Meter.resource_id, Meter.name,
            cast(Meter.spec, Text), Meter.running_since, cast(Meter.segments, Text), Meter.rated_until, Meter.cap_month,
            Meter.cap_used, Meter.gone)
-_T = Meter.__table__
+_T = typing.cast(Table, Meter.__table__)  # declarative types __table__ as FromClause; a mapped class's is its Table
 # PostgreSQL: every changed meter in one statement (arrays), not 10,000 executions
 _PG_SAVE = text("UPDATE billing_meters AS m SET segments = CAST(v.segments AS json), rated_until = v.rated_until, "
                 "cap_month = v.cap_month, cap_used = v.cap_used FROM unnest(CAST(:ids AS text[]), "
@@ -116,10 +117,10 @@ def rate_of(meter: State, p: Pass, plan: Plan) -> int:
 
 
 def _segments(meter: State) -> list[rating.Segment]:
-    runs: list[rating.Segment] = [(aware(dt.datetime.fromisoformat(s)), aware(dt.datetime.fromisoformat(e)))  # type: ignore[misc]
+    runs: list[rating.Segment] = [(aware(dt.datetime.fromisoformat(s)), aware(dt.datetime.fromisoformat(e)))
                                   for s, e in meter.segments or []]
     if meter.running_since is not None:
-        runs.append((aware(meter.running_since), None))  # type: ignore[arg-type]
+        runs.append((aware(meter.running_since), None))
     return runs
 
 
@@ -141,7 +142,7 @@ def rate_meter(meter: State, p: Pass, cap_hours: float) -> None:
         if meter.segments:
             meter.segments = []  # nothing to charge for them (a user who subscribes later is billed from then)
         return
-    begin = max(aware(meter.rated_until) or runs[0][0], aware(account.created_at))  # type: ignore[type-var]
+    begin = max(aware(meter.rated_until) or runs[0][0], aware(account.created_at))
     rated = None
     for slot in rating.slots(begin, p.horizon):
         start, end = max(slot, begin), slot + rating.SLOT
@@ -166,8 +167,8 @@ def rate_meter(meter: State, p: Pass, cap_hours: float) -> None:
                        "created_at": p.now})  # a ledger.line, written out: 10,000s of them in a closing pass
     if rated is not None:
         meter.rated_until = rated
-        meter.segments = [[s, e] for s, e in meter.segments or [] if aware(dt.datetime.fromisoformat(e)) > rated]  # type: ignore[operator]
-    since = max(aware(meter.rated_until) or begin, begin)  # type: ignore[type-var]
+        meter.segments = [[s, e] for s, e in meter.segments or [] if aware(dt.datetime.fromisoformat(e)) > rated]
+    since = max(aware(meter.rated_until) or begin, begin)
     if p.now > since:
         open_part = rating.amount(rate, rating.seconds_in(runs, since, p.now))
         p.accrued[meter.user_id] = p.accrued.get(meter.user_id, 0) + open_part
@@ -181,11 +182,11 @@ async def _storage(session: AsyncSession, p: Pass, account: Account, meters: dic
     price = p.prices.get("storage.gib_month", 0)
     quota = quotas.registry().get("storage_bytes")
     slot = rating.floor_hour(p.horizon) - rating.HOUR
-    if not price or quota is None or slot < rating.floor_hour(aware(account.created_at)):  # type: ignore[arg-type]
+    if not price or quota is None or slot < rating.floor_hour(aware(account.created_at)):
         return
     meter_id = f"storage:{account.user_id}"
     state = meters.get(meter_id)
-    if state is not None and state.rated_until is not None and aware(state.rated_until) > slot:  # type: ignore[operator]
+    if state is not None and state.rated_until is not None and aware(state.rated_until) > slot:
         return
     if state is None:
         state = Meter(id=meter_id, user_id=account.user_id, service="storage", resource_type="storage",
@@ -262,7 +263,7 @@ async def run(platform: Platform) -> dict[str, int]:
     async with platform.db.session() as session:
         await locks.hold(session, "billing:meter")
         p = Pass(now=now, horizon=now - dt.timedelta(seconds=s.billing_settle_seconds),
-                 prices=dict((await session.execute(select(Price.key, Price.amount))).all()),  # type: ignore[arg-type]
+                 prices=dict((await session.execute(select(Price.key, Price.amount))).all()),
                  plans={plan.id: plan for plan in (await session.scalars(select(Plan))).all()},
                  accounts={a.user_id: a for a in (await session.scalars(select(Account))).all()})
         if p.accounts:
@@ -311,7 +312,7 @@ async def storage_pass(platform: Platform) -> int:
     async with platform.db.session() as session:
         await locks.hold(session, "billing:storage")
         p = Pass(now=now, horizon=now - dt.timedelta(seconds=platform.settings.billing_settle_seconds),
-                 prices=dict((await session.execute(select(Price.key, Price.amount))).all()),  # type: ignore[arg-type]
+                 prices=dict((await session.execute(select(Price.key, Price.amount))).all()),
                  plans={}, accounts={a.user_id: a for a in (await session.scalars(select(Account))).all()})
         meters = {m.id: m for m in (await session.scalars(select(Meter).where(Meter.resource_type == "storage"))).all()}
         with session.no_autoflush:

@@ -258,7 +258,7 @@ async def redeem(session: AsyncSession, platform: Platform, user: Principal, cod
         raise Conflict("choose a plan first (PUT /billing/subscription)")
     await locks.hold(session, "billing:vouchers")
     v = await session.scalar(select(Voucher).where(Voucher.code_hash == _hash(code)))
-    if v is None or (v.expires_at is not None and aware(v.expires_at) <= utcnow()):  # type: ignore[operator]
+    if v is None or (v.expires_at is not None and aware(v.expires_at) <= utcnow()):
         raise InvalidInput("voucher: unknown or expired code")
     key = f"voucher:{v.id}:{user.user_id}"
     if await session.scalar(select(Entry.id).where(Entry.key == key)):
@@ -322,16 +322,16 @@ async def resource_runtime(session: AsyncSession, user_id: str, resource_type: s
     p = await session.get(Plan, acct.plan_id) if acct is not None else None
     if acct is None or p is None:
         return out
-    prices = meter.Pass(now=end, horizon=end, prices=dict((await session.execute(select(Price.key, Price.amount))).all()),  # type: ignore[arg-type]
+    prices = meter.Pass(now=end, horizon=end, prices=dict((await session.execute(select(Price.key, Price.amount))).all()),
                         plans={}, accounts={})
     for m in (await session.scalars(select(Meter).where(Meter.user_id == user_id,
                                                         Meter.resource_type == resource_type))).all():
         rate = meter.rate_of(m, prices, p)  # type: ignore[arg-type]
-        since = max(aware(m.rated_until) or aware(m.created_at), aware(acct.created_at))  # type: ignore[type-var]
+        since = max(aware(m.rated_until) or aware(m.created_at), aware(acct.created_at))
         found = out.setdefault(m.resource_id, {"hours": 0.0, "cost": 0.0, "pending": 0.0, "hourly_rate": 0.0})
         if not m.gone:
             found["hourly_rate"] = ledger.credits(rate)  # while it runs (a resized resource: its new size)
-        if end > since:  # type: ignore[operator]
+        if end > since:
             seconds = rating.seconds_in(meter._segments(m), since, end)  # type: ignore[arg-type]
             found["pending"] = round(found["pending"] + ledger.credits(rating.amount(rate, seconds)), 6)
     return out

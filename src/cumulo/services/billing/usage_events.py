@@ -85,7 +85,7 @@ async def _volume(session: AsyncSession, event: Event) -> None:
                           resource_id=event.resource_id, name=name, spec={"size_gb": size},
                           running_since=event.created_at, segments=[], cap_used=0, cap_month="", gone=False,
                           created_at=event.created_at))
-        if await session.get(Account, event.user_id) is not None:  # billed users only
+        if event.user_id is not None and await session.get(Account, event.user_id) is not None:  # billed users only
             price = await session.scalar(select(Price.amount).where(Price.key == "volume.gb_once")) or 0
             if price * size:
                 await ledger.post(session, [ledger.line(

@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from typing import Any, cast
 
 from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -225,7 +227,7 @@ async def _drop_expired(platform: Platform, session: AsyncSession, user_id: str)
     now = utcnow()
     expired = [k for k in (await session.scalars(select(ApiKey).where(ApiKey.user_id == user_id,
                                                                       ApiKey.expires_at.is_not(None)))).all()
-               if aware(k.expires_at) <= now]
+               if k.expires_at is not None and aware(k.expires_at) <= now]
     for key in expired:
         await session.delete(key)
         _cache(platform).evict(key.key_hash)
@@ -299,8 +301,9 @@ async def _consume_token(session: AsyncSession, raw_token: str, purpose: str) ->
                                                           OneTimeToken.purpose == purpose))
     if row is None or row.used_at is not None or aware(row.expires_at) <= now:
         raise InvalidToken()
-    result = await session.execute(update(OneTimeToken).where(OneTimeToken.id == row.id, OneTimeToken.used_at.is_(None))
-                                   .values(used_at=now))
+    # an UPDATE's result is a CursorResult (it has the rowcount); execute() is typed as giving any Result
+    result = cast("CursorResult[Any]", await session.execute(
+        update(OneTimeToken).where(OneTimeToken.id == row.id, OneTimeToken.used_at.is_(None)).values(used_at=now)))
     if result.rowcount != 1:
         raise InvalidToken()
     return row

@@ -53,6 +53,7 @@ WORKING = ("creating", "resizing", "converting", "cloning")
 STALE_AFTER = dt.timedelta(minutes=10)  # a working disk not touched for this long lost its task
 MAX_SNAPSHOTS = 16  # internal snapshots per disk (disks themselves are under the disks quota)
 ATTACHABLE = ("qcow2", "raw")
+_progress_writes: set[asyncio.Task[None]] = set()  # held until done: the loop keeps only weak references
 log = logging.getLogger("cumulo.disks")
 
 
@@ -442,8 +443,10 @@ async def _run(platform: Platform, disk_id: str, user_id: str, operation: str, w
         if time.monotonic() - last[0] < 1.0:
             return
         last[0] = time.monotonic()
-        asyncio.get_running_loop().create_task(_set(platform, disk_id, progress_percent=min(percent, 99.0),
-                                                    updated_at=utcnow()))
+        write = asyncio.get_running_loop().create_task(_set(platform, disk_id, progress_percent=min(percent, 99.0),
+                                                            updated_at=utcnow()))
+        _progress_writes.add(write)
+        write.add_done_callback(_progress_writes.discard)
 
     try:
         await work(progress)

@@ -35,6 +35,7 @@ bench: install
 lint: install
 	.venv/bin/ruff check src tests bench
 	.venv/bin/lint-imports
+	.venv/bin/mypy
 
 clean:
 	rm -rf .cumulo .pytest_cache

@@ -108,8 +108,7 @@ async def _deps_image(platform: Platform, app: App, prefix: str, deps_dir: Path,
         log("       dependency image unchanged: reusing it (only the app's files are sent to the engine)\n")
         return info.id
     log("-----> Building the dependency image\n")
-    dockerfile = prefix + f"LABEL {LABEL_DEPS}={json.dumps(app.id)}\n"
-    ctx = await asyncio.to_thread(source.context, dockerfile, [(deps_dir, "deps", set())])
+    ctx = await asyncio.to_thread(source.context, prefix, [(deps_dir, "deps", set())])
     info = await driver.build_image(ctx, tag, {}, on_log=lambda line: log("       " + line),
                                     memory_mb=s.image_build_memory_mb, network=s.image_build_network)
     await remove_deps_images(platform, app.id, keep=tag)
@@ -184,7 +183,7 @@ async def build(platform: Platform, app: App, tree: Path, number: int, git_rev: 
                                                    s.apps_build_timeout_seconds)
                 log("       dependencies unchanged: reusing the cached install\n" if reused else "")
         if deps_dir is not None:
-            prefix = _prefix(base_id, plan, str(deps_dir), labels)
+            prefix = _prefix(base_id, plan, str(deps_dir), labels | {LABEL_DEPS: app.id})  # one LABEL step
             deps_id = await _deps_image(platform, app, prefix, deps_dir, log)
             dockerfile = f"FROM {deps_id}\n" + _CODE[False]
         else:

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep
 from cumulo.core.errors import InvalidInput
-from cumulo.services.storage import credentials, service
+from cumulo.services.storage import credentials, presign, service
 from cumulo.services.storage.buckets import forget
 from cumulo.services.storage.names import check_key
 from cumulo.services.storage.s3.xml import http_date
@@ -71,6 +71,16 @@ async def list_credentials(user: UserDep, session: SessionDep) -> list[Credentia
 async def delete_credential(ident: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> Response:
     await credentials.delete(platform, session, user.user_id, ident)
     return Response(status_code=204)
+
+
+@router.post("/storage/buckets/{bucket}/objects/{key:path}/presign", response_model=presign.PresignOut)
+async def presign_object(bucket: str, key: str, user: UserDep, platform: PlatformDep, session: SessionDep,
+                         body: presign.PresignIn | None = None) -> presign.PresignOut:
+    """A presigned GET URL of an object of the caller's on the S3 endpoint (see storage/presign.py)."""
+    row = await service.owned_bucket(session, user.user_id, bucket)
+    await service.get_version(session, row, key)  # a missing object is 404, not a URL that fails later
+    return await presign.presign(platform, session, user.user_id, service.s3_endpoint(platform), bucket, key,
+                                 body or presign.PresignIn())
 
 
 @router.get("/storage/{bucket}", response_model=ObjectListOut)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cumulo.client.functions import zip_files
@@ -40,6 +41,16 @@ def test_bucket_upload_with_progress_browse_download_delete(account: Callable[[]
         saved = tmp_path / "downloaded.bin"
         download.value.save_as(saved)
         assert saved.read_bytes() == payload.read_bytes()
+        page.get_by_role("button", name="Presigned link to reports/2026/report.bin").click()
+        page.get_by_role("button", name="Create link").click()  # no S3 credential yet: the API's message
+        page.get_by_role("alert").get_by_text("create one first").wait_for()
+        access_key = acc.api.post("/storage/credentials", json={"name": "links"}).json()["access_key_id"]
+        page.get_by_label("Link to reports/2026/report.bin valid for").select_option(label="15 minutes")
+        page.get_by_role("button", name="Create link").click()
+        url = page.locator("#presigned-url").inner_text()
+        assert url.startswith("http") and "X-Amz-Expires=900" in url
+        assert httpx.get(url).content == payload.read_bytes()  # no cookie, no key: the link alone
+        acc.api.delete(f"/storage/credentials/{access_key}")
         page.get_by_role("button", name="Delete reports/2026/report.bin").click()
         page.get_by_role("dialog").get_by_role("button", name="Delete").click()
         page.get_by_text("This folder is empty").wait_for()

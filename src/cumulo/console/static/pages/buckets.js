@@ -1,5 +1,5 @@
 // Buckets and objects: browse prefixes like folders, upload with a progress bar, download, delete.
-import { del, enc, encPath, get, upload } from "../lib/api.js";
+import { del, enc, encPath, get, post, upload } from "../lib/api.js";
 import { clear, fmtBytes, fmtDate, h } from "../lib/dom.js";
 import { collection } from "../lib/resource.js";
 import { button, confirmDialog, errorBox, pageHeader, shellQuote, snippet, table, toast } from "../lib/ui.js";
@@ -47,8 +47,35 @@ async function objects({ main, params, query }) {
     h("div", { class: "field" }, h("label", { for: "upload-file" }, "Files to upload"), file),
     h("div", { class: "field" }, h("label", { for: "upload-prefix" }, "Into folder"), keyPrefix),
     h("div", { class: "actions" }, h("button", { class: "btn primary", type: "submit" }, "Upload")));
+  const linkBox = h("div", { class: "presign", "aria-live": "polite" });
   main.append(pageHeader(bucket), crumbs(bucket, prefix), uploadForm, progress,
-    snippet("CLI equivalent", () => `cumulo storage put ${shellQuote(bucket)} FILE ${shellQuote(`${prefix}FILE`)}`), body);
+    snippet("CLI equivalent", () => `cumulo storage put ${shellQuote(bucket)} FILE ${shellQuote(`${prefix}FILE`)}`),
+    linkBox, body);
+
+  // A presigned GET link on the S3 endpoint (POST .../presign, signed with the user's S3 credential):
+  // anyone with it downloads the object until it expires.
+  function presignForm(key) {
+    const expiry = h("select", { id: "presign-expiry" },
+      [["900", "15 minutes"], ["3600", "1 hour"], ["86400", "1 day"], ["604800", "7 days"]].map(([value, label]) =>
+        h("option", { value, selected: value === "3600" }, label)));
+    const result = h("div", {});
+    const make = async (e) => {
+      e.preventDefault();
+      try {
+        const out = await post(`/storage/buckets/${enc(bucket)}/objects/${encPath(key)}/presign`,
+          { expires_in_seconds: Number(expiry.value) });
+        clear(result, h("p", {}, `Anyone with this link can download ${key} until ${fmtDate(out.expires_at)}:`),
+          h("code", { class: "secret", id: "presigned-url" }, out.url), " ",
+          button("Copy", async () => {
+            try { await navigator.clipboard.writeText(out.url); toast("Copied"); } catch { toast("Select and copy it", "error"); }
+          }, { kind: "small" }));
+      } catch (error) { clear(result, errorBox(error)); }
+    };
+    clear(linkBox, h("form", { class: "form inline", onsubmit: make, "aria-label": `Presigned link to ${key}` },
+      h("div", { class: "field" }, h("label", { for: "presign-expiry" }, `Link to ${key} valid for`), expiry),
+      h("div", { class: "actions" }, h("button", { class: "btn primary", type: "submit" }, "Create link"),
+        button("Close", () => clear(linkBox), { kind: "small" }))), result);
+  }
 
   async function send() {
     for (const f of [...file.files]) {
@@ -89,6 +116,7 @@ async function objects({ main, params, query }) {
       { label: "Modified", cell: (r) => (r.folder ? "—" : fmtDate(r.last_modified)) },
       { label: "Actions", cell: (r) => (r.folder ? "" : h("div", { class: "row-actions" },
         h("a", { class: "btn small", href: `/storage/${enc(bucket)}/${encPath(r.key)}`, download: r.key.split("/").pop() }, "Download"),
+        button("Link", () => presignForm(r.key), { kind: "small", title: `Presigned link to ${r.key}` }),
         button("Delete", async () => {
           if (!(await confirmDialog(`Delete object "${r.key}"?`))) return;
           try { await del(`/storage/${enc(bucket)}/${encPath(r.key)}`); toast(`${r.key} deleted`); }

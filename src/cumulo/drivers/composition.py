@@ -8,6 +8,9 @@ modules are imported here, lazily) and closed with the platform.
 - ``compute``: ``ComputeDriver`` (Docker; QEMU later), ``volumes``: block volumes, ``functions``:
   function containers, ``network``: the VPCs' bridge networks: all on the engine at
   ``CUMULO_DOCKER_HOST`` through ``cumulo.drivers.dockerclient``.
+- ``vm``: the QEMU driver (VMs under ``<data dir>/vm/machines``, boot artifacts under ``vm``);
+  ``instances``: containers and VMs behind the one compute contract (``drivers.vm.routed``), the
+  driver of compute's instances.
 - ``blob``: object bytes under the data dir; ``mail``: SMTP or the outbox folder; ``http``: the
   SSRF-guarded outbound client.
 """
@@ -30,10 +33,11 @@ if TYPE_CHECKING:
     from cumulo.drivers.functions.docker import FunctionDocker
     from cumulo.drivers.mail.base import Mailer
     from cumulo.drivers.network.docker import DockerNetworks
+    from cumulo.drivers.vm.qemu import QemuDriver
     from cumulo.drivers.volume.loop import LoopVolumes
 
 log = logging.getLogger("cumulo.drivers")
-NAMES = ("compute", "network", "volumes", "functions", "blob", "mail", "http")
+NAMES = ("compute", "vm", "instances", "network", "volumes", "functions", "blob", "mail", "http")
 
 
 class Drivers:
@@ -48,6 +52,23 @@ class Drivers:
 
         s = self.settings
         return DockerDriver(s.docker_host, secrets_root=default_root(self._installation_id(), s.instance_secrets_dir))
+
+    @cached_property
+    def vm(self) -> QemuDriver:
+        from cumulo.drivers.vm.artifacts import Artifacts
+        from cumulo.drivers.vm.network import VmPorts
+        from cumulo.drivers.vm.qemu import QemuDriver
+
+        s = self.settings
+        root = s.data_dir.resolve() / "vm"
+        return QemuDriver(root / "machines", Artifacts(root, s.docker_host), s.vm_accelerator,
+                          s.vm_stop_timeout_seconds, s.vm_kvm_probe_seconds, VmPorts(s.docker_host))
+
+    @cached_property
+    def instances(self) -> ComputeDriver:
+        from cumulo.drivers.vm.routed import Routed
+
+        return Routed(lambda: self.compute, self.vm)
 
     @cached_property
     def network(self) -> DockerNetworks:

@@ -10,11 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.errors import InvalidInput
-from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import ComputeDriver, Stats
-from cumulo.drivers.vm.network import VmPorts
 from cumulo.drivers.vm.qemu import LABEL_BACKEND, QemuDriver, VmStats
-from cumulo.drivers.vm.routed import Routed
 from cumulo.platform import Platform
 from cumulo.services.compute.schemas import InstanceCreate
 from cumulo.services.keypairs import service as keypairs
@@ -26,21 +23,13 @@ USER_DATA_FILE = "CUMULO_USER_DATA"  # the spec's file with the user data script
 
 
 def vm_driver(platform: Platform) -> QemuDriver:
-    """This process's QEMU driver: VMs under ``<data dir>/vm/machines``, boot artifacts under ``vm``."""
-    def make() -> QemuDriver:
-        from cumulo.drivers.vm.artifacts import Artifacts
-
-        s = platform.settings
-        root = s.data_dir.resolve() / "vm"
-        return QemuDriver(root / "machines", Artifacts(root, s.docker_host), s.vm_accelerator,
-                          s.vm_stop_timeout_seconds, s.vm_kvm_probe_seconds, VmPorts(s.docker_host))
-
-    return platform.get_or_create("vm.driver", make)
+    """``platform.drivers.vm``: this process's QEMU driver."""
+    return platform.drivers.vm
 
 
 def instance_driver(platform: Platform) -> ComputeDriver:
-    """The driver of compute's instances: containers and VMs behind one contract."""
-    return platform.get_or_create("vm.routed", lambda: Routed(lambda: compute_driver(platform), vm_driver(platform)))
+    """``platform.drivers.instances``: containers and VMs behind one contract."""
+    return platform.drivers.instances
 
 
 async def admit(platform: Platform, session: AsyncSession, user_id: str, body: InstanceCreate) -> dict[str, Any]:

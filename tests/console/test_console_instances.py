@@ -4,6 +4,7 @@ terminate it with confirmation; a bad name shows the API's message at the field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -42,6 +43,17 @@ def test_launch_watch_running_terminal_stop_start_and_terminate(account: Callabl
         page.keyboard.type("echo console-$((6*7))\n")
         page.locator(".xterm-rows").get_by_text("console-42").wait_for()
         page.get_by_role("button", name="Close terminal").click()
+
+        cpu = page.get_by_role("img", name=re.compile(r"^CPU: [0-9.]+ % now, \d+ samples$"))
+        memory = page.get_by_role("img", name=re.compile(r"^Memory: [0-9.]+ [KMG]?i?B now, \d+ samples$"))
+        cpu.wait_for(timeout=60_000)
+        memory.wait_for()
+        samples = int(cpu.get_attribute("data-points") or 0)
+        page.wait_for_function(  # redrawn in place with the sampler's next points, no reload
+            "(n) => Number(document.querySelector('svg[aria-label^=\"CPU\"]').dataset.points) > n", arg=samples,
+            timeout=60_000)
+        assert page.locator(".chart polyline").count() == 2
+        assert len(acc.api.get(f"/instances/{name}/metrics").json()["points"]) > samples
 
         page.get_by_role("button", name=f"Stop {name}").click()
         badge(page, "STOPPED").wait_for(timeout=120_000)

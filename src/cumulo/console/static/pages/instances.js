@@ -1,7 +1,9 @@
 // Instances: list with start/stop/delete, launch form (the API's messages at the fields), detail
-// with a live status, logs and a terminal over the console WebSocket (xterm.js, loaded on demand).
+// with a live status, CPU and memory charts (GET /instances/{id}/metrics, redrawn at the sampler's
+// interval), logs and a terminal over the console WebSocket (xterm.js, loaded on demand).
 import { del, enc, get, post } from "../lib/api.js";
-import { clear, fmtDate, h } from "../lib/dom.js";
+import { lineChart } from "../lib/chart.js";
+import { clear, fmtBytes, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
 import {
   button, confirmDialog, curl, definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, snippet,
@@ -160,7 +162,9 @@ async function detail({ main, params, navigate }) {
   const termBox = h("div", { class: "terminal-box" });
   let terminal = null;
   const header = h("div", {});
+  const charts = h("div", { class: "charts" });
   main.append(header, info,
+    h("section", { "aria-labelledby": "metrics-title" }, h("h2", { id: "metrics-title" }, "Metrics"), charts),
     h("section", { "aria-labelledby": "term-title" }, h("h2", { id: "term-title" }, "Terminal"),
       h("div", { class: "actions" }, button("Open terminal", () => openTerminal(), { kind: "primary" }),
         button("Close terminal", () => closeTerminal(), {})), termBox),
@@ -191,6 +195,20 @@ async function detail({ main, params, navigate }) {
     catch (error) { logs.textContent = error.message; }
   };
 
+  let metricsTimer = null;
+  let left = false; // the user moved on: no more redraws
+  const loadMetrics = async () => {
+    let series;
+    try { series = await get(`/instances/${enc(id)}/metrics`); } catch (error) { clear(charts, errorBox(error)); return; }
+    if (left) return;
+    const at = (value) => series.points.map((p) => ({ time: p.time, value: value(p) }));
+    const limit = series.points.length ? series.points[series.points.length - 1].memory_limit_bytes : 0;
+    clear(charts,
+      lineChart("CPU", at((p) => p.cpu_percent), { max: 100, format: (v) => `${v.toFixed(1)} %` }),
+      lineChart("Memory", at((p) => p.memory_bytes), { max: limit, format: fmtBytes }));
+    metricsTimer = setTimeout(loadMetrics, Math.max(2, series.interval_seconds) * 1000);
+  };
+
   async function openTerminal() {
     if (terminal) { terminal.focus(); return; }
     terminal = await import("./terminal.js").then((m) => m.open(termBox, id));
@@ -202,8 +220,9 @@ async function detail({ main, params, navigate }) {
 
   await refresh();
   loadLogs();
+  loadMetrics();
   const unfollow = follow(["instance"], (event) => { if (!event || event.resource_id === id) refresh(); });
-  return () => { unfollow(); closeTerminal(); };
+  return () => { unfollow(); closeTerminal(); left = true; clearTimeout(metricsTimer); };
 }
 
 export const routes = [

@@ -2,8 +2,10 @@
 
 The machine is ``microvm`` with the uncompressed kernel and Cumulo's initramfs (``artifacts``);
 published ports are QEMU user-mode networking ``hostfwd`` rules on the publish address (or, in a VPC,
-the NIC is a tap of the port container's namespace). Secrets (the root password) reach the guest in a
-per-boot initramfs segment that is deleted once QEMU has loaded it, never in the machine folder."""
+the NIC is a tap of the port container's namespace). The VNC display is a unix socket in the machine
+folder (``vnc.sock``), relayed to the VM's owner by the API, never a TCP port on the host. Secrets
+(the root password) reach the guest in a per-boot initramfs segment that is deleted once QEMU has
+loaded it, never in the machine folder."""
 
 from __future__ import annotations
 
@@ -69,6 +71,7 @@ def argv(folder: Path, meta: dict[str, Any], acc: str, kernel: Path, initrd: Pat
                      f"logfile={folder / 'console.log'},logappend=on"),
         "-serial", "chardev:s0",
         "-qmp", f"unix:{folder / 'qmp.sock'},server=on,wait=off", *net,
+        "-vnc", f"unix:{folder / 'vnc.sock'}",  # the display: a socket of the folder, never a host port
         "-drive", f"file={folder / 'disk.qcow2'},if=none,id=d0,format=qcow2,cache=writeback",
         "-device", "virtio-blk-device,drive=d0,serial=cumulo-root", *disks,
         "-daemonize", "-pidfile", str(folder / "qemu.pid")]

@@ -146,7 +146,7 @@ class QemuDriver(ComputeDriver):
         acc = await self.accelerator()
         kernel, initramfs = await self.artifacts.kernel(), await self.artifacts.initramfs()
         files = self._guest_files(ref, meta)
-        for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock", "network-lost"):
+        for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock", "vnc.sock", "network-lost"):
             (folder / stale).unlink(missing_ok=True)
         vpc = bool(meta.get("network")) and self.ports is not None
         netns = f"cumulo-{folder.name}"
@@ -356,6 +356,16 @@ class QemuDriver(ComputeDriver):
             return await asyncio.to_thread(SerialConsole, folder / "serial.sock")
         except OSError as exc:
             raise Unavailable(f"the VM's serial console does not answer: {exc}") from exc
+
+    def display(self, ref: str) -> Path:
+        """The unix socket of the running VM's VNC server (RFB), for a relay to its owner."""
+        folder = self._dir(ref)
+        if machine.pid(folder) is None:
+            raise Conflict("the VM is not running")
+        path = folder / "vnc.sock"
+        if not path.exists():
+            raise Conflict("the VM was booted without a display (by an older Cumulo): restart it")
+        return path
 
     # --- images: VMs boot from catalogue images kept by the container engine --------------
     async def image(self, ref: str) -> ImageInfo | None:

@@ -1,20 +1,22 @@
 """VirtCloud's paths as aliases (``/vm/...``): ``list``, ``start``, ``stop``, ``delete``,
 ``stats/runtime`` (also ``runtime-stats``), and ``disk/create|info|resize|convert|rename`` (also the
-flat ``create-disk`` ... forms). VMs are launched with ``POST /instances {backend: vm}``: VirtCloud's
+flat ``create-disk`` ... forms); and Cumulo's own VNC display WebSocket ``/vm/{id}/vnc``. VMs are launched with ``POST /instances {backend: vm}``: VirtCloud's
 ``/vm/create`` boots a user's disk with an ISO, which Cumulo does not offer."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, WebSocket
 
+from cumulo.api import deps
 from cumulo.api.deps import PlatformDep, SessionDep, UserDep
+from cumulo.core.principal import Principal
 from cumulo.services.compute import service as compute
 from cumulo.services.compute.schemas import InstanceOut
 from cumulo.services.disks import service as disks
 from cumulo.services.disks.schemas import DiskOut
-from cumulo.services.vms import service
+from cumulo.services.vms import service, vnc
 from cumulo.services.vms.schemas import DiskGrow, DiskName, DiskNew, DiskRename, DiskRetype, VmRef
 
 router = APIRouter(tags=["vm (VirtCloud aliases)"])
@@ -42,6 +44,16 @@ async def delete_vm(body: VmRef, user: UserDep, platform: PlatformDep, session: 
     await service.vm(session, user, body.vm_id)
     await compute.delete(platform, session, user, body.vm_id)
     return {"message": "VM deleted", "vm_id": body.vm_id}
+
+
+@router.websocket("/vm/{vm}/vnc")
+async def vm_display(websocket: WebSocket, vm: str) -> None:
+    """The VM's graphical console for noVNC: RFB bytes in binary frames both ways, relayed to QEMU's VNC
+    server (a unix socket of the VM). Authenticated like ``/instances/{id}/console``."""
+    async def authenticate(ws: WebSocket, key: str | None) -> Principal:
+        return await deps.authenticate(ws, deps.api_key_from(ws) or key, method="POST")  # input to the guest
+
+    await vnc.serve(websocket, vm, authenticate)
 
 
 @router.get("/vm/stats/runtime")

@@ -87,7 +87,19 @@ if [ -f /run/cumulo/user-data ] && [ ! -f /.cumulo/user-data.done ]; then
 fi
 echo "cumulo: starting the guest's main command"
 if [ -f /run/cumulo/password ]; then
-  $B ln -sf /.cumulo/busybox /run/cumulo/login
+  $B cat > /run/cumulo/login <<'LOGIN'
+#!/.cumulo/busybox sh
+# getty's login program: echo goes off before "Password:" is printed (busybox's login prints its
+# prompt first, so a password typed or pasted at once could be echoed into the console log)
+B=/.cumulo/busybox
+for u; do :; done
+h=$($B awk -F: -v u="$u" '$1 == u {print $2}' /etc/shadow)
+$B stty -echo; printf 'Password: '; IFS= read -r pw; $B stty echo; echo
+salt=${h#\$6\$}; salt=${salt%%\$*}
+case "$h" in '$6$'*) [ "$($B mkpasswd -m sha512 "$pw" "$salt")" = "$h" ] && exec $B login -f "$u";; esac
+$B sleep 3; echo "Login incorrect"; exit 1
+LOGIN
+  $B chmod 700 /run/cumulo/login
   (while :; do $B setsid $B getty -L -l /run/cumulo/login 0 ttyS0 vt100; $B sleep 1; done) &
   $B sh /run/cumulo/command </dev/null >/dev/console 2>&1
 else

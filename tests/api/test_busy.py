@@ -63,3 +63,15 @@ def test_other_database_errors_stay_500() -> None:
         raise sqlite3.OperationalError("no such table: t")
 
     assert app_raising(broken).post("/write").status_code == 500
+
+
+class TooManyConnections(Exception):  # asyncpg's TooManyConnectionsError carries SQLSTATE 53300
+    sqlstate = "53300"
+
+
+def test_postgresql_out_of_connection_slots_is_503() -> None:
+    def refused() -> None:
+        raise RuntimeError("the pool could not connect") from TooManyConnections("sorry, too many clients already")
+
+    r = app_raising(refused).post("/write")
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"

@@ -92,13 +92,15 @@ def is_data_error(exc: BaseException) -> bool:
                for seen in _causes(exc))
 
 
-_BUSY_SQLSTATES = ("40001", "40P01", "55P03")  # serialization failure, deadlock detected, lock not available
+# serialization failure, deadlock detected, lock not available; no connection slot free, server starting
+_BUSY_SQLSTATES = ("40001", "40P01", "55P03", "53300", "57P03")
 _BUSY_TEXT = ("database is locked", "database is busy", "database table is locked")
 
 
 def is_busy(exc: BaseException) -> bool:
     """The database could not take a lock in time (SQLite busy past its timeout, a PostgreSQL deadlock or
-    serialization failure): a moment of contention the client may retry, not a bug in the request."""
+    serialization failure) or a connection (PostgreSQL out of connection slots, or starting): a moment
+    of contention the client may retry, not a bug in the request."""
     return any(getattr(seen, "sqlstate", None) in _BUSY_SQLSTATES or getattr(seen, "pgcode", None) in _BUSY_SQLSTATES
                or (type(seen).__name__ == "OperationalError" and any(t in str(seen).lower() for t in _BUSY_TEXT))
                for seen in _causes(exc))

@@ -128,6 +128,8 @@ def screenshots(browser: Browser, live: LiveServer, email: str, api: httpx.Clien
     shot("overview")
     page.goto(f"{live.url}/console/instances/{inst['id']}")
     page.locator("#instance-status [data-status=RUNNING]").wait_for()
+    page.locator(".chart polyline").nth(1).wait_for(timeout=60_000)  # both charts have two samples
+    shot("instance-metrics")
     page.get_by_role("button", name="Open terminal").click()
     page.get_by_text("Connected").wait_for()
     page.locator(".xterm").click()
@@ -148,6 +150,11 @@ def screenshots(browser: Browser, live: LiveServer, email: str, api: httpx.Clien
     page.goto(f"{live.url}/console/buckets/bench-shots?prefix=reports/2026/")
     page.get_by_text("q1.csv").wait_for()
     shot("bucket-objects")
+    api.post("/storage/credentials", json={"name": "links"})
+    page.get_by_role("button", name="Presigned link to reports/2026/q1.csv").click()
+    page.get_by_role("button", name="Create link").click()
+    page.locator("#presigned-url").wait_for()
+    shot("presigned-link")
     page.goto(f"{live.url}/console/queues/jobs")
     page.get_by_label("Message body").fill('{"job": 42}')
     page.get_by_role("button", name="Send message").click()
@@ -171,6 +178,10 @@ def screenshots(browser: Browser, live: LiveServer, email: str, api: httpx.Clien
     page.get_by_role("button", name="Create key").click()
     page.locator("#new-key").wait_for()
     shot("api-key-created")
+    api.post("/auth/register", json={"email": "ada@example.com", "password": PASSWORD, "name": "Ada"})
+    page.goto(f"{live.url}/console/admin/users")  # the bench user is its server's first: an administrator
+    page.get_by_role("button", name="Make admin ada@example.com").wait_for()
+    shot("admin-users")
     page.goto(f"{live.url}/console/vpcs")
     page.get_by_role("link", name="default").wait_for()
     shot("networks")
@@ -203,7 +214,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--screenshots", type=Path, help="save PNGs of the main pages in this folder")
     args = parser.parse_args()
-    live = LiveServer(test_settings(tempfile.mkdtemp(prefix="cumulo-bench-console-"))).start()
+    live = LiveServer(test_settings(tempfile.mkdtemp(prefix="cumulo-bench-console-"))).start(timeout=300)  # a loaded machine
     try:
         email = "bench@example.com"
         api = httpx.Client(base_url=live.url, timeout=120)

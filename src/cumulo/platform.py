@@ -163,5 +163,6 @@ def _sqlite_file(settings: Settings) -> None:
 
 def build_platform(settings: Settings) -> Platform:
     prepare_data_dir(settings.data_dir)
+    db = Database(settings.resolved_database_url)  # refuses a URL it cannot serve before any file is made
     _sqlite_file(settings)
-    return Platform(settings=settings, db=Database(settings.resolved_database_url))
+    return Platform(settings=settings, db=db)

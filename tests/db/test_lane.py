@@ -179,10 +179,13 @@ def test_a_batch_holds_its_locks_until_it_commits(server: LiveServer, db: Databa
 @pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "sqlite+aiosqlite:///:memory:",
                                  "sqlite+aiosqlite:///file:cumulo?mode=memory&cache=shared&uri=true",
                                  "sqlite+aiosqlite:///file::memory:?cache=shared&uri=true"])
-def test_an_in_memory_sqlite_url_is_refused_at_start(url: str, tmp_path: Any) -> None:
+def test_an_in_memory_sqlite_url_is_refused_at_start(url: str, tmp_path: Any, monkeypatch: Any) -> None:
     """Was: a TypeError from the engine, or (shared-cache URI) a server whose authentication read an
-    empty file named ``file::memory:``, so no request could authenticate."""
+    empty file named ``file::memory:``, so no request could authenticate. Refused before any file
+    is made (the refusal once left ``sqlite:`` and ``file:cumulo`` in the working directory)."""
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="in-memory SQLite database cannot be used"):
         Database(url)
     with pytest.raises(ValueError, match="in-memory SQLite database cannot be used"):
-        build_platform(settings_for(str(tmp_path), url))
+        build_platform(settings_for(str(tmp_path / "data"), url))
+    assert [p.name for p in tmp_path.iterdir() if p.name != "data"] == []

@@ -17,6 +17,15 @@ from cumulo.services.events import service as events
 from cumulo.testing.polling import eventually_async
 
 
+def _collector() -> tuple[list[str], outbox.Handler]:
+    """(the actions seen, a handler that appends each entry's action to it)."""
+    seen: list[str] = []
+
+    async def handle(_session: AsyncSession, entry: outbox.Entry) -> None:
+        seen.append(entry.action)
+    return seen, handle
+
+
 async def _record(platform: Platform, *actions: str) -> None:
     async with platform.db.session() as session:
         for action in actions:
@@ -65,11 +74,7 @@ async def test_each_consumer_gets_every_event_once_in_commit_order(platforms: Ca
 async def test_a_consumer_that_starts_at_the_end_sees_only_new_events(platforms: Callable[[], Platform]) -> None:
     platform = platforms()
     await _record(platform, "old")
-    seen: list[str] = []
-
-    async def handle(_session: AsyncSession, entry: outbox.Entry) -> None:
-        seen.append(entry.action)
-
+    seen, handle = _collector()
     assert await outbox.consume(platform, "live", handle, start_at_end=True) == 0
     await _record(platform, "new")
 
@@ -87,11 +92,7 @@ async def test_starting_at_the_end_skips_what_committed_while_a_transaction_held
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite has no horizon")
     platform = platforms()
-    seen: list[str] = []
-
-    async def handle(_session: AsyncSession, entry: outbox.Entry) -> None:
-        seen.append(entry.action)
-
+    seen, handle = _collector()
     holder = platform.db.session()
     await holder.execute(text("SELECT pg_current_xact_id()"))  # a transaction with an id, still running
     await _record(platform, "old")
@@ -131,11 +132,7 @@ async def test_an_event_committed_late_is_not_passed_over(platforms: Callable[[]
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite commits one transaction at a time")
     platform = platforms()
-    seen: list[str] = []
-
-    async def handle(_session: AsyncSession, entry: outbox.Entry) -> None:
-        seen.append(entry.action)
-
+    seen, handle = _collector()
     slow = platform.db.session()
     events.record(slow, user_id=None, action="slow", resource_type="thing")
     await slow.flush()  # numbered now, committed later

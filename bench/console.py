@@ -128,7 +128,7 @@ def screenshots(browser: Browser, live: LiveServer, email: str, api: httpx.Clien
     shot("overview")
     page.goto(f"{live.url}/console/instances/{inst['id']}")
     page.locator("#instance-status [data-status=RUNNING]").wait_for()
-    page.locator(".chart polyline").nth(1).wait_for(timeout=60_000)  # both charts have two samples
+    page.locator(".chart polyline").nth(1).wait_for(state="attached", timeout=60_000)  # two samples (a flat line has no height)
     shot("instance-metrics")
     page.get_by_role("button", name="Open terminal").click()
     page.get_by_text("Connected").wait_for()

@@ -231,6 +231,36 @@ def test_volumes_are_charged_once_per_gb(billed: Billed) -> None:
     assert [(e["resource_id"], e["amount"]) for e in lines] == [(vid, -1.0)]  # 20 GB x 0.05
 
 
+def test_vm_disks_are_charged_like_volumes(billed: Billed) -> None:
+    """A VM disk made, uploaded or cloned (once the copy is done) costs its GB once, like a volume;
+    an unfinished clone or a resize costs nothing more; on a plan billing GiB-months it costs them until
+    it is deleted."""
+    client, user_id = billed.user("pro")
+    made, uploaded, cloned = (str(uuid.uuid4()) for _ in range(3))
+    billed.record(user_id, "disk.created", "disk", made, name="root", size_gb=10)
+    billed.record(user_id, "disk.uploaded", "disk", uploaded, name="image", size_gb=3)
+    billed.record(user_id, "disk.clone_started", "disk", cloned, name="copy", source=made)
+    billed.meter()
+    assert sorted((e["resource_id"], e["amount"]) for e in charges(client)) == sorted(
+        [(made, -0.5), (uploaded, -0.15)])  # 10 GB and 3 GB x 0.05; the clone is not made yet
+    billed.record(user_id, "disk.clone_done", "disk", cloned, name="copy", size_gb=10, format="qcow2")
+    billed.record(user_id, "disk.resize_done", "disk", made, name="root", old_size_gb=10, size_gb=20)
+    billed.meter()
+    billed.meter()
+    lines = [e for e in charges(client) if e["service"] == "disks"]
+    assert sorted(-e["amount"] for e in lines) == [0.15, 0.5, 0.5] and {e["unit"] for e in lines} == {"GB"}
+    payg, payg_id = billed.user("payg")
+    billed.to_next_hour()
+    disk = str(uuid.uuid4())
+    billed.record(payg_id, "disk.created", "disk", disk, name="data", size_gb=73)
+    billed.advance(10 * HOUR)
+    billed.record(payg_id, "disk.deleted", "disk", disk, name="data")
+    billed.close_day()
+    billed.meter()
+    hourly = [e for e in charges(payg) if e["unit"] == "hour" and e["resource_id"] == disk]
+    assert total(hourly) == pytest.approx(73 * 0.01 * 10 / 730, abs=2e-6)
+
+
 def test_volume_gib_month_on_payg_and_object_storage_sampled_hourly(billed: Billed) -> None:
     from cumulo.services.billing import meter
 

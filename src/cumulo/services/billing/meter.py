@@ -5,7 +5,7 @@ grant the new month's, issue the invoice), then check thresholds and the zero ba
 One pass at a time across processes (``locks.hold(session, "billing:meter")``), and each charge
 has a unique key ``<resource>:<day>``: two meters, a rerun or a restart post nothing twice.
 
-Where the meters come from: the outbox (``usage_events``: instances, volumes), and what the other
+Where the meters come from: the outbox (``usage_events``: instances, volumes, disks), and what the other
 services declare through ``cumulo.ports.usage`` (``declared``: databases, caches, load balancers,
 functions). Who rates them: on PostgreSQL, one statement for every simply-running meter
 (``closing``); ``rate_meter`` here for the others (closed runs waiting, volumes), and for all on SQLite."""
@@ -111,7 +111,7 @@ def rate_of(meter: State, p: Pass, plan: Plan) -> int:
         return round(p.prices.get(f"{kind}.hour", 0) + p.prices.get(f"{kind}.core_hour", 0) * float(spec.get("cpus", 0))
                      + p.prices.get(f"{kind}.gb_ram_hour", 0) * int(spec.get("memory_mb", 0)) / 1024
                      + p.prices.get(f"{kind}.gib_month", 0) / MONTH_HOURS * float(spec.get("size_gb", 0)))
-    if meter.resource_type == "volume" and (plan.features or {}).get("volume_gib_month"):
+    if meter.resource_type in ("volume", "disk") and (plan.features or {}).get("volume_gib_month"):
         return round(p.prices.get("volume.gib_month", 0) * int(spec.get("size_gb", 0)) / MONTH_HOURS)
     return 0
 

@@ -23,7 +23,11 @@ ENDED = {"instance.stopped", "instance.failed", "instance.launch_failed", "insta
 DECLARED = ("database", "cache", "loadbalancer", "function")
 # the meters of a declared resource besides its own (a database's storage, billed while it exists)
 PARTS = {"database": ("database_storage",)}
-GONE = {"instance.deleted", "instance.expired", "instance.launch_aborted", "volume.deleted"}
+GONE = {"instance.deleted", "instance.expired", "instance.launch_aborted", "volume.deleted", "disk.deleted"}
+# block storage: volumes, and VMs' disks (made, uploaded, or cloned once the copy is done), priced alike:
+# per GB once when made, per GiB-month while they exist on plans that say so
+STORAGE = {"volume": ("volumes", {"volume.created"}), "disk": ("disks", {"disk.created", "disk.uploaded",
+                                                                         "disk.clone_done"})}
 
 
 def _start(meter: Meter, when: dt.datetime) -> None:
@@ -43,8 +47,8 @@ async def handle(session: AsyncSession, event: Event) -> None:
         return
     if event.resource_type == "instance":
         await _instance(session, event)
-    elif event.resource_type == "volume":
-        await _volume(session, event)
+    elif event.resource_type in STORAGE:
+        await _storage(session, event)
     elif event.action == f"{event.resource_type}.deleted" and event.resource_type in DECLARED:
         await _deleted(session, event)
     elif event.action == "loadbalancer.created":  # billed from its creation, even if gone by the next pass
@@ -75,13 +79,15 @@ async def _instance(session: AsyncSession, event: Event) -> None:
         meter.gone = True
 
 
-async def _volume(session: AsyncSession, event: Event) -> None:
-    meter_id = f"volume:{event.resource_id}"
+async def _storage(session: AsyncSession, event: Event) -> None:
+    kind = event.resource_type
+    service, made = STORAGE[kind]
+    meter_id = f"{kind}:{event.resource_id}"
     meter = await session.get(Meter, meter_id)
-    if event.action == "volume.created" and meter is None:
+    if event.action in made and meter is None:
         size = int(event.data.get("size_gb") or 0)
         name = str(event.data.get("name", ""))[:100]
-        session.add(Meter(id=meter_id, user_id=event.user_id, service="volumes", resource_type="volume",
+        session.add(Meter(id=meter_id, user_id=event.user_id, service=service, resource_type=kind,
                           resource_id=event.resource_id, name=name, spec={"size_gb": size},
                           running_since=event.created_at, segments=[], cap_used=0, cap_month="", gone=False,
                           created_at=event.created_at))
@@ -90,8 +96,8 @@ async def _volume(session: AsyncSession, event: Event) -> None:
             if price * size:
                 await ledger.post(session, [ledger.line(
                     f"{meter_id}:created", event.user_id, "charge", -price * size, ledger.month_of(event.created_at),
-                    service="volumes", resource_type="volume", resource_id=event.resource_id, quantity=size,
-                    unit="GB", description=f"volume {name}: {size} GB, once at creation",
+                    service=service, resource_type=kind, resource_id=event.resource_id, quantity=size,
+                    unit="GB", description=f"{kind} {name}: {size} GB, once at creation",
                     period_start=event.created_at, period_end=event.created_at)])
     elif meter is not None and event.action in GONE:
         _end(meter, event.created_at)

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import abc
 import builtins
+import contextlib
 import datetime as dt
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -155,6 +157,28 @@ class Console(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+
+class SocketConsole(Console):
+    """A console over a connected stream socket (a Docker exec's, a QEMU serial line's): reads until
+    the socket ends, writes as is, closes both ways."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def read(self) -> bytes:
+        try:
+            return self._sock.recv(65536)
+        except OSError:
+            return b""
+
+    def write(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
 
 
 LogSink = Callable[[str], None]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import logging
-import socket
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +27,7 @@ from cumulo.drivers.compute.base import (
     ContainerSpec,
     ContainerState,
     PortBinding,
+    SocketConsole,
 )
 from cumulo.drivers.compute.dockerimages import DockerImages
 from cumulo.drivers.compute.dockerstats import DockerStats
@@ -64,32 +64,16 @@ def _summary(row: dict[str, Any]) -> ContainerState:
                           labels=row.get("Labels") or {}, ports=sorted(set(ports), key=lambda p: (p.container, p.host)))
 
 
-class DockerConsole(Console):
+class DockerConsole(SocketConsole):
     def __init__(self, api: docker.APIClient, exec_id: str, sock: Any):
+        super().__init__(getattr(sock, "_sock", sock))
         self._api, self._exec_id = api, exec_id
-        self._sock: socket.socket = getattr(sock, "_sock", sock)
-
-    def read(self) -> bytes:
-        try:
-            return self._sock.recv(65536)
-        except OSError:
-            return b""
-
-    def write(self, data: bytes) -> None:
-        self._sock.sendall(data)
 
     def resize(self, cols: int, rows: int) -> None:
         try:
             self._api.exec_resize(self._exec_id, height=rows, width=cols)
         except docker.errors.APIError:
             pass  # the session may be ending
-
-    def close(self) -> None:
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
 
 
 class DockerDriver(DockerImages, DockerStats, ComputeDriver):

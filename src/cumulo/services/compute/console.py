@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
@@ -94,16 +95,23 @@ async def _bridge(websocket: WebSocket, term: Console) -> None:
                 else:
                     await asyncio.to_thread(term.write, text.encode())
 
-    tasks = [asyncio.create_task(outbound()), asyncio.create_task(inbound())]
+    try:
+        await until_either(outbound(), inbound())
+    finally:
+        term.close()
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close()
+
+
+async def until_either(*directions: Coroutine[Any, Any, None]) -> None:
+    """Run a relay's directions until one ends (that side closed), then stop the others."""
+    tasks = [asyncio.create_task(d) for d in directions]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        term.close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close()
 
 
 def _control(text: str) -> tuple[int, int] | None:

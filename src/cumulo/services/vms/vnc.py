@@ -18,7 +18,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from cumulo.core.errors import Conflict, CumuloError, Unavailable
 from cumulo.platform import Platform
-from cumulo.services.compute.console import CLOSE_CODES, KEY_SUBPROTOCOL, Authenticate
+from cumulo.services.compute.console import CLOSE_CODES, KEY_SUBPROTOCOL, Authenticate, until_either
 from cumulo.services.compute.vms import vm_driver
 from cumulo.services.events import service as events
 from cumulo.services.vms import service
@@ -71,13 +71,9 @@ async def _relay(websocket: WebSocket, reader: asyncio.StreamReader, writer: asy
                 writer.write(msg["bytes"])
                 await writer.drain()
 
-    tasks = [asyncio.create_task(outbound()), asyncio.create_task(inbound())]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await until_either(outbound(), inbound())
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()

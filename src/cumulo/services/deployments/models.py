@@ -28,6 +28,10 @@ class Deployment(IdMixin, TimestampMixin, Base):
     deleting: Mapped[bool] = mapped_column(Boolean, default=False)
     # the rollout's last progress (a change, a replica of the revision started or healthy, an old one retired)
     progress_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # the crash-loop backoff (here, not in a process's memory: it holds across restarts and workers):
+    # replicas of the revision failed this many times in a row; no replica starts before backoff_until
+    backoff_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    backoff_until: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class Revision(IdMixin, Base):

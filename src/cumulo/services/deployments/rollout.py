@@ -13,7 +13,11 @@ A pass:
 4. Failed replicas leave the load balancer and are terminated. A failed replica of a revision
    being rolled out, while replicas of an earlier revision remain, fails the rollout: back to
    that revision (``failure_action: rollback``; the old replicas kept serving all along) or
-   stop there (``pause``), with the reason on the deployment and the revision.
+   stop there (``pause``), with the reason on the deployment and the revision. Otherwise the
+   failure counts towards the crash-loop backoff (``backoff_failures``/``backoff_until`` on the
+   deployment's row, so a restart or another worker carries on with it): the replacement starts at
+   once, then after 1, 2, 4 ... 30 s; a replica healthy for 10 s, a new revision or a rollback
+   resets it.
 5. Plan (Kubernetes' rolling update): at most ``replicas + max_surge`` active replicas, at least
    ``replicas - max_unavailable`` ready ones. Replicas of the current revision are started while
    there is room; replicas of earlier revisions retire while enough ready ones remain. A retiring
@@ -31,7 +35,6 @@ import asyncio
 import datetime as dt
 import logging
 import secrets as pysecrets
-import time
 from collections import Counter
 from typing import Any
 
@@ -57,6 +60,11 @@ MAX_BACKOFF = 30.0  # a crash-looping revision is restarted at most this often (
 STABLE_SECONDS = 10.0  # a replica healthy this long ends the backoff
 NO_CHECK_READY = 2.0  # without a health check, a replica is healthy once it ran this long
 DEFAULT_DEADLINE = 600  # update.progress_deadline_seconds of deployments made before it existed
+
+
+def backoff_delay(failures: int) -> float:
+    """Seconds before the next replacement after ``failures`` failures in a row: 0, 0, 1, 2, 4 ... 30."""
+    return 0.0 if failures <= 1 else min(2.0 ** (failures - 2), MAX_BACKOFF)
 
 
 def _client(platform: Platform) -> Any:
@@ -85,9 +93,6 @@ class Pass:
         self.lb: Any | None = None
         self.lb_health: dict[str, str] = {}
         self.specs: dict[int, dict[str, Any]] = {}
-        # consecutive replica failures and when replacements may start again (a hint, per process)
-        backoffs: dict[str, dict[str, float]] = platform.get_or_create("deployments.backoff", dict)
-        self.backoff = backoffs.setdefault(dep.id, {"failures": 0, "until": 0.0})
 
     def record(self, action: str, **data: Any) -> None:
         events.record(self.session, user_id=self.dep.user_id, action=f"deployment.{action}",
@@ -253,10 +258,10 @@ class Pass:
         back_to = await self._back_to(older) if failed_current and rev.status == "rolling" and older else None
         if failed_current and back_to is not None:
             await self._rollout_failed(rev, failed_current[0], back_to)
-        elif failed_current:
-            self.backoff["failures"] += 1
-            delay = 0.0 if self.backoff["failures"] <= 1 else min(2 ** (self.backoff["failures"] - 2), MAX_BACKOFF)
-            self.backoff["until"] = time.monotonic() + delay
+        elif failed_current:  # the crash-loop backoff, in the database: it holds across restarts and workers
+            dep.backoff_failures = (dep.backoff_failures or 0) + 1
+            delay = backoff_delay(dep.backoff_failures)
+            dep.backoff_until = self.now + dt.timedelta(seconds=delay)
             dep.status_reason = f"replica replaced: {failed_current[0]}" + (
                 f" (failing repeatedly: next start in {delay:g} s)" if delay else "")
         await self.session.commit()
@@ -351,7 +356,8 @@ class Pass:
             await self._retire(r, f"replaced by revision {dep.revision}" if not dep.deleting else "deployment deleted")
             old.remove(r)
         # start replicas of the current revision while there is room
-        if not dep.paused and not dep.deleting and time.monotonic() >= self.backoff["until"]:
+        backing_off = dep.backoff_until is not None and aware(dep.backoff_until) > self.now
+        if not dep.paused and not dep.deleting and not backing_off:
             room = n + surge - len(cur) - len(old)
             want = min(n - len(cur), room if old else n - len(cur))
             used = {r.slot for r in cur}
@@ -404,7 +410,7 @@ class Pass:
         ready = sum(1 for r in cur if self.ready(r))
         if any(r.healthy_at and (self.now - aware(r.healthy_at)).total_seconds() >= STABLE_SECONDS
                for r in cur):
-            self.backoff["failures"] = 0
+            dep.backoff_failures, dep.backoff_until = 0, None
         done = ready >= dep.replicas and len(cur) == dep.replicas and not others
         if rev.status == "rolling" and not done and await self._past_deadline(rev, reps):
             rev = await revision_of(self.session, dep)
@@ -462,6 +468,4 @@ class Pass:
         await self.session.execute(sql_delete(Revision).where(Revision.deployment_id == dep.id))
         await self.session.delete(dep)
         self.record("deleted", name=dep.name)
-        backoffs: dict[str, dict[str, float]] = self.platform.get_or_create("deployments.backoff", dict)
-        backoffs.pop(dep.id, None)
         await self.session.commit()

@@ -203,6 +203,11 @@ class RevisionOut(BaseModel):
     created_at: dt.datetime
 
 
+class CrashLoopOut(BaseModel):
+    failures: int = Field(description="replicas of the revision that failed in a row")
+    next_start_at: dt.datetime | None = Field(description="no replacement starts before this time")
+
+
 class DeploymentOut(BaseModel):
     id: str
     name: str
@@ -217,5 +222,6 @@ class DeploymentOut(BaseModel):
     load_balancer_id: str | None
     paused: bool
     members: list[ReplicaOut] = Field(description="the replicas as they are now")
+    crash_loop: CrashLoopOut | None = Field(None, description="while replicas keep failing: the restart backoff")
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -27,6 +27,7 @@ from cumulo.services.deployments.models import Deployment, Replica, Revision, Sl
 from cumulo.services.deployments.schemas import (
     NEEDS_STOP_FIRST,
     SPEC_FIELDS,
+    CrashLoopOut,
     DeploymentCreate,
     DeploymentOut,
     DeploymentUpdate,
@@ -232,6 +233,7 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
         if current.status == "rolling":  # replaced before it completed
             current.status, current.reason = "abandoned", f"replaced by revision {number} before it completed"
         dep.revision, dep.paused, dep.status, dep.status_reason = number, False, "UPDATING", None
+        dep.backoff_failures, dep.backoff_until = 0, None  # a new revision starts without the old one's backoff
         await _trim_history(session, dep)
     dep.updated_at = dep.progress_at = utcnow()  # the deadline counts from the change
     if update_config != current_update:
@@ -275,6 +277,7 @@ async def retarget(session: AsyncSession, dep: Deployment, target: Revision, lea
     target.status, target.reason = "rolling", None
     dep.revision, dep.paused, dep.updated_at = target.number, False, utcnow()
     dep.progress_at = dep.updated_at
+    dep.backoff_failures, dep.backoff_until = 0, None
 
 
 async def _trim_history(session: AsyncSession, dep: Deployment) -> None:
@@ -322,11 +325,13 @@ async def render(session: AsyncSession, dep: Deployment) -> DeploymentOut:
             address=address, restarts=r.restarts, slot=r.slot, volumes=by_slot.get(r.slot, []), in_load_balancer=r.in_lb, last_error=r.last_error,
             started_at=aware(r.started_at), healthy_at=aware(r.healthy_at)))
     ready = sum(1 for r in reps if r.revision == dep.revision and r.state == "healthy")
+    crash_loop = CrashLoopOut(failures=dep.backoff_failures, next_start_at=aware(dep.backoff_until)) \
+        if dep.backoff_failures else None
     return DeploymentOut(
         id=dep.id, name=dep.name, replicas=dep.replicas, ready_replicas=ready, status=dep.status,
         status_reason=dep.status_reason, revision=dep.revision, spec=spec, update=dep.update_config,
         vpc_id=dep.vpc_id, load_balancer_id=dep.load_balancer_id, paused=dep.paused, members=members,
-        created_at=aware(dep.created_at), updated_at=aware(dep.updated_at))
+        crash_loop=crash_loop, created_at=aware(dep.created_at), updated_at=aware(dep.updated_at))
 
 
 def revision_out(rev: Revision) -> RevisionOut:

@@ -114,3 +114,42 @@ def test_bulk_stop_and_delete_from_the_list(account: Callable[[], Account]) -> N
     finally:
         for inst in acc.api.get("/instances").json():
             acc.api.delete(f"/instances/{inst['id']}")
+
+
+def test_a_vms_screen_in_the_page_over_vnc(account: Callable[[], Account]) -> None:
+    """A VM's page shows its screen through noVNC (vendored, no CDN) over /vm/{id}/vnc, the session
+    cookie authenticating the socket; a container's page has no screen."""
+    acc = account()
+    name, ctr = uname("vm"), uname("ctr")
+    try:
+        vm = acc.api.post("/instances", json={"name": name, "image": "cumulo/busybox", "backend": "vm",
+                                              "memory_mb": 256, "command": ["sleep", "3600"]}, timeout=600)
+        assert vm.status_code == 201 and vm.json()["status"] == "RUNNING", vm.text
+        r = acc.api.post("/instances", json={"name": ctr, "image": "cumulo/busybox", "command": ["sleep", "3600"]})
+        assert r.status_code == 201, r.text
+        page = acc.log_in()
+        assets: list[str] = []
+        page.on("request", lambda req: assets.append(req.url))
+        page.goto(acc.url(f"/console/instances/{vm.json()['id']}"))
+        page.get_by_role("heading", name="Screen").wait_for()
+        page.get_by_role("button", name="Open screen").click()
+        page.locator("#screen-state").get_by_text(re.compile(r"^Connected to QEMU \(cumulo-.+\)$")).wait_for(
+            timeout=60_000)  # the RFB handshake went through the relay to this VM's display
+        canvas = page.locator(".screen canvas")
+        assert canvas.evaluate("c => c.width > 0 && c.height > 0")
+        page.wait_for_function(  # the guest's console is drawn: some pixel of the framebuffer is lit
+            """() => { const c = document.querySelector('.screen canvas');
+                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                 for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 0) return true;
+                 return false; }""", timeout=60_000)
+        assert any(u.endswith("/console/assets/vendor/novnc/core/rfb.js") for u in assets)
+        assert all(u.startswith(acc.live.url) for u in assets)  # everything from Cumulo itself
+        page.get_by_role("button", name="Close screen").click()
+        assert page.locator(".screen canvas").count() == 0
+
+        page.goto(acc.url(f"/console/instances/{r.json()['id']}"))
+        page.get_by_role("heading", name=ctr).wait_for()
+        assert not page.get_by_role("heading", name="Screen").is_visible()
+    finally:
+        for inst in acc.api.get("/instances").json():
+            acc.api.delete(f"/instances/{inst['id']}", timeout=120)

@@ -1,6 +1,7 @@
 // Instances: list with start/stop/delete, launch form (the API's messages at the fields), detail
 // with a live status, CPU and memory charts (GET /instances/{id}/metrics, redrawn at the sampler's
-// interval), logs and a terminal over the console WebSocket (xterm.js, loaded on demand).
+// interval), logs, a terminal over the console WebSocket (xterm.js, loaded on demand) and, for a VM,
+// its screen over the VNC WebSocket (noVNC, loaded on demand).
 import { del, enc, get, post } from "../lib/api.js";
 import { lineChart } from "../lib/chart.js";
 import { clear, fmtBytes, fmtDate, h } from "../lib/dom.js";
@@ -163,8 +164,16 @@ async function detail({ main, params, navigate }) {
   let terminal = null;
   const header = h("div", {});
   const charts = h("div", { class: "charts" });
+  const screenBox = h("div", { class: "screen-box" });
+  const screenSection = h("section", { "aria-labelledby": "screen-title", hidden: true },
+    h("h2", { id: "screen-title" }, "Screen"),
+    h("p", { class: "help" }, "The VM's display over VNC, in the page (noVNC). Click it to type into the VM."),
+    h("div", { class: "actions" }, button("Open screen", () => openScreen(), { kind: "primary" }),
+      button("Send Ctrl+Alt+Del", () => screen && screen.ctrlAltDel(), {}),
+      button("Close screen", () => closeScreen(), {})), screenBox);
   main.append(header, info,
     h("section", { "aria-labelledby": "metrics-title" }, h("h2", { id: "metrics-title" }, "Metrics"), charts),
+    screenSection,
     h("section", { "aria-labelledby": "term-title" }, h("h2", { id: "term-title" }, "Terminal"),
       h("div", { class: "actions" }, button("Open terminal", () => openTerminal(), { kind: "primary" }),
         button("Close terminal", () => closeTerminal(), {})), termBox),
@@ -179,6 +188,7 @@ async function detail({ main, params, navigate }) {
       return;
     }
     const inst = current;
+    screenSection.hidden = inst.backend !== "vm";
     clear(header, pageHeader(inst.name, statusBadge(inst.status), actions(inst, async () => {
       try { await get(`/instances/${enc(id)}`); await refresh(); } catch { navigate("/console/instances"); }
     })));
@@ -217,12 +227,21 @@ async function detail({ main, params, navigate }) {
     if (terminal) terminal.close();
     terminal = null;
   }
+  let screen = null;
+  async function openScreen() {
+    if (screen) { screen.focus(); return; }
+    screen = await import("./screen.js").then((m) => m.open(screenBox, id));
+  }
+  function closeScreen() {
+    if (screen) screen.close();
+    screen = null;
+  }
 
   await refresh();
   loadLogs();
   loadMetrics();
   const unfollow = follow(["instance"], (event) => { if (!event || event.resource_id === id) refresh(); });
-  return () => { unfollow(); closeTerminal(); left = true; clearTimeout(metricsTimer); };
+  return () => { unfollow(); closeTerminal(); closeScreen(); left = true; clearTimeout(metricsTimer); };
 }
 
 export const routes = [

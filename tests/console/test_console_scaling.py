@@ -1,8 +1,10 @@
 """In Chromium: an auto-scaling group (the API's message at a size field, create, raise the desired
-capacity and see the activity and the member) and a deployment's revisions with a confirmed rollback."""
+capacity and see the activity and the member), a deployment's revisions with a confirmed rollback,
+and the CPU/memory charts of a deployment (its replicas summed) and of a database."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -59,3 +61,39 @@ def test_deployment_revisions_and_rollback(account: Callable[[], Account]) -> No
         assert acc.api.get(f"/deployments/{name}").json()["spec"]["command"] == ["sleep", "100"]
     finally:
         acc.api.delete(f"/deployments/{name}")
+
+
+def _charts_grow(page, api, series: str) -> None:  # type: ignore[no-untyped-def]
+    """The page's CPU and memory charts are drawn from the metrics API and redrawn with new samples."""
+    cpu = page.get_by_role("img", name=re.compile(r"^CPU( \(\d+ replicas\))?: [0-9.]+ % now, \d+ samples$"))
+    memory = page.get_by_role("img", name=re.compile(r"^Memory( \(\d+ replicas\))?: [0-9.]+ [KMG]?i?B now, \d+ samples$"))
+    cpu.wait_for(timeout=180_000)
+    memory.wait_for()
+    samples = int(cpu.get_attribute("data-points") or 0)
+    page.wait_for_function(
+        "(n) => Number(document.querySelector('svg[aria-label^=\"CPU\"]').dataset.points) > n", arg=samples,
+        timeout=120_000)
+    assert len(api.get(series).json()["points"]) > samples
+
+
+def test_deployment_and_database_pages_chart_cpu_and_memory(account: Callable[[], Account]) -> None:
+    acc = account()
+    dep, db = uname("charted"), uname("db")
+    r = acc.api.post("/deployments", json={"name": dep, "image": "cumulo/busybox", "replicas": 2,
+                                           "command": ["sleep", "3600"], "memory_mb": 32})
+    assert r.status_code == 201, r.text
+    made = acc.api.post("/databases", json={"name": db, "engine": "postgres", "memory_mb": 256, "storage_gb": 1})
+    assert made.status_code == 201, made.text
+    try:
+        page = acc.log_in("Deployments")
+        page.get_by_role("link", name=dep).click()
+        page.get_by_role("heading", name="Metrics").wait_for()
+        _charts_grow(page, acc.api, f"/deployments/{dep}/metrics")
+        page.get_by_role("img", name=re.compile(r"^Memory \(2 replicas\)")).wait_for(timeout=120_000)
+        acc.open("Databases")
+        page.get_by_role("link", name=db).click()
+        page.get_by_role("heading", name="Metrics").wait_for()
+        _charts_grow(page, acc.api, f"/databases/{db}/metrics/series")
+    finally:
+        acc.api.delete(f"/deployments/{dep}")
+        acc.api.delete(f"/databases/{db}")

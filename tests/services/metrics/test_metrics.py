@@ -65,3 +65,50 @@ def test_retention_drops_old_samples(make_server) -> None:  # type: ignore[no-un
             return dropped, int(left or 0)
 
     assert live.call(scenario()) == (1, 1)
+
+
+def _series(c: Any, path: str, ready: Any) -> list[dict[str, Any]]:
+    def found() -> list[dict[str, Any]] | None:
+        points: list[dict[str, Any]] = c.get(path)["points"]
+        return points if points and ready(points) else None
+
+    return eventually(found, 180, 0.5, what=f"samples at {path}")
+
+
+def test_a_deployments_series_sums_its_replicas_of_each_pass(make_server, busybox) -> None:  # type: ignore[no-untyped-def]
+    live = make_server(metrics_interval_seconds=1.0)
+    with register_and_login(live) as c, register_and_login(live) as other:
+        dep = c.post("/deployments", {"name": "busy", "image": IMAGE, "command": BUSY, "replicas": 2, "memory_mb": 64,
+                                      "cpus": 0.5})
+        try:
+            path = f"/deployments/{dep['id']}/metrics"
+            points = _series(c, path, lambda ps: sum(p["members"] == 2 for p in ps) >= 3)
+            both = [p for p in points if p["members"] == 2]
+            assert all(p["memory_limit_bytes"] == 2 * 64 * 1024 * 1024 for p in both)  # two replicas' limits
+            assert max(p["cpu_percent"] for p in both) > 55.0  # more than one replica's half CPU can give
+            assert all(p["memory_bytes"] > 0 and p["pids"] >= 2 for p in both)
+            body = c.get("/deployments/busy/metrics")
+            assert (body["resource_type"], body["resource_id"], body["instance_id"]) == ("deployment", dep["id"], None)
+            one = c.get(f"/instances/{c.get('/instances')[0]['id']}/metrics")["points"]
+            assert one and all(p["members"] == 1 and p["memory_limit_bytes"] == 64 * 1024 * 1024 for p in one)
+            assert status_of(lambda: other.get(path)) == 404
+            assert status_of(lambda: c.get("/deployments/nope/metrics")) == 404
+            assert status_of(lambda: c.get(path, params={"limit": 0})) == 400
+        finally:
+            c.delete(f"/deployments/{dep['id']}")
+
+
+def test_a_databases_series_is_its_servers_container(make_server) -> None:  # type: ignore[no-untyped-def]
+    live = make_server(metrics_interval_seconds=1.0)
+    with register_and_login(live) as c, register_and_login(live) as other:
+        db = c.post("/databases", {"name": "orders", "engine": "postgres", "memory_mb": 256, "storage_gb": 1})
+        try:
+            path = f"/databases/{db['id']}/metrics/series"
+            points = _series(c, path, lambda ps: len(ps) >= 2)
+            assert all(p["memory_limit_bytes"] == 256 * 1024 * 1024 and p["memory_bytes"] > 0 for p in points)
+            body = c.get("/databases/orders/metrics/series")
+            assert (body["resource_type"], body["resource_id"]) == ("database", db["id"])
+            assert status_of(lambda: other.get(path)) == 404
+            assert status_of(lambda: c.get("/databases/nope/metrics/series")) == 404
+        finally:
+            c.delete(f"/databases/{db['id']}")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import ports
 from cumulo.core.principal import Principal
+from cumulo.db.lookup import owned
 from cumulo.services.caches.models import Cache
 from cumulo.services.databases.hooks import servers_usage, stop_available
 
@@ -25,4 +26,10 @@ async def suspend(platform: Any, user: Principal) -> int:
     return await stop_available(platform, user, "cache", service.list_caches, service.stop)
 
 
+async def resolve_cache(session: AsyncSession, user_id: str, ref: str) -> str:
+    """The caller's cache by id or name (its metrics series): 404 for anyone else's."""
+    return str((await owned(session, Cache, user_id, ref, "cache")).id)
+
+
+ports.resolvers.add("cache", resolve_cache)
 ports.usage.add("cache", ports.Meterable(service="caches", states=usage, suspend=suspend))

@@ -15,6 +15,7 @@ from cumulo import ports
 from cumulo.core.clock import aware
 from cumulo.core.errors import CumuloError
 from cumulo.core.principal import Principal
+from cumulo.db.lookup import owned
 from cumulo.services.databases.convergence import AVAILABLE
 from cumulo.services.databases.models import ManagedDatabase, state_key
 
@@ -74,5 +75,11 @@ async def suspend(platform: Any, user: Principal) -> int:
     return await stop_available(platform, user, "database", service.list_databases, service.stop)
 
 
+async def resolve_database(session: AsyncSession, user_id: str, ref: str) -> str:
+    """The caller's database by id or name (its metrics series): 404 for anyone else's."""
+    return str((await owned(session, ManagedDatabase, user_id, ref, "database")).id)
+
+
+ports.resolvers.add("database", resolve_database)
 ports.usage.add("database", ports.Meterable(service="databases", states=usage, suspend=suspend))
 ports.usage.add("database_storage", ports.Meterable(service="databases", states=storage_usage))

@@ -1,9 +1,12 @@
-"""Live CPU/memory of running instances from Docker's streaming stats.
+"""Live CPU/memory of running instances, databases and caches from Docker's streaming stats.
 
 A one-shot stats call takes a full second (Docker waits for a second sample), so the sampler keeps
 one streaming connection per running instance container, each read by its own daemon thread that
-keeps only the latest sample. ``refresh`` starts streams for new containers (found by the labels
-``cumulo.installation``/``cumulo.kind=instance``); a stream ends by itself when its container stops.
+keeps only the latest sample. ``refresh`` starts streams for new containers (found by the label
+``cumulo.installation``, of the kinds in ``KINDS``); a stream ends by itself when its container stops.
+A sample is of the container's resource (``cumulo.resource``: the instance, database or cache) and,
+for a deployment's replica, of its group (``cumulo.deployment``): a deployment's series sums its
+replicas' samples of each pass, which ``take`` stamps with one moment.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import docker
@@ -21,6 +24,8 @@ from cumulo.core.clock import utcnow
 from cumulo.drivers import dockerclient
 
 log = logging.getLogger("cumulo.metrics")
+KINDS = ("instance", "database", "cache")  # cumulo.kind of the containers sampled
+GROUP_LABEL = "cumulo.deployment"  # on a deployment's replicas: the deployment's id
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Sample:
     memory_bytes: int
     memory_limit_bytes: int
     pids: int
+    group_id: str | None = None  # the deployment of a replica
 
 
 def parse(raw: dict[str, Any]) -> tuple[float, int, int, int] | None:
@@ -54,7 +60,7 @@ def parse(raw: dict[str, Any]) -> tuple[float, int, int, int] | None:
 
 class Sampler:
     def __init__(self, installation_id: str, base_url: str | None = None):
-        self.labels = {"cumulo.installation": installation_id, "cumulo.kind": "instance"}
+        self.labels = {"cumulo.installation": installation_id}
         self._base_url = base_url
         self._client: docker.APIClient | None = None
         self._streams: dict[str, threading.Thread] = {}
@@ -69,9 +75,11 @@ class Sampler:
         return self._client
 
     def refresh(self) -> int:
-        """Start a stream for every running instance container that has none (blocking: run in a thread)."""
+        """Start a stream for every running container of a sampled kind that has none (blocking: run
+        in a thread); returns how many there are."""
         filters = {"label": [f"{k}={v}" for k, v in self.labels.items()], "status": "running"}
-        containers = self.api.containers(filters=filters)
+        containers = [c for c in self.api.containers(filters=filters)
+                      if (c.get("Labels") or {}).get("cumulo.kind") in KINDS]
         for c in containers:
             labels = c.get("Labels") or {}
             instance_id, owner = labels.get("cumulo.resource"), labels.get("cumulo.owner", "")
@@ -80,13 +88,13 @@ class Sampler:
             with self._lock:
                 if c["Id"] in self._streams and self._streams[c["Id"]].is_alive():
                     continue
-                thread = threading.Thread(target=self._follow, args=(c["Id"], instance_id, owner),
+                thread = threading.Thread(target=self._follow, args=(c["Id"], instance_id, owner, labels.get(GROUP_LABEL)),
                                           name=f"stats-{c['Id'][:12]}", daemon=True)
                 self._streams[c["Id"]] = thread
             thread.start()
         return len(containers)
 
-    def _follow(self, container_id: str, instance_id: str, owner: str) -> None:
+    def _follow(self, container_id: str, instance_id: str, owner: str, group_id: str | None = None) -> None:
         try:
             for raw in self.api.stats(container_id, stream=True, decode=True):
                 if self._stopping.is_set():
@@ -95,7 +103,7 @@ class Sampler:
                 if parsed is None:
                     continue
                 with self._lock:
-                    self._latest[container_id] = Sample(instance_id, owner, utcnow(), *parsed)
+                    self._latest[container_id] = Sample(instance_id, owner, utcnow(), *parsed, group_id=group_id)
         except (DockerException, OSError, ValueError) as exc:
             log.debug("stats stream of %s ended: %s", container_id[:12], exc)
         finally:
@@ -103,10 +111,12 @@ class Sampler:
                 self._streams.pop(container_id, None)
 
     def take(self) -> list[Sample]:
-        """The latest sample of every container seen since the previous call."""
+        """The latest sample of every container seen since the previous call, all stamped with this
+        moment (one pass: a group's replicas add up at one time)."""
         with self._lock:
             samples, self._latest = list(self._latest.values()), {}
-        return samples
+        now = utcnow()
+        return [replace(s, at=now) for s in samples]
 
     @property
     def streams(self) -> int:

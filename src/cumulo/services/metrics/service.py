@@ -1,11 +1,13 @@
-"""Record samples, drop old ones, and answer ``GET /instances/{id}/metrics``."""
+"""Record samples, drop old ones, and answer the series: ``GET /instances/{id}/metrics`` and the same
+of a database, a cache (their containers' samples) and a deployment (its replicas' samples of each
+pass, summed: CPU, memory, limits, processes, and how many replicas were sampled)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import ports
@@ -31,7 +33,8 @@ def sampler(platform: Platform) -> Sampler:
 async def store(session: AsyncSession, samples: list[Sample]) -> None:
     session.add_all([InstanceMetric(instance_id=s.instance_id, user_id=s.user_id, at=s.at,
                                     cpu_percent=s.cpu_percent, memory_bytes=s.memory_bytes,
-                                    memory_limit_bytes=s.memory_limit_bytes, pids=s.pids) for s in samples])
+                                    memory_limit_bytes=s.memory_limit_bytes, pids=s.pids, group_id=s.group_id)
+                     for s in samples])
     await session.commit()
 
 
@@ -43,22 +46,37 @@ async def drop_older_than(session: AsyncSession, seconds: int) -> int:
     return result.rowcount or 0
 
 
-async def _instance_id(session: AsyncSession, user: Principal, ref: str) -> str:
-    """The caller's instance (compute decides, through ``cumulo.ports``); 404 for anyone else's."""
-    return await ports.resolve("instance", session, user.user_id, ref)
+KINDS = ("instance", "database", "cache", "deployment")
+
+
+def _point(at: dt.datetime, cpu: float, memory: int, limit: int, pids: int, members: int = 1) -> MetricPoint:
+    return MetricPoint(time=aware(at), cpu_percent=round(cpu, 3), memory_bytes=memory, memory_limit_bytes=limit,
+                       pids=pids, members=members,
+                       memory_percent=round(100.0 * memory / limit, 3) if limit else 0.0)
 
 
 async def series(platform: Platform, session: AsyncSession, user: Principal, ref: str,
-                 since: dt.datetime | None, limit: int = MAX_POINTS) -> MetricsOut:
-    instance_id = await _instance_id(session, user, ref)
+                 since: dt.datetime | None, limit: int = MAX_POINTS, kind: str = "instance") -> MetricsOut:
+    """The caller's ``kind`` ``ref`` (its owner service resolves it, through ``cumulo.ports``: 404
+    for anyone else's), its samples after ``since`` (default: the last hour), the newest ``limit``."""
+    resource_id = await ports.resolve(kind, session, user.user_id, ref)
     start = aware(since) if since else utcnow() - DEFAULT_WINDOW
-    rows = (await session.scalars(select(InstanceMetric).where(
-        InstanceMetric.instance_id == instance_id, InstanceMetric.user_id == user.user_id,
-        InstanceMetric.at > start).order_by(InstanceMetric.at.desc()).limit(limit))).all()
-    points = [MetricPoint(time=aware(r.at), cpu_percent=r.cpu_percent, memory_bytes=r.memory_bytes,
-                          memory_limit_bytes=r.memory_limit_bytes, pids=r.pids,
-                          memory_percent=round(100.0 * r.memory_bytes / r.memory_limit_bytes, 3)
-                          if r.memory_limit_bytes else 0.0) for r in reversed(rows)]
+    m = InstanceMetric
+    if kind == "deployment":
+        rows = (await session.execute(
+            select(m.at, func.sum(m.cpu_percent), func.sum(m.memory_bytes), func.sum(m.memory_limit_bytes),
+                   func.sum(m.pids), func.count()).where(m.group_id == resource_id, m.user_id == user.user_id,
+                                                         m.at > start)
+            .group_by(m.at).order_by(m.at.desc()).limit(limit))).all()
+        points = [_point(at, float(cpu), int(mem), int(lim), int(pids), int(n))
+                  for at, cpu, mem, lim, pids, n in reversed(rows)]
+    else:
+        found = (await session.scalars(select(m).where(
+            m.instance_id == resource_id, m.user_id == user.user_id,
+            m.at > start).order_by(m.at.desc()).limit(limit))).all()
+        points = [_point(r.at, r.cpu_percent, r.memory_bytes, r.memory_limit_bytes, r.pids) for r in reversed(found)]
     s = platform.settings
-    return MetricsOut(instance_id=instance_id, interval_seconds=s.metrics_interval_seconds,
-                      retention_seconds=s.metrics_retention_seconds, points=points)
+    return MetricsOut(resource_type=kind, resource_id=resource_id,
+                      instance_id=resource_id if kind == "instance" else None,
+                      interval_seconds=s.metrics_interval_seconds, retention_seconds=s.metrics_retention_seconds,
+                      points=points)

@@ -2,6 +2,7 @@
 import { eachLine, enc, get, post, request } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
+import { metricsCharts } from "../lib/metrics.js";
 import { collection, removeButton, rowAction } from "../lib/resource.js";
 import { button, confirmDialog, definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, snippet, statusBadge, table, toast } from "../lib/ui.js";
 
@@ -154,7 +155,10 @@ async function deployment({ main, params }) {
     onSubmit: async (v) => { await post(`/deployments/${enc(id)}/scale`, { replicas: v.replicas === "" ? undefined : Number(v.replicas) }); toast("Scaling"); await refresh(); },
   });
   const revisions = h("div", { id: "revisions" });
-  main.append(info, h("section", {}, h("h2", {}, "Scale"), scale), h("section", {}, h("h2", {}, "Replicas"), replicas),
+  const charts = h("div", { class: "charts" });
+  main.append(info, h("section", { "aria-labelledby": "metrics-title" }, h("h2", { id: "metrics-title" }, "Metrics"),
+    h("p", { class: "help" }, "CPU and memory of the replicas together (100 % = one CPU)."), charts),
+  h("section", {}, h("h2", {}, "Scale"), scale), h("section", {}, h("h2", {}, "Replicas"), replicas),
     h("section", { "aria-labelledby": "revisions-title" }, h("h2", { id: "revisions-title" }, "Revisions"), revisions));
   const refresh = async () => {
     let d;
@@ -184,7 +188,9 @@ async function deployment({ main, params }) {
     ], history, { empty: "No revisions." }));
   };
   await refresh();
-  return follow(["deployment", "instance"], refresh);
+  const stopMetrics = metricsCharts(charts, `/deployments/${enc(id)}/metrics`, { cpuMax: 0 });
+  const unfollow = follow(["deployment", "instance"], refresh);
+  return () => { unfollow(); stopMetrics(); };
 }
 
 export const routes = [

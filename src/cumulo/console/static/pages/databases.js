@@ -1,8 +1,10 @@
 // Managed databases and caches: create (the password is shown once), live status, stop/start,
-// connection details, backups and logs.
+// connection details, CPU and memory charts (the metrics API's series of the server's container),
+// backups and logs.
 import { enc, get, post } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
+import { metricsCharts } from "../lib/metrics.js";
 import { collection, rowAction, shownOnce } from "../lib/resource.js";
 import { button, definitionList, errorBox, pageHeader, shellQuote, statusBadge, table, toast } from "../lib/ui.js";
 
@@ -46,7 +48,9 @@ async function database({ main, params }) {
   const info = h("div", {});
   const backups = h("div", {});
   const logs = h("pre", { class: "logs", tabindex: "0", "aria-label": "Database logs" });
+  const charts = h("div", { class: "charts" });
   main.append(info,
+    h("section", { "aria-labelledby": "metrics-title" }, h("h2", { id: "metrics-title" }, "Metrics"), charts),
     h("section", {}, h("h2", {}, "Backups"), button("Back up now", async () => {
       try { await post(`/databases/${enc(id)}/backups`); toast("Backup started"); } catch (error) { toast(error.message, "error"); }
       await refresh();
@@ -70,7 +74,9 @@ async function database({ main, params }) {
     logs.textContent = await get(`/databases/${enc(id)}/logs`).catch((error) => error.message);
   };
   await refresh();
-  return follow(["database"], (event) => { if (!event || event.resource_id === id) refresh(); });
+  const stopMetrics = metricsCharts(charts, `/databases/${enc(id)}/metrics/series`);
+  const unfollow = follow(["database"], (event) => { if (!event || event.resource_id === id) refresh(); });
+  return () => { unfollow(); stopMetrics(); };
 }
 
 const caches = collection({

@@ -3,9 +3,9 @@
 // interval), logs, a terminal over the console WebSocket (xterm.js, loaded on demand) and, for a VM,
 // its screen over the VNC WebSocket (noVNC, loaded on demand).
 import { del, enc, get, post } from "../lib/api.js";
-import { lineChart } from "../lib/chart.js";
-import { clear, fmtBytes, fmtDate, h } from "../lib/dom.js";
+import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
+import { metricsCharts } from "../lib/metrics.js";
 import {
   button, confirmDialog, curl, definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, snippet,
   statusBadge, table, toast,
@@ -205,20 +205,6 @@ async function detail({ main, params, navigate }) {
     catch (error) { logs.textContent = error.message; }
   };
 
-  let metricsTimer = null;
-  let left = false; // the user moved on: no more redraws
-  const loadMetrics = async () => {
-    let series;
-    try { series = await get(`/instances/${enc(id)}/metrics`); } catch (error) { clear(charts, errorBox(error)); return; }
-    if (left) return;
-    const at = (value) => series.points.map((p) => ({ time: p.time, value: value(p) }));
-    const limit = series.points.length ? series.points[series.points.length - 1].memory_limit_bytes : 0;
-    clear(charts,
-      lineChart("CPU", at((p) => p.cpu_percent), { max: 100, format: (v) => `${v.toFixed(1)} %` }),
-      lineChart("Memory", at((p) => p.memory_bytes), { max: limit, format: fmtBytes }));
-    metricsTimer = setTimeout(loadMetrics, Math.max(2, series.interval_seconds) * 1000);
-  };
-
   async function openTerminal() {
     if (terminal) { terminal.focus(); return; }
     terminal = await import("./terminal.js").then((m) => m.open(termBox, id));
@@ -239,9 +225,9 @@ async function detail({ main, params, navigate }) {
 
   await refresh();
   loadLogs();
-  loadMetrics();
+  const stopMetrics = metricsCharts(charts, `/instances/${enc(id)}/metrics`);
   const unfollow = follow(["instance"], (event) => { if (!event || event.resource_id === id) refresh(); });
-  return () => { unfollow(); closeTerminal(); closeScreen(); left = true; clearTimeout(metricsTimer); };
+  return () => { unfollow(); closeTerminal(); closeScreen(); stopMetrics(); };
 }
 
 export const routes = [

@@ -153,3 +153,47 @@ def test_a_vms_screen_in_the_page_over_vnc(account: Callable[[], Account]) -> No
     finally:
         for inst in acc.api.get("/instances").json():
             acc.api.delete(f"/instances/{inst['id']}", timeout=120)
+
+
+def test_a_thousand_instances_are_listed_a_page_at_a_time_searched_on_the_server(
+        account: Callable[[], Account]) -> None:
+    from sqlalchemy import delete
+
+    from cumulo.services.compute.models import Instance
+    from tests.services.compute.test_paging import stopped_instances
+
+    acc = account()
+    user_id = acc.api.get("/auth/me").json()["id"]
+    stopped_instances(acc.live, user_id, 1000, prefix="many")
+    lists: list[str] = []
+    try:
+        page = acc.log_in()
+        page.on("request", lambda req: lists.append(req.url) if "/instances?" in req.url else None)
+        acc.open("Instances")
+        page.get_by_text("Showing 1–50 of 1000 instances").wait_for()
+        rows = page.locator("tbody tr")
+        assert rows.count() == 50 and "many-0000" in rows.first.inner_text()
+        assert all("limit=50" in u for u in lists)  # one page asked of the API, never the whole list
+        page.get_by_role("button", name="Next").click()
+        page.get_by_text("Showing 51–100 of 1000 instances").wait_for()
+        assert "many-0050" in rows.first.inner_text()
+        page.get_by_label("Filter").fill("MANY-0999")
+        page.get_by_text("Showing 1–1 of 1 instances").wait_for()  # searched on the server, back to page 1
+        assert "q=MANY-0999" in lists[-1] and "offset=0" in lists[-1]
+        page.get_by_label("Select all shown").check()
+        page.get_by_role("button", name="Delete selected").click()
+        page.get_by_role("dialog").get_by_role("button", name="Terminate").click()
+        page.get_by_text("No instance matches the filter.").wait_for()
+        assert acc.api.get("/instances", params={"limit": 1}).headers["X-Total-Count"] == "999"
+        page.get_by_label("Filter").fill("")
+        page.get_by_label("Status", exact=True).select_option("RUNNING")
+        page.get_by_text("No instance matches the filter.").wait_for()
+        page.get_by_label("Status", exact=True).select_option("STOPPED")
+        page.get_by_text("Showing 1–50 of 999 instances").wait_for()
+    finally:
+        async def remove() -> None:
+            async with acc.live.platform.db.session() as session:  # type: ignore[union-attr]
+                await session.execute(delete(Instance).where(Instance.user_id == user_id))
+                await session.commit()
+
+        acc.live.call(remove(), timeout=120)

@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
     index_routes(app)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
-                       allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"])
+                       allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After", "X-Total-Count", "Link"])
     app.add_middleware(RequestMiddleware, max_body=settings.max_body_bytes,
                        auth_limiter=_limiter(settings, settings.auth_rate_limit, "auth"), metrics=metrics,
                        streamed=tuple(streamed))

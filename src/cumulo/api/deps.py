@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 from cumulo.core.errors import Forbidden, Unauthorized
 from cumulo.core.ids import sha256_hex
 from cumulo.core.principal import Principal
+from cumulo.db.paging import MAX_LIMIT, Page
 from cumulo.platform import Platform
 from cumulo.services.identity import scopes
 from cumulo.services.identity import service as identity
+
+T = TypeVar("T")
 
 
 async def get_platform(request: Request) -> Platform:
@@ -112,7 +115,42 @@ async def get_admin(principal: Annotated[Principal, Depends(get_principal)]) -> 
     return principal
 
 
+def list_page(q: str | None = Query(None, max_length=200, description="only rows with this text (any case) in a "
+                                                                   "searched field (name, image, status...)"),
+              status: str | None = Query(None, max_length=40, description="only rows with this status"),
+              limit: int | None = Query(None, ge=1, le=MAX_LIMIT, description="at most this many rows "
+                                                                             "(default: all); see X-Total-Count"),
+              offset: int = Query(0, ge=0, le=10_000_000, description="rows skipped")) -> Page:
+    """A list endpoint's ``?q=&status=&limit=&offset=``: search, filter and pagination on the server."""
+    return Page(q=q or None, status=status or None, limit=limit, offset=offset)
+
+
+def page_headers(request: Request, response: Response, page: Page, total: int, shown: int) -> None:
+    """``X-Total-Count`` (rows that matched) and, when more follow, ``Link: <next page>; rel="next"``."""
+    response.headers["X-Total-Count"] = str(total)
+    if page.limit is not None and page.offset + shown < total:
+        nxt = request.url.include_query_params(offset=page.offset + shown, limit=page.limit)
+        response.headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
+
+
+def paged_list(request: Request, response: Response, page: Page, items: list[T], fields: tuple[str, ...]) -> list[T]:
+    """A list read whole (a few hundred rows at most in one statement) searched and paged here: ``q``
+    over the models' ``fields``, ``status`` against their ``status``, then the page, with the headers
+    of ``page_headers``. The instance list does the same in SQL (``cumulo.db.paging``)."""
+    if page.q and page.q.strip():
+        needle = page.q.strip().lower()
+        items = [i for i in items if any(needle in str(getattr(i, f, "") or "").lower() for f in fields)]
+    if page.status:
+        wanted = page.status.strip().lower()
+        items = [i for i in items if str(getattr(i, "status", "") or "").lower() == wanted]
+    total = len(items)
+    shown = items[page.offset:] if page.limit is None else items[page.offset:page.offset + page.limit]
+    page_headers(request, response, page, total, len(shown))
+    return shown
+
+
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 UserDep = Annotated[Principal, Depends(get_principal)]
 AdminDep = Annotated[Principal, Depends(get_admin)]
+PageDep = Annotated[Page, Depends(list_page)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response, WebSocket
+from fastapi import APIRouter, Query, Request, Response, WebSocket
 from fastapi.responses import PlainTextResponse
 
 from cumulo.api import deps
-from cumulo.api.deps import PlatformDep, SessionDep, UserDep
+from cumulo.api.deps import PageDep, PlatformDep, SessionDep, UserDep
 from cumulo.core.principal import Principal
-from cumulo.services.compute import console, execution, service
+from cumulo.services.compute import console, execution, listing, service
 from cumulo.services.compute.schemas import InstanceCreate, InstanceOut, InstanceUpdate, StatsOut
 
 router = APIRouter(tags=["compute"])
@@ -21,8 +21,13 @@ async def launch(body: InstanceCreate, user: UserDep, platform: PlatformDep, ses
 
 
 @router.get("/instances", response_model=list[InstanceOut])
-async def list_instances(user: UserDep, session: SessionDep) -> list[InstanceOut]:
-    return [await service.render(session, i) for i in await service.list_instances(session, user)]
+async def list_instances(user: UserDep, session: SessionDep, page: PageDep, request: Request,
+                         response: Response) -> list[InstanceOut]:
+    """Your instances in launch order; ``?q=`` (name, image, status, IP), ``?status=``, ``?limit=``
+    and ``?offset=`` search and page on the server (``X-Total-Count``, ``Link: rel="next"``)."""
+    rows, total = await listing.page(session, user, page)
+    deps.page_headers(request, response, page, total, len(rows))
+    return rows
 
 
 @router.get("/instances/{instance}", response_model=InstanceOut)

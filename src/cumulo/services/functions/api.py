@@ -15,7 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from cumulo.api.deps import PlatformDep, SessionDep, UserDep
+from cumulo.api import deps
+from cumulo.api.deps import PageDep, PlatformDep, SessionDep, UserDep
 from cumulo.core.errors import InvalidInput, PayloadTooLarge, not_found
 from cumulo.services.functions import invoke as invocations
 from cumulo.services.functions import runtimes, service, sources
@@ -85,8 +86,11 @@ async def create_function(request: Request, user: UserDep, platform: PlatformDep
 
 
 @router.get("/functions", response_model=list[FunctionOut])
-async def list_functions(user: UserDep, platform: PlatformDep, session: SessionDep) -> list[FunctionOut]:
-    return [service.function_out(platform, fn, ver) for fn, ver in await service.list_functions(session, user)]
+async def list_functions(user: UserDep, platform: PlatformDep, session: SessionDep, page: PageDep, request: Request,
+                         response: Response) -> list[FunctionOut]:
+    """``?q=`` (name, runtime), ``?status=``, ``?limit=&offset=``: searched and paged on the server."""
+    return deps.paged_list(request, response, page, [service.function_out(platform, fn, ver) for fn, ver in
+                                                     await service.list_functions(session, user)], ("name", "runtime"))
 
 
 @router.get("/functions/{fn}", response_model=FunctionOut)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from cumulo.api.deps import PlatformDep, SessionDep, UserDep
+from cumulo.api import deps
+from cumulo.api.deps import PageDep, PlatformDep, SessionDep, UserDep
 from cumulo.services.queues import service
 from cumulo.services.queues.messages import queue_cache
 from cumulo.services.queues.schemas import (
@@ -35,8 +36,11 @@ async def create_queue(body: QueueCreate, user: UserDep, platform: PlatformDep, 
 
 
 @router.get("/queues", response_model=list[QueueOut])
-async def list_queues(user: UserDep, session: SessionDep) -> list[QueueOut]:
-    return [service.queue_out(q) for q in await service.list_queues(session, user.user_id)]
+async def list_queues(user: UserDep, session: SessionDep, page: PageDep, request: Request,
+                      response: Response) -> list[QueueOut]:
+    """``?q=`` (name), ``?limit=&offset=``: searched and paged on the server (``X-Total-Count``)."""
+    return deps.paged_list(request, response, page,
+                           [service.queue_out(q) for q in await service.list_queues(session, user.user_id)], ("name",))
 
 
 @router.get("/queues/{queue}", response_model=QueueOut)

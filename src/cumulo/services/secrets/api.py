@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from cumulo.api.deps import PlatformDep, SessionDep, UserDep
+from cumulo.api import deps
+from cumulo.api.deps import PageDep, PlatformDep, SessionDep, UserDep
 from cumulo.services.secrets import service
 from cumulo.services.secrets.schemas import SecretCreate, SecretOut, SecretUpdate, SecretValueOut
 
@@ -17,10 +18,12 @@ async def create_secret(body: SecretCreate, user: UserDep, platform: PlatformDep
 
 
 @router.get("/secrets", response_model=list[SecretOut])
-async def list_secrets(user: UserDep, session: SessionDep,
+async def list_secrets(user: UserDep, session: SessionDep, page: PageDep, request: Request, response: Response,
                        include_deleted: bool = Query(False, description="also list secrets scheduled for deletion")
                        ) -> list[SecretOut]:
-    return [service.secret_out(s) for s in await service.list_secrets(session, user, include_deleted=include_deleted)]
+    """``?q=`` (name, description), ``?status=``, ``?limit=&offset=``: searched and paged on the server."""
+    return deps.paged_list(request, response, page, [service.secret_out(s) for s in await service.list_secrets(
+        session, user, include_deleted=include_deleted)], ("name", "description"))
 
 
 @router.get("/secrets/{secret:path}", response_model=SecretValueOut)

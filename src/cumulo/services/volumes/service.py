@@ -170,6 +170,22 @@ async def mounts_for_instance(session: AsyncSession, instance_id: str) -> list[M
     return [Mount(source=r[0], target=r[1], read_only=bool(r[2])) for r in rows]
 
 
+async def mounts_for_instances(session: AsyncSession, instance_ids: list[str]) -> dict[str, list[Mount]]:
+    """``mounts_for_instance`` of many instances in one query (a page of a list)."""
+    found: dict[str, list[Mount]] = {i: [] for i in instance_ids}
+    if not instance_ids:
+        return found
+    rows = (await session.execute(
+        select(VolumeAttachment.instance_id, Volume.docker_volume, VolumeAttachment.mount_path,
+               VolumeAttachment.read_only)
+        .join(Volume, Volume.id == VolumeAttachment.volume_id)
+        .where(VolumeAttachment.instance_id.in_(instance_ids))
+        .order_by(VolumeAttachment.instance_id, VolumeAttachment.mount_path))).all()
+    for instance_id, source, target, read_only in rows:
+        found[instance_id].append(Mount(source=source, target=target, read_only=bool(read_only)))
+    return found
+
+
 async def release_instance(session: AsyncSession, instance_id: str) -> None:
     """Detach every volume of a deleted instance (in the caller's transaction; the data stays)."""
     await session.execute(delete(VolumeAttachment).where(VolumeAttachment.instance_id == instance_id))

@@ -50,6 +50,18 @@ export async function request(method, path, { json, body, headers, raw } = {}) {
 }
 
 export const get = (path) => request("GET", path);
+
+// One page of a list the API searches and pages on the server (?q=&status=&limit=&offset=):
+// {rows, total} from the body and X-Total-Count.
+export async function getPage(path, { q = "", status = "", limit = 50, offset = 0 } = {}) {
+  const params = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+  if (q) params.set("q", q);
+  if (status) params.set("status", status);
+  const res = await request("GET", `${path}${path.includes("?") ? "&" : "?"}${params}`, { raw: true });
+  const rows = await res.json();
+  const total = Number(res.headers.get("x-total-count") ?? rows.length);
+  return { rows, total };
+}
 export const post = (path, json) => request("POST", path, { json });
 export const put = (path, json) => request("PUT", path, { json });
 export const del = (path) => request("DELETE", path);

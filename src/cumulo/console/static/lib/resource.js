@@ -1,34 +1,60 @@
 // A service's collection page in a few lines: an optional create form (with its CLI and curl
 // equivalents), the table of the caller's resources with a confirmed delete per row, and live
 // refresh on the events of the given resource types. Pages describe; this draws.
-import { del, post } from "./api.js";
-import { clear, h } from "./dom.js";
+import { del, getPage, post } from "./api.js";
+import { clear, h, uid } from "./dom.js";
 import { follow } from "./live.js";
-import { button, confirmDialog, curl, form, pageHeader, snippet, table, toast } from "./ui.js";
+import { button, confirmDialog, curl, form, pageHeader, pager, snippet, table, toast } from "./ui.js";
 
 // spec: {title, load: () => rows, columns, empty, live: [resource types], actions: [(row, refresh) => node],
 //        create: {path, fields, submit, body(v), cli(v), send(v)?, created(row, v)? -> node shown once, inline},
 //        remove: {path(row), name(row), confirm(row)?, verb?}, intro?: node}
+// paged: {path, size?, what?}: the API searches and pages the list (?q=&limit=&offset=, X-Total-Count):
+// a filter box and Previous/Next instead of loading every row (`load` is then not used).
 export function collection(spec) {
   return async function render(ctx) {
     const { main } = ctx;
     const body = h("div", {});
+    const pages = h("div", {});
     const shown = h("div", { "aria-live": "polite" });
+    const paged = spec.paged;
+    const size = paged ? paged.size || 50 : 0;
+    let offset = 0;
+    let asked = 0;
+    const filter = paged ? h("input", { type: "search", id: uid("filter"), placeholder: paged.placeholder || "name" }) : null;
     const refresh = async () => {
-      const rows = await spec.load(ctx);
+      const turn = ++asked;
+      let rows;
+      let total = 0;
+      if (paged) {
+        const got = await getPage(paged.path, { q: filter.value.trim(), limit: size, offset });
+        if (turn !== asked) return;
+        if (!got.rows.length && offset > 0 && got.total > 0) { offset = Math.floor((got.total - 1) / size) * size; await refresh(); return; }
+        ({ rows, total } = got);
+      } else {
+        rows = await spec.load(ctx);
+      }
       const columns = [...spec.columns];
       if (spec.remove || spec.actions) {
         columns.push({ label: "Actions", cell: (row) => h("div", { class: "row-actions" },
           (spec.actions || []).map((make) => make(row, refresh)),
           spec.remove ? removeButton(spec.remove, row, refresh) : null) });
       }
-      clear(body, table(columns, rows, { empty: spec.empty || "Nothing here yet." }));
+      const empty = paged && filter.value.trim() ? "Nothing matches the filter." : spec.empty || "Nothing here yet.";
+      clear(body, table(columns, rows, { empty }));
+      if (paged) clear(pages, pager({ offset, limit: size, total, shown: rows.length, what: paged.what || "", go: (to) => { offset = to; refresh(); } }));
     };
     main.append(pageHeader(spec.title, ...(spec.headerActions || [])), spec.intro || "");
     if (spec.create) main.append(createForm(spec.create, shown, refresh, ctx));
-    main.append(shown, body);
+    let typing = null;
+    if (paged) {
+      filter.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => { offset = 0; refresh(); }, 200); });
+      main.append(h("div", { class: "toolbar" }, h("label", { for: filter.id }, "Filter"), filter));
+    }
+    main.append(shown, body, pages);
     await refresh();
-    return spec.live ? follow(spec.live, refresh) : undefined;
+    const unfollow = spec.live ? follow(spec.live, refresh) : null;
+    return () => { if (unfollow) unfollow(); clearTimeout(typing); };
   };
 }
 

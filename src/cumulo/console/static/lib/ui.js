@@ -191,3 +191,14 @@ export function curl(method, path, body) {
 export function errorBox(error) {
   return notice(error instanceof ApiError ? `${error.message} (${error.code})` : String(error.message || error), "error");
 }
+
+// "Showing 51–100 of 1000" with Previous/Next, for a list paged on the server.
+export function pager({ offset, limit, total, shown, go, what = "rows" }) {
+  if (!total) return h("p", { class: "pager", role: "status" }, "");
+  const first = offset + 1;
+  const last = offset + shown;
+  return h("nav", { class: "pager", "aria-label": "Pages" },
+    h("span", { role: "status" }, `Showing ${first}–${last} of ${total} ${what}`),
+    h("button", { type: "button", class: "btn small", disabled: offset <= 0, onclick: () => go(Math.max(0, offset - limit)) }, "Previous"),
+    h("button", { type: "button", class: "btn small", disabled: last >= total, onclick: () => go(offset + limit) }, "Next"));
+}

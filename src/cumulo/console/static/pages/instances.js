@@ -2,12 +2,12 @@
 // with a live status, CPU and memory charts (GET /instances/{id}/metrics, redrawn at the sampler's
 // interval), logs, a terminal over the console WebSocket (xterm.js, loaded on demand) and, for a VM,
 // its screen over the VNC WebSocket (noVNC, loaded on demand).
-import { del, enc, get, post } from "../lib/api.js";
+import { del, enc, get, getPage, post } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
 import { metricsCharts } from "../lib/metrics.js";
 import {
-  button, confirmDialog, curl, definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, snippet,
+  button, confirmDialog, curl, definitionList, errorBox, form, pageHeader, pager, parsePairs, shellQuote, snippet,
   statusBadge, table, toast,
 } from "../lib/ui.js";
 
@@ -49,12 +49,21 @@ async function bulk(selected, rows, action, refresh) {
   await refresh();
 }
 
+const PAGE = 50;
+
+// The list is searched and paged on the server (GET /instances?q=&status=&limit=&offset=): a
+// thousand instances cost one page of rows, in the table and on the wire.
 async function list({ main, query }) {
-  const search = h("input", { type: "search", id: "instance-search", value: query.get("q") || "", placeholder: "name, image or status" });
+  const search = h("input", { type: "search", id: "instance-search", value: query.get("q") || "", placeholder: "name, image, status or IP" });
+  const status = h("select", { id: "instance-status-filter" },
+    [["", "any status"], ...["RUNNING", "STARTING", "STOPPED", "ERROR"].map((s) => [s, s])].map(([value, label]) =>
+      h("option", { value, selected: value === (query.get("status") || "") }, label)));
   const body = h("div", {});
+  const pages = h("div", {});
   const selected = new Set();
   let rows = [];
-  let shown = [];
+  let total = 0;
+  let offset = Math.max(0, Number(query.get("offset")) || 0);
   const all = h("input", { type: "checkbox", id: "select-all" });
   const bar = h("div", { class: "toolbar bulk", role: "group", "aria-label": "Bulk actions" },
     all, h("label", { for: "select-all" }, "Select all shown"),
@@ -62,16 +71,16 @@ async function list({ main, query }) {
     button("Stop selected", () => bulk(selected, rows, "stop", refresh), { kind: "small" }),
     button("Delete selected", () => bulk(selected, rows, "delete", refresh), { kind: "small danger" }));
   main.append(pageHeader("Instances", h("a", { class: "btn primary", href: "/console/instances/new" }, "Launch instance")),
-    h("div", { class: "toolbar" }, h("label", { for: "instance-search" }, "Filter"), search), bar, body);
+    h("div", { class: "toolbar" }, h("label", { for: "instance-search" }, "Filter"), search,
+      h("label", { for: "instance-status-filter" }, "Status"), status), bar, body, pages);
   const pick = (r) => {
     const box = h("input", { type: "checkbox", "aria-label": `Select ${r.name}`, checked: selected.has(r.id) });
     box.addEventListener("change", () => { if (box.checked) selected.add(r.id); else selected.delete(r.id); });
     return box;
   };
+  const filtered = () => Boolean(search.value.trim() || status.value);
   const draw = () => {
-    const q = search.value.trim().toLowerCase();
-    shown = q ? rows.filter((r) => `${r.name} ${r.image} ${r.status}`.toLowerCase().includes(q)) : rows;
-    all.checked = shown.length > 0 && shown.every((r) => selected.has(r.id));
+    all.checked = rows.length > 0 && rows.every((r) => selected.has(r.id));
     clear(body, table([
       { label: "Select", cell: pick },
       { label: "Name", cell: (r) => h("a", { href: `/console/instances/${enc(r.id)}` }, r.name) },
@@ -81,21 +90,36 @@ async function list({ main, query }) {
       { label: "IP", cell: (r) => r.ip_address || "—" },
       { label: "Created", cell: (r) => fmtDate(r.created_at) },
       { label: "Actions", cell: (r) => actions(r, refresh) },
-    ], shown, { empty: rows.length ? "No instance matches the filter." : "No instances yet: launch one." }));
+    ], rows, { empty: filtered() ? "No instance matches the filter." : "No instances yet: launch one." }));
+    clear(pages, pager({ offset, limit: PAGE, total, shown: rows.length, what: "instances", go: (to) => { offset = to; remember(); refresh(); } }));
   };
+  let asked = 0;
   const refresh = async () => {
-    rows = await get("/instances");
-    const ids = new Set(rows.map((r) => r.id));
-    [...selected].forEach((id) => { if (!ids.has(id)) selected.delete(id); });
+    const turn = ++asked; // typing fast: only the newest answer is drawn
+    const got = await getPage("/instances", { q: search.value.trim(), status: status.value, limit: PAGE, offset });
+    if (turn !== asked) return;
+    if (!got.rows.length && offset > 0 && got.total > 0) { offset = Math.max(0, Math.floor((got.total - 1) / PAGE) * PAGE); await refresh(); return; }
+    rows = got.rows;
+    total = got.total;
     draw();
   };
-  all.addEventListener("change", () => { shown.forEach((r) => (all.checked ? selected.add(r.id) : selected.delete(r.id))); draw(); });
+  const remember = () => {
+    const params = new URLSearchParams();
+    if (search.value) params.set("q", search.value);
+    if (status.value) params.set("status", status.value);
+    if (offset) params.set("offset", String(offset));
+    history.replaceState(null, "", params.toString() ? `?${params}` : location.pathname);
+  };
+  all.addEventListener("change", () => { rows.forEach((r) => (all.checked ? selected.add(r.id) : selected.delete(r.id))); draw(); });
+  let typing = null;
   search.addEventListener("input", () => {
-    history.replaceState(null, "", search.value ? `?q=${enc(search.value)}` : location.pathname);
-    draw();
+    clearTimeout(typing);
+    typing = setTimeout(() => { offset = 0; remember(); refresh(); }, 200);
   });
+  status.addEventListener("change", () => { offset = 0; remember(); refresh(); });
   await refresh();
-  return follow(["instance"], refresh);
+  const unfollow = follow(["instance"], refresh);
+  return () => { unfollow(); clearTimeout(typing); };
 }
 
 function launchBody(v) {

@@ -12,7 +12,7 @@ function numbers(v, names) {
 
 const list = collection({
   title: "Queues",
-  load: () => get("/queues"),
+  paged: { path: "/queues", what: "queues", placeholder: "queue name" },
   live: ["queue"],
   empty: "No queues yet.",
   create: {

@@ -14,7 +14,7 @@ function reveal(s) {
 
 const render = collection({
   title: "Secrets",
-  load: () => get("/secrets"),
+  paged: { path: "/secrets", what: "secrets", placeholder: "name or description" },
   live: ["secret"],
   empty: "No secrets yet.",
   create: {

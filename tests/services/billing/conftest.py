@@ -40,8 +40,8 @@ class Billed:
 
     def restart(self) -> None:
         settings = self.live.settings
+        self.live.stop()  # on the test clock to the end: what the shutdown writes is stamped with its time
         clocks.uninstall(self.live.loop)  # type: ignore[arg-type]
-        self.live.stop()
         self.live = self.start(settings)
 
     def run(self, coro: Any) -> Any:

@@ -41,3 +41,22 @@ def test_an_older_installation_gets_the_storage_price_and_the_invocations_index(
         assert tuple(conn.execute(price).one()) == (50_000, "GiB-month")  # 0.05 credits, in micro-credits
     assert "ix_function_invocations_ended" in indexes()
     engine.dispose()
+
+
+def test_an_older_installation_gets_the_request_prices_and_the_request_counts_table(tmp_path: Path) -> None:
+    """billing_0007 adds the S3 request prices, storage_0006 the table the S3 endpoint's counts go to."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    migrate.upgrade(url)
+    _to(url, "billing_0006", down=True)
+    _to(url, "storage_0005", down=True)
+    engine = create_engine(migrate.alembic_config(url).attributes["sync_url"])
+    prices = text("SELECT key, amount FROM billing_prices WHERE key LIKE 'storage.thousand_%' ORDER BY key")
+    with engine.connect() as conn:
+        assert conn.execute(prices).all() == []
+    assert "storage_request_usage" not in inspect(engine).get_table_names()
+    migrate.upgrade(url)
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(prices).all()] == [("storage.thousand_get_requests", 400),
+                                                                  ("storage.thousand_put_requests", 5000)]
+    assert "storage_request_usage" in inspect(engine).get_table_names()
+    engine.dispose()

@@ -15,6 +15,8 @@ PRICES: dict[str, tuple[float, str, str]] = {
     "volume.gb_once": (0.05, "GB", "a volume's or VM disk's size, once at creation"),
     "volume.gib_month": (0.01, "GiB-month", "a volume's or disk's size while it exists (volume_gib_month plans)"),
     "storage.gib_month": (0.02, "GiB-month", "object storage, sampled hourly"),
+    "storage.thousand_put_requests": (0.005, "1,000 requests", "S3 PUT/COPY/POST/LIST requests, per 1,000 (bucket owner pays)"),
+    "storage.thousand_get_requests": (0.0004, "1,000 requests", "S3 GET/HEAD and other reads, per 1,000 (DELETE: free)"),
     "database.hour": (0.6, "database-hour", "a managed database while available, per hour (per second, 60 s minimum)"),
     "database.core_hour": (0.2, "vCPU-hour", "each vCPU of an available managed database, per hour"),
     "database.gb_ram_hour": (0.1, "GB-hour", "each GB of memory of an available managed database, per hour"),
@@ -31,6 +33,8 @@ ADDED_0003 = ("database.hour", "database.core_hour", "database.gb_ram_hour", "ca
               "cache.gb_ram_hour", "loadbalancer.hour", "function.gb_second", "function.million_invocations")
 # added by billing_0006
 ADDED_0006 = ("database_storage.gib_month",)
+# added by billing_0007
+ADDED_0007 = ("storage.thousand_put_requests", "storage.thousand_get_requests")
 
 
 # the managed services' quota kinds a plan limits as well (billing_0005 adds them to an existing plan)

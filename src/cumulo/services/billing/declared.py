@@ -6,7 +6,7 @@
   (``<type>:<id>:r<moment>``), so each part is rated at its own size; a deleted resource ends at its
   ``<type>.deleted`` event (``usage_events``), or at the pass that no longer finds it. The meters are
   then rated like instances' (per second, 60 s minimum, a monthly cap).
-- Consumption (functions): every pass adds what each resource used since the last pass (the window
+- Consumption (functions; S3 requests per bucket): every pass adds what each resource used since the last pass (the window
   ``[read until, horizon)``, one ``usage:<type>`` row keeps its end) to the resource's meter for the open
   day; the pass that closes a day posts one line per resource and quantity (key
   ``<type>:<id>:<day>:<quantity>``). Counting as it goes keeps what a function used before it was
@@ -32,9 +32,17 @@ if TYPE_CHECKING:
     from cumulo.services.billing.meter import Pass
 
 MARK = "usage"  # resource_type of the rows that keep where each consumption source was read until
-# quantity -> (price key suffix, units per price unit, unit shown in the ledger)
+# quantity -> (price key: ``<type>.<suffix>``, or a whole key with a dot; units per price unit; unit shown
+# in the ledger)
 QUANTITIES = {"invocations": ("million_invocations", 1_000_000, "invocation"),
-              "gb_seconds": ("gb_second", 1, "GB-second")}
+              "gb_seconds": ("gb_second", 1, "GB-second"),
+              "put_requests": ("storage.thousand_put_requests", 1000, "PUT/COPY/POST/LIST request"),
+              "get_requests": ("storage.thousand_get_requests", 1000, "GET/HEAD request")}
+
+
+def price_key(kind: str, quantity: str) -> str:
+    suffix = QUANTITIES[quantity][0]
+    return suffix if "." in suffix else f"{kind}.{suffix}"
 
 
 def _meter(kind: str, service: str, resource_id: str, user_id: str, name: str, spec: dict[str, Any],
@@ -81,8 +89,8 @@ def _amounts(p: Pass, kind: str, used: dict[str, Any]) -> dict[str, int]:
     out = {}
     for quantity, value in used.items():
         if quantity in QUANTITIES:
-            key, per, _unit = QUANTITIES[quantity]
-            out[quantity] = round(p.prices.get(f"{kind}.{key}", 0) * float(value) / per)
+            per = QUANTITIES[quantity][1]
+            out[quantity] = round(p.prices.get(price_key(kind, quantity), 0) * float(value) / per)
     return out
 
 

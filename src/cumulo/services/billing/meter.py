@@ -7,7 +7,7 @@ has a unique key ``<resource>:<day>``: two meters, a rerun or a restart post not
 
 Where the meters come from: the outbox (``usage_events``: instances, volumes, disks), and what the other
 services declare through ``cumulo.ports.usage`` (``declared``: databases, caches, load balancers,
-functions). Who rates them: on PostgreSQL, one statement for every simply-running meter
+functions, S3 requests). Who rates them: on PostgreSQL, one statement for every simply-running meter
 (``closing``); ``rate_meter`` here for the others (closed runs waiting, volumes), and for all on SQLite."""
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ MONTH_HOURS = rating.MONTH_HOURS
 # a key not in the table costs nothing). database_storage: a database's disk, while the database exists
 HOURLY = ("instance", "database", "database_storage", "cache", "loadbalancer")
 # meters not rated by the pass over running resources: object storage (its own hourly sample), the
-# consumption meters and their read marks (``declared.consume``)
-NOT_TIMED = ("storage", "function", declared.MARK)
+# consumption meters (functions, S3 requests per bucket) and their read marks (``declared.consume``)
+NOT_TIMED = ("storage", "function", "bucket", declared.MARK)
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 - temporary files of abandoned uploads (older than an hour);
 - multipart uploads left unfinished for a week (S3's usual AbortIncompleteMultipartUpload rule);
 - the buckets' lifecycle rules (``expiration``), every ``CUMULO_S3_LIFECYCLE_INTERVAL_SECONDS``;
+- the hourly S3 request counts billed long ago (``requests.KEEP``);
 - orphan blobs: files no object version or upload part references, older than an hour (a crash
   between the blob's rename and its row's commit, or rows removed by a cascade such as a deleted
   user). The grace period covers writes in flight, whose rows commit milliseconds after the rename.
@@ -19,7 +20,7 @@ from sqlalchemy import select
 
 from cumulo.core.clock import utcnow
 from cumulo.platform import Platform
-from cumulo.services.storage import expiration, multipart
+from cumulo.services.storage import expiration, multipart, requests
 from cumulo.services.storage.lifecycle import STALE_SECONDS
 from cumulo.services.storage.models import ObjectVersion, Part, Upload
 from cumulo.services.storage.objects import blob_store
@@ -44,7 +45,11 @@ def register(platform: Platform) -> None:
     platform.runner.every("storage.temp-cleanup", 600.0, clean_temp)
     platform.runner.every("storage.stale-uploads", 3600.0, clean_uploads)
     platform.runner.every("storage.orphan-blobs", 6 * 3600.0, clean_orphans)
+    async def prune_requests() -> None:
+        await requests.prune(platform)
+
     platform.runner.every("storage.lifecycle", platform.settings.s3_lifecycle_interval_seconds, apply_rules)
+    platform.runner.every("storage.request-usage", 3600.0, prune_requests)
 
 
 def _old_blobs(root: str, older_than: float) -> list[str]:

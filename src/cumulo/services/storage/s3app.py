@@ -17,7 +17,7 @@ from cumulo.core.errors import CumuloError
 from cumulo.drivers.blob.local import random_hex
 from cumulo.platform import Platform
 from cumulo.services.storage import buckets as bucket_service
-from cumulo.services.storage import policies
+from cumulo.services.storage import policies, requests
 from cumulo.services.storage.errors import S3Error, not_implemented
 from cumulo.services.storage.models import Bucket
 from cumulo.services.storage.s3 import access, attributes, buckets, forms, locks, objects, rules, uploads, xml
@@ -64,6 +64,8 @@ def create_s3_app(platform: Platform) -> ASGIApp:
         response.headers["x-amz-request-id"] = request_id
         if req is not None and req.bucket_row is not None:
             _cors_headers(req, response)
+            if requests.billed(response.status_code):  # counted in memory, written every few seconds
+                requests.count(platform, req.bucket_row, req.method, req.key, req.params)
         if req is not None and not req.body_consumed and response.status_code >= 300 and _has_body(scope):
             # The body was refused unread (or the client waits on Expect: 100-continue and never sends
             # it): the connection cannot carry another request.

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from cumulo.db.base import table
 from cumulo.db.query import Query, any_of
-from cumulo.services.storage.models import ObjectVersion
+from cumulo.services.storage.models import ObjectVersion, RequestUsage
 
 OV = table(ObjectVersion)
 _SAME_KEYS = (OV.c.bucket_id == bindparam("bucket_id"), any_of(OV.c.key, "keys"))
@@ -33,3 +33,22 @@ INSERT_VERSION = Query(insert(OV).values({c.key: bindparam(f"v_{c.key}", type_=c
 def version_values(row: ObjectVersion) -> dict[str, Any]:
     """The parameters of ``INSERT_VERSION`` for a new row."""
     return {f"v_{c.key}": getattr(row, c.key) for c in OV.columns}
+
+
+_ADD_REQUESTS: dict[str, Any] = {}
+
+
+def add_requests(dialect: str) -> Any:
+    """Add the counts of ``requests.flush`` to their bucket's row of the hour (made if none): an
+    upsert, executed with one parameter set per bucket."""
+    stmt = _ADD_REQUESTS.get(dialect)
+    if stmt is None:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        t = table(RequestUsage)
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t)
+        stmt = _ADD_REQUESTS[dialect] = ins.on_conflict_do_update(
+            index_elements=[t.c.bucket_id, t.c.hour],
+            set_={"put_requests": t.c.put_requests + ins.excluded.put_requests,
+                  "get_requests": t.c.get_requests + ins.excluded.get_requests})
+    return stmt

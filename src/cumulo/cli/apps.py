@@ -62,6 +62,22 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             output.show(c.apps.list(), COLUMNS)
 
+    @apps.command("update")
+    @output.handle_errors
+    def update(name: str, replicas: int | None = typer.Option(None, "--replicas", help="web processes (1-10)"),
+               memory: int | None = typer.Option(None, "--memory", help="MB per process (restarts them)"),
+               app_type: str | None = typer.Option(None, "--type", help="docker, nodejs, python, telegram-bot, static"),
+               branch: str | None = typer.Option(None, "--branch", "-b", help="the branch whose pushes deploy"),
+               git_secret: str | None = typer.Option(None, "--git-secret", help="secret for a private git_url ('' for none)"),
+               ) -> None:
+        """Change an app's processes, memory, type, branch or git secret."""
+        fields = {k: v for k, v in {"replicas": replicas, "memory_mb": memory, "app_type": app_type, "branch": branch,
+                                    "git_secret": git_secret}.items() if v is not None}
+        if not fields:
+            raise typer.BadParameter("nothing to change: give --replicas, --memory, --type, --branch or --git-secret")
+        with output.client() as c:
+            output.show(c.apps.update(name, **fields), COLUMNS)
+
     @apps.command("status")
     @output.handle_errors
     def status(name: str) -> None:
@@ -129,6 +145,14 @@ def register(app: typer.Typer) -> None:
                     raise typer.Exit(1)
                 else:
                     output.show(item["release"], RELEASE_COLUMNS)
+
+    @apps.command("builds")
+    @output.handle_errors
+    def builds(name: str) -> None:
+        """The app's builds, newest first (read one's log with `cumulo apps logs APP --build N`)."""
+        with output.client() as c:
+            output.show(c.apps.builds(name), ["number", "id", "status", "git_rev", "app_type", "error", "created_at",
+                                              "finished_at"])
 
     @apps.command("releases")
     @output.handle_errors

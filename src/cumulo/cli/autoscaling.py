@@ -108,6 +108,21 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             _show(c.autoscaling.set_desired(group, desired))
 
+    @asg.command("update")
+    @output.handle_errors
+    def update(group: str, min_size: int | None = typer.Option(None, "--min"),
+               max_size: int | None = typer.Option(None, "--max"),
+               desired: int | None = typer.Option(None, "--desired", help="within min..max"),
+               json_out: bool = JSON) -> None:
+        """Change a group's bounds and/or its desired capacity."""
+        _json(json_out)
+        fields = {k: v for k, v in {"min_size": min_size, "max_size": max_size, "desired_capacity": desired}.items()
+                  if v is not None}
+        if not fields:
+            raise typer.BadParameter("nothing to change: give --min, --max or --desired")
+        with output.client() as c:
+            _show(c.autoscaling.update(group, **fields))
+
     @asg.command("delete")
     @output.handle_errors
     def delete(group: str, yes: bool = output.YES) -> None:

@@ -1,4 +1,5 @@
-"""``cumulo billing ...``: plans, subscription, balance, usage (with a chart), ledger, invoices."""
+"""``cumulo billing ...``: plans, subscription, balance, usage (with a chart), ledger, invoices; administrators:
+credits, vouchers, prices and plans."""
 
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ def register(app: typer.Typer) -> None:
         fields = {"budget": budget} if budget is not None else {}
         with output.client() as c:
             output.show(c.billing.subscribe(plan, **fields))
+
+    @billing.command("subscription")
+    @output.handle_errors
+    def subscription() -> None:
+        """Your plan, its period and your monthly budget."""
+        with output.client() as c:
+            output.show(c.billing.subscription())
 
     @billing.command("balance")
     @output.handle_errors
@@ -102,3 +110,61 @@ def register(app: typer.Typer) -> None:
         """Redeem a voucher code."""
         with output.client() as c:
             output.show(c.billing.redeem(code))
+
+    # --- administrators ---------------------------------------------------------------------
+    @billing.command("grant")
+    @output.handle_errors
+    def grant(user_id: str, amount: float = typer.Argument(..., help="credits (negative: an adjustment)"),
+              reason: str = typer.Option("", "--reason", help="shown in the user's ledger"),
+              wallet: str = typer.Option("paid", "--wallet", help="paid (kept) or granted (expires with the month)"),
+              ) -> None:
+        """Credit a user's account (administrators only)."""
+        with output.client() as c:
+            output.show(c.billing.grant(user_id, amount, reason, wallet))
+
+    @billing.command("voucher")
+    @output.handle_errors
+    def voucher(credits: float, code: str | None = typer.Option(None, "--code", help="default: a random code"),
+                max_redemptions: int = typer.Option(1, "--max-redemptions"),
+                expires: str | None = typer.Option(None, "--expires", help="ISO date-time")) -> None:
+        """Make a voucher code users redeem for credits (administrators only)."""
+        fields = {k: v for k, v in {"code": code, "expires_at": expires}.items() if v is not None}
+        with output.client() as c:
+            output.show(c.billing.create_voucher(credits, max_redemptions=max_redemptions, **fields))
+
+    @billing.command("set-price")
+    @output.handle_errors
+    def set_price(key: str = typer.Argument(..., help="a key of `cumulo billing prices`"),
+                  amount: float = typer.Argument(..., help="credits per unit")) -> None:
+        """Change a price (administrators only); usage from now on is charged at it."""
+        with output.client() as c:
+            output.show(c.billing.edit_price(key, amount))
+
+    @billing.command("set-plan")
+    @output.handle_errors
+    def set_plan(plan_id: str, name: str | None = typer.Option(None, "--name"),
+                 price: float | None = typer.Option(None, "--price", help="per month"),
+                 monthly_credits: float | None = typer.Option(None, "--monthly-credits"),
+                 overage: bool | None = typer.Option(None, "--overage/--no-overage",
+                                                     help="may usage go past the credits"),
+                 limit: list[str] = typer.Option([], "--limit", help="NAME=NUMBER (repeatable), e.g. instances=5"),
+                 feature: list[str] = typer.Option([], "--feature", help="NAME=true|false (repeatable)")) -> None:
+        """Create a plan or change one (administrators only); fields not given stay as they are."""
+        fields: dict[str, Any] = {k: v for k, v in {"name": name, "price": price, "monthly_credits": monthly_credits,
+                                                    "overage": overage}.items() if v is not None}
+        try:
+            if limit:
+                fields["limits"] = {k: float(v) for k, v in (_pair(item) for item in limit)}
+            if feature:
+                fields["features"] = {k: v.lower() in ("1", "true", "yes", "on") for k, v in (_pair(i) for i in feature)}
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        with output.client() as c:
+            output.show(c.billing.edit_plan(plan_id, **fields))
+
+
+def _pair(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key or not value:
+        raise ValueError(f"expected NAME=VALUE, got {item!r}")
+    return key, value

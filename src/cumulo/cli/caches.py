@@ -59,6 +59,14 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             output.show(c.caches.stats(name))
 
+    @cache.command("metrics")
+    @output.handle_errors
+    def metrics(name: str, since: str | None = typer.Option(None, "--since", help="ISO time (default: the last hour)"), json_out: bool = JSON) -> None:
+        """The recorded CPU and memory of the cache's server."""
+        as_json(json_out)
+        with output.client() as c:
+            output.show_series(c.caches.metrics(name, since))
+
     @cache.command("connect")
     @output.handle_errors
     def connect(name: str) -> None:

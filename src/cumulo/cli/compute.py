@@ -153,6 +153,13 @@ def logs(instance: str, tail: int = typer.Option(100, "--tail", "-n")) -> None:
     sys.stdout.write(client().instances.logs(instance, tail=tail))
 
 
+@instances_app.command("metrics")
+@handle_errors
+def metrics(instance: str, since: str | None = typer.Option(None, "--since", help="ISO time (default: the last hour)")) -> None:
+    """The recorded CPU and memory of an instance, a point per sampling interval."""
+    output.show_series(client().volumes.metrics(instance, since))
+
+
 @instances_app.command("stats")
 @handle_errors
 def stats(instance: str) -> None:

@@ -112,6 +112,19 @@ def register(app: typer.Typer) -> None:
         lifecycle.__doc__ = helptext
         db.command(verb)(output.handle_errors(lifecycle))
 
+    @db.command("metrics")
+    @output.handle_errors
+    def metrics(database: str, series: bool = typer.Option(False, "--series", help="the recorded CPU and memory "
+                                                                                   "of its server instead"),
+                since: str | None = typer.Option(None, "--since", help="ISO time (default: the last hour)"), json_out: bool = JSON) -> None:
+        """The engine's figures now (connections, size, transactions...), or with --series the server's CPU/memory."""
+        as_json(json_out)
+        with output.client() as c:
+            if series:
+                output.show_series(c.databases.metrics_series(database, since))
+            else:
+                output.show(c.databases.metrics(database))
+
     @db.command("resize")
     @output.handle_errors
     def resize(database: str, cpus: float | None = typer.Option(None), memory: int | None = typer.Option(None, "--memory"),
@@ -145,6 +158,28 @@ def register(app: typer.Typer) -> None:
         as_json(json_out)
         with output.client() as c:
             output.show(c.databases.backups(database), BACKUP_COLUMNS)
+
+    @db.command("delete-backup")
+    @output.handle_errors
+    def delete_backup(database: str, backup_id: str, yes: bool = output.YES) -> None:
+        """Delete one backup of a database (its file in your backup bucket too)."""
+        output.confirm(f"Delete backup {backup_id} of {database}?", yes)
+        with output.client() as c:
+            c.databases.delete_backup(database, backup_id)
+        output.show({"deleted": backup_id} if output.STATE["json"] else f"deleted backup {backup_id}")
+
+    @db.command("import")
+    @output.handle_errors
+    def import_(database: str, source: str = typer.Argument(..., help="<bucket>/<key> of a dump you uploaded "
+                                                            "(pg_dump custom or plain SQL; SQL for MariaDB)"),
+                json_out: bool = JSON) -> None:
+        """Load a dump from one of your buckets into a database."""
+        as_json(json_out)
+        bucket, _, key = source.removeprefix("s3://").partition("/")
+        if not bucket or not key:
+            raise typer.BadParameter(f"expected <bucket>/<key>, got {source!r}")
+        with output.client() as c, output.console.status(f"importing {source} into {database}..."):
+            output.show(c.databases.import_dump(database, bucket, key), COLUMNS)
 
     @db.command("restore")
     @output.handle_errors

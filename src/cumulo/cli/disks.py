@@ -59,6 +59,13 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             output.show(c.disks.get(disk))
 
+    @disks.command("info")
+    @output.handle_errors
+    def info(disk: str) -> None:
+        """What qemu-img says of a disk's file: format, virtual and actual size, snapshots."""
+        with output.client() as c:
+            output.show(c.disks.info(disk))
+
     @disks.command("resize")
     @output.handle_errors
     def resize(disk: str, size: int = typer.Option(..., "--size", help="new size in GiB"),

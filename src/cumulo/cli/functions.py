@@ -1,4 +1,4 @@
-"""``cumulo functions ...``: deploy a folder, invoke, read and follow logs."""
+"""``cumulo functions ...``: deploy a folder, invoke, read and follow logs, async invocations, queue event sources."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import typer
 from cumulo.cli import output
 
 COLUMNS = ["id", "name", "runtime", "handler", "version", "memory_mb", "timeout_seconds", "warm_containers"]
+INVOCATION_COLUMNS = ["id", "version", "status", "is_async", "source", "duration_ms", "attempts", "created_at"]
+SOURCE_COLUMNS = ["id", "queue_id", "batch_size", "enabled", "created_at"]
 
 
 def _mapping(pairs: list[str], what: str) -> dict[str, str]:
@@ -37,6 +39,8 @@ def _print_log(entry: dict[str, Any]) -> None:
 def register(app: typer.Typer) -> None:
     fns = typer.Typer(help="Cloud Functions: deploy, invoke, logs", no_args_is_help=True)
     app.add_typer(fns, name="functions")
+    sources = typer.Typer(help="Queues that invoke a function with batches of their messages", no_args_is_help=True)
+    fns.add_typer(sources, name="event-sources")
 
     @fns.command("deploy")
     @output.handle_errors
@@ -149,3 +153,48 @@ def register(app: typer.Typer) -> None:
                 for entry in c.functions.logs(ref, limit=100, since=since or "1970-01-01T00:00:00Z"):
                     _print_log(entry)
                     since = entry["ended_at"] or since
+
+    @fns.command("invocations")
+    @output.handle_errors
+    def invocations(ref: str, limit: int = typer.Option(50, "--limit")) -> None:
+        """A function's latest invocations (sync, async, cron, queue), newest first."""
+        with output.client() as c:
+            output.show(c.functions.invocations(ref, limit=limit), INVOCATION_COLUMNS)
+
+    @fns.command("invocation")
+    @output.handle_errors
+    def invocation(ref: str, invocation_id: str = typer.Argument(..., help="the id `invoke --async` printed")) -> None:
+        """One invocation: its status, result or error, and its logs (follow an --async call with it)."""
+        with output.client() as c:
+            output.show(c.functions.invocation(ref, invocation_id))
+
+    @sources.command("add")
+    @output.handle_errors
+    def add_source(ref: str, queue: str = typer.Argument(..., help="queue id or name"),
+                   batch_size: int = typer.Option(10, "--batch-size", help="messages per invocation (1-10)")) -> None:
+        """Invoke the function with the queue's messages; a message is deleted once its batch succeeded."""
+        with output.client() as c:
+            output.show(c.functions.add_event_source(ref, queue, batch_size))
+
+    @sources.command("list")
+    @output.handle_errors
+    def list_sources(ref: str) -> None:
+        """The queues that invoke a function."""
+        with output.client() as c:
+            output.show(c.functions.event_sources(ref), SOURCE_COLUMNS)
+
+    @sources.command("show")
+    @output.handle_errors
+    def show_source(ref: str, source_id: str) -> None:
+        """One event source."""
+        with output.client() as c:
+            output.show(c.functions.event_source(ref, source_id))
+
+    @sources.command("delete")
+    @output.handle_errors
+    def delete_source(ref: str, source_id: str, yes: bool = output.YES) -> None:
+        """Stop invoking the function from that queue (the queue and its messages stay)."""
+        output.confirm(f"Remove event source {source_id} of {ref}?", yes)
+        with output.client() as c:
+            c.functions.remove_event_source(ref, source_id)
+        output.show({"deleted": source_id} if output.STATE["json"] else f"removed {source_id}")

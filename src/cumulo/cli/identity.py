@@ -1,4 +1,5 @@
-"""Accounts and keys: register, login, logout, whoami, password reset, keys, events, health."""
+"""Accounts and keys: register, verify, login, logout, whoami, password reset, keys, quotas, events, health;
+administrators: users and their roles."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from cumulo.cli import output
 from cumulo.cli.output import handle_errors, show
 
 KEY_COLUMNS = ["id", "name", "prefix", "created_at", "last_used"]
+USER_COLUMNS = ["id", "email", "name", "role", "email_verified", "created_at"]
 
 
 def register(app: typer.Typer) -> None:
     keys = typer.Typer(help="Manage API keys", no_args_is_help=True)
     app.add_typer(keys, name="keys")
+    users = typer.Typer(help="Administrators: the users and their roles", no_args_is_help=True)
+    app.add_typer(users, name="users")
 
     @app.command("register")
     @handle_errors
@@ -23,6 +27,13 @@ def register(app: typer.Typer) -> None:
         password = password or output.read_secret("Password", confirm=True)
         with output.client(auth=False) as c:
             show(c.identity.register(email, password, name))
+
+    @app.command()
+    @handle_errors
+    def verify(token: str = typer.Argument(..., help="the token of the verification mail (or its whole link)")) -> None:
+        """Confirm your e-mail address with the token from the verification mail."""
+        with output.client(auth=False) as c:
+            show(c.identity.verify(token.rstrip("/").rsplit("/", 1)[-1]))
 
     @app.command()
     @handle_errors
@@ -115,6 +126,27 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             c.identity.revoke_key(key_id)
         output.console.print(f"Key {key_id} revoked.")
+
+    @app.command()
+    @handle_errors
+    def quotas() -> None:
+        """Your limits and how much of each is used."""
+        with output.client() as c:
+            show(c.quotas(), ["kind", "used", "limit", "unit", "setting"], title="Quotas")
+
+    @users.command("list")
+    @handle_errors
+    def users_list() -> None:
+        """Every account (administrators only)."""
+        with output.client() as c:
+            show(c.identity.users(), USER_COLUMNS, title="Users")
+
+    @users.command("set-role")
+    @handle_errors
+    def users_set_role(user_id: str, role: str = typer.Argument(..., help="admin or user")) -> None:
+        """Make a user an administrator, or an administrator a plain user (administrators only)."""
+        with output.client() as c:
+            show(c.identity.set_role(user_id, role))
 
     @app.command()
     @handle_errors

@@ -119,6 +119,13 @@ def show_image(image: str) -> None:
     show(client().images.get(image))
 
 
+@images_app.command("log")
+@handle_errors
+def image_log(image: str) -> None:
+    """The build log of an image (yours or the catalogue's)."""
+    sys.stdout.write(client().images.log(image))
+
+
 @images_app.command("build")
 @handle_errors
 def build(

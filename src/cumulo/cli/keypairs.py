@@ -43,6 +43,13 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             output.show(c.keypairs.list(), COLUMNS)
 
+    @keypairs.command("show")
+    @output.handle_errors
+    def show(keypair: str) -> None:
+        """One key pair: its public key and fingerprint."""
+        with output.client() as c:
+            output.show(c.keypairs.get(keypair))
+
     @keypairs.command("delete")
     @output.handle_errors
     def delete(keypair: str, yes: bool = output.YES) -> None:

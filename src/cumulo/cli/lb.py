@@ -95,6 +95,44 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             _show_lb(c.lb.get(lb_ref))
 
+    @lb.command("update")
+    @output.handle_errors
+    def update(
+        lb_ref: str = typer.Argument(..., metavar="LB", help="id or name"),
+        name: str | None = typer.Option(None, "--name"),
+        hostname: str | None = typer.Option(None, "--hostname", help="a custom hostname"),
+        algorithm: str | None = typer.Option(None, "--algorithm", "-a",
+                                             help="round_robin, least_conn, ip_hash, random or first"),
+        health_path: str | None = typer.Option(None, "--health-path"),
+        interval: float | None = typer.Option(None, "--interval", help="seconds between checks"),
+        timeout: float | None = typer.Option(None, "--timeout", help="seconds a check may take"),
+        healthy: int | None = typer.Option(None, "--healthy-threshold"),
+        unhealthy: int | None = typer.Option(None, "--unhealthy-threshold"),
+        matcher: str | None = typer.Option(None, "--matcher", help="healthy status codes, e.g. 200-399"),
+        sticky: str | None = typer.Option(None, "--sticky", help="pin clients to a target with this cookie name"),
+        delay: int | None = typer.Option(None, "--deregistration-delay", help="seconds a removed target drains"),
+        target: list[str] | None = typer.Option(None, "--target", "-t",
+                                                help="INSTANCE:PORT[:WEIGHT] (repeatable): the whole new target list"),
+        json_out: bool = JSON,
+    ) -> None:
+        """Change a load balancer; fields not given stay as they are."""
+        _json(json_out)
+        health = {k: v for k, v in (("path", health_path), ("interval_seconds", interval),
+                                    ("timeout_seconds", timeout), ("healthy_threshold", healthy),
+                                    ("unhealthy_threshold", unhealthy), ("matcher", matcher)) if v is not None}
+        fields: dict[str, Any] = {k: v for k, v in (("name", name), ("hostname", hostname), ("algorithm", algorithm),
+                                                   ("deregistration_delay_seconds", delay)) if v is not None}
+        if health:
+            fields["health_check"] = health
+        if sticky:
+            fields["sticky"] = {"cookie_name": sticky}
+        if target:
+            fields["targets"] = _targets(target)
+        if not fields:
+            raise typer.BadParameter("nothing to change (see --help)")
+        with output.client() as c:
+            _show_lb(c.lb.update(lb_ref, **fields))
+
     @lb.command("metrics")
     @output.handle_errors
     def metrics(lb_ref: str = typer.Argument(..., metavar="LB"), json_out: bool = JSON) -> None:

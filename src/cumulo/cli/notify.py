@@ -87,6 +87,13 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             show(c.notify.subscriptions(topic), SUB_COLUMNS)
 
+    @subs.command("show")
+    @handle_errors
+    def subs_show(subscription_id: str) -> None:
+        """One subscription: its topic, protocol, endpoint and options."""
+        with output.client() as c:
+            show(c.notify.subscription(subscription_id))
+
     @subs.command("delete")
     @handle_errors
     def unsubscribe(subscription_id: str, yes: bool = output.YES) -> None:

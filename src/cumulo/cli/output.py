@@ -175,6 +175,18 @@ def _whole(column: str) -> bool:
     return column in KEEP_WHOLE or column.endswith(("_id", "_handle", "_name", "_ids"))
 
 
+def show_series(data: dict[str, Any]) -> None:
+    """A recorded CPU/memory series (``/metrics``): one row per point, oldest first."""
+    if STATE["json"]:
+        show(data)
+        return
+    columns = ["time", "cpu_percent", "memory_bytes", "memory_percent", "pids"]
+    if data["resource_type"] == "deployment":
+        columns.append("members")
+    show(data["points"], columns, title=f"{data['resource_type']} {data['resource_id']}: a point every "
+                                        f"{data['interval_seconds']:g} s")
+
+
 def show(data: Any, columns: Iterable[str] | None = None, title: str | None = None) -> None:
     """Print ``data`` as JSON (``--json``), as a table (a list of rows), or as key/value pairs.
 

@@ -90,6 +90,17 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             show({**c.queues.get(queue), "stats": c.queues.stats(queue)})
 
+    @q.command("change-visibility")
+    @handle_errors
+    def change_visibility(queue: str, receipt_handle: str,
+                          seconds: int = typer.Argument(..., help="from now until the message is visible again "
+                                                                  "(0: at once)")) -> None:
+        """Hide a received message for longer (or release it now) while you work on it."""
+        with output.client() as c:
+            c.queues.change_visibility(queue, receipt_handle, seconds)
+        show({"receipt_handle": receipt_handle, "visibility_timeout": seconds} if output.STATE["json"]
+             else f"message visible again in {seconds} s")
+
     @q.command("update")
     @handle_errors
     def update(queue: str, visibility_timeout: int | None = typer.Option(None), retention: int | None = typer.Option(None),

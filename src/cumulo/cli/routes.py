@@ -65,6 +65,29 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             output.show(c.routes.create_key(ref, name))
 
+    @routes.command("keys")
+    @output.handle_errors
+    def keys(ref: str) -> None:
+        """The keys of a require_api_key route (never their values)."""
+        with output.client() as c:
+            output.show(c.routes.keys(ref))
+
+    @routes.command("delete-key")
+    @output.handle_errors
+    def delete_key(ref: str, key_id: str, yes: bool = output.YES) -> None:
+        """Revoke a route key: callers using it get 401."""
+        output.confirm(f"Revoke key {key_id} of route {ref}?", yes)
+        with output.client() as c:
+            c.routes.delete_key(ref, key_id)
+        output.show({"deleted": key_id} if output.STATE["json"] else f"revoked {key_id}")
+
+    @routes.command("gateway")
+    @output.handle_errors
+    def gateway() -> None:
+        """The proxy's public ports, base domain and whether it gets certificates from ACME."""
+        with output.client() as c:
+            output.show(c.routes.gateway())
+
     @routes.command("ca")
     @output.handle_errors
     def ca() -> None:

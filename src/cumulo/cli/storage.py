@@ -1,4 +1,4 @@
-"""`cumulo storage ...`: buckets (mb, rb, buckets), objects (put, get, ls, rm, head) and S3 credentials
+"""`cumulo storage ...`: buckets (mb, rb, buckets), objects (put, get, ls, rm, head, presign) and S3 credentials
 (`cumulo storage credentials create` prints ready-to-paste AWS_* lines)."""
 
 from __future__ import annotations
@@ -54,6 +54,13 @@ def register(app: typer.Typer) -> None:
         """List your buckets."""
         with output.client() as c:
             show(c.storage.buckets(), BUCKET_COLUMNS)
+
+    @st.command("bucket")
+    @handle_errors
+    def bucket(name: str) -> None:
+        """One bucket: versioning, public access, when it was made."""
+        with output.client() as c:
+            show(c.storage.bucket(name))
 
     @st.command("rb")
     @handle_errors
@@ -116,6 +123,24 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             h = c.storage.head(bucket, key)
         show({k: h.get(k.lower()) for k in ("Content-Length", "Content-Type", "ETag", "Last-Modified")})
+
+    @st.command("presign")
+    @handle_errors
+    def presign(target: str = typer.Argument(..., help="<bucket>/<key>"),
+                expires: int = typer.Option(3600, "--expires", help="seconds the link works (1 to 604800, 7 days)"),
+                access_key_id: str | None = typer.Option(None, "--access-key-id",
+                                                         help="the S3 credential that signs it (default: your newest)"),
+                ) -> None:
+        """Print a link that downloads an object without a key (plain GET on the S3 endpoint) until it expires."""
+        bucket, key = _split(target)
+        with output.client() as c:
+            out = c.storage.presign(bucket, key, expires, access_key_id)
+        if output.STATE["json"]:
+            show(out)
+            return
+        typer.echo(out["url"])
+        output.err_console.print(f"Works until {out['expires_at']} (signed with {out['access_key_id']}; "
+                                 "revoking that credential ends it).")
 
     @st.command("rm")
     @handle_errors

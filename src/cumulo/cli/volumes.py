@@ -83,6 +83,13 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             output.show(c.volumes.snapshots(volume), SNAPSHOT_COLUMNS)
 
+    @volumes.command("show-snapshot")
+    @output.handle_errors
+    def show_snapshot(snapshot: str) -> None:
+        """One snapshot: its volume, size, status and description."""
+        with output.client() as c:
+            output.show(c.volumes.get_snapshot(snapshot))
+
     @volumes.command("restore")
     @output.handle_errors
     def restore(snapshot: str, name: str = typer.Option(..., "--name", help="name of the new volume")) -> None:

@@ -176,3 +176,7 @@ class Client(Transport):
 
     def events(self, limit: int = 50) -> list[dict[str, Any]]:
         return self.get("/events", params={"limit": limit})
+
+    def quotas(self) -> list[dict[str, Any]]:
+        """The caller's limits and what is used of each (``kind``, ``limit``, ``used``, ``unit``, ``setting``)."""
+        return self.get("/quotas")

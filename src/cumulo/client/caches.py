@@ -30,6 +30,10 @@ class Caches:
     def flush(self, cache: str) -> dict[str, Any]:
         return self.c.post(f"/caches/{cache}/flush", timeout=LONG)
 
+    def metrics(self, cache: str, since: str | None = None) -> dict[str, Any]:
+        """The cache server's recorded CPU/memory points (default: the last hour)."""
+        return self.c.get(f"/caches/{cache}/metrics/series", params={"since": since} if since else None)
+
     def stats(self, cache: str) -> dict[str, Any]:
         return self.c.get(f"/caches/{cache}/stats")
 

@@ -81,3 +81,7 @@ class Databases:
 
     def metrics(self, db: str) -> dict[str, Any]:
         return self.c.get(f"/databases/{db}/metrics")
+
+    def metrics_series(self, db: str, since: str | None = None) -> dict[str, Any]:
+        """The server container's recorded CPU/memory points (default: the last hour)."""
+        return self.c.get(f"/databases/{db}/metrics/series", params={"since": since} if since else None)

@@ -1,8 +1,9 @@
-"""Identity calls: register, login, keys."""
+"""Identity calls: register, login, verify, keys, logout; administrators: users and roles."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from cumulo.client.transport import ApiError, Transport
 
@@ -41,6 +42,10 @@ class Identity:
     def revoke_key(self, key_id: str) -> None:
         self.c.delete(f"/auth/keys/{key_id}")
 
+    def verify(self, token: str) -> dict[str, Any]:
+        """Confirm the e-mail address with the token of the verification mail."""
+        return self.c.get(f"/auth/verify/{quote(token, safe='')}")
+
     def logout(self) -> str | None:
         """Revoke the key this client uses; returns its id (None when the server has no record of it).
         ``POST /auth/logout`` where the server has it, else the key found by its prefix and revoked."""
@@ -55,3 +60,11 @@ class Identity:
                 return None
             self.revoke_key(mine[0]["id"])
         return mine[0]["id"] if len(mine) == 1 else None
+
+    # --- administrators ---------------------------------------------------------------
+    def users(self) -> list[dict[str, Any]]:
+        return self.c.get("/admin/users")
+
+    def set_role(self, user_id: str, role: str) -> dict[str, Any]:
+        """``role``: ``admin`` or ``user``."""
+        return self.c.put(f"/admin/users/{quote(user_id, safe='')}/role", {"role": role})

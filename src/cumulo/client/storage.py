@@ -26,6 +26,9 @@ class Storage:
     def buckets(self) -> list[dict[str, Any]]:
         return self.c.get("/storage/buckets")
 
+    def bucket(self, name: str) -> dict[str, Any]:
+        return self.c.get(f"/storage/buckets/{quote(name, safe='')}")
+
     def delete_bucket(self, name: str) -> None:
         self.c.delete(f"/storage/buckets/{quote(name, safe='')}")
 
@@ -61,6 +64,15 @@ class Storage:
         if after:
             params["after"] = after
         return self.c.get(f"/storage/{quote(bucket, safe='')}", params=params)
+
+    def presign(self, bucket: str, key: str, expires_in_seconds: int = 3600,
+                access_key_id: str | None = None) -> dict[str, Any]:
+        """A presigned GET URL of an object on the S3 endpoint (``url``, ``expires_at``, ``access_key_id``),
+        signed with the newest S3 credential or the one named."""
+        body: dict[str, Any] = {"expires_in_seconds": expires_in_seconds}
+        if access_key_id:
+            body["access_key_id"] = access_key_id
+        return self.c.post(f"/storage/buckets/{quote(bucket, safe='')}/objects/{quote(key, safe='/')}/presign", body)
 
     # --- S3 credentials ---------------------------------------------------------------
     def create_credentials(self, name: str = "") -> dict[str, Any]:

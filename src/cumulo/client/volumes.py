@@ -41,6 +41,9 @@ class Volumes:
     def delete_snapshot(self, snapshot: str) -> None:
         self.c.delete(f"/snapshots/{snapshot}")
 
+    def get_snapshot(self, snapshot: str) -> dict[str, Any]:
+        return self.c.get(f"/snapshots/{snapshot}")
+
     def restore(self, snapshot: str, name: str) -> dict[str, Any]:
         return self.c.post(f"/snapshots/{snapshot}/restore", {"name": name})
 

@@ -57,3 +57,25 @@ def test_a_command_imports_only_its_own_module() -> None:
     assert loaded_after("queues", "--help") - {"cumulo.cli.main", "cumulo.cli.output", "cumulo.cli.index"} \
         == {"cumulo.cli.queues"}
     assert "cumulo.cli.compute" not in loaded_after("version")
+
+
+def test_completing_a_top_level_command_imports_none() -> None:
+    """`cumulo <TAB>` offers every command from the index without importing one; a group's own words
+    (`cumulo queues <TAB>`) come from that group, imported alone."""
+    code = ("import sys; from cumulo.cli.main import app; sys.argv[0] = 'cumulo'\n"
+            "try:\n    app()\nexcept SystemExit:\n    pass\n"
+            "import json; print(json.dumps(sorted(m for m in sys.modules if m.startswith('cumulo.cli.'))))")
+
+    def complete(words: str) -> tuple[list[str], set[str]]:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False,
+                              env={"PATH": "/usr/bin:/bin", "_CUMULO_COMPLETE": "complete_bash",
+                                   "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1)})
+        *offered, modules = done.stdout.strip().splitlines()
+        return offered, set(json.loads(modules))
+
+    offered, modules = complete("cumulo ")
+    assert set(INDEX) | {"version"} <= set(offered)
+    assert modules == {"cumulo.cli.main", "cumulo.cli.output", "cumulo.cli.index"}
+    offered, modules = complete("cumulo queues ")
+    assert {"create", "send", "receive", "change-visibility"} <= set(offered)
+    assert modules - {"cumulo.cli.main", "cumulo.cli.output", "cumulo.cli.index"} == {"cumulo.cli.queues"}

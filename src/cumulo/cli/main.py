@@ -64,6 +64,15 @@ class LazyRoot(TyperGroup):
         finally:
             self._listing = False
 
+    def shell_complete(self, ctx: Any, incomplete: str) -> Any:
+        """``cumulo <TAB>``: the names and help lines from the index, nothing imported (a command's
+        own words, ``cumulo queues <TAB>``, are completed by its group, imported as it resolves)."""
+        self._listing = True
+        try:
+            return super().shell_complete(ctx, incomplete)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(name="cumulo", help="Cumulo: your own cloud. Run `cumulo up` to start the server.",
                   no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False, cls=LazyRoot)

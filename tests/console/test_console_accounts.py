@@ -223,3 +223,28 @@ def test_choose_a_billing_plan_then_see_the_balance(account: Callable[[], Accoun
     page.get_by_role("button", name="Change plan").click()
     budget = page.get_by_label("Monthly budget (credits)")
     page.locator(f"#{budget.get_attribute('id')}-error").filter(has_text="greater than or equal to 0").wait_for()
+
+
+def test_a_secret_gets_a_new_value_from_its_row(account: Callable[[], Account]) -> None:
+    acc = account()
+    name = uname("db-password")
+    assert acc.api.post("/secrets", json={"name": name, "value": "first-value"}).status_code == 201
+    try:
+        page = acc.log_in("Secrets")
+        page.get_by_role("button", name=f"New value of {name}").click()
+        dialog = page.get_by_role("dialog", name=f"New value of {name}")
+        dialog.get_by_role("button", name="Save new version").click()  # empty: the API's message at the field
+        error = dialog.locator(".field", has=page.get_by_label("New value", exact=True)).locator(".field-error")
+        error.wait_for()
+        expected = acc.api.put(f"/secrets/{name}", json={"value": ""}).json()["error"]["details"][0]["message"]
+        assert error.inner_text() == expected
+        dialog.get_by_label("New value", exact=True).fill("second-value")
+        dialog.get_by_role("button", name="Save new version").click()
+        page.get_by_text(f"{name}: version 2").wait_for()
+        row = page.locator("tbody tr", has_text=name)
+        row.locator("[data-label=Version]", has_text="2").wait_for()
+        row.get_by_role("button", name=f"Reveal {name}").click()
+        row.get_by_text("second-value").wait_for()
+        assert acc.api.get(f"/secrets/{name}").json()["value"] == "second-value"
+    finally:
+        acc.api.delete(f"/secrets/{name}")

@@ -197,3 +197,41 @@ def test_a_thousand_instances_are_listed_a_page_at_a_time_searched_on_the_server
                 await session.commit()
 
         acc.live.call(remove(), timeout=120)
+
+
+def test_rename_an_instance_and_set_its_time_to_live_from_its_edit_form(account: Callable[[], Account]) -> None:
+    from tests.services.compute.test_paging import stopped_instances
+
+    acc = account()
+    stopped_instances(acc.live, acc.api.get("/auth/me").json()["id"], 1, prefix="old")
+    inst = acc.api.get("/instances").json()[0]
+    new = uname("renamed")
+    try:
+        page = acc.log_in()
+        page.goto(acc.url(f"/console/instances/{inst['id']}"))
+        page.get_by_role("heading", name="old-0000").wait_for()
+        page.get_by_text("Rename or change the time to live").click()
+        assert page.get_by_label("Instance name").input_value() == "old-0000"  # filled from the instance
+        page.get_by_label("Instance name").fill("Bad Name!")
+        page.get_by_role("button", name="Save changes").click()
+        error = page.locator(".field", has=page.get_by_label("Instance name")).locator(".field-error")
+        error.wait_for()
+        expected = acc.api.patch(f"/instances/{inst['id']}", json={"name": "Bad Name!"}).json()["error"]["details"]
+        assert error.inner_text() == expected[0]["message"]  # the API's own message, at its field
+        assert acc.api.get(f"/instances/{inst['id']}").json()["name"] == "old-0000"
+        page.get_by_label("Instance name").fill(new)
+        page.get_by_label("Time to live from now (seconds)").fill("3600")
+        page.locator(".edit").get_by_text("curl equivalent").click()
+        assert '"ttl_seconds":3600' in page.locator(".edit .snippet pre").last.inner_text()
+        page.get_by_role("button", name="Save changes").click()
+        page.get_by_role("heading", name=new).wait_for()  # redrawn from the API's answer
+        got = acc.api.get(f"/instances/{inst['id']}").json()
+        assert got["name"] == new and got["expires_at"]
+        page.get_by_text("Rename or change the time to live").click()
+        page.get_by_label("Remove the time limit").check()
+        page.get_by_role("button", name="Save changes").click()
+        page.get_by_text(f"{new} saved").last.wait_for()
+        page.locator("dd", has_text="never").wait_for()
+        assert acc.api.get(f"/instances/{inst['id']}").json()["expires_at"] is None
+    finally:
+        acc.api.delete(f"/instances/{inst['id']}")

@@ -72,3 +72,31 @@ def test_route_bad_prefix_create_delete(account: Callable[[], Account]) -> None:
         assert acc.api.get("/routes").json() == []
     finally:
         acc.api.delete(f"/routes/{name}")
+
+
+def test_load_balancer_settings_edited_with_the_apis_message_at_the_field(account: Callable[[], Account]) -> None:
+    acc = account()
+    name = uname("edge")
+    assert acc.api.post("/loadbalancers", json={"name": name}).status_code == 201
+    try:
+        page = acc.log_in("Load balancers")
+        page.get_by_role("link", name=name).click()
+        page.get_by_text("Edit settings").click()
+        delay = page.get_by_label("Deregistration delay (seconds)")
+        assert delay.input_value() == str(acc.api.get(f"/loadbalancers/{name}").json()["deregistration_delay_seconds"])
+        delay.fill("5000")
+        page.get_by_role("button", name="Save changes").click()
+        error = page.locator(".field", has=delay).locator(".field-error")
+        error.get_by_text("less than or equal to 3600").wait_for()  # the API's message, at its field
+        delay.fill("15")
+        page.get_by_label("Algorithm").select_option("least_conn")
+        page.get_by_label("Health check path").fill("/ready")
+        page.locator(".edit").get_by_text("CLI equivalent").click()
+        assert "--algorithm least_conn --deregistration-delay 15 --health-path /ready" in \
+            page.locator(".edit .snippet pre").first.inner_text()
+        page.get_by_role("button", name="Save changes").click()
+        page.get_by_text("GET /ready every").wait_for()
+        lb = acc.api.get(f"/loadbalancers/{name}").json()
+        assert (lb["algorithm"], lb["deregistration_delay_seconds"], lb["health_check"]["path"]) == ("least_conn", 15, "/ready")
+    finally:
+        acc.api.delete(f"/loadbalancers/{name}")

@@ -1,7 +1,7 @@
 // A service's collection page in a few lines: an optional create form (with its CLI and curl
 // equivalents), the table of the caller's resources with a confirmed delete per row, and live
 // refresh on the events of the given resource types. Pages describe; this draws.
-import { del, getPage, post } from "./api.js";
+import { del, getPage, post, request } from "./api.js";
 import { clear, h, uid } from "./dom.js";
 import { follow } from "./live.js";
 import { button, confirmDialog, curl, form, pageHeader, pager, snippet, table, toast } from "./ui.js";
@@ -112,4 +112,57 @@ export function shownOnce(what, value, id = "shown-once") {
     }, { kind: "small" }),
     button("Done", () => box.remove(), { kind: "small" }));
   return box;
+}
+
+// An edit form for a resource the API can update (PUT/PATCH): a collapsed "Edit" panel whose fields
+// are filled from the resource as it is when opened; on save, only the fields that changed are sent
+// (`body(changed, values, current)` may reshape them), the API's messages shown at the fields.
+// spec: {summary?, method?: "PATCH", path: (current) => url, fields: [{name, label, ..., from?(current)}],
+//        body?, submit?, cli?(changed, current), saved?(row)}
+export function editPanel(spec) {
+  let current = null;
+  const valueOf = (f, row) => {
+    const raw = f.from ? f.from(row) : row[f.name];
+    return raw === null || raw === undefined ? "" : raw;
+  };
+  const changedFrom = (v) => {
+    const changed = {};
+    for (const f of spec.fields) {
+      const before = current ? valueOf(f, current) : "";
+      if (f.type === "checkbox" ? Boolean(v[f.name]) !== Boolean(before) : String(v[f.name]) !== String(before)) changed[f.name] = v[f.name];
+    }
+    return changed;
+  };
+  const method = spec.method || "PATCH";
+  const bodyOf = (v) => { const changed = changedFrom(v); return spec.body ? spec.body(changed, v, current) : changed; };
+  const f = form({
+    submit: spec.submit || "Save changes",
+    fields: spec.fields,
+    onSubmit: async (v) => {
+      const body = bodyOf(v);
+      if (!Object.keys(body).length) { toast("Nothing changed"); return; }
+      const row = await request(method, spec.path(current), { json: body });
+      toast(`${(row && row.name) || "Changes"} saved`);
+      if (row && typeof row === "object" && row.id) current = row;
+      panel.open = false;
+      if (spec.saved) await spec.saved(row);
+    },
+    onInput: () => snippets.forEach((s) => s.refresh()),
+  });
+  const snippets = [snippet("curl equivalent", () => (current ? curl(method, spec.path(current), bodyOf(f.values())) : ""))];
+  if (spec.cli) snippets.unshift(snippet("CLI equivalent", () => (current ? spec.cli(changedFrom(f.values()), current) : "")));
+  const fill = () => {
+    if (!current) return;
+    for (const field of spec.fields) {
+      const input = f.inputs[field.name];
+      if (field.type === "checkbox") input.checked = Boolean(valueOf(field, current));
+      else input.value = valueOf(field, current);
+    }
+    snippets.forEach((s) => s.refresh());
+  };
+  const panel = h("details", { class: "edit" }, h("summary", {}, spec.summary || "Edit settings"), f, snippets);
+  panel.addEventListener("toggle", () => { if (panel.open) { fill(); const first = f.querySelector("input, select, textarea"); if (first) first.focus(); } });
+  panel.update = (row) => { current = row; if (!panel.open) fill(); };
+  panel.form = f;
+  return panel;
 }

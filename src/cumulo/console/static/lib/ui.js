@@ -164,6 +164,11 @@ export function form({ fields, submit = "Create", onSubmit, onInput, className =
   return el;
 }
 
+// An object as "A=1\nB=2" lines (the inverse of parsePairs).
+export function pairsText(obj) {
+  return Object.entries(obj || {}).map(([k, v]) => `${k}=${v}`).join("\n");
+}
+
 // Split "A=1\nB=2" into an object (env vars in forms).
 export function parsePairs(text) {
   const out = {};

@@ -3,8 +3,10 @@ import { eachLine, enc, get, post, request } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
 import { metricsCharts } from "../lib/metrics.js";
-import { collection, removeButton, rowAction } from "../lib/resource.js";
-import { button, confirmDialog, definitionList, errorBox, form, pageHeader, parsePairs, shellQuote, snippet, statusBadge, table, toast } from "../lib/ui.js";
+import { collection, editPanel, removeButton, rowAction } from "../lib/resource.js";
+import {
+  button, confirmDialog, definitionList, errorBox, form, pageHeader, pairsText, parsePairs, shellQuote, snippet, statusBadge, table, toast,
+} from "../lib/ui.js";
 
 const apps = collection({
   title: "Apps",
@@ -156,7 +158,32 @@ async function deployment({ main, params }) {
   });
   const revisions = h("div", { id: "revisions" });
   const charts = h("div", { class: "charts" });
-  main.append(info, h("section", { "aria-labelledby": "metrics-title" }, h("h2", { id: "metrics-title" }, "Metrics"),
+  const editing = editPanel({
+    summary: "Change the spec (a rolling update)",
+    path: (d) => `/deployments/${enc(d.id)}`,
+    fields: [
+      { name: "image", label: "Replica image", required: true, from: (d) => d.spec.image },
+      { name: "command", label: "Replica command", placeholder: "image default", help: "Run with /bin/sh -c; empty: the image's command.",
+        from: (d) => (d.spec.command ? (d.spec.command[0] === "/bin/sh" && d.spec.command[1] === "-c" ? d.spec.command[2] : d.spec.command.join(" ")) : "") },
+      { name: "env", label: "Replica environment", type: "textarea", rows: 3, placeholder: "NAME=value, one per line", from: (d) => pairsText(d.spec.env) },
+      { name: "cpus", label: "CPUs per replica", type: "number", step: "0.05", min: "0", from: (d) => d.spec.cpus },
+      { name: "memory_mb", label: "Memory per replica (MiB)", type: "number", min: "16", from: (d) => d.spec.memory_mb },
+    ],
+    body: (changed) => {
+      const body = {};
+      if (changed.image !== undefined) body.image = changed.image;
+      if (changed.command !== undefined) body.command = changed.command.trim() ? ["/bin/sh", "-c", changed.command] : null;
+      if (changed.env !== undefined) body.env = parsePairs(changed.env);
+      if (changed.cpus !== undefined) body.cpus = changed.cpus === "" ? "" : Number(changed.cpus);
+      if (changed.memory_mb !== undefined) body.memory_mb = changed.memory_mb === "" ? "" : Number(changed.memory_mb);
+      return body;
+    },
+    cli: (changed, d) => [`cumulo deployments update ${shellQuote(d.name)}`, changed.image ? `--image ${shellQuote(changed.image)}` : "",
+      ...(changed.env !== undefined ? Object.entries(parsePairs(changed.env)).map(([k, v]) => `--env ${shellQuote(`${k}=${v}`)}`) : []),
+      changed.cpus ? `--cpus ${changed.cpus}` : "", changed.memory_mb ? `--memory ${changed.memory_mb}` : ""].filter(Boolean).join(" "),
+    saved: () => refresh(),
+  });
+  main.append(info, editing, h("section", { "aria-labelledby": "metrics-title" }, h("h2", { id: "metrics-title" }, "Metrics"),
     h("p", { class: "help" }, "CPU and memory of the replicas together (100 % = one CPU)."), charts),
   h("section", {}, h("h2", {}, "Scale"), scale), h("section", {}, h("h2", {}, "Replicas"), replicas),
     h("section", { "aria-labelledby": "revisions-title" }, h("h2", { id: "revisions-title" }, "Revisions"), revisions));
@@ -168,6 +195,7 @@ async function deployment({ main, params }) {
       ["Image", d.spec.image], ["Ports", (d.spec.ports || []).join(", ") || "—"], ["Paused", d.paused ? "yes" : "no"],
     ]));
     if (document.activeElement !== scale.inputs.replicas) scale.inputs.replicas.value = d.replicas;
+    editing.update(d);
     const rows = await get(`/deployments/${enc(id)}/replicas`).catch(() => []);
     clear(replicas, table([
       { label: "Replica", cell: (r) => h("a", { href: `/console/instances/${enc(r.instance_id)}` }, r.name) },

@@ -3,7 +3,7 @@
 import { enc, get, post } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
-import { collection, rowAction } from "../lib/resource.js";
+import { collection, editPanel, rowAction } from "../lib/resource.js";
 import { button, definitionList, errorBox, pageHeader, shellQuote, statusBadge, table, toast } from "../lib/ui.js";
 
 const TARGETS = [["http", "HTTP request"], ["queue", "Queue message"], ["topic", "Topic message"], ["function", "Function invocation"]];
@@ -62,9 +62,27 @@ async function job({ main, params }) {
   const id = params.id;
   const info = h("div", {});
   const runs = h("div", { id: "runs", "aria-live": "polite" });
+  const editing = editPanel({
+    summary: "Edit the schedule",
+    path: (j) => `/cron/${enc(j.id)}`,
+    fields: [
+      { name: "schedule", label: "Schedule", required: true, placeholder: "*/5 * * * *", help: "Cron syntax (5 fields), or @hourly, @daily..." },
+      { name: "timezone", label: "Time zone", required: true, placeholder: "UTC" },
+      { name: "payload", label: "Payload", type: "textarea", rows: 3 },
+      { name: "retries", label: "Retries", type: "number", min: "0", max: "10", required: true },
+      { name: "timeout_seconds", label: "Timeout per attempt (seconds)", type: "number", min: "1", max: "300", required: true },
+    ],
+    body: (changed) => Object.fromEntries(Object.entries(changed).map(([k, v]) => [k,
+      ["retries", "timeout_seconds"].includes(k) && v !== "" ? Number(v) : v])),
+    cli: (changed, j) => [`cumulo cron update ${shellQuote(j.name)}`, changed.schedule ? `--schedule ${shellQuote(changed.schedule)}` : "",
+      changed.timezone ? `--timezone ${shellQuote(changed.timezone)}` : "", changed.payload !== undefined ? `--payload ${shellQuote(changed.payload)}` : "",
+      changed.retries !== undefined ? `--retries ${changed.retries}` : "", changed.timeout_seconds ? `--timeout ${changed.timeout_seconds}` : ""].filter(Boolean).join(" "),
+    saved: () => refresh(),
+  });
   const refresh = async () => {
     let j;
     try { j = await get(`/cron/${enc(id)}`); } catch (error) { clear(info, errorBox(error)); return; }
+    editing.update(j);
     clear(info, pageHeader(j.name, statusBadge(j.status), button("Run now", async () => {
       try { await post(`/cron/${enc(id)}/run`); toast("Run started"); } catch (error) { toast(error.message, "error"); }
       await refresh();
@@ -84,7 +102,7 @@ async function job({ main, params }) {
       { label: "Result", cell: (r) => r.error || (r.status_code ? `HTTP ${r.status_code}` : r.response_excerpt || "—") },
     ], rows, { empty: "No runs yet." }));
   };
-  main.append(h("p", {}, h("a", { href: "/console/cron" }, "← All cron jobs")), info,
+  main.append(h("p", {}, h("a", { href: "/console/cron" }, "← All cron jobs")), info, editing,
     h("section", { "aria-labelledby": "runs-title" }, h("h2", { id: "runs-title" }, "Runs"), runs));
   await refresh();
   const stop = follow(["cron_job"], refresh);

@@ -5,7 +5,7 @@ import { enc, get, post } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
 import { metricsCharts } from "../lib/metrics.js";
-import { collection, rowAction, shownOnce } from "../lib/resource.js";
+import { collection, editPanel, rowAction, shownOnce } from "../lib/resource.js";
 import { button, definitionList, errorBox, pageHeader, shellQuote, statusBadge, table, toast } from "../lib/ui.js";
 
 const endpoint = (e) => (e ? `${e.host}:${e.port}` : "—");
@@ -49,7 +49,23 @@ async function database({ main, params }) {
   const backups = h("div", {});
   const logs = h("pre", { class: "logs", tabindex: "0", "aria-label": "Database logs" });
   const charts = h("div", { class: "charts" });
-  main.append(info,
+  const editing = editPanel({
+    summary: "Resize or change backups",
+    method: "PUT",
+    path: (d) => `/databases/${enc(d.id)}`,
+    fields: [
+      { name: "cpus", label: "CPUs", type: "number", step: "0.1", min: "0.1", max: "16", required: true },
+      { name: "memory_mb", label: "Memory (MiB)", type: "number", min: "128", required: true },
+      { name: "storage_gb", label: "Storage (GiB)", type: "number", min: "1", required: true, help: "Storage only grows." },
+      { name: "backup_retention_days", label: "Keep backups (days)", type: "number", min: "1", max: "35", required: true },
+      { name: "backup_window", label: "Backup window (UTC)", placeholder: "03:00-04:00", required: true },
+    ],
+    body: (changed) => Object.fromEntries(Object.entries(changed).map(([k, v]) => [k, k === "backup_window" || v === "" ? v : Number(v)])),
+    cli: (changed, d) => [`cumulo db resize ${shellQuote(d.name)}`, changed.cpus ? `--cpus ${changed.cpus}` : "",
+      changed.memory_mb ? `--memory ${changed.memory_mb}` : ""].filter(Boolean).join(" "),
+    saved: () => refresh(),
+  });
+  main.append(info, editing,
     h("section", { "aria-labelledby": "metrics-title" }, h("h2", { id: "metrics-title" }, "Metrics"), charts),
     h("section", {}, h("h2", {}, "Backups"), button("Back up now", async () => {
       try { await post(`/databases/${enc(id)}/backups`); toast("Backup started"); } catch (error) { toast(error.message, "error"); }
@@ -59,6 +75,7 @@ async function database({ main, params }) {
   const refresh = async () => {
     let d;
     try { d = await get(`/databases/${enc(id)}`); } catch (error) { clear(info, errorBox(error)); return; }
+    editing.update(d);
     clear(info, pageHeader(d.name, statusBadge(d.status)), definitionList([
       ["Engine", `${d.engine_product || d.engine} ${d.version}`], ["Endpoint (VPC)", endpoint(d.endpoint)],
       ["Public endpoint", endpoint(d.public_endpoint)], ["Database", d.database], ["User", d.username],

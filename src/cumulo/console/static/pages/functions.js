@@ -1,7 +1,10 @@
 // Functions: deploy a zip (multipart, as `cumulo functions deploy`), invoke with a JSON payload, logs.
 import { del, enc, get, request } from "../lib/api.js";
 import { clear, fmtBytes, fmtDate, h } from "../lib/dom.js";
-import { button, confirmDialog, definitionList, errorBox, form, pageHeader, shellQuote, snippet, statusBadge, table, toast } from "../lib/ui.js";
+import { editPanel } from "../lib/resource.js";
+import {
+  button, confirmDialog, definitionList, errorBox, form, pageHeader, pairsText, parsePairs, shellQuote, snippet, statusBadge, table, toast,
+} from "../lib/ui.js";
 
 async function list({ main, navigate }) {
   let runtimes = [];
@@ -86,9 +89,28 @@ async function detail({ main, params }) {
       ], rows, { empty: "No invocations yet." }));
     } catch (error) { clear(logs, errorBox(error)); }
   };
-  main.append(pageHeader(fn.name, statusBadge(fn.status)),
-    definitionList([["ID", fn.id], ["Runtime", fn.runtime], ["Handler", fn.handler], ["Version", fn.version],
-      ["Timeout", `${fn.timeout_seconds} s`], ["Memory", `${fn.memory_mb} MiB`], ["Code", `${fmtBytes(fn.code_size)}, sha256 ${fn.code_sha256.slice(0, 12)}…`]]),
+  const facts = h("div", {});
+  const drawFacts = () => clear(facts, definitionList([["ID", fn.id], ["Runtime", fn.runtime], ["Handler", fn.handler], ["Version", fn.version],
+    ["Timeout", `${fn.timeout_seconds} s`], ["Memory", `${fn.memory_mb} MiB`], ["Concurrency", String(fn.max_concurrency)],
+    ["Environment", Object.keys(fn.env || {}).join(", ") || "—"],
+    ["Code", `${fmtBytes(fn.code_size)}, sha256 ${fn.code_sha256.slice(0, 12)}…`]]));
+  drawFacts();
+  const editing = editPanel({
+    summary: "Edit configuration",
+    path: (f) => `/functions/${enc(f.id)}`,
+    fields: [
+      { name: "handler", label: "Handler", required: true, placeholder: "main.handler" },
+      { name: "timeout_seconds", label: "Timeout (seconds)", type: "number", min: "1", max: "900", required: true },
+      { name: "memory_mb", label: "Memory (MiB)", type: "number", min: "64", max: "4096", required: true },
+      { name: "max_concurrency", label: "Concurrent invocations", type: "number", min: "1", max: "100", required: true },
+      { name: "env", label: "Environment", type: "textarea", rows: 3, placeholder: "NAME=value, one per line", from: (f) => pairsText(f.env) },
+    ],
+    body: (changed) => Object.fromEntries(Object.entries(changed).map(([k, v]) => [k,
+      k === "env" ? parsePairs(v) : k === "handler" ? v : v === "" ? v : Number(v)])),
+    saved: async (row) => { fn = row; drawFacts(); },
+  });
+  editing.update(fn);
+  main.append(pageHeader(fn.name, statusBadge(fn.status)), facts, editing,
     h("section", { "aria-labelledby": "invoke-title" }, h("h2", { id: "invoke-title" }, "Invoke"), invoke,
       snippet("CLI equivalent", () => `cumulo functions invoke ${shellQuote(fn.name)} ${shellQuote(invoke.values().payload || "null")}`), result),
     h("section", { "aria-labelledby": "logs-title" }, h("h2", { id: "logs-title" }, "Recent invocations"),

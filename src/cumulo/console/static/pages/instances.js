@@ -6,6 +6,7 @@ import { del, enc, get, getPage, post } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
 import { metricsCharts } from "../lib/metrics.js";
+import { editPanel } from "../lib/resource.js";
 import {
   button, confirmDialog, curl, definitionList, errorBox, form, pageHeader, pager, parsePairs, shellQuote, snippet,
   statusBadge, table, toast,
@@ -195,7 +196,27 @@ async function detail({ main, params, navigate }) {
     h("div", { class: "actions" }, button("Open screen", () => openScreen(), { kind: "primary" }),
       button("Send Ctrl+Alt+Del", () => screen && screen.ctrlAltDel(), {}),
       button("Close screen", () => closeScreen(), {})), screenBox);
-  main.append(header, info,
+  const editing = editPanel({
+    summary: "Rename or change the time to live",
+    path: (i) => `/instances/${enc(i.id)}`,
+    fields: [
+      { name: "name", label: "Instance name", required: true, help: "Letters, digits and dashes." },
+      { name: "ttl_seconds", label: "Time to live from now (seconds)", type: "number", min: "1", from: () => "",
+        help: "Empty: unchanged." },
+      { name: "no_ttl", label: "Remove the time limit", type: "checkbox", from: () => false },
+    ],
+    body: (changed) => {
+      const body = {};
+      if (changed.name !== undefined) body.name = changed.name;
+      if (changed.ttl_seconds !== undefined && changed.ttl_seconds !== "") body.ttl_seconds = Number(changed.ttl_seconds);
+      if (changed.no_ttl) body.ttl_seconds = null;
+      return body;
+    },
+    cli: (changed, i) => `cumulo instances update ${shellQuote(i.name)}${changed.name ? ` --name ${shellQuote(changed.name)}` : ""}${
+      changed.no_ttl ? " --ttl 0" : changed.ttl_seconds ? ` --ttl ${changed.ttl_seconds}` : ""}`,
+    saved: () => refresh(),
+  });
+  main.append(header, info, editing,
     h("section", { "aria-labelledby": "metrics-title" }, h("h2", { id: "metrics-title" }, "Metrics"), charts),
     screenSection,
     h("section", { "aria-labelledby": "term-title" }, h("h2", { id: "term-title" }, "Terminal"),
@@ -213,6 +234,7 @@ async function detail({ main, params, navigate }) {
     }
     const inst = current;
     screenSection.hidden = inst.backend !== "vm";
+    editing.update(inst);
     clear(header, pageHeader(inst.name, statusBadge(inst.status), actions(inst, async () => {
       try { await get(`/instances/${enc(id)}`); await refresh(); } catch { navigate("/console/instances"); }
     })));

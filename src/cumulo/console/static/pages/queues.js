@@ -1,7 +1,7 @@
 // Queues: create, stats, send, receive (or peek: received with no visibility timeout), delete.
 import { del, enc, get, post } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
-import { collection } from "../lib/resource.js";
+import { collection, editPanel } from "../lib/resource.js";
 import { button, definitionList, errorBox, form, pageHeader, shellQuote, snippet, table, toast } from "../lib/ui.js";
 
 function numbers(v, names) {
@@ -76,7 +76,20 @@ async function detail({ main, params }) {
       clear(stats, definitionList(Object.entries(s).filter(([, v]) => typeof v !== "object").map(([k, v]) => [k.replaceAll("_", " "), String(v)])));
     } catch (error) { clear(stats, errorBox(error)); }
   };
-  main.append(pageHeader(queue.name), stats,
+  const attrs = [["visibility_timeout", "Visibility timeout (seconds)", "0", "43200"],
+    ["retention_seconds", "Retention (seconds)", "60", "1209600"], ["delay_seconds", "Default delay (seconds)", "0", "900"],
+    ["receive_wait_seconds", "Receive wait (seconds)", "0", "20"], ["max_message_size", "Largest message (bytes)", "1024", "1048576"]];
+  const editing = editPanel({
+    summary: "Edit attributes",
+    path: (q) => `/queues/${enc(q.id)}`,
+    fields: attrs.map(([name, label, min, max]) => ({ name, label, type: "number", min, max, required: true })),
+    body: (changed) => Object.fromEntries(Object.entries(changed).map(([k, v]) => [k, v === "" ? v : Number(v)])),
+    cli: (changed, q) => [`cumulo queues update ${shellQuote(q.name)}`, ...Object.entries(changed).map(([k, v]) =>
+      `--${{ visibility_timeout: "visibility-timeout", retention_seconds: "retention", delay_seconds: "delay", receive_wait_seconds: "wait" }[k] || k} ${v}`)].join(" "),
+    saved: async (row) => { queue = row; await refreshStats(); },
+  });
+  editing.update(queue);
+  main.append(pageHeader(queue.name), stats, editing,
     h("section", { "aria-labelledby": "send-title" }, h("h2", { id: "send-title" }, "Send"), send,
       snippet("CLI equivalent", () => `cumulo queues send ${shellQuote(queue.name)} ${shellQuote(send.values().body || "BODY")}`)),
     h("section", { "aria-labelledby": "recv-title" }, h("h2", { id: "recv-title" }, "Receive"),

@@ -1,8 +1,8 @@
 // Secrets: values stay hidden until revealed (each reveal is a read, audited by the API).
-import { encPath, get } from "../lib/api.js";
+import { encPath, get, put } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { collection } from "../lib/resource.js";
-import { button, curl, shellQuote, statusBadge, toast } from "../lib/ui.js";
+import { button, curl, form, shellQuote, statusBadge, toast } from "../lib/ui.js";
 
 function reveal(s) {
   const slot = h("span", { class: "hidden-value" }, "••••••••");
@@ -10,6 +10,35 @@ function reveal(s) {
     try { const full = await get(`/secrets/${encPath(s.name)}`); clear(slot, h("code", {}, full.value)); }
     catch (error) { toast(error.message, "error"); }
   }, { kind: "small", title: `Reveal ${s.name}` }));
+}
+
+// A new value (a new version; the old one stays readable by version) in a dialog, the API's messages
+// at its fields: PUT /secrets/{name} {value, description}.
+function newValue(s, refresh) {
+  return button("New value", () => {
+    const dialog = h("dialog", { class: "confirm", "aria-label": `New value of ${s.name}` });
+    const f = form({
+      submit: "Save new version",
+      fields: [
+        { name: "value", label: "New value", type: "password", required: true, autocomplete: "off" },
+        { name: "description", label: "Secret description", value: s.description || "" },
+      ],
+      onSubmit: async (v) => {
+        const saved = await put(`/secrets/${encPath(s.name)}`, { value: v.value, description: v.description });
+        toast(`${s.name}: version ${saved.version}`);
+        dialog.close();
+        await refresh();
+      },
+    });
+    const cancel = button("Cancel", () => dialog.close());
+    f.querySelector(".actions").append(cancel);
+    dialog.append(h("h2", {}, `New value of ${s.name}`), f,
+      h("p", { class: "help" }, `CLI: cumulo secrets put ${shellQuote(s.name)} < value.txt`));
+    dialog.addEventListener("close", () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+    f.inputs.value.focus();
+  }, { kind: "small", title: `New value of ${s.name}` });
 }
 
 const render = collection({
@@ -37,6 +66,7 @@ const render = collection({
     { label: "Value", cell: reveal },
     { label: "Last read", cell: (s) => fmtDate(s.last_accessed_at) },
   ],
+  actions: [newValue],
   remove: { path: (s) => `/secrets/${encPath(s.name)}`, name: (s) => s.name, confirm: (s) => `Schedule secret "${s.name}" for deletion?` },
 });
 

@@ -2,7 +2,7 @@
 import { del, enc, get, post } from "../lib/api.js";
 import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
-import { collection } from "../lib/resource.js";
+import { collection, editPanel } from "../lib/resource.js";
 import { button, confirmDialog, definitionList, errorBox, form, pageHeader, shellQuote, snippet, statusBadge, table, toast } from "../lib/ui.js";
 
 const num = (value) => (value === "" || value === undefined ? undefined : Number(value));
@@ -62,9 +62,39 @@ async function loadBalancer({ main, params }) {
       await refresh();
     },
   });
+  const editing = editPanel({
+    summary: "Edit settings",
+    path: (lb) => `/loadbalancers/${enc(lb.id)}`,
+    fields: [
+      { name: "name", label: "Load balancer name", required: true },
+      { name: "algorithm", label: "Algorithm", type: "select",
+        options: [["round_robin", "round robin"], ["least_conn", "least connections"], ["ip_hash", "client IP hash"], ["random", "random"], ["first", "first available"]] },
+      { name: "hostname", label: "Custom hostname", placeholder: "www.example.com", help: "Empty: the generated one." },
+      { name: "deregistration_delay_seconds", label: "Deregistration delay (seconds)", type: "number", min: "0", max: "3600", required: true },
+      { name: "health_path", label: "Health check path", placeholder: "/health", from: (lb) => lb.health_check.path },
+      { name: "sticky_cookie", label: "Sticky sessions cookie", placeholder: "none", help: "Empty: no stickiness.", from: (lb) => (lb.sticky ? lb.sticky.cookie_name : "") },
+    ],
+    body: (changed) => {
+      const body = {};
+      for (const k of ["name", "algorithm"]) if (changed[k] !== undefined) body[k] = changed[k];
+      if (changed.hostname !== undefined) body.hostname = changed.hostname || null;
+      if (changed.deregistration_delay_seconds !== undefined) body.deregistration_delay_seconds = num(changed.deregistration_delay_seconds);
+      if (changed.health_path !== undefined) body.health_check = { path: changed.health_path };
+      if (changed.sticky_cookie !== undefined) body.sticky = changed.sticky_cookie ? { cookie_name: changed.sticky_cookie } : null;
+      return body;
+    },
+    cli: (changed, lb) => [`cumulo lb update ${shellQuote(lb.name)}`,
+      changed.name ? `--name ${shellQuote(changed.name)}` : "", changed.algorithm ? `--algorithm ${changed.algorithm}` : "",
+      changed.hostname ? `--hostname ${shellQuote(changed.hostname)}` : "",
+      changed.deregistration_delay_seconds !== undefined ? `--deregistration-delay ${changed.deregistration_delay_seconds}` : "",
+      changed.health_path ? `--health-path ${shellQuote(changed.health_path)}` : "",
+      changed.sticky_cookie ? `--sticky ${shellQuote(changed.sticky_cookie)}` : ""].filter(Boolean).join(" "),
+    saved: () => refresh(),
+  });
   const refresh = async () => {
     let lb;
     try { lb = await get(`/loadbalancers/${enc(id)}`); } catch (error) { clear(info, errorBox(error)); return; }
+    editing.update(lb);
     const hc = lb.health_check;
     clear(info, pageHeader(lb.name), definitionList([
       ["URL", h("code", {}, lb.url)], ["Algorithm", lb.algorithm], ["Status", lb.status_message],
@@ -88,7 +118,7 @@ async function loadBalancer({ main, params }) {
       }, { kind: "small danger", title: `Remove target ${names.get(t.instance_id) || t.instance_id}:${t.port}` }) },
     ], lb.targets, { empty: "No targets yet: add an instance below." }));
   };
-  main.append(h("p", {}, h("a", { href: "/console/loadbalancers" }, "← All load balancers")), info,
+  main.append(h("p", {}, h("a", { href: "/console/loadbalancers" }, "← All load balancers")), info, editing,
     h("section", { "aria-labelledby": "targets-title" }, h("h2", { id: "targets-title" }, "Targets"), targets),
     h("section", { "aria-labelledby": "add-title" }, h("h2", { id: "add-title" }, "Add a target"),
       instances.length ? add : h("p", { class: "empty" }, "Launch an instance first."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,23 @@ def test_shell_completion_is_offered(cli) -> None:  # type: ignore[no-untyped-de
                           env={**os.environ, **env}, timeout=60, check=False)
     assert done.returncode == 0 and "_CUMULO_COMPLETE=complete_bash" in done.stdout
     assert "complete -o default -F _cumulo_completion cumulo" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_install_completion_makes_bash_complete_commands(tmp_path: Path) -> None:
+    """`cumulo --install-completion bash` in a fresh home, then a new bash completes as a user's would."""
+    command = Path(sys.executable).with_name("cumulo")
+    env = {"HOME": str(tmp_path), "PATH": f"{command.parent}:/usr/bin:/bin",
+           "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    done = subprocess.run([str(command), "--install-completion", "bash"], capture_output=True, text=True, env=env,
+                          timeout=60, check=False)
+    assert done.returncode == 0 and "completion installed" in done.stdout, done.stdout + done.stderr
+    script = ('source ~/.bashrc; complete -p cumulo\n'
+              'COMP_WORDS=(cumulo qu); COMP_CWORD=1; _cumulo_completion cumulo; echo "top: ${COMPREPLY[*]}"\n'
+              'COMP_WORDS=(cumulo queues ""); COMP_CWORD=2; _cumulo_completion cumulo; echo "queues: ${COMPREPLY[*]}"')
+    shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=60, check=False)
+    lines = shell.stdout.splitlines()
+    assert "complete -o default -F _cumulo_completion cumulo" in lines, shell.stdout + shell.stderr
+    assert set(next(line for line in lines if line.startswith("top:")).split()[1:]) == {"queues", "quotas"}
+    words = set(next(line for line in lines if line.startswith("queues:")).split()[1:])
+    assert {"create", "send", "receive", "delete", "purge", "change-visibility"} <= words

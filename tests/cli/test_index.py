@@ -79,3 +79,14 @@ def test_completing_a_top_level_command_imports_none() -> None:
     offered, modules = complete("cumulo queues ")
     assert {"create", "send", "receive", "change-visibility"} <= set(offered)
     assert modules - {"cumulo.cli.main", "cumulo.cli.output", "cumulo.cli.index"} == {"cumulo.cli.queues"}
+
+
+def test_a_command_that_calls_the_api_skips_httpx_command_line_tool() -> None:
+    """httpx imports its own CLI (click, pygments) to export httpx.main; the CLI keeps it out."""
+    code = ("import sys; from cumulo.cli.main import app; sys.argv[0] = 'cumulo'\n"
+            "try:\n    app()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('httpx', 'httpx._main', 'pygments', 'rich.syntax') if sys.modules.get(m)))")
+    done = subprocess.run([sys.executable, "-c", code, "instances", "list"], capture_output=True, text=True,
+                          timeout=60, check=False, env={"CUMULO_URL": "http://127.0.0.1:9", "PATH": "/usr/bin:/bin"})
+    assert "cannot reach Cumulo" in done.stdout + done.stderr  # the request was sent, with httpx
+    assert done.stdout.strip().splitlines()[-1] == "['httpx']"

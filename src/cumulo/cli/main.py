@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from typing import Any
 
 import typer
@@ -15,6 +16,11 @@ from typer.core import TyperCommand, TyperGroup
 from cumulo import __version__, cli
 from cumulo.cli import output
 from cumulo.cli.index import INDEX
+
+# httpx's __init__ imports httpx._main, the `httpx` command line tool (click, pygments, rich.syntax,
+# rich.progress: about a third of `import httpx`), only to export it as httpx.main. A None entry
+# makes that import fail, and httpx then defines a stub main instead; the CLI never runs httpx's.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
 
 class LazyRoot(TyperGroup):

@@ -144,6 +144,9 @@ class Meterable:
     consumed: Callable[[AsyncSession, dt.datetime, dt.datetime], Awaitable[list[Consumed]]] | None = None
     # (platform, principal) -> how many: stop (never delete) the user's running resources, at zero balance
     suspend: Callable[[Any, Any], Awaitable[int]] | None = None
+    # every change of the resources' state is an audit event whose data carries ``usage`` ({meter, active,
+    # spec, at}): the meter follows those, and ``states`` only makes the meters of rows that never had one
+    evented: bool = False
 
 
 resolvers: Registry[Resolver] = Registry("resolver")

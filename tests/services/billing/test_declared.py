@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 
 from cumulo.client import ApiError, Client
 from cumulo.services.events import service as events
@@ -32,14 +32,18 @@ def credits_of(lines: list[dict]) -> float:
 
 def write(billed: Billed, *statements: Any, add: Any = None, event: dict | None = None) -> None:
     """Change rows on the server's loop (its clock: ``updated_at`` is the test clock's time), in one
-    transaction, as the owning service does; ``event``: an audit record in the same transaction."""
+    transaction, as the owning service does (a statement, or ``fn(session)``); ``event``: an audit
+    record in the same transaction."""
     async def go() -> None:
         async with billed.live.platform.db.session() as session:  # type: ignore[union-attr]
             if add is not None:
                 session.add(add)
                 await session.flush()
             for stmt in statements:
-                await session.execute(stmt)
+                if callable(stmt):
+                    await stmt(session)
+                else:
+                    await session.execute(stmt)
             if event:
                 events.record(session, **event)
             await session.commit()
@@ -66,7 +70,14 @@ def _delete_database(billed: Billed, db: Any) -> None:
 
 
 def _status(model: Any, rid: str, status: str, **fields: Any) -> Any:
-    return update(model).where(model.id == rid).values(status=status, **fields)
+    """A change of a row as its service makes it: through the ORM, which stamps the moment and records
+    the change's event (``databases.transitions``) in the same transaction."""
+    async def change(session: Any) -> None:
+        row = await session.get(model, rid)
+        row.status = status
+        for name, value in fields.items():
+            setattr(row, name, value)
+    return change
 
 
 def test_a_database_is_billed_while_available_by_its_size(billed: Billed) -> None:
@@ -385,3 +396,44 @@ def test_zero_balance_stops_databases_and_caches_after_the_grace_period(billed: 
     billed.meter()
     hourly = 0.9 if kind == "database" else 0.6
     assert credits_of(by_type(client, kind)) == pytest.approx(hourly * 601 / HOUR, abs=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["database", "cache"])
+def test_a_stop_and_a_start_between_two_passes_are_billed_at_their_moments(billed: Billed, kind: str) -> None:
+    """Each change is an event at its moment (not a sample of the row at the next pass): stopped for
+    20 minutes between two passes is not billed; started for 10 minutes between two passes is."""
+    from cumulo.services.caches.models import Cache
+    from cumulo.services.databases.models import ManagedDatabase
+
+    model, make = (ManagedDatabase, _database) if kind == "database" else (Cache, _cache)
+    client, user_id = billed.user("pro")
+    billed.to_next_hour()
+    server = make(user_id)  # 1 vCPU, 1 GiB: 0.9 an hour (database), 0.6 (cache)
+    write(billed, add=server)
+    billed.advance(30)  # creating: nothing to pay
+    write(billed, _status(model, server.id, "available"))
+    billed.meter()
+    billed.advance(HOUR)
+    write(billed, _status(model, server.id, "stopped"))
+    billed.advance(20 * 60)
+    write(billed, _status(model, server.id, "available"))
+    billed.advance(HOUR)
+    billed.meter()  # the first pass since: available, as at the last one
+    write(billed, _status(model, server.id, "stopped"))
+    billed.advance(HOUR)
+    billed.meter()
+    write(billed, _status(model, server.id, "available"))
+    billed.advance(10 * 60)
+    write(billed, _status(model, server.id, "error"))  # down again before the next pass
+    billed.advance(HOUR)
+    billed.meter()  # the first pass since: not available, as at the last one
+    billed.close_day()
+    billed.meter()
+    hourly = 0.9 if kind == "database" else 0.6
+    assert credits_of(by_type(client, kind)) == pytest.approx(hourly * (2 + 10 / 60), abs=1e-5)
+    assert client.billing.balance()["pending"] == 0
+    changes = [e for e in client.get("/events", params={"limit": 100, "resource_id": server.id})
+               if e["action"] == f"{kind}.state_changed"]
+    assert [e["data"]["status"] for e in reversed(changes)] == ["creating", "available", "stopped", "available",
+                                                                "stopped", "available", "error"]
+    assert all(e["data"]["usage"]["meter"] == kind and "password" not in str(e["data"]) for e in changes)

@@ -1,7 +1,11 @@
 """Usage the services declare through ``cumulo.ports.usage`` (billing reads no other service's table).
 
-- States (managed databases, caches, load balancers): every pass holds each resource's meter to what
-  its row says. A resource that became active (available, or existing) runs from the moment its row
+- States (managed databases, caches, load balancers). Databases and caches are ``evented``: their
+  service records every change of status or size as an audit event carrying its ``usage`` (active,
+  spec, the exact moment; ``databases.transitions``), which ``usage_events`` follows in commit order,
+  so a stop and a start between two passes are both billed at their moments; a pass only makes the
+  meter of a row that never had one and ends those whose row is gone. For the others, every pass
+  holds each resource's meter to what its row says. A resource that became active (available, or existing) runs from the moment its row
   changed; one no longer active ends then; a resize (another spec) ends the meter and opens a new one
   (``<type>:<id>:r<moment>``), so each part is rated at its own size; a deleted resource ends at its
   ``<type>.deleted`` event (``usage_events``), or at the pass that no longer finds it. The meters are
@@ -27,6 +31,7 @@ from cumulo.core.clock import aware
 from cumulo.services.billing import ledger, rating
 from cumulo.services.billing.models import Meter
 from cumulo.services.billing.usage_events import _end, _start
+from cumulo.services.billing.usage_events import new_meter as _meter
 
 if TYPE_CHECKING:
     from cumulo.services.billing.meter import Pass
@@ -45,15 +50,11 @@ def price_key(kind: str, quantity: str) -> str:
     return suffix if "." in suffix else f"{kind}.{suffix}"
 
 
-def _meter(kind: str, service: str, resource_id: str, user_id: str, name: str, spec: dict[str, Any],
-           created: dt.datetime, suffix: str = "") -> Meter:
-    return Meter(id=f"{kind}:{resource_id}{suffix}", user_id=user_id, service=service, resource_type=kind,
-                 resource_id=resource_id, name=name[:100], spec=spec, running_since=None, segments=[],
-                 rated_until=None, cap_month="", cap_used=0, gone=False, created_at=created)
-
-
-async def sync_states(session: AsyncSession, now: dt.datetime) -> None:
-    """Hold the meters of every declared resource to what its row says now."""
+async def sync_states(session: AsyncSession, now: dt.datetime, settled: dt.datetime) -> None:
+    """Hold the meters of every declared resource to what its row says now; for the resources whose
+    changes come as events (``evented``), only make the meter of one that never had one (a row older
+    than ``settled``, whose events would have been read by now: made before its service recorded them)
+    and end those whose row is gone."""
     for kind, source in ports.usage:
         if source.states is None:
             continue
@@ -63,6 +64,13 @@ async def sync_states(session: AsyncSession, now: dt.datetime) -> None:
         for rid, u in found.items():
             since = min(aware(u.since), now)
             m = current.get(rid)
+            if source.evented:
+                if m is None and since < settled and await session.get(Meter, f"{kind}:{rid}") is None:
+                    m = _meter(kind, source.service, rid, u.user_id, u.name, dict(u.spec), since)
+                    session.add(m)
+                    if u.active:
+                        _start(m, since)
+                continue
             if m is not None and (m.spec or {}) != u.spec:  # resized: each size rated for its own part
                 _end(m, since)
                 m.gone = True

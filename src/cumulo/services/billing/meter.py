@@ -267,7 +267,7 @@ async def run(platform: Platform) -> dict[str, int]:
                  plans={plan.id: plan for plan in (await session.scalars(select(Plan))).all()},
                  accounts={a.user_id: a for a in (await session.scalars(select(Account))).all()})
         if p.accounts:
-            await declared.sync_states(session, now)
+            await declared.sync_states(session, now, p.horizon)
         set_based = platform.db.dialect == "postgresql"  # the simply-running meters in one statement
         meters = await _read(session, set_based) if p.accounts else []
         changed = []

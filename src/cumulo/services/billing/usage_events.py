@@ -5,6 +5,7 @@ transaction, so each event counts exactly once, across restarts and processes.""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,13 @@ STORAGE = {"volume": ("volumes", {"volume.created"}), "disk": ("disks", {"disk.c
                                                                          "disk.clone_done"})}
 
 
+def new_meter(kind: str, service: str, resource_id: str, user_id: str, name: str, spec: dict[str, Any],
+              created: dt.datetime, suffix: str = "") -> Meter:
+    return Meter(id=f"{kind}:{resource_id}{suffix}", user_id=user_id, service=service, resource_type=kind,
+                 resource_id=resource_id, name=name[:100], spec=spec, running_since=None, segments=[],
+                 rated_until=None, cap_month="", cap_used=0, gone=False, created_at=created)
+
+
 def _start(meter: Meter, when: dt.datetime) -> None:
     if meter.running_since is None:
         meter.running_since = when
@@ -45,7 +53,10 @@ def _end(meter: Meter, when: dt.datetime) -> None:
 async def handle(session: AsyncSession, event: Event) -> None:
     if not event.resource_id or not event.user_id:
         return
-    if event.resource_type == "instance":
+    usage = event.data.get("usage")
+    if isinstance(usage, dict) and usage.get("meter"):
+        await _state(session, event, usage)
+    elif event.resource_type == "instance":
         await _instance(session, event)
     elif event.resource_type in STORAGE:
         await _storage(session, event)
@@ -121,3 +132,47 @@ async def _exists(session: AsyncSession, event: Event, service: str) -> None:
                           resource_id=event.resource_id, name=str(event.data.get("name", ""))[:100], spec={},
                           running_since=event.created_at, segments=[], cap_used=0, cap_month="", gone=False,
                           created_at=event.created_at))
+
+
+def _known(meter: Meter) -> dt.datetime:
+    """The latest moment the meter knows of: its run's start, its last closed run's end, its making."""
+    moments = [aware(meter.created_at)]
+    if meter.running_since is not None:
+        moments.append(aware(meter.running_since))
+    if meter.segments:
+        moments.append(aware(dt.datetime.fromisoformat(meter.segments[-1][1])))
+    return max(moments)
+
+
+async def _state(session: AsyncSession, event: Event, usage: dict[str, Any]) -> None:
+    """A declared resource's change of state, at its moment (``usage``: ``{meter, active, spec, at}``,
+    recorded by its service in the transaction of the change): a resize ends the meter and opens one
+    at the new size (``<type>:<id>:r<moment>``); becoming active starts the run, leaving it ends it.
+    Events come in commit order, so every interval between two passes is billed as it was."""
+    from cumulo import ports
+
+    kind, rid = str(usage["meter"]), str(event.resource_id)
+    source = ports.usage.get(kind)
+    service = source.service if source is not None else f"{event.resource_type}s"
+    at = aware(dt.datetime.fromisoformat(str(usage["at"]))) if usage.get("at") else aware(event.created_at)
+    spec, name = dict(usage.get("spec") or {}), str(event.data.get("name") or "")[:100]
+    open_meters = (await session.scalars(select(Meter).where(Meter.resource_type == kind, Meter.resource_id == rid,
+                                                             Meter.gone.is_(False)))).all()
+    m = max(open_meters, key=lambda x: aware(x.created_at)) if open_meters else None
+    if m is not None and at < _known(m):
+        return  # older than what the meter knows (made from the row by a pass that ran before this event)
+    suffix = f":r{at.strftime('%Y%m%dT%H%M%S%f')}"
+    if m is not None and (m.spec or {}) != spec:  # resized: each size rated for its own part
+        _end(m, at)
+        m.gone = True
+        m = None
+    if m is None:
+        m = new_meter(kind, service, rid, str(event.user_id), name, spec, at,
+                      "" if await session.get(Meter, f"{kind}:{rid}") is None else suffix)
+        session.add(m)
+    if name and m.name != name:
+        m.name = name
+    if usage.get("active") and m.running_since is None:
+        _start(m, at)
+    elif not usage.get("active") and m.running_since is not None:
+        _end(m, at)

@@ -32,4 +32,4 @@ async def resolve_cache(session: AsyncSession, user_id: str, ref: str) -> str:
 
 
 ports.resolvers.add("cache", resolve_cache)
-ports.usage.add("cache", ports.Meterable(service="caches", states=usage, suspend=suspend))
+ports.usage.add("cache", ports.Meterable(service="caches", states=usage, suspend=suspend, evented=True))

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cumulo.db.base import Base, IdMixin, TimestampMixin
-from cumulo.services.databases.models import STATE, track_changes
+from cumulo.services.databases.models import STATE, server_usage, track_changes
 
 
 class Cache(IdMixin, TimestampMixin, Base):
@@ -38,4 +38,5 @@ class Cache(IdMixin, TimestampMixin, Base):
     state_changed_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
-track_changes(Cache, "state_changed_at", "state_changed_key", *STATE)
+track_changes(Cache, "state_changed_at", "state_changed_key", *STATE, resource_type="cache", action="state_changed",
+              meter="cache", usage=server_usage)

@@ -81,5 +81,6 @@ async def resolve_database(session: AsyncSession, user_id: str, ref: str) -> str
 
 
 ports.resolvers.add("database", resolve_database)
-ports.usage.add("database", ports.Meterable(service="databases", states=usage, suspend=suspend))
-ports.usage.add("database_storage", ports.Meterable(service="databases", states=storage_usage))
+# evented: every change is an audit event carrying its usage (``transitions``); ``states`` seeds only
+ports.usage.add("database", ports.Meterable(service="databases", states=usage, suspend=suspend, evented=True))
+ports.usage.add("database_storage", ports.Meterable(service="databases", states=storage_usage, evented=True))

@@ -5,38 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cumulo.core.clock import utcnow
 from cumulo.db.base import Base, IdMixin, TimestampMixin
+from cumulo.services.databases.transitions import Usage, state_key, track_changes
 
-
-def state_key(values: Any) -> str:
-    """What a stamp was taken for: the tracked values, as the meter compares them with the row's."""
-    return "|".join("" if v is None else str(float(v) if isinstance(v, int | float) else v) for v in values)
-
-
-def track_changes(model: Any, stamp: str, key: str, *attributes: str) -> None:
-    """Set ``model.<stamp>`` to now whenever one of ``attributes`` is set to a different value (on the
-    object, before its commit): the exact moment of a transition, which ``updated_at`` is not (any
-    later write to the row moves it). ``<key>`` keeps the values the stamp is for, so a reader can
-    tell a row changed behind the ORM (a bulk UPDATE) and fall back to ``updated_at`` (``hooks``)."""
-    def changed(target: Any, value: Any, old: Any, _initiator: Any, name: str) -> Any:
-        if value != old:
-            current = {a: target.__dict__.get(a) for a in attributes}  # never a load: no I/O in here
-            current[name] = value
-            setattr(target, stamp, utcnow())
-            setattr(target, key, state_key(current[a] for a in attributes))
-        return value
-
-    def inserted(_mapper: Any, _connection: Any, target: Any) -> None:
-        setattr(target, stamp, utcnow())  # a new row's moment is its insert (as created_at), not its making
-
-    for attribute in attributes:
-        event.listen(getattr(model, attribute), "set",
-                     lambda t, v, o, i, _name=attribute: changed(t, v, o, i, _name), retval=True)
-    event.listen(model, "before_insert", inserted)
+__all__ = ["STATE", "DatabaseBackup", "ManagedDatabase", "server_usage", "state_key", "track_changes"]
 
 
 class ManagedDatabase(IdMixin, TimestampMixin, Base):
@@ -96,5 +71,19 @@ class DatabaseBackup(IdMixin, TimestampMixin, Base):
 
 
 STATE = ("status", "cpus", "memory_mb")
-track_changes(ManagedDatabase, "state_changed_at", "state_changed_key", *STATE)
-track_changes(ManagedDatabase, "storage_changed_at", "storage_changed_key", "storage_gb")
+
+
+def server_usage(read: Any) -> tuple[bool, dict[str, float]]:
+    """A database's or cache's server: billed while available, by its cpus and memory."""
+    return read("status") == "available", {"cpus": float(read("cpus") or 0), "memory_mb": int(read("memory_mb") or 0)}
+
+
+def _storage_usage(read: Any) -> tuple[bool, dict[str, float]]:
+    return True, {"size_gb": int(read("storage_gb") or 0)}  # billed while the database exists, stopped too
+
+
+_server: Usage = server_usage
+track_changes(ManagedDatabase, "state_changed_at", "state_changed_key", *STATE, resource_type="database",
+              action="state_changed", meter="database", usage=_server)
+track_changes(ManagedDatabase, "storage_changed_at", "storage_changed_key", "storage_gb", resource_type="database",
+              action="storage_changed", meter="database_storage", usage=_storage_usage)

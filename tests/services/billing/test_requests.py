@@ -35,7 +35,7 @@ def _rows(billed: Billed, bucket: str) -> list[tuple[Any, ...]]:
     async def go() -> list[tuple[Any, ...]]:
         async with billed.live.platform.db.session() as session:  # type: ignore[union-attr]
             return [tuple(r) for r in (await session.execute(
-                select(R.hour, R.put_requests, R.get_requests).where(R.bucket_name == bucket))).all()]
+                select(R.minute, R.put_requests, R.get_requests).where(R.bucket_name == bucket))).all()]
     return billed.run(go())  # type: ignore[no-any-return]
 
 
@@ -98,9 +98,9 @@ def test_s3_requests_are_billed_per_thousand_to_the_buckets_owner(billed: Billed
             s3.get_object(Bucket=name, Key="a")["Body"].read()  # GET class: 5, 6, 7
         s3.put_object(Bucket=name, Key="d", Body=b"four")  # PUT class: 5
         _flush(billed)
-        assert [(put, get) for _hour, put, get in _rows(billed, name)] == [(5, 7)]  # one row for the hour
+        assert [(put, get) for _minute, put, get in _rows(billed, name)] == [(5, 7)]  # one row: the minute
         billed.meter()
-        assert owed(client) == 0  # the hour is not over
+        assert owed(client) == 0  # the minute is not over (and the settle time)
         billed.advance(HOUR + 120)
         billed.meter()
         billed.meter()  # counted once however many passes

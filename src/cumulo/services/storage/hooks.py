@@ -1,5 +1,5 @@
 """What object storage gives the services below it through ``cumulo.ports``: its S3 requests for the
-billing meter (``cumulo.ports.usage``: per bucket, by price class, of the hours that ended in the
+billing meter (``cumulo.ports.usage``: per bucket, by price class, of the minutes that ended in the
 meter's window; counted by ``requests``). Its GiB-months are the ``storage_bytes`` quota's usage,
 which billing samples hourly."""
 

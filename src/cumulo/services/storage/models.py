@@ -107,15 +107,15 @@ class Credential(IdMixin, Base):
 
 
 class RequestUsage(Base):
-    """The S3 requests on one bucket in one hour, by price class (``requests``): what each process
-    counted in memory, added here every few seconds (one row per bucket and hour, whatever the
-    traffic). Kept after the bucket is deleted, so its last requests are still billed."""
+    """The S3 requests on one bucket in one minute, by price class (``requests``): what each process
+    counted in memory, added here every few seconds (at most one row per bucket and minute, whatever
+    the traffic). Kept after the bucket is deleted, so its last requests are still billed."""
 
     __tablename__ = "storage_request_usage"
-    __table_args__ = (Index("ix_storage_request_usage_hour", "hour"),)
+    __table_args__ = (Index("ix_storage_request_usage_minute", "minute"),)
 
     bucket_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)  # the hour's start (UTC)
+    minute: Mapped[dt.datetime] = mapped_column(primary_key=True)  # the minute's start (UTC)
     user_id: Mapped[str] = mapped_column(String(36))  # the bucket's owner: who pays, as on S3
     bucket_name: Mapped[str] = mapped_column(String(63))
     put_requests: Mapped[int] = mapped_column(BigInteger, default=0)  # PUT, COPY, POST, LIST

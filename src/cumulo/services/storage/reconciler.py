@@ -3,7 +3,7 @@
 - temporary files of abandoned uploads (older than an hour);
 - multipart uploads left unfinished for a week (S3's usual AbortIncompleteMultipartUpload rule);
 - the buckets' lifecycle rules (``expiration``), every ``CUMULO_S3_LIFECYCLE_INTERVAL_SECONDS``;
-- the hourly S3 request counts billed long ago (``requests.KEEP``);
+- the S3 request counts (per bucket and minute) billed long ago (``requests.KEEP``);
 - orphan blobs: files no object version or upload part references, older than an hour (a crash
   between the blob's rename and its row's commit, or rows removed by a cascade such as a deleted
   user). The grace period covers writes in flight, whose rows commit milliseconds after the rename.

@@ -9,15 +9,16 @@ bucket's owner (as on S3, whoever sends them):
   Requests that name no bucket (ListBuckets, CreateBucket) are not billed.
 
 The request path never writes for it: each process counts in memory (a dict entry per bucket),
-and every ``FLUSH_SECONDS`` adds its counts to the bucket's row of the current hour
-(``storage_request_usage``, one upsert for every bucket seen: one row per bucket and hour, whatever
-the traffic; several processes add to the same row). The platform's close flushes what is left,
+and every ``FLUSH_SECONDS`` adds its counts to the bucket's row of the current minute
+(``storage_request_usage``, one upsert for every bucket seen: at most one row per bucket and minute,
+whatever the traffic; several processes add to the same row). The platform's close flushes what is left,
 so a clean shutdown loses nothing; a crash loses at most the last ``FLUSH_SECONDS``. A failed write
 keeps the counts for the next flush.
 
-Billing reads them through ``cumulo.ports.usage`` (``hooks.consumed``): the hours that ended in its
-window, so an hour is billed once it is over (plus the meter's settle time, which covers the last
-flush of the hour: keep ``CUMULO_BILLING_SETTLE_SECONDS`` above a few seconds)."""
+Billing reads them through ``cumulo.ports.usage`` (``hooks.consumed``): the minutes that ended in its
+window, so a minute is billed once it is over (plus the meter's settle time, which covers the last
+flush of the minute: keep ``CUMULO_BILLING_SETTLE_SECONDS`` above a few seconds), as functions'
+invocations are."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from cumulo.services.storage.models import RequestUsage
 
 FLUSH_SECONDS = 5.0
 KEEP = dt.timedelta(days=35)  # rows older than this are removed (billed long before)
-HOUR = dt.timedelta(hours=1)
+PERIOD = dt.timedelta(minutes=1)  # the rows' span
 KEY = "storage.requests"
 log = logging.getLogger("cumulo.storage")
 
@@ -127,7 +128,7 @@ async def _close(platform: Platform, tally: Tally) -> None:
 
 
 async def flush(platform: Platform) -> int:
-    """Add this process's counts to the rows of the current hour; how many buckets were written."""
+    """Add this process's counts to the rows of the current minute; how many buckets were written."""
     tally = _tally(platform)
     async with tally.lock:
         return await _write(platform, tally)
@@ -137,8 +138,8 @@ async def _write(platform: Platform, tally: Tally) -> int:
     if not tally.counts:
         return 0
     counts, tally.counts = tally.counts, {}
-    hour = utcnow().replace(minute=0, second=0, microsecond=0)
-    rows = [{"bucket_id": bid, "hour": hour, "user_id": user_id, "bucket_name": name, "put_requests": put,
+    minute = utcnow().replace(second=0, microsecond=0)
+    rows = [{"bucket_id": bid, "minute": minute, "user_id": user_id, "bucket_name": name, "put_requests": put,
              "get_requests": get} for bid, (user_id, name, put, get) in counts.items()]
     try:
         async with platform.db.session() as session:
@@ -154,17 +155,17 @@ async def _write(platform: Platform, tally: Tally) -> int:
 
 
 async def ended_in(session: AsyncSession, start: dt.datetime, end: dt.datetime) -> list[tuple[str, str, str, int, int]]:
-    """(bucket id, owner, bucket name, put, get) of the hours that ended in [start, end)."""
+    """(bucket id, owner, bucket name, put, get) of the minutes that ended in [start, end)."""
     r = RequestUsage
     rows = await session.execute(
         select(r.bucket_id, r.user_id, func.max(r.bucket_name), func.sum(r.put_requests), func.sum(r.get_requests))
-        .where(r.hour >= start - HOUR, r.hour < end - HOUR).group_by(r.bucket_id, r.user_id))
+        .where(r.minute >= start - PERIOD, r.minute < end - PERIOD).group_by(r.bucket_id, r.user_id))
     return [(bid, user_id, name, int(put or 0), int(get or 0)) for bid, user_id, name, put, get in rows.all()]
 
 
 async def prune(platform: Platform) -> int:
     """Remove the rows older than ``KEEP``; how many."""
     async with platform.db.session() as session:
-        result = await session.execute(delete(RequestUsage).where(RequestUsage.hour < utcnow() - KEEP))
+        result = await session.execute(delete(RequestUsage).where(RequestUsage.minute < utcnow() - KEEP))
         await session.commit()
     return int(getattr(result, "rowcount", 0) or 0)

@@ -39,7 +39,7 @@ _ADD_REQUESTS: dict[str, Any] = {}
 
 
 def add_requests(dialect: str) -> Any:
-    """Add the counts of ``requests.flush`` to their bucket's row of the hour (made if none): an
+    """Add the counts of ``requests.flush`` to their bucket's row of the minute (made if none): an
     upsert, executed with one parameter set per bucket."""
     stmt = _ADD_REQUESTS.get(dialect)
     if stmt is None:
@@ -48,7 +48,7 @@ def add_requests(dialect: str) -> Any:
         t = table(RequestUsage)
         ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t)
         stmt = _ADD_REQUESTS[dialect] = ins.on_conflict_do_update(
-            index_elements=[t.c.bucket_id, t.c.hour],
+            index_elements=[t.c.bucket_id, t.c.minute],
             set_={"put_requests": t.c.put_requests + ins.excluded.put_requests,
                   "get_requests": t.c.get_requests + ins.excluded.get_requests})
     return stmt

@@ -285,7 +285,8 @@ def test_functions_are_billed_by_invocations_and_gb_seconds(billed: Billed) -> N
 def test_prices_of_every_metered_kind_are_in_the_table(billed: Billed) -> None:
     prices = {p["key"]: p for p in Client(billed.live.url).billing.prices()}
     for key in ("database.hour", "database.core_hour", "database.gb_ram_hour", "database_storage.gib_month", "cache.hour", "cache.core_hour",
-                "cache.gb_ram_hour", "loadbalancer.hour", "function.gb_second", "function.million_invocations"):
+                "cache.gb_ram_hour", "loadbalancer.hour", "function.gb_second", "function.million_invocations",
+                "app.hour", "app.core_hour", "app.gb_ram_hour"):
         assert prices[key]["amount"] > 0 and prices[key]["unit"]
 
 
@@ -437,3 +438,45 @@ def test_a_stop_and_a_start_between_two_passes_are_billed_at_their_moments(bille
     assert [e["data"]["status"] for e in reversed(changes)] == ["creating", "available", "stopped", "available",
                                                                 "stopped", "available", "error"]
     assert all(e["data"]["usage"]["meter"] == kind and "password" not in str(e["data"]) for e in changes)
+
+
+def _app(user_id: str, replicas: int = 2, memory_mb: int = 512) -> Any:
+    from cumulo.services.apps.models import App
+
+    name = f"app-{uuid.uuid4().hex[:6]}"
+    return App(id=str(uuid.uuid4()), user_id=user_id, name=name, hostname=f"{name}.apps.test", status="pending",
+               replicas=replicas, memory_mb=memory_mb)
+
+
+def test_an_app_is_billed_as_its_containers_while_running(billed: Billed) -> None:
+    """An app (git-push hosting) runs containers of its own: billed while running as ``replicas``
+    containers of 0.5 vCPU and its memory (``app.*`` prices, an instance's), from its change events."""
+    from cumulo.services.apps.models import App
+
+    client, user_id = billed.user("pro")
+    billed.to_next_hour()
+    app = _app(user_id)  # 2 containers of 0.5 vCPU, 512 MB: 2 x 0.5 + 1 vCPU x 0.2 + 1 GB x 0.1 = 1.3 an hour
+    write(billed, add=app)
+    billed.advance(300)
+    write(billed, _status(App, app.id, "building"))  # its first build: nothing runs yet
+    billed.advance(300)
+    write(billed, _status(App, app.id, "running"))
+    billed.meter()
+    billed.advance(2 * HOUR)
+    write(billed, _status(App, app.id, "running", replicas=1))  # scaled down: 0.5 + 0.1 + 0.05 = 0.65
+    billed.advance(HOUR)
+    write(billed, _status(App, app.id, "stopped"))
+    billed.advance(20 * 60)  # stopped between two passes: not billed
+    write(billed, _status(App, app.id, "running"))
+    billed.advance(HOUR)
+    write(billed, delete(App).where(App.id == app.id),
+          event={"user_id": user_id, "action": "app.deleted", "resource_type": "app", "resource_id": app.id,
+                 "name": app.name})
+    billed.advance(2 * HOUR)  # deleted: nothing more
+    billed.close_day()
+    billed.meter()
+    billed.meter()
+    lines = by_type(client, "app")
+    assert credits_of(lines) == pytest.approx(2 * 1.3 + 0.65 + 0.65, abs=1e-5)
+    assert {e["service"] for e in lines} == {"apps"} and {e["resource_id"] for e in lines} == {app.id}
+    assert client.billing.balance()["pending"] == 0

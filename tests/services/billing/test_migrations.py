@@ -43,20 +43,30 @@ def test_an_older_installation_gets_the_storage_price_and_the_invocations_index(
     engine.dispose()
 
 
-def test_an_older_installation_gets_the_request_prices_and_the_request_counts_table(tmp_path: Path) -> None:
-    """billing_0007 adds the S3 request prices, storage_0006 the table the S3 endpoint's counts go to."""
+def test_an_older_installation_gets_the_request_and_app_prices_and_their_tables(tmp_path: Path) -> None:
+    """billing_0007 adds the S3 request prices, storage_0006 the table the S3 endpoint's counts go to;
+    billing_0008 the apps' prices, apps_0003 the apps' change stamps."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
     migrate.upgrade(url)
     _to(url, "billing_0006", down=True)
     _to(url, "storage_0005", down=True)
+    _to(url, "apps_0002", down=True)
     engine = create_engine(migrate.alembic_config(url).attributes["sync_url"])
-    prices = text("SELECT key, amount FROM billing_prices WHERE key LIKE 'storage.thousand_%' ORDER BY key")
+    prices = text("SELECT key, amount FROM billing_prices WHERE key LIKE 'storage.thousand_%' OR key LIKE 'app.%' "
+                  "ORDER BY key")
+
+    def app_columns() -> set[str]:
+        return {c["name"] for c in inspect(engine).get_columns("apps")}
+
     with engine.connect() as conn:
         assert conn.execute(prices).all() == []
     assert "storage_request_usage" not in inspect(engine).get_table_names()
+    assert "state_changed_at" not in app_columns()
     migrate.upgrade(url)
     with engine.connect() as conn:
-        assert [tuple(r) for r in conn.execute(prices).all()] == [("storage.thousand_get_requests", 400),
-                                                                  ("storage.thousand_put_requests", 5000)]
+        assert [tuple(r) for r in conn.execute(prices).all()] == [
+            ("app.core_hour", 200_000), ("app.gb_ram_hour", 100_000), ("app.hour", 500_000),
+            ("storage.thousand_get_requests", 400), ("storage.thousand_put_requests", 5000)]
     assert "storage_request_usage" in inspect(engine).get_table_names()
+    assert {"state_changed_at", "state_changed_key"} <= app_columns()
     engine.dispose()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cumulo.core.clock import utcnow
 from cumulo.db.base import Base, IdMixin, TimestampMixin
+from cumulo.services.databases.transitions import track_changes
+
+CONTAINER_CPUS = 0.5  # each of an app's containers (``runtime``)
 
 
 class App(IdMixin, TimestampMixin, Base):
@@ -35,6 +39,9 @@ class App(IdMixin, TimestampMixin, Base):
     deploy_token: Mapped[str | None] = mapped_column(String(36), nullable=True)  # the per-app deploy lock
     deploy_started_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     deployed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # when status, replicas or memory_mb last changed, and the values that stamp is for (billing)
+    state_changed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    state_changed_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Build(IdMixin, Base):
@@ -79,3 +86,14 @@ class AppDomain(Base):
     app_id: Mapped[str] = mapped_column(String(36), ForeignKey("apps.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(String(36), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def app_usage(read: Any) -> tuple[bool, dict[str, float]]:
+    """Billed while running, as its containers: ``count`` of them, each ``CONTAINER_CPUS`` and ``memory_mb``."""
+    replicas = int(read("replicas") or 1)
+    return read("status") == "running", {"count": float(replicas), "cpus": CONTAINER_CPUS * replicas,
+                                         "memory_mb": int(read("memory_mb") or 256) * replicas}
+
+
+track_changes(App, "state_changed_at", "state_changed_key", "status", "replicas", "memory_mb", resource_type="app",
+              action="state_changed", meter="app", usage=app_usage)

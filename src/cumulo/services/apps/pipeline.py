@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from cumulo.core.clock import utcnow
 from cumulo.core.errors import Conflict, CumuloError, NotFound
@@ -60,9 +61,18 @@ async def deploy_lock(platform: Platform, app_id: str) -> AsyncIterator[str]:
 
 
 async def _set(platform: Platform, app_id: str, **values: object) -> None:
+    """Set fields of the app (gone: nothing), through the ORM: a change of status is stamped and
+    recorded for billing (``models.app_usage``)."""
     async with platform.db.session() as session:
-        await session.execute(update(App).where(App.id == app_id).values(**values))
-        await session.commit()
+        app = await session.get(App, app_id)
+        if app is None:
+            return
+        for name, value in values.items():
+            setattr(app, name, value)
+        try:
+            await session.commit()
+        except StaleDataError:
+            pass  # deleted meanwhile
 
 
 async def switch(platform: Platform, app: App, release: Release, log: LogFn) -> None:

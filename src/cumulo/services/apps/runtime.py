@@ -34,7 +34,7 @@ from cumulo.drivers.compute.base import (
 )
 from cumulo.platform import Platform
 from cumulo.services.apps.build import PORT
-from cumulo.services.apps.models import App, Release
+from cumulo.services.apps.models import CONTAINER_CPUS, App, Release
 from cumulo.services.network import service as network
 
 log = logging.getLogger("cumulo.apps")
@@ -84,7 +84,7 @@ def _spec(platform: Platform, app: App, release: Release, name: str, network_nam
         env["GIT_REV"] = release.git_rev
     secret = unseal_config(platform, app.user_id, release.config_sealed)
     return ContainerSpec(name=name, image=release.image, labels=labels(platform, app, release.id), command=command,
-                         env=env, memory_mb=app.memory_mb, cpus=0.5, pids_limit=256, network=network_name,
+                         env=env, memory_mb=app.memory_mb, cpus=CONTAINER_CPUS, pids_limit=256, network=network_name,
                          hostname=app.name, secret_files=secret)
 
 

@@ -24,6 +24,9 @@ PRICES: dict[str, tuple[float, str, str]] = {
     "cache.hour": (0.3, "cache-hour", "a managed cache while available, per hour (per second, 60 s minimum)"),
     "cache.core_hour": (0.2, "vCPU-hour", "each vCPU of an available managed cache, per hour"),
     "cache.gb_ram_hour": (0.1, "GB-hour", "each GB of memory of an available managed cache, per hour"),
+    "app.hour": (0.5, "container-hour", "each running container of an app (its replicas), per hour (per second)"),
+    "app.core_hour": (0.2, "vCPU-hour", "each vCPU of an app's running containers (0.5 each), per hour"),
+    "app.gb_ram_hour": (0.1, "GB-hour", "each GB of memory of an app's running containers, per hour"),
     "loadbalancer.hour": (0.25, "LB-hour", "a load balancer while it exists, per hour (per second, 60 s minimum)"),
     "function.gb_second": (0.00002, "GB-second", "function run time times its memory, per GB-second"),
     "function.million_invocations": (0.2, "1M invocations", "function invocations, per million"),
@@ -35,6 +38,8 @@ ADDED_0003 = ("database.hour", "database.core_hour", "database.gb_ram_hour", "ca
 ADDED_0006 = ("database_storage.gib_month",)
 # added by billing_0007
 ADDED_0007 = ("storage.thousand_put_requests", "storage.thousand_get_requests")
+# added by billing_0008
+ADDED_0008 = ("app.hour", "app.core_hour", "app.gb_ram_hour")
 
 
 # the managed services' quota kinds a plan limits as well (billing_0005 adds them to an existing plan)

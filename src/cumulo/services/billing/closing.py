@@ -25,7 +25,8 @@ price AS (
   SELECT * FROM unnest(CAST(:kinds AS text[]), CAST(:hour AS float8[]), CAST(:core AS float8[]),
                        CAST(:ram AS float8[]), CAST(:gib AS float8[])) AS p(kind, hour, core, ram, gib)
 ), m AS (
-  SELECT m.id, m.user_id, m.running_since, m.cap_month, m.cap_used, round(p.hour + p.core * COALESCE(CAST(m.spec->>'cpus' AS float8), 0)
+  SELECT m.id, m.user_id, m.running_since, m.cap_month, m.cap_used, round(p.hour * COALESCE(CAST(m.spec->>'count' AS float8), 1)
+                           + p.core * COALESCE(CAST(m.spec->>'cpus' AS float8), 0)
                            + p.ram * COALESCE(CAST(m.spec->>'memory_mb' AS float8), 0) / 1024
                            + p.gib * COALESCE(CAST(m.spec->>'size_gb' AS float8), 0)) AS rate,
          greatest(COALESCE(m.rated_until, m.running_since), a.created_at) AS begin

@@ -34,7 +34,8 @@ MONTH_HOURS = rating.MONTH_HOURS
 # billed per second while running (or available, or existing): the prefix of their price keys
 # (<prefix>.hour, <prefix>.core_hour, <prefix>.gb_ram_hour, <prefix>.gib_month by the spec's size_gb;
 # a key not in the table costs nothing). database_storage: a database's disk, while the database exists
-HOURLY = ("instance", "database", "database_storage", "cache", "loadbalancer")
+# an app: its running containers (``count`` of them: <prefix>.hour each, with their vCPUs and memory)
+HOURLY = ("instance", "database", "database_storage", "cache", "loadbalancer", "app")
 # meters not rated by the pass over running resources: object storage (its own hourly sample), the
 # consumption meters (functions, S3 requests per bucket) and their read marks (``declared.consume``)
 NOT_TIMED = ("storage", "function", "bucket", declared.MARK)
@@ -108,7 +109,8 @@ def rate_of(meter: State, p: Pass, plan: Plan) -> int:
     spec = meter.spec or {}
     kind = meter.resource_type
     if kind in HOURLY:
-        return round(p.prices.get(f"{kind}.hour", 0) + p.prices.get(f"{kind}.core_hour", 0) * float(spec.get("cpus", 0))
+        return round(p.prices.get(f"{kind}.hour", 0) * float(spec.get("count", 1))
+                     + p.prices.get(f"{kind}.core_hour", 0) * float(spec.get("cpus", 0))
                      + p.prices.get(f"{kind}.gb_ram_hour", 0) * int(spec.get("memory_mb", 0)) / 1024
                      + p.prices.get(f"{kind}.gib_month", 0) / MONTH_HOURS * float(spec.get("size_gb", 0)))
     if meter.resource_type in ("volume", "disk") and (plan.features or {}).get("volume_gib_month"):

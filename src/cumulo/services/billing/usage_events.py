@@ -21,7 +21,7 @@ ENDED = {"instance.stopped", "instance.failed", "instance.launch_failed", "insta
          "instance.launch_aborted"}
 # resources whose usage their service declares (``cumulo.ports.usage``, read by ``declared``): their
 # deletion ends their meters at the moment it was recorded
-DECLARED = ("database", "cache", "loadbalancer", "function")
+DECLARED = ("database", "cache", "loadbalancer", "function", "app")
 # the meters of a declared resource besides its own (a database's storage, billed while it exists)
 PARTS = {"database": ("database_storage",)}
 GONE = {"instance.deleted", "instance.expired", "instance.launch_aborted", "volume.deleted", "disk.deleted"}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from harness import free_port, wait_http, wrk
 
 from cumulo.client import Client
+from cumulo.services.gateway.dataplane import dataplane
 from cumulo.testing.server import LiveServer, test_settings
 
 PASSWORD = "Bench-passw0rd"
@@ -48,6 +50,12 @@ def hand_caddy(ip: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_http(f"http://127.0.0.1:{port}/")
     return proc
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_serving(port: int, host: str, path: str = "/", timeout: float = 60, key: str = "") -> None:
@@ -191,9 +199,20 @@ def main() -> None:
         cases.append(("route + key auth + rate limit", f"http://127.0.0.1:{port}/",
                       {"Host": guarded["hostname"], "X-API-Key": client.api_key or ""}))
         results: dict[str, list] = {name: [] for name, _, _ in cases}
+        # Caddy's CPU per request: what each configuration costs on the request path, which the load
+        # other processes put on a shared machine moves far less than requests/s
+        cumulo_caddy = dataplane(live.platform).process.pid if live.platform is not None else None
+        caddy_of = {name: (hand.pid if name == "hand-configured Caddy" else cumulo_caddy)
+                    for name, _, _ in cases if name != "direct to the instance"}
+        cpu_us: dict[str, list[float]] = {name: [] for name in caddy_of}
         for _round in range(args.rounds):  # interleaved, so every case sees the same machine load
             for name, url, headers in cases:
-                results[name].append(wrk(url, headers, connections=50, seconds=args.seconds))
+                pid = caddy_of.get(name)
+                before = cpu_seconds(pid) if pid else 0.0
+                result = wrk(url, headers, connections=50, seconds=args.seconds)
+                results[name].append(result)
+                if pid:
+                    cpu_us[name].append((cpu_seconds(pid) - before) * 1e6 / (result.requests_per_s * args.seconds))
         print(f"\nwrk -c50 -t2 -d{args.seconds}s, {args.rounds} rounds interleaved (best round shown, all rounds below)")
         best = {}
         for name, runs in results.items():
@@ -206,6 +225,18 @@ def main() -> None:
             print(f"load balancer / hand Caddy: {ratio:.1%}")
         ratio = best["Cumulo route"].requests_per_s / best["hand-configured Caddy"].requests_per_s
         print(f"route / hand Caddy: {ratio:.1%}")
+        hand_runs = results["hand-configured Caddy"]
+        for name in ("Cumulo load balancer", "Cumulo route"):
+            if name in results:
+                per_round = sorted(r.requests_per_s / h.requests_per_s for r, h in zip(results[name], hand_runs))
+                print(f"{name} / hand Caddy, round by round: {', '.join(f'{x:.1%}' for x in per_round)} "
+                      f"(median {statistics.median(per_round):.1%})")
+        print("Caddy CPU per request (µs, median of rounds): " + ", ".join(
+            f"{name} {statistics.median(v):.0f}" for name, v in cpu_us.items() if v))
+        hand_cpu = statistics.median(cpu_us["hand-configured Caddy"])
+        for name in ("Cumulo load balancer", "Cumulo route"):
+            if cpu_us.get(name):
+                print(f"{name}: hand Caddy's CPU per request / this one's = {hand_cpu / statistics.median(cpu_us[name]):.1%}")
         p50s = [g.p50_ms - p.p50_ms for g, p in zip(results["route + key auth + rate limit"], results["Cumulo route"])]
         print(f"key auth + rate limit adds p50 at 50 connections (saturated): {', '.join(f'{d:+.2f} ms' for d in p50s)}")
         # Unsaturated: one connection, so p50 is the time of one request through each path.

@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
         memory: int | None = typer.Option(None, "--memory", help="MB per replica"),
         vpc: str | None = typer.Option(None, "--vpc"),
         volume: list[str] | None = typer.Option(None, "--volume", "-v", help="PATH[:SIZE_GB]: each replica's own "
-                                                "volume (repeatable; needs --order stop-first)"),
+                                                "volume (repeatable; rollouts are then stop-first)"),
         lb: str | None = typer.Option(None, "--lb", help="load balancer the replicas join once healthy"),
         health_path: str | None = typer.Option(None, "--health-path", help="HTTP health check path"),
         health_cmd: str | None = typer.Option(None, "--health-cmd", help="health check command (sh -c)"),
@@ -213,9 +213,12 @@ def register(app: typer.Typer) -> None:
 
     @deps.command("delete")
     @output.handle_errors
-    def delete(deployment: str, yes: bool = output.YES) -> None:
-        """Drain and remove every replica, then the deployment."""
-        output.confirm(f"Delete deployment {deployment} and all its replicas?", yes)
+    def delete(deployment: str, yes: bool = output.YES,
+               keep_volumes: bool = typer.Option(False, "--keep-volumes",
+                                                 help="keep the per-replica volumes (yours, detached)")) -> None:
+        """Drain and remove every replica and its per-replica volumes, then the deployment."""
+        what = "all its replicas" + ("" if keep_volumes else " and per-replica volumes")
+        output.confirm(f"Delete deployment {deployment} and {what}?", yes)
         with output.client() as c:
-            c.deployments.delete(deployment)
+            c.deployments.delete(deployment, keep_volumes=keep_volumes)
         output.console.print(f"deleting deployment {deployment}")

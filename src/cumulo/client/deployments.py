@@ -36,8 +36,9 @@ class Deployments:
         body = {"revision": revision} if revision is not None else {}
         return self.c.post(f"/deployments/{dep}/rollback", body)
 
-    def delete(self, dep: str) -> None:
-        self.c.delete(f"/deployments/{dep}")
+    def delete(self, dep: str, keep_volumes: bool = False) -> None:
+        """``keep_volumes``: the per-replica volumes stay yours (detached) instead of being deleted."""
+        self.c.delete(f"/deployments/{dep}", params={"keep_volumes": "true"} if keep_volumes else None)
 
     def replicas(self, dep: str) -> builtins.list[dict[str, Any]]:
         return self.c.get(f"/deployments/{dep}/replicas")

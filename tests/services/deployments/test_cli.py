@@ -36,7 +36,12 @@ def test_deployment_and_autoscaling_commands(tmp_path: Path, dep_server: LiveSer
     shown = json.loads(run("deployments", "show", "clidep", "--json"))
     assert shown["ready_replicas"] == 2 and len(containers(shown["id"])) == 2
     assert [d["name"] for d in json.loads(run("deployments", "list", "--json"))] == ["clidep"]
-    assert "| hello" in run("deployments", "logs", "clidep")
+    merged = run("deployments", "logs", "clidep").splitlines()  # both replicas, each line with its name
+    assert len(merged) == 2 and all(re.match(r"^clidep-1-\w+ \| hello$", line) for line in merged)
+    names = {line.split(" ")[0] for line in merged}
+    assert names == {m["name"] for m in shown["members"]}
+    one = min(names)
+    assert run("deployments", "logs", "clidep", "--replica", one).splitlines() == [f"{one} | hello"]
     timed = run("deployments", "logs", "clidep", "--timestamps").splitlines()
     assert len(timed) == 2 and all(re.match(r"^\d{4}-\d\d-\d\dT[\d:.]+Z clidep-1-\w+ \| hello$", t) for t in timed)
     assert "PATH:SIZE_GB" in run("deployments", "create", "v", "--image", "cumulo/busybox", "--volume", "/d:big",

@@ -1,5 +1,6 @@
-"""The healing, validation and ownership tests of ``test_replicas`` again, on PostgreSQL (the
-reconcile runtime's leases and signals go through the database there)."""
+"""The healing, validation and ownership tests of ``test_replicas`` and the per-replica volume
+slots of ``test_volumes`` again, on PostgreSQL (the reconcile runtime's leases and signals go
+through the database there)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from cumulo.testing.server import test_settings as settings_for
 from tests.conftest import _create_pg_database, register_and_login
 from tests.services.deployments.test_replicas import (  # noqa: F401 - collected here with the fixtures below
     test_bad_specs_are_400_and_create_nothing,
+)
+from tests.services.deployments.test_volumes import (  # noqa: F401 - collected here with the fixtures below
+    test_a_slot_gets_its_volume_back_after_a_heal_and_a_scale_down_and_delete_can_keep_them,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("deployments-pg")]

@@ -74,9 +74,12 @@ async def rollback(deployment: str, user: UserDep, platform: PlatformDep, sessio
 
 
 @router.delete("/deployments/{deployment}", status_code=204)
-async def delete(deployment: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> Response:
-    """Every replica drains from its load balancer and goes; then the deployment."""
-    await service.delete(platform, session, user, deployment)
+async def delete(deployment: str, user: UserDep, platform: PlatformDep, session: SessionDep,
+                 keep_volumes: bool = Query(False, description="leave the per-replica volumes to you (detached) "
+                                            "instead of deleting them")) -> Response:
+    """Every replica drains from its load balancer and goes; then its per-replica volumes (unless
+    ``keep_volumes``); then the deployment."""
+    await service.delete(platform, session, user, deployment, keep_volumes)
     return Response(status_code=204)
 
 

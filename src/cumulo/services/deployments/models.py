@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cumulo.db.base import Base, IdMixin, TimestampMixin
@@ -26,6 +26,7 @@ class Deployment(IdMixin, TimestampMixin, Base):
     update_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     deleting: Mapped[bool] = mapped_column(Boolean, default=False)
+    keep_volumes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # at deletion
     # the rollout's last progress (a change, a replica of the revision started or healthy, an old one retired)
     progress_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     # the crash-loop backoff (here, not in a process's memory: it holds across restarts and workers):
@@ -76,7 +77,8 @@ class Replica(IdMixin, Base):
 
 class SlotVolume(IdMixin, Base):
     """A volume of one replica slot (``spec.volumes``): whichever replica holds the slot mounts it,
-    across replacements and rollouts; removed with the deployment."""
+    across replacements and rollouts; kept while the slot is scaled away; removed with the
+    deployment (or left to its owner with ``keep_volumes``)."""
 
     __tablename__ = "deployment_volumes"
     __table_args__ = (UniqueConstraint("deployment_id", "slot", "mount_path", name="uq_deployment_volumes_slot_path"),)

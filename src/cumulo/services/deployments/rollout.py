@@ -51,7 +51,7 @@ from cumulo.services.compute.schemas import InstanceCreate
 from cumulo.services.compute.state import down_reason
 from cumulo.services.deployments import probes, volumes
 from cumulo.services.deployments.models import Deployment, Replica, Revision
-from cumulo.services.deployments.service import LABEL, owner, replicas_of, retarget, revision_of
+from cumulo.services.deployments.service import LABEL, owner, replicas_of, retarget, revision_of, slot_volumes
 from cumulo.services.events import service as events
 
 log = logging.getLogger("cumulo.deployments")
@@ -341,8 +341,10 @@ class Pass:
         cur = [r for r in active if r.revision == dep.revision]
         old = [r for r in active if r.revision != dep.revision]
         min_ready = max(n - int(cfg.get("max_unavailable", 0)), 0)
-        # scale down the current revision: replicas not ready first, then the newest
-        extra = sorted(cur, key=lambda r: (self.ready(r), -r.slot))[: max(len(cur) - n, 0)]
+        # scale down the current revision: replicas not ready first, then the newest; with per-replica
+        # volumes the highest slots (a StatefulSet's order: slots stay 0..n-1, the others' volumes kept)
+        by_volume = bool(rev.spec.get("volumes"))
+        extra = sorted(cur, key=lambda r: (-r.slot,) if by_volume else (self.ready(r), -r.slot))[: max(len(cur) - n, 0)]
         for r in extra:
             await self._retire(r, "scaled down" if not dep.deleting else "deployment deleted")
         cur = [r for r in cur if r not in extra]
@@ -462,10 +464,11 @@ class Pass:
 
     async def _forget(self) -> None:
         dep = self.dep
+        kept = sorted(v.volume_id for v in await slot_volumes(self.session, dep.id)) if dep.keep_volumes else []
         if not await volumes.remove_all(self.platform, self.session, dep):
             return  # a volume still held: the next pass tries again
         await self.session.execute(sql_delete(Replica).where(Replica.deployment_id == dep.id))
         await self.session.execute(sql_delete(Revision).where(Revision.deployment_id == dep.id))
         await self.session.delete(dep)
-        self.record("deleted", name=dep.name)
+        self.record("deleted", name=dep.name, **({"kept_volumes": kept} if kept else {}))
         await self.session.commit()

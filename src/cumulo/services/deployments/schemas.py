@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cumulo.services.compute.schemas import ENV_KEY
-from cumulo.services.volumes.schemas import check_mount_path
+from cumulo.services.volumes.schemas import MAX_SIZE_GB, check_mount_path
 
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 PATH = re.compile(r"^/[\x21-\x7e]{0,1023}$")
@@ -71,10 +71,12 @@ class HealthCheck(In):
 
 class ReplicaVolume(In):
     """A volume every replica gets its own of (Kubernetes' volumeClaimTemplates): made for a slot at
-    its first replica, mounted by each later replica of that slot, removed with the deployment."""
+    its first replica, mounted by each later replica of that slot, kept when the slot is scaled
+    away (for a later scale-up), removed with the deployment unless it is deleted with
+    ``keep_volumes``."""
 
     mount_path: str = Field(max_length=255)
-    size_gb: int = Field(1, ge=1, le=16000, description="the size of volumes made from now on")
+    size_gb: int = Field(1, ge=1, le=MAX_SIZE_GB, description="the size of volumes made from now on")
 
     _path = field_validator("mount_path")(check_mount_path)
 
@@ -100,6 +102,18 @@ class UpdateConfig(In):
         if self.order == "stop-first" and self.max_unavailable == 0:
             raise ValueError("update: order stop-first needs max_unavailable of at least 1")
         return self
+
+
+def stop_first(update: dict[str, Any], named: set[str]) -> dict[str, Any]:
+    """The update strategy of a deployment with per-replica volumes: stop-first (a slot's volume is
+    mounted by one replica at a time), forced when no order was asked for (``named``: the fields the
+    caller gave); an explicit start-first is refused (ValueError)."""
+    if update.get("order") == "stop-first":
+        return update
+    if "order" in named or ("max_unavailable" in named and int(update.get("max_unavailable") or 0) < 1):
+        raise ValueError(NEEDS_STOP_FIRST)
+    return {**update, "order": "stop-first", "max_surge": update.get("max_surge", 0) if "max_surge" in named else 0,
+            "max_unavailable": max(int(update.get("max_unavailable") or 0), 1)}
 
 
 class Spec(In):
@@ -158,7 +172,8 @@ class DeploymentCreate(Spec):
         if self.load_balancer_id and not self.ports and not (self.health_check and self.health_check.port):
             raise ValueError("load_balancer_id: the replicas need a port (ports) to receive traffic on")
         if self.volumes and self.update.order != "stop-first":
-            raise ValueError(NEEDS_STOP_FIRST)
+            forced = stop_first(self.update.model_dump(), self.update.model_fields_set)
+            self.update = UpdateConfig.model_validate(forced)
         return self
 
 
@@ -223,5 +238,7 @@ class DeploymentOut(BaseModel):
     paused: bool
     members: list[ReplicaOut] = Field(description="the replicas as they are now")
     crash_loop: CrashLoopOut | None = Field(None, description="while replicas keep failing: the restart backoff")
+    slot_volumes: list[dict[str, Any]] = Field(default_factory=list, description="[{slot, mount_path, volume_id}]: "
+                                               "every slot's volumes, kept ones of slots scaled away included")
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -25,7 +25,6 @@ from cumulo.runtime import reconcile
 from cumulo.services.compute import service as compute
 from cumulo.services.deployments.models import Deployment, Replica, Revision, SlotVolume
 from cumulo.services.deployments.schemas import (
-    NEEDS_STOP_FIRST,
     SPEC_FIELDS,
     CrashLoopOut,
     DeploymentCreate,
@@ -34,6 +33,7 @@ from cumulo.services.deployments.schemas import (
     ReplicaOut,
     RevisionOut,
     Spec,
+    stop_first,
 )
 from cumulo.services.events import service as events
 from cumulo.services.quotas import service as quotas
@@ -121,6 +121,9 @@ async def _check_volume_room(platform: Platform, session: AsyncSession, dep: Dep
                              replicas: int, spec: dict[str, Any]) -> None:
     """Room in the owner's volume quota (GiB) for the slot volumes ``replicas`` would still need."""
     wanted = spec.get("volumes") or []
+    largest = platform.settings.volume_max_size_gb
+    if any(int(v["size_gb"]) > largest for v in wanted):
+        raise InvalidInput(f"volumes: size_gb must be at most {largest} on this installation")
     if not wanted or not replicas:
         return
     from cumulo.services.volumes.models import Volume
@@ -211,8 +214,11 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
     if changed_spec:
         await _check_spec(platform, session, user, spec)
     update_config = body.update.model_dump() if body.update is not None else dep.update_config
-    if spec.volumes and update_config.get("order") != "stop-first":
-        raise InvalidInput(NEEDS_STOP_FIRST)
+    if spec.volumes:  # one replica at a time per slot volume: stop-first, unless start-first was asked (400)
+        try:
+            update_config = stop_first(update_config, body.update.model_fields_set if body.update else set())
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
     replicas = dep.replicas if body.replicas is None else body.replicas
     if not changed_spec and replicas == dep.replicas and update_config == dep.update_config:
         return dep
@@ -289,13 +295,16 @@ async def _trim_history(session: AsyncSession, dep: Deployment) -> None:
                                                          Revision.number.in_(old)))
 
 
-async def delete(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> None:
-    """Mark it deleting: the reconciler drains and removes every replica, then the deployment."""
+async def delete(platform: Platform, session: AsyncSession, user: Principal, ref: str,
+                 keep_volumes: bool = False) -> None:
+    """Mark it deleting: the reconciler drains and removes every replica, then the slot volumes
+    (``keep_volumes``: left to the owner as ordinary volumes), then the deployment."""
     dep = await get_deployment(session, user, ref)
-    if not dep.deleting:
+    if not dep.deleting or (keep_volumes and not dep.keep_volumes):
         dep.deleting, dep.status, dep.status_reason = True, "DELETING", "removing its replicas"
+        dep.keep_volumes = dep.keep_volumes or keep_volumes
         events.record(session, user_id=user.user_id, action="deployment.delete_requested",
-                      resource_type="deployment", resource_id=dep.id, name=dep.name)
+                      resource_type="deployment", resource_id=dep.id, name=dep.name, keep_volumes=dep.keep_volumes)
         await session.commit()
     reconcile.wake(platform, KIND, dep.id)
 
@@ -309,7 +318,8 @@ async def render(session: AsyncSession, dep: Deployment) -> DeploymentOut:
         spec = {}
     reps = await replicas_of(session, dep.id, live=True)
     by_slot: dict[int, list[dict[str, str]]] = {}
-    for v in await slot_volumes(session, dep.id):
+    kept = await slot_volumes(session, dep.id)
+    for v in kept:
         by_slot.setdefault(v.slot, []).append({"mount_path": v.mount_path, "volume_id": v.volume_id})
     members = []
     for r in reps:
@@ -331,7 +341,9 @@ async def render(session: AsyncSession, dep: Deployment) -> DeploymentOut:
         id=dep.id, name=dep.name, replicas=dep.replicas, ready_replicas=ready, status=dep.status,
         status_reason=dep.status_reason, revision=dep.revision, spec=spec, update=dep.update_config,
         vpc_id=dep.vpc_id, load_balancer_id=dep.load_balancer_id, paused=dep.paused, members=members,
-        crash_loop=crash_loop, created_at=aware(dep.created_at), updated_at=aware(dep.updated_at))
+        crash_loop=crash_loop,
+        slot_volumes=[{"slot": v.slot, "mount_path": v.mount_path, "volume_id": v.volume_id} for v in kept],
+        created_at=aware(dep.created_at), updated_at=aware(dep.updated_at))
 
 
 def revision_out(rev: Revision) -> RevisionOut:

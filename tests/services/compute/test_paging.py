@@ -46,7 +46,7 @@ def test_a_thousand_instances_are_searched_and_paged_on_the_server(make_server) 
         rows, headers = listed(limit=50)
         assert [r["name"] for r in rows] == [f"web-{n:04d}" for n in range(50)]  # launch order
         assert headers["X-Total-Count"] == "1000"
-        assert headers["Link"] == '</instances?limit=50&offset=50>; rel="next"'
+        assert headers["Link"] == '</instances?offset=50&limit=50>; rel="next"'
         rows, headers = listed(limit=50, offset=950)
         assert rows[-1]["name"] == "web-0999" and len(rows) == 50 and "Link" not in headers
         assert listed(limit=50, offset=1000)[0] == []

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cumulo.core.errors import InvalidInput
+from cumulo.core.errors import InvalidInput, Unavailable
 from cumulo.drivers.http import guard
 from cumulo.platform import Platform
 from cumulo.services.apps import git
@@ -110,14 +110,29 @@ def _auth_env(credential: str | None) -> dict[str, str]:
     return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader", "GIT_CONFIG_VALUE_0": header}
 
 
+def ssh_path(path: Path) -> str:
+    """``path`` as one value for ssh's own option parser: ssh splits an ``-o`` value on whitespace
+    (quotes group), expands ``%`` tokens (``%%`` is a literal ``%``), ``${VAR}`` and a leading ``~``
+    in file options, so the value is double-quoted with every ``%`` doubled; a path that cannot be
+    written that way (a ``"``, a backslash, ``${`` or a control character: only the operator's data
+    directory could bring one) is refused with 503 rather than handed to ssh half-read."""
+    text = str(path)
+    if not path.is_absolute() or any(c in text for c in '"\\') or "${" in text \
+            or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise Unavailable(f"ssh clones need a data directory path ssh can read: {text!r} has a quote, a "
+                          "backslash, '${' or a control character (operator: move CUMULO_DATA_DIR)")
+    return '"' + text.replace("%", "%%") + '"'
+
+
 def _ssh_env(work: Path, target: Target, ip: str, key: str | None, known_hosts: Path) -> dict[str, str]:
-    """``GIT_SSH_COMMAND`` for one clone: the pinned address, the deploy key only, the app's known_hosts."""
+    """``GIT_SSH_COMMAND`` for one clone: the pinned address, the deploy key only, the app's known_hosts.
+    File paths are quoted for ssh (``ssh_path``) and the whole command for the shell git runs it with."""
     options = ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
                "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
                "-o", "ProxyCommand=none", "-o", "ProxyJump=none", "-o", "ControlMaster=no", "-o", "ControlPath=none",
                "-o", "ForwardAgent=no", "-o", "ForwardX11=no", "-o", "PermitLocalCommand=no",
                "-o", "ClearAllForwardings=yes", "-o", "UpdateHostKeys=no", "-o", "ConnectTimeout=20",
-               "-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={known_hosts}",
+               "-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={ssh_path(known_hosts)}",
                "-o", "GlobalKnownHostsFile=/dev/null", "-o", f"HostName={ip}",
                "-o", f"HostKeyAlias=[{target.host}]:{target.port}"]
     if key:
@@ -125,7 +140,7 @@ def _ssh_env(work: Path, target: Target, ip: str, key: str | None, known_hosts: 
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(key.strip().replace("\r\n", "\n") + "\n")
-        options += ["-i", str(key_file)]
+        options += ["-o", f"IdentityFile={ssh_path(key_file)}"]
     else:  # no default keys (~/.ssh of the server's user) either
         options += ["-o", "IdentityFile=none"]
     return {"GIT_SSH_COMMAND": "ssh " + " ".join(shlex.quote(o) for o in options), "GIT_SSH_VARIANT": "ssh"}

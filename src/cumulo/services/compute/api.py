@@ -8,7 +8,7 @@ from fastapi.responses import PlainTextResponse
 from cumulo.api import deps
 from cumulo.api.deps import PageDep, PlatformDep, SessionDep, UserDep
 from cumulo.core.principal import Principal
-from cumulo.services.compute import console, execution, listing, service
+from cumulo.services.compute import console, display, execution, listing, service
 from cumulo.services.compute.schemas import InstanceCreate, InstanceOut, InstanceUpdate, StatsOut
 
 router = APIRouter(tags=["compute"])
@@ -90,3 +90,14 @@ async def instance_console(websocket: WebSocket, instance: str) -> None:
         return await deps.authenticate(ws, deps.api_key_from(ws) or key, method="POST")  # a shell is a write
 
     await console.serve(websocket, instance, authenticate)
+
+
+@router.websocket("/instances/{instance}/vnc")
+async def instance_desktop(websocket: WebSocket, instance: str) -> None:
+    """A container's desktop for noVNC (the ``cumulo/desktop`` image): RFB bytes in binary frames
+    both ways, relayed to port 5900 of the instance; its VNC server asks for the instance's password.
+    Authenticated like ``/instances/{id}/console``; a VM's display is ``/vm/{id}/vnc``."""
+    async def authenticate(ws: WebSocket, key: str | None) -> Principal:
+        return await deps.authenticate(ws, deps.api_key_from(ws) or key, method="POST")  # input to the desktop
+
+    await display.serve(websocket, instance, authenticate)

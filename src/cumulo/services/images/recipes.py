@@ -2,7 +2,8 @@
 
 ``cumulo/busybox`` is the busybox-static binary on an empty root; ``cumulo/debian`` is an
 mmdebstrap minbase root; the others are Dockerfiles on ``cumulo/debian`` (classic builder,
-``apt-get clean`` so no .deb stays in a layer).
+``apt-get clean`` so no .deb stays in a layer), ``cumulo/desktop`` among them: the browser in the
+cloud (Xvfb, fluxbox, Firefox ESR, x11vnc), whose screen the console shows through noVNC.
 """
 
 from __future__ import annotations
@@ -100,6 +101,30 @@ chown mysql:mysql "$init"
 exec mariadbd --user=mysql --bind-address=0.0.0.0 --skip-name-resolve --init-file="$init" "$@"
 """
 
+DESKTOP_ENTRYPOINT = r"""#!/bin/sh
+# A desktop on display :0 (Xvfb, DESKTOP_GEOMETRY=1280x800x24), fluxbox and Firefox, shown by x11vnc
+# on port 5900 with the instance's password (/run/secrets/CUMULO_PASSWORD, else $VNC_PASSWORD; VNC
+# uses its first 8 characters). Without a password it does not start: the screen is a whole session.
+set -eu
+pw=""
+[ -r /run/secrets/CUMULO_PASSWORD ] && pw=$(cat /run/secrets/CUMULO_PASSWORD)
+[ -z "$pw" ] && pw="${VNC_PASSWORD:-}"
+if [ -z "$pw" ]; then
+  echo "cumulo/desktop needs a password: launch the instance with one (it is also the VNC password)" >&2
+  exit 64
+fi
+mkdir -p /root/.vnc /tmp/.X11-unix && chmod 1777 /tmp/.X11-unix
+x11vnc -storepasswd "$pw" /root/.vnc/passwd >/dev/null 2>&1
+unset pw VNC_PASSWORD
+export DISPLAY=:0 HOME=/root
+Xvfb :0 -screen 0 "${DESKTOP_GEOMETRY:-1280x800x24}" -nolisten tcp -dpi 96 &
+i=0
+while [ ! -e /tmp/.X11-unix/X0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+fluxbox >/tmp/fluxbox.log 2>&1 &
+(while :; do firefox-esr --no-remote "${DESKTOP_HOME_PAGE:-about:blank}" >/tmp/firefox.log 2>&1; sleep 2; done) &
+exec x11vnc -display :0 -rfbport 5900 -rfbauth /root/.vnc/passwd -forever -shared -noxdamage -desktop cumulo-desktop -quiet
+"""
+
 RECIPES: list[Recipe] = [
     Recipe("cumulo/busybox", "rootfs", description="busybox-static on an empty root (sh, httpd, nc, wget)",
            registry="busybox:latest"),
@@ -136,6 +161,16 @@ RECIPES: list[Recipe] = [
                "RUN chmod 755 /usr/local/bin/cumulo-entrypoint",
                "EXPOSE 5432",
                'ENTRYPOINT ["/usr/local/bin/cumulo-entrypoint"]'])),
+    Recipe("cumulo/desktop", "dockerfile",
+           description="a desktop and a web browser (Xvfb, fluxbox, Firefox ESR) with x11vnc on port 5900: the "
+                       "console shows it through noVNC, with the instance's password",
+           files={"desktop.sh": DESKTOP_ENTRYPOINT}, dockerfile="\n".join([
+               f"FROM {BASE}:latest",
+               _apt("xvfb", "x11vnc", "fluxbox", "firefox-esr", "xterm", "fonts-dejavu-core", "ca-certificates"),
+               "COPY desktop.sh /usr/local/bin/cumulo-desktop",
+               "RUN chmod 755 /usr/local/bin/cumulo-desktop",
+               "EXPOSE 5900",
+               'CMD ["/usr/local/bin/cumulo-desktop"]'])),
     Recipe("cumulo/mariadb", "dockerfile",
            description="MariaDB on port 3306 (MARIADB_ROOT_PASSWORD, _DATABASE, _USER, _PASSWORD)",
            files={"entrypoint.sh": MARIADB_ENTRYPOINT}, dockerfile="\n".join([

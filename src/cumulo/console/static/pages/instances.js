@@ -192,7 +192,7 @@ async function detail({ main, params, navigate }) {
   const screenBox = h("div", { class: "screen-box" });
   const screenSection = h("section", { "aria-labelledby": "screen-title", hidden: true },
     h("h2", { id: "screen-title" }, "Screen"),
-    h("p", { class: "help" }, "The VM's display over VNC, in the page (noVNC). Click it to type into the VM."),
+    h("p", { class: "help" }, "The display over VNC, in the page (noVNC): a VM's screen, or the desktop of a cumulo/desktop instance (it asks for the instance's password). Click it to type into it."),
     h("div", { class: "actions" }, button("Open screen", () => openScreen(), { kind: "primary" }),
       button("Send Ctrl+Alt+Del", () => screen && screen.ctrlAltDel(), {}),
       button("Close screen", () => closeScreen(), {})), screenBox);
@@ -233,7 +233,7 @@ async function detail({ main, params, navigate }) {
       return;
     }
     const inst = current;
-    screenSection.hidden = inst.backend !== "vm";
+    screenSection.hidden = !(inst.backend === "vm" || /^cumulo\/desktop(:|$)/.test(inst.image));
     editing.update(inst);
     clear(header, pageHeader(inst.name, statusBadge(inst.status), actions(inst, async () => {
       try { await get(`/instances/${enc(id)}`); await refresh(); } catch { navigate("/console/instances"); }
@@ -262,7 +262,7 @@ async function detail({ main, params, navigate }) {
   let screen = null;
   async function openScreen() {
     if (screen) { screen.focus(); return; }
-    screen = await import("./screen.js").then((m) => m.open(screenBox, id));
+    screen = await import("./screen.js").then((m) => m.open(screenBox, current));
   }
   function closeScreen() {
     if (screen) screen.close();

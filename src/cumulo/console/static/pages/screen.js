@@ -1,20 +1,24 @@
-// A VM's screen over its VNC WebSocket (/vm/{id}/vnc), drawn by noVNC (vendored, loaded on demand).
-// The session cookie authenticates the socket (same origin, like the terminal): the relay is the
-// lock, so the RFB handshake needs no VNC password. The socket is made here and handed to noVNC, so
-// the API's refusal (a JSON text frame, then a 44xx close) is shown as its message.
+// A screen over VNC, drawn by noVNC (vendored, loaded on demand): a VM's display (/vm/{id}/vnc:
+// QEMU's, the relay is the lock, no VNC password) or a container's desktop (/instances/{id}/vnc:
+// the cumulo/desktop image, whose VNC server asks for the instance's password, typed here and sent
+// only in the RFB handshake). The session cookie authenticates the socket (same origin, like the
+// terminal). The socket is made here and handed to noVNC, so the API's refusal (a JSON text frame,
+// then a 44xx close) is shown as its message.
 import { h } from "../lib/dom.js";
 
 let loaded = null;
 const loadRfb = () => { loaded = loaded || import("../vendor/novnc/core/rfb.js"); return loaded; };
 
-export async function open(box, vmId, { onState } = {}) {
+export async function open(box, inst, { onState } = {}) {
   const { default: RFB } = await loadRfb();
   const state = h("p", { class: "term-state", role: "status", id: "screen-state" }, "Connecting…");
   const screen = h("div", { class: "screen", "aria-label": "VM screen", role: "application" });
-  box.replaceChildren(state, screen);
+  const ask = h("form", { class: "form inline", hidden: true, "aria-label": "VNC password" });
+  box.replaceChildren(state, ask, screen);
   const say = (text) => { state.textContent = text; if (onState) onState(text); };
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/vm/${encodeURIComponent(vmId)}/vnc`, ["binary"]);
+  const path = inst.backend === "vm" ? `/vm/${encodeURIComponent(inst.id)}/vnc` : `/instances/${encodeURIComponent(inst.id)}/vnc`;
+  const ws = new WebSocket(`${scheme}://${location.host}${path}`, ["binary"]);
   let refused = null;
   ws.addEventListener("message", (message) => {
     if (typeof message.data !== "string") return;
@@ -28,7 +32,22 @@ export async function open(box, vmId, { onState } = {}) {
   rfb.addEventListener("desktopname", (e) => { name = e.detail.name; });
   rfb.addEventListener("connect", () => { say(`Connected${name ? ` to ${name}` : ""}`); rfb.focus(); });
   rfb.addEventListener("disconnect", (e) => { if (!refused) say(e.detail.clean ? "Disconnected" : "The screen's connection was lost"); });
-  rfb.addEventListener("securityfailure", (e) => say(`VNC refused the connection: ${e.detail.reason || e.detail.status}`));
+  rfb.addEventListener("securityfailure", (e) => { refused = `VNC refused the connection: ${e.detail.reason || "wrong password"}`; say(refused); });
+  rfb.addEventListener("credentialsrequired", () => {
+    const input = h("input", { type: "password", id: "vnc-password", autocomplete: "off", required: true });
+    ask.replaceChildren(h("div", { class: "field" }, h("label", { for: "vnc-password" }, "Instance password"), input),
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "btn primary" }, "Connect")));
+    ask.onsubmit = (event) => {
+      event.preventDefault();
+      ask.hidden = true;
+      say("Checking the password…");
+      rfb.sendCredentials({ password: input.value });
+      input.value = "";
+    };
+    ask.hidden = false;
+    say("The desktop asks for the instance's password");
+    input.focus();
+  });
   return {
     focus: () => rfb.focus(),
     ctrlAltDel: () => rfb.sendCtrlAltDel(),

@@ -1,0 +1,89 @@
+"""A container's graphical desktop: the WebSocket ``/instances/{id}/vnc`` relays RFB (VNC) bytes,
+binary frames both ways, between the instance's owner and the VNC server the container runs on its
+own address, port 5900 (the ``cumulo/desktop`` image: Xvfb, a window manager and a browser, with
+x11vnc asking for the instance's password). noVNC connects to it as is.
+
+The caller is checked as on the terminal WebSocket (``console``: the same key sources, the API's
+rate limit and scopes, a console cookie only from the API's own origin); another user's instance is
+404, one that does not run 409, a container with no VNC server 503. A VM's display is
+``/vm/{id}/vnc`` (QEMU's own, on a unix socket); asked here it is 400 naming that path. Only port
+5900 of the caller's own instance is ever dialled: the relay reaches nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+from cumulo.core.errors import Conflict, CumuloError, InvalidInput, Unavailable
+from cumulo.platform import Platform
+from cumulo.services.compute.console import CLOSE_CODES, KEY_SUBPROTOCOL, Authenticate, until_either
+from cumulo.services.compute.service import get_instance
+from cumulo.services.events import service as events
+
+VNC_PORT = 5900
+SUBPROTOCOLS = ("binary", "cumulo.vnc")  # answered when offered (noVNC offers "binary" or nothing)
+CHUNK = 65536
+CONNECT_SECONDS = 10.0
+
+
+def _key_in(subprotocols: list[str]) -> str | None:
+    return next((p[len(KEY_SUBPROTOCOL):] for p in subprotocols
+                 if p.startswith(KEY_SUBPROTOCOL) and len(p) > len(KEY_SUBPROTOCOL)), None)
+
+
+async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> None:
+    platform: Platform = websocket.app.state.platform
+    offered = list(websocket.scope.get("subprotocols") or [])
+    await websocket.accept(subprotocol=next((p for p in SUBPROTOCOLS if p in offered), None))
+    try:
+        user = await authenticate(websocket, _key_in(offered) or websocket.query_params.get("api_key"))
+        async with platform.db.session() as session:
+            inst = await get_instance(session, user, ref)
+            if (inst.meta or {}).get("backend") == "vm":
+                raise InvalidInput(f"'{inst.name}' is a VM: its display is /vm/{inst.id}/vnc")
+            if inst.status != "RUNNING" or not inst.container_id:
+                raise Conflict(f"instance '{inst.name}' is {inst.status}: its desktop needs it RUNNING")
+            address = inst.ip_address or inst.ipv4_address
+            if not address:
+                raise Unavailable(f"instance '{inst.name}' has no address yet")
+            events.record(session, user_id=user.user_id, action="instance.vnc_opened", resource_type="instance",
+                          resource_id=inst.id, name=inst.name)
+            await session.commit()
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(address, VNC_PORT), CONNECT_SECONDS)
+        except (OSError, TimeoutError) as exc:
+            raise Unavailable(f"no VNC server answers on port {VNC_PORT} of '{inst.name}' (the cumulo/desktop "
+                              f"image runs one): {str(exc) or 'timed out'}") from exc
+    except CumuloError as exc:
+        await websocket.send_text(json.dumps(exc.body()))
+        await websocket.close(code=CLOSE_CODES.get(exc.status, 4400 if exc.status < 500 else 4503))
+        return
+    await _relay(websocket, reader, writer)
+
+
+async def _relay(websocket: WebSocket, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def outbound() -> None:
+        while data := await reader.read(CHUNK):
+            await websocket.send_bytes(data)
+
+    async def inbound() -> None:
+        while True:
+            msg = await websocket.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            if msg.get("bytes"):  # RFB is binary: a text frame carries nothing for it
+                writer.write(msg["bytes"])
+                await writer.drain()
+
+    try:
+        await until_either(outbound(), inbound())
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close()

@@ -43,6 +43,7 @@ ROUTES_WITHOUT_SDK: dict[tuple[str, str], str] = {
     ("POST", "/snapshots"): "POST /volumes/{volume}/snapshots with the volume in the body",
     ("GET", "/volumes/{}/snapshots"): "GET /snapshots?volume_id= (volumes.snapshots)",
     ("WS", "/vm/{}/vnc"): "a VNC display for noVNC in the console, not a terminal",
+    ("WS", "/instances/{}/vnc"): "a container's desktop for noVNC in the console, not a terminal",
 }
 # "namespace.method" -> why no CLI command calls it
 SDK_ONLY: dict[str, str] = {

@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
     @output.handle_errors
     def create(name: str,
                branch: str = typer.Option("main", "--branch", "-b", help="the branch whose pushes deploy"),
-               git_url: str | None = typer.Option(None, "--git-url", help="deploy from this repository (https, http, ssh:// or "
-                                                  "git@host:path)"),
+               git_url: str | None = typer.Option(None, "--git-url", help="deploy from this repository (https, http, ssh://, "
+                                                  "git@host:path or git://)"),
                git_secret: str | None = typer.Option(None, "--git-secret",
                                                      help="a private --git-url: your secret holding a token "
                                                           "(https) or an OpenSSH deploy key (ssh)"),

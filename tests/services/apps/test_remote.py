@@ -1,7 +1,9 @@
 """Fast checks of how the server's clone hands paths and addresses to the real ssh and git clients
 (no Docker, no server): paths with a space and a ``%`` reach ssh as written (``ssh -G`` prints the
 effective configuration without connecting, and a real ssh clone from a loopback SSH server uses
-the deploy key and known_hosts at those paths)."""
+the deploy key and known_hosts at those paths); a git:// clone dials the vetted address through
+its relay while sending the URL's host name (a name that does not even resolve, served by a real
+``git daemon`` on loopback by that name); malformed or option-looking git:// URLs are refused."""
 
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from cumulo.core.errors import Unavailable
+from cumulo.core.errors import InvalidInput, Unavailable
 from cumulo.services.apps import git, remote
+from tests.services.apps.conftest import Repo
+from tests.services.apps.gitdaemon import GitDaemon
 from tests.services.apps.sshserver import GitSSHServer, new_key, private_text
 
 ODD = "dir with space%h%%n"
@@ -82,3 +86,49 @@ def test_a_real_ssh_clone_uses_the_key_and_known_hosts_under_odd_paths(tmp_path:
         assert sorted(p.name for p in work.iterdir()) == ["deploy_key", "known hosts%d"]
     finally:
         server.stop()
+
+
+def test_a_git_protocol_clone_dials_the_vetted_address_and_keeps_the_host_name(tmp_path: Path) -> None:
+    # the name does not resolve at all: the clone works only if git never looks it up and the relay
+    # dials the address it was given; the daemon finds the repository by the name git sent as host=
+    root = tmp_path / "daemon"
+    work = Repo(tmp_path / "src", "http://unused/x.git", "k")
+    work.commit({"index.html": "<p>over git://</p>\n"}, "v1")
+    work.git("clone", "-q", "--bare", str(work.path), str(root / "repo.invalid" / "site.git"))
+    daemon = GitDaemon(root, listen="127.0.0.1").start()
+    try:
+        clone = tmp_path / ODD
+        clone.mkdir()
+        env = remote._daemon_env(clone, "127.0.0.1", daemon.port)
+        assert (clone / "git-connect").stat().st_mode & 0o777 == 0o700
+        done = subprocess.run(["git", "-c", "protocol.allow=never", "-c", "protocol.git.allow=always", "clone", "-q",
+                               "--", f"git://repo.invalid:{daemon.port}/site.git", str(clone / "repo")],
+                              env=git._git_env(clone) | env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert (clone / "repo" / "index.html").read_text() == "<p>over git://</p>\n"
+        assert f'Extended attribute "host": repo.invalid:{daemon.port}' in daemon.requests()
+        # nothing listens there: a clear error from the relay, not a lookup of the name
+        env = remote._daemon_env(tmp_path, "127.0.0.1", 1)
+        done = subprocess.run(["git", "-c", "protocol.git.allow=always", "ls-remote", "git://repo.invalid/site.git"],
+                              env=git._git_env(tmp_path) | env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode != 0 and "cannot connect to 127.0.0.1 port 1" in done.stderr, done.stderr
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.parametrize("url", [
+    "git://-oProxyCommand=x/y.git", "git://127.0.0.1/-x.git", "git://me@127.0.0.1/x.git", "git://me:pw@127.0.0.1/x.git",
+    "git://127.0.0.1/", "git://127.0.0.1/x.git?a=b", "git://127.0.0.1/x.git#b", "git://127.0.0.1:99999/x.git",
+    "git://127.0.0.1/x y.git", "git:///x.git",
+])
+def test_option_looking_or_malformed_git_urls_are_refused(url: str) -> None:
+    with pytest.raises(InvalidInput):
+        remote._parse(url)
+
+
+def test_git_protocol_urls_take_no_secret() -> None:
+    assert remote._parse("git://example.test/x.git") == remote.Target("git", "example.test", 9418)
+    assert remote._parse("git://[2001:db8::1]:9419/x.git") == remote.Target("git", "2001:db8::1", 9419)
+    assert not remote.is_ssh("git://example.test/x.git")
+    with pytest.raises(InvalidInput, match="no authentication"):
+        remote.check_credential("git://example.test/x.git", "token")

@@ -1,9 +1,17 @@
-"""Apps deployed from a repository URL (``git_url``): cloned by the server over https, http or
-ssh, through the outbound guard (loopback, this host, Docker/VPC and private networks are refused
+"""Apps deployed from a repository URL (``git_url``): cloned by the server over https, http, ssh
+or git (the git daemon protocol), through the outbound guard (loopback, this host, Docker/VPC and private networks are refused
 unless the operator's ``CUMULO_OUTBOUND_ALLOW`` lets them through). Local paths, ``file://`` and
 other transports are 400: they would read the server's own disk. The clone pins the vetted
-address (``http.curloptResolve``, or ssh's ``HostName``) so a DNS answer that changes after the
-check is not followed, and redirects are not followed.
+address (``http.curloptResolve``, ssh's ``HostName``, or for git:// a connect command, below) so a
+DNS answer that changes after the check is not followed, and redirects are not followed.
+
+Over git:// (``git://host[:port]/path``, port 9418 by default) git is given ``GIT_PROXY_COMMAND``:
+a small relay Cumulo writes for this clone that dials the vetted address only (whatever host git
+names) and pipes git's protocol through it, so git never resolves the name itself while the
+request it sends still carries ``host=<name>`` (a git daemon serving virtual hosts by name,
+``--interpolated-path`` with ``%H``, finds the repository). Rewriting the URL to the address
+(``url.<ip>.insteadOf``) was not used: git would then send the address as ``host=``. The git
+protocol has no authentication: such a URL has no user or password and takes no ``git_secret``.
 
 Over ssh (``ssh://[user@]host[:port]/path`` or scp-like ``[user@]host:path``) the clone
 authenticates with a deploy key: the app's ``git_secret`` holding an OpenSSH private key, written
@@ -17,10 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import re
 import shlex
 import shutil
+import signal
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +53,7 @@ KNOWN_HOSTS = "cumulo-known_hosts"  # in the app's bare repository folder: remov
 
 @dataclass(frozen=True)
 class Target:
-    scheme: str  # https, http or ssh
+    scheme: str  # https, http, ssh or git
     host: str
     port: int
 
@@ -53,7 +64,21 @@ def _parse(url: str) -> Target:
     if url.startswith(("https://", "http://")):
         scheme, host, port = guard.check_syntax(url)
         return Target(scheme, host, port)
-    if url.startswith("ssh://"):
+    scheme = "ssh"
+    if url.startswith("git://"):
+        scheme = "git"
+        try:
+            parts = urlsplit(url)
+            port = parts.port or 9418
+        except ValueError as exc:
+            raise InvalidInput(f"invalid git_url: {exc}") from None
+        if parts.username is not None or parts.password is not None:
+            raise InvalidInput("a git:// URL has no user or password: the git protocol has no authentication "
+                               "(use an https or ssh URL with git_secret for a private repository)")
+        if parts.query or parts.fragment:
+            raise InvalidInput("a git:// git_url has no query or fragment")
+        user, host, path = None, parts.hostname or "", parts.path
+    elif url.startswith("ssh://"):
         try:
             parts = urlsplit(url)
             port = parts.port or 22
@@ -67,15 +92,15 @@ def _parse(url: str) -> Target:
     elif "://" not in url and (m := _SCP.match(url)):
         user, host, path, port = m["user"], m["host"].strip("[]"), m["path"], 22
     else:
-        raise InvalidInput("git_url must be an https://, http:// or ssh:// repository URL, or git@host:path "
-                           "(local paths, file:// and git:// are not accepted)")
+        raise InvalidInput("git_url must be an https://, http://, ssh:// or git:// repository URL, or "
+                           "git@host:path (local paths and file:// are not accepted)")
     if not host:
         raise InvalidInput("git_url has no host")
     if host.startswith("-") or path.lstrip("/").startswith("-") or (user is not None and not _USER.match(user)):
         raise InvalidInput("git_url: the user, host and path must not start with '-'")
     if not path.strip("/"):
         raise InvalidInput("git_url has no repository path")
-    return Target("ssh", host, port)
+    return Target(scheme, host, port)
 
 
 def _own_ports(platform: Platform) -> set[int]:
@@ -84,7 +109,7 @@ def _own_ports(platform: Platform) -> set[int]:
 
 
 async def check(platform: Platform, url: str) -> str:
-    """The address the clone may dial (400 for anything but a vetted http(s) or ssh URL)."""
+    """The address the clone may dial (400 for anything but a vetted http(s), ssh or git URL)."""
     target = _parse(url)
     addresses = await guard.resolve(target.host, target.port, guard.allow_list(platform.settings),
                                     own_ports=_own_ports(platform))
@@ -92,7 +117,7 @@ async def check(platform: Platform, url: str) -> str:
 
 
 def is_ssh(url: str) -> bool:
-    return not url.startswith(("https://", "http://"))
+    return not url.startswith(("https://", "http://", "git://"))
 
 
 def is_key(credential: str) -> bool:
@@ -146,6 +171,46 @@ def _ssh_env(work: Path, target: Target, ip: str, key: str | None, known_hosts: 
     return {"GIT_SSH_COMMAND": "ssh " + " ".join(shlex.quote(o) for o in options), "GIT_SSH_VARIANT": "ssh"}
 
 
+# the git:// connect command's relay: argv is the vetted address and port (git appends its own host
+# and port, ignored); stdin/stdout are git's side of the protocol
+_RELAY = """
+import os, socket, sys, threading
+try:
+    conn = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+except OSError as exc:
+    sys.exit(f"cannot connect to {sys.argv[1]} port {sys.argv[2]}: {exc}")
+conn.settimeout(300)
+def upstream():
+    try:
+        while data := os.read(0, 65536):
+            conn.sendall(data)
+        conn.shutdown(socket.SHUT_WR)
+    except OSError:
+        os._exit(1)
+threading.Thread(target=upstream, daemon=True).start()
+out = sys.stdout.buffer
+try:
+    while data := conn.recv(65536):
+        out.write(data)
+        out.flush()
+except OSError as exc:
+    sys.exit(f"git daemon connection: {exc}")
+"""
+
+
+def _daemon_env(work: Path, ip: str, port: int) -> dict[str, str]:
+    """``GIT_PROXY_COMMAND`` for one git:// clone: a 0700 script in ``work`` relaying to ``ip``:``port``
+    only. The environment variable (not ``core.gitProxy``, whose value git splits at " for ") is taken
+    whole as the program's path."""
+    python = sys.executable or shutil.which("python3") or "python3"
+    script = work / "git-connect"
+    fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"#!/bin/sh\nexec {shlex.quote(python)} -I -S -c {shlex.quote(_RELAY)} "
+                f"{shlex.quote(ip)} {int(port)}\n")
+    return {"GIT_PROXY_COMMAND": str(script)}
+
+
 def _scrub(text: str, credential: str | None) -> str:
     if credential:
         for part in {credential, *credential.split(":", 1)} - {""}:
@@ -166,6 +231,9 @@ def check_credential(url: str, credential: str | None) -> None:
     """400 when the secret does not fit the URL: ssh takes a private key, http(s) a token."""
     if credential is None:
         return
+    if url.startswith("git://"):
+        raise InvalidInput("the git:// protocol has no authentication: git_secret is for an https URL (a token) "
+                           "or an ssh URL (a deploy key)")
     if is_ssh(url) and not is_key(credential):
         raise InvalidInput("an ssh git_url is cloned with a deploy key: git_secret must hold an OpenSSH "
                            "private key (-----BEGIN OPENSSH PRIVATE KEY-----)")
@@ -186,6 +254,9 @@ async def fetch(platform: Platform, app: App, archive: Path, credential: str | N
             known_hosts = git.repo_path(platform, app.id) / KNOWN_HOSTS
             env = _ssh_env(work, target, ip, credential, known_hosts)
             protocol = ["-c", "protocol.ssh.allow=always"]
+        elif target.scheme == "git":
+            env = _daemon_env(work, ip, target.port)
+            protocol = ["-c", "protocol.git.allow=always"]
         else:
             env = _auth_env(credential)
             protocol = ["-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always",
@@ -195,11 +266,13 @@ async def fetch(platform: Platform, app: App, archive: Path, credential: str | N
                 "--", app.git_url, str(work / "repo")]
         proc = await asyncio.create_subprocess_exec("git", *args, env=git._git_env(work) | env,
                                                     stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.STDOUT)
+                                                    stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), 300)
         except TimeoutError:
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):  # git and its ssh or relay child
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
             raise InvalidInput("cloning git_url took longer than 300 s") from None
         if proc.returncode:
             raise InvalidInput(f"cannot clone {app.git_url} (branch {app.branch}): "

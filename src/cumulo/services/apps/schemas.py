@@ -44,7 +44,7 @@ class AppCreate(BaseModel):
     name: str = Field(max_length=40)
     branch: str = Field("main", max_length=100, description="the branch whose pushes deploy")
     git_url: str | None = Field(None, max_length=2048,
-                                description="a repository the server clones (https, http, ssh:// or git@host:path)")
+                                description="a repository the server clones (https, http, ssh://, git@host:path or git://)")
     git_secret: str | None = Field(None, max_length=128, pattern=SECRET_NAME,
                                    description="a private git_url: the name of your secret (Secrets Manager) "
                                                "holding a token or user:password (https), or an OpenSSH private "

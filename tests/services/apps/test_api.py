@@ -40,7 +40,7 @@ def status_of(call: Callable[[], Any]) -> int:
     {"name": "ok", "branch": "../etc"}, {"name": "ok", "branch": "-x"}, {"name": "ok", "env_vars": {"1A": "x"}},
     {"name": "ok", "env_vars": {"PORT": "1"}}, {"name": "ok", "app_type": "cobol"}, {"name": "ok", "extra": 1},
     {"name": "ok", "git_url": "file:///etc"}, {"name": "ok", "git_url": "/srv/repos/other.git"},
-    {"name": "ok", "git_url": "ssh://-oProxyCommand=x/x.git"}, {"name": "ok", "git_url": "git://127.0.0.1/x"},
+    {"name": "ok", "git_url": "ssh://-oProxyCommand=x/x.git"}, {"name": "ok", "git_url": "git://me@127.0.0.1/x.git"},
     {"name": "ok", "replicas": 0},
     {"name": "ok", "env_vars": {"K": "\u0000"}}, {},
 ])

@@ -14,13 +14,14 @@ import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from cumulo import __version__, cli
-from cumulo.cli import output
+from cumulo.cli import coercion, output
 from cumulo.cli.index import INDEX
 
 # httpx's __init__ imports httpx._main, the `httpx` command line tool (click, pygments, rich.syntax,
 # rich.progress: about a third of `import httpx`), only to export it as httpx.main. A None entry
 # makes that import fail, and httpx then defines a stub main instead; the CLI never runs httpx's.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+coercion.install()  # plain text and numbers converted without pydantic (cli/coercion.py)
 
 
 class LazyRoot(TyperGroup):
@@ -59,7 +60,7 @@ class LazyRoot(TyperGroup):
             self._load(module_name)
             return self.commands.get(cmd_name)
         for info in pkgutil.iter_modules(cli.__path__):  # a module the index does not know yet
-            if info.name not in ("main", "output", "index"):
+            if info.name not in ("main", "output", "index", "coercion"):
                 self._load(info.name)
         return self.commands.get(cmd_name)
 

@@ -145,8 +145,9 @@ def register(app: typer.Typer) -> None:
 
     @disks.command("delete-snapshot")
     @output.handle_errors
-    def delete_snapshot(disk: str, name: str) -> None:
+    def delete_snapshot(disk: str, name: str, yes: bool = output.YES) -> None:
         """Delete a disk's snapshot NAME."""
+        output.confirm(f"Delete snapshot {name} of disk {disk}?", yes)
         with output.client() as c:
             c.disks.delete_snapshot(disk, name)
         output.console.print(f"deleted snapshot {name} of disk {disk}")

@@ -143,9 +143,10 @@ def register(app: typer.Typer) -> None:
 
     @lb.command("delete")
     @output.handle_errors
-    def delete(lb_ref: str = typer.Argument(..., metavar="LB"), json_out: bool = JSON) -> None:
+    def delete(lb_ref: str = typer.Argument(..., metavar="LB"), json_out: bool = JSON, yes: bool = output.YES) -> None:
         """Delete a load balancer (its hostname or port is freed)."""
         _json(json_out)
+        output.confirm(f"Delete load balancer {lb_ref}? Its hostname or port stops answering.", yes)
         with output.client() as c:
             c.lb.delete(lb_ref)
         output.show({"deleted": lb_ref} if output.STATE["json"] else f"deleted {lb_ref}")

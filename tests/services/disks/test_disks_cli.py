@@ -36,7 +36,7 @@ def test_disk_commands_follow_the_operations(cli: Any) -> None:
     assert js("disks", "snapshot", "root", "s1")["name"] == "s1"
     assert [s["name"] for s in js("disks", "snapshots", "root")] == ["s1"]
     assert js("disks", "revert", "root", "s1", "--yes")["name"] == "root"
-    assert "deleted snapshot" in cli("disks", "delete-snapshot", "root", "s1").output
+    assert "deleted snapshot" in cli("disks", "delete-snapshot", "root", "s1", "--yes").output
     refused = cli("disks", "attach", "root", "no-such-vm", ok=False)
     assert refused.exit_code != 0 and "not found" in refused.output.lower()
     for name in ("root", "copy"):

@@ -45,5 +45,6 @@ def test_lb_commands(tmp_path: Path, lb_server: LiveServer, lb_user: Client,
     assert "error 400" in run("lb", "create", "bad", "--algorithm", "nope", code=1)
     assert "error 404" in run("lb", "show", "missing", code=1)
     assert "target" in run("lb", "targets", "add", "clilb", "no-port", code=2)
-    assert json.loads(run("lb", "delete", "clilb", "--json")) == {"deleted": "clilb"}
+    assert "--yes" in run("lb", "delete", "clilb", code=1)  # asks first; no answer is a no
+    assert json.loads(run("lb", "delete", "clilb", "--json", "--yes")) == {"deleted": "clilb"}
     assert json.loads(run("lb", "list", "--json")) == []

@@ -56,5 +56,17 @@ def test_app_deploy_archive_releases_rollback_domains(account: Callable[[], Acco
         page.get_by_role("dialog").get_by_role("button", name="Remove").click()
         page.get_by_text("No custom domains.").wait_for()
         assert acc.api.get(f"/apps/{name}/domains").json() == []
+        page.get_by_text("Config vars (a new release when one is serving)").click()
+        page.get_by_label("Config vars").fill("GREETING=hello\nMODE=shop")
+        page.get_by_role("button", name="Save changes").click()
+        page.get_by_text("Changes saved").wait_for()
+        assert acc.api.get(f"/apps/{name}/config").json() == {"GREETING": "hello", "MODE": "shop"}
+        page.get_by_text("Config vars (a new release when one is serving)").click()
+        assert page.get_by_label("Config vars").input_value() == "GREETING=hello\nMODE=shop"  # read back
+        page.get_by_label("Config vars").fill("MODE=test")  # GREETING unset, MODE changed
+        page.get_by_role("button", name="Save changes").click()
+        from cumulo.testing.polling import eventually
+
+        eventually(lambda: acc.api.get(f"/apps/{name}/config").json() == {"MODE": "test"}, 60, 0.2, what="vars saved")
     finally:
         acc.api.delete(f"/apps/{name}")

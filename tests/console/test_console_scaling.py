@@ -94,6 +94,21 @@ def test_deployment_and_database_pages_chart_cpu_and_memory(account: Callable[[]
         page.get_by_role("link", name=db).click()
         page.get_by_role("heading", name="Metrics").wait_for()
         _charts_grow(page, acc.api, f"/databases/{db}/metrics/series")
+        page.get_by_label("New database name").fill("Not Valid!")  # restore: the API's message at the field
+        page.get_by_role("button", name="Restore into a new database").click()
+        error = page.locator(".field", has=page.get_by_label("New database name")).locator(".field-error")
+        error.wait_for()
+        expected = acc.api.post(f"/databases/{db}/restore", json={"name": "Not Valid!", "restore_time": "2026-01-01T00:00:00Z"})
+        assert error.inner_text() == next(d["message"] for d in expected.json()["error"]["details"] if d["field"] == "name")
+        assert [d["name"] for d in acc.api.get("/databases").json()] == [db]  # nothing made
+        page.get_by_text("Resize or change backups").click()
+        page.get_by_label("Keep backups (days)").fill("40")
+        page.get_by_role("button", name="Save changes").click()
+        page.locator(".field", has=page.get_by_label("Keep backups (days)")).get_by_text("less than or equal to 35").wait_for()
+        page.get_by_label("Keep backups (days)").fill("9")
+        page.get_by_role("button", name="Save changes").click()
+        page.get_by_text("kept 9 days").wait_for()
+        assert acc.api.get(f"/databases/{db}").json()["backup_retention_days"] == 9
     finally:
         acc.api.delete(f"/deployments/{dep}")
         acc.api.delete(f"/databases/{db}")

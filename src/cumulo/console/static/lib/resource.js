@@ -151,8 +151,10 @@ export function editPanel(spec) {
   });
   const snippets = [snippet("curl equivalent", () => (current ? curl(method, spec.path(current), bodyOf(f.values())) : ""))];
   if (spec.cli) snippets.unshift(snippet("CLI equivalent", () => (current ? spec.cli(changedFrom(f.values()), current) : "")));
+  let filled = false;
   const fill = () => {
     if (!current) return;
+    filled = true;
     for (const field of spec.fields) {
       const input = f.inputs[field.name];
       if (field.type === "checkbox") input.checked = Boolean(valueOf(field, current));
@@ -162,7 +164,8 @@ export function editPanel(spec) {
   };
   const panel = h("details", { class: "edit" }, h("summary", {}, spec.summary || "Edit settings"), f, snippets);
   panel.addEventListener("toggle", () => { if (panel.open) { fill(); const first = f.querySelector("input, select, textarea"); if (first) first.focus(); } });
-  panel.update = (row) => { current = row; if (!panel.open) fill(); };
+  // opened before the resource was read: filled once it is; open and filled: the user's edits stay
+  panel.update = (row) => { current = row; if (!panel.open || !filled) fill(); };
   panel.form = f;
   return panel;
 }

@@ -73,9 +73,37 @@ async function app({ main, params }) {
     fields: [{ name: "hostname", label: "Custom domain", required: true, placeholder: "www.example.com" }],
     onSubmit: async (v) => { await post(`/apps/${enc(id)}/domains`, { hostname: v.hostname }); toast(`${v.hostname} added`); domain.inputs.hostname.value = ""; await refresh(); },
   });
+  const settings = editPanel({
+    summary: "Edit settings",
+    path: (a) => `/apps/${enc(a.id)}`,
+    fields: [
+      { name: "replicas", label: "App replicas", type: "number", min: "1", max: "10", required: true },
+      { name: "memory_mb", label: "Memory per replica (MiB)", type: "number", min: "32", max: "8192", required: true },
+      { name: "branch", label: "Deployed branch", required: true },
+    ],
+    body: (changed) => Object.fromEntries(Object.entries(changed).map(([k, v]) => [k, k === "branch" || v === "" ? v : Number(v)])),
+    saved: () => refresh(),
+  });
+  let config = {};
+  const vars = editPanel({
+    summary: "Config vars (a new release when one is serving)",
+    path: (a) => `/apps/${enc(a.id)}/config`,
+    fields: [{ name: "vars", label: "Config vars", type: "textarea", rows: 4, placeholder: "NAME=value, one per line", from: () => pairsText(config) }],
+    body: (changed) => {
+      if (changed.vars === undefined) return {};
+      const next = parsePairs(changed.vars);
+      const set = Object.fromEntries(Object.entries(next).filter(([k, v]) => config[k] !== v));
+      const unset = Object.keys(config).filter((k) => !(k in next));
+      return { ...(Object.keys(set).length ? { set } : {}), ...(unset.length ? { unset } : {}) };
+    },
+    saved: () => refresh(),
+  });
   const refresh = async () => {
     let a;
     try { a = await get(`/apps/${enc(id)}`); } catch (error) { clear(info, errorBox(error)); return; }
+    settings.update(a);
+    config = await get(`/apps/${enc(id)}/config`).catch(() => ({}));
+    vars.update(a);
     clear(info, pageHeader(a.name, statusBadge(a.status)), definitionList([
       ["URL", a.url ? h("a", { href: a.url, target: "_blank", rel: "noopener" }, a.url) : "—"],
       ["Release", a.release ? `v${a.release}` : "—"], ["Type", a.app_type], ["Push to", h("code", {}, `git push ${a.git_remote} ${a.branch}`)],
@@ -105,7 +133,7 @@ async function app({ main, params }) {
       { label: "Actions", cell: (d) => removeButton({ path: (x) => `/apps/${enc(id)}/domains/${enc(x.id)}`, name: (x) => x.id, verb: "Remove" }, d, refresh) },
     ], a.domains.map((d) => ({ id: d })), { empty: "No custom domains." }));
   };
-  main.append(h("p", {}, h("a", { href: "/console/apps" }, "← All apps")), info,
+  main.append(h("p", {}, h("a", { href: "/console/apps" }, "← All apps")), info, settings, vars,
     h("section", { "aria-labelledby": "deploy-title" }, h("h2", { id: "deploy-title" }, "Deploy"), upload,
       snippet("CLI equivalent", () => `cumulo apps upload ${id} ./site`)),
     h("section", { "aria-labelledby": "releases-title" }, h("h2", { id: "releases-title" }, "Releases"), releases),

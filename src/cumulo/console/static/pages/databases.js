@@ -6,7 +6,7 @@ import { clear, fmtDate, h } from "../lib/dom.js";
 import { follow } from "../lib/live.js";
 import { metricsCharts } from "../lib/metrics.js";
 import { collection, editPanel, rowAction, shownOnce } from "../lib/resource.js";
-import { button, definitionList, errorBox, pageHeader, shellQuote, statusBadge, table, toast } from "../lib/ui.js";
+import { button, definitionList, errorBox, form, pageHeader, shellQuote, snippet, statusBadge, table, toast } from "../lib/ui.js";
 
 const endpoint = (e) => (e ? `${e.host}:${e.port}` : "—");
 const stopped = (r) => r.status === "stopped" || r.status === "STOPPED";
@@ -65,12 +65,38 @@ async function database({ main, params }) {
       changed.memory_mb ? `--memory ${changed.memory_mb}` : ""].filter(Boolean).join(" "),
     saved: () => refresh(),
   });
+  // Restore into a new database: from a backup, or (PostgreSQL) to a moment of the retention window.
+  let backupRows = [];
+  const restoredBox = h("div", { "aria-live": "polite" });
+  const restore = form({
+    submit: "Restore into a new database",
+    fields: [
+      { name: "name", label: "New database name", required: true, placeholder: "orders-restored" },
+      { name: "backup_id", label: "From backup", type: "select", options: [["", "a point in time (below)"]] },
+      { name: "restore_time", label: "Point in time (UTC)", type: "datetime-local", step: "1",
+        help: "PostgreSQL: any moment of the retention window; leave empty to restore the backup chosen above." },
+    ],
+    onSubmit: async (v) => {
+      const body = { name: v.name };
+      if (v.backup_id) body.backup_id = v.backup_id;
+      if (v.restore_time) body.restore_time = `${v.restore_time}Z`;
+      const made = await post(`/databases/${enc(id)}/restore`, body);
+      clear(restoredBox, shownOnce(`Database "${made.name}" is being restored; its master password is below, and in secret ${made.credentials_secret}.`, made.password));
+      restore.inputs.name.value = "";
+    },
+    onInput: () => restoreCli.refresh(),
+  });
+  const restoreCli = snippet("CLI equivalent", () => {
+    const v = restore.values();
+    return `cumulo db restore ${shellQuote(id)} ${v.backup_id ? `--backup ${shellQuote(v.backup_id)}` : `--time ${v.restore_time ? `${v.restore_time}Z` : "TIME"}`} --name ${shellQuote(v.name || "NAME")}`;
+  });
   main.append(info, editing,
     h("section", { "aria-labelledby": "metrics-title" }, h("h2", { id: "metrics-title" }, "Metrics"), charts),
     h("section", {}, h("h2", {}, "Backups"), button("Back up now", async () => {
       try { await post(`/databases/${enc(id)}/backups`); toast("Backup started"); } catch (error) { toast(error.message, "error"); }
       await refresh();
     }, { kind: "primary" }), backups),
+    h("section", { "aria-labelledby": "restore-title" }, h("h2", { id: "restore-title" }, "Restore"), restore, restoreCli, restoredBox),
     h("section", {}, h("h2", {}, "Logs"), logs));
   const refresh = async () => {
     let d;
@@ -84,6 +110,13 @@ async function database({ main, params }) {
       ["Error", d.error], ["Created", fmtDate(d.created_at)],
     ]));
     const rows = await get(`/databases/${enc(id)}/backups`).catch(() => []);
+    const usable = rows.filter((b) => ["available", "completed", "succeeded", "done"].includes(String(b.status).toLowerCase()));
+    if (usable.map((b) => b.id).join() !== backupRows.map((b) => b.id).join()) {
+      backupRows = usable;
+      const chosen = restore.inputs.backup_id.value;
+      restore.inputs.backup_id.replaceChildren(h("option", { value: "" }, "a point in time (below)"),
+        ...usable.map((b) => h("option", { value: b.id, selected: b.id === chosen }, `${fmtDate(b.created_at)} (${b.kind})`)));
+    }
     clear(backups, table([
       { label: "Taken", cell: (b) => fmtDate(b.created_at) }, { label: "Kind", cell: (b) => b.kind },
       { label: "Status", cell: (b) => statusBadge(b.status) }, { label: "Bucket", cell: (b) => b.bucket },

@@ -185,6 +185,7 @@ async function detail({ main, params, navigate }) {
   const id = params.id;
   const info = h("div", {});
   const logs = h("pre", { class: "logs", tabindex: "0", "aria-label": "Instance logs" });
+  const followLogs = h("input", { type: "checkbox", id: "follow-logs", checked: true });
   const termBox = h("div", { class: "terminal-box" });
   let terminal = null;
   const header = h("div", {});
@@ -223,7 +224,8 @@ async function detail({ main, params, navigate }) {
       h("div", { class: "actions" }, button("Open terminal", () => openTerminal(), { kind: "primary" }),
         button("Close terminal", () => closeTerminal(), {})), termBox),
     h("section", { "aria-labelledby": "logs-title" }, h("h2", { id: "logs-title" }, "Logs"),
-      button("Refresh logs", () => loadLogs(), { kind: "small" }), logs));
+      h("div", { class: "toolbar" }, button("Refresh logs", () => loadLogs(), { kind: "small" }), followLogs,
+        h("label", { for: "follow-logs" }, "Follow (every 2 s)")), logs));
 
   let current = null;
   const refresh = async () => {
@@ -246,10 +248,19 @@ async function detail({ main, params, navigate }) {
       ["Expires", inst.expires_at ? fmtDate(inst.expires_at) : "never"], ["Created", fmtDate(inst.created_at)],
     ]));
   };
+  // Logs follow while "Follow" is on: read again every 2 s, kept scrolled to the end when they were.
+  let logsTimer = null;
+  let gone = false;
   const loadLogs = async () => {
-    try { logs.textContent = await get(`/instances/${enc(id)}/logs?tail=200`) || "(no output yet)"; }
-    catch (error) { logs.textContent = error.message; }
+    clearTimeout(logsTimer);
+    const atEnd = logs.scrollTop + logs.clientHeight >= logs.scrollHeight - 4;
+    let text;
+    try { text = await get(`/instances/${enc(id)}/logs?tail=200`) || "(no output yet)"; } catch (error) { text = error.message; }
+    if (gone) return;
+    if (logs.textContent !== text) { logs.textContent = text; if (atEnd) logs.scrollTop = logs.scrollHeight; }
+    if (followLogs.checked) logsTimer = setTimeout(loadLogs, 2000);
   };
+  followLogs.addEventListener("change", () => { if (followLogs.checked) loadLogs(); else clearTimeout(logsTimer); });
 
   async function openTerminal() {
     if (terminal) { terminal.focus(); return; }
@@ -273,7 +284,7 @@ async function detail({ main, params, navigate }) {
   loadLogs();
   const stopMetrics = metricsCharts(charts, `/instances/${enc(id)}/metrics`);
   const unfollow = follow(["instance"], (event) => { if (!event || event.resource_id === id) refresh(); });
-  return () => { unfollow(); closeTerminal(); closeScreen(); stopMetrics(); };
+  return () => { unfollow(); closeTerminal(); closeScreen(); stopMetrics(); gone = true; clearTimeout(logsTimer); };
 }
 
 export const routes = [

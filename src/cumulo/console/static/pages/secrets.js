@@ -4,10 +4,19 @@ import { clear, fmtDate, h } from "../lib/dom.js";
 import { collection } from "../lib/resource.js";
 import { button, curl, form, shellQuote, statusBadge, toast } from "../lib/ui.js";
 
+// What was revealed stays shown while the page is open (a reveal is audited, and that event redraws
+// the list), for the version revealed; "Hide" forgets it.
+const revealed = new Map();
 function reveal(s) {
+  const key = `${s.name}@${s.version}`;
   const slot = h("span", { class: "hidden-value" }, "••••••••");
+  const show = (value) => clear(slot, h("code", {}, value));
+  if (revealed.has(key)) {
+    show(revealed.get(key));
+    return h("span", {}, slot, " ", button("Hide", () => { revealed.delete(key); clear(slot, "••••••••"); }, { kind: "small", title: `Hide ${s.name}` }));
+  }
   return h("span", {}, slot, " ", button("Reveal", async () => {
-    try { const full = await get(`/secrets/${encPath(s.name)}`); clear(slot, h("code", {}, full.value)); }
+    try { const full = await get(`/secrets/${encPath(s.name)}`); revealed.set(`${s.name}@${full.version}`, full.value); show(full.value); }
     catch (error) { toast(error.message, "error"); }
   }, { kind: "small", title: `Reveal ${s.name}` }));
 }
@@ -41,7 +50,7 @@ function newValue(s, refresh) {
   }, { kind: "small", title: `New value of ${s.name}` });
 }
 
-const render = collection({
+const list = collection({
   title: "Secrets",
   paged: { path: "/secrets", what: "secrets", placeholder: "name or description" },
   live: ["secret"],
@@ -69,5 +78,12 @@ const render = collection({
   actions: [newValue],
   remove: { path: (s) => `/secrets/${encPath(s.name)}`, name: (s) => s.name, confirm: (s) => `Schedule secret "${s.name}" for deletion?` },
 });
+
+// revealed values are forgotten when the page is opened again (and when it is left: a new render)
+async function render(ctx) {
+  revealed.clear();
+  const cleanup = await list(ctx);
+  return () => { revealed.clear(); if (cleanup) cleanup(); };
+}
 
 export const routes = [{ path: "/console/secrets", title: "Secrets", render }];

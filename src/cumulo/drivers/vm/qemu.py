@@ -12,12 +12,13 @@ import asyncio
 import builtins
 import contextlib
 import datetime as dt
+import hashlib
 import os
 import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cumulo.core.errors import Conflict, CumuloError, InvalidInput, NotFound, Unavailable
+from cumulo.core.errors import Conflict, CumuloError, InvalidInput, NotFound, RateLimited, Unavailable
 from cumulo.drivers.compute.base import (
     ComputeDriver,
     Console,
@@ -28,7 +29,7 @@ from cumulo.drivers.compute.base import (
     PortBinding,
     PortInUse,
 )
-from cumulo.drivers.vm import accel, cmdline, machine, process, qmp, stats
+from cumulo.drivers.vm import accel, cmdline, images, machine, process, qmp, seed, slots, stats
 from cumulo.drivers.vm.artifacts import Artifacts
 from cumulo.drivers.vm.cmdline import QEMU
 from cumulo.drivers.vm.console import SerialConsole
@@ -44,8 +45,9 @@ from cumulo.drivers.vm.network import (
 )
 from cumulo.drivers.vm.stats import VmStats
 
-__all__ = ["LABEL_BACKEND", "QEMU", "QemuDriver", "VmStats"]
+__all__ = ["DISK_IMAGE", "LABEL_BACKEND", "QEMU", "QemuDriver", "VmStats"]
 LABEL_BACKEND = "cumulo.backend"
+DISK_IMAGE = "disk:"  # a spec image "disk:<format>:<path>": boot a copy of an uploaded disk image (firmware)
 
 
 class QemuDriver(ComputeDriver):
@@ -99,15 +101,23 @@ class QemuDriver(ComputeDriver):
                 raise Conflict(f"a VM named '{spec.name}' already exists")
             if shutil.which(QEMU) is None:
                 raise Unavailable("QEMU is not installed on this server (scripts/ensure-qemu.sh)")
-            base, default_command = await self.artifacts.root_disk(spec.image)
+            uploaded = spec.image.startswith(DISK_IMAGE)
+            root = str(folder / "disk.qcow2")
+            if uploaded:  # its own boot loader and OS: no catalogue root disk, no main command
+                fmt, _, source = spec.image[len(DISK_IMAGE):].partition(":")
+                await images.inspect(Path(source))  # self-contained (checked at upload; again before QEMU opens it)
+                command: list[str] = []  # a copy: the uploaded disk stays an image that more VMs boot from
+                make = ["convert", "-q", "-f", fmt, "-O", "qcow2", source, root]
+            else:
+                base, default_command = await self.artifacts.root_disk(spec.image)
+                command = spec.command or default_command or ["sh"]
+                make = ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base.resolve()), root]
             self._secrets[spec.name] = dict(spec.secret_files)
-            command = spec.command or default_command or ["sh"]
             folder.mkdir(parents=True, exist_ok=True)
             folder.chmod(0o700)
             try:
-                await process.qemu_img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base.resolve()),
-                                       str(folder / "disk.qcow2"))
-                machine.save(folder, {
+                await process.qemu_img(*make)
+                machine.save(folder, {"boot": "firmware" if uploaded else "kernel",
                     "name": spec.name, "image": spec.image, "labels": spec.labels, "command": command,
                     "env": spec.env, "hostname": spec.hostname or spec.name[:63],
                     "ports": [[p.host, p.container] for p in spec.ports], "publish_host": spec.publish_host,
@@ -146,6 +156,7 @@ class QemuDriver(ComputeDriver):
         acc = await self.accelerator()
         kernel, initramfs = await self.artifacts.kernel(), await self.artifacts.initramfs()
         files = self._guest_files(ref, meta)
+        firmware = meta.get("boot") == "firmware"
         for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock", "vnc.sock", "network-lost"):
             (folder / stale).unlink(missing_ok=True)
         vpc = bool(meta.get("network")) and self.ports is not None
@@ -164,17 +175,23 @@ class QemuDriver(ComputeDriver):
                     self.ports.attach, meta["name"], meta["image"], meta["labels"], meta["network"], lease,
                     meta.get("aliases") or [], [PortBinding(h, c) for h, c in meta["ports"]],
                     meta["publish_host"]))
-            initrd = folder / "boot.initrd"
-            fd = os.open(initrd, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(Artifacts.with_config(initramfs.read_bytes(), files))
-            argv = self.argv(folder, meta, acc, kernel, initrd, lease.mac if lease else None)
+            initrd, seed_iso = folder / "boot.initrd", folder / "seed.iso"
+            if not firmware:
+                _private(initrd, Artifacts.with_config(initramfs.read_bytes(), files))
+            secrets = self._secrets.get(ref) or {}
+            network = seed.network_config(lease.address, lease.prefix, lease.gateway, lease.mac, nameservers()) \
+                if lease else seed.network_config()
+            _private(seed_iso, seed.iso(await asyncio.to_thread(
+                seed.documents, meta["name"], meta["hostname"], secrets.get(cmdline.PASSWORD_FILE),
+                secrets.get(cmdline.SSH_KEYS_FILE), secrets.get(cmdline.USER_DATA_FILE), network)))
+            argv = self.argv(folder, meta, acc, kernel, initrd, lease.mac if lease else None, seed_iso)
             if vpc:
                 argv = ["nsenter", f"--net=/run/netns/{netns}", "--", *argv]
             try:  # in a thread, not the loop's child watcher: QEMU forks its daemon and exits
                 returncode = await asyncio.to_thread(process.launch, argv, folder / "qemu.err")
-            finally:
-                initrd.unlink(missing_ok=True)  # loaded into the guest's memory by now
+            finally:  # loaded into the guest's memory / held open by QEMU by now: never left on the disk
+                initrd.unlink(missing_ok=True)
+                seed_iso.unlink(missing_ok=True)
             if returncode != 0:
                 text = (folder / "qemu.err").read_text(errors="replace").strip()
                 if "host forwarding" in text or "hostfwd" in text:
@@ -208,8 +225,8 @@ class QemuDriver(ComputeDriver):
         return cmdline.guest_files(meta, self._secrets.get(ref) or {})
 
     def argv(self, folder: Path, meta: dict[str, Any], acc: str, kernel: Path, initrd: Path,
-             mac: str | None = None) -> list[str]:
-        return cmdline.argv(folder, meta, acc, kernel, initrd, mac)
+             mac: str | None = None, seed_iso: Path | None = None) -> list[str]:
+        return cmdline.argv(folder, meta, acc, kernel, initrd, mac, seed_iso)
 
     async def stop(self, ref: str, timeout: int | None = None) -> None:
         """ACPI power-down, then ``quit`` after ``timeout`` seconds, then SIGKILL."""
@@ -367,6 +384,22 @@ class QemuDriver(ComputeDriver):
             raise Conflict("the VM was booted without a display (by an older Cumulo): restart it")
         return path
 
+    def display_slots(self, ref: str, user_id: str, per_vm: int, per_user: int) -> tuple[int, int]:
+        """Two held slots (one of the VM's ``per_vm``, one of the user's ``per_user``) for a display
+        session, shared by every process on this host; 429 when either cap is reached. Give them back
+        with ``slots.release``."""
+        user_folder = self.root.parent / "vnc-users" / hashlib.sha256(user_id.encode()).hexdigest()[:16]
+        mine = slots.take(user_folder, per_user)
+        if mine is None:
+            raise RateLimited(10, f"you have {per_user} VNC displays open already (CUMULO_VM_VNC_SESSIONS_PER_USER): "
+                                  "close one first")
+        this = slots.take(self._dir(ref) / "vnc-slots", per_vm)
+        if this is None:
+            slots.release(mine)
+            raise RateLimited(10, f"this VM has {per_vm} VNC displays open already (CUMULO_VM_VNC_SESSIONS_PER_VM): "
+                                  "close one first")
+        return mine, this
+
     # --- images: VMs boot from catalogue images kept by the container engine --------------
     async def image(self, ref: str) -> ImageInfo | None:
         raise InvalidInput("VM images come from the container engine's catalogue")
@@ -390,3 +423,10 @@ class QemuDriver(ComputeDriver):
 
     async def remove_image(self, ref: str) -> None:
         return None
+
+
+def _private(path: Path, data: bytes) -> None:
+    """A file only this user reads (a boot's secrets), replaced whole."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)

@@ -102,7 +102,7 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     labels for a service that launches instances for its own resources (``convergence.MEMBER_LABELS``)."""
     backend = await vms.admit(platform, session, user.user_id, body)  # 400/404 before anything exists
     await locks.hold(session, f"quota:{user.user_id}")  # other API processes launch for this user too
-    image_ref = await images.image_ref_for(platform, session, user, body.image)
+    image_ref = backend.pop("image_ref", None) or await images.image_ref_for(platform, session, user, body.image)
     if await session.scalar(select(Instance.id).where(Instance.user_id == user.user_id, Instance.name == body.name)):
         raise Conflict(f"you already have an instance named '{body.name}'")
     cpus = body.cpus or platform.settings.compute_default_cpus

@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cumulo.core.errors import InvalidInput
+from cumulo.core.errors import Conflict, InvalidInput
+from cumulo.db.lookup import owned
 from cumulo.drivers.compute.base import ComputeDriver, Stats
-from cumulo.drivers.vm.qemu import LABEL_BACKEND, QemuDriver, VmStats
+from cumulo.drivers.vm.qemu import DISK_IMAGE, LABEL_BACKEND, QemuDriver, VmStats
 from cumulo.platform import Platform
 from cumulo.services.compute.schemas import InstanceCreate
 from cumulo.services.keypairs import service as keypairs
@@ -36,6 +37,8 @@ async def admit(platform: Platform, session: AsyncSession, user_id: str, body: I
     """400 for what a VM cannot take; the instance's meta for a VM (its accelerator, probed once, and
     the public key of ``key_name``)."""
     if body.backend != "vm":
+        if body.image.startswith(DISK_IMAGE):
+            raise InvalidInput("a disk image (image: 'disk:NAME') boots as a VM: give backend: vm")
         if body.key_name:
             raise InvalidInput("key_name is for VMs (backend: vm); a container's console needs no key")
         if body.user_data:
@@ -43,6 +46,7 @@ async def admit(platform: Platform, session: AsyncSession, user_id: str, body: I
         return {}
     if body.volumes:
         raise InvalidInput("volumes are not attached to VMs: use a disk (/disks) instead")
+    boot = await _uploaded_image(platform, session, user_id, body) if body.image.startswith(DISK_IMAGE) else {}
     memory = body.memory_mb or platform.settings.compute_default_memory_mb
     if memory < MIN_MEMORY_MB:
         raise InvalidInput(f"a VM needs memory_mb of at least {MIN_MEMORY_MB}")
@@ -52,7 +56,29 @@ async def admit(platform: Platform, session: AsyncSession, user_id: str, body: I
     if not await driver.ping():
         raise InvalidInput("this server cannot run VMs: QEMU is not installed (scripts/ensure-qemu.sh)")
     extra = {"user_data": body.user_data} if body.user_data else {}
-    return {"backend": "vm", "accelerator": await driver.accelerator(), **keys, **extra}
+    return {"backend": "vm", "accelerator": await driver.accelerator(), **keys, **extra, **boot}
+
+
+async def _uploaded_image(platform: Platform, session: AsyncSession, user_id: str,
+                          body: InstanceCreate) -> dict[str, Any]:
+    """``image: "disk:<disk id or name>"``: a VM that boots a copy of the caller's disk (an uploaded
+    qcow2 or raw image, inspected at upload) through its own boot loader. 404 for someone else's disk,
+    409 while it is busy or open in a running VM, 400 for what such a VM cannot take."""
+    from cumulo.services.disks import service as disks  # disks builds on compute: imported when used
+    from cumulo.services.disks.models import Disk
+
+    if body.command or body.env or body.env_secrets:
+        raise InvalidInput("a VM booted from a disk image runs its own operating system: command, env and "
+                           "env_secrets are for catalogue images (use user_data: cloud-init runs it)")
+    d = await owned(session, Disk, user_id, body.image[len(DISK_IMAGE):], "disk")
+    if d.status != "available":
+        raise Conflict(f"disk '{d.name}' is {d.status}: wait until it is available")
+    if d.format not in ("qcow2", "raw"):
+        raise InvalidInput(f"a {d.format} disk does not boot: convert it to qcow2 or raw first")
+    path = disks.path_of(platform, d)
+    if vm_driver(platform).disk_in_use(path):
+        raise Conflict(f"disk '{d.name}' is open in a running VM: stop that VM first (its copy would be torn)")
+    return {"boot_disk": d.id, "image_ref": f"{DISK_IMAGE}{d.format}:{path}"}
 
 
 def guest_files(meta: dict[str, Any]) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """VirtCloud's paths as aliases (``/vm/...``): ``list``, ``start``, ``stop``, ``delete``,
 ``stats/runtime`` (also ``runtime-stats``), and ``disk/create|info|resize|convert|rename`` (also the
 flat ``create-disk`` ... forms); and Cumulo's own VNC display WebSocket ``/vm/{id}/vnc``. VMs are launched with ``POST /instances {backend: vm}``: VirtCloud's
-``/vm/create`` boots a user's disk with an ISO, which Cumulo does not offer."""
+``/vm/create`` boots a user's disk with an ISO: here ``POST /instances {backend: vm, image: "disk:NAME"}``
+boots an uploaded disk image, with a cloud-init seed in place of the ISO."""
 
 from __future__ import annotations
 

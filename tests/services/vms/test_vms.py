@@ -30,6 +30,7 @@ from cumulo.testing.polling import eventually, eventually_served
 from cumulo.testing.server import LiveServer
 from cumulo.testing.server import test_settings as settings_for
 from tests.conftest import register_and_login
+from tests.services.vms.rfb import Rfb
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("vms")]
 BOOT = 240  # seconds a boot may take on a loaded 2-core CI machine under TCG
@@ -49,6 +50,7 @@ class Env:
         self.client = register_and_login(self.server)
         self.other = register_and_login(self.server)
         self.vm: dict[str, Any] = {}
+        self.vm2: dict[str, Any] = {}
         self.key: dict[str, Any] = {}
         self.vpc = self.client.network.create_vpc("vm-net")
         block = ipaddress.IPv4Network(self.vpc["cidr_block"])
@@ -149,16 +151,18 @@ class Serial:
                 self.ws.send(b"\n")
 
 
-def logged_in(ws: Any) -> Serial:
-    """Log in as root on the serial console (a wrong password first: refused), typing each line only
-    at the prompt that waits for it. A session left by an earlier run is logged out first."""
+def logged_in(ws: Any, wrong_first: bool = True) -> Serial:
+    """Log in as root on the serial console (with ``wrong_first``, a wrong password first: refused),
+    typing each line only at the prompt that waits for it. A session left by an earlier run is logged
+    out first."""
     serial = Serial(ws)
     while (found := serial.prompt("login", "password", "shell", timeout=BOOT, nudge=True))[0] != "login":
         ws.send(b"exit\n" if found[0] == "shell" else b"\n")  # a leftover shell / password prompt
-    ws.send(b"root\n")
-    serial.prompt("password")
-    ws.send(b"not-the-password\n")
-    assert b"incorrect" in serial.prompt("login", timeout=90)[1]  # a wrong password is refused
+    if wrong_first:
+        ws.send(b"root\n")
+        serial.prompt("password")
+        ws.send(b"not-the-password\n")
+        assert b"incorrect" in serial.prompt("login", timeout=90)[1]  # a wrong password is refused
     ws.send(b"root\n")
     serial.prompt("password")
     ws.send(PASSWORD.encode() + b"\n")
@@ -184,6 +188,11 @@ def test_launch_serves_a_guest_service_on_a_published_port(env: Env) -> None:
                                      command=COMMAND, password=PASSWORD, key_name="vm-key", user_data=USER_DATA,
                                      vpc_id=env.vpc["id"], subnet_id=env.subnet["id"])
     assert vm["backend"] == "vm" and vm["accelerator"] in ("kvm", "tcg")
+    # the second VM (another VPC, no subnet) boots beside the first and the container tests: its own
+    # checks come later (test_a_vm_without_a_subnet_in_another_vpc)
+    serve = "mkdir -p /w; echo vm2-page > /w/index.html; exec httpd -f -p 80 -h /w"
+    env.vm2 = env.client.instances.launch("vm2", "cumulo/busybox", backend="vm", memory_mb=192,
+                                          vpc_id=env.other_vpc["id"], command=["sh", "-c", serve])
     assert env.client.instances.wait(vm["id"], {"RUNNING"}, timeout=60)["status"] == "RUNNING"
     assert eventually_served(lambda: page(vm), timeout=BOOT) == "vm-page"
     assert page(vm, "/boots") == "1"
@@ -211,10 +220,7 @@ def test_a_container_of_another_vpc_cannot_reach_the_vm(env: Env) -> None:
 
 
 def test_a_vm_without_a_subnet_in_another_vpc(env: Env) -> None:
-    serve = "mkdir -p /w; echo vm2-page > /w/index.html; exec httpd -f -p 80 -h /w"
-    vm2 = env.client.instances.launch("vm2", "cumulo/busybox", backend="vm", memory_mb=192,
-                                      vpc_id=env.other_vpc["id"], command=["sh", "-c", serve])
-    vm2 = env.client.instances.wait(vm2["id"], {"RUNNING"}, timeout=60)
+    vm2 = env.client.instances.wait(env.vm2["id"], {"RUNNING"}, timeout=60)
     block = ipaddress.IPv4Network(env.other_vpc["cidr_block"])
     assert ipaddress.IPv4Address(vm2["ip_address"]) in block and vm2["ip_address"] != env.vm["far"]["ip_address"]
     assert eventually_served(lambda: get_in(env, env.vm["far"], vm2["ip_address"], wait=3), timeout=BOOT) == "vm2-page"
@@ -241,7 +247,20 @@ def test_serial_console_login_with_the_password_user_data_and_the_vpc(env: Env) 
                 + b" >/dev/null 2>&1; echo own-$?-$((3+1))end; ip addr del " + spoofed + b"/32 dev eth0\n")
         out = serial.until(b"-3end", b"-4end", timeout=60)
         assert b"spoofed-1-3end" in out and b"own-0-4end" in out
+        # the cloud-init seed: a read-only disk with serial cidata, an ISO 9660 volume the guest's
+        # kernel mounts, with the NoCloud files under their Joliet names
+        ws.send(b"for b in /sys/block/vd*; do [ \"$(cat $b/serial)\" = cidata ] && s=/dev/${b##*/}; done; "
+                b"mkdir -p /seed && mount -t iso9660 -o ro $s /seed && echo files-$(ls /seed | tr '\\n' ' ')end; "
+                b"tr -d '\\n ' < /seed/meta-data; echo; tr -d '\\n ' < /seed/network-config; echo; "
+                b"echo ud-$(grep -c -e '^#cloud-config' -e '^#!/bin/sh' -e 'ran-' -e '\"password\": \"[$]6[$]' "
+                b"-e ssh-ed25519 /seed/user-data)-$((3*3))end; "
+                b"umount /seed; echo seed-$((5+5))end\n")
+        out = serial.until(b"seed-10end", timeout=60).decode(errors="replace")
         ws.send(b"exit\n")  # log out: the next console user meets the login prompt again
+    assert "files-meta-data network-config user-data end" in out, out
+    assert '"local-hostname":"vm1"' in out and f'"addresses":["{env.vm["ip_address"]}/' in out, out
+    # user-data: Cumulo's #cloud-config (root's password hash, the key) and the user's script after it
+    assert "ud-5-9end" in out, out
     assert f"keys-{env.key['public_key']}-6end".encode() in seen
     shadow = re.search(r"root:(\$6\$[^:$]+\$[^:]+):", seen.decode(errors="replace")).group(1)  # not the echo
     salt = shadow.split("$")[2]
@@ -291,38 +310,24 @@ def refused(conn: Any) -> tuple[str, int]:
     return code, closed.value.rcvd.code
 
 
-def test_the_vm_display_is_vnc_over_a_websocket_for_its_owner_only(env: Env) -> None:
+def test_the_vm_display_shows_its_screen_over_a_websocket_for_its_owner_only(env: Env) -> None:
     name = f"cumulo-{env.installation}-{env.vm['id']}"
     with display(env, env.vm["id"], env.client.headers()) as conn:
         assert conn.subprotocol == "binary"
-        assert conn.recv(timeout=30) == b"RFB 003.008\n"  # QEMU's VNC server greets through the relay
-        conn.send(b"RFB 003.008\n")
-        got = conn.recv(timeout=30)
-        assert got[0] >= 1 and 1 in got[1:1 + got[0]]  # security types offered: None (the relay is the lock)
-        conn.send(b"\x01")
-        got = conn.recv(timeout=30)
-        while len(got) < 4:
-            got += conn.recv(timeout=30)
-        assert got[:4] == b"\0\0\0\0"  # security result: OK
-        conn.send(b"\x01")  # ClientInit, shared
-        init = got[4:]
-        while len(init) < 24 or len(init) < 24 + int.from_bytes(init[20:24], "big"):
-            init += conn.recv(timeout=30)
-        assert init[24:24 + int.from_bytes(init[20:24], "big")].decode() == f"QEMU ({name})"  # ServerInit: this VM
-    key = env.client.headers()["X-API-Key"]
-    with display(env, env.vm["id"], protocols=("binary", f"cumulo.key.{key}")) as conn:  # a browser's way
-        assert conn.subprotocol == "binary" and conn.recv(timeout=30) == b"RFB 003.008\n"
-    with display(env, env.vm["id"], env.other.headers()) as conn:
-        assert refused(conn) == ("NOT_FOUND", 4404)  # another user's VM
+        rfb = Rfb(conn)
+        assert rfb.handshake() == f"QEMU ({name})"  # ServerInit through the relay: this VM
+
+        def login_on_screen() -> bool:
+            # virtio-gpu's framebuffer (1280x800 by its EDID) with tty1's login prompt drawn on it
+            # (QEMU's page for a machine without a screen is 640x480)
+            width, height, colours = rfb.screen()
+            return width > 640 and height > 480 and colours > 1
+
+        assert eventually(login_on_screen, timeout=120)
     with display(env, env.vm["web"]["id"], env.client.headers()) as conn:
         assert refused(conn) == ("NOT_FOUND", 4404)  # a container has no VNC display
-    with display(env, env.vm["id"]) as conn:
-        assert refused(conn)[1] == 4401  # no key
-    pid = qemu_pid(env, env.vm)  # the display is a socket of the machine folder, never a TCP port of QEMU
-    sockets = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
-    listening = {f"socket:[{line.split()[9]}]" for table in ("tcp", "tcp6")
-                 for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:] if line.split()[3] == "0A"}
-    assert not sockets & listening
+    with display(env, env.vm["id"], env.other.headers()) as conn:
+        assert refused(conn) == ("NOT_FOUND", 4404)  # another user's VM (the rest: test_uploaded_images)
 
 
 def test_another_user_gets_404_and_bad_input_400(env: Env) -> None:
@@ -410,7 +415,7 @@ def test_stop_and_start_keep_the_disk_and_the_guest_sees_the_attached_disk_resiz
     assert env.client.instances.get(env.vm["id"])["ip_address"] == env.vm["ip_address"]  # the subnet's, kept
     serial_id = env.vm["disk"]["id"][:20]
     with env.client.instances.console(env.vm["id"]) as ws:
-        serial = logged_in(ws)
+        serial = logged_in(ws, wrong_first=False)  # the refusal was checked on the first boot
         ws.send(b"for b in /sys/block/vd*; do echo blk-$(cat $b/serial)-$(cat $b/size)-end; done\n")
         serial.until(f"blk-{serial_id}-{2 * 2**30 // 512}-end".encode())  # 2 GiB in 512-byte sectors
         grown = env.client.disks.resize("data", 3)  # while it runs: through QEMU, seen by the guest at once

@@ -30,7 +30,10 @@ from typing import Any
 from cumulo.core.errors import InvalidInput, Unavailable
 from cumulo.drivers.vm.cpio import Cpio
 
-MODULES = ("virtio_mmio", "virtio_net", "virtio_blk", "crc32c_generic", "ext4")
+MODULES = ("virtio_mmio", "virtio_net", "virtio_blk", "crc32c_generic", "ext4", "isofs")  # isofs: the cidata seed
+# the screen (virtio-gpu's framebuffer under fbcon, the VNC display): loaded by the root disk's init
+# beside the main command, at low priority, so the boot to the guest's service does not wait for it
+SCREEN_MODULES = ("virtio_gpu",)
 BUSYBOX = "/bin/busybox"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 
@@ -51,6 +54,9 @@ done
 mkdir -p /newroot && mount -t ext4 -o commit=1 ${root:-/dev/vda} /newroot || { echo 'cumulo: no root disk'; exec sh; }
 mount -t tmpfs -o mode=755 run /newroot/run 2>/dev/null || { mkdir -p /newroot/run; mount -t tmpfs run /newroot/run; }
 mkdir -p /newroot/run/cumulo && cp -a /cumulo/. /newroot/run/cumulo/ 2>/dev/null; chmod 700 /newroot/run/cumulo
+if [ -s /screen.order ]; then mkdir -p /newroot/run/cumulo/screen
+  for m in $(cat /screen.order); do cp /lib/modules/$m /newroot/run/cumulo/screen/; done
+  cp /screen.order /newroot/run/cumulo/screen/order; fi
 for d in proc sys dev; do mkdir -p /newroot/$d; mount --move /$d /newroot/$d; done
 exec switch_root /newroot /.cumulo/init
 """
@@ -86,6 +92,22 @@ if [ -f /run/cumulo/user-data ] && [ ! -f /.cumulo/user-data.done ]; then
   echo "cumulo: the user data ended with $?"; : > /.cumulo/user-data.done; $B sync
 fi
 echo "cumulo: starting the guest's main command"
+if [ -f /run/cumulo/screen/order ]; then
+  $B cat > /run/cumulo/screen/run <<'SCREEN'
+# the VM's screen: virtio-gpu's modules, then a login prompt on tty1 (or a note where the console is)
+B=/.cumulo/busybox
+$B renice -n 19 -p $$ >/dev/null 2>&1  # after the main command (one vCPU: the service comes first)
+for m in $($B cat /run/cumulo/screen/order); do $B insmod /run/cumulo/screen/$m 2>/dev/null; done
+i=0; while [ ! -e /dev/fb0 ] && [ $i -lt 50 ]; do $B sleep 0.1; i=$((i+1)); done
+[ -e /dev/fb0 ] || exit 0
+if [ -f /run/cumulo/login ]; then
+  while :; do $B setsid $B getty -l /run/cumulo/login 0 tty1 linux; $B sleep 1; done
+else
+  printf '\n  %s (a Cumulo VM)\n  its main command runs on the serial console\n' "$($B hostname)" > /dev/tty1
+fi
+SCREEN
+  screen=1
+fi
 if [ -f /run/cumulo/password ]; then
   $B cat > /run/cumulo/login <<'LOGIN'
 #!/.cumulo/busybox sh
@@ -101,8 +123,10 @@ $B sleep 3; echo "Login incorrect"; exit 1
 LOGIN
   $B chmod 700 /run/cumulo/login
   (while :; do $B setsid $B getty -L -l /run/cumulo/login 0 ttyS0 vt100; $B sleep 1; done) &
+  [ -n "$screen" ] && $B sh /run/cumulo/screen/run </dev/null >/dev/null 2>&1 &
   $B sh /run/cumulo/command </dev/null >/dev/console 2>&1
 else
+  [ -n "$screen" ] && $B sh /run/cumulo/screen/run </dev/null >/dev/null 2>&1 &
   $B sh /run/cumulo/command </dev/console >/dev/console 2>&1
 fi
 echo "cumulo: the main command ended with $?; powering off"
@@ -133,10 +157,11 @@ def _module_path(root: Path, name: str) -> Path:
     raise Unavailable(f"kernel module {name} not found under {root}")
 
 
-def _ordered_modules(release: str) -> list[Path]:
+def _ordered_modules(release: str, wanted: tuple[str, ...] = MODULES, seen: set[str] | None = None) -> list[Path]:
+    """``wanted`` and what they depend on, dependencies first, leaving out the modules in ``seen``."""
     root = Path("/lib/modules") / release / "kernel"
     order: list[Path] = []
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
 
     def visit(name: str) -> None:
         if name in seen:
@@ -148,9 +173,18 @@ def _ordered_modules(release: str) -> list[Path]:
             visit(dep)
         order.append(path)
 
-    for m in MODULES:
+    for m in wanted:
         visit(m)
     return order
+
+
+def _screen_modules(release: str, boot: list[Path]) -> list[Path]:
+    """The screen's modules not loaded at boot already; none when this kernel lacks them."""
+    names = {p.name.removesuffix(".ko").replace("-", "_") for p in boot}
+    try:
+        return _ordered_modules(release, SCREEN_MODULES, seen=set(names) | {n.replace("_", "-") for n in names})
+    except Unavailable:
+        return []
 
 
 class Artifacts:
@@ -189,7 +223,7 @@ class Artifacts:
 
     async def initramfs(self) -> Path:
         release = _kernel_release()
-        out = self.root / "kernel" / f"initramfs-{release}-{_digest(INIT, *MODULES)}.cpio.gz"
+        out = self.root / "kernel" / f"initramfs-{release}-{_digest(INIT, *MODULES, *SCREEN_MODULES)}.cpio.gz"
         async with self._lock("initramfs"):
             if not out.exists():
                 await asyncio.to_thread(self._build_initramfs, release, out)
@@ -204,11 +238,15 @@ class Artifacts:
         cpio.symlink("bin/sh", "busybox")
         cpio.file("etc/resolv.conf", b"nameserver 10.0.2.3\n")
         cpio.file("init", INIT.encode(), 0o755)
-        names = []
-        for path in _ordered_modules(release):
+        names, boot = [], _ordered_modules(release)
+        for path in boot:
             cpio.file(f"lib/modules/{path.name}", path.read_bytes())
             names.append(path.name)
         cpio.file("modules.order", ("\n".join(names) + "\n").encode())
+        screen = _screen_modules(release, boot)
+        for path in screen:
+            cpio.file(f"lib/modules/{path.name}", path.read_bytes())
+        cpio.file("screen.order", "".join(f"{p.name}\n" for p in screen).encode())
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
         tmp.write_bytes(gzip.compress(cpio.bytes(), 6))

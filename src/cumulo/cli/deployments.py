@@ -202,6 +202,23 @@ def register(app: typer.Typer) -> None:
         with output.client() as c:
             output.show(c.deployments.revisions(deployment), ["number", "status", "reason", "created_at"])
 
+    @deps.command("events")
+    @output.handle_errors
+    def events(deployment: str, limit: int = typer.Option(50, "--limit"), json_out: bool = JSON) -> None:
+        """What happened to a deployment (rollouts, replicas replaced, failures), newest first."""
+        _json(json_out)
+        with output.client() as c:
+            output.show(c.deployments.events(deployment, limit))
+
+    @deps.command("metrics")
+    @output.handle_errors
+    def metrics(deployment: str, since: str | None = typer.Option(None, "--since", help="ISO time (default: the last hour)"),
+                json_out: bool = JSON) -> None:
+        """The replicas' recorded CPU and memory, summed per sampling pass."""
+        _json(json_out)
+        with output.client() as c:
+            output.show_series(c.deployments.metrics(deployment, since))
+
     @deps.command("logs")
     @output.handle_errors
     def logs(deployment: str, tail: int = typer.Option(100, "--tail", "-n"),

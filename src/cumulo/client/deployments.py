@@ -26,6 +26,10 @@ class Deployments:
     def get(self, dep: str) -> dict[str, Any]:
         return self.c.get(f"/deployments/{dep}")
 
+    def metrics(self, dep: str, since: str | None = None) -> dict[str, Any]:
+        """The replicas' recorded CPU/memory, summed per sampling pass (default: the last hour)."""
+        return self.c.get(f"/deployments/{dep}/metrics", params={"since": since} if since else None)
+
     def update(self, dep: str, **fields: Any) -> dict[str, Any]:
         return self.c.put(f"/deployments/{dep}", fields)
 

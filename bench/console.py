@@ -8,6 +8,9 @@ is drawn with its data and takes input; ``domInteractive`` and the load event to
 can run here (Horizon needs an OpenStack), so the Swagger UI that the same server serves at /docs is
 measured beside it as a local reference for "a page of the API's own origin".
 
+A second user has a thousand instances (STOPPED rows written straight into the database): their
+instance list, searched and paged on the server, is measured as its own case.
+
 With ``--screenshots DIR`` it also saves PNGs of the main pages (1280 px wide, and two at phone width).
 
     flock /tmp/bench.lock .venv/bin/python bench/console.py --runs 10 --screenshots docs/console
@@ -90,6 +93,25 @@ def live_latency(browser: Browser, live: LiveServer, api: httpx.Client, cookies:
     return seen
 
 
+def thousand_instances(live: LiveServer, user_id: str) -> None:
+    """A thousand STOPPED instances of ``user_id``, written straight into the database."""
+    import datetime as dt
+
+    from cumulo.services.compute.models import Instance
+
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+
+    async def write() -> None:
+        async with live.platform.db.session() as session:  # type: ignore[union-attr]
+            session.add_all([Instance(user_id=user_id, name=f"app-{n:04d}", image="cumulo/busybox",
+                                      image_ref="cumulo/busybox", desired="stopped", status="STOPPED", cpus=0.1,
+                                      memory_mb=64, meta={}, created_at=start + dt.timedelta(milliseconds=n))
+                             for n in range(1000)])
+            await session.commit()
+
+    live.call(write(), timeout=300)
+
+
 def session_cookies(live: LiveServer, email: str) -> list[dict[str, Any]]:
     r = httpx.post(f"{live.url}/auth/session", json={"email": email, "password": PASSWORD})
     r.raise_for_status()
@@ -139,6 +161,24 @@ def screenshots(browser: Browser, live: LiveServer, email: str, api: httpx.Clien
     page.goto(f"{live.url}/console/instances")
     page.locator("[data-status=RUNNING]").first.wait_for()
     shot("instances")
+    page.goto(f"{live.url}/console/instances/{inst['id']}")
+    page.get_by_text("Rename or change the time to live").click()
+    page.get_by_label("Time to live from now (seconds)").fill("86400")
+    page.locator(".edit").get_by_text("curl equivalent").click()
+    shot("instance-edit")
+    if any(i["name"] == "cumulo/desktop" for i in api.get("/images").json()):
+        desk = api.post("/instances", json={"name": "desk-1", "image": "cumulo/desktop", "password": "bench-pw",
+                                            "memory_mb": 1024, "cpus": 1}).json()
+        page.goto(f"{live.url}/console/instances/{desk['id']}")
+        page.locator("#instance-status [data-status=RUNNING]").wait_for()
+        page.wait_for_timeout(15_000)  # Xvfb, fluxbox, x11vnc and Firefox start
+        page.get_by_role("button", name="Open screen").click()
+        page.get_by_label("Instance password").fill("bench-pw")
+        page.get_by_role("button", name="Connect").click()
+        page.get_by_text("Connected to cumulo-desktop").wait_for()
+        page.wait_for_timeout(5000)
+        page.get_by_role("heading", name="Screen").scroll_into_view_if_needed()
+        shot("desktop-screen")
     page.goto(f"{live.url}/console/instances/new")
     page.get_by_label("Name").fill("Bad Name!")
     page.get_by_label("Image").fill("cumulo/busybox")
@@ -221,6 +261,11 @@ def main() -> None:
         api.post("/auth/register", json={"email": email, "password": PASSWORD, "name": "Bench"}).raise_for_status()
         api.headers["X-API-Key"] = api.post("/auth/login", json={"email": email, "password": PASSWORD}).json()["api_key"]
         cookies = session_cookies(live, email)
+        many = "many@example.com"
+        httpx.post(f"{live.url}/auth/register", json={"email": many, "password": PASSWORD, "name": "Many"}).raise_for_status()
+        many_key = httpx.post(f"{live.url}/auth/login", json={"email": many, "password": PASSWORD}).json()["api_key"]
+        thousand_instances(live, httpx.get(f"{live.url}/auth/me", headers={"X-API-Key": many_key}).json()["id"])
+        many_cookies = session_cookies(live, many)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                          args=["--no-sandbox", "--disable-dev-shm-usage"])
@@ -228,6 +273,8 @@ def main() -> None:
             cases = [("console, login page (signed out)", f"{live.url}/console/login", [], mark),
                      ("console, overview (signed in: 6 lists + events)", f"{live.url}/console", cookies, mark),
                      ("console, instances (signed in)", f"{live.url}/console/instances", cookies, mark),
+                     ("console, instances: 1,000 of them (50 a page)", f"{live.url}/console/instances", many_cookies,
+                      mark),
                      ("reference: Swagger UI at /docs, same server", f"{live.url}/docs", [],
                       "() => document.querySelector('.opblock') !== null")]
             results: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in cases}
@@ -249,6 +296,11 @@ def main() -> None:
                                      headers={"Accept-Encoding": "gzip"}).headers["content-length"])
                        for f in ("xterm.mjs", "xterm.css", "addon-fit.mjs"))
             print(f"\nterminal (xterm.js, loaded only when a terminal is opened): {term / 1024:.1f} KiB compressed")
+            static = Path(__file__).resolve().parent.parent / "src/cumulo/console/static"
+            vnc = sum(int(httpx.get(f"{live.url}/console/assets/{f.relative_to(static)}",
+                                    headers={"Accept-Encoding": "gzip"}).headers["content-length"])
+                      for f in sorted((static / "vendor/novnc").rglob("*.js")))
+            print(f"screen (noVNC, every module, loaded only when a screen is opened): {vnc / 1024:.1f} KiB compressed")
             if args.screenshots:
                 screenshots(browser, live, email, api, args.screenshots)
                 print(f"screenshots in {args.screenshots}")

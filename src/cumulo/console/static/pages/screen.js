@@ -13,7 +13,7 @@ export async function open(box, inst, { onState } = {}) {
   const { default: RFB } = await loadRfb();
   const state = h("p", { class: "term-state", role: "status", id: "screen-state" }, "Connecting…");
   const screen = h("div", { class: "screen", "aria-label": "VM screen", role: "application" });
-  const ask = h("form", { class: "form inline", hidden: true, "aria-label": "VNC password" });
+  const ask = h("form", { class: "form inline", "aria-label": "VNC password", style: "display: none" }); // .form sets display
   box.replaceChildren(state, ask, screen);
   const say = (text) => { state.textContent = text; if (onState) onState(text); };
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -39,12 +39,12 @@ export async function open(box, inst, { onState } = {}) {
       h("div", { class: "actions" }, h("button", { type: "submit", class: "btn primary" }, "Connect")));
     ask.onsubmit = (event) => {
       event.preventDefault();
-      ask.hidden = true;
+      ask.style.display = "none";
       say("Checking the password…");
       rfb.sendCredentials({ password: input.value });
       input.value = "";
     };
-    ask.hidden = false;
+    ask.style.display = "";
     say("The desktop asks for the instance's password");
     input.focus();
   });

@@ -15,7 +15,8 @@ import typer.main
 from cumulo import cli
 from cumulo.cli.index import INDEX
 
-ROOT = {"cumulo.cli.main", "cumulo.cli.output", "cumulo.cli.index", "cumulo.cli.coercion"}  # what the root imports
+ROOT = {"cumulo.cli.main", "cumulo.cli.output", "cumulo.cli.index", "cumulo.cli.coercion",
+        "cumulo.cli.lazyrich"}  # what the root imports
 
 
 def registered() -> dict[str, tuple[str, str]]:
@@ -92,3 +93,22 @@ def test_a_command_that_calls_the_api_skips_httpx_command_line_tool() -> None:
                           timeout=60, check=False, env={"CUMULO_URL": "http://127.0.0.1:9", "PATH": "/usr/bin:/bin"})
     assert "cannot reach Cumulo" in done.stdout + done.stderr  # the request was sent, with httpx
     assert done.stdout.strip().splitlines()[-1] == "['httpx']"
+
+
+def test_root_help_leaves_markdown_out_and_markdown_still_renders() -> None:
+    """typer's help formatter imports rich.markdown (markdown-it, ~200 ms) for a markup mode the CLI
+    does not use: ``cumulo --help`` renders without it, and Markdown made later is the real thing."""
+    code = ("import sys, io; from cumulo.cli.main import app; sys.argv[0] = 'cumulo'\n"
+            "try:\n    app()\nexcept SystemExit:\n    pass\n"
+            "print('markdown_it' in sys.modules)\n"
+            "from rich.console import Console; from rich.markdown import Markdown\n"
+            "out = io.StringIO(); Console(file=out, width=40).print(Markdown('# Title\\n\\n- *one*'))\n"
+            "import rich.markdown; print(type(rich.markdown).__name__, 'markdown_it' in sys.modules)\n"
+            "print(repr(out.getvalue()))")
+    done = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True, timeout=60,
+                          check=False)
+    lines = done.stdout.strip().splitlines()
+    assert "Usage: cumulo" in done.stdout and "queues" in done.stdout  # the root's help was printed
+    assert lines[-3] == "False"  # no markdown-it behind the help
+    assert lines[-2] == "module True"  # the real rich.markdown once Markdown is used
+    assert "Title" in lines[-1] and "•" in lines[-1] and "one" in lines[-1]

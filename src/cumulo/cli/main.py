@@ -14,7 +14,7 @@ import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from cumulo import __version__, cli
-from cumulo.cli import coercion, output
+from cumulo.cli import coercion, lazyrich, output
 from cumulo.cli.index import INDEX
 
 # httpx's __init__ imports httpx._main, the `httpx` command line tool (click, pygments, rich.syntax,
@@ -22,6 +22,7 @@ from cumulo.cli.index import INDEX
 # makes that import fail, and httpx then defines a stub main instead; the CLI never runs httpx's.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 coercion.install()  # plain text and numbers converted without pydantic (cli/coercion.py)
+lazyrich.install()  # rich.markdown (markdown-it) only when Markdown is rendered (cli/lazyrich.py)
 
 
 class LazyRoot(TyperGroup):
@@ -60,7 +61,7 @@ class LazyRoot(TyperGroup):
             self._load(module_name)
             return self.commands.get(cmd_name)
         for info in pkgutil.iter_modules(cli.__path__):  # a module the index does not know yet
-            if info.name not in ("main", "output", "index", "coercion"):
+            if info.name not in ("main", "output", "index", "coercion", "lazyrich"):
                 self._load(info.name)
         return self.commands.get(cmd_name)
 

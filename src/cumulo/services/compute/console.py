@@ -122,3 +122,32 @@ def _control(text: str) -> tuple[int, int] | None:
         return _size(str(int(cols)), str(int(rows)))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+RFB_CHUNK = 65536
+
+
+async def relay_rfb(websocket: WebSocket, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A VNC screen to its viewer: RFB bytes both ways between ``websocket`` and a display server's
+    stream until either side ends; then both are closed (the desktop relay and the VM relay)."""
+    async def outbound() -> None:
+        while data := await reader.read(RFB_CHUNK):
+            await websocket.send_bytes(data)
+
+    async def inbound() -> None:
+        while True:
+            msg = await websocket.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            if msg.get("bytes"):  # RFB is binary: a text frame carries nothing for it
+                writer.write(msg["bytes"])
+                await writer.drain()
+
+    try:
+        await until_either(outbound(), inbound())
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close()

@@ -13,20 +13,18 @@ rate limit and scopes, a console cookie only from the API's own origin); another
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
-from fastapi import WebSocket, WebSocketDisconnect
+from fastapi import WebSocket
 
 from cumulo.core.errors import Conflict, CumuloError, InvalidInput, Unavailable
 from cumulo.platform import Platform
-from cumulo.services.compute.console import CLOSE_CODES, KEY_SUBPROTOCOL, Authenticate, until_either
+from cumulo.services.compute.console import CLOSE_CODES, KEY_SUBPROTOCOL, Authenticate, relay_rfb
 from cumulo.services.compute.service import get_instance
 from cumulo.services.events import service as events
 
 VNC_PORT = 5900
 SUBPROTOCOLS = ("binary", "cumulo.vnc")  # answered when offered (noVNC offers "binary" or nothing)
-CHUNK = 65536
 CONNECT_SECONDS = 10.0
 
 
@@ -62,28 +60,4 @@ async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> N
         await websocket.send_text(json.dumps(exc.body()))
         await websocket.close(code=CLOSE_CODES.get(exc.status, 4400 if exc.status < 500 else 4503))
         return
-    await _relay(websocket, reader, writer)
-
-
-async def _relay(websocket: WebSocket, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    async def outbound() -> None:
-        while data := await reader.read(CHUNK):
-            await websocket.send_bytes(data)
-
-    async def inbound() -> None:
-        while True:
-            msg = await websocket.receive()
-            if msg["type"] == "websocket.disconnect":
-                return
-            if msg.get("bytes"):  # RFB is binary: a text frame carries nothing for it
-                writer.write(msg["bytes"])
-                await writer.drain()
-
-    try:
-        await until_either(outbound(), inbound())
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close()
+    await relay_rfb(websocket, reader, writer)

@@ -13,21 +13,19 @@ catalogue microvm VM), is 409; past ``CUMULO_VM_VNC_SESSIONS_PER_VM`` open displ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 
-from fastapi import WebSocket, WebSocketDisconnect
+from fastapi import WebSocket
 
 from cumulo.core.errors import Conflict, CumuloError, Unavailable
 from cumulo.drivers.vm import slots
 from cumulo.platform import Platform
-from cumulo.services.compute.console import CLOSE_CODES, KEY_SUBPROTOCOL, Authenticate, until_either
+from cumulo.services.compute.console import CLOSE_CODES, KEY_SUBPROTOCOL, Authenticate, relay_rfb
 from cumulo.services.compute.vms import vm_driver
 from cumulo.services.events import service as events
 from cumulo.services.vms import service
 
 SUBPROTOCOLS = ("binary", "cumulo.vnc")  # answered when offered (noVNC offers "binary" or nothing)
-CHUNK = 65536
 
 
 def _key_in(subprotocols: list[str]) -> str | None:
@@ -68,7 +66,7 @@ async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> N
         await _refuse(websocket, exc)
         return
     try:
-        await _relay(websocket, reader, writer)
+        await relay_rfb(websocket, reader, writer)
     finally:
         slots.release(*held)  # the session's slots are free again
 
@@ -76,27 +74,3 @@ async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> N
 async def _refuse(websocket: WebSocket, exc: CumuloError) -> None:
     await websocket.send_text(json.dumps(exc.body()))
     await websocket.close(code=CLOSE_CODES.get(exc.status, 4400))
-
-
-async def _relay(websocket: WebSocket, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    async def outbound() -> None:
-        while data := await reader.read(CHUNK):
-            await websocket.send_bytes(data)
-
-    async def inbound() -> None:
-        while True:
-            msg = await websocket.receive()
-            if msg["type"] == "websocket.disconnect":
-                return
-            if msg.get("bytes"):  # RFB is binary: a text frame carries nothing for it
-                writer.write(msg["bytes"])
-                await writer.drain()
-
-    try:
-        await until_either(outbound(), inbound())
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close()

@@ -151,3 +151,12 @@ async def relay_rfb(websocket: WebSocket, reader: asyncio.StreamReader, writer: 
             await writer.wait_closed()
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
+
+
+VNC_SUBPROTOCOLS = ("binary", "cumulo.vnc")  # answered when offered (noVNC offers "binary" or nothing)
+
+
+def key_in(subprotocols: list[str]) -> str | None:
+    """The API key a browser sends as a WebSocket subprotocol (``<KEY_SUBPROTOCOL><key>``), if any."""
+    return next((p[len(KEY_SUBPROTOCOL):] for p in subprotocols
+                 if p.startswith(KEY_SUBPROTOCOL) and len(p) > len(KEY_SUBPROTOCOL)), None)

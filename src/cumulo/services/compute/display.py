@@ -19,26 +19,20 @@ from fastapi import WebSocket
 
 from cumulo.core.errors import Conflict, CumuloError, InvalidInput, Unavailable
 from cumulo.platform import Platform
-from cumulo.services.compute.console import CLOSE_CODES, KEY_SUBPROTOCOL, Authenticate, relay_rfb
+from cumulo.services.compute.console import CLOSE_CODES, VNC_SUBPROTOCOLS, Authenticate, key_in, relay_rfb
 from cumulo.services.compute.service import get_instance
 from cumulo.services.events import service as events
 
 VNC_PORT = 5900
-SUBPROTOCOLS = ("binary", "cumulo.vnc")  # answered when offered (noVNC offers "binary" or nothing)
 CONNECT_SECONDS = 10.0
-
-
-def _key_in(subprotocols: list[str]) -> str | None:
-    return next((p[len(KEY_SUBPROTOCOL):] for p in subprotocols
-                 if p.startswith(KEY_SUBPROTOCOL) and len(p) > len(KEY_SUBPROTOCOL)), None)
 
 
 async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> None:
     platform: Platform = websocket.app.state.platform
     offered = list(websocket.scope.get("subprotocols") or [])
-    await websocket.accept(subprotocol=next((p for p in SUBPROTOCOLS if p in offered), None))
+    await websocket.accept(subprotocol=next((p for p in VNC_SUBPROTOCOLS if p in offered), None))
     try:
-        user = await authenticate(websocket, _key_in(offered) or websocket.query_params.get("api_key"))
+        user = await authenticate(websocket, key_in(offered) or websocket.query_params.get("api_key"))
         async with platform.db.session() as session:
             inst = await get_instance(session, user, ref)
             if (inst.meta or {}).get("backend") == "vm":

@@ -70,7 +70,7 @@ async def create_disk(body: DiskNew, user: UserDep, platform: PlatformDep, sessi
 
 
 @router.post("/vm/disk/info")
-@router.post("/vm/disk-info")
+@router.post("/vm/disk-info", operation_id="disk_info_vm_disk_info_alias_post")  # else the same id as /vm/disk/info
 async def disk_info(body: DiskName, user: UserDep, platform: PlatformDep, session: SessionDep) -> dict[str, object]:
     d = await service.disk_named(session, user, body.name)
     return await disks.info(platform, session, user, d.id)

@@ -160,3 +160,12 @@ def key_in(subprotocols: list[str]) -> str | None:
     """The API key a browser sends as a WebSocket subprotocol (``<KEY_SUBPROTOCOL><key>``), if any."""
     return next((p[len(KEY_SUBPROTOCOL):] for p in subprotocols
                  if p.startswith(KEY_SUBPROTOCOL) and len(p) > len(KEY_SUBPROTOCOL)), None)
+
+
+async def accept_viewer(websocket: WebSocket, authenticate: Authenticate) -> Principal:
+    """A VNC viewer's WebSocket (the desktop and VM screens): accepted with the subprotocol it offered,
+    then its caller authenticated from the key in a subprotocol or ``?api_key=`` (raises as
+    ``authenticate`` does)."""
+    offered = list(websocket.scope.get("subprotocols") or [])
+    await websocket.accept(subprotocol=next((p for p in VNC_SUBPROTOCOLS if p in offered), None))
+    return await authenticate(websocket, key_in(offered) or websocket.query_params.get("api_key"))

@@ -19,7 +19,7 @@ from fastapi import WebSocket
 
 from cumulo.core.errors import Conflict, CumuloError, InvalidInput, Unavailable
 from cumulo.platform import Platform
-from cumulo.services.compute.console import CLOSE_CODES, VNC_SUBPROTOCOLS, Authenticate, key_in, relay_rfb
+from cumulo.services.compute.console import CLOSE_CODES, Authenticate, accept_viewer, relay_rfb
 from cumulo.services.compute.service import get_instance
 from cumulo.services.events import service as events
 
@@ -29,10 +29,8 @@ CONNECT_SECONDS = 10.0
 
 async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> None:
     platform: Platform = websocket.app.state.platform
-    offered = list(websocket.scope.get("subprotocols") or [])
-    await websocket.accept(subprotocol=next((p for p in VNC_SUBPROTOCOLS if p in offered), None))
     try:
-        user = await authenticate(websocket, key_in(offered) or websocket.query_params.get("api_key"))
+        user = await accept_viewer(websocket, authenticate)
         async with platform.db.session() as session:
             inst = await get_instance(session, user, ref)
             if (inst.meta or {}).get("backend") == "vm":

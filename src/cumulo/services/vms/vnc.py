@@ -20,7 +20,7 @@ from fastapi import WebSocket
 from cumulo.core.errors import Conflict, CumuloError, Unavailable
 from cumulo.drivers.vm import slots
 from cumulo.platform import Platform
-from cumulo.services.compute.console import CLOSE_CODES, VNC_SUBPROTOCOLS, Authenticate, key_in, relay_rfb
+from cumulo.services.compute.console import CLOSE_CODES, Authenticate, accept_viewer, relay_rfb
 from cumulo.services.compute.vms import vm_driver
 from cumulo.services.events import service as events
 from cumulo.services.vms import service
@@ -28,10 +28,8 @@ from cumulo.services.vms import service
 
 async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> None:
     platform: Platform = websocket.app.state.platform
-    offered = list(websocket.scope.get("subprotocols") or [])
-    await websocket.accept(subprotocol=next((p for p in VNC_SUBPROTOCOLS if p in offered), None))
     try:
-        user = await authenticate(websocket, key_in(offered) or websocket.query_params.get("api_key"))
+        user = await accept_viewer(websocket, authenticate)
         async with platform.db.session() as session:
             inst = await service.vm(session, user, ref)
             if inst.status != "RUNNING" or not inst.container_id:

@@ -89,6 +89,12 @@ def new_repo(tmp: Path, client: Client, app: dict, files: dict[str, str]) -> Rep
     return repo
 
 
+def error_of(client: Client, body: dict[str, str]) -> tuple[int, str]:
+    """POST /apps with ``body``: the status and the error's message (the body's text if it has none)."""
+    response = httpx.post(f"{client.base_url}/apps", json=body, headers=client.headers(), timeout=120)
+    return response.status_code, response.json().get("error", {}).get("message", response.text)
+
+
 def through_caddy(live: LiveServer, hostname: str, path: str = "/") -> httpx.Response:
     return httpx.get(f"http://127.0.0.1:{live.settings.proxy_http_port}{path}", headers={"Host": hostname},
                      timeout=10)

@@ -16,15 +16,10 @@ import pytest
 from cumulo.client import ApiError, Client
 from cumulo.testing import eventually
 from cumulo.testing.server import LiveServer
-from tests.services.apps.conftest import Repo, serves
+from tests.services.apps.conftest import Repo, error_of, serves
 from tests.services.apps.gitdaemon import GitDaemon
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("apps")]
-
-
-def error_of(client: Client, body: dict[str, str]) -> tuple[int, str]:
-    response = httpx.post(f"{client.base_url}/apps", json=body, headers=client.headers(), timeout=120)
-    return response.status_code, response.json().get("error", {}).get("message", response.text)
 
 
 @pytest.mark.parametrize("url", [

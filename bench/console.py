@@ -166,7 +166,7 @@ def screenshots(browser: Browser, live: LiveServer, email: str, api: httpx.Clien
     page.get_by_label("Time to live from now (seconds)").fill("86400")
     page.locator(".edit").get_by_text("curl equivalent").click()
     shot("instance-edit")
-    if any(i["name"] == "cumulo/desktop" for i in api.get("/images").json()):
+    if any(i["name"] == "cumulo/desktop" and i["status"] == "READY" for i in api.get("/images").json()):
         desk = api.post("/instances", json={"name": "desk-1", "image": "cumulo/desktop", "password": "bench-pw",
                                             "memory_mb": 1024, "cpus": 1}).json()
         page.goto(f"{live.url}/console/instances/{desk['id']}")
@@ -225,7 +225,10 @@ def screenshots(browser: Browser, live: LiveServer, email: str, api: httpx.Clien
     page.goto(f"{live.url}/console/vpcs")
     page.get_by_role("link", name="default").wait_for()
     shot("networks")
-    api.put("/billing/subscription", json={"plan": "free"})
+    # Pro, not Free: the bench user runs web-1, worker-1 and desk-1 by now, more than Free's 2
+    # instances / 2 GiB allow; the refused switch (409) left the page on "Choose a plan", and the
+    # wait below for "Plan and balance" ran into its 120 s timeout (the billing-page stall)
+    api.put("/billing/subscription", json={"plan": "pro"}).raise_for_status()
     page.goto(f"{live.url}/console/billing")
     page.get_by_role("heading", name="Plan and balance").wait_for()
     shot("billing")

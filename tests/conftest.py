@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import docker
 import psycopg
 import pytest
 
@@ -88,16 +90,37 @@ def server_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
 @pytest.fixture
 def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., LiveServer]]:
     started: list[LiveServer] = []
+    fresh: list[LiveServer] = []  # those on a data folder of their own (not another fixture's server's)
 
     def make(**overrides: Any) -> LiveServer:
-        data_dir = overrides.pop("data_dir", None) or str(tmp_path_factory.mktemp("cumulo-custom"))
-        live = LiveServer(test_settings(data_dir, **overrides)).start()
+        data_dir = overrides.pop("data_dir", None)
+        live = LiveServer(test_settings(data_dir or str(tmp_path_factory.mktemp("cumulo-custom")), **overrides)).start()
         started.append(live)
+        if data_dir is None and "installation_id" not in overrides:
+            fresh.append(live)
         return live
 
     yield make
+    installations = {live.platform.installation_id for live in fresh if live.platform is not None}
     for live in started:
         live.stop()
+    remove_leftovers(installations)
+
+
+def remove_leftovers(installations: set[str]) -> None:
+    """Containers a test's servers left behind once stopped (e.g. a deployment whose deletion their
+    reconciler had not finished, its replicas still burning CPU for the rest of the run)."""
+    if not installations:
+        return
+    with contextlib.suppress(Exception):  # no Docker here: nothing was left
+        engine = docker.from_env(timeout=15)
+        try:
+            for installation in installations:
+                for c in engine.containers.list(all=True, filters={"label": f"cumulo.installation={installation}"}):
+                    with contextlib.suppress(Exception):
+                        c.remove(force=True)
+        finally:
+            engine.close()
 
 
 def new_email() -> str:

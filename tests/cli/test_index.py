@@ -85,14 +85,30 @@ def test_completing_a_top_level_command_imports_none() -> None:
 
 
 def test_a_command_that_calls_the_api_skips_httpx_command_line_tool() -> None:
-    """httpx imports its own CLI (click, pygments) to export httpx.main; the CLI keeps it out."""
+    """httpx imports its own CLI (click, pygments) to export httpx.main; the CLI keeps it out. (httpx
+    serves the CLI only when a proxy is configured: client/lighthttp.py otherwise.)"""
     code = ("import sys; from cumulo.cli.main import app; sys.argv[0] = 'cumulo'\n"
             "try:\n    app()\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in ('httpx', 'httpx._main', 'pygments', 'rich.syntax') if sys.modules.get(m)))")
     done = subprocess.run([sys.executable, "-c", code, "instances", "list"], capture_output=True, text=True,
-                          timeout=60, check=False, env={"CUMULO_URL": "http://127.0.0.1:9", "PATH": "/usr/bin:/bin"})
+                          timeout=60, check=False, env={"CUMULO_URL": "http://127.0.0.1:9", "PATH": "/usr/bin:/bin",
+                                                        "HTTPS_PROXY": "http://127.0.0.1:9"})
     assert "cannot reach Cumulo" in done.stdout + done.stderr  # the request was sent, with httpx
     assert done.stdout.strip().splitlines()[-1] == "['httpx']"
+
+
+def test_help_and_messages_import_no_rich() -> None:
+    """Help screens in click's plain layout and a plain message (``whoami`` logged out) load no rich:
+    its console alone is a twentieth of a second."""
+    code = ("import sys; from cumulo.cli.main import app; sys.argv[0] = 'cumulo'\n"
+            "try:\n    app()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('rich', 'rich.console', 'typer.rich_utils', 'httpx', 'pydantic') if sys.modules.get(m)))")
+    for args, shown in ((["--help"], "Commands:"), (["queues", "--help"], "receive"), (["whoami"], "Not logged in"),
+                        (["queues", "nope"], "No such command")):
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60,
+                              check=False, env={"PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": "/nonexistent"})
+        assert shown in done.stdout + done.stderr, args
+        assert done.stdout.strip().splitlines()[-1] == "[]", args
 
 
 def test_root_help_leaves_markdown_out_and_markdown_still_renders() -> None:

@@ -1,6 +1,10 @@
 """Browser tests of the web console: Playwright from PyPI driving the OS Chromium
-(``scripts/ensure-chromium.sh``), headless. Each module has one live server (with its workers, so
-instances converge) and one browser; each test opens a fresh browser context (its own cookies)."""
+(``scripts/ensure-chromium.sh``), headless. The package has one live server (with its workers, so
+instances converge) and one browser per xdist worker (a module that needs a server of its own, as the
+admin page's does, overrides ``live``); each test has users of its own, each with a fresh browser
+context (its own cookies), logged in through the console's session endpoint unless the test is about
+the login form. The modules are in two xdist groups of about equal length (``GROUP_A``, ``GROUP_B``),
+so ``--dist loadgroup`` runs them on both workers, one server and one browser each."""
 
 from __future__ import annotations
 
@@ -17,20 +21,49 @@ from cumulo.testing.server import LiveServer, test_settings
 from tests.conftest import PASSWORD, _create_pg_database, new_email
 
 CHROMIUM = "/usr/bin/chromium"
+GROUP_A = pytest.mark.xdist_group("console-a")  # instances (the desktop's and the VM's screens), storage, schedules
+GROUP_B = pytest.mark.xdist_group("console-b")  # accounts, services, scaling, apps, traffic, admin, the API docs
+STARTS_DESKTOP_BUILD = pytest.mark.usefixtures("desktop_image")  # on GROUP_A's docker modules: see desktop_image
+DESKTOP_GROUP = [pytest.mark.docker, GROUP_A, STARTS_DESKTOP_BUILD]
+METRICS_SECONDS = 2.0  # the sampler's period here (5 s by default): the charts get their next points sooner
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """On a PostgreSQL database of the module's own: the production choice, and no SQLite write lock
-    for the page's parallel requests to wait on while the rest of the suite loads the machine."""
+def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """On a PostgreSQL database of its own: the production choice, and no SQLite write lock for the
+    page's parallel requests to wait on while the rest of the suite loads the machine."""
     url, drop = _create_pg_database()
-    server = LiveServer(test_settings(str(tmp_path_factory.mktemp("cumulo-console")), url)).start()
+    server = LiveServer(test_settings(str(tmp_path_factory.mktemp("cumulo-console")), url,
+                                      metrics_interval_seconds=METRICS_SECONDS)).start()
     yield server
     server.stop()
     drop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from console_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="package")
+def desktop_image(live: LiveServer) -> None:
+    """On a machine where ``cumulo/desktop`` is not built yet (an on-demand catalogue image: about 5
+    minutes), start its build when GROUP_A begins: an instance launched from it answers PENDING and
+    is deleted at once, the build goes on in the server's background (one per server, as for any
+    first launch), and ``test_remote_desktop``, the group's last module, waits only for what is left."""
+    with httpx.Client(base_url=live.url, timeout=60) as api:
+        email = new_email()
+        assert api.post("/auth/register", json={"email": email, "password": PASSWORD, "name": "Warm-up"}).status_code == 201
+        api.headers["X-API-Key"] = api.post("/auth/login", json={"email": email, "password": PASSWORD}).json()["api_key"]
+        listed = {i["name"]: i for i in api.get("/images").json()}
+        if listed.get("cumulo/desktop", {}).get("status") != "NOT_BUILT":
+            return
+        r = api.post("/instances", json={"name": uname("warm-desktop"), "image": "cumulo/desktop",
+                                         "password": uuid.uuid4().hex[:8], "memory_mb": 1024})
+        assert r.status_code == 201 and r.json()["status"] == "PENDING", r.text
+        assert api.delete(f"/instances/{r.json()['id']}").status_code == 204
+
+
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail("chromium is not installed: run scripts/ensure-chromium.sh (make test does)")
@@ -68,12 +101,13 @@ class Account:
         return f"{self.live.url}{path}"
 
     def log_in(self, opening: str | None = None) -> Any:
-        """Log in through the console's form and, with ``opening``, follow the navigation to that page."""
+        """Log in as the console's login form does (``POST /auth/session``, whose cookies the browser
+        context keeps; the form itself is tested in ``test_console_accounts``), open the console and,
+        with ``opening``, follow the navigation to that page."""
         page = self.page
-        page.goto(self.url("/console/login"))
-        page.get_by_label("Email").fill(self.email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        r = self.context.request.post(self.url("/auth/session"), data={"email": self.email, "password": PASSWORD})
+        assert r.status == 200, r.text()
+        page.goto(self.url("/console"))
         page.get_by_role("heading", name="Welcome, Console User").wait_for()
         if opening:
             self.open(opening)

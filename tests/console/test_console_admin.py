@@ -1,15 +1,22 @@
-"""In Chromium: the administrators' Users page. A module of its own, so its server is new and the
-first account signed up on it is the administrator (as the API makes the first user)."""
+"""In Chromium: the administrators' Users page. A module of its own, with a server of its own (not the
+package's shared one), so the first account signed up on it is the administrator (as the API makes
+the first user)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.console.conftest import Account
+from cumulo.testing.server import LiveServer
+from tests.console.conftest import GROUP_B, Account, console_server
 
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
+pytestmark = [pytest.mark.docker, GROUP_B]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from console_server(tmp_path_factory)
 
 
 def test_users_page_for_administrators_only(account: Callable[[], Account]) -> None:

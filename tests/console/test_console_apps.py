@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.console.conftest import Account, uname
+from tests.console.conftest import GROUP_B, Account, uname
 
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
+pytestmark = [pytest.mark.docker, GROUP_B]
 
 
 def site(path: Path, text: str) -> Path:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.console.conftest import Account, uname
+from tests.console.conftest import GROUP_B, Account, uname
 
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
+pytestmark = [pytest.mark.docker, GROUP_B]
 
 
 def test_autoscaling_group_create_scale_out_activity(account: Callable[[], Account]) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
+from tests.console.conftest import DESKTOP_GROUP, Account, uname
 
-from tests.console.conftest import Account, uname
-
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
+pytestmark = DESKTOP_GROUP
 
 
 def test_cron_job_bad_schedule_create_run_now(account: Callable[[], Account]) -> None:

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from cumulo.client.functions import zip_files
-from tests.console.conftest import Account, uname
+from tests.console.conftest import GROUP_B, Account, uname
 
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
+pytestmark = [pytest.mark.docker, GROUP_B]
 
 
 def test_bucket_upload_with_progress_browse_download_delete(account: Callable[[], Account], tmp_path: Path) -> None:

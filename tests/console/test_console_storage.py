@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
+from tests.console.conftest import DESKTOP_GROUP, Account, uname
 
-from tests.console.conftest import Account, uname
-
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
+pytestmark = DESKTOP_GROUP
 
 
 def test_volume_snapshot_and_restore(account: Callable[[], Account]) -> None:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.console.conftest import Account, uname
+from tests.console.conftest import GROUP_B, Account, uname
 
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("console")]
+pytestmark = [pytest.mark.docker, GROUP_B]
 
 
 def test_load_balancer_create_targets_health_remove(account: Callable[[], Account]) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from cumulo.testing.server import LiveServer
+from tests.console.conftest import GROUP_A
+
+pytestmark = GROUP_A  # with the group's browser (the package's ``chromium``)
 
 
 def _offline_page(chromium: Any, live: LiveServer) -> tuple[Any, Any, list[str], list[str]]:

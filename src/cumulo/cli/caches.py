@@ -111,9 +111,10 @@ def register(app: typer.Typer) -> None:
 
     @cache.command("delete")
     @output.handle_errors
-    def delete(name: str, yes: bool = output.YES) -> None:
+    def delete(name: str, yes: bool = output.YES, json_out: bool = JSON) -> None:
         """Delete a cache and its data."""
+        as_json(json_out)
         output.confirm(f"Delete cache {name} and its data?", yes)
-        with output.client() as c:
+        with output.client() as c, output.console.status(f"deleting cache {name}..."):
             c.caches.delete(name)
-        output.show(f"deleted {name}")
+        output.show({"deleted": name} if output.STATE["json"] else f"deleted {name}")

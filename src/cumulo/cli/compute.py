@@ -71,6 +71,8 @@ def launch(
     key_name: str | None = typer.Option(None, "--key-name", help="a VM's key pair (cumulo keypairs) for root"),
     user_data: str | None = typer.Option(None, "--user-data", help="a VM's script, run once at its first boot: "
                                          "a file, or - for standard input"),
+    cdrom: str | None = typer.Option(None, "--cdrom", help="a VM of a disk image's: an ISO disk of yours in its "
+                                     "CD-ROM drive, booted first (e.g. an installer)"),
     command: list[str] | None = typer.Argument(None, help="command to run instead of the image's (after --)"),
 ) -> None:
     """Launch an instance and wait until it is RUNNING."""
@@ -82,7 +84,7 @@ def launch(
                                          memory_mb=memory_mb, vpc_id=vpc, subnet_id=subnet,
                                          volumes=_volumes(volume) or None, ttl_seconds=ttl,
                                          command=list(command) if command else None, password=secret,
-                                         backend=backend, key_name=key_name, user_data=script)
+                                         backend=backend, key_name=key_name, user_data=script, cdrom=cdrom)
     show(inst)
     if inst["status"] == "ERROR":
         raise typer.Exit(1)
@@ -124,12 +126,30 @@ def reboot(instance: str) -> None:
     _action("reboot", instance)
 
 
+@instances_app.command("pause")
+@handle_errors
+def pause(instance: str) -> None:
+    """Pause a VM (backend vm): its vCPUs halt, memory and disks kept."""
+    _action("pause", instance)
+
+
+@instances_app.command("resume")
+@handle_errors
+def resume(instance: str) -> None:
+    """Resume a paused VM."""
+    _action("resume", instance)
+
+
 @instances_app.command("update")
 @handle_errors
 def update(instance: str, name: str | None = typer.Option(None, "--name"),
-           ttl: int | None = typer.Option(None, "--ttl", help="seconds from now; 0 removes the limit")) -> None:
-    """Rename an instance and/or change its time to live."""
+           ttl: int | None = typer.Option(None, "--ttl", help="seconds from now; 0 removes the limit"),
+           cdrom: str | None = typer.Option(None, "--cdrom", help="a VM's CD-ROM: this ISO disk from its next boot"),
+           eject: bool = typer.Option(False, "--eject", help="a VM's CD-ROM: eject it (at once when it runs)")) -> None:
+    """Rename an instance, change its time to live, or change a VM's CD-ROM."""
     fields: dict[str, object] = {}
+    if cdrom or eject:
+        fields["cdrom"] = None if eject else cdrom
     if name:
         fields["name"] = name
     if ttl is not None:

@@ -44,6 +44,13 @@ def local_client(db: dict[str, Any], password: str) -> tuple[list[str], dict[str
     return [binary, "-h", ep["host"], "-P", str(ep["port"]), "-u", db["username"], db["database"]], env
 
 
+def _bucket_key(source: str) -> dict[str, str]:
+    bucket, _, key = source.removeprefix("s3://").partition("/")
+    if not bucket or not key:
+        raise typer.BadParameter(f"expected <bucket>/<key>, got {source!r}")
+    return {"bucket": bucket, "key": key}
+
+
 def register(app: typer.Typer) -> None:
     db = typer.Typer(help="Managed databases: PostgreSQL and MariaDB (engine mysql), with backups",
                      no_args_is_help=True)
@@ -58,9 +65,14 @@ def register(app: typer.Typer) -> None:
                public: bool = typer.Option(False, "--public", help="publish a host port"),
                retention: int = typer.Option(7, "--backup-retention", help="days (1-35)"),
                param: list[str] = typer.Option([], "--param", help="NAME=VALUE, e.g. max_connections=200"),
+               from_dump: str | None = typer.Option(None, "--from-dump", help="<bucket>/<key> of a dump you "
+                                                    "uploaded: the new database starts with its data"),
                json_out: bool = JSON) -> None:
         """Create a database; answers once it accepts connections, with the password (once)."""
         as_json(json_out)
+        extra: dict[str, Any] = {}
+        if from_dump is not None:
+            extra["import_from"] = _bucket_key(from_dump)
         params = {}
         for item in param:
             key, _, value = item.partition("=")
@@ -71,7 +83,7 @@ def register(app: typer.Typer) -> None:
         with output.client() as c, output.console.status(f"creating {engine} database {name}..."):
             answer = c.databases.create(name, engine, version=version, cpus=cpus, memory_mb=memory,
                                         storage_gb=storage, vpc_id=vpc, public=public,
-                                        backup_retention_days=retention, parameters=params)
+                                        backup_retention_days=retention, parameters=params, **extra)
         _password_once(answer)
 
     @db.command("list")
@@ -161,8 +173,9 @@ def register(app: typer.Typer) -> None:
 
     @db.command("delete-backup")
     @output.handle_errors
-    def delete_backup(database: str, backup_id: str, yes: bool = output.YES) -> None:
+    def delete_backup(database: str, backup_id: str, yes: bool = output.YES, json_out: bool = JSON) -> None:
         """Delete one backup of a database (its file in your backup bucket too)."""
+        as_json(json_out)
         output.confirm(f"Delete backup {backup_id} of {database}?", yes)
         with output.client() as c:
             c.databases.delete_backup(database, backup_id)
@@ -175,11 +188,9 @@ def register(app: typer.Typer) -> None:
                 json_out: bool = JSON) -> None:
         """Load a dump from one of your buckets into a database."""
         as_json(json_out)
-        bucket, _, key = source.removeprefix("s3://").partition("/")
-        if not bucket or not key:
-            raise typer.BadParameter(f"expected <bucket>/<key>, got {source!r}")
+        where = _bucket_key(source)
         with output.client() as c, output.console.status(f"importing {source} into {database}..."):
-            output.show(c.databases.import_dump(database, bucket, key), COLUMNS)
+            output.show(c.databases.import_dump(database, where["bucket"], where["key"]), COLUMNS)
 
     @db.command("restore")
     @output.handle_errors
@@ -215,9 +226,11 @@ def register(app: typer.Typer) -> None:
     @db.command("delete")
     @output.handle_errors
     def delete(database: str, skip_final_backup: bool = typer.Option(False, "--skip-final-backup"),
-               yes: bool = output.YES) -> None:
+               yes: bool = output.YES, json_out: bool = JSON) -> None:
         """Delete a database (a final backup is taken first unless --skip-final-backup)."""
+        as_json(json_out)
         output.confirm(f"Delete database {database}?", yes)
         with output.client() as c, output.console.status(f"deleting {database}..."):
             c.databases.delete(database, skip_final_backup=skip_final_backup)
-        output.show(f"deleted {database}")
+        output.show({"deleted": database, "final_backup": not skip_final_backup} if output.STATE["json"]
+                    else f"deleted {database}")

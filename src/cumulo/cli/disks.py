@@ -13,7 +13,7 @@ COLUMNS = ["id", "name", "format", "size_gb", "status", "progress_percent", "ins
 
 def _follow(c: Any, answer: dict[str, Any], wait: bool) -> None:
     """Show progress of a background operation until it ends (unless ``--no-wait``)."""
-    if wait and answer["status"] in ("resizing", "converting", "cloning"):
+    if wait and answer["status"] in ("creating", "resizing", "converting", "cloning"):
         with output.console.status(f"{answer['status']} {answer['name']}...") as status:
             answer = c.disks.wait(answer["id"], on_progress=lambda d: status.update(
                 f"{d['status']} {d['name']}: {d['progress_percent']:.0f}%"))
@@ -32,11 +32,23 @@ def register(app: typer.Typer) -> None:
 
     @disks.command("create")
     @output.handle_errors
-    def create(name: str, size: int = typer.Option(..., "--size", help="size in GiB"),
-               fmt: str = typer.Option("qcow2", "--format", help="qcow2 or raw")) -> None:
-        """Create an empty disk."""
+    def create(name: str, size: int | None = typer.Option(None, "--size", help="size in GiB (from an image: at "
+                                                                              "least its size, the default)"),
+               fmt: str = typer.Option("qcow2", "--format", help="qcow2 or raw"),
+               image: str | None = typer.Option(None, "--image", help="a copy of this image's root disk "
+                                                                      "(e.g. cumulo/debian)"),
+               wait: bool = WAIT) -> None:
+        """Create an empty disk, or one from an image (copied in the background, with progress)."""
         with output.client() as c:
-            output.show(c.disks.create(name, size, fmt))
+            _follow(c, c.disks.create(name, size, fmt, image=image), wait)
+
+    @disks.command("import")
+    @output.handle_errors
+    def import_(name: str, source: str = typer.Argument(..., help="s3://BUCKET/KEY of one of your objects"),
+                version_id: str | None = typer.Option(None, "--version-id")) -> None:
+        """Import a qcow2, raw or ISO image from one of your objects (refused like an upload)."""
+        with output.client() as c, output.console.status(f"importing {source}..."):
+            output.show(c.disks.import_image(name, source, version_id))
 
     @disks.command("upload")
     @output.handle_errors

@@ -54,8 +54,11 @@ def bootstrap(
     registry_pull: bool | None = typer.Option(None, "--registry-pull/--no-registry-pull", envvar="CUMULO_REGISTRY_PULL",
                                        help="try a registry pull before building locally"),
     only: list[str] | None = typer.Option(None, "--only", help="build only these images (repeatable)"),
+    every: bool = typer.Option(False, "--all", help="build the on-demand images too (cumulo/desktop, ~5 min), "
+                                                    "which are otherwise built at their first launch"),
 ) -> None:
-    """Build Cumulo's base images from the OS package mirror (cached: a second run is instant)."""
+    """Build Cumulo's base images from the OS package mirror (cached: a second run is instant).
+    cumulo/desktop is built at the first launch of an instance from it, unless --all (or --only) names it."""
     import asyncio
 
     from rich.live import Live
@@ -93,7 +96,7 @@ def bootstrap(
 
     pull = settings.registry_pull if registry_pull is None else registry_pull
     try:
-        results = asyncio.run(run_bootstrap(driver, registry_pull=pull, only=only or None, report=report))
+        results = asyncio.run(run_bootstrap(driver, registry_pull=pull, only=only or None, report=report, every=every))
     finally:
         if live.is_started:
             live.stop()

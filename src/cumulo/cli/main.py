@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import typer
+import typer.core
 import typer.main
 from typer.core import TyperCommand, TyperGroup
 
@@ -21,6 +22,11 @@ from cumulo.cli.index import INDEX
 # rich.progress: about a third of `import httpx`), only to export it as httpx.main. A None entry
 # makes that import fail, and httpx then defines a stub main instead; the CLI never runs httpx's.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+# Help screens and usage errors in click's plain layout, not typer's rich panels: rendering those
+# imports rich's console, tables, tracebacks and pygments and lays out a table per panel, about
+# 0.15 s of every `cumulo --help` on a small machine (issue 13: start-up under 0.3 s). typer reads
+# this flag at each help and error, so every group and command of the CLI follows it.
+typer.core.HAS_RICH = False
 coercion.install()  # plain text and numbers converted without pydantic (cli/coercion.py)
 lazyrich.install()  # rich.markdown (markdown-it) only when Markdown is rendered (cli/lazyrich.py)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,10 +19,65 @@ if TYPE_CHECKING:
 STATE: dict[str, Any] = {"url": None, "api_key": None, "json": False, "wide": False}
 
 
+# rich's markup: [style] ... [/style] or [/]; a tag starts with a letter, #, / or @; \\[ is a literal [
+_TAG = re.compile(r"(\\*)\[([a-z#/@][^[]*?)]")
+_SGR = {"bold": "1", "dim": "2", "italic": "3", "underline": "4", "reverse": "7", "black": "30", "red": "31",
+        "green": "32", "yellow": "33", "blue": "34", "magenta": "35", "cyan": "36", "white": "37"}
+_ATTRIBUTES = ("1", "2", "3", "4", "7")
+
+
+def _sgr(style: str) -> str:
+    """ANSI codes of a simple rich style ("bold red"); words it does not know add nothing."""
+    codes = []
+    for word in style.lower().split():
+        if word.startswith("bright_") and word[7:] in _SGR and _SGR[word[7:]] not in _ATTRIBUTES:
+            codes.append(str(int(_SGR[word[7:]]) + 60))
+        elif word in _SGR:
+            codes.append(_SGR[word])
+    if os.environ.get("NO_COLOR"):
+        codes = [c for c in codes if c in _ATTRIBUTES]
+    return ";".join(codes)
+
+
+def render_markup(text: str, color: bool, style: str | None = None, markup: bool = True) -> str:
+    """``text`` with rich's markup tags applied as ANSI codes (``color``) or taken out, as rich prints
+    it (each run of text in its combined style, then a reset); a closing tag that matches nothing is
+    dropped (rich would raise). ``style``: the whole text's; ``markup=False``: tags are text."""
+    runs: list[tuple[str, tuple[str, ...]]] = []
+    stack: list[str] = [style] if style else []
+    base = len(stack)
+    position = 0
+    for match in _TAG.finditer(text) if markup else ():
+        runs.append((text[position:match.start()], tuple(stack)))
+        position = match.end()
+        backslashes, tag = match.group(1), match.group(2)
+        runs.append(("\\" * (len(backslashes) // 2), tuple(stack)))
+        if len(backslashes) % 2:  # an escaped tag is text
+            runs.append((f"[{tag}]", tuple(stack)))
+        elif not tag.startswith("/"):
+            stack.append(tag.partition("=")[0] if tag.startswith("@") else tag)
+        elif name := tag[1:].strip():
+            if name in stack[base:]:
+                del stack[len(stack) - 1 - stack[::-1].index(name)]
+        elif len(stack) > base:
+            stack.pop()
+    runs.append((text[position:], tuple(stack)))
+    out = []
+    for run, styles in runs:
+        if not run:
+            continue
+        codes = _sgr(" ".join(styles)).split(";") if color and styles else []
+        ordered = sorted(dict.fromkeys(c for c in codes if c), key=lambda c: (c not in _ATTRIBUTES, int(c)))
+        out.append(f"\x1b[{';'.join(ordered)}m{run}\x1b[0m" if ordered else run)
+    return "".join(out)
+
+
 class _LazyConsole:
     """A rich ``Console`` made on first use: importing rich costs a tenth of a second that
-    ``cumulo --help`` and most commands never need. A console whose output is not a terminal is
-    wide, so a piped table never cuts an id."""
+    ``cumulo --help`` and most commands never need. Text alone (``print("[red]error:[/] ...")``) is
+    written without rich: markup applied as rich applies it (colours on a terminal, none in a pipe),
+    no emoji codes, no re-wrapping. A console whose output is not a terminal is wide, so a piped
+    table never cuts an id."""
 
     def __init__(self, stderr: bool = False):
         self._stderr = stderr
@@ -38,6 +94,18 @@ class _LazyConsole:
             wide = STATE.get("wide") or not stream.isatty()
             self._console = Console(stderr=self._stderr, width=100_000 if wide and not self._stderr else None)
         return self._console
+
+    def print(self, *objects: Any, sep: str = " ", end: str = "\n", style: str | None = None,
+              markup: bool | None = None, highlight: bool | None = None, **kwargs: Any) -> None:
+        # once rich's console exists (a status spinner or a live view may be drawing on it) it prints
+        if self._console is not None or kwargs or not all(isinstance(o, str) for o in objects):
+            self.rich.print(*objects, sep=sep, end=end, style=style, markup=markup, highlight=highlight, **kwargs)
+            return
+        stream = sys.stderr if self._stderr else sys.stdout
+        color = bool(os.environ.get("FORCE_COLOR")) or (
+            stream.isatty() and os.environ.get("TERM", "") not in ("dumb", "unknown"))
+        stream.write(render_markup(sep.join(objects), color, style, markup is not False) + end)
+        stream.flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.rich, name)
@@ -86,10 +154,14 @@ def url() -> str:
 
 
 def client(auth: bool = True) -> Client:
+    """The SDK's client over ``client/lighthttp.py`` (no httpx import: a tenth of a second of every
+    command), or over httpx when a proxy is configured in the environment."""
     from cumulo.client import Client
+    from cumulo.client.lighthttp import for_environment
 
     key = (STATE["api_key"] or load_saved().get("api_key")) if auth else None
-    return Client(url(), api_key=key)
+    address = url()
+    return Client(address, api_key=key, http=for_environment(address.rstrip("/")))
 
 
 YES = typer.Option(False, "--yes", "-y", help="do not ask for confirmation")
@@ -187,21 +259,110 @@ def show_series(data: dict[str, Any]) -> None:
                                         f"{data['interval_seconds']:g} s")
 
 
+_HEAVY_HEAD = ("┏━┳┓", "┃┃┃", "┡━╇┩", "│││", "└─┴┘")  # rich's box.HEAVY_HEAD: top, head, under head, row, bottom
+_SQUARE = ("┌─┬┐", "│││", "├─┼┤", "│││", "└─┴┘")  # what rich draws a table without a header with
+_EMOJI_CODE = re.compile(r":(\S*?)(?:-(?:emoji|text))?:")
+
+
+def _plain_enough(texts: Iterable[str]) -> bool:
+    """Text that rich would print as it is: printable ASCII (one cell a character), no markup tag,
+    no emoji code rich knows (``:100:``)."""
+    codes: list[str] = []
+    for text in texts:
+        if not (text.isascii() and text.isprintable()) or _TAG.search(text):
+            return False
+        # a time's ":00:" names no emoji (only letters and "100", "1234", "+1", "-1" do): rich's table
+        # of names is loaded only for a code that might be one
+        codes.extend(c for c in _EMOJI_CODE.findall(text) if not c.isdigit() or c in ("100", "1234"))
+    if codes:
+        from rich._emoji_codes import EMOJI
+
+        return not any(code.lower() in EMOJI for code in codes)
+    return True
+
+
+def _light_table(stream: Any, width: int, color: bool, title: str | None, header: list[str] | None,
+                 rows: list[list[str]], bold_first: bool = False) -> bool:
+    """Write the table rich would draw when it fits (``width``) and its text is plain (the same
+    characters and, on a terminal, the same bold header and italic title); False, nothing written,
+    for rich to do it (a table to fold to the terminal, wide or special characters)."""
+    lines = [*([header] if header else []), *rows]
+    if not lines or not _plain_enough([title or "", *(c for line in lines for c in line)]):
+        return False
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    total = sum(widths) + 3 * len(widths) + 1
+    if total > width:
+        return False
+    box = _HEAVY_HEAD if header else _SQUARE
+
+    def rule(chars: str) -> str:
+        return chars[0] + chars[2].join(chars[1] * (w + 2) for w in widths) + chars[3]
+
+    def row(cells: list[str], edge: str, bold: list[bool]) -> str:
+        out = []
+        for text, w, strong in zip(cells, widths, bold):
+            padded = text.ljust(w)
+            out.append(f"\x1b[1m \x1b[0m\x1b[1m{padded}\x1b[0m\x1b[1m \x1b[0m" if strong and color else f" {padded} ")
+        return edge[0] + edge[1].join(out) + edge[2]
+
+    text = []
+    if title:
+        left = (total - len(title)) // 2
+        line = " " * left + title + " " * (total - len(title) - left)
+        text.append(f"\x1b[3m{line}\x1b[0m" if color else line)
+    text.append(rule(box[0]))
+    if header:
+        text.append(row(header, box[1], [True] * len(widths)))
+        text.append(rule(box[2]))
+    text.extend(row(r, box[3], [bold_first] + [False] * (len(widths) - 1)) for r in rows)
+    text.append(rule(box[4]))
+    stream.write("\n".join(text) + "\n")
+    stream.flush()
+    return True
+
+
+def _light(table: Callable[[Any, int, bool], bool]) -> bool:
+    """Draw ``table(stream, width, color)`` on stdout without rich, unless rich's console is already
+    at work (a status spinner or a live view draws on it; or a caller put its own console in place)."""
+    if not isinstance(console, _LazyConsole) or console._console is not None:
+        return False
+    return table(*_terminal())
+
+
+def _terminal() -> tuple[Any, int, bool]:
+    """stdout, the width a table may take there (a pipe or --wide: no limit) and whether it shows
+    styles: as the lazy console's rich Console would decide."""
+    stream = sys.stdout
+    tty = stream.isatty()
+    if STATE.get("wide") or not tty:
+        width = 100_000
+    else:
+        import shutil
+
+        width = shutil.get_terminal_size().columns
+    color = bool(os.environ.get("FORCE_COLOR")) or (tty and os.environ.get("TERM", "") not in ("dumb", "unknown"))
+    return stream, width, color
+
+
 def show(data: Any, columns: Iterable[str] | None = None, title: str | None = None) -> None:
     """Print ``data`` as JSON (``--json``), as a table (a list of rows), or as key/value pairs.
 
     A table never cuts what a user must copy (ids, names, receipt handles): those columns keep their
-    full width and the others wrap; ``--wide`` (or output that is not a terminal) never wraps at all."""
-    from rich.table import Table
-
+    full width and the others wrap; ``--wide`` (or output that is not a terminal) never wraps at all.
+    A table that fits as it is, in plain characters, is drawn here exactly as rich draws it, without
+    importing rich (a twentieth of a second of every listing); rich draws the others."""
     if STATE["json"]:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return
     if isinstance(data, list):
         cols = list(columns or (data[0].keys() if data else []))
         rows = [[cell(c, row.get(c)) for c in cols] for row in data]
-        table = Table(title=title)
         widths = [max([len(col), *(len(r[i]) for r in rows)]) for i, col in enumerate(cols)]
+        if cols and _light(lambda out, width, color: _light_table(out, width, color, title, cols, rows)):
+            return
+        from rich.table import Table
+
+        table = Table(title=title)
         for col, width in zip(cols, widths):
             if _whole(col):
                 table.add_column(col, no_wrap=True, min_width=width)
@@ -218,11 +379,16 @@ def show(data: Any, columns: Iterable[str] | None = None, title: str | None = No
         else:
             console.print(table)
     elif isinstance(data, dict):
+        pairs = [[str(k), cell(str(k), v)] for k, v in data.items()]
+        if _light(lambda out, width, color: _light_table(out, width, color, title, None, pairs, bold_first=True)):
+            return
+        from rich.table import Table
+
         table = Table(show_header=False, title=title)
         table.add_column("field", style="bold", no_wrap=True)
         table.add_column("value", overflow="fold")
-        for k, v in data.items():
-            table.add_row(str(k), cell(str(k), v))
+        for key, value in pairs:
+            table.add_row(key, value)
         console.print(table)
     else:
         console.print(data)

@@ -7,8 +7,6 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from cumulo.client.transport import ApiError, ConnectionFailed, Transport
 
 if TYPE_CHECKING:
@@ -170,7 +168,7 @@ class Client(Transport):
         """Readiness, including a 503 DEGRADED answer (which is information, not an error)."""
         try:
             response = self._http.get("/health/ready")
-        except httpx.TransportError as exc:
+        except self._errors as exc:
             raise ConnectionFailed(f"cannot reach Cumulo at {self.base_url}") from exc
         return response.json()
 

@@ -42,6 +42,12 @@ class Instances:
     def reboot(self, instance: str) -> dict[str, Any]:
         return self.c.post(f"/instances/{instance}/reboot")
 
+    def pause(self, instance: str) -> dict[str, Any]:
+        return self.c.post(f"/instances/{instance}/pause")
+
+    def resume(self, instance: str) -> dict[str, Any]:
+        return self.c.post(f"/instances/{instance}/resume")
+
     def terminate(self, instance: str) -> None:
         self.c.delete(f"/instances/{instance}")
 

@@ -20,8 +20,20 @@ class Disks:
     def __init__(self, client: Transport):
         self.c = client
 
-    def create(self, name: str, size_gb: int, format: str = "qcow2") -> dict[str, Any]:
-        return self.c.post("/disks", {"name": name, "size_gb": size_gb, "format": format})
+    def create(self, name: str, size_gb: int | None = None, format: str = "qcow2",
+               image: str | None = None) -> dict[str, Any]:
+        """An empty disk, or with ``image`` a copy of its root disk (``creating`` until copied: ``wait``)."""
+        body: dict[str, Any] = {"name": name, "size_gb": size_gb, "format": format}
+        if image is not None:
+            body["image"] = image
+        return self.c.post("/disks", body)
+
+    def import_image(self, name: str, source: str, version_id: str | None = None) -> dict[str, Any]:
+        """An image from an object of one of your buckets (``s3://BUCKET/KEY``), checked like an upload."""
+        body: dict[str, Any] = {"name": name, "source": source}
+        if version_id is not None:
+            body["version_id"] = version_id
+        return self.c.post("/disks/import", body, timeout=600)
 
     def upload(self, name: str, path: str | Path) -> dict[str, Any]:
         with open(path, "rb") as f:

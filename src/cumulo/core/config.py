@@ -154,10 +154,10 @@ class Settings(BaseSettings):
                                         "to boot before VMs fall back to TCG")
     vm_stop_timeout_seconds: float = Field(3.0, ge=0, le=600, description="a VM's stop: ACPI power-down, then "
                                            "QEMU quits after this many seconds")
-    vm_vnc_sessions_per_vm: int = Field(2, ge=1, le=100, description="VNC displays (/vm/{id}/vnc) open at once "
-                                        "on one VM")
-    vm_vnc_sessions_per_user: int = Field(4, ge=1, le=1000, description="VNC displays open at once by one user, "
-                                          "over all their VMs")
+    vm_vnc_sessions_per_vm: int = Field(2, ge=1, le=100, description="VNC screens open at once on one VM "
+                                        "(/vm/{id}/vnc) or desktop instance (/instances/{id}/vnc)")
+    vm_vnc_sessions_per_user: int = Field(4, ge=1, le=1000, description="VNC screens open at once by one user, "
+                                          "over all their VMs and desktop instances")
     disk_max_size_gb: int = Field(256, ge=1, description="largest disk (/disks) a user may create or grow to")
     disk_quota_gb: int = Field(512, ge=0, description="total GiB of disks (virtual sizes) per user")
     quota_disks: int = Field(20, ge=0, description="per-user quota: disks")

@@ -12,7 +12,13 @@ transaction, for a while.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import socket
 import time
+import uuid
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
@@ -72,3 +78,32 @@ async def drop_lease(db: Database, name: str, holder: str) -> None:
     """Give ``name`` back (a no-op when ``holder`` no longer holds it)."""
     async with db.engine.begin() as conn:
         await conn.execute(_DROP, {"name": name, "holder": holder})
+
+
+def holder_id() -> str:
+    """A lease holder's name for this process (host, pid, and a random part for each holder in it)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def keep_lease(db: Database, name: str, holder: str, seconds: float) -> None:
+    """Renew ``holder``'s lease on ``name`` every third of ``seconds`` until cancelled (run as a task
+    beside the work the lease covers; a failed renewal is tried again at the next turn)."""
+    while True:
+        await asyncio.sleep(seconds / 3)
+        with contextlib.suppress(Exception):
+            await take_lease(db, name, holder, seconds)
+
+
+@contextlib.asynccontextmanager
+async def kept(db: Database, name: str, holder: str, seconds: float) -> AsyncIterator[None]:
+    """The lease ``holder`` has just taken on ``name``, renewed (``keep_lease``) while the block runs
+    and given back when it ends, however it ends."""
+    renew = asyncio.create_task(keep_lease(db, name, holder, seconds))
+    try:
+        yield
+    finally:
+        renew.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renew
+        with contextlib.suppress(Exception):
+            await drop_lease(db, name, holder)

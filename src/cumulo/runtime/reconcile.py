@@ -29,11 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from cumulo.core.errors import Unavailable
@@ -69,6 +67,28 @@ def wake(platform: Platform, kind: str, key: str) -> None:
     platform.signals.send(topic(kind), key)
 
 
+@contextlib.asynccontextmanager
+async def holding(platform: Platform, kind: str, key: str, seconds: float, *, tries: int = 240,
+                  pause: float = 0.25) -> AsyncIterator[None]:
+    """Hold ``key``'s lease (``reconcile:<kind>:<key>``, as a worker converging it does) while a request
+    changes the object's world itself (a stop, a start): a pass that read the row before the change
+    would undo it, or write its status again later (moving the moment the billing meter reads). A pass
+    in progress is waited for (``tries`` looks, ``pause`` seconds apart), then 503; ``seconds`` should
+    cover the request's work (the lease is not renewed)."""
+    lease, holder = f"reconcile:{kind}:{key}", f"request:{uuid.uuid4().hex}"
+    for _ in range(tries):
+        if await locks.take_lease(platform.db, lease, holder, seconds):
+            break
+        await asyncio.sleep(pause)
+    else:
+        raise Unavailable(f"the {kind} {key} is being repaired; try again in a moment")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            await locks.drop_lease(platform.db, lease, holder)
+
+
 @dataclass
 class _State:
     failures: int = 0
@@ -85,7 +105,7 @@ class Reconciler:
     after_sweep: Sweep | None = None
     lease_seconds: float = LEASE_SECONDS
     concurrency: int = CONCURRENCY
-    holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+    holder: str = field(default_factory=locks.holder_id)
     states: dict[str, _State] = field(default_factory=dict)
     attempts: int = 0  # converge calls so far (for tests and metrics)
     _due: dict[str, float] = field(default_factory=dict)  # queued keys -> when they may run (monotonic)
@@ -163,31 +183,18 @@ class Reconciler:
             return self._failed(key, exc, temporary=True)
         if not taken:
             return time.monotonic() + BUSY_RETRY
-        renew = asyncio.create_task(self._renew(lease))
-        try:
-            self.attempts += 1
-            await self.converge(key)
-        except asyncio.CancelledError:
-            raise
-        except TEMPORARY as exc:
-            return self._failed(key, exc, temporary=True)
-        except Exception as exc:  # noqa: BLE001 - logged with its traceback in _failed
-            return self._failed(key, exc, temporary=False)
-        else:
+        async with locks.kept(db, lease, self.holder, self.lease_seconds):
+            try:
+                self.attempts += 1
+                await self.converge(key)
+            except asyncio.CancelledError:
+                raise
+            except TEMPORARY as exc:
+                return self._failed(key, exc, temporary=True)
+            except Exception as exc:  # noqa: BLE001 - logged with its traceback in _failed
+                return self._failed(key, exc, temporary=False)
             self.states.pop(key, None)
             return None
-        finally:
-            renew.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renew
-            with contextlib.suppress(Exception):
-                await locks.drop_lease(db, lease, self.holder)
-
-    async def _renew(self, lease: str) -> None:
-        while True:
-            await asyncio.sleep(self.lease_seconds / 3)
-            with contextlib.suppress(Exception):
-                await locks.take_lease(self.platform.db, lease, self.holder, self.lease_seconds)
 
     def _failed(self, key: str, exc: BaseException, *, temporary: bool) -> float | None:
         state = self.states.setdefault(key, _State())

@@ -47,6 +47,14 @@ class GitSSHServer:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
+        try:
+            await self._run(process)
+        finally:
+            # redirect() leaves its writers' Queue.join() as cleanup tasks that only wait_closed() awaits:
+            # without it they are garbage collected unawaited ("coroutine 'Queue.join' was never awaited")
+            await process.wait_closed()
+
+    async def _run(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
         command = process.command or ""
         self.commands.append(command)
         argv = shlex.split(command)
@@ -72,3 +80,5 @@ class GitSSHServer:
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()  # else "unclosed event loop" at collection

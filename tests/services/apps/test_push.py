@@ -73,10 +73,20 @@ def test_code_only_push_reuses_the_dependency_layer(apps_server: LiveServer, own
     serves(apps_server, flask_app["subdomain"], "flask v2")
     log = owner.apps.build_log("web", 2)
     assert "dependencies unchanged: reusing the cached install" in log
-    # the dependency image is reused whole: this build's context and steps are the app's files only
+    # the runtime image (base, dependencies, command) is reused whole: no engine build at all, the
+    # app's files go into the new release's containers
     assert "dependency image unchanged: reusing it" in log
-    assert "COPY deps/" not in log and "Step 2/2 : COPY app/ /app/" in log, log[-1500:]
+    assert "COPY deps/" not in log and "Step " not in log and "no image build" in log, log[-1500:]
     assert "COPY deps/" in owner.apps.build_log("web", 1)
+    # both releases run on the same image; each has its own files, kept by Cumulo
+    engine = docker.from_env()
+    try:
+        first, second = (engine.images.get(f"cumulo-app/{flask_app['id']}:b{n}").id for n in (1, 2))
+    finally:
+        engine.close()
+    assert first == second
+    slugs = apps_server.settings.data_dir / "apps" / "slugs" / flask_app["id"]
+    assert len(list(slugs.glob("*.tar"))) == 2
     assert [r["version"] for r in owner.apps.releases("web")] == [2, 1]
 
 
@@ -195,3 +205,18 @@ def test_another_user_cannot_see_or_push(owner: Client, stranger: Client, flask_
     clone = repo.git("clone", "-q", theirs, str(tmp_path / "c"), check=False)
     assert clone.returncode != 0
     assert owner.apps.get("web")["release"] == 5
+
+
+def test_deleting_the_app_forgets_its_images_and_files(apps_server: LiveServer, owner: Client,
+                                                       flask_app: dict[str, Any]) -> None:
+    slugs = apps_server.settings.data_dir / "apps" / "slugs" / flask_app["id"]
+    assert list(slugs.glob("*.tar"))
+    owner.apps.delete("web")
+    assert not slugs.exists()
+    engine = docker.from_env()
+    try:
+        tags = [t for image in engine.images.list() for t in image.tags if flask_app["id"] in t]
+        left = find_containers(engine, label=f"cumulo.resource={flask_app['id']}")
+    finally:
+        engine.close()
+    assert tags == [] and left == []

@@ -18,7 +18,7 @@ from cumulo.core import clock as clocks
 from cumulo.services.events import service as events
 from cumulo.testing import eventually
 from cumulo.testing.server import LiveServer, test_settings
-from tests.conftest import PASSWORD, _create_pg_database, new_email
+from tests.conftest import PASSWORD, _create_pg_database, new_email, remove_leftovers
 
 
 def _start_time() -> dt.datetime:
@@ -127,16 +127,20 @@ class Billed:
         return found
 
 
-def _billed(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[Billed]:
+def _billed(tmp_path_factory: pytest.TempPathFactory, backend: str, **settings: Any) -> Iterator[Billed]:
     url, drop = _create_pg_database() if backend == "postgresql" else (None, None)
     data_dir = str(tmp_path_factory.mktemp(f"billing-{backend}"))
     env = Billed(live=None, clock=clocks.ManualClock(_start_time()), data_dir=data_dir)  # type: ignore[arg-type]
     try:
         env.live = env.start(test_settings(data_dir, url, billing_meter_seconds=3600, billing_grace_seconds=600,
-                                           billing_settle_seconds=60))
+                                           billing_settle_seconds=60, **settings))
         yield env
+        installation = env.live.platform.installation_id if env.live.platform is not None else None
         clocks.uninstall(env.live.loop)  # type: ignore[arg-type]
         env.live.stop()
+        # rows written straight into the database (a cache of test_declared) got containers from
+        # the server's reconcilers: they go with the module's server
+        remove_leftovers({installation} if installation else set())
     finally:
         if drop:
             drop()  # also when the server did not start

@@ -117,3 +117,50 @@ def test_set_based_closing_rates_as_the_meter_does(new_pg_database: str) -> None
     assert len(february) == 3 and -sum(february) == 44_000_000 and march == [-26_400_000]
     assert (capped, NOW.replace(hour=0), "2027-03", 26_400_000) in meters
     assert len(lines) >= 12
+
+
+async def _in_batches(url: str, monkeypatch: Any) -> tuple[list[dict[str, int]], list[int], int, int]:
+    """The meter pass with a closing batch smaller than the meters due: each pass closes a batch, the
+    February invoice is issued only by the pass after the last batch, and it holds every February line."""
+    from cumulo.core import clock as clocks
+    from cumulo.services.billing.models import Invoice
+    from cumulo.services.identity.models import User
+
+    monkeypatch.setattr(closing, "BATCH", 3)
+    await asyncio.to_thread(migrate.upgrade, url)
+    platform = build_platform(Settings(database_url=url, data_dir=tempfile.mkdtemp(prefix="billing-batches-")))
+    clocks.install(asyncio.get_running_loop(), clocks.ManualClock(NOW))
+    try:
+        async with platform.db.session() as session:
+            await session.execute(insert(User), [{"id": USER, "email": "batches@example.com", "name": "batches",
+                                                  "password_hash": "x"}])  # the alerts mail the account's owner
+            await session.execute(insert(Account), [{"user_id": USER, "plan_id": "pro", "month": "2027-02",
+                                                     "accrued": 0, "created_at": MONTH_START - dt.timedelta(days=10),
+                                                     "updated_at": MONTH_START}])
+            await session.execute(insert(Meter), _meters())
+            await session.commit()
+        passes, invoices = [], []
+        for _ in range(5):
+            passes.append(await meter.run(platform))
+            async with platform.db.session() as session:
+                invoices.append(len((await session.scalars(select(Invoice))).all()))
+        async with platform.db.session() as session:
+            invoice = (await session.scalars(select(Invoice))).one()
+            february = sum(-e.amount for e in (await session.scalars(
+                select(Entry).where(Entry.kind == "charge", Entry.month == "2027-02"))).all())
+        return passes, invoices, invoice.charges, february
+    finally:
+        clocks.uninstall(asyncio.get_running_loop())
+        await platform.close()
+
+
+def test_a_closing_pass_closes_a_batch_and_the_month_is_invoiced_once_all_are_closed(
+        new_pg_database: str, monkeypatch: Any) -> None:
+    passes, invoices, charged, february = asyncio.run(_in_batches(new_pg_database, monkeypatch))
+    charges = [p["charges"] for p in passes]
+    # 4 simply-running instances in batches of 3 (the other meters are rated apart, at once): the
+    # first pass leaves one instance's days open and issues no invoice; the second closes them and
+    # issues February's, once; then nothing is left to charge
+    assert charges[0] > 0 and charges[1] > 0 and charges[2:] == [0, 0, 0]
+    assert invoices == [0, 1, 1, 1, 1]
+    assert charged == february > 0

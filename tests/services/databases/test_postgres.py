@@ -137,13 +137,35 @@ def assert_read_only_to_the_user(stack: Stack, backup: dict[str, Any]) -> None:
     assert key in [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
     dump = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert dump.startswith(b"PGDMP") and len(dump) == backup["bytes"]
-    for attempt in (lambda: s3.put_object(Bucket=bucket, Key="mine.txt", Body=b"x"),
-                    lambda: s3.put_object(Bucket=bucket, Key=key, Body=b"overwritten"),
-                    lambda: s3.delete_object(Bucket=bucket, Key=key),
-                    lambda: s3.delete_bucket(Bucket=bucket)):
+    everything = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}/*"]}]})
+    expire_all = {"Rules": [{"ID": "gone", "Status": "Enabled", "Filter": {"Prefix": ""},
+                             "Expiration": {"Days": 1}}]}
+    writes = {  # every way S3 offers to add, change or remove something in the bucket
+        "put": lambda: s3.put_object(Bucket=bucket, Key="mine.txt", Body=b"x"),
+        "overwrite": lambda: s3.put_object(Bucket=bucket, Key=key, Body=b"overwritten"),
+        "copy in": lambda: s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": key}),
+        "multipart": lambda: s3.create_multipart_upload(Bucket=bucket, Key="big"),
+        "delete": lambda: s3.delete_object(Bucket=bucket, Key=key),
+        "delete bucket": lambda: s3.delete_bucket(Bucket=bucket),
+        "policy": lambda: s3.put_bucket_policy(Bucket=bucket, Policy=everything),
+        "policy off": lambda: s3.delete_bucket_policy(Bucket=bucket),
+        "bucket acl": lambda: s3.put_bucket_acl(Bucket=bucket, ACL="public-read-write"),
+        "object acl": lambda: s3.put_object_acl(Bucket=bucket, Key=key, ACL="public-read"),
+        "tagging": lambda: s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": [{"Key": "a",
+                                                                                          "Value": "b"}]}),
+        "versioning": lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}),
+        "lifecycle": lambda: s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=expire_all),
+    }
+    for what, attempt in writes.items():
         with pytest.raises(ClientError) as err:
             attempt()
-        assert err.value.response["Error"]["Code"] == "AccessDenied", attempt
+        assert err.value.response["Error"]["Code"] == "AccessDenied", what
+    for rest in (lambda: stack.client.storage.put(bucket, "mine.txt", b"x"),  # the REST API: not their bucket
+                 lambda: stack.client.storage.delete(bucket, key), lambda: stack.client.storage.delete_bucket(bucket)):
+        with pytest.raises(ApiError) as api_err:
+            rest()
+        assert api_err.value.status == 404
     refused = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key}]})  # per-key answers, as S3
     assert [(e["Key"], e["Code"]) for e in refused.get("Errors", [])] == [(key, "AccessDenied")]
     assert not refused.get("Deleted")
@@ -172,6 +194,22 @@ def test_import_a_dump_the_user_uploaded(stack: Stack, pg: dict[str, Any]) -> No
         stack.client.databases.import_dump(pg["id"], bucket, "missing.sql")
     assert err.value.status == 404
     assert rows(pg, pg["password"]) == EXPECTED
+
+    # a pg_dump -Fc the user made (here: their backup, read through S3) restored into a NEW database
+    backup = next(b for b in stack.client.databases.backups(pg["id"]) if b["kind"] == "manual")
+    s3 = s3_client(stack.live, stack.client.storage.create_credentials("dumps"))
+    dump = s3.get_object(Bucket=backup["bucket"], Key=backup["key"])["Body"].read()
+    stack.client.storage.put(bucket, "orders.pgdump", dump)
+    fresh = stack.client.databases.create("orders-from-dump", "postgres", memory_mb=256, public=True,
+                                          import_from={"bucket": bucket, "key": "orders.pgdump"})
+    stack.passwords.append(fresh["password"])
+    try:
+        assert fresh["status"] == "available" and fresh["id"] != pg["id"]
+        assert rows(fresh, fresh["password"]) == EXPECTED
+        assert any(e["action"] == "database.imported" and e["resource_id"] == fresh["id"]
+                   for e in stack.client.events(limit=200))
+    finally:
+        stack.client.databases.delete(fresh["id"], skip_final_backup=True)
 
 
 def test_rotated_password_replaces_the_old_one(stack: Stack, pg: dict[str, Any]) -> None:

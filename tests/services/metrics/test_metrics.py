@@ -102,6 +102,8 @@ def test_a_deployments_series_sums_its_replicas_of_each_pass(make_server, busybo
             assert status_of(lambda: c.get(path, params={"limit": 0})) == 400
         finally:
             c.delete(f"/deployments/{dep['id']}")
+            # the reconciler drains and removes the busy replicas: gone before the server stops
+            eventually(lambda: all(d["id"] != dep["id"] for d in c.get("/deployments")), timeout=60)
 
 
 def test_a_databases_series_is_its_servers_container(make_server) -> None:  # type: ignore[no-untyped-def]

@@ -9,73 +9,47 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import websockets
 from websockets.sync import client as ws_client
 from websockets.typing import Subprotocol
 
-from cumulo.client.base import ApiError
 from cumulo.drivers.vm import qmp
 from cumulo.services.compute.vms import vm_driver
 from cumulo.testing.polling import eventually
-from cumulo.testing.server import LiveServer
-from cumulo.testing.server import test_settings as settings_for
-from tests.conftest import register_and_login
+from tests.services.vms.conftest import BOOT, VmEnv, boot_code, module_env, raises
 from tests.services.vms.rfb import Rfb
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("vm-images")]
-BOOT = 240
 MESSAGE = b"CUMULO-BOOT-OK"
 PASSWORD = f"pw-{uuid.uuid4().hex[:12]}"
 
 
 def boot_sector() -> bytes:
-    """A 512-byte MBR: segments zeroed, then each byte of MESSAGE through the BIOS teletype (int 10h,
-    the VGA screen) and to COM1 (out 0x3f8), then hlt forever."""
-    code = bytes.fromhex("fa31c08ed88ec08ed0bc007cfb" "be277c" "ac84c0740f" "50b40ebb0700cd1058" "baf803ee" "ebec"
-                         "f4ebfd")
-    assert len(code) == 39  # MESSAGE starts at 0x7c00 + 39 = 0x7c27 (the operand of mov si)
-    sector = code + MESSAGE + b"\r\n\0"
+    """A 512-byte MBR printing MESSAGE on the VGA screen and the serial port (``boot_code``)."""
+    sector = boot_code(MESSAGE)
     return sector + b"\0" * (510 - len(sector)) + b"\x55\xaa"
 
 
-class Env:
+class Env(VmEnv):  # the accelerator probe is exercised by test_vms; here TCG at once
+    overrides: ClassVar[dict[str, Any]] = {"compute_reconcile_seconds": 2, "vm_stop_timeout_seconds": 1,
+                                           "vm_vnc_sessions_per_vm": 2, "vm_vnc_sessions_per_user": 3}
+
     def __init__(self, tmp: Path) -> None:
-        self.data_dir, self.installation = str(tmp / "data"), f"t{uuid.uuid4().hex[:10]}"
-        # the accelerator probe is exercised by test_vms; here TCG at once
-        self.server = LiveServer(settings_for(self.data_dir, installation_id=self.installation, vm_accelerator="tcg",
-                                              compute_reconcile_seconds=2, vm_stop_timeout_seconds=1,
-                                              vm_vnc_sessions_per_vm=2, vm_vnc_sessions_per_user=3)).start()
-        self.client = register_and_login(self.server)
-        self.other = register_and_login(self.server)
-        image = tmp / "boot.raw"
-        image.write_bytes(boot_sector() + b"\0" * (2**20 - 512))
-        self.image = image
+        super().__init__(tmp)
+        self.image = tmp / "boot.raw"
+        self.image.write_bytes(boot_sector() + b"\0" * (2**20 - 512))
         self.vms: dict[str, dict[str, Any]] = {}
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    e = Env(tmp_path_factory.mktemp("vm-images"))
-    yield e
-    for inst in e.client.instances.list():
-        e.client.instances.terminate(inst["id"])
-    e.server.stop()
+env = module_env(Env, "vm-images")
 
 
 def folder_of(env: Env, inst: dict[str, Any]) -> Path:
     return vm_driver(env.server.platform).folder(f"cumulo-{env.installation}-{inst['id']}")
-
-
-def raises(status: int, call: Any, *args: Any, **kwargs: Any) -> ApiError:
-    with pytest.raises(ApiError) as err:
-        call(*args, **kwargs)
-    assert err.value.status == status, err.value.message
-    return err.value
 
 
 def test_an_uploaded_disk_image_boots_as_a_vm(env: Env) -> None:

@@ -1,6 +1,6 @@
 // The console's shell: who is logged in, the navigation, and a router from the URL to a page
 // module (PAGES below: one module per service in pages/, exporting `routes`).
-import { ApiError, del, get, onUnauthorized } from "./lib/api.js";
+import { ApiError, del, get, onUnauthorized, retried } from "./lib/api.js";
 import { clear, h } from "./lib/dom.js";
 import * as live from "./lib/live.js";
 import { errorBox } from "./lib/ui.js";
@@ -38,7 +38,7 @@ const PAGES = [
 const loaded = new Map();
 async function routesOf(entry) {
   if (!loaded.has(entry.module)) {
-    const routes = import(`./pages/${entry.module}.js`).then((m) => m.routes.map((route) => {
+    const routes = retried(() => import(`./pages/${entry.module}.js`)).then((m) => m.routes.map((route) => {
       const names = [];
       const pattern = route.path.replace(/:([a-z_]+)/g, (_m, name) => { names.push(name); return "([^/]+)"; });
       return { ...route, names, regex: new RegExp(`^${pattern}/?$`) };

@@ -98,6 +98,10 @@ class ContainerSpec:
     # shell wrapper when ``secrets_as_env`` (the image needs /bin/sh then)
     secret_files: dict[str, str] = field(default_factory=dict)
     secrets_as_env: bool = True
+    cdrom: str | None = None  # a VM's: an ISO file in its CD-ROM drive, booted first (containers ignore it)
+    # a tar extracted at / in the container when it is created, before it first starts (an app
+    # release's files on its runtime image: no image build per release)
+    files_archive: bytes | None = None
 
 
 @dataclass
@@ -111,7 +115,12 @@ class ContainerState:
     error: str | None = None
     oom_killed: bool = False
     started_at: dt.datetime | None = None
+    # when it last stopped, by the host's clock (inspect only: a list does not say; None while it never stopped)
+    finished_at: dt.datetime | None = None
     ip_address: str | None = None
+    # a VM whose guest ended it itself: "poweroff" (shut down inside the guest) or "reboot" (it asked
+    # for a reset on a machine that powers off instead); None for everything else
+    shutdown: str | None = None
 
     @property
     def running(self) -> bool:
@@ -140,6 +149,7 @@ class ImageInfo:
     created: str | None
     labels: dict[str, str]
     onbuild: list[str] = field(default_factory=list)  # ONBUILD triggers (run by a child's build)
+    parent: str | None = None  # the image of the build's previous step (classic builder), when the engine keeps it
 
 
 class Console(abc.ABC):

@@ -10,6 +10,7 @@ into a ``CumuloError`` at this boundary (``cumulo.drivers.dockerclient.translate
 from __future__ import annotations
 
 import builtins
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,6 +37,23 @@ log = logging.getLogger("cumulo.drivers.docker")
 _explain = dockerclient.explain
 
 
+def engine_time(value: Any) -> dt.datetime | None:
+    """Docker's RFC 3339 time with nanoseconds (``2026-12-02T18:30:00.123456789Z``) to the microsecond;
+    None for its zero time (``0001-01-01T00:00:00Z``: never happened) or anything unreadable."""
+    if not isinstance(value, str) or not value or value.startswith("0001-"):
+        return None
+    head, _, frac = value.rstrip("Z").partition(".")
+    zone = ""
+    for sign in ("+", "-"):
+        if sign in frac:
+            frac, zone = frac.split(sign, 1)[0], sign + frac.split(sign, 1)[1]
+    try:
+        moment = dt.datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}{zone}" if frac else f"{head}{zone}")
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
 def _state(attrs: dict[str, Any]) -> ContainerState:
     state = attrs.get("State") or {}
     config = attrs.get("Config") or {}
@@ -52,7 +70,7 @@ def _state(attrs: dict[str, Any]) -> ContainerState:
         id=attrs["Id"], name=attrs.get("Name", "").lstrip("/"), status=state.get("Status", "unknown"),
         labels=config.get("Labels") or {}, ports=sorted(set(ports), key=lambda p: (p.container, p.host)),
         exit_code=state.get("ExitCode"), error=state.get("Error") or None, oom_killed=bool(state.get("OOMKilled")),
-        ip_address=ip or None)
+        finished_at=engine_time(state.get("FinishedAt")), ip_address=ip or None)
 
 
 def _summary(row: dict[str, Any]) -> ContainerState:
@@ -156,9 +174,13 @@ class DockerDriver(DockerImages, DockerStats, ComputeDriver):
                 secretfiles.remove(self._secrets_root, spec.name)
             raise
         try:
+            if spec.files_archive is not None and not api.put_archive(created["Id"], "/", spec.files_archive):
+                raise CumuloError("the engine did not take the container's files")
             return _state(api.inspect_container(created["Id"]))
         except Exception:
             api.remove_container(created["Id"], force=True)
+            if self._secrets_root is not None:
+                secretfiles.remove(self._secrets_root, spec.name)
             raise
 
     async def create(self, spec: ContainerSpec) -> ContainerState:

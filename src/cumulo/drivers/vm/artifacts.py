@@ -262,11 +262,25 @@ class Artifacts:
         return initramfs + b"\0" * (-len(initramfs) % 512) + cpio.bytes()
 
     # --- root disks from catalogue images -----------------------------------------------
+    def _cached(self, info: dict[str, Any]) -> tuple[str, Path]:
+        key = info["Id"].removeprefix("sha256:")[:24] + "-" + _digest(GUEST_INIT)  # a new init: a new disk
+        return key, self.root / "images" / f"{key}.qcow2"
+
+    async def root_disk_size(self, image_ref: str) -> int:
+        """The virtual size (bytes) of the image's root disk: exact once it is built, else what the
+        build will make of the image's size (the same rule as ``_build_root``)."""
+        info = await asyncio.to_thread(self._inspect, image_ref)
+        _key, disk = self._cached(info)
+        if disk.exists():
+            found = json.loads(await asyncio.to_thread(_run, ["qemu-img", "info", "--output=json", "-f", "qcow2",
+                                                              str(disk)]))
+            return int(found["virtual-size"])
+        return _root_mb(int(info.get("Size") or 0)) * 2**20
+
     async def root_disk(self, image_ref: str) -> tuple[Path, list[str]]:
         """The cached qcow2 root disk of a Docker image and the image's default command."""
         info = await asyncio.to_thread(self._inspect, image_ref)
-        key = info["Id"].removeprefix("sha256:")[:24] + "-" + _digest(GUEST_INIT)  # a new init: a new disk
-        disk = self.root / "images" / f"{key}.qcow2"
+        key, disk = self._cached(info)
         meta = disk.with_suffix(".json")
         async with self._lock(key):
             if not disk.exists() or not meta.exists():
@@ -320,11 +334,16 @@ class Artifacts:
             for d in ("proc", "sys", "dev", "run", "tmp"):
                 (tree / d).mkdir(exist_ok=True)
             used = sum(f.stat().st_size for f in tree.rglob("*") if f.is_file() and not f.is_symlink())
-            size_mb = max(1024, 2 * used // 2**20 + 256)
+            size_mb = _root_mb(used)
             _run(["mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", "-d", str(tree), str(raw), f"{size_mb}M"])
             part = disk.with_suffix(".part")
             _run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(part)])
             part.replace(disk)
+
+
+def _root_mb(used: int) -> int:
+    """A root disk's size in MiB for ``used`` bytes of files: twice that and 256 MiB, at least 1 GiB."""
+    return max(1024, 2 * used // 2**20 + 256)
 
 
 def _run(argv: list[str]) -> str:

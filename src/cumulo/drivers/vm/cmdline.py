@@ -2,7 +2,9 @@
 
 A catalogue VM's machine is ``microvm`` with the uncompressed kernel and Cumulo's initramfs
 (``artifacts``) and a virtio-gpu screen; a VM of an uploaded disk image (``boot: firmware``) is ``pc``
-with SeaBIOS, virtio PCI devices and a VGA card. The screen is the VNC display, a unix socket in the
+with SeaBIOS, virtio PCI devices, a VGA card, a pvpanic device (a guest panic is a QMP event) and,
+when the user put an ISO in it, a CD-ROM drive booted first. Two QMP monitors: ``qmp.sock`` for
+commands, ``events.sock`` for the event watcher (``events``). The screen is the VNC display, a unix socket in the
 machine folder (``vnc.sock``) relayed to the VM's owner by the API, never a TCP port on the host. Published ports are
 QEMU user-mode networking ``hostfwd`` rules on the publish address (or, in a VPC, the NIC is a tap of
 the port container's namespace). Secrets (the root password) reach the guest in a per-boot initramfs
@@ -66,6 +68,9 @@ def argv(folder: Path, meta: dict[str, Any], acc: str, kernel: Path, initrd: Pat
     for i, d in enumerate(meta.get("disks") or [], start=1):
         disks += ["-drive", f"file={d['path']},if=none,id=d{i},format={d['format']},cache=writeback",
                   "-device", f"virtio-blk-{bus},drive=d{i},serial={d['id'][:20]}"]
+    if firmware and meta.get("cdrom"):  # the user's ISO, booted first (SeaBIOS reads its El Torito record)
+        disks += ["-drive", f"file={meta['cdrom']},if=none,id=cdrom,format=raw,readonly=on,media=cdrom",
+                  "-device", "ide-cd,drive=cdrom,bus=ide.0,unit=0,id=cd0,bootindex=0"]
     if seed is not None:
         disks += ["-drive", f"file={seed},if=none,id=seed,format=raw,readonly=on" + (",media=cdrom" if firmware else ""),
                   "-device", "ide-cd,drive=seed,bus=ide.1,unit=0" if firmware else
@@ -74,11 +79,12 @@ def argv(folder: Path, meta: dict[str, Any], acc: str, kernel: Path, initrd: Pat
                            f"logfile={folder / 'console.log'},logappend=on"), "-serial", "chardev:s0"]
     common = ["-smp", str(max(1, round(meta["cpus"]))), "-m", str(meta["memory_mb"]), "-nodefaults",
               "-no-user-config", "-display", "none", "-name", meta["name"], *serial,
-              "-qmp", f"unix:{folder / 'qmp.sock'},server=on,wait=off", *net]
+              "-qmp", f"unix:{folder / 'qmp.sock'},server=on,wait=off",
+              "-qmp", f"unix:{folder / 'events.sock'},server=on,wait=off", *net]  # events: a monitor of their own
     tail = [*disks, "-daemonize", "-pidfile", str(folder / "qemu.pid")]
     if firmware:  # an uploaded disk image: SeaBIOS boots its own boot loader; a VGA screen on the display
         return [QEMU, "-machine", f"pc,accel={acc}", "-cpu", "host" if acc == "kvm" else "max", *common,
-                "-device", "VGA", "-vnc", f"unix:{folder / 'vnc.sock'}", *tail]
+                "-device", "VGA", "-device", "pvpanic", "-vnc", f"unix:{folder / 'vnc.sock'}", *tail]
     append = "console=ttyS0 quiet panic=-1"
     if acc == "tcg":  # no PIT/HPET reference under TCG on a loaded host: give the TSC rate
         append += f" tsc_early_khz={host_tsc_khz()} tsc=reliable no_timer_check"

@@ -3,7 +3,9 @@
 (``qmp.sock``, ``serial.sock``, ``vnc.sock``) and ``console.log``. Everything about a VM is read back
 from here, so a VM that outlived the Cumulo process that started it is adopted again as it is found:
 its QEMU process (``pid``), and its state (``state``: running, created, exited, with why it ended).
-``stopped`` marks a stop asked for by Cumulo; a QEMU gone without it is a crash (``why_gone``)."""
+``stopped`` marks a stop asked for by Cumulo; a QEMU gone without it ended by the guest's doing (a
+power-off or a reboot, from its QMP events: ``events``) or crashed (``why_gone``). A running VM is
+``paused`` while its events say so."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cumulo.drivers.compute.base import ContainerState, PortBinding
+from cumulo.drivers.vm import events
 
 
 def folder_of(root: Path, ref: str) -> Path:
@@ -51,13 +54,18 @@ def state(folder: Path) -> ContainerState:
     meta = load(folder)
     running = pid(folder)
     ports = [PortBinding(h, c) for h, c in meta["ports"]]
-    error, exit_code, status = None, None, "running" if running else "created"
-    if running is None and meta.get("booted"):
+    error, exit_code, status, shutdown = None, None, "running" if running else "created", None
+    if running is not None:
+        found = events.run_state(folder, meta.get("boot_id")) or {}
+        if found.get("status") == "paused":
+            status, error = "paused", found.get("reason")
+    elif meta.get("booted"):
         status = "exited"
         if (folder / "stopped").exists():
             exit_code = 0
         else:
-            error = why_gone(folder)
+            shutdown, error = why_gone(folder, meta)
+            exit_code = 0 if shutdown else None
     started = meta.get("started_at")
     placed = meta.get("placement") if running else None
     if placed:
@@ -66,20 +74,45 @@ def state(folder: Path) -> ContainerState:
         id=meta["name"], name=meta["name"], status=status, labels=meta["labels"],
         ports=ports if running else [PortBinding(0, c) for _, c in meta["ports"]], exit_code=exit_code,
         error=error, started_at=dt.datetime.fromisoformat(started) if started else None,
-        ip_address=placed["address"] if placed else None)
+        ip_address=placed["address"] if placed else None, shutdown=shutdown)
 
 
-def why_gone(folder: Path) -> str:
-    if (folder / "network-lost").exists():
-        return "the VM's network (its port container on the VPC's bridge) disappeared; it was powered off"
+def console_since_boot(folder: Path, meta: dict[str, Any], tail: int = 4096) -> str:
+    """The end of the serial log written since the last boot began (earlier boots' lines left out)."""
     try:
-        tail = (folder / "console.log").read_bytes()[-4096:].decode(errors="replace")
+        with open(folder / "console.log", "rb") as log:
+            size = log.seek(0, 2)
+            log.seek(max(int(meta.get("log_offset") or 0), size - tail))
+            return log.read().decode(errors="replace")
     except OSError:
-        tail = ""
+        return ""
+
+
+SIGNALLED = {"host-signal": "QEMU was stopped by a signal on the host",
+             "host-qmp-quit": "QEMU was told to quit over its monitor",
+             "host-ui": "QEMU's window was closed"}
+
+
+def why_gone(folder: Path, meta: dict[str, Any] | None = None) -> tuple[str | None, str | None]:
+    """How a VM that Cumulo did not stop ended: ``("poweroff"|"reboot", None)`` when its guest did it,
+    else ``(None, the reason)`` of a failure."""
+    meta = load(folder) if meta is None else meta
+    if (folder / "network-lost").exists():
+        return None, "the VM's network (its port container on the VPC's bridge) disappeared; it was powered off"
+    tail = console_since_boot(folder, meta)
+    ended = events.shutdown_of(folder, meta.get("boot_id")) or {}
     if "cumulo: the main command ended" in tail:
         line = next(x for x in reversed(tail.splitlines()) if "cumulo: the main command ended" in x)
-        return "the guest's main command ended (" + line.split("ended", 1)[1].split(";")[0].strip() + \
+        return None, "the guest's main command ended (" + line.split("ended", 1)[1].split(";")[0].strip() + \
             ") and the VM powered off"
-    if "Kernel panic" in tail:
-        return "the guest kernel panicked"
-    return "the QEMU process ended without being stopped (killed or crashed)"
+    if ended.get("reason") == "guest-panic" or "Kernel panic" in tail:
+        detail = next((x.strip() for x in tail.splitlines() if "Kernel panic" in x), "")
+        return None, "the guest kernel panicked" + (f" ({detail[detail.index('Kernel panic'):][:200]})" if detail else "")
+    reason = ended.get("reason")
+    if reason == "guest-shutdown" or (reason is None and "reboot: Power down" in tail):
+        return "poweroff", None
+    if reason == "guest-reset" or (reason is None and "reboot: Restarting system" in tail):
+        return "reboot", None
+    if reason in SIGNALLED:
+        return None, SIGNALLED[reason] + " (it was not stopped through Cumulo)"
+    return None, "the QEMU process ended without being stopped (killed or crashed)"

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from cumulo.core.errors import Unavailable
-from cumulo.drivers.vm import machine, qmp
+from cumulo.drivers.vm import events, machine, qmp
 
 
 def launch(argv: list[str], errors: Path) -> int:
@@ -32,6 +32,9 @@ async def power_off(folder: Path, timeout: float) -> None:
     (folder / "stopped").touch()
     if pid is None:
         return
+    if timeout and (events.run_state(folder) or {}).get("status") == "paused":
+        with contextlib.suppress(qmp.QmpError):  # a paused guest cannot hear the ACPI button
+            await qmp.execute(folder / "qmp.sock", "cont")
     with contextlib.suppress(qmp.QmpError):
         await qmp.execute(folder / "qmp.sock", "system_powerdown")
     if await gone(folder, timeout):

@@ -12,13 +12,14 @@ import asyncio
 import builtins
 import contextlib
 import datetime as dt
-import hashlib
 import os
 import shutil
+import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cumulo.core.errors import Conflict, CumuloError, InvalidInput, NotFound, RateLimited, Unavailable
+from cumulo.core.errors import Conflict, CumuloError, InvalidInput, NotFound, Unavailable
 from cumulo.drivers.compute.base import (
     ComputeDriver,
     Console,
@@ -29,7 +30,7 @@ from cumulo.drivers.compute.base import (
     PortBinding,
     PortInUse,
 )
-from cumulo.drivers.vm import accel, cmdline, images, machine, process, qmp, seed, slots, stats
+from cumulo.drivers.vm import accel, cmdline, events, images, machine, process, qmp, seed, stats
 from cumulo.drivers.vm.artifacts import Artifacts
 from cumulo.drivers.vm.cmdline import QEMU
 from cumulo.drivers.vm.console import SerialConsole
@@ -48,6 +49,7 @@ from cumulo.drivers.vm.stats import VmStats
 __all__ = ["DISK_IMAGE", "LABEL_BACKEND", "QEMU", "QemuDriver", "VmStats"]
 LABEL_BACKEND = "cumulo.backend"
 DISK_IMAGE = "disk:"  # a spec image "disk:<format>:<path>": boot a copy of an uploaded disk image (firmware)
+GONE_SECONDS = 30.0  # how long a VM whose monitor closed may take to end its process (a big guest's memory to free)
 
 
 class QemuDriver(ComputeDriver):
@@ -122,7 +124,7 @@ class QemuDriver(ComputeDriver):
                     "env": spec.env, "hostname": spec.hostname or spec.name[:63],
                     "ports": [[p.host, p.container] for p in spec.ports], "publish_host": spec.publish_host,
                     "network": spec.network if self.ports else None, "ipv4_address": spec.ipv4_address,
-                    "aliases": spec.aliases, "disks": [],
+                    "aliases": spec.aliases, "disks": [], "cdrom": spec.cdrom if uploaded else None,
                     "cpus": spec.cpus or 1, "memory_mb": spec.memory_mb or 512, "booted": False})
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -157,8 +159,13 @@ class QemuDriver(ComputeDriver):
         kernel, initramfs = await self.artifacts.kernel(), await self.artifacts.initramfs()
         files = self._guest_files(ref, meta)
         firmware = meta.get("boot") == "firmware"
-        for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock", "vnc.sock", "network-lost"):
+        for stale in ("qemu.pid", "stopped", "qmp.sock", "serial.sock", "vnc.sock", "network-lost", events.SOCKET):
             (folder / stale).unlink(missing_ok=True)
+        events.forget(folder)
+        meta["boot_id"] = uuid.uuid4().hex[:12]  # what this boot's event files are stamped with
+        with contextlib.suppress(OSError):  # why this boot ends is read from its own part of the log
+            meta["log_offset"] = (folder / "console.log").stat().st_size
+        machine.save(folder, meta)
         vpc = bool(meta.get("network")) and self.ports is not None
         netns = f"cumulo-{folder.name}"
         placing: asyncio.Task[Placement] | None = None
@@ -217,7 +224,8 @@ class QemuDriver(ComputeDriver):
             if vpc:
                 await asyncio.to_thread(drop_netns, netns)  # QEMU keeps it while it runs; the name goes
         meta.update(booted=True, started_at=dt.datetime.now(dt.UTC).isoformat(), accelerator=acc,
-                    placement=placement.as_meta() if placement else None, boot_disks=meta.get("disks") or [])
+                    placement=placement.as_meta() if placement else None, boot_disks=meta.get("disks") or [],
+                    boot_cdrom=meta.get("cdrom"))
         machine.save(folder, meta)
         return machine.state(folder)
 
@@ -336,6 +344,19 @@ class QemuDriver(ComputeDriver):
             raise Conflict("the VM does not run with this disk")
         await qmp.execute(folder / "qmp.sock", "block_resize", {"device": f"d{index}", "size": size_bytes}, 60)
 
+    async def set_cdrom(self, ref: str, path: str | None) -> None:
+        """The ISO in the VM's CD-ROM drive from its next boot on; ``None`` ejects it, at once too when
+        the VM runs (QMP ``eject``: the guest sees an empty drive)."""
+        folder = self._dir(ref)
+        async with self._lock(ref):
+            meta = machine.load(folder)
+            meta["cdrom"] = path
+            machine.save(folder, meta)
+            if path is None and machine.pid(folder) is not None and meta.get("boot_cdrom"):
+                await qmp.execute(folder / "qmp.sock", "eject", {"id": "cd0", "force": True})
+                meta["boot_cdrom"] = None
+                machine.save(folder, meta)
+
     def disk_in_use(self, path: Path) -> str | None:
         """The running VM that booted with the disk file ``path`` (QEMU holds it open), or None."""
         if not self.root.is_dir():
@@ -343,15 +364,53 @@ class QemuDriver(ComputeDriver):
         for folder in self.root.iterdir():
             with contextlib.suppress(OSError, ValueError):
                 meta = machine.load(folder)
-                if any(d["path"] == str(path) for d in meta.get("boot_disks") or []) and machine.pid(folder):
+                held = [d["path"] for d in meta.get("boot_disks") or []] + [meta.get("boot_cdrom")]
+                if str(path) in held and machine.pid(folder):
                     return str(meta["name"])
         return None
 
     async def pause(self, ref: str) -> None:
-        await qmp.execute(self._dir(ref) / "qmp.sock", "stop")
+        """Pause the guest's vCPUs (QMP ``stop``): it keeps its memory and devices, and answers nothing."""
+        folder = self._dir(ref)
+        if machine.pid(folder) is None:
+            raise Conflict("the VM is not running")
+        await qmp.execute(folder / "qmp.sock", "stop")
+        events.set_run_state(folder, "paused")  # the STOP event says so too (to whoever watches)
 
     async def resume(self, ref: str) -> None:
-        await qmp.execute(self._dir(ref) / "qmp.sock", "cont")
+        folder = self._dir(ref)
+        if machine.pid(folder) is None:
+            raise Conflict("the VM is not running")
+        await qmp.execute(folder / "qmp.sock", "cont")
+        events.set_run_state(folder, "running")
+
+    def running_vms(self, labels: dict[str, str]) -> builtins.list[tuple[str, dict[str, str]]]:
+        """(name, labels) of this host's running VMs with ``labels`` (no engine calls: cheap to ask often)."""
+        if not self.root.is_dir():
+            return []
+        found = []
+        for folder in self.root.iterdir():
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                meta = machine.load(folder)
+                if all(meta["labels"].get(k) == v for k, v in labels.items()) and machine.pid(folder):
+                    found.append((str(meta["name"]), dict(meta["labels"])))
+        return found
+
+    async def watch(self, ref: str, changed: Callable[[str, dict[str, Any]], Awaitable[None]]) -> bool:
+        """Follow the running VM's QMP events (``events.watch``) until it ends: True then; False when
+        it has no event monitor (booted by an older Cumulo: its state is polled) or is not running."""
+        folder = self._dir(ref)
+        if machine.pid(folder) is None or not (folder / events.SOCKET).exists():
+            return False
+        try:
+            await events.watch(folder, changed)
+        except (OSError, ValueError) as exc:
+            if machine.pid(folder) is not None:
+                raise Unavailable(f"the VM's event monitor does not answer: {exc}") from exc
+        # QEMU closes its monitors a moment before its process ends: until then the VM still reads as
+        # running, so the caller's look at how it ended waits for the process to go
+        await process.gone(folder, GONE_SECONDS)
+        return True
 
     async def status(self, ref: str) -> str:
         """QMP's view: ``running``, ``paused``, ``shutdown`` ..."""
@@ -383,22 +442,6 @@ class QemuDriver(ComputeDriver):
         if not path.exists():
             raise Conflict("the VM was booted without a display (by an older Cumulo): restart it")
         return path
-
-    def display_slots(self, ref: str, user_id: str, per_vm: int, per_user: int) -> tuple[int, int]:
-        """Two held slots (one of the VM's ``per_vm``, one of the user's ``per_user``) for a display
-        session, shared by every process on this host; 429 when either cap is reached. Give them back
-        with ``slots.release``."""
-        user_folder = self.root.parent / "vnc-users" / hashlib.sha256(user_id.encode()).hexdigest()[:16]
-        mine = slots.take(user_folder, per_user)
-        if mine is None:
-            raise RateLimited(10, f"you have {per_user} VNC displays open already (CUMULO_VM_VNC_SESSIONS_PER_USER): "
-                                  "close one first")
-        this = slots.take(self._dir(ref) / "vnc-slots", per_vm)
-        if this is None:
-            slots.release(mine)
-            raise RateLimited(10, f"this VM has {per_vm} VNC displays open already (CUMULO_VM_VNC_SESSIONS_PER_VM): "
-                                  "close one first")
-        return mine, this
 
     # --- images: VMs boot from catalogue images kept by the container engine --------------
     async def image(self, ref: str) -> ImageInfo | None:

@@ -1,10 +1,16 @@
-"""Building an app's image from a checked-out tree: detection, dependencies, Dockerfile, engine build.
+"""Building an app's release from a checked-out tree: detection, dependencies, the runtime image, the
+app's files.
 
-Every build runs on the catalogue images (``cumulo/python``, ``cumulo/node``, ``cumulo/nginx``) or,
-for a ``Dockerfile`` app, on what the images service lets the owner build from (catalogue images and
-their own, every ``FROM`` resolved to a full id, remote ``ADD`` and BuildKit features refused).
-The engine build has no network (``CUMULO_IMAGE_BUILD_NETWORK``) and the memory limit of user image
-builds; dependencies come in as a directory of the context, installed on the server (``deps``).
+A detected app (Python, Node.js, static) is a *runtime image* plus its files, as a Heroku release is
+a slug on a stack: the image holds the catalogue base (``cumulo/python``, ``cumulo/node``,
+``cumulo/nginx``), the dependencies installed on the server (``deps``), the environment and the
+command, and is built once per app and set of dependencies (``cumulo-appdeps/<app>:<hash>``); the
+app's files are a tar kept by Cumulo (``slug_path``) and put into each container of the release
+before it starts. A push that changes only code builds no image at all.
+A ``Dockerfile`` app is built whole on what the images service lets the owner build from
+(catalogue images and their own, every ``FROM`` resolved to a full id, remote ``ADD`` and BuildKit
+features refused). Engine builds have no network (``CUMULO_IMAGE_BUILD_NETWORK``) and the memory
+limit of user image builds.
 """
 
 from __future__ import annotations
@@ -12,8 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import json
+import logging
+import os
 import shutil
+import tarfile
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +32,14 @@ from pathlib import Path
 from cumulo.core.errors import CumuloError, InvalidInput
 from cumulo.core.principal import Principal
 from cumulo.drivers.compute import compute_driver
-from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_OWNER, LABEL_RESOURCE
+from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_OWNER, LABEL_RESOURCE, ImageInfo
 from cumulo.platform import Platform
-from cumulo.services.apps import deps, detect, source
-from cumulo.services.apps.models import App
+from cumulo.services.apps import deps, detect, git, source
+from cumulo.services.apps.models import App, Release
 from cumulo.services.images import references
 from cumulo.services.images import service as images
 
+logger = logging.getLogger("cumulo.apps")
 PORT = 5000
 DEPS_REPO = "cumulo-appdeps"
 LABEL_DEPS = "cumulo.app-deps"  # on an app's dependency images: the app's id
@@ -46,6 +58,7 @@ LogFn = Callable[[str], None]
 class Built:
     image: str  # engine tag
     plan: detect.Plan
+    slug: str | None = None  # the app's files, put into each container (``slug_path``); None: in the image
 
 
 def app_dir(platform: Platform, app_id: str) -> Path:
@@ -65,17 +78,9 @@ def _label_line(labels: dict[str, str]) -> str:
     return "LABEL " + " ".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))
 
 
-def _generated(base: str, plan: detect.Plan, deps_dir: str | None, labels: dict[str, str]) -> str:
-    """Everything but the app's own files comes first (cached from one push to the next): the only
-    step a code-only push runs is the last ``COPY``. ``PORT`` and ``GIT_REV`` come at run time."""
-    return _prefix(base, plan, deps_dir, labels) + _CODE[plan.app_type == "static"]
-
-
-_CODE = ("COPY app/ /app/\n", "COPY app/ /var/www/html/\n")
-
-
 def _prefix(base: str, plan: detect.Plan, deps_dir: str | None, labels: dict[str, str]) -> str:
-    """The Dockerfile up to (not including) the ``COPY`` of the app's files."""
+    """The Dockerfile of the runtime image: everything but the app's files (``PORT`` and ``GIT_REV``
+    also come at run time)."""
     lines = [f"FROM {base}"]
     if plan.app_type == "static":
         lines += ["RUN rm -f /etc/nginx/sites-enabled/default",
@@ -95,24 +100,129 @@ def _prefix(base: str, plan: detect.Plan, deps_dir: str | None, labels: dict[str
     return "\n".join(lines) + "\n"
 
 
-async def _deps_image(platform: Platform, app: App, prefix: str, deps_dir: Path, log: LogFn) -> str:
+def _deps_tag(app: App, prefix: str) -> str:
+    return f"{DEPS_REPO}/{app.id}:" + hashlib.sha256(prefix.encode()).hexdigest()[:20]
+
+
+async def _runtime_image(platform: Platform, app: App, plan: detect.Plan, prefix: str, deps_dir: Path | None,
+                         log: LogFn) -> ImageInfo:
     """The image of everything but the app's files (the base, its installed dependencies, the
-    environment and command), built once per set of dependencies and kept: a code-only push builds
-    ``FROM`` it with only the app's files as the context, so the dependencies are neither tarred
-    nor sent to the engine again. Its engine id."""
+    environment and command), built once per app and ``prefix`` and kept under ``cumulo-appdeps/``:
+    a push that changes only code builds nothing; its files go into the release's containers."""
     s = platform.settings
     driver = compute_driver(platform)
-    tag = f"{DEPS_REPO}/{app.id}:" + hashlib.sha256(prefix.encode()).hexdigest()[:20]
+    tag = _deps_tag(app, prefix)
     info = await driver.image(tag)
     if info is not None:
-        log("       dependency image unchanged: reusing it (only the app's files are sent to the engine)\n")
-        return info.id
-    log("-----> Building the dependency image\n")
-    ctx = await asyncio.to_thread(source.context, prefix, [(deps_dir, "deps", set())])
+        log("       dependency image unchanged: reusing it (no image build: the app's files go into its "
+            "containers)\n")
+        return info
+    log("-----> Building the runtime image (base, dependencies, environment, command)\n")
+    ctx = await asyncio.to_thread(source.context, prefix, [(deps_dir, "deps", set())] if deps_dir else [],
+                                  {".cumulo/site.conf": NGINX_SITE} if plan.app_type == "static" else None)
     info = await driver.build_image(ctx, tag, {}, on_log=lambda line: log("       " + line),
                                     memory_mb=s.image_build_memory_mb, network=s.image_build_network)
     await remove_deps_images(platform, app.id, keep=tag)
-    return info.id
+    return info
+
+
+def slugs_dir(platform: Platform, app_id: str) -> Path:
+    return platform.settings.data_dir / "apps" / "slugs" / app_id
+
+
+def slug_path(platform: Platform, app_id: str, slug: str) -> Path:
+    return slugs_dir(platform, app_id) / f"{slug}.tar"
+
+
+def _slug_of(tree: Path, plan: detect.Plan) -> bytes:
+    """The tar of the app's files as ``COPY`` put them (under ``/app``, a static site's under
+    ``/var/www/html``; fixed owners and times: the same tree gives the same bytes)."""
+    where = "var/www/html" if plan.app_type == "static" else "app"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(where)
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(info)
+        source.add_tree(tar, tree, where, SKIP)
+    return buf.getvalue()
+
+
+def _write_slug(platform: Platform, app_id: str, tree: Path, plan: detect.Plan) -> tuple[str, int]:
+    """The app's files (``_slug_of``), kept by their SHA-256; (the digest, the size)."""
+    data = _slug_of(tree, plan)
+    digest = hashlib.sha256(data).hexdigest()
+    _keep_slug(platform, app_id, digest, data)
+    return digest, len(data)
+
+
+def _keep_slug(platform: Platform, app_id: str, digest: str, data: bytes) -> None:
+    path = slug_path(platform, app_id, digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(f".tmp-{os.getpid()}")
+        tmp.write_bytes(data)
+        tmp.rename(path)
+
+
+def work_dir(platform: Platform) -> Path:
+    """Where builds and restores unpack sources (under the data dir, private)."""
+    path = platform.settings.data_dir / "apps" / "tmp"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _slug_gone(release: Release, why: str) -> InvalidInput:
+    return InvalidInput(f"release v{release.version} cannot start: its files (slug {(release.slug or '')[:12]}) are "
+                        f"gone from the server and {why}; push again to rebuild it")
+
+
+async def restore_slug(platform: Platform, app: App, release: Release) -> None:
+    """Make sure the files of ``release`` are on disk: when its slug file is gone (removed by hand, a
+    lost disk), it is made again from the app's Git repository at the release's commit, and kept only
+    if it has the same digest (the same files). Otherwise ``InvalidInput`` says why (nothing changes)."""
+    if not release.slug or slug_path(platform, app.id, release.slug).exists():
+        return
+    s = platform.settings
+    rev = release.git_rev or ""
+    work = Path(tempfile.mkdtemp(prefix="slug-", dir=work_dir(platform)))
+    data: bytes | None = None
+    try:
+        if await git.archive_commit(platform, app.id, rev, work / "source.tar") is not None:
+            tree = work / "src"
+            await asyncio.to_thread(source.unpack, work / "source.tar", tree, s.apps_max_file_mb * 1024 * 1024,
+                                    s.apps_max_source_mb * 1024 * 1024)
+            plan = await asyncio.to_thread(detect.detect, tree, app.type_override)
+            data = await asyncio.to_thread(_slug_of, tree, plan)
+    except (CumuloError, RuntimeError, OSError) as exc:
+        raise _slug_gone(release, f"could not be made again from commit {rev[:12]} "
+                                  f"({exc.message if isinstance(exc, CumuloError) else exc})") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if data is None:
+        raise _slug_gone(release, f"its commit {rev[:12] or '(none)'} is not in the app's Git repository (an "
+                                  "upload or a git_url deploy)")
+    if hashlib.sha256(data).hexdigest() != release.slug:
+        raise _slug_gone(release, f"commit {rev[:12]} now gives other files (the app's type was changed)")
+    await asyncio.to_thread(_keep_slug, platform, app.id, release.slug, data)
+    logger.warning("app %s: the files of release v%d were missing; made again from commit %s", app.name,
+                   release.version, rev[:12])
+
+
+def read_slug(platform: Platform, app_id: str, slug: str) -> bytes:
+    path = slug_path(platform, app_id, slug)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput("the files of this release are gone from the server: push again to rebuild it") from None
+
+
+def remove_slugs(platform: Platform, app_id: str, slugs: set[str] | None = None) -> None:
+    """Forget ``slugs`` of the app (None: all of them)."""
+    if slugs is None:
+        shutil.rmtree(slugs_dir(platform, app_id), ignore_errors=True)
+        return
+    for slug in slugs:
+        slug_path(platform, app_id, slug).unlink(missing_ok=True)
 
 
 async def remove_deps_images(platform: Platform, app_id: str, keep: str | None = None) -> None:
@@ -127,7 +237,7 @@ async def remove_deps_images(platform: Platform, app_id: str, keep: str | None =
 
 
 async def _dockerfile_build(platform: Platform, app: App, tree: Path, tag: str, labels: dict[str, str],
-                            log: LogFn, git_rev: str) -> None:
+                            log: LogFn, git_rev: str) -> ImageInfo:
     text = (tree / "Dockerfile").read_bytes()[:64 * 1024].decode("utf-8", "replace")
     async with platform.db.session() as session:
         plan = await images.plan_build(platform, session, _principal(app), text)
@@ -141,8 +251,8 @@ async def _dockerfile_build(platform: Platform, app: App, tree: Path, tag: str, 
             held.append(f"cumulo-build/{app.id}:{n}")
         dockerfile = plan.dockerfile + f"ENV PORT={PORT} GIT_REV={git_rev}\n{_label_line(labels)}\n"
         ctx = await asyncio.to_thread(source.context, dockerfile, [(tree, "", {".git", "Dockerfile"})])
-        await driver.build_image(ctx, tag, {}, on_log=log, memory_mb=platform.settings.image_build_memory_mb,
-                                 network=platform.settings.image_build_network)
+        return await driver.build_image(ctx, tag, {}, on_log=log, memory_mb=platform.settings.image_build_memory_mb,
+                                        network=platform.settings.image_build_network)
     finally:
         for held_tag in held:
             with contextlib.suppress(CumuloError):
@@ -160,8 +270,10 @@ async def build(platform: Platform, app: App, tree: Path, number: int, git_rev: 
     labels = {LABEL_INSTALLATION: platform.installation_id, LABEL_OWNER: app.user_id, LABEL_RESOURCE: app.id,
               LABEL_KIND: "app"}
     driver = compute_driver(platform)
+    slug: str | None = None
+    slug_size = 0
     if plan.app_type == "docker":
-        await _dockerfile_build(platform, app, tree, tag, labels, log, git_rev)
+        info = await _dockerfile_build(platform, app, tree, tag, labels, log, git_rev)
     else:
         base = {"nodejs": "cumulo/node", "static": "cumulo/nginx"}.get(plan.app_type, "cumulo/python")
         async with platform.db.session() as session:
@@ -182,25 +294,20 @@ async def build(platform: Platform, app: App, tree: Path, number: int, git_rev: 
                 deps_dir, reused = await deps.node(cache, manifest, lock, s.apps_npm, log,
                                                    s.apps_build_timeout_seconds)
                 log("       dependencies unchanged: reusing the cached install\n" if reused else "")
-        if deps_dir is not None:
-            prefix = _prefix(base_id, plan, str(deps_dir), labels | {LABEL_DEPS: app.id})  # one LABEL step
-            deps_id = await _deps_image(platform, app, prefix, deps_dir, log)
-            dockerfile = f"FROM {deps_id}\n" + _CODE[False]
-        else:
-            dockerfile = _generated(base_id, plan, None, labels)
-        trees = [(tree, "app", SKIP)]
-        ctx = await asyncio.to_thread(source.context, dockerfile, trees,
-                                      {".cumulo/site.conf": NGINX_SITE} if plan.app_type == "static" else None)
-        log("-----> Building the image\n")
-        await driver.build_image(ctx, tag, {}, on_log=lambda line: log("       " + line),
-                                 memory_mb=s.image_build_memory_mb, network=s.image_build_network)
-    info = await driver.image(tag)
-    if info is None:
-        raise InvalidInput("the build produced no image")
+        prefix = _prefix(base_id, plan, str(deps_dir) if deps_dir else None, labels | {LABEL_DEPS: app.id})
+        runtime_image = await _runtime_image(platform, app, plan, prefix, deps_dir, log)
+        slug, slug_size = await asyncio.to_thread(_write_slug, platform, app.id, tree, plan)
+        await driver.tag_image(runtime_image.id, tag)  # the release's image: kept while a release uses it
+        info = ImageInfo(id=runtime_image.id, tags=[tag], size_bytes=runtime_image.size_bytes + slug_size,
+                         created=runtime_image.created, labels=runtime_image.labels)
     if info.size_bytes > s.apps_max_image_mb * 1024 * 1024:
         with contextlib.suppress(CumuloError):
             await driver.remove_image(tag)
         raise InvalidInput(f"the image is {info.size_bytes // (1024 * 1024)} MB: at most {s.apps_max_image_mb} MB "
                            "(CUMULO_APPS_MAX_IMAGE_MB)")
-    log(f"-----> Image built ({info.size_bytes // (1024 * 1024)} MB)\n")
-    return Built(tag, plan)
+    if slug is None:
+        log(f"-----> Image built ({info.size_bytes // (1024 * 1024)} MB)\n")
+    else:
+        log(f"-----> Release ready: the runtime image ({(info.size_bytes - slug_size) // (1024 * 1024)} MB) and "
+            f"the app's files ({max(1, slug_size // 1024)} KB, added to each container: no image build)\n")
+    return Built(tag, plan, slug)

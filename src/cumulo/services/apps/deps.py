@@ -159,7 +159,10 @@ async def python(cache: Path, requirements: list[str], pip: str, log: LogFn, tim
     (work / "requirements.txt").write_text("\n".join(requirements) + "\n")
     platforms = [f"manylinux_2_{v}_{machine}" for v in range(GLIBC_MINOR, 16, -1)]
     platforms += [f"manylinux2014_{machine}", f"manylinux2010_{machine}", f"manylinux1_{machine}"]
+    # --no-warn-conflicts: pip would check the server's own installed packages against the target's
+    # and print them into the user's build log (the resolver already made the app's set consistent)
     argv = [pip, "install", "--no-input", "--disable-pip-version-check", "--no-warn-script-location",
+            "--no-warn-conflicts",
             "--only-binary=:all:", "--python-version", PYTHON_VERSION, "--implementation", "cp",
             *[a for p in platforms for a in ("--platform", p)], "--target", str(work / "site"),
             "-r", str(work / "requirements.txt")]

@@ -116,8 +116,16 @@ def remove(platform: Platform, app_id: str) -> None:
 
 async def archive(platform: Platform, app_id: str, branch: str, dest: Path) -> str | None:
     """Write the tree of ``branch`` to ``dest`` (a tar); its commit id, or None when never pushed."""
+    return await archive_commit(platform, app_id, f"refs/heads/{branch}", dest)
+
+
+async def archive_commit(platform: Platform, app_id: str, ref: str, dest: Path) -> str | None:
+    """Write the tree of the commit ``ref`` (a branch's full ref or a commit id) to ``dest`` (a tar);
+    its commit id, or None when the app's repository has no such commit."""
     path = repo_path(platform, app_id)
-    code, out = await _git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", cwd=path)
+    if not path.is_dir() or ref.startswith("-"):
+        return None
+    code, out = await _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=path)
     if code:
         return None
     rev = out.decode().strip()

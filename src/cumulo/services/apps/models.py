@@ -68,6 +68,8 @@ class Release(IdMixin, Base):
     version: Mapped[int] = mapped_column(Integer)
     build_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     image: Mapped[str] = mapped_column(String(255))  # engine tag of the build
+    # SHA-256 of the tar of the app's files put into each container (``build.slug_path``); None: all in the image
+    slug: Mapped[str | None] = mapped_column(String(64), nullable=True)
     git_rev: Mapped[str | None] = mapped_column(String(64), nullable=True)
     process: Mapped[str] = mapped_column(String(8), default="web")  # web | worker
     command: Mapped[str | None] = mapped_column(Text, nullable=True)

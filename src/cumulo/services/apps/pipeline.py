@@ -15,7 +15,7 @@ import datetime as dt
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -75,11 +75,13 @@ async def _set(platform: Platform, app_id: str, **values: object) -> None:
             pass  # deleted meanwhile
 
 
-async def switch(platform: Platform, app: App, release: Release, log: LogFn) -> None:
-    """Start ``release``, wait until healthy, route to it, retire the previous containers."""
+async def switch(platform: Platform, app: App, release: Release, log: LogFn,
+                 network: Awaitable[str] | None = None) -> None:
+    """Start ``release``, wait until healthy, route to it, retire the previous containers
+    (``network``: the app's network name, being made ready meanwhile)."""
     before = {c.id for c in await runtime.containers(platform, app.id)}
     try:
-        upstreams = await runtime.start(platform, app, release, log)
+        upstreams = await runtime.start(platform, app, release, log, network)
     except CumuloError as exc:
         async with platform.db.session() as session:
             await session.execute(update(Release).where(Release.id == release.id).values(
@@ -106,7 +108,7 @@ async def switch(platform: Platform, app: App, release: Release, log: LogFn) -> 
         events.record(session, user_id=app.user_id, action="app.released", resource_type="app", resource_id=app.id,
                       version=release.version, description=release.description)
         await session.commit()
-    await providers.changed(platform)
+    await providers.changed(platform, urgent=True)  # the push waits on it: no coalescing delay
     runtime.retire_later(platform, app.id, release.id, before)
     log(f"-----> v{release.version} is live" + (f" at {app.hostname}" if upstreams else " (worker: no route)")
         + "\n")
@@ -115,7 +117,7 @@ async def switch(platform: Platform, app: App, release: Release, log: LogFn) -> 
 
 async def new_release(platform: Platform, app_id: str, *, image: str, git_rev: str | None, process: str,
                       command: str | None, release_command: str | None, config_sealed: bytes | None,
-                      description: str, build_id: str | None = None) -> tuple[App, Release]:
+                      description: str, build_id: str | None = None, slug: str | None = None) -> tuple[App, Release]:
     async with platform.db.session() as session:
         app = await session.get(App, app_id)
         if app is None:
@@ -123,7 +125,8 @@ async def new_release(platform: Platform, app_id: str, *, image: str, git_rev: s
         app.release_count += 1
         release = Release(app_id=app.id, user_id=app.user_id, version=app.release_count, build_id=build_id,
                           image=image, git_rev=git_rev, process=process, command=command,
-                          release_command=release_command, config_sealed=config_sealed, description=description)
+                          release_command=release_command, config_sealed=config_sealed, description=description,
+                          slug=slug)
         session.add(release)
         await session.commit()
         await session.refresh(app)
@@ -155,6 +158,9 @@ async def build_and_release(platform: Platform, app_id: str, archive: Path | Non
         log(line)
 
     work = Path(tempfile.mkdtemp(prefix="build-", dir=_tmp(platform)))
+    # the app's network (its owner's default VPC, made on a first deploy) gets ready while it builds
+    network = asyncio.ensure_future(runtime.app_network(platform, app))
+    network.add_done_callback(lambda done: done.cancelled() or done.exception())  # its error is the start's
     try:
         logged(f"-----> Building {app.name} at {git_rev[:12]} (build {record.number})\n")
         if tree is None:
@@ -166,6 +172,7 @@ async def build_and_release(platform: Platform, app_id: str, archive: Path | Non
     except (CumuloError, TimeoutError) as exc:
         message = exc.message if isinstance(exc, CumuloError) else \
             f"the build took longer than {int(s.apps_build_timeout_seconds)} s"
+        await asyncio.gather(network, return_exceptions=True)  # not cut off half-way
         lines.append(f"-----> Build failed: {message}\n")  # the pusher sees it as "Push rejected: ..."
         await _finish_build(platform, record.id, "failed", lines, message)
         await _set(platform, app.id, status=previous_status if previous_status in ("running", "stopped")
@@ -179,10 +186,11 @@ async def build_and_release(platform: Platform, app_id: str, archive: Path | Non
     app, release = await new_release(platform, app.id, image=built.image, git_rev=git_rev, process=built.plan.process,
                                      command=built.plan.command, release_command=built.plan.release_command,
                                      config_sealed=app.config_sealed, description=f"Deploy {git_rev[:7]}",
-                                     build_id=record.id)
+                                     build_id=record.id, slug=built.slug)
     try:
-        await switch(platform, app, release, logged)
+        await switch(platform, app, release, logged, network)
     finally:
+        await asyncio.gather(network, return_exceptions=True)
         await _append_log(platform, record.id, lines)
     return release
 
@@ -213,13 +221,11 @@ async def _append_log(platform: Platform, build_id: str, lines: list[str]) -> No
 
 
 def _tmp(platform: Platform) -> Path:
-    path = platform.settings.data_dir / "apps" / "tmp"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    return build.work_dir(platform)
 
 
 async def prune(platform: Platform, app_id: str) -> None:
-    """Keep the newest ``CUMULO_APPS_KEEP_RELEASES`` releases; remove the images no kept release uses."""
+    """Keep the newest ``CUMULO_APPS_KEEP_RELEASES`` releases; remove the images and files no kept release uses."""
     keep = platform.settings.apps_keep_releases
     async with platform.db.session() as session:
         app = await session.get(App, app_id)
@@ -229,9 +235,11 @@ async def prune(platform: Platform, app_id: str) -> None:
         if not old:
             return
         kept_images = {r.image for r in rows if r not in old}
+        kept_slugs = {r.slug for r in rows if r not in old and r.slug}
         for r in old:
             await session.delete(r)
         await session.commit()
     for image in {r.image for r in old} - kept_images:
         with contextlib.suppress(CumuloError):
             await compute_driver(platform).remove_image(image)
+    build.remove_slugs(platform, app_id, {r.slug for r in old if r.slug} - kept_slugs)

@@ -2,7 +2,8 @@
 
 - a serving app with fewer running processes of its current release than ``replicas`` (a process
   crashed, was killed or removed behind Cumulo's back) gets the release started again: new
-  containers, health check, switch (skipped while a deploy holds the app's lock);
+  containers, health check, switch (skipped while a deploy holds the app's lock); the billing meter
+  counts the missing processes out from when they stopped and in again once healed (``crashes``);
 - containers of apps that no longer exist (deleted during a deploy, or by a process that died)
   are removed. Only this installation's containers are touched.
 """
@@ -18,7 +19,7 @@ from cumulo.core.errors import Conflict, CumuloError, NotFound
 from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_RESOURCE, ContainerState
 from cumulo.platform import Platform
-from cumulo.services.apps import pipeline, runtime
+from cumulo.services.apps import crashes, pipeline, runtime
 from cumulo.services.apps.models import App, Release
 
 log = logging.getLogger("cumulo.apps")
@@ -52,9 +53,16 @@ async def heal(platform: Platform) -> None:
                 if fresh is None or release is None or fresh.status != "running" \
                         or fresh.current_release_id != release.id:
                     continue
-                log.info("app %s: %d of %d processes running, starting v%d again", app.name,
-                         sum(1 for s in current if s.running), app.replicas, release.version)
+                current = [s for s in await runtime.containers(platform, app.id)
+                           if s.labels.get(runtime.LABEL_RELEASE) == release.id]  # as they are under the lock
+                running = sum(1 for s in current if s.running)
+                if running >= max(1, fresh.replicas):
+                    continue  # healed by another pass meanwhile
+                await crashes.crashed(platform, fresh, current)  # billed until they stopped
+                log.info("app %s: %d of %d processes running, starting v%d again", app.name, running,
+                         fresh.replicas, release.version)
                 await pipeline.switch(platform, fresh, release, lambda line: None)
+                await crashes.healed(platform, fresh)
         except (Conflict, NotFound):
             continue
         except CumuloError as exc:

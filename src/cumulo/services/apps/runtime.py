@@ -17,7 +17,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -33,6 +33,7 @@ from cumulo.drivers.compute.base import (
     ContainerState,
 )
 from cumulo.platform import Platform
+from cumulo.services.apps import build
 from cumulo.services.apps.build import PORT
 from cumulo.services.apps.models import CONTAINER_CPUS, App, Release
 from cumulo.services.network import service as network
@@ -68,7 +69,8 @@ async def containers(platform: Platform, app_id: str) -> list[ContainerState]:
                                                  LABEL_KIND: "app", LABEL_RESOURCE: app_id})
 
 
-async def _network(platform: Platform, app: App) -> str:
+async def app_network(platform: Platform, app: App) -> str:
+    """The name of the app's network (its owner's default VPC, made when missing), attached to it."""
     vpc = await network.default_vpc(platform, app.user_id)
     async with platform.db.session() as session:  # the VPC counts as used while the app exists
         if await network.attachment_of(session, app.id) is None:
@@ -77,25 +79,52 @@ async def _network(platform: Platform, app: App) -> str:
     return vpc.network_name
 
 
+async def _files(platform: Platform, app: App, release: Release) -> bytes | None:
+    """The release's files (its slug, made again when gone), put into each of its containers; None: all
+    in the image."""
+    if not release.slug:
+        return None
+    await build.restore_slug(platform, app, release)
+    return await asyncio.to_thread(build.read_slug, platform, app.id, release.slug)
+
+
+async def check_runnable(platform: Platform, app: App, release: Release) -> None:
+    """400 unless ``release`` can be started: its image is there, and its files (made again from its
+    commit when they are gone): a start, restart, config change or rollback fails before anything changes."""
+    if await compute_driver(platform).image(release.image) is None:
+        raise InvalidInput(f"release v{release.version} cannot start: its image is gone from the server; push "
+                           "again to rebuild it")
+    await build.restore_slug(platform, app, release)
+
+
 def _spec(platform: Platform, app: App, release: Release, name: str, network_name: str,
-          command: list[str] | None = None) -> ContainerSpec:
+          command: list[str] | None = None, files: bytes | None = None) -> ContainerSpec:
     env = {"PORT": str(PORT), "APP_NAME": app.name, "RELEASE": f"v{release.version}"}
     if release.git_rev:
         env["GIT_REV"] = release.git_rev
     secret = unseal_config(platform, app.user_id, release.config_sealed)
     return ContainerSpec(name=name, image=release.image, labels=labels(platform, app, release.id), command=command,
                          env=env, memory_mb=app.memory_mb, cpus=CONTAINER_CPUS, pids_limit=256, network=network_name,
-                         hostname=app.name, secret_files=secret)
+                         hostname=app.name, secret_files=secret, files_archive=files)
 
 
-async def _healthy(platform: Platform, ref: str, worker: bool, log_fn: LogFn) -> ContainerState:
+INSPECT_EVERY = 0.25  # while polling HTTP: how often the engine is asked whether the process still runs
+
+
+async def _healthy(platform: Platform, ref: str, worker: bool, log_fn: LogFn,
+                   state: ContainerState | None = None) -> ContainerState:
+    """Wait until the container ``ref`` answers HTTP on ``$PORT`` (a worker: stays up); ``state``: as
+    the engine answered when it was started (its address), so the first try needs no inspect."""
     driver = compute_driver(platform)
     started = time.monotonic()
     deadline = started + platform.settings.apps_health_seconds
     up_since: float | None = None
-    async with httpx.AsyncClient(timeout=2.0, trust_env=False) as http:
+    inspected = started if state is not None else 0.0
+    # a quick connect timeout: a process that died meanwhile leaves an address nobody answers on
+    async with httpx.AsyncClient(timeout=httpx.Timeout(2.0, connect=0.5), trust_env=False) as http:
         while True:
-            state = await driver.find(ref)
+            if state is None or worker or time.monotonic() - inspected >= INSPECT_EVERY:
+                state, inspected = await driver.find(ref), time.monotonic()
             if state is None or not state.running:
                 tail = ""
                 if state is not None:
@@ -114,12 +143,16 @@ async def _healthy(platform: Platform, ref: str, worker: bool, log_fn: LogFn) ->
                     return state
                 except httpx.HTTPError:
                     pass
+            else:
+                state = None  # no address yet: ask the engine again
             if time.monotonic() > deadline:
                 raise InvalidInput(f"no HTTP answer on $PORT ({PORT}) within "
                                    f"{int(platform.settings.apps_health_seconds)} s (the app must listen on "
                                    "0.0.0.0:$PORT)")
             # most apps answer within a few seconds: look often then (the deploy waits on it), then less
-            await asyncio.sleep(0.05 if time.monotonic() - started < 5 else 0.2)
+            # (a refused connection costs next to nothing; the engine is asked every INSPECT_EVERY; a
+            # worker, which has only the engine's word, every time)
+            await asyncio.sleep(0.05 if worker else 0.02 if time.monotonic() - started < 5 else 0.2)
 
 
 async def run_release_command(platform: Platform, app: App, release: Release, network_name: str,
@@ -129,7 +162,7 @@ async def run_release_command(platform: Platform, app: App, release: Release, ne
     name = f"cumulo-app-{app.id[:8]}-v{release.version}-release-{secrets.token_hex(3)}"
     log_fn(f"-----> Running release command: {release.release_command}\n")
     state = await driver.create(_spec(platform, app, release, name, network_name,
-                                      ["/bin/sh", "-c", release.release_command]))
+                                      ["/bin/sh", "-c", release.release_command], await _files(platform, app, release)))
     try:
         await driver.start(state.id)
         deadline = time.monotonic() + platform.settings.apps_build_timeout_seconds
@@ -148,23 +181,26 @@ async def run_release_command(platform: Platform, app: App, release: Release, ne
             await driver.destroy(state.id)
 
 
-async def start(platform: Platform, app: App, release: Release, log_fn: LogFn) -> list[str]:
+async def start(platform: Platform, app: App, release: Release, log_fn: LogFn,
+                network_ready: Awaitable[str] | None = None) -> list[str]:
     """Start ``app.replicas`` containers of ``release`` and wait for them to be healthy; returns their
-    upstreams (``ip:port``, none for a worker). On failure every container started here is removed."""
+    upstreams (``ip:port``, none for a worker). On failure every container started here is removed.
+    ``network_ready``: ``app_network()`` already under way."""
     driver = compute_driver(platform)
-    network_name = await _network(platform, app)
+    network_name = await (network_ready if network_ready is not None else app_network(platform, app))
     if release.release_command:
         await run_release_command(platform, app, release, network_name, log_fn)
+    files = await _files(platform, app, release)
     started: list[str] = []
     try:
         upstreams: list[str] = []
         for n in range(max(1, app.replicas)):
             name = f"cumulo-app-{app.id[:8]}-v{release.version}-{n}-{secrets.token_hex(3)}"
-            state = await driver.create(_spec(platform, app, release, name, network_name))
+            state = await driver.create(_spec(platform, app, release, name, network_name, files=files))
             started.append(state.id)
-            await driver.start(state.id)
+            running = await driver.start(state.id)
             log_fn(f"-----> Starting v{release.version} ({release.process} {n + 1}/{max(1, app.replicas)})\n")
-            healthy = await _healthy(platform, state.id, release.process == "worker", log_fn)
+            healthy = await _healthy(platform, state.id, release.process == "worker", log_fn, running)
             if release.process != "worker":
                 upstreams.append(f"{healthy.ip_address}:{PORT}")
         return upstreams

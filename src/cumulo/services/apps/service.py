@@ -153,6 +153,8 @@ async def change_config(platform: Platform, session: AsyncSession, user: Princip
     description = ("Set " + ", ".join(sorted(body.set)) if body.set else "") + \
         ("; " if body.set and body.unset else "") + ("Unset " + ", ".join(sorted(body.unset)) if body.unset else "")
     release = await session.get(Release, app.current_release_id) if app.current_release_id else None
+    if release is not None:
+        await runtime.check_runnable(platform, app, release)  # 400 and the config unchanged
     if release is None:
         app.config_sealed = sealed
         events.record(session, user_id=user.user_id, action="app.config_changed", resource_type=KIND,
@@ -164,7 +166,7 @@ async def change_config(platform: Platform, session: AsyncSession, user: Princip
         fresh, new = await pipeline.new_release(
             platform, app_id, image=release.image, git_rev=release.git_rev, process=release.process,
             command=release.command, release_command=None, config_sealed=sealed, description=description[:200],
-            build_id=release.build_id)
+            build_id=release.build_id, slug=release.slug)
         await pipeline.switch(platform, fresh, new, lambda line: None)
         async with platform.db.session() as s2:
             row = await s2.get(App, app_id)
@@ -208,14 +210,13 @@ async def rollback(platform: Platform, session: AsyncSession, user: Principal, r
     target = await session.scalar(select(Release).where(Release.app_id == app.id, Release.version == version))
     if target is None:
         raise not_found("release", f"v{version}")
-    if await compute_driver(platform).image(target.image) is None:
-        raise InvalidInput(f"release v{version}'s image is gone; push again to rebuild it")
+    await runtime.check_runnable(platform, app, target)
     app_id = app.id
     async with pipeline.deploy_lock(platform, app_id):
         fresh, new = await pipeline.new_release(
             platform, app_id, image=target.image, git_rev=target.git_rev, process=target.process,
             command=target.command, release_command=None, config_sealed=target.config_sealed,
-            description=f"Rollback to v{target.version}", build_id=target.build_id)
+            description=f"Rollback to v{target.version}", build_id=target.build_id, slug=target.slug)
         await pipeline.switch(platform, fresh, new, lambda line: None)
         async with platform.db.session() as s2:
             row = await s2.get(App, app_id)
@@ -262,6 +263,7 @@ async def restart_app(platform: Platform, session: AsyncSession, user: Principal
     """Start the current release afresh (new containers, health check, switch, old ones drained)."""
     app = await get(session, user, ref)
     release = await _current(session, app)
+    await runtime.check_runnable(platform, app, release)  # 400: the app stays as it is (still serving)
     app_id = app.id
     async with pipeline.deploy_lock(platform, app_id):
         fresh = await session.get(App, app_id)
@@ -352,6 +354,7 @@ async def delete(platform: Platform, session: AsyncSession, user: Principal, ref
             await driver.remove_image(image)
     git.remove(platform, app.id)
     build.purge_cache(platform, app.id)
+    build.remove_slugs(platform, app.id)
     await build.remove_deps_images(platform, app.id)
     with contextlib.suppress(CumuloError):
         await network.retire_default_vpc(platform, user.user_id)

@@ -189,7 +189,7 @@ def _unzip(archive: Path, tree: _Tree) -> None:
                     tree.file(name, info.file_size, src, bool(mode & 0o100))
 
 
-def _add_tree(tar: tarfile.TarFile, root: Path, prefix: str, skip: set[str]) -> None:
+def add_tree(tar: tarfile.TarFile, root: Path, prefix: str, skip: set[str]) -> None:
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         if rel.split("/", 1)[0] in skip:
@@ -220,5 +220,5 @@ def context(dockerfile: str, trees: list[tuple[Path, str, set[str]]], extra: dic
                 info = tarfile.TarInfo(prefix)
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 tar.addfile(info)
-            _add_tree(tar, root, prefix, skip)
+            add_tree(tar, root, prefix, skip)
     return buf.getvalue()

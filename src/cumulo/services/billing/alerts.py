@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,8 +62,7 @@ async def evaluate(session: AsyncSession, platform: Platform, accounts: dict[str
         return actions
     month = ledger.month_of(now)
     posted = dict((await session.execute(select(Account.user_id, Account.posted))).all())  # fresh, not the ORM's
-    granted = func.sum(case(((Entry.wallet == "granted") & (Entry.kind != "charge"), Entry.amount), else_=0))
-    charged = func.sum(case((Entry.kind == "charge", -Entry.amount), else_=0))
+    granted, _paid, charged = ledger.totals()
     totals = {u: (int(g or 0), int(c or 0)) for u, g, c in (await session.execute(
         select(Entry.user_id, granted, charged).where(Entry.month == month).group_by(Entry.user_id))).all()}
     for user_id, account in accounts.items():

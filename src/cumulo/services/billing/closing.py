@@ -35,15 +35,21 @@ price AS (
   WHERE {SIMPLE}
 )"""
 
+# at most this many meters' days are closed by one pass (the next pass, CUMULO_BILLING_METER_SECONDS later,
+# goes on): a pass's work stays bounded however many resources run; the balance is right meanwhile
+# (``pending`` sums the days not closed yet) and a month is invoiced only once all its days are closed
+BATCH = 2500
+
 CLOSE = text(f"""
-WITH {_METERS}, s AS (
+WITH {_METERS}, due AS (
+  SELECT * FROM m WHERE m.rate > 0 AND m.begin < CAST(:midnight AS timestamptz) ORDER BY m.id LIMIT :batch
+), s AS (
   SELECT m.*, slot, to_char(slot AT TIME ZONE 'UTC', 'YYYY-MM') AS month,
          to_char(slot AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
          CAST(extract(epoch FROM slot + interval '24 hours' - greatest(slot, m.begin, m.running_since)) AS float8)
            AS seconds
-  FROM m, generate_series(date_trunc('day', m.begin AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-                          CAST(:horizon AS timestamptz) - interval '24 hours', interval '24 hours') AS slot
-  WHERE m.rate > 0
+  FROM due m, generate_series(date_trunc('day', m.begin AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+                              CAST(:horizon AS timestamptz) - interval '24 hours', interval '24 hours') AS slot
 ), c AS (
   SELECT s.*, round(s.rate * s.seconds / 3600) AS raw,
          greatest(0, round(s.rate * :cap_hours) - CASE WHEN s.cap_month = s.month THEN s.cap_used ELSE 0 END) AS room,
@@ -116,11 +122,13 @@ DUE = text(f"SELECT 1 FROM billing_meters m WHERE {SIMPLE} AND "
 
 async def close(session: AsyncSession, prices: dict[str, int], kinds: tuple[str, ...], horizon: dt.datetime,
                 now: dt.datetime, cap_hours: float) -> tuple[int, int]:
-    """Rate every closed day of the simple meters; (lines written, meters moved on: 0 when no day closed)."""
-    if (await session.execute(DUE, {"midnight": rating.floor_slot(horizon)})).first() is None:
+    """Rate every closed day of up to ``BATCH`` of the simple meters; (lines written, meters moved on: 0
+    when no day closed; ``BATCH``: others may be left for the next pass)."""
+    midnight = rating.floor_slot(horizon)
+    if (await session.execute(DUE, {"midnight": midnight})).first() is None:
         return 0, 0
     row = (await session.execute(CLOSE, {**_prices(prices, kinds), "horizon": horizon, "now": now,
-                                         "cap_hours": cap_hours})).one()
+                                         "cap_hours": cap_hours, "midnight": midnight, "batch": BATCH})).one()
     return int(row[0]), int(row[1])
 
 

@@ -16,6 +16,7 @@ from cumulo.core.ids import new_id
 from cumulo.services.billing.models import MICRO, Entry
 
 CREDIT_KINDS = ("grant", "voucher", "refund", "adjustment")
+SPENT = ("charge", "refund")  # what a month used: its charges less the refunds of them (``refunds``)
 
 
 def month_of(when: dt.datetime) -> str:
@@ -96,12 +97,19 @@ async def balance(session: AsyncSession, user_id: str) -> int:
     return int(await session.scalar(select(Account.posted).where(Account.user_id == user_id)) or 0)
 
 
+def totals() -> tuple[Any, Any, Any]:
+    """Sums of ledger lines: the credits of the granted wallet (grants less expiries), of the paid one,
+    and what was used (charges less their refunds: a refund gives back part of a charge, it is no credit)."""
+    spent = Entry.kind.in_(SPENT)
+    granted = func.sum(case(((Entry.wallet == "granted") & ~spent, Entry.amount), else_=0))
+    paid = func.sum(case(((Entry.wallet == "paid") & ~spent, Entry.amount), else_=0))
+    return granted, paid, func.sum(case((spent, -Entry.amount), else_=0))
+
+
 async def month_totals(session: AsyncSession, user_id: str, month: str) -> dict[str, int]:
     """The month's granted credits (grants less expiries of the granted wallet), paid credits and
-    charges (positive)."""
-    granted = func.sum(case(((Entry.wallet == "granted") & (Entry.kind != "charge"), Entry.amount), else_=0))
-    paid = func.sum(case(((Entry.wallet == "paid") & (Entry.kind != "charge"), Entry.amount), else_=0))
-    charged = func.sum(case((Entry.kind == "charge", -Entry.amount), else_=0))
+    charges less refunds (positive)."""
+    granted, paid, charged = totals()
     row = (await session.execute(select(granted, paid, charged)
                                  .where(Entry.user_id == user_id, Entry.month == month))).one()
     return {"granted": int(row[0] or 0), "paid": int(row[1] or 0), "charged": int(row[2] or 0)}

@@ -26,7 +26,7 @@ from cumulo.core.ids import new_id
 from cumulo.db import locks
 from cumulo.platform import Platform
 from cumulo.runtime import outbox
-from cumulo.services.billing import alerts, closing, declared, invoices, ledger, rating, usage_events
+from cumulo.services.billing import alerts, closing, declared, invoices, ledger, rating, refunds, usage_events
 from cumulo.services.billing.models import Account, Meter, Plan, Price
 
 GIB = 1024 ** 3
@@ -89,6 +89,7 @@ class Pass:
     accounts: dict[str, Account]
     rows: list[dict[str, Any]] = field(default_factory=list)
     owed: dict[str, tuple[State, int, str]] = field(default_factory=dict)  # ledger key -> (meter, amount, month)
+    refunded: dict[str, tuple[State, int, str]] = field(default_factory=dict)  # the same, of the refunds
     accrued: dict[str, int] = field(default_factory=dict)
     labels: dict[dt.datetime, tuple[str, str]] = field(default_factory=dict)  # slot -> (key suffix, month)
 
@@ -174,6 +175,19 @@ def rate_meter(meter: State, p: Pass, cap_hours: float) -> None:
     if p.now > since:
         open_part = rating.amount(rate, rating.seconds_in(runs, since, p.now))
         p.accrued[meter.user_id] = p.accrued.get(meter.user_id, 0) + open_part
+
+
+def refund_late(meter: State, runs: list[refunds.Late], p: Pass, lines: dict[str, Any]) -> None:
+    """Refund the days charged as running after the ``runs`` ended (learnt late), then forget them."""
+    account = p.accounts.get(meter.user_id)
+    plan = p.plans.get(account.plan_id) if account is not None else None
+    if account is not None and plan is not None:
+        for row in refunds.refund(meter, runs, p, rate_of(meter, p, plan), aware(account.created_at), account.month,
+                                  lines):
+            p.rows.append(row)
+            p.refunded[row["key"]] = (meter, row["amount"], ledger.month_of(row["period_start"]))
+    until = aware(meter.rated_until)
+    meter.segments = [[s, e] for s, e in meter.segments if until is None or aware(dt.datetime.fromisoformat(e)) >= until]
 
 
 async def _storage(session: AsyncSession, p: Pass, account: Account, meters: dict[str, Meter]) -> None:
@@ -272,9 +286,13 @@ async def run(platform: Platform) -> dict[str, int]:
             await declared.sync_states(session, now, p.horizon)
         set_based = platform.db.dialect == "postgresql"  # the simply-running meters in one statement
         meters = await _read(session, set_based) if p.accounts else []
+        late = {m.id: (m, runs) for m in meters if (runs := refunds.late_runs(m))}
+        lines = await refunds.charged(session, late) if late else {}
         changed = []
         for state in meters:
             before = state.snapshot()
+            if state.id in late:
+                refund_late(state, late[state.id][1], p, lines)
             rate_meter(state, p, s.billing_monthly_cap_hours)
             if state.snapshot() != before:
                 changed.append(state)
@@ -290,9 +308,14 @@ async def run(platform: Platform) -> dict[str, int]:
         for key, (state, amount, month) in p.owed.items():
             if key not in written and month == state.cap_month:  # posted before (a replay): not counted twice
                 state.cap_used -= amount
+        for key, (state, amount, month) in p.refunded.items():
+            if key in written and month == state.cap_month:  # the month's charges less what was given back
+                state.cap_used = max(0, state.cap_used - amount)
         await _save(session, changed, set_based)
+        whole = simple < closing.BATCH  # every closed day rated: a month may end (its invoice is final)
         for account in p.accounts.values():
-            await _roll_over(session, p, account)
+            if whole:
+                await _roll_over(session, p, account)
             accrued = p.accrued.get(account.user_id, 0)
             if account.accrued != accrued:
                 account.accrued = accrued

@@ -279,10 +279,11 @@ async def redeem(session: AsyncSession, platform: Platform, user: Principal, cod
 
 async def usage(session: AsyncSession, user_id: str, start: dt.datetime, end: dt.datetime,
                 group_by: str) -> dict[str, Any]:
-    """The charges whose hour (or moment) falls in [start, end), grouped; they add up to the ledger."""
-    rows = (await session.scalars(select(Entry).where(Entry.user_id == user_id, Entry.kind == "charge",
+    """The charges whose hour (or moment) falls in [start, end), less the refunds of their days (a run
+    whose end was learnt after its day was charged: ``refunds``), grouped; they add up to the ledger."""
+    rows = (await session.scalars(select(Entry).where(Entry.user_id == user_id, Entry.kind.in_(ledger.SPENT),
                                                       Entry.period_start >= start, Entry.period_start < end)
-                                  .order_by(Entry.period_start))).all()
+                                  .order_by(Entry.period_start, Entry.kind))).all()
     groups: dict[str, dict[str, Any]] = {}
     total = 0
     for e in rows:

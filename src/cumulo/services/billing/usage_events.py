@@ -83,11 +83,25 @@ async def _instance(session: AsyncSession, event: Event) -> None:
     if event.action in RUNNING or (event.action == "instance.recreated" and "ports" in event.data):
         _start(meter, event.created_at)
     elif event.action in ENDED:
-        _end(meter, event.created_at)
+        _end(meter, _stopped(event))
     if event.action == "instance.updated" and event.data.get("name"):
         meter.name = str(event.data["name"])[:100]
     if event.action in GONE:
         meter.gone = True
+
+
+def _stopped(event: Event) -> dt.datetime:
+    """When the run really ended: the stop time the engine gave (``stopped_at``: a container that
+    exited on its own, noticed by the reconciler later), never after the event itself."""
+    noticed = aware(event.created_at)
+    given = event.data.get("stopped_at")
+    if not isinstance(given, str) or not given:
+        return noticed
+    try:
+        moment = aware(dt.datetime.fromisoformat(given))
+    except ValueError:
+        return noticed
+    return min(moment, noticed)
 
 
 async def _storage(session: AsyncSession, event: Event) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import ports
@@ -31,5 +32,12 @@ async def resolve_cache(session: AsyncSession, user_id: str, ref: str) -> str:
     return str((await owned(session, Cache, user_id, ref, "cache")).id)
 
 
+async def caches_in_vpc(session: AsyncSession, user_id: str, vpc_id: str) -> list[str]:
+    """The names of the user's caches placed in the VPC, stopped ones too (the VPC's delete guard)."""
+    return list((await session.scalars(select(Cache.name).where(Cache.user_id == user_id,
+                                                                 Cache.vpc_id == vpc_id))).all())
+
+
 ports.resolvers.add("cache", resolve_cache)
+ports.users.add("vpc", "cache", caches_in_vpc)
 ports.usage.add("cache", ports.Meterable(service="caches", states=usage, suspend=suspend, evented=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cumulo.db.base import Base, IdMixin, TimestampMixin
@@ -27,6 +27,7 @@ class Cache(IdMixin, TimestampMixin, Base):
     username: Mapped[str] = mapped_column(String(64))
     secret_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     secret_name: Mapped[str] = mapped_column(String(128))
+    admin_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # Cumulo's ACL user (``acl``)
     vpc_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     network_name: Mapped[str | None] = mapped_column(String(80), nullable=True)
     address: Mapped[str | None] = mapped_column(String(45), nullable=True)

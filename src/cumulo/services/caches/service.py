@@ -2,7 +2,8 @@
 accepts connections, with the password once), list, show, flush, stats, reboot, stop, start, delete.
 
 The server never admits an unauthenticated client: its ACL file, on the cache's own block volume,
-turns the ``default`` user off and defines one user whose password is stored only as its SHA-256
+turns the ``default`` user off and defines the tenant's user (no command that reconfigures or stops
+the server) and Cumulo's own management user (``acl``), each password stored only as its SHA-256
 (``#<hex>``), so no plaintext is ever on disk, in the command line or in the environment.
 ``maxmemory`` is ``memory_mb`` (the container gets a quarter more for Redis's own overhead);
 persistence ``aof`` (the default) is ``appendonly yes`` + ``appendfsync everysec``, ``rdb`` takes
@@ -17,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import os
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,9 +33,10 @@ from cumulo.db import locks
 from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.platform import Platform
+from cumulo.services.caches import acl
 from cumulo.services.caches.models import Cache
 from cumulo.services.caches.schemas import CacheCreate, CacheOut, CacheStats
-from cumulo.services.databases import placement
+from cumulo.services.databases import convergence, placement
 from cumulo.services.databases.containers import Spec, wait_until
 from cumulo.services.databases.schemas import Endpoint
 from cumulo.services.events import service as events
@@ -43,12 +44,13 @@ from cumulo.services.quotas import service as quotas
 
 KIND = "cache"
 RECONCILE = "caches"
+log = logging.getLogger("cumulo.caches")
 VERSIONS = ("7.0",)
 IMAGE, PORT, DATA = "cumulo/redis", 6379, "/data"
-REDIS_UID, REDIS_GID = 100, 101  # the image's redis user
 CREATING, AVAILABLE, STOPPED, ERROR = "creating", "available", "stopped", "error"
 SNAPSHOT = "dump.rdb"  # what SAVE writes in DATA (a ``none`` cache's data across a stop)
 READY_TIMEOUT = 120.0
+REFUSED = ("AUTH failed", "NOAUTH", "WRONGPASS")  # what redis-cli says when its user is not let in
 LEASE_TRIES = 240  # a quarter of a second apart: a minute for the reconciler's pass to finish
 
 
@@ -91,23 +93,6 @@ def spec(platform: Platform, c: Cache) -> Spec:
                 memory_mb=c.memory_mb + max(c.memory_mb // 4, 32), with_files=False)
 
 
-def acl(username: str, password: str) -> str:
-    digest = hashlib.sha256(password.encode()).hexdigest()
-    return f"user default off\nuser {username} on #{digest} ~* &* +@all\n"
-
-
-def _write_acl(platform: Platform, c: Cache, password: str) -> None:
-    folder = placement.disk_path(platform, c.id, c.disk_backend)
-    os.chown(folder, REDIS_UID, REDIS_GID)
-    path = folder / "users.acl"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(fd, acl(c.username, password).encode())
-    finally:
-        os.close(fd)
-    os.chown(path, REDIS_UID, REDIS_GID)
-
-
 async def accepting(platform: Platform, c: Cache) -> bool:
     code, out = await placement.containers(platform).run(container_name(c.id),
                                                          ["redis-cli", "-h", "127.0.0.1", "-p", str(PORT), "PING"])
@@ -137,13 +122,14 @@ async def create(platform: Platform, session: AsyncSession, user: Principal, bod
         raise Conflict(f"you already have a cache named '{body.name}'")
     vpc_id, network = await placement.network_for(platform, session, user, body.vpc_id)
     await quotas.check(session, platform, user.user_id, "caches")
-    cache_id, password = new_id(), placement.new_password()
+    cache_id, password, admin = new_id(), placement.new_password(), placement.new_password()
     taken = set((await session.scalars(select(Cache.host_port).where(Cache.host_port.is_not(None)))).all())
     c = Cache(id=cache_id, user_id=user.user_id, name=body.name, version=version, memory_mb=body.memory_mb,
               cpus=body.cpus, eviction_policy=body.eviction_policy, persistence=body.persistence,
               storage_gb=max(1, -(-body.memory_mb * 2 // 1024)), status=CREATING, username=body.username,
               secret_name=f"caches/{body.name}-{cache_id[:8]}", vpc_id=vpc_id, network_name=network,
               public=body.public, host_port=placement.free_host_port(platform, taken) if body.public else None)
+    acl.seal_admin(platform, c, admin)
     session.add(c)
     try:
         await flush_or_conflict(session, f"you already have a cache named '{body.name}'")
@@ -158,7 +144,7 @@ async def create(platform: Platform, session: AsyncSession, user: Principal, bod
     try:
         c.disk_backend = await placement.make_disk(platform, KIND, c.id, c.user_id, c.storage_gb)
         await session.commit()
-        _write_acl(platform, c, password)
+        acl.write(platform, c, acl.text(c.username, acl.digest(password), acl.digest(admin)))
         c.address = await bring_up(platform, c)
         c.status = AVAILABLE
     except (CumuloError, OSError) as exc:
@@ -177,17 +163,17 @@ async def list_caches(session: AsyncSession, user: Principal) -> list[Cache]:
 
 
 async def _cli(platform: Platform, session: AsyncSession, c: Cache, *args: str) -> str:
-    """``redis-cli`` in the cache's container as its user; the password goes in the exec's
-    environment (REDISCLI_AUTH), never in an argument."""
+    """``redis-cli`` in the cache's container as Cumulo's management user (``acl``); as the
+    tenant's user for a server not told of it yet (a cache made before it, until the reconciler's
+    pass gives it one)."""
     if c.status != AVAILABLE:
         raise Conflict(f"cache '{c.name}' is {c.status}")
-    if not c.secret_id:
-        raise Conflict(f"cache '{c.name}' has no credentials secret")
-    password = await placement.read_password(platform, session, c.user_id, c.secret_id)
-    code, out = await placement.containers(platform).run(
-        container_name(c.id), ["redis-cli", "--no-auth-warning", "--user", c.username, "-p", str(PORT), *args],
-        env={"REDISCLI_AUTH": password})
-    if code != 0 or out.startswith(("ERR", "NOAUTH", "WRONGPASS")):
+    admin = acl.admin_password(platform, c)
+    code, out = await acl.cli(platform, c, acl.ADMIN, admin, *args) if admin is not None else (1, "NOAUTH")
+    if out.startswith(REFUSED) and c.secret_id:
+        password = await placement.read_password(platform, session, c.user_id, c.secret_id)
+        code, out = await acl.cli(platform, c, c.username, password, *args)
+    if code != 0 or out.startswith(("ERR", "NOPERM", *REFUSED)):
         raise Conflict(f"redis-cli {args[0]} failed: {out.strip()[:200]}")
     return out
 
@@ -227,23 +213,24 @@ async def stats(platform: Platform, session: AsyncSession, user: Principal, ref:
 
 async def rotate(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> tuple[Cache, str]:
     """A new password for the cache's user: its hash goes in the ACL file, the server reloads it
-    (``ACL LOAD``, authenticated with the old one), then the secret gets the new version."""
+    (``ACL LOAD`` as Cumulo's management user), then the secret gets the new version. Under the
+    cache's lease: a reconciler's pass in between would load the file of a half-done rotation."""
     c = await resolve(session, user, ref)
-    if c.status != AVAILABLE or not c.secret_id:
-        raise Conflict(f"cache '{c.name}' is {c.status}")
-    old = await placement.read_password(platform, session, c.user_id, c.secret_id)
-    password = placement.new_password()
-    _write_acl(platform, c, password)
-    code, out = await placement.containers(platform).run(
-        container_name(c.id), ["redis-cli", "--no-auth-warning", "--user", c.username, "-p", str(PORT), "ACL", "LOAD"],
-        env={"REDISCLI_AUTH": old})
-    if code != 0 or "OK" not in out:
-        _write_acl(platform, c, old)
-        raise Conflict(f"the server did not take the new password: {out.strip()[:200]}")
-    await placement.update_password(platform, session, c.user_id, c.secret_id, password)
-    events.record(session, user_id=c.user_id, action="cache.credentials_rotated", resource_type="cache",
-                  resource_id=c.id, name=c.name)
-    await session.commit()
+    async with _converging(platform, c.id):
+        await session.refresh(c)
+        if c.status != AVAILABLE or not c.secret_id:
+            raise Conflict(f"cache '{c.name}' is {c.status}")
+        admin = await acl.ensure(platform, session, c)
+        before, password = acl.read(platform, c), placement.new_password()
+        acl.write(platform, c, acl.text(c.username, acl.digest(password), acl.digest(admin)))
+        if not await acl.load(platform, c, (acl.ADMIN, admin)):
+            if before is not None:
+                acl.write(platform, c, before)
+            raise Conflict("the server did not take the new password; try again")
+        await placement.update_password(platform, session, c.user_id, c.secret_id, password)
+        events.record(session, user_id=c.user_id, action="cache.credentials_rotated", resource_type="cache",
+                      resource_id=c.id, name=c.name)
+        await session.commit()
     return c, password
 
 
@@ -261,11 +248,12 @@ async def reboot(platform: Platform, session: AsyncSession, user: Principal, ref
     c = await resolve(session, user, ref)
     if c.status not in (AVAILABLE, ERROR):
         raise Conflict(f"cache '{c.name}' is {c.status}")
-    await placement.containers(platform).restart(container_name(c.id))
-    await _bring_up_or_fail(platform, session, c)
-    c.status, c.error = AVAILABLE, None
-    _record(session, c, "rebooted")
-    await session.commit()
+    async with _converging(platform, c.id):  # a pass seeing it stopped mid-restart would record a crash
+        await placement.containers(platform).restart(container_name(c.id))
+        await _bring_up_or_fail(platform, session, c)
+        c.status, c.error = AVAILABLE, None
+        _record(session, c, "rebooted")
+        await session.commit()
     return c
 
 
@@ -294,10 +282,10 @@ def _record(session: AsyncSession, c: Cache, what: str) -> None:
 async def stop(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Cache:
     """Stop the server; its container and volume (and so its keys) stay. Idempotent."""
     c = await resolve(session, user, ref)
-    if c.status not in (AVAILABLE, STOPPED):
-        raise Conflict(f"cache '{c.name}' is {c.status}")
     async with _converging(platform, c.id):
-        await session.refresh(c)
+        await session.refresh(c)  # as a reconciler's pass left it (a crash is healed under its lease)
+        if c.status not in (AVAILABLE, STOPPED):
+            raise Conflict(f"cache '{c.name}' is {c.status}")
         if c.status == AVAILABLE and c.persistence == "none":  # nothing on the disk otherwise: loaded at start
             await _cli(platform, session, c, "SAVE")
         await placement.containers(platform).stop(container_name(c.id))
@@ -327,13 +315,14 @@ async def start(platform: Platform, session: AsyncSession, user: Principal, ref:
 
 async def delete(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> None:
     c = await resolve(session, user, ref)
-    await placement.containers(platform).remove(container_name(c.id))
-    await placement.drop_disk(platform, c.id)
-    await placement.forget_password(session, c.user_id, c.secret_id)
-    await session.delete(c)
-    events.record(session, user_id=c.user_id, action="cache.deleted", resource_type="cache", resource_id=c.id,
-                  name=c.name)
-    await session.commit()
+    async with _converging(platform, c.id):  # a pass between the removal and the row's would make them again
+        await placement.containers(platform).remove(container_name(c.id))
+        await placement.drop_disk(platform, c.id)
+        await placement.forget_password(session, c.user_id, c.secret_id)
+        await session.delete(c)
+        events.record(session, user_id=c.user_id, action="cache.deleted", resource_type="cache", resource_id=c.id,
+                      name=c.name)
+        await session.commit()
 
 
 async def ids(platform: Platform) -> list[str]:
@@ -351,6 +340,8 @@ async def converge(platform: Platform, cache_id: str) -> dict[str, Any] | None:
             await placement.containers(platform).stop(container_name(c.id))
             return {"status": c.status}
         try:
+            if c.status == AVAILABLE:  # a crash: billed until the moment it stopped
+                await convergence.note_crash(platform, session, c, container_name(c.id))
             address = await bring_up(platform, c)
         except CumuloError as exc:
             if (c.status, c.error) != (ERROR, exc.message):
@@ -360,4 +351,8 @@ async def converge(platform: Platform, cache_id: str) -> dict[str, Any] | None:
         if (c.status, c.address) != (AVAILABLE, address):
             c.status, c.address, c.error = AVAILABLE, address, None
             await session.commit()
+        try:  # a cache made before Cumulo's management user gets it (its file rewritten, loaded)
+            await acl.ensure(platform, session, c)
+        except (CumuloError, OSError) as exc:
+            log.warning("cache %s: its ACL users not ensured: %s", c.id, getattr(exc, "message", None) or exc)
         return {"status": c.status}

@@ -16,7 +16,8 @@ router = APIRouter(tags=["compute"])
 
 @router.post("/instances", status_code=201, response_model=InstanceOut)
 async def launch(body: InstanceCreate, user: UserDep, platform: PlatformDep, session: SessionDep) -> InstanceOut:
-    """Launch an instance; answers once it is RUNNING (or ERROR with the reason)."""
+    """Launch an instance; answers once it is RUNNING (or ERROR with the reason), or at once PENDING
+    when its on-demand catalogue image (``cumulo/desktop``) is built first (then it goes on by itself)."""
     return await service.render(session, await service.launch(platform, session, user, body))
 
 
@@ -62,6 +63,17 @@ async def start(instance: str, user: UserDep, platform: PlatformDep, session: Se
 @router.post("/instances/{instance}/reboot", response_model=InstanceOut)
 async def reboot(instance: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> InstanceOut:
     return await service.render(session, await service.reboot(platform, session, user, instance))
+
+
+@router.post("/instances/{instance}/pause", response_model=InstanceOut)
+async def pause(instance: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> InstanceOut:
+    """A VM only: its vCPUs halt (QMP ``stop``), memory and disks kept; PAUSED until resumed."""
+    return await service.render(session, await service.set_paused(platform, session, user, instance, True))
+
+
+@router.post("/instances/{instance}/resume", response_model=InstanceOut)
+async def resume(instance: str, user: UserDep, platform: PlatformDep, session: SessionDep) -> InstanceOut:
+    return await service.render(session, await service.set_paused(platform, session, user, instance, False))
 
 
 @router.get("/instances/{instance}/logs", response_class=PlainTextResponse)

@@ -22,7 +22,9 @@ from fastapi import WebSocket, WebSocketDisconnect
 from cumulo.core.errors import Conflict, CumuloError
 from cumulo.core.principal import Principal
 from cumulo.drivers.compute.base import Console
+from cumulo.drivers.vm import slots
 from cumulo.platform import Platform
+from cumulo.services.compute.models import Instance
 from cumulo.services.compute.service import get_instance
 from cumulo.services.compute.vms import instance_driver
 from cumulo.services.events import service as events
@@ -32,13 +34,6 @@ SHELL = ["/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash; e
 CLOSE_CODES = {401: 4401, 403: 4403, 404: 4404, 409: 4409, 429: 4429}
 SUBPROTOCOL = "cumulo.console"
 KEY_SUBPROTOCOL = "cumulo.key."
-
-
-def _key_in(subprotocols: list[str]) -> str | None:
-    for proto in subprotocols:
-        if proto.startswith(KEY_SUBPROTOCOL) and len(proto) > len(KEY_SUBPROTOCOL):
-            return proto[len(KEY_SUBPROTOCOL):]
-    return None
 
 
 Authenticate = Callable[[WebSocket, str | None], Awaitable[Principal]]
@@ -51,7 +46,7 @@ async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> N
     offered = list(websocket.scope.get("subprotocols") or [])
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     try:
-        user = await authenticate(websocket, _key_in(offered) or websocket.query_params.get("api_key"))
+        user = await authenticate(websocket, key_in(offered) or websocket.query_params.get("api_key"))
         async with platform.db.session() as session:
             inst = await get_instance(session, user, ref)
             if inst.status != "RUNNING" or not inst.container_id:
@@ -98,7 +93,7 @@ async def _bridge(websocket: WebSocket, term: Console) -> None:
     try:
         await until_either(outbound(), inbound())
     finally:
-        term.close()
+        await asyncio.to_thread(term.close)  # a serial line's waits until the guest has read what was typed
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
 
@@ -169,3 +164,44 @@ async def accept_viewer(websocket: WebSocket, authenticate: Authenticate) -> Pri
     offered = list(websocket.scope.get("subprotocols") or [])
     await websocket.accept(subprotocol=next((p for p in VNC_SUBPROTOCOLS if p in offered), None))
     return await authenticate(websocket, key_in(offered) or websocket.query_params.get("api_key"))
+
+
+Dial = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+async def refuse(websocket: WebSocket, exc: CumuloError) -> None:
+    """The error's JSON as a text frame, then the close code of its status (4400 / 4503 for others)."""
+    await websocket.send_text(json.dumps(exc.body()))
+    await websocket.close(code=CLOSE_CODES.get(exc.status, 4400 if exc.status < 500 else 4503))
+
+
+async def serve_screen(websocket: WebSocket, platform: Platform, user: Principal, inst: Instance, what: str,
+                       dial: Dial) -> None:
+    """A checked caller's VNC session of ``inst`` (a VM's display or a desktop container's): one slot of
+    the screen's ``CUMULO_VM_VNC_SESSIONS_PER_VM`` and one of the user's ``CUMULO_VM_VNC_SESSIONS_PER_USER``
+    (over VMs and desktops alike; past either 429, close 4429), ``flock``ed files under
+    ``<data dir>/vnc-slots`` so the caps hold across API processes; then ``instance.vnc_opened``, the
+    display dialled and RFB relayed until either side ends. The slots are free again however it ends."""
+    s = platform.settings
+    try:
+        held = slots.take_screen(slots.screen_root(s.data_dir), user.user_id, s.vm_vnc_sessions_per_user,
+                                 inst.id, s.vm_vnc_sessions_per_vm, what)
+    except CumuloError as exc:
+        await refuse(websocket, exc)
+        return
+    try:
+        async with platform.db.session() as session:
+            events.record(session, user_id=user.user_id, action="instance.vnc_opened", resource_type="instance",
+                          resource_id=inst.id, name=inst.name)
+            await session.commit()
+        reader, writer = await dial()
+    except BaseException as exc:
+        slots.release(*held)
+        if not isinstance(exc, CumuloError):
+            raise
+        await refuse(websocket, exc)
+        return
+    try:
+        await relay_rfb(websocket, reader, writer)
+    finally:
+        slots.release(*held)

@@ -10,17 +10,19 @@ converging at once can never create two containers for one instance.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import hashlib
 import json
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from cumulo.core import crypto
-from cumulo.core.clock import utcnow
+from cumulo.core.clock import aware, iso, reading_at, utcnow
 from cumulo.core.errors import Conflict, CumuloError
 from cumulo.core.events import Event
 from cumulo.drivers.compute.base import (
@@ -34,6 +36,7 @@ from cumulo.drivers.compute.base import (
     ContainerState,
     VolumeMount,
 )
+from cumulo.drivers.vm import slots
 from cumulo.platform import Platform
 from cumulo.services.compute import vms
 from cumulo.services.compute.models import Instance
@@ -47,7 +50,9 @@ from cumulo.services.volumes import service as volumes
 log = logging.getLogger("cumulo.compute")
 KIND = "instance"
 LABEL_SPEC = "cumulo.spec"
+IMAGE_BUILD = "image_build"  # Instance.meta: the on-demand catalogue image it waits for (``pending``)
 MEMBER_LABELS = ("cumulo.deployment", "cumulo.group")  # set by deployments / auto-scaling groups (meta.labels)
+VM_EVENTS = "compute.vm_events"  # the loop that keeps a QMP event watcher on every running VM (vmevents)
 PASSWORD_ENV = "CUMULO_PASSWORD"  # the password's file name under /run/secrets (and the variable)
 SET_PASSWORD = ["sh", "-c", (f'p="${{{PASSWORD_ENV}:-$(cat {SECRETS_PATH}/{PASSWORD_ENV} 2>/dev/null)}}"; '
                              'echo "root:$p" | chpasswd >/dev/null 2>&1 || true')]
@@ -84,7 +89,8 @@ async def build_spec(platform: Platform, session: AsyncSession, inst: Instance) 
         pids_limit=platform.settings.compute_pids_limit, network=inst.network_name,
         ipv4_address=inst.ipv4_address, aliases=[inst.name] if inst.network_name else [],
         mounts=await _mounts(session, inst.id), hostname=inst.name[:63],
-        publish_host=platform.settings.compute_publish_host)
+        publish_host=platform.settings.compute_publish_host,
+        cdrom=((inst.meta or {}).get("cdrom") or {}).get("path"))
     digest = hashlib.sha256(json.dumps([spec.image, spec.command, sorted(env.items()), inst.ports, spec.cpus,
                                         spec.memory_mb, spec.pids_limit, spec.network, spec.ipv4_address,
                                         [(m.source, m.target, m.read_only) for m in spec.mounts],
@@ -123,6 +129,7 @@ async def converge(platform: Platform, instance_id: str) -> None:
             if inst is None:
                 for c in containers:
                     await driver.destroy(c.id)
+                _forget_screen(platform, instance_id)
                 return
             try:
                 await _converge(platform, session, driver, inst, containers)
@@ -131,6 +138,12 @@ async def converge(platform: Platform, instance_id: str) -> None:
                 await session.rollback()
         for c in await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_RESOURCE: instance_id}):
             await driver.destroy(c.id)
+        _forget_screen(platform, instance_id)
+
+
+def _forget_screen(platform: Platform, instance_id: str) -> None:
+    """A deleted instance's VNC slot files (its desktop's or its VM display's) go with it."""
+    slots.forget_screen(slots.screen_root(platform.settings.data_dir), instance_id)
 
 
 async def _record(platform: Platform, session: AsyncSession, inst: Instance, action: str, **data: Any) -> None:
@@ -148,6 +161,11 @@ async def _converge(platform: Platform, session: AsyncSession, driver: ComputeDr
             await driver.destroy(extra.id)
     if inst.status == "ERROR" and inst.desired == "running":
         return  # a failed instance stays as it is until the user starts it again
+    if (inst.meta or {}).get(IMAGE_BUILD) and inst.desired == "running":
+        if inst.status != "PENDING":  # started again while its image is still being built (``pending``)
+            inst.status, inst.status_reason = "PENDING", f"waiting for the catalogue image {inst.image} to be built"
+            await _record(platform, session, inst, "instance.pending", image=inst.image)
+        return
     if inst.network_name is None:
         await _leave_default_bridge(platform, session, inst)
     try:
@@ -168,7 +186,7 @@ async def _converge(platform: Platform, session: AsyncSession, driver: ComputeDr
     elif reason is not None:
         await session.commit()  # nothing to recreate after all (e.g. attached and detached at once)
     if inst.desired == "stopped":
-        if current is not None and current.running:
+        if current is not None and (current.running or current.status == "paused"):
             await driver.stop(current.id)
         if recreated:
             await _record(platform, session, inst, "instance.recreated", reason=recreated,
@@ -183,14 +201,18 @@ async def _converge(platform: Platform, session: AsyncSession, driver: ComputeDr
 async def _ensure_running(platform: Platform, session: AsyncSession, driver: ComputeDriver, inst: Instance,
                           spec: ContainerSpec, current: ContainerState | None, recreated: str | None = None) -> None:
     previous = inst.status
-    if current is not None and previous == "RUNNING" and not current.running:
+    if current is not None and await _guest_did(platform, session, driver, inst, spec, current):
+        return
+    if current is not None and previous in ("RUNNING", "PAUSED") and not current.running:
+        current = await driver.find(current.id) or current  # the list's summary has no exit code nor stop time
         reason = f"the instance stopped on its own (exit code {current.exit_code})"
         if current.oom_killed:
             reason = f"the instance ran out of memory ({inst.memory_mb} MB) and was killed"
         elif current.error and spec.labels.get(LABEL_BACKEND) == "vm":
             reason = current.error
         inst.status, inst.status_reason, inst.ports_bound = "ERROR", reason, ""
-        await _record(platform, session, inst, "instance.failed", reason=reason, exit_code=current.exit_code)
+        await _record(platform, session, inst, "instance.failed", reason=reason, exit_code=current.exit_code,
+                      stopped_at=iso(stopped_at(inst, current)))
         return
     try:
         state = await _start(platform, driver, spec, current, reboot=previous == "REBOOTING")
@@ -221,6 +243,79 @@ async def _ensure_running(platform: Platform, session: AsyncSession, driver: Com
         await _record(platform, session, inst, action, ports=inst.ports_bound)
 
 
+async def _guest_did(platform: Platform, session: AsyncSession, driver: ComputeDriver, inst: Instance,
+                    spec: ContainerSpec, current: ContainerState) -> bool:
+    """What a VM did by itself (its QMP events, kept by the driver): paused or resumed, powered off
+    by its guest (STOPPED, as a cloud's instance shut down from inside stops), rebooted by its guest
+    (booted again). True when that was the change (nothing else to do). Each change is taken with a
+    compare-and-set of the status, so of several processes hearing one event only one records it."""
+    if spec.labels.get(LABEL_BACKEND) != "vm":
+        return False
+    previous = inst.status
+    if current.status == "paused" and previous in ("RUNNING", "PAUSED", "STARTING"):
+        reason = current.error or "paused"
+        if (previous != "PAUSED" or inst.status_reason != reason) and \
+                await moved(session, inst, previous, status="PAUSED", status_reason=reason):
+            await _record(platform, session, inst, "instance.paused", reason=reason)
+        return True
+    if previous == "PAUSED" and current.running:
+        if await moved(session, inst, previous, status="RUNNING", status_reason=None):
+            await _record(platform, session, inst, "instance.resumed")
+        return True
+    if previous not in ("RUNNING", "PAUSED") or current.running or current.shutdown is None:
+        return False
+    if current.shutdown == "poweroff":
+        reason = "the guest powered itself off (a shutdown inside the VM); start it again when needed"
+        if await moved(session, inst, previous, desired="stopped", status="STOPPED", status_reason=reason,
+                       ports_bound=""):
+            await driver.stop(current.id)  # its port container and host ports go with it
+            await _record(platform, session, inst, "instance.stopped", reason=reason, by="guest")
+        return True
+    # a reboot asked for inside the guest (the machine powers off on a reset): boot it again
+    if not await moved(session, inst, previous, status="REBOOTING", status_reason="the guest rebooted itself"):
+        return True
+    await session.commit()
+    try:
+        state = await driver.start(current.id)
+    except CumuloError as exc:
+        inst.status, inst.status_reason, inst.ports_bound = "ERROR", f"reboot failed: {exc.message}", ""
+        await _record(platform, session, inst, "instance.failed", reason=inst.status_reason)
+        return True
+    inst.container_id, inst.ports_bound, inst.ip_address = state.id, format_ports(state.ports), state.ip_address
+    inst.status, inst.status_reason, inst.started_at = "RUNNING", None, utcnow()
+    platform.runner.wake(VM_EVENTS)
+    await _record(platform, session, inst, "instance.rebooted", by="guest", ports=inst.ports_bound)
+    return True
+
+
+async def moved(session: AsyncSession, inst: Instance, previous: str, **values: Any) -> bool:
+    """Set ``values`` on the instance if its status is still ``previous`` in the database (one
+    statement: the check and the write cannot interleave with another process's); False, with the
+    session rolled back and ``inst`` re-read, when someone else changed it first."""
+    result = await session.execute(update(Instance).where(Instance.id == inst.id, Instance.status == previous)
+                                   .values(**values, updated_at=utcnow()).execution_options(synchronize_session=False))
+    if getattr(result, "rowcount", 0) != 1:
+        await session.rollback()
+        with contextlib.suppress(Exception):
+            await session.refresh(inst)
+        return False
+    for key, value in values.items():
+        setattr(inst, key, value)
+    return True
+
+
+def stopped_at(inst: Instance, container: ContainerState) -> dt.datetime | None:
+    """When a container that stopped on its own really stopped, in Cumulo's time (the billing meter ends
+    its run there, not when this reconciler noticed): the engine's stop time (Docker's
+    ``State.FinishedAt``, a VM's exit when its driver knows it), no later than now and no earlier than
+    the instance's last start; None when the engine does not say."""
+    if container.finished_at is None:
+        return None
+    moment = min(reading_at(container.finished_at), utcnow())
+    started = aware(inst.started_at)
+    return max(moment, started) if started is not None else moment
+
+
 async def _start(platform: Platform, driver: ComputeDriver, spec: ContainerSpec, current: ContainerState | None,
                  *, reboot: bool) -> ContainerState:
     created = current is None
@@ -245,6 +340,8 @@ async def _start(platform: Platform, driver: ComputeDriver, spec: ContainerSpec,
         if created:
             await driver.destroy(current.id)  # nothing half-created
         raise
+    if spec.labels.get(LABEL_BACKEND) == "vm":
+        platform.runner.wake(VM_EVENTS)  # its event watcher (in whichever process watches VMs)
     if PASSWORD_ENV in spec.secret_files and (created or not current.running):
         try:
             await driver.run_command(state.id, SET_PASSWORD)
@@ -272,6 +369,8 @@ async def sweep(platform: Platform) -> None:
                     continue
             log.info("removing orphan container %s (instance %s is gone)", c.name, resource)
             await driver.destroy(c.id)
+            if resource:
+                _forget_screen(platform, resource)
     # secret files of containers removed behind our back (folders written in the last minutes stay:
     # a container may be being created right now)
     await driver.prune_secrets({c.name for c in alive} | {container_name(platform, i) for i in ids})

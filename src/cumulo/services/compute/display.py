@@ -7,21 +7,22 @@ The caller is checked as on the terminal WebSocket (``console``: the same key so
 rate limit and scopes, a console cookie only from the API's own origin); another user's instance is
 404, one that does not run 409, a container with no VNC server 503. A VM's display is
 ``/vm/{id}/vnc`` (QEMU's own, on a unix socket); asked here it is 400 naming that path. Only port
-5900 of the caller's own instance is ever dialled: the relay reaches nothing else.
+5900 of the caller's own instance is ever dialled: the relay reaches nothing else. Open desktops are
+capped like VM displays, by the same code (``console.serve_screen``): past
+``CUMULO_VM_VNC_SESSIONS_PER_VM`` of the instance or ``CUMULO_VM_VNC_SESSIONS_PER_USER`` of the user
+(VM displays and desktops together), 429.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 
 from fastapi import WebSocket
 
 from cumulo.core.errors import Conflict, CumuloError, InvalidInput, Unavailable
 from cumulo.platform import Platform
-from cumulo.services.compute.console import CLOSE_CODES, Authenticate, accept_viewer, relay_rfb
+from cumulo.services.compute.console import Authenticate, accept_viewer, refuse, serve_screen
 from cumulo.services.compute.service import get_instance
-from cumulo.services.events import service as events
 
 VNC_PORT = 5900
 CONNECT_SECONDS = 10.0
@@ -40,16 +41,15 @@ async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> N
             address = inst.ip_address or inst.ipv4_address
             if not address:
                 raise Unavailable(f"instance '{inst.name}' has no address yet")
-            events.record(session, user_id=user.user_id, action="instance.vnc_opened", resource_type="instance",
-                          resource_id=inst.id, name=inst.name)
-            await session.commit()
+    except CumuloError as exc:
+        await refuse(websocket, exc)
+        return
+
+    async def dial() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(address, VNC_PORT), CONNECT_SECONDS)
+            return await asyncio.wait_for(asyncio.open_connection(address, VNC_PORT), CONNECT_SECONDS)
         except (OSError, TimeoutError) as exc:
             raise Unavailable(f"no VNC server answers on port {VNC_PORT} of '{inst.name}' (the cumulo/desktop "
                               f"image runs one): {str(exc) or 'timed out'}") from exc
-    except CumuloError as exc:
-        await websocket.send_text(json.dumps(exc.body()))
-        await websocket.close(code=CLOSE_CODES.get(exc.status, 4400 if exc.status < 500 else 4503))
-        return
-    await relay_rfb(websocket, reader, writer)
+
+    await serve_screen(websocket, platform, user, inst, "instance", dial)

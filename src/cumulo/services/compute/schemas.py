@@ -14,7 +14,7 @@ NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_PORTS = 10
 MAX_TTL = 30 * 24 * 3600
-Status = Literal["STARTING", "RUNNING", "STOPPING", "STOPPED", "REBOOTING", "ERROR"]
+Status = Literal["PENDING", "STARTING", "RUNNING", "STOPPING", "STOPPED", "REBOOTING", "PAUSED", "ERROR"]
 
 
 def parse_ports(value: str | None) -> list[PortBinding]:
@@ -81,6 +81,8 @@ class InstanceCreate(In):
                                  "key goes into root's authorized_keys")
     user_data: str | None = Field(None, min_length=1, max_length=16384,
                                   description="a VM's: script run once, on its first boot, before the command")
+    cdrom: str | None = Field(None, min_length=1, max_length=80, description="a VM of a disk image's: an ISO "
+                              "disk of yours (uploaded or imported) in its CD-ROM drive, booted first")
 
     _name = field_validator("name")(check_name)
 
@@ -124,6 +126,8 @@ class InstanceUpdate(In):
 
     name: str | None = Field(None, max_length=63)
     ttl_seconds: int | None = Field(None, ge=1, le=MAX_TTL)
+    cdrom: str | None = Field(None, min_length=1, max_length=80, description="a VM's CD-ROM: an ISO disk for its "
+                              "next boot, or null to eject (at once when it runs)")
 
     @field_validator("name")
     @classmethod
@@ -149,6 +153,7 @@ class InstanceOut(BaseModel):
     has_password: bool
     backend: str = "container"
     accelerator: str | None = Field(None, description="a VM's: kvm or tcg")
+    cdrom: str | None = Field(None, description="a VM's: the ISO disk (id) in its CD-ROM drive")
     volumes: list[dict[str, str]] = Field(default_factory=list)
     expires_at: dt.datetime | None
     launched_at: dt.datetime | None

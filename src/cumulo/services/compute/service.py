@@ -28,7 +28,7 @@ from cumulo.db.constraints import flush_or_conflict
 from cumulo.db.lookup import owned
 from cumulo.drivers.compute.base import PortInUse
 from cumulo.platform import Platform
-from cumulo.services.compute import ports, vms
+from cumulo.services.compute import pending, ports, vms
 from cumulo.services.compute.convergence import converge
 from cumulo.services.compute.models import Instance
 from cumulo.services.compute.schemas import (
@@ -58,7 +58,8 @@ def instance_out(inst: Instance, volumes: list[dict[str, str]] | None = None) ->
         cpus=inst.cpus, memory_mb=inst.memory_mb, env=inst.env or {},
         env_secrets=(inst.meta or {}).get("env_secrets", {}), command=inst.command,
         has_password=inst.password_sealed is not None, backend=(inst.meta or {}).get("backend", "container"),
-        accelerator=(inst.meta or {}).get("accelerator"), volumes=volumes or [], expires_at=aware(inst.expires_at),
+        accelerator=(inst.meta or {}).get("accelerator"), cdrom=((inst.meta or {}).get("cdrom") or {}).get("disk_id"),
+        volumes=volumes or [], expires_at=aware(inst.expires_at),
         launched_at=aware(inst.launched_at), created_at=aware(inst.created_at), updated_at=aware(inst.updated_at))
 
 
@@ -102,7 +103,9 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
     labels for a service that launches instances for its own resources (``convergence.MEMBER_LABELS``)."""
     backend = await vms.admit(platform, session, user.user_id, body)  # 400/404 before anything exists
     await locks.hold(session, f"quota:{user.user_id}")  # other API processes launch for this user too
-    image_ref = backend.pop("image_ref", None) or await images.image_ref_for(platform, session, user, body.image)
+    image_ref, to_build = backend.pop("image_ref", None), None
+    if not image_ref:  # an on-demand catalogue image not built yet: PENDING until built (``pending``)
+        image_ref, to_build = await images.launch_ref(platform, session, user, body.image)
     if await session.scalar(select(Instance.id).where(Instance.user_id == user.user_id, Instance.name == body.name)):
         raise Conflict(f"you already have an instance named '{body.name}'")
     cpus = body.cpus or platform.settings.compute_default_cpus
@@ -121,8 +124,11 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
                     desired="running", status="STARTING", ports=body.ports or "", ports_bound="", env=body.env,
                     command=body.command, cpus=cpus, memory_mb=memory,
                     meta={**({"env_secrets": body.env_secrets} if body.env_secrets else {}),
-                          **({"labels": labels} if labels else {}), **backend},
+                          **({"labels": labels} if labels else {}), **backend,
+                          **({pending.WAITING: to_build.name} if to_build else {})},
                     expires_at=now + dt.timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None)
+    if to_build:
+        inst.status, inst.status_reason = "PENDING", pending.reason(to_build)
     if body.password:
         inst.password_sealed = crypto.seal(platform, body.password.encode(), inst.id.encode())
     inst.ports = format_ports(await ports.reserve(platform, session, inst.id, user.user_id,
@@ -138,6 +144,9 @@ async def create_instance(platform: Platform, session: AsyncSession, user: Princ
         events.record(session, user_id=user.user_id, action="instance.created", resource_type="instance",
                       resource_id=inst.id, name=inst.name, image=inst.image, ports=inst.ports, cpus=cpus,
                       memory_mb=memory, ttl_seconds=body.ttl_seconds, vpc_id=inst.vpc_id)
+        if to_build:
+            events.record(session, user_id=user.user_id, action="instance.image_building", resource_type="instance",
+                          resource_id=inst.id, name=inst.name, image=to_build.name, progress="started")
         await session.commit()
     except BaseException:
         if new_network:  # the default VPC made for this launch is rolled back with it
@@ -177,6 +186,10 @@ async def launch(platform: Platform, session: AsyncSession, user: Principal, bod
                  labels: dict[str, str] | None = None) -> Instance:
     async with _user_lock(platform, user.user_id):  # one user's launches pass the quota check one at a time
         inst = await create_instance(platform, session, user, body, labels)
+    waiting = pending.waiting_for(inst)
+    if waiting:  # answered at once, PENDING: the image's build goes on in the background, then the launch
+        pending.ensure_build(platform, images.recipe(waiting))
+        return inst
     await converge(platform, inst.id)
     if await session.get(Instance, inst.id, populate_existing=True) is None:
         return inst  # already terminated (a ttl shorter than the launch): answered as it was created
@@ -220,7 +233,33 @@ async def start(platform: Platform, session: AsyncSession, user: Principal, ref:
     inst = await get_instance(session, user, ref)
     if inst.status in ("RUNNING", "STARTING", "REBOOTING"):
         return inst
+    if inst.status == "PAUSED":
+        raise Conflict(f"instance '{inst.name}' is PAUSED: resume it (POST /instances/{inst.id}/resume)")
     return await _transition(platform, session, inst, "running", "STARTING", "instance.start_requested")
+
+
+async def set_paused(platform: Platform, session: AsyncSession, user: Principal, ref: str, paused: bool) -> Instance:
+    """Pause a running VM (QMP ``stop``: its vCPUs halt, its memory stays; PAUSED until resumed), or
+    resume a paused one (``cont``). Asking for the state it is in changes nothing."""
+    inst = await _vm(session, user, ref, "paused" if paused else "resumed")
+    want, source = ("PAUSED", "RUNNING") if paused else ("RUNNING", "PAUSED")
+    if inst.status == want:
+        return inst
+    if inst.status != source or not inst.container_id:
+        verb = "paused" if paused else "resumed"
+        raise Conflict(f"instance '{inst.name}' is {inst.status}; only a {source} VM can be {verb}")
+    driver = vms.vm_driver(platform)
+    await (driver.pause if paused else driver.resume)(inst.container_id)
+    await converge(platform, inst.id)  # the new status, with its event (or the VM's event watcher got there first)
+    await session.refresh(inst)
+    return inst
+
+
+async def _vm(session: AsyncSession, user: Principal, ref: str, verb: str) -> Instance:
+    inst = await get_instance(session, user, ref)
+    if (inst.meta or {}).get("backend") != "vm":
+        raise InvalidInput(f"only VMs (backend: vm) are {verb}; a container is stopped and started instead")
+    return inst
 
 
 async def reboot(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> Instance:
@@ -243,6 +282,13 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
     if "ttl_seconds" in body.model_fields_set:
         inst.expires_at = utcnow() + dt.timedelta(seconds=body.ttl_seconds) if body.ttl_seconds else None
         changed["ttl_seconds"] = body.ttl_seconds
+    if "cdrom" in body.model_fields_set:
+        media = await vms.cdrom_for(platform, session, inst, body.cdrom)  # 400/404 before any change
+        if media != (inst.meta or {}).get("cdrom"):
+            inst.meta = {k: v for k, v in (inst.meta or {}).items() if k != "cdrom"} | ({"cdrom": media} if media else {})
+            if inst.container_id and vms.vm_driver(platform).owns(inst.container_id):
+                await vms.vm_driver(platform).set_cdrom(inst.container_id, media["path"] if media else None)
+            changed["cdrom"] = media["disk_id"] if media else None
     if not changed:
         return inst
     inst.updated_at = utcnow()

@@ -37,6 +37,8 @@ async def admit(platform: Platform, session: AsyncSession, user_id: str, body: I
     """400 for what a VM cannot take; the instance's meta for a VM (its accelerator, probed once, and
     the public key of ``key_name``)."""
     if body.backend != "vm":
+        if body.cdrom:
+            raise InvalidInput("cdrom is for VMs (backend: vm, image: 'disk:NAME')")
         if body.image.startswith(DISK_IMAGE):
             raise InvalidInput("a disk image (image: 'disk:NAME') boots as a VM: give backend: vm")
         if body.key_name:
@@ -47,6 +49,11 @@ async def admit(platform: Platform, session: AsyncSession, user_id: str, body: I
     if body.volumes:
         raise InvalidInput("volumes are not attached to VMs: use a disk (/disks) instead")
     boot = await _uploaded_image(platform, session, user_id, body) if body.image.startswith(DISK_IMAGE) else {}
+    if body.cdrom:
+        if not boot:
+            raise InvalidInput("a CD-ROM goes into a VM booted from a disk image (image: 'disk:NAME', machine pc); "
+                               "catalogue VMs (microvm) have no CD-ROM drive")
+        boot["cdrom"] = await _iso(platform, session, user_id, body.cdrom)
     memory = body.memory_mb or platform.settings.compute_default_memory_mb
     if memory < MIN_MEMORY_MB:
         raise InvalidInput(f"a VM needs memory_mb of at least {MIN_MEMORY_MB}")
@@ -79,6 +86,36 @@ async def _uploaded_image(platform: Platform, session: AsyncSession, user_id: st
     if vm_driver(platform).disk_in_use(path):
         raise Conflict(f"disk '{d.name}' is open in a running VM: stop that VM first (its copy would be torn)")
     return {"boot_disk": d.id, "image_ref": f"{DISK_IMAGE}{d.format}:{path}"}
+
+
+ISO_MAGIC_AT = 16 * 2048 + 1  # ISO 9660's primary volume descriptor: "CD001" after its type byte
+
+
+async def _iso(platform: Platform, session: AsyncSession, user_id: str, ref: str) -> dict[str, str]:
+    """The caller's disk ``ref`` as a CD-ROM: an available raw ISO 9660 image (404 for someone else's)."""
+    from cumulo.services.disks import service as disks  # disks builds on compute: imported when used
+    from cumulo.services.disks.models import Disk
+
+    d = await owned(session, Disk, user_id, ref, "disk")
+    if d.status != "available":
+        raise Conflict(f"disk '{d.name}' is {d.status}: wait until it is available")
+    path = disks.path_of(platform, d)
+    try:
+        with open(path, "rb") as f:  # noqa: ASYNC230 - five bytes of a local file
+            f.seek(ISO_MAGIC_AT)
+            magic = f.read(5)
+    except OSError:
+        magic = b""
+    if d.format != "raw" or magic != b"CD001":
+        raise InvalidInput(f"disk '{d.name}' is not an ISO 9660 image (upload or import the .iso as it is)")
+    return {"disk_id": d.id, "path": str(path)}
+
+
+async def cdrom_for(platform: Platform, session: AsyncSession, inst: Any, ref: str | None) -> dict[str, str] | None:
+    """What an update puts in a VM's CD-ROM drive: an ISO disk of its owner, or None (eject)."""
+    if (inst.meta or {}).get("backend") != "vm" or not str(inst.image_ref).startswith(DISK_IMAGE):
+        raise InvalidInput("only a VM booted from a disk image (machine pc) has a CD-ROM drive")
+    return await _iso(platform, session, inst.user_id, ref) if ref else None
 
 
 def guest_files(meta: dict[str, Any]) -> dict[str, str]:

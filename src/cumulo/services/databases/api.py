@@ -27,7 +27,10 @@ router = APIRouter(tags=["databases"])
 @router.post("/databases", status_code=201, response_model=DatabaseCreated)
 async def create_database(body: DatabaseCreate, user: UserDep, platform: PlatformDep,
                           session: SessionDep) -> DatabaseCreated:
-    db, password = await service.create(platform, session, user, body)
+    if body.import_from is not None:
+        db, password = await backups.create_from_dump(platform, session, user, body)
+    else:
+        db, password = await service.create(platform, session, user, body)
     return DatabaseCreated(**service.database_out(platform, db).model_dump(), password=password)
 
 

@@ -242,6 +242,30 @@ async def import_dump(platform: Platform, session: AsyncSession, user: Principal
     return db
 
 
+async def create_from_dump(platform: Platform, session: AsyncSession, user: Principal,
+                           body: DatabaseCreate) -> tuple[ManagedDatabase, str]:
+    """A NEW database that starts with the data of a dump the user uploaded (``body.import_from``, as
+    RDS restores from S3). The bucket (the caller's: anyone else's is not found) and the key are read
+    before anything is made; a dump the engine refuses removes the new database again (400 with the
+    engine's words): nothing is left half-made."""
+    source = body.import_from
+    if source is None:
+        raise InvalidInput("import_from {bucket, key} is required")
+    bucket = await buckets.owned_bucket(session, user.user_id, source.bucket)
+    row = await objects.read_version(platform, bucket, source.key)  # 404 NoSuchKey before anything is made
+    db, password = await service.create(platform, session, user, body)
+    try:
+        await _load(platform, db, row.blob_id)
+    except CumuloError as exc:
+        await service.remove(platform, session, db)
+        raise InvalidInput(f"{source.bucket}/{source.key} did not load into a new {db.engine} database, which "
+                           f"was removed again: {exc.message}") from None
+    events.record(session, user_id=user.user_id, action="database.imported", resource_type="database",
+                  resource_id=db.id, bucket=source.bucket, key=source.key, bytes=row.size)
+    await session.commit()
+    return db, password
+
+
 # --- the loops (reconciler.py) -------------------------------------------------------------------------
 
 def in_window(window: str, now: dt.datetime) -> bool:

@@ -11,6 +11,7 @@ recreation loses nothing.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import io
 import json
@@ -26,6 +27,7 @@ from docker.types import Mount
 
 from cumulo.core.errors import CumuloError, Unavailable
 from cumulo.drivers.compute import secretfiles
+from cumulo.drivers.compute.docker import engine_time
 from cumulo.drivers.dockerclient import LazyDocker
 
 T = TypeVar("T")
@@ -87,6 +89,18 @@ class Containers(LazyDocker):
         def look() -> str | None:
             c = self._get(name)
             return None if c is None else str(c.status)
+        return await self._thread(f"inspecting {name}", look)
+
+    async def exited(self, name: str) -> tuple[int | None, dt.datetime] | None:
+        """A container that stopped (exited or dead): its exit code and when it stopped, by the host's
+        clock (Docker's ``State.FinishedAt``); None while it runs, before it ever ran, or with no container."""
+        def look() -> tuple[int | None, dt.datetime] | None:
+            c = self._get(name)
+            if c is None or c.status not in ("exited", "dead"):
+                return None
+            state = c.attrs.get("State") or {}
+            finished = engine_time(state.get("FinishedAt"))
+            return None if finished is None else (state.get("ExitCode"), finished)
         return await self._thread(f"inspecting {name}", look)
 
     async def write_files(self, name: str, files: dict[str, str]) -> None:

@@ -4,7 +4,11 @@ server accepting connections."""
 
 from __future__ import annotations
 
-from cumulo.core.clock import utcnow
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.core.clock import aware, reading_at, utcnow
 from cumulo.platform import Platform
 from cumulo.services.databases import engines, placement
 from cumulo.services.databases.containers import Spec, wait_until
@@ -55,6 +59,22 @@ async def bring_up(platform: Platform, db: ManagedDatabase, *, first_boot_passwo
     if first_boot_password is not None:
         await c.write_files(container_name(db.id), {})  # the password now lives in the server only
     return await c.address(container_name(db.id), db.network_name)
+
+
+async def note_crash(platform: Platform, session: AsyncSession, server: Any, name: str) -> bool:
+    """A server (a database or a cache: ``server`` its row) found stopped on its own while available and
+    meant to run: recorded as failed (committed) at the moment it really stopped, Docker's stop time in
+    Cumulo's time, not when this pass noticed (the billing meter ends its run there; starting it again
+    opens a new one). True when it had stopped."""
+    found = await placement.containers(platform).exited(name)
+    if found is None:
+        return False
+    code, finished = found
+    moment, since = min(reading_at(finished), utcnow()), aware(server.state_changed_at)
+    server.status, server.error = ERROR, f"the server stopped on its own (exit code {code}); starting it again"
+    server.state_changed_at = max(moment, since) if since is not None else moment  # not before its last change
+    await session.commit()
+    return True
 
 
 async def converge(platform: Platform, db: ManagedDatabase) -> dict[str, object]:

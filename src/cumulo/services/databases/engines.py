@@ -94,7 +94,10 @@ def engine(name: str) -> Engine:
         raise InvalidInput("engine must be postgres or mysql (MariaDB)") from None
 
 
-ARCHIVE_TIMEOUT = 300  # at most 5 minutes of committed data at risk (a segment is archived at least that often)
+# A segment is archived on the database's disk at least this often, and shipped to the backup bucket
+# within the backups loop's minute (``reconciler.BACKUP_INTERVAL``): at most 5 minutes of committed
+# data at risk in all when the host and its disks are lost.
+ARCHIVE_TIMEOUT = 240
 WAL_DIR = f"{POSTGRES.data_path}/cumulo_wal"  # on the database's disk; Cumulo ships it to the backup bucket
 _ARCHIVE = (f"mkdir -p {WAL_DIR} && test ! -f {WAL_DIR}/%f && cp %p {WAL_DIR}/%f.part "
             f"&& mv {WAL_DIR}/%f.part {WAL_DIR}/%f")

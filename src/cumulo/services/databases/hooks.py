@@ -80,7 +80,15 @@ async def resolve_database(session: AsyncSession, user_id: str, ref: str) -> str
     return str((await owned(session, ManagedDatabase, user_id, ref, "database")).id)
 
 
+async def databases_in_vpc(session: AsyncSession, user_id: str, vpc_id: str) -> list[str]:
+    """The names of the user's databases placed in the VPC, whatever their status (a stopped one
+    starts again in it): the VPC's delete and retirement guard."""
+    return list((await session.scalars(select(ManagedDatabase.name).where(
+        ManagedDatabase.user_id == user_id, ManagedDatabase.vpc_id == vpc_id))).all())
+
+
 ports.resolvers.add("database", resolve_database)
+ports.users.add("vpc", "database", databases_in_vpc)
 # evented: every change is an audit event carrying its usage (``transitions``); ``states`` seeds only
 ports.usage.add("database", ports.Meterable(service="databases", states=usage, suspend=suspend, evented=True))
 ports.usage.add("database_storage", ports.Meterable(service="databases", states=storage_usage, evented=True))

@@ -1,6 +1,6 @@
 """Point-in-time recovery of PostgreSQL databases.
 
-Every PostgreSQL server archives its WAL (``archive_mode=on``, ``archive_timeout`` 300 s, see
+Every PostgreSQL server archives its WAL (``archive_mode=on``, ``archive_timeout`` 240 s, see
 ``engines.PG_ARCHIVING``) into ``cumulo_wal`` on its own disk; ``ship`` moves each finished segment,
 gzipped, into the user's backup bucket (``<database>/wal/<segment>.gz``), from the backups loop and
 before a restore. Each manual and automated backup also takes a base backup (``pg_basebackup``,

@@ -32,6 +32,8 @@ def register(platform: Platform) -> None:
             if db is None or db.status == convergence.CREATING or db.address is None:
                 return  # deleted (its request removed the container), being made, or never up
             try:
+                if db.status == convergence.AVAILABLE and db.desired == "running":
+                    await convergence.note_crash(platform, session, db, convergence.container_name(db.id))
                 changes = await convergence.converge(platform, db)
             except CumuloError as exc:
                 if db.status != convergence.ERROR or db.error != exc.message:

@@ -17,6 +17,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ImportIn(Strict):
+    bucket: str = Field(min_length=3, max_length=63)
+    key: str = Field(min_length=1, max_length=1024)
+
+
 class DatabaseCreate(Strict):
     name: str = Field(pattern=NAME, description="lower-case letters, digits and dashes (1-63)")
     engine: Literal["postgres", "mysql", "mariadb"] = "postgres"
@@ -31,6 +36,9 @@ class DatabaseCreate(Strict):
     backup_retention_days: int = Field(7, ge=1, le=35)
     backup_window: str = Field("03:00-04:00", pattern=WINDOW, description="HH:MM-HH:MM (UTC), daily")
     parameters: dict[str, int] = Field(default_factory=dict, max_length=16)
+    import_from: ImportIn | None = Field(None, description="a dump you uploaded to one of your buckets "
+                                         "(pg_dump custom format or SQL; SQL for MariaDB): the new database "
+                                         "starts with its data")
 
 
 class DatabaseUpdate(Strict):
@@ -103,11 +111,6 @@ class BackupOut(BaseModel):
     expires_at: dt.datetime | None
     error: str | None
     created_at: dt.datetime
-
-
-class ImportIn(Strict):
-    bucket: str = Field(min_length=3, max_length=63)
-    key: str = Field(min_length=1, max_length=1024)
 
 
 class RestoreIn(Strict):

@@ -4,13 +4,15 @@ password once), list, show, stop, start, reboot, resize and parameters, password
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.core.clock import aware
-from cumulo.core.errors import Conflict, CumuloError, InvalidInput
+from cumulo.core.errors import Conflict, CumuloError, InvalidInput, not_found
 from cumulo.core.ids import new_id
 from cumulo.core.principal import Principal
 from cumulo.db.constraints import flush_or_conflict
@@ -143,33 +145,54 @@ async def _bring_up_or_fail(platform: Platform, session: AsyncSession, db: Manag
     db.status, db.error = AVAILABLE, None
 
 
+def _converging(platform: Platform, db: ManagedDatabase) -> contextlib.AbstractAsyncContextManager[None]:
+    """The reconciler's lease of the database, held while a request changes its server (stop, start,
+    reboot, resize): a reconciler pass that read the row before the change would otherwise start the
+    server the request stops, or write the status again after the request (a later moment of the
+    change than the real one, which the billing meter bills by)."""
+    return reconcile.holding(platform, RECONCILE, db.id, convergence.READY_TIMEOUT + 60)
+
+
+async def _fresh(session: AsyncSession, db: ManagedDatabase) -> None:
+    try:
+        await session.refresh(db)
+    except InvalidRequestError as exc:  # deleted meanwhile
+        raise not_found("database", db.id) from exc
+
+
 async def stop(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> ManagedDatabase:
     db = await resolve(session, user, ref)
-    _require(db, AVAILABLE, STOPPED)
-    db.desired = "stopped"
-    await session.commit()
-    await placement.containers(platform).stop(convergence.container_name(db.id))
-    db.status = STOPPED
-    await _record(session, db, "stopped")
+    async with _converging(platform, db):
+        await _fresh(session, db)  # as a pass that ran before the lease left it
+        _require(db, AVAILABLE, STOPPED)
+        db.desired = "stopped"
+        await session.commit()
+        await placement.containers(platform).stop(convergence.container_name(db.id))
+        db.status = STOPPED
+        await _record(session, db, "stopped")
     return db
 
 
 async def start(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> ManagedDatabase:
     db = await resolve(session, user, ref)
-    _require(db, AVAILABLE, STOPPED, ERROR)
-    db.desired = "running"
-    await session.commit()
-    await _bring_up_or_fail(platform, session, db)
-    await _record(session, db, "started")
+    async with _converging(platform, db):
+        await _fresh(session, db)
+        _require(db, AVAILABLE, STOPPED, ERROR)
+        db.desired = "running"
+        await session.commit()
+        await _bring_up_or_fail(platform, session, db)
+        await _record(session, db, "started")
     return db
 
 
 async def reboot(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> ManagedDatabase:
     db = await resolve(session, user, ref)
-    _require(db, AVAILABLE)
-    await placement.containers(platform).restart(convergence.container_name(db.id))
-    await _bring_up_or_fail(platform, session, db)
-    await _record(session, db, "rebooted")
+    async with _converging(platform, db):
+        await _fresh(session, db)
+        _require(db, AVAILABLE)
+        await placement.containers(platform).restart(convergence.container_name(db.id))
+        await _bring_up_or_fail(platform, session, db)
+        await _record(session, db, "rebooted")
     return db
 
 
@@ -178,7 +201,13 @@ async def update(platform: Platform, session: AsyncSession, user: Principal, ref
     """Resize (cpus, memory), grow storage (never shrink), change parameters or the backup
     settings. A change of cpus, memory or parameters restarts the server (data stays on the disk)."""
     db = await resolve(session, user, ref)
-    _require(db, AVAILABLE, STOPPED)
+    async with _converging(platform, db):
+        await _fresh(session, db)
+        _require(db, AVAILABLE, STOPPED)
+        return await _update(platform, session, db, body)
+
+
+async def _update(platform: Platform, session: AsyncSession, db: ManagedDatabase, body: DatabaseUpdate) -> ManagedDatabase:
     e = engines.engine(db.engine)
     memory = body.memory_mb if body.memory_mb is not None else db.memory_mb
     params = e.validate(body.parameters if body.parameters is not None else (db.parameters or {}), memory)
@@ -254,13 +283,14 @@ async def delete(platform: Platform, session: AsyncSession, user: Principal, ref
 
 
 async def remove(platform: Platform, session: AsyncSession, db: ManagedDatabase) -> None:
-    await placement.containers(platform).remove(convergence.container_name(db.id))
-    await placement.drop_disk(platform, db.id)
-    await placement.forget_password(session, db.user_id, db.secret_id)
-    await session.delete(db)
-    events.record(session, user_id=db.user_id, action="database.deleted", resource_type="database",
-                  resource_id=db.id, name=db.name)
-    await session.commit()
+    async with _converging(platform, db):  # a pass between the removal and the row's would make them again
+        await placement.containers(platform).remove(convergence.container_name(db.id))
+        await placement.drop_disk(platform, db.id)
+        await placement.forget_password(session, db.user_id, db.secret_id)
+        await session.delete(db)
+        events.record(session, user_id=db.user_id, action="database.deleted", resource_type="database",
+                      resource_id=db.id, name=db.name)
+        await session.commit()
 
 
 async def logs(platform: Platform, session: AsyncSession, user: Principal, ref: str, tail: int) -> str:

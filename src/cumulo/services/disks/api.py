@@ -13,6 +13,7 @@ from cumulo.services.disks.schemas import (
     DiskClone,
     DiskConvert,
     DiskCreate,
+    DiskImport,
     DiskOut,
     DiskRename,
     DiskResize,
@@ -27,8 +28,14 @@ STREAMED = (("POST", "/disks/upload"),)
 
 
 @router.post("/disks", status_code=201, response_model=DiskOut)
-async def create_disk(body: DiskCreate, user: UserDep, platform: PlatformDep, session: SessionDep) -> DiskOut:
-    return service.disk_out(await service.create(platform, session, user, body))
+async def create_disk(body: DiskCreate, user: UserDep, platform: PlatformDep, session: SessionDep,
+                      response: Response) -> DiskOut:
+    """An empty disk (``size_gb``), or with ``image`` a copy of that image's root disk grown to
+    ``size_gb``: answered 202 ``creating``, copied in the background (``progress_percent``)."""
+    d = await service.create(platform, session, user, body)
+    if d.status == "creating":
+        response.status_code = 202
+    return service.disk_out(d)
 
 
 @router.post("/disks/upload", status_code=201, response_model=DiskOut)
@@ -36,6 +43,13 @@ async def upload_disk(request: Request, user: UserDep, platform: PlatformDep, se
                       name: str = Query(min_length=1, max_length=64)) -> DiskOut:
     """The request body is the image (qcow2 or raw); refused when it names a backing or data file."""
     return service.disk_out(await service.upload(platform, session, user, name, request.stream()))
+
+
+@router.post("/disks/import", status_code=201, response_model=DiskOut)
+async def import_disk(body: DiskImport, user: UserDep, platform: PlatformDep, session: SessionDep) -> DiskOut:
+    """An image from an object in one of your buckets (``source: s3://BUCKET/KEY``): copied, inspected
+    and refused exactly like an upload (qcow2 or raw, no backing or data file)."""
+    return service.disk_out(await service.import_object(platform, session, user, body))
 
 
 @router.get("/disks", response_model=list[DiskOut])

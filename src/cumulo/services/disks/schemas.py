@@ -17,8 +17,17 @@ class In(BaseModel):
 
 class DiskCreate(In):
     name: str = Field(pattern=NAME, max_length=64)
-    size_gb: int = Field(ge=1, le=65536)
+    size_gb: int | None = Field(None, ge=1, le=65536, description="needed for an empty disk; from an image: at "
+                                "least the image's size (its size when left out)")
     format: Literal["qcow2", "raw"] = "qcow2"
+    image: str | None = Field(None, min_length=1, max_length=255, description="a copy of this image's root disk "
+                              "(a catalogue image such as cumulo/debian, or one of yours), grown to size_gb")
+
+
+class DiskImport(In):
+    name: str = Field(pattern=NAME, max_length=64)
+    source: str = Field(min_length=6, max_length=1100, description="s3://BUCKET/KEY: an object in one of your buckets")
+    version_id: str | None = Field(None, max_length=64)
 
 
 class DiskResize(In):

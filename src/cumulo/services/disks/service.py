@@ -39,6 +39,7 @@ from cumulo.services.disks.schemas import (
     DiskClone,
     DiskConvert,
     DiskCreate,
+    DiskImport,
     DiskOut,
     DiskRename,
     DiskResize,
@@ -94,6 +95,10 @@ def _record(session: AsyncSession, d: Disk, action: str, **data: Any) -> None:
 
 
 async def create(platform: Platform, session: AsyncSession, user: Principal, body: DiskCreate) -> Disk:
+    if body.image is not None:
+        return await _from_image(platform, session, user, body, body.image)
+    if body.size_gb is None:
+        raise InvalidInput("size_gb: an empty disk needs a size (or give image: a copy of its root disk)")
     _check_size(platform, body.size_gb)
     await quotas.check_many(session, platform, user.user_id, {"disks": 1, "disk_gib": body.size_gb})
     await _name_free(session, user.user_id, body.name)
@@ -113,8 +118,77 @@ async def create(platform: Platform, session: AsyncSession, user: Principal, bod
     return d
 
 
+async def _from_image(platform: Platform, session: AsyncSession, user: Principal, body: DiskCreate,
+                      image: str) -> Disk:
+    """A disk that starts as a copy of ``image``'s root disk (what a VM of that image boots from),
+    grown to ``size_gb``: answered at once (``creating``), copied in the background with progress."""
+    from cumulo.services.images import service as images_service  # a disk builds on images: asked when used
+
+    ref = await images_service.image_ref_for(platform, session, user, image)  # 404: not one the caller may use
+    artifacts = vm_driver(platform).artifacts
+    need = -(-await artifacts.root_disk_size(ref) // GIB)
+    size_gb = body.size_gb or need
+    if size_gb < need:
+        raise InvalidInput(f"size_gb {size_gb} is smaller than the image '{image}' ({need} GiB): give at least {need}")
+    _check_size(platform, size_gb)
+    await quotas.check_many(session, platform, user.user_id, {"disks": 1, "disk_gib": size_gb})
+    await _name_free(session, user.user_id, body.name)
+    d = Disk(id=new_id(), user_id=user.user_id, name=body.name, format=body.format, size_gb=size_gb,
+             size_bytes=size_gb * GIB, status="creating", operation="create", progress_percent=0.0)
+    session.add(d)
+    await flush_or_conflict(session, f"you already have a disk named '{body.name}'")
+
+    async def work(progress: Callable[[float], None]) -> None:
+        base, _command = await artifacts.root_disk(ref)  # built once per image (docker export, mkfs.ext4)
+        progress(10.0)
+        found = await images.info(base, "qcow2")
+        if int(found["virtual-size"]) > size_gb * GIB:
+            raise InvalidInput(f"the image '{image}' needs {-(-int(found['virtual-size']) // GIB)} GiB, more than "
+                               f"size_gb {size_gb}")
+        dst = path_of(platform, d)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        part = dst.with_suffix(".part")
+        try:  # a whole copy (no backing file): the disk is the user's own from here on
+            await images.convert(base, "qcow2", part, d.format, lambda p: progress(10.0 + p * 0.85))
+            await images.resize(part, d.format, size_gb * GIB, False)
+            part.replace(dst)
+        finally:
+            part.unlink(missing_ok=True)
+
+    return await _begin(platform, session, d, "creating", "create", work, None, image=image, size_gb=size_gb,
+                        format=d.format)
+
+
+S3_SOURCE = re.compile(r"^s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(.{1,1024})$")
+
+
+async def import_object(platform: Platform, session: AsyncSession, user: Principal, body: DiskImport) -> Disk:
+    """An image kept as an object in one of the caller's buckets, copied into a disk, inspected and
+    refused exactly like an upload. Another user's bucket is not found (and never read)."""
+    from cumulo.services.storage import buckets, objects  # a disk builds on storage: asked when used
+    from cumulo.services.storage.versions import blob_store
+
+    found = S3_SOURCE.match(body.source)
+    if not found:
+        raise InvalidInput("source must be s3://BUCKET/KEY (an object in one of your buckets)")
+    bucket = await buckets.owned_bucket(session, user.user_id, found.group(1))  # someone else's: 404
+    row = await objects.read_version(platform, bucket, found.group(2), body.version_id)  # 404 NoSuchKey
+    if row.size > platform.settings.disk_max_size_gb * GIB:
+        raise InvalidInput(f"the object is larger than {platform.settings.disk_max_size_gb} GiB")
+    if not row.blob_id or not row.size:
+        raise InvalidInput("the object is empty")
+    store, blob = blob_store(platform), row.blob_id
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async for chunk in await store.read(blob):
+            yield chunk
+
+    return await upload(platform, session, user, body.name, chunks(), action="disk.imported", source=body.source,
+                        version_id=getattr(row, "version_id", None))
+
+
 async def upload(platform: Platform, session: AsyncSession, user: Principal, name: str,
-                 chunks: AsyncIterator[bytes]) -> Disk:
+                 chunks: AsyncIterator[bytes], action: str = "disk.uploaded", **data: object) -> Disk:
     """An image sent as the request body: stored, inspected, then recorded (nothing is kept when refused)."""
     if not re.fullmatch(NAME, name):
         raise InvalidInput("name must be 1-64 characters: letters, digits, '-', '_' or '.', starting with a "
@@ -145,7 +219,7 @@ async def upload(platform: Platform, session: AsyncSession, user: Principal, nam
         try:
             session.add(d)
             await flush_or_conflict(session, f"you already have a disk named '{name}'")
-            _record(session, d, "disk.uploaded", size_gb=d.size_gb, format=d.format)
+            _record(session, d, action, size_gb=d.size_gb, format=d.format, **data)
             await session.commit()
         except BaseException:
             path_of(platform, d).unlink(missing_ok=True)
@@ -457,7 +531,7 @@ async def _run(platform: Platform, disk_id: str, user_id: str, operation: str, w
             if row is not None:
                 if undo is not None:
                     await undo(s, row)
-                row.status, row.error, row.updated_at = ("error" if operation == "clone" else "available"), \
+                row.status, row.error, row.updated_at = ("error" if operation in ("clone", "create") else "available"), \
                     f"{operation} failed: {reason}", utcnow()
                 _record(s, row, f"disk.{operation}_failed", reason=reason)
                 await s.commit()

@@ -23,7 +23,8 @@ service's ``hooks.py`` is imported before the registry is first read, in every p
 
 After every committed write that changes what a provider returns, call ``await changed(platform)``.
 It only wakes the gateway's reconciler: pushes are coalesced (the reconciler waits for the burst
-to settle, at most 2 s, and never pushes more than once every 2 s; a burst of changes is one push).
+to settle, at most 2 s, and never pushes more than once every 2 s; a burst of changes is one push);
+``changed(platform, urgent=True)`` skips the settling (a change a user is waiting on).
 When API processes and the worker are separate processes, the wake reaches the worker through
 signals on PostgreSQL (a NOTIFY; the push keeps its spacing); on SQLite, and if a signal is lost,
 the worker's periodic resync (``CUMULO_GATEWAY_RESYNC_SECONDS``) picks the change up.
@@ -88,9 +89,17 @@ def mark_changed(platform: Platform) -> None:
     platform.extras["gateway.changed_at"] = time.monotonic()
 
 
-async def changed(platform: Platform) -> None:
-    """Tell the gateway that the desired routes changed (after the commit). Cheap; coalesced."""
+async def changed(platform: Platform, *, urgent: bool = False) -> None:
+    """Tell the gateway that the desired routes changed (after the commit). Cheap; coalesced.
+
+    ``urgent``: someone waits on this change (an app's route switched to its new release, the
+    ``git push`` is still open): it is pushed without waiting for the burst to settle, and a quarter
+    of ``CUMULO_GATEWAY_PUSH_SECONDS`` after the last reload is spacing enough. Changes pending
+    meanwhile go in the same push. It takes effect where the push loop runs in this process (a
+    wake reaching another process is pushed as soon as the spacing allows anyway)."""
     mark_changed(platform)
+    if urgent:
+        platform.extras["gateway.urgent"] = True
     platform.runner.wake(PUSH_LOOP)
 
 

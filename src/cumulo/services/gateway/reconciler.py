@@ -5,7 +5,9 @@
   settle (a quarter of ``CUMULO_GATEWAY_PUSH_SECONDS`` without a new change, at most
   ``CUMULO_GATEWAY_PUSH_SECONDS``) and
   never reloads the proxy more often than once per ``CUMULO_GATEWAY_PUSH_SECONDS``: a burst of
-  changes is one push.
+  changes is one push. An urgent change (``providers.changed(urgent=True)``: an app's switch, its
+  ``git push`` waiting) does not wait for the burst to settle, and needs only ``SETTLE`` x
+  ``CUMULO_GATEWAY_PUSH_SECONDS`` since the last reload.
 - ``gateway.supervise``: every second, a Caddy that should run but does not answer (killed,
   crashed) is started again (it resumes its last config) and the config is pushed at once.
 """
@@ -36,16 +38,21 @@ def register(platform: Platform) -> None:
         # A change in this process marks it dirty (and sets changed_at for the settle wait); a wake
         # from another process (signals, PostgreSQL) or the resync only keeps the spacing below.
         dirty = platform.extras.pop("gateway.dirty", False)
+        urgent = platform.extras.pop("gateway.urgent", False)
         if dirty or time.monotonic() - dp.last_push < settings.gateway_push_seconds:
             started = time.monotonic()
             while True:
                 now = time.monotonic()
-                spaced = now - dp.last_push >= settings.gateway_push_seconds
-                quiet = now - platform.extras.get("gateway.changed_at", 0.0) >= SETTLE * settings.gateway_push_seconds
+                urgent = platform.extras.pop("gateway.urgent", False) or urgent  # may come during the wait
+                spacing = settings.gateway_push_seconds * (SETTLE if urgent else 1.0)
+                spaced = now - dp.last_push >= spacing
+                quiet = urgent or \
+                    now - platform.extras.get("gateway.changed_at", 0.0) >= SETTLE * settings.gateway_push_seconds
                 if spaced and (quiet or now - started >= settings.gateway_push_seconds):
                     break
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.02 if urgent else 0.05)
             platform.extras.pop("gateway.dirty", None)  # changes so far are in this push
+            platform.extras.pop("gateway.urgent", None)
         try:
             await dp.sync()
             dp.last_error = None

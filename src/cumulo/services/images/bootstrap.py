@@ -33,7 +33,7 @@ Report = Callable[[str, str], None]  # (image, line)
 @dataclass
 class Result:
     image: str
-    action: str  # cached | built | pulled | failed
+    action: str  # cached | built | pulled | failed | on first launch (an on-demand image not built yet)
     seconds: float
     error: str | None = None
 
@@ -105,8 +105,10 @@ async def _timed(name: str, work: Callable[[], Awaitable[str]]) -> Result:
 
 
 async def bootstrap(driver: ComputeDriver, *, registry_pull: bool = False, only: list[str] | None = None,
-                    report: Report | None = None) -> list[Result]:
-    """Build every catalogue image that is missing or out of date; returns what happened to each."""
+                    report: Report | None = None, every: bool = False) -> list[Result]:
+    """Build every catalogue image that is missing or out of date; returns what happened to each. An
+    ``on_demand`` recipe (``cumulo/desktop``) is built only when named in ``only`` or with ``every``;
+    otherwise it is reported as cached, or "on first launch" (its first launch builds it)."""
     say = report or (lambda image, line: log.debug("%s: %s", image, line))
     digests = _digests()
     wanted = [r for r in RECIPES if not only or r.name in only or (r.name == BASE and any(
@@ -114,9 +116,12 @@ async def bootstrap(driver: ComputeDriver, *, registry_pull: bool = False, only:
     cached = dict(zip([r.name for r in wanted], await asyncio.gather(
         *(_cached(driver, r, digests[r.name], registry_pull) for r in wanted))))
     results = [Result(r.name, "cached", 0.0) for r in wanted if cached[r.name]]
-    todo = [r for r in wanted if not cached[r.name]]
+    later = [r for r in wanted if r.on_demand and not cached[r.name] and not every and not (only and r.name in only)]
+    results += [Result(r.name, "on first launch", 0.0) for r in later]
+    todo = [r for r in wanted if not cached[r.name] and r not in later]
+    order = [r.name for r in RECIPES]
     if not todo:
-        return results
+        return sorted(results, key=lambda r: order.index(r.image))
     with tempfile.TemporaryDirectory(prefix="cumulo-bootstrap-") as tmp:
         roots = [r for r in todo if r.kind == "rootfs"]
         root_results = await asyncio.gather(*(_timed(r.name, partial(
@@ -129,5 +134,4 @@ async def bootstrap(driver: ComputeDriver, *, registry_pull: bool = False, only:
     else:
         results += await asyncio.gather(*(_timed(r.name, partial(_child, driver, r, digests[r.name], say))
                                           for r in children))
-    order = [r.name for r in RECIPES]
     return sorted(results, key=lambda r: order.index(r.image))

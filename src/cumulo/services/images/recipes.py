@@ -3,7 +3,9 @@
 ``cumulo/busybox`` is the busybox-static binary on an empty root; ``cumulo/debian`` is an
 mmdebstrap minbase root; the others are Dockerfiles on ``cumulo/debian`` (classic builder,
 ``apt-get clean`` so no .deb stays in a layer), ``cumulo/desktop`` among them: the browser in the
-cloud (Xvfb, fluxbox, Firefox ESR, x11vnc), whose screen the console shows through noVNC.
+cloud (Xvfb, fluxbox, Firefox ESR, x11vnc), whose screen the console shows through noVNC. That one is
+``on_demand``: built at the first launch of an instance from it (``compute.pending``), or ahead of time
+by ``cumulo images bootstrap --all``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ class Recipe:
     files: dict[str, str] = field(default_factory=dict)
     description: str = ""
     registry: str | None = None  # tried first when CUMULO_REGISTRY_PULL=1
+    # built at the first launch that names it, not by a plain `cumulo images bootstrap` (`--all`
+    # builds it too): an image too heavy for every fresh install to pay for (cumulo/desktop, ~810 MB)
+    on_demand: bool = False
+    first_build: str = ""  # how long its first build takes, told to the user who waits for it
 
     @property
     def tag(self) -> str:
@@ -161,7 +167,7 @@ RECIPES: list[Recipe] = [
                "RUN chmod 755 /usr/local/bin/cumulo-entrypoint",
                "EXPOSE 5432",
                'ENTRYPOINT ["/usr/local/bin/cumulo-entrypoint"]'])),
-    Recipe("cumulo/desktop", "dockerfile",
+    Recipe("cumulo/desktop", "dockerfile", on_demand=True, first_build="about 5 minutes",
            description="a desktop and a web browser (Xvfb, fluxbox, Firefox ESR) with x11vnc on port 5900: the "
                        "console shows it through noVNC, with the instance's password",
            files={"desktop.sh": DESKTOP_ENTRYPOINT}, dockerfile="\n".join([

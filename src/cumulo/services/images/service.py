@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -20,16 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import ports
 from cumulo.core.clock import aware
-from cumulo.core.errors import Conflict, CumuloError, Forbidden, not_found
+from cumulo.core.errors import Conflict, CumuloError, Forbidden, NotFound, Unavailable, not_found
 from cumulo.core.principal import Principal
 from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_OWNER, LABEL_RESOURCE
 from cumulo.platform import Platform
 from cumulo.services.events import service as events
 from cumulo.services.images import dockerfile, references
-from cumulo.services.images.bootstrap import LABEL_CATALOG, context_tar
+from cumulo.services.images.bootstrap import LABEL_CATALOG, bootstrap, context_tar
 from cumulo.services.images.models import Image
-from cumulo.services.images.recipes import by_name
+from cumulo.services.images.recipes import Recipe, by_name
 from cumulo.services.images.schemas import ImageBuild, ImageOut
 from cumulo.services.quotas import service as quotas
 
@@ -57,6 +57,11 @@ async def catalogue(platform: Platform) -> list[ImageOut]:
                 found.append(ImageOut(id=tag, name=repo, tag=version, reference=repo if version == "latest" else tag,
                                       status="READY", owner="cumulo", size_mb=_mb(info.size_bytes),
                                       description=recipe.description if recipe else None))
+    built = {i.id for i in found}
+    found += [ImageOut(id=r.tag, name=r.name, tag="latest", reference=r.name, status="NOT_BUILT", owner="cumulo",
+                       size_mb=0.0, description=f"{r.description} (built at the first launch of an instance from "
+                                                f"it, {r.first_build or 'a few minutes'})")
+              for r in recipes.values() if r.on_demand and r.tag not in built]
     return sorted(found, key=lambda i: (i.name, i.tag))
 
 
@@ -88,8 +93,37 @@ async def get_image(platform: Platform, session: AsyncSession, user: Principal, 
 async def image_ref_for(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> str:
     """The engine reference a launch of ``ref`` uses: 404 when ``ref`` is nothing the caller may use
     (another user's image, an id prefix, a registry name), 400 when the image is not READY."""
+    return (await launch_ref(platform, session, user, ref, build=False))[0]
+
+
+async def launch_ref(platform: Platform, session: AsyncSession, user: Principal, ref: str,
+                     build: bool = True) -> tuple[str, Recipe | None]:
+    """``image_ref_for``, and with ``build`` an on-demand catalogue image (``cumulo/desktop``) that is
+    not built yet: its tag and its recipe, for the launch to wait on ``build_catalogue``."""
     usable = await references.usable(platform, session, user.user_id, catalogue=references.needs_catalogue(ref))
-    return usable.find(ref).launch_ref
+    try:
+        return usable.find(ref).launch_ref, None
+    except NotFound:
+        recipe = by_name().get(ref.removesuffix(":latest"))
+        if not build or recipe is None or not recipe.on_demand:
+            raise
+        return recipe.tag, recipe
+
+
+def recipe(name: str) -> Recipe:
+    """The catalogue recipe of ``name`` (``cumulo/desktop``)."""
+    return by_name()[name]
+
+
+async def build_catalogue(platform: Platform, recipe: Recipe, report: Callable[[str], None]) -> None:
+    """Build an on-demand catalogue image (and ``cumulo/debian`` under it when missing), as
+    ``cumulo images bootstrap --only`` does; ``report`` gets its log lines. Raises when it fails."""
+    results = await bootstrap(compute_driver(platform), registry_pull=platform.settings.registry_pull,
+                              only=[recipe.name], report=lambda _image, line: report(line))
+    failed = [r for r in results if r.action == "failed"]
+    if failed:
+        raise Unavailable(f"the catalogue image {recipe.name} could not be built: "
+                          + "; ".join(f"{r.image}: {r.error}" for r in failed))
 
 
 async def plan_build(platform: Platform, session: AsyncSession, user: Principal, text: str) -> dockerfile.Plan:

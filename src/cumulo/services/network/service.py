@@ -22,6 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo import ports
 from cumulo.core.clock import aware
 from cumulo.core.config import parse_vpc_pool
 from cumulo.core.errors import Conflict, InvalidInput
@@ -235,8 +236,8 @@ async def retire_default_vpc(platform: Platform, user_id: str) -> bool:
             return False
         busy = await session.scalar(select(func.count()).select_from(Attachment).where(Attachment.vpc_id == vpc.id))
         subnets = await session.scalar(select(func.count()).select_from(Subnet).where(Subnet.vpc_id == vpc.id))
-        if busy or subnets:
-            return False
+        if busy or subnets or await ports.users_of("vpc", session, user_id, vpc.id):
+            return False  # a stopped database or cache would come back in another VPC
         try:
             await platform.drivers.network.remove(vpc.network_name)
         except Conflict:  # a container is still attached (e.g. a function): keep it
@@ -254,11 +255,15 @@ async def list_vpcs(session: AsyncSession, user: Principal) -> list[Vpc]:
 
 
 async def delete_vpc(platform: Platform, session: AsyncSession, user: Principal, ref: str) -> None:
-    """Deletes the VPC and its (empty) subnets; 409 while any instance is placed in it."""
+    """Deletes the VPC and its (empty) subnets; 409 while any instance, database or cache (stopped
+    ones too: they would start again in it) is placed in it."""
     vpc = await get_vpc(session, user, ref)
     users = await session.scalar(select(func.count()).select_from(Attachment).where(Attachment.vpc_id == vpc.id))
     if users:
         raise Conflict(f"VPC '{vpc.name}' is in use by {users} instance(s): terminate them first")
+    placed = await ports.users_of("vpc", session, user.user_id, vpc.id)  # databases, caches: stopped ones too
+    if placed:
+        raise Conflict(f"VPC '{vpc.name}' is in use by {', '.join(placed)}: delete them first")
     await platform.drivers.network.remove(vpc.network_name)  # Conflict if containers are still attached
     await session.execute(delete(Subnet).where(Subnet.vpc_id == vpc.id))
     await session.delete(vpc)

@@ -7,22 +7,20 @@ The caller is authenticated exactly as on the instance console WebSocket (``comp
 route in ``api.py`` passes in the API's check (rate limit and key scopes included). Another user's
 VM, and an instance that is a container, are 404; a VM that does not run, or has no display (a
 catalogue microvm VM), is 409; past ``CUMULO_VM_VNC_SESSIONS_PER_VM`` open displays of the VM, or
-``CUMULO_VM_VNC_SESSIONS_PER_USER`` of the user, 429 (slots held across API processes).
+``CUMULO_VM_VNC_SESSIONS_PER_USER`` of the user (VM displays and desktops together), 429 (slots held
+across API processes, by ``compute.console.serve_screen``, which the desktop relay shares).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 
 from fastapi import WebSocket
 
 from cumulo.core.errors import Conflict, CumuloError, Unavailable
-from cumulo.drivers.vm import slots
 from cumulo.platform import Platform
-from cumulo.services.compute.console import CLOSE_CODES, Authenticate, accept_viewer, relay_rfb
+from cumulo.services.compute.console import Authenticate, accept_viewer, refuse, serve_screen
 from cumulo.services.compute.vms import vm_driver
-from cumulo.services.events import service as events
 from cumulo.services.vms import service
 
 
@@ -34,34 +32,15 @@ async def serve(websocket: WebSocket, ref: str, authenticate: Authenticate) -> N
             inst = await service.vm(session, user, ref)
             if inst.status != "RUNNING" or not inst.container_id:
                 raise Conflict(f"VM '{inst.name}' is {inst.status}: its display needs it RUNNING")
-        driver, s = vm_driver(platform), platform.settings
-        path = driver.display(inst.container_id)
-        held = driver.display_slots(inst.container_id, user.user_id, s.vm_vnc_sessions_per_vm,
-                                    s.vm_vnc_sessions_per_user)  # 429 past either cap
+        path = vm_driver(platform).display(inst.container_id)
     except CumuloError as exc:
-        await _refuse(websocket, exc)
+        await refuse(websocket, exc)
         return
-    try:
-        async with platform.db.session() as session:
-            events.record(session, user_id=user.user_id, action="instance.vnc_opened", resource_type="instance",
-                          resource_id=inst.id, name=inst.name)
-            await session.commit()
+
+    async def dial() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
-            reader, writer = await asyncio.open_unix_connection(str(path))
+            return await asyncio.open_unix_connection(str(path))
         except OSError as exc:
             raise Unavailable(f"the VM's display does not answer: {exc}") from exc
-    except BaseException as exc:
-        slots.release(*held)
-        if not isinstance(exc, CumuloError):
-            raise
-        await _refuse(websocket, exc)
-        return
-    try:
-        await relay_rfb(websocket, reader, writer)
-    finally:
-        slots.release(*held)  # the session's slots are free again
 
-
-async def _refuse(websocket: WebSocket, exc: CumuloError) -> None:
-    await websocket.send_text(json.dumps(exc.body()))
-    await websocket.close(code=CLOSE_CODES.get(exc.status, 4400))
+    await serve_screen(websocket, platform, user, inst, "VM", dial)  # 429 past either cap

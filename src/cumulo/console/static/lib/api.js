@@ -33,6 +33,23 @@ async function failure(res) {
   return error;
 }
 
+// A load the network dropped (fetch's TypeError: the connection reset, or the browser saw its
+// network change and aborted what was in flight) is tried again a moment later, twice at most. Only
+// what is safe to repeat goes through it: reads and module imports, never a write.
+const RETRY_MS = [250, 1000];
+const pause = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+export async function retried(load) {
+  for (let i = 0; ; i += 1) {
+    try {
+      return await load();
+    } catch (error) {
+      if (!(error instanceof TypeError) || i >= RETRY_MS.length) throw error;
+      await pause(RETRY_MS[i]);
+    }
+  }
+}
+
 export async function request(method, path, { json, body, headers, raw } = {}) {
   const init = { method, credentials: "same-origin", headers: headersFor(method, headers) };
   if (json !== undefined) {
@@ -41,7 +58,8 @@ export async function request(method, path, { json, body, headers, raw } = {}) {
   } else if (body !== undefined) {
     init.body = body;
   }
-  const res = await fetch(path, init);
+  const safe = ["GET", "HEAD"].includes(method);
+  const res = await (safe ? retried(() => fetch(path, init)) : fetch(path, init));
   if (!res.ok) throw await failure(res);
   if (raw) return res;
   if (res.status === 204) return null;

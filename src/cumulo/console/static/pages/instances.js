@@ -57,7 +57,7 @@ const PAGE = 50;
 async function list({ main, query }) {
   const search = h("input", { type: "search", id: "instance-search", value: query.get("q") || "", placeholder: "name, image, status or IP" });
   const status = h("select", { id: "instance-status-filter" },
-    [["", "any status"], ...["RUNNING", "STARTING", "STOPPED", "ERROR"].map((s) => [s, s])].map(([value, label]) =>
+    [["", "any status"], ...["RUNNING", "PENDING", "STARTING", "STOPPED", "ERROR"].map((s) => [s, s])].map(([value, label]) =>
       h("option", { value, selected: value === (query.get("status") || "") }, label)));
   const body = h("div", {});
   const pages = h("div", {});

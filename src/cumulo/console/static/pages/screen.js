@@ -4,10 +4,17 @@
 // only in the RFB handshake). The session cookie authenticates the socket (same origin, like the
 // terminal). The socket is made here and handed to noVNC, so the API's refusal (a JSON text frame,
 // then a 44xx close) is shown as its message.
+import { retried } from "../lib/api.js";
 import { h } from "../lib/dom.js";
 
 let loaded = null;
-const loadRfb = () => { loaded = loaded || import("../vendor/novnc/core/rfb.js"); return loaded; };
+const loadRfb = () => {
+  if (!loaded) {
+    loaded = retried(() => import("../vendor/novnc/core/rfb.js"));
+    loaded.catch(() => { loaded = null; }); // not loaded: tried again at the next screen opened
+  }
+  return loaded;
+};
 
 export async function open(box, inst, { onState } = {}) {
   const { default: RFB } = await loadRfb();

@@ -1,12 +1,15 @@
 // A terminal over the instance console WebSocket (/instances/{id}/console): the session cookie
 // authenticates it (same origin); binary frames carry the bytes, {"resize": [cols, rows]} resizes.
+import { retried } from "../lib/api.js";
 import { h } from "../lib/dom.js";
 
 let loaded = null;
 function loadXterm() {
   if (!loaded) {
     document.head.append(h("link", { rel: "stylesheet", href: "/console/assets/vendor/xterm/xterm.css" }));
-    loaded = Promise.all([import("../vendor/xterm/xterm.mjs"), import("../vendor/xterm/addon-fit.mjs")]);
+    loaded = Promise.all([retried(() => import("../vendor/xterm/xterm.mjs")),
+      retried(() => import("../vendor/xterm/addon-fit.mjs"))]);
+    loaded.catch(() => { loaded = null; }); // not loaded: tried again at the next terminal opened
   }
   return loaded;
 }

@@ -27,7 +27,7 @@ run: deps
 test: deps lint
 	@./scripts/ensure-postgres.sh
 	@./scripts/ensure-chromium.sh
-	.venv/bin/python -m pytest -n 2 --dist loadgroup --reruns $(PYTEST_RERUNS) --reruns-delay 2 --durations=40 $(PYTEST_ARGS)
+	.venv/bin/python -m pytest -n 2 --dist loadgroup --reruns $(PYTEST_RERUNS) --reruns-delay 2 --durations=40 -rfER $(PYTEST_ARGS)
 
 bench: install
 	.venv/bin/python bench/api.py

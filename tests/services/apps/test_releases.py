@@ -177,3 +177,36 @@ def test_a_killed_process_whose_files_are_gone_fails_with_the_reason(
     assert "release" in events[-1], events[-3:]
     serves(apps_server, app["subdomain"], "rel upload 3")
     assert owner.apps.get("upl")["status"] == "running"
+
+
+DEPS_APP = """import importlib.metadata
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def index():
+    try:
+        return "six " + importlib.metadata.version("six")
+    except importlib.metadata.PackageNotFoundError:
+        return "no six"
+"""
+
+
+def test_a_push_that_changes_the_dependencies_runs_on_the_new_ones(
+        apps_server: LiveServer, owner: Client, tmp_path: Path) -> None:
+    app = owner.apps.create("newdeps")
+    repo = new_repo(tmp_path, owner, app, {"app.py": DEPS_APP, "requirements.txt": "flask>=2\n"})
+    assert repo.push().returncode == 0
+    serves(apps_server, app["subdomain"], "no six")
+    repo.commit({"requirements.txt": "flask>=2\nsix\n"}, "one more dependency")
+    push = repo.push()
+    assert push.returncode == 0, push.stderr
+    assert "dependency image unchanged" not in push.stderr  # a new runtime image with the new install
+    serves(apps_server, app["subdomain"], "six 1.")
+    repo.commit({"app.py": DEPS_APP + "\n# code only\n"}, "code only")
+    push = repo.push()
+    assert push.returncode == 0 and "dependency image unchanged: reusing it" in push.stderr, push.stderr
+    serves(apps_server, app["subdomain"], "six 1.")
+    owner.apps.delete(app["id"])

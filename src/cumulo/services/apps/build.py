@@ -80,8 +80,9 @@ def _label_line(labels: dict[str, str]) -> str:
 
 def _prefix(base: str, plan: detect.Plan, deps_dir: str | None, labels: dict[str, str]) -> str:
     """The Dockerfile of the runtime image: everything but the app's files (``PORT`` and ``GIT_REV``
-    also come at run time)."""
-    lines = [f"FROM {base}"]
+    also come at run time). The installed set is named in a comment: its digest is part of the image's
+    tag (``_deps_tag``), so new dependencies make a new image."""
+    lines = [f"FROM {base}"] + ([f"# dependencies: {Path(deps_dir).name}"] if deps_dir else [])
     if plan.app_type == "static":
         lines += ["RUN rm -f /etc/nginx/sites-enabled/default",
                   "COPY .cumulo/site.conf /etc/nginx/sites-enabled/default", _label_line(labels)]

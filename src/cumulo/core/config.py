@@ -248,6 +248,9 @@ class Settings(BaseSettings):
                                        "(a worker: stay up) within this time, or it is not switched to")
     apps_drain_seconds: float = Field(5, ge=0, le=300, description="the previous release keeps running this long "
                                       "after the route switched to the new one")
+    apps_standby: bool = Field(True, description="keep one process of each running app started and waiting on its "
+                               "runtime image, so the next push that changes only code puts its files into it instead "
+                               "of creating and starting a container")
     apps_keep_releases: int = Field(10, ge=2, le=100, description="releases (and their images) kept per app for "
                                     "rollback")
     apps_pip: str = Field("pip3", description="pip the server runs to install Python app dependencies (wheels only)")

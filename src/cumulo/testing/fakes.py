@@ -62,6 +62,8 @@ class _Container:
     state: ContainerState
     log: list[str] = field(default_factory=list)
     stats: Stats | None = None
+    files: list[bytes] = field(default_factory=list)  # archives put in after its creation
+    stdin: bytes = b""  # what was written to its main process's input
 
 
 @dataclass
@@ -169,6 +171,15 @@ class FakeContainers(_Part):
             c.state.started_at = dt.datetime.now(dt.UTC)
             c.state.ip_address = "10.0.0.2" if c.spec.network else None
         return replace(c.state)
+
+    async def put_files(self, ref: str, archive: bytes) -> None:
+        self.state.container(ref).files.append(archive)
+
+    async def write_stdin(self, ref: str, data: bytes) -> None:
+        c = self.state.container(ref)
+        if not c.state.running or not c.spec.stdin_open:
+            raise Conflict(f"container {c.state.id} is not running with its input open")
+        c.stdin += data
 
     def _free_port(self) -> int:
         self.state.next_port += 1

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from cumulo.core.errors import Conflict
+from cumulo.core.errors import Conflict, Unavailable
 
 LABEL_INSTALLATION = "cumulo.installation"
 LABEL_RESOURCE = "cumulo.resource"
@@ -102,6 +102,8 @@ class ContainerSpec:
     # a tar extracted at / in the container when it is created, before it first starts (an app
     # release's files on its runtime image: no image build per release)
     files_archive: bytes | None = None
+    # the main process's standard input stays open (``write_stdin``); otherwise it reads end of file
+    stdin_open: bool = False
 
 
 @dataclass
@@ -240,6 +242,15 @@ class ComputeDriver(abc.ABC):
             except OSError:
                 return False
         return True
+
+    async def put_files(self, ref: str, archive: bytes) -> None:
+        """Extract the tar ``archive`` at / in the container ``ref`` (created or running)."""
+        raise Unavailable("this engine cannot put files into a container")
+
+    async def write_stdin(self, ref: str, data: bytes) -> None:
+        """Write ``data`` to the standard input of the main process of ``ref`` (created with
+        ``stdin_open``, running); it stays open afterwards."""
+        raise Unavailable("this engine cannot write to a container's input")
 
     @abc.abstractmethod
     async def stop(self, ref: str, timeout: int = 10) -> None:

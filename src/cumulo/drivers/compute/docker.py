@@ -166,7 +166,7 @@ class DockerDriver(DockerImages, DockerStats, ComputeDriver):
         try:
             created = api.create_container(
                 spec.image, command=command, entrypoint=entrypoint, name=spec.name, labels=spec.labels,
-                environment=env or None, hostname=spec.hostname, detach=True,
+                environment=env or None, hostname=spec.hostname, detach=True, stdin_open=spec.stdin_open,
                 ports=[(int(k.split("/")[0]), k.split("/")[1]) for k in bindings] or None,
                 host_config=host_config, networking_config=networking)
         except Exception:
@@ -194,6 +194,24 @@ class DockerDriver(DockerImages, DockerStats, ComputeDriver):
         if spec.secret_files and self._secrets_local():
             assert self._secrets_root is not None
             await self._run(secretfiles.write, self._secrets_root, spec.name, spec.secret_files)
+
+    async def put_files(self, ref: str, archive: bytes) -> None:
+        def put() -> None:
+            if not self.api.put_archive(ref, "/", archive):
+                raise CumuloError("the engine did not take the container's files")
+
+        await self._run(put)
+
+    async def write_stdin(self, ref: str, data: bytes) -> None:
+        def write() -> None:
+            sock = self.api.attach_socket(ref, params={"stdin": 1, "stream": 1})
+            raw = getattr(sock, "_sock", sock)  # the SDK wraps the hijacked connection in a SocketIO
+            try:
+                raw.sendall(data)
+            finally:
+                sock.close()
+
+        await self._run(write)
 
     async def start(self, ref: str) -> ContainerState:
         def start() -> ContainerState:

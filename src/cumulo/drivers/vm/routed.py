@@ -52,6 +52,12 @@ class Routed(ComputeDriver):
     async def start(self, ref: str) -> ContainerState:
         return await self._for(ref).start(ref)
 
+    async def put_files(self, ref: str, archive: bytes) -> None:
+        await self._for(ref).put_files(ref, archive)
+
+    async def write_stdin(self, ref: str, data: bytes) -> None:
+        await self._for(ref).write_stdin(ref, data)
+
     async def write_secrets(self, spec: ContainerSpec) -> None:
         await self._for(spec.name).write_secrets(spec)
 

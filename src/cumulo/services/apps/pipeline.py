@@ -24,9 +24,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from cumulo.core.clock import utcnow
 from cumulo.core.errors import Conflict, CumuloError, NotFound
+from cumulo.core.ids import new_id
 from cumulo.drivers.compute import compute_driver
 from cumulo.platform import Platform
-from cumulo.services.apps import build, runtime, source
+from cumulo.services.apps import build, runtime, source, standby
 from cumulo.services.apps.models import App, Build, Release
 from cumulo.services.events import service as events
 from cumulo.services.gateway import providers
@@ -79,9 +80,12 @@ async def switch(platform: Platform, app: App, release: Release, log: LogFn,
                  network: Awaitable[str] | None = None) -> None:
     """Start ``release``, wait until healthy, route to it, retire the previous containers
     (``network``: the app's network name, being made ready meanwhile)."""
-    before = {c.id for c in await runtime.containers(platform, app.id)}
+    found = await runtime.containers(platform, app.id)
+    spare = standby.taken_by(found, release)  # a standby reserved for this release becomes its first process
+    before = {c.id for c in found if c.labels.get(runtime.LABEL_RELEASE) != release.id}
     try:
-        upstreams = await runtime.start(platform, app, release, log, network)
+        upstreams = await runtime.start(platform, app, release, log, network, spare,
+                                        standby.input_of(release) if spare else b"")
     except CumuloError as exc:
         async with platform.db.session() as session:
             await session.execute(update(Release).where(Release.id == release.id).values(
@@ -110,6 +114,7 @@ async def switch(platform: Platform, app: App, release: Release, log: LogFn,
         await session.commit()
     await providers.changed(platform, urgent=True)  # the push waits on it: no coalescing delay
     runtime.retire_later(platform, app.id, release.id, before)
+    standby.prepare_later(platform, row, release)
     log(f"-----> v{release.version} is live" + (f" at {app.hostname}" if upstreams else " (worker: no route)")
         + "\n")
     await prune(platform, app.id)
@@ -117,13 +122,15 @@ async def switch(platform: Platform, app: App, release: Release, log: LogFn,
 
 async def new_release(platform: Platform, app_id: str, *, image: str, git_rev: str | None, process: str,
                       command: str | None, release_command: str | None, config_sealed: bytes | None,
-                      description: str, build_id: str | None = None, slug: str | None = None) -> tuple[App, Release]:
+                      description: str, build_id: str | None = None, slug: str | None = None,
+                      release_id: str | None = None) -> tuple[App, Release]:
+    """A new numbered release (``release_id``: its id, one a standby process was started for)."""
     async with platform.db.session() as session:
         app = await session.get(App, app_id)
         if app is None:
             raise NotFound("app not found")
         app.release_count += 1
-        release = Release(app_id=app.id, user_id=app.user_id, version=app.release_count, build_id=build_id,
+        release = Release(id=release_id or new_id(), app_id=app.id, user_id=app.user_id, version=app.release_count, build_id=build_id,
                           image=image, git_rev=git_rev, process=process, command=command,
                           release_command=release_command, config_sealed=config_sealed, description=description,
                           slug=slug)
@@ -183,10 +190,12 @@ async def build_and_release(platform: Platform, app_id: str, archive: Path | Non
     await _finish_build(platform, record.id, "succeeded", lines, None, built.plan.app_type)
     await _set(platform, app.id, app_type=built.plan.app_type, status=previous_status if previous_status != "building"
                else "pending")
+    reserved = await standby.reserved(platform, app, built.image, app.config_sealed) \
+        if standby.usable(platform, built.slug, built.plan.command) else None
     app, release = await new_release(platform, app.id, image=built.image, git_rev=git_rev, process=built.plan.process,
                                      command=built.plan.command, release_command=built.plan.release_command,
                                      config_sealed=app.config_sealed, description=f"Deploy {git_rev[:7]}",
-                                     build_id=record.id, slug=built.slug)
+                                     build_id=record.id, slug=built.slug, release_id=reserved)
     try:
         await switch(platform, app, release, logged, network)
     finally:

@@ -5,7 +5,8 @@
   containers, health check, switch (skipped while a deploy holds the app's lock); the billing meter
   counts the missing processes out from when they stopped and in again once healed (``crashes``);
 - containers of apps that no longer exist (deleted during a deploy, or by a process that died)
-  are removed. Only this installation's containers are touched.
+  are removed, and so are the standby processes (``standby``) of stopped and failed apps. Only this
+  installation's containers are touched.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from cumulo.core.errors import Conflict, CumuloError, NotFound
 from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_RESOURCE, ContainerState
 from cumulo.platform import Platform
-from cumulo.services.apps import crashes, pipeline, runtime
+from cumulo.services.apps import crashes, pipeline, runtime, standby
 from cumulo.services.apps.models import App, Release
 
 log = logging.getLogger("cumulo.apps")
@@ -30,6 +31,8 @@ async def heal(platform: Platform) -> None:
     driver = compute_driver(platform)
     async with platform.db.session() as session:
         ids = set((await session.scalars(select(App.id))).all())
+        idle = set((await session.scalars(select(App.id).where(App.status.in_(("stopped", "failed")),
+                                                                App.deploy_token.is_(None)))).all())
         serving = list((await session.scalars(select(App).where(
             App.status == "running", App.current_release_id.is_not(None), App.deploy_token.is_(None)))).all())
     states = await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: "app"})
@@ -41,6 +44,8 @@ async def heal(platform: Platform) -> None:
             for state in found:
                 with contextlib.suppress(CumuloError):
                     await driver.destroy(state.id)
+        elif app_id in idle and any(standby.LABEL_STANDBY in state.labels for state in found):
+            await standby.remove(platform, app_id)  # made while the app was being stopped
     for app in serving:
         current = [s for s in by_app.get(app.id, []) if s.labels.get(runtime.LABEL_RELEASE) == app.current_release_id]
         if sum(1 for s in current if s.running) >= max(1, app.replicas):

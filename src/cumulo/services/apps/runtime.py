@@ -97,13 +97,15 @@ async def check_runnable(platform: Platform, app: App, release: Release) -> None
     await build.restore_slug(platform, app, release)
 
 
-def _spec(platform: Platform, app: App, release: Release, name: str, network_name: str,
-          command: list[str] | None = None, files: bytes | None = None) -> ContainerSpec:
+def spec(platform: Platform, app: App, release: Release, name: str, network_name: str,
+         command: list[str] | None = None, files: bytes | None = None, release_id: str | None = None) -> ContainerSpec:
+    """A container of ``release`` (``release_id``: labelled as that release's instead, a standby's)."""
     env = {"PORT": str(PORT), "APP_NAME": app.name, "RELEASE": f"v{release.version}"}
     if release.git_rev:
         env["GIT_REV"] = release.git_rev
     secret = unseal_config(platform, app.user_id, release.config_sealed)
-    return ContainerSpec(name=name, image=release.image, labels=labels(platform, app, release.id), command=command,
+    return ContainerSpec(name=name, image=release.image, labels=labels(platform, app, release_id or release.id),
+                         command=command,
                          env=env, memory_mb=app.memory_mb, cpus=CONTAINER_CPUS, pids_limit=256, network=network_name,
                          hostname=app.name, secret_files=secret, files_archive=files)
 
@@ -161,7 +163,7 @@ async def run_release_command(platform: Platform, app: App, release: Release, ne
     driver = compute_driver(platform)
     name = f"cumulo-app-{app.id[:8]}-v{release.version}-release-{secrets.token_hex(3)}"
     log_fn(f"-----> Running release command: {release.release_command}\n")
-    state = await driver.create(_spec(platform, app, release, name, network_name,
+    state = await driver.create(spec(platform, app, release, name, network_name,
                                       ["/bin/sh", "-c", release.release_command], await _files(platform, app, release)))
     try:
         await driver.start(state.id)
@@ -182,10 +184,12 @@ async def run_release_command(platform: Platform, app: App, release: Release, ne
 
 
 async def start(platform: Platform, app: App, release: Release, log_fn: LogFn,
-                network_ready: Awaitable[str] | None = None) -> list[str]:
+                network_ready: Awaitable[str] | None = None, standby: ContainerState | None = None,
+                standby_input: bytes = b"") -> list[str]:
     """Start ``app.replicas`` containers of ``release`` and wait for them to be healthy; returns their
     upstreams (``ip:port``, none for a worker). On failure every container started here is removed.
-    ``network_ready``: ``app_network()`` already under way."""
+    ``network_ready``: ``app_network()`` already under way. ``standby``: a waiting process of the
+    app's (``standby.py``) that becomes the first one, given the files and then ``standby_input``."""
     driver = compute_driver(platform)
     network_name = await (network_ready if network_ready is not None else app_network(platform, app))
     if release.release_command:
@@ -195,12 +199,20 @@ async def start(platform: Platform, app: App, release: Release, log_fn: LogFn,
     try:
         upstreams: list[str] = []
         for n in range(max(1, app.replicas)):
-            name = f"cumulo-app-{app.id[:8]}-v{release.version}-{n}-{secrets.token_hex(3)}"
-            state = await driver.create(_spec(platform, app, release, name, network_name, files=files))
-            started.append(state.id)
-            running = await driver.start(state.id)
-            log_fn(f"-----> Starting v{release.version} ({release.process} {n + 1}/{max(1, app.replicas)})\n")
-            healthy = await _healthy(platform, state.id, release.process == "worker", log_fn, running)
+            how = ""
+            if n == 0 and standby is not None:
+                started.append(standby.id)
+                if files is not None:
+                    await driver.put_files(standby.id, files)
+                await driver.write_stdin(standby.id, standby_input)
+                running, how = standby, ", on the standby process"
+            else:
+                name = f"cumulo-app-{app.id[:8]}-v{release.version}-{n}-{secrets.token_hex(3)}"
+                state = await driver.create(spec(platform, app, release, name, network_name, files=files))
+                started.append(state.id)
+                running = await driver.start(state.id)
+            log_fn(f"-----> Starting v{release.version} ({release.process} {n + 1}/{max(1, app.replicas)}{how})\n")
+            healthy = await _healthy(platform, running.id, release.process == "worker", log_fn, running)
             if release.process != "worker":
                 upstreams.append(f"{healthy.ip_address}:{PORT}")
         return upstreams

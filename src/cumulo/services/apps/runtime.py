@@ -199,14 +199,20 @@ async def start(platform: Platform, app: App, release: Release, log_fn: LogFn,
     try:
         upstreams: list[str] = []
         for n in range(max(1, app.replicas)):
-            how = ""
+            how, running = "", None
             if n == 0 and standby is not None:
                 started.append(standby.id)
-                if files is not None:
-                    await driver.put_files(standby.id, files)
-                await driver.write_stdin(standby.id, standby_input)
-                running, how = standby, ", on the standby process"
-            else:
+                try:
+                    if files is not None:
+                        await driver.put_files(standby.id, files)
+                    await driver.write_stdin(standby.id, standby_input)
+                    running, how = standby, ", on the standby process"
+                except CumuloError as exc:  # removed or ended meanwhile: a container of its own, as usual
+                    log.info("app %s: the standby process could not be used (%s)", app.name, exc.message)
+                    started.remove(standby.id)
+                    with contextlib.suppress(CumuloError):  # never left as a process of the release
+                        await driver.destroy(standby.id)
+            if running is None:
                 name = f"cumulo-app-{app.id[:8]}-v{release.version}-{n}-{secrets.token_hex(3)}"
                 state = await driver.create(spec(platform, app, release, name, network_name, files=files))
                 started.append(state.id)

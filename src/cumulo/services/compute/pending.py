@@ -96,6 +96,11 @@ async def _build_and_go_on(platform: Platform, recipe: Recipe) -> None:
     loop = asyncio.get_running_loop()
     writes: set[asyncio.Task[None]] = set()
     last = [0.0]
+    in_order = asyncio.Lock()  # one write at a time, in the order of the steps (its waiters queue FIFO)
+
+    async def write_progress(text: str) -> None:
+        async with in_order:
+            await _progress(platform, recipe, text)
 
     def note(line: str) -> None:  # on the loop: a build step (else at most every few seconds) is
         step = STEP.search(line)  # the waiting instances' status_reason and an event of each
@@ -105,7 +110,7 @@ async def _build_and_go_on(platform: Platform, recipe: Recipe) -> None:
         if not text:
             return
         last[0] = time.monotonic()
-        write = loop.create_task(_progress(platform, recipe, text))
+        write = loop.create_task(write_progress(text))
         writes.add(write)
         write.add_done_callback(writes.discard)
 

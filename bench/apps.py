@@ -27,6 +27,7 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -83,16 +84,24 @@ def write(path: Path, files: dict[str, str], mark: str, code: str) -> None:
         (path / name).write_text(text.replace("MARK", mark) if name == code else text)
 
 
-def cumulo_round(live: LiveServer, client: Client, kind: str, n: int, work: Path) -> tuple[float, float]:
+def new_app(client: Client, kind: str, name: str, repo: Path, mark: str) -> tuple[dict[str, Any], str]:
+    """An app and a committed working tree of the ``kind`` fixture saying ``mark``; (the app, its
+    remote URL with the key)."""
     files, code = FIXTURES[kind]
-    app = client.apps.create(f"b{kind[:2]}{n}-{os.getpid() % 1000}")
-    repo = work / f"c-{kind}-{n}"
-    write(repo, files, f"cold-{n}", code)
+    app = client.apps.create(name)
+    write(repo, files, mark, code)
     parts = urllib.parse.urlsplit(app["git_remote"])
     remote = f"{parts.scheme}://b:{client.api_key}@{parts.netloc}{parts.path}"
     run(["git", "init", "-q", "-b", "main"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "one"], repo)
+    return app, remote
+
+
+def cumulo_round(live: LiveServer, client: Client, kind: str, n: int, work: Path) -> tuple[float, float]:
+    files, code = FIXTURES[kind]
+    repo = work / f"c-{kind}-{n}"
+    app, remote = new_app(client, kind, f"b{kind[:2]}{n}-{os.getpid() % 1000}", repo, f"cold-{n}")
     url = f"http://127.0.0.1:{live.settings.proxy_http_port}/"
     started = time.monotonic()
     run(["git", "push", "-q", remote, "main"], repo)

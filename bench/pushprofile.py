@@ -14,13 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.apps import FIXTURES, GIT_ENV, PASSWORD, run, wait_text, write
+from bench.apps import FIXTURES, GIT_ENV, PASSWORD, new_app, run, wait_text, write
 from cumulo.client import Client
 from cumulo.testing.server import LiveServer, test_settings
 
@@ -53,14 +52,8 @@ def main() -> None:
         files, code = FIXTURES[args.kind]
         url = f"http://127.0.0.1:{live.settings.proxy_http_port}/"
         for n in range(args.rounds):
-            app = client.apps.create(f"p{args.kind[:2]}{n}")
             repo = work / f"r{n}"
-            write(repo, files, f"cold-{n}", code)
-            parts = urllib.parse.urlsplit(app["git_remote"])
-            remote = f"{parts.scheme}://b:{client.api_key}@{parts.netloc}{parts.path}"
-            run(["git", "init", "-q", "-b", "main"], repo)
-            run(["git", "add", "-A"], repo)
-            run(["git", "commit", "-qm", "one"], repo)
+            app, remote = new_app(client, args.kind, f"p{args.kind[:2]}{n}", repo, f"cold-{n}")
             print(f"round {n}, cold")
             timed_push(repo, remote, url, app["subdomain"], f"cold-{n}")
             write(repo, files, f"warm-{n}", code)

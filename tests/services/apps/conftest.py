@@ -95,6 +95,18 @@ def error_of(client: Client, body: dict[str, str]) -> tuple[int, str]:
     return response.status_code, response.json().get("error", {}).get("message", response.text)
 
 
+def http_app(body: str, prelude: str = "") -> str:
+    """The source of a Python app (standard library only: no dependencies to install) serving on
+    ``$PORT`` the text of the expression ``body`` (a str, evaluated per request, ``os.environ`` as
+    ``env``), after the module-level ``prelude``."""
+    return ("import os, sys\nfrom http.server import BaseHTTPRequestHandler, HTTPServer\n" + prelude
+            + "class H(BaseHTTPRequestHandler):\n    def do_GET(self):\n        env = os.environ\n"
+            + f"        body = ({body}).encode()\n"
+            + "        self.send_response(200)\n        self.send_header('Content-Length', str(len(body)))\n"
+            + "        self.end_headers()\n        self.wfile.write(body)\n"
+            + "HTTPServer(('0.0.0.0', int(os.environ['PORT'])), H).serve_forever()\n")
+
+
 def through_caddy(live: LiveServer, hostname: str, path: str = "/") -> httpx.Response:
     return httpx.get(f"http://127.0.0.1:{live.settings.proxy_http_port}{path}", headers={"Host": hostname},
                      timeout=10)

@@ -15,27 +15,15 @@ from cumulo.client import ApiError, Client
 from cumulo.testing import eventually
 from cumulo.testing.engine import containers as find_containers
 from cumulo.testing.server import LiveServer
-from tests.services.apps.conftest import Repo, new_repo, serves, zip_of
+from tests.services.apps.conftest import Repo, http_app, new_repo, serves, zip_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("apps")]
 
-APP = """import os, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-if os.environ.get("CRASH"):
-    sys.exit(3)
-class H(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"rel {VERSION}"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-HTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-"""
+CRASH = 'if os.environ.get("CRASH"):\n    sys.exit(3)\n'
 
 
 def source(version: str) -> str:
-    return APP.replace("{VERSION}", version)
+    return http_app(repr(f"rel {version}"), CRASH)
 
 
 def slugs(live: LiveServer, app: dict[str, Any]) -> set[Path]:

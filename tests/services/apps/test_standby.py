@@ -16,27 +16,13 @@ from cumulo.client import Client
 from cumulo.testing import eventually
 from cumulo.testing.engine import containers as find_containers
 from cumulo.testing.server import LiveServer
-from tests.services.apps.conftest import Repo, new_repo, serves
+from tests.services.apps.conftest import Repo, http_app, new_repo, serves
 
 pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("apps")]
 
-APP = """import os
-from http.server import BaseHTTPRequestHandler, HTTPServer
-class H(BaseHTTPRequestHandler):
-    def do_GET(self):
-        env = os.environ
-        body = (f"code {VERSION} greeting={env.get('GREETING', 'none')} release={env.get('RELEASE')} "
-                f"rev={env.get('GIT_REV')} port={env.get('PORT')} name={env.get('APP_NAME')}").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-HTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
-"""
-
-
 def source(version: str) -> str:
-    return APP.replace("{VERSION}", version)
+    return http_app(f"f'code {version} greeting={{env.get(\"GREETING\", \"none\")}} release={{env.get(\"RELEASE\")}} '"
+                    " f'rev={env.get(\"GIT_REV\")} port={env.get(\"PORT\")} name={env.get(\"APP_NAME\")}'")
 
 
 def app_containers(app: dict[str, Any]) -> list[Any]:

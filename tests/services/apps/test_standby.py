@@ -2,7 +2,8 @@
 app waits on its runtime image; a push that changes only code runs on it (its files put in, the
 release's command and environment given to it) instead of a new container; a config change does
 not use it (the config is part of what must match) and gets a standby of its own; stopping the app
-removes it, deleting the app leaves nothing."""
+removes it, deleting the app leaves nothing; one that ended (killed, a host reboot) is removed by the
+reconciler and the next push starts a container as usual."""
 
 from __future__ import annotations
 
@@ -101,6 +102,21 @@ def test_a_code_only_push_runs_on_the_standby(apps_server: LiveServer, owner: Cl
                what="the release's process and one standby, nothing else")
 
 
+def test_a_standby_that_ended_is_removed_and_the_next_push_starts_as_usual(apps_server: LiveServer, owner: Client,
+                                                                           pushed: dict[str, Any]) -> None:
+    app, repo = pushed["app"], pushed["repo"]
+    spare = eventually(lambda: standbys(app, release_ids(owner)), timeout=30, interval=0.3, what="a standby")[0]
+    spare.kill()  # as a host reboot or the OOM killer would end it
+    eventually(lambda: spare.id not in {c.id for c in app_containers(app)}, timeout=30, interval=0.3,
+               what="the ended standby removed by the reconciler")
+    repo.commit({"app.py": source("4")}, "code only again")
+    push = repo.push()
+    assert push.returncode == 0, push.stderr
+    assert "(web 1/1)" in push.stderr and "standby" not in push.stderr
+    serves(apps_server, app["subdomain"], "code 4 greeting=hello release=v4")
+    eventually(lambda: standbys(app, release_ids(owner)), timeout=30, interval=0.3, what="a new standby")
+
+
 def test_stopping_removes_the_standby_and_deleting_leaves_nothing(apps_server: LiveServer, owner: Client,
                                                                   pushed: dict[str, Any], tmp_path: Path) -> None:
     app = pushed["app"]
@@ -108,7 +124,7 @@ def test_stopping_removes_the_standby_and_deleting_leaves_nothing(apps_server: L
     owner.apps.stop("spare")
     eventually(lambda: not app_containers(app), timeout=30, interval=0.3, what="no container left after a stop")
     owner.apps.start("spare")
-    serves(apps_server, app["subdomain"], "code 3 greeting=hello")
+    serves(apps_server, app["subdomain"], "code 4 greeting=hello")
     eventually(lambda: standbys(app, release_ids(owner)), timeout=30, interval=0.3, what="a standby again")
     owner.apps.delete(app["id"])
     eventually(lambda: not app_containers(app), timeout=30, interval=0.3, what="no container left after a delete")

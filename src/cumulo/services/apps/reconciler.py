@@ -5,8 +5,9 @@
   containers, health check, switch (skipped while a deploy holds the app's lock); the billing meter
   counts the missing processes out from when they stopped and in again once healed (``crashes``);
 - containers of apps that no longer exist (deleted during a deploy, or by a process that died)
-  are removed, and so are the standby processes (``standby``) of stopped and failed apps. Only this
-  installation's containers are touched.
+  are removed, and so are the standby processes (``standby``) of stopped and failed apps (of every
+  app when ``CUMULO_APPS_STANDBY`` is off) and those that ended. Only this installation's
+  containers are touched.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ HEAL_SECONDS = 5.0
 async def heal(platform: Platform) -> None:
     driver = compute_driver(platform)
     async with platform.db.session() as session:
-        ids = set((await session.scalars(select(App.id))).all())
-        idle = set((await session.scalars(select(App.id).where(App.status.in_(("stopped", "failed")),
-                                                                App.deploy_token.is_(None)))).all())
+        rows = (await session.execute(select(App.id, App.status, App.deploy_token, App.current_release_id))).all()
+        ids = {r.id for r in rows}
+        current_of = {r.id: r.current_release_id for r in rows}
+        idle = {r.id for r in rows if r.status in ("stopped", "failed") and r.deploy_token is None}
         serving = list((await session.scalars(select(App).where(
             App.status == "running", App.current_release_id.is_not(None), App.deploy_token.is_(None)))).all())
     states = await driver.list({LABEL_INSTALLATION: platform.installation_id, LABEL_KIND: "app"})
@@ -44,8 +46,13 @@ async def heal(platform: Platform) -> None:
             for state in found:
                 with contextlib.suppress(CumuloError):
                     await driver.destroy(state.id)
-        elif app_id in idle and any(standby.LABEL_STANDBY in state.labels for state in found):
-            await standby.remove(platform, app_id)  # made while the app was being stopped
+            continue
+        waiting = [c for c in found if standby.LABEL_STANDBY in c.labels
+                   and c.labels.get(runtime.LABEL_RELEASE) != current_of.get(app_id)]
+        if waiting and (app_id in idle or not platform.settings.apps_standby):
+            await standby.remove(platform, app_id)  # made while the app was being stopped, or turned off
+        elif any(not c.running for c in waiting):
+            await standby.remove(platform, app_id, ended_only=True)  # after a host reboot, or killed
     for app in serving:
         current = [s for s in by_app.get(app.id, []) if s.labels.get(runtime.LABEL_RELEASE) == app.current_release_id]
         if sum(1 for s in current if s.running) >= max(1, app.replicas):

@@ -157,8 +157,11 @@ def prepare_later(platform: Platform, app: App, release: Release) -> None:
     _tasks(platform)[app.id] = task
 
 
-async def remove(platform: Platform, app_id: str) -> None:
-    """Remove the app's standbys not taken by a release (the app stopped or failed)."""
+async def remove(platform: Platform, app_id: str, ended_only: bool = False) -> None:
+    """Remove the app's standbys not taken by a release (the app stopped or failed; ``ended_only``:
+    those no longer running)."""
     for spare in await _spares(platform, app_id):
+        if ended_only and spare.running:
+            continue
         with contextlib.suppress(CumuloError):
             await compute_driver(platform).destroy(spare.id)

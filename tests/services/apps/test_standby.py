@@ -121,6 +121,11 @@ def test_stopping_removes_the_standby_and_deleting_leaves_nothing(apps_server: L
                                                                   pushed: dict[str, Any], tmp_path: Path) -> None:
     app = pushed["app"]
     eventually(lambda: standbys(app, release_ids(owner)), timeout=30, interval=0.3, what="a standby process")
+    before = {c.id for c in app_containers(app)}
+    owner.apps.restart("spare")  # the same release again: new processes, the old ones drained (standby too)
+    eventually(lambda: len(running := [c for c in app_containers(app) if c.status == "running"]) == 2
+               and not {c.id for c in running} & before, timeout=30, interval=0.3,
+               what="one new process and one new standby after a restart, the old ones gone")
     owner.apps.stop("spare")
     eventually(lambda: not app_containers(app), timeout=30, interval=0.3, what="no container left after a stop")
     owner.apps.start("spare")

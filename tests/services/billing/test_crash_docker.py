@@ -183,6 +183,7 @@ def test_a_crashed_app_process_is_billed_until_it_stopped_and_again_once_healed(
     def kill(count: int) -> dt.datetime:
         def serving() -> list[Any] | None:  # the two of the release (the replaced ones drain for a few seconds)
             found = engine.containers.list(filters={"label": f"cumulo.resource={app_id}", "status": "running"})
+            found = [c for c in found if "cumulo.app-standby" not in c.labels]  # the waiting one is not billed
             return found if len(found) == 2 else None
         running = eventually(serving, timeout=60, what="the app's two processes, and only them")
         for container in running[:count]:

@@ -82,7 +82,7 @@ async def switch(platform: Platform, app: App, release: Release, log: LogFn,
     (``network``: the app's network name, being made ready meanwhile)."""
     found = await runtime.containers(platform, app.id)
     spare = standby.taken_by(found, release)  # a standby reserved for this release becomes its first process
-    before = {c.id for c in found if c.labels.get(runtime.LABEL_RELEASE) != release.id}
+    before = {c.id for c in found if spare is None or c.id != spare.id}  # retired after the drain
     try:
         upstreams = await runtime.start(platform, app, release, log, network, spare,
                                         standby.input_of(release) if spare else b"")

@@ -180,6 +180,13 @@ def test_a_crashed_app_process_is_billed_until_it_stopped_and_again_once_healed(
         await pipeline.switch(platform, app, release, lambda line: None)  # type: ignore[arg-type]
         return app.id
 
+    async def redeploy() -> None:  # what a deploy's switch does once its build is done: the release again
+        async with platform.db.session() as session:  # type: ignore[union-attr]
+            app = await session.get(App, app_id)
+            assert app is not None
+            release = await session.get(Release, app.current_release_id)
+        await pipeline.switch(platform, app, release, lambda line: None)  # type: ignore[arg-type]
+
     def kill(count: int) -> dt.datetime:
         def serving() -> list[Any] | None:  # the two of the release (the replaced ones drain for a few seconds)
             found = engine.containers.list(filters={"label": f"cumulo.resource={app_id}", "status": "running"})
@@ -217,15 +224,25 @@ def test_a_crashed_app_process_is_billed_until_it_stopped_and_again_once_healed(
         assert [(e["data"]["running"], e["data"]["usage"]["active"]) for e in
                 _events(client, app_id, "app.process_crashed")] == [(0, False), (1, True)]  # both out at once
         billed.advance(HOUR)
+        # a process that ends while a deploy holds the app's lock (the reconciler skips the app) is
+        # counted out from its stop by the deploy's switch, and in again once the new processes run
+        _hold_heal(billed, app_id, True)
+        during = kill(1)
+        billed.advance(2 * HOUR)
+        billed.run(redeploy())
+        _hold_heal(billed, app_id, False)
+        last = _events(client, app_id, "app.process_crashed")[0]  # newest first
+        assert (last["data"]["stopped_at"], last["data"]["running"]) == (iso(during), 1)
+        billed.advance(HOUR)
         client.apps.stop(name)
 
         billed.close_day()
         billed.meter()
         billed.meter()  # a rerun charges nothing twice
         lines = [e for e in client.billing.transactions(kind="charge") if e["resource_id"] == app_id]
-        assert round(sum(e["quantity"] for e in lines), 6) == 7.0, lines  # not the 10 h the app was 'running'
-        # 2 h of two containers, 3 h of one, 1 h of two, none for 2 h, 1 h of two
-        assert round(-sum(e["amount"] for e in lines), 6) == round(2 * 1.3 + 3 * 0.65 + 1.3 + 1.3, 6)
+        assert round(sum(e["quantity"] for e in lines), 6) == 10.0, lines  # not every hour the app showed as 'running'
+        # 2 h of two containers, 3 h of one, 1 h of two, none for 2 h, 1 h of two, 2 h of one, 1 h of two
+        assert round(-sum(e["amount"] for e in lines), 6) == round(2 * 1.3 + 3 * 0.65 + 1.3 + 1.3 + 2 * 0.65 + 1.3, 6)
         assert both == first + dt.timedelta(hours=4)
     finally:
         billed.run(runtime.retire(platform, app_id, None))  # type: ignore[arg-type]

@@ -1,4 +1,6 @@
-"""What the billing meter learns of an app's processes that stopped on their own (``reconciler.heal``):
+"""What the billing meter learns of an app's processes that stopped on their own (found by a
+switch to a release: ``reconciler.heal``'s, or a deploy's, restart's or config change's, so one that
+crashed while a deploy held the app's lock is counted out from its stop too):
 an app is billed as ``replicas`` containers while running (``models.app_usage``), so each process of
 its current release found exited is recorded as an ``app.process_crashed`` event carrying the usage
 from the moment it really stopped (Docker's ``State.FinishedAt`` in Cumulo's time, not when the
@@ -46,13 +48,14 @@ def _record(session: AsyncSession, app: App, action: str, running: int, at: dt.d
                          "at": iso(at)})
 
 
-async def crashed(platform: Platform, app: App, found: list[ContainerState]) -> None:
+async def crashed(platform: Platform, app: App, found: list[ContainerState]) -> bool:
     """Record the processes of the current release (``found``) missing from its ``replicas``: the
-    exited ones at their stop, in order; one removed behind Cumulo's back (no stop time) at now."""
+    exited ones at their stop, in order; one removed behind Cumulo's back (no stop time) at now.
+    True when some were missing (``healed`` is then due once they run again)."""
     replicas = max(1, app.replicas)
     missing = replicas - sum(1 for s in found if s.running)
     if missing <= 0:
-        return
+        return False
     now = utcnow()
     moments = sorted([await _stopped_at(platform, app, s, now) for s in found if not s.running])[-missing:]
     moments += [now] * (missing - len(moments))
@@ -62,6 +65,7 @@ async def crashed(platform: Platform, app: App, found: list[ContainerState]) -> 
                 continue  # stopped together with the next one: no run of a moment (billed 60 s) in between
             _record(session, app, "app.process_crashed", replicas - n, at, stopped_at=iso(at))
         await session.commit()
+    return True
 
 
 async def healed(platform: Platform, app: App) -> None:

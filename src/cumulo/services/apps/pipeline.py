@@ -27,7 +27,7 @@ from cumulo.core.errors import Conflict, CumuloError, NotFound
 from cumulo.core.ids import new_id
 from cumulo.drivers.compute import compute_driver
 from cumulo.platform import Platform
-from cumulo.services.apps import build, runtime, source, standby
+from cumulo.services.apps import build, crashes, runtime, source, standby
 from cumulo.services.apps.models import App, Build, Release
 from cumulo.services.events import service as events
 from cumulo.services.gateway import providers
@@ -81,6 +81,11 @@ async def switch(platform: Platform, app: App, release: Release, log: LogFn,
     """Start ``release``, wait until healthy, route to it, retire the previous containers
     (``network``: the app's network name, being made ready meanwhile)."""
     found = await runtime.containers(platform, app.id)
+    # processes of the serving release that ended on their own (or were removed) are billed until they
+    # stopped, whoever finds them: the reconciler's heal, or a deploy that held the app's lock meanwhile
+    current = [c for c in found if c.labels.get(runtime.LABEL_RELEASE) == app.current_release_id]
+    missing = app.status == "running" and app.current_release_id is not None \
+        and await crashes.crashed(platform, app, current)
     spare = standby.taken_by(found, release)  # a standby reserved for this release becomes its first process
     before = {c.id for c in found if spare is None or c.id != spare.id}  # retired after the drain
     try:
@@ -112,6 +117,8 @@ async def switch(platform: Platform, app: App, release: Release, log: LogFn,
         events.record(session, user_id=app.user_id, action="app.released", resource_type="app", resource_id=app.id,
                       version=release.version, description=release.description)
         await session.commit()
+    if missing:
+        await crashes.healed(platform, row)  # every replica runs again, billed from now
     await providers.changed(platform, urgent=True)  # the push waits on it: no coalescing delay
     runtime.retire_later(platform, app.id, release.id, before)
     standby.prepare_later(platform, row, release)

@@ -21,7 +21,7 @@ from cumulo.core.errors import Conflict, CumuloError, NotFound
 from cumulo.drivers.compute import compute_driver
 from cumulo.drivers.compute.base import LABEL_INSTALLATION, LABEL_KIND, LABEL_RESOURCE, ContainerState
 from cumulo.platform import Platform
-from cumulo.services.apps import crashes, pipeline, runtime, standby
+from cumulo.services.apps import pipeline, runtime, standby
 from cumulo.services.apps.models import App, Release
 
 log = logging.getLogger("cumulo.apps")
@@ -70,11 +70,10 @@ async def heal(platform: Platform) -> None:
                 running = sum(1 for s in current if s.running)
                 if running >= max(1, fresh.replicas):
                     continue  # healed by another pass meanwhile
-                await crashes.crashed(platform, fresh, current)  # billed until they stopped
                 log.info("app %s: %d of %d processes running, starting v%d again", app.name, running,
                          fresh.replicas, release.version)
+                # the switch bills the ended processes until they stopped, and every replica again once healed
                 await pipeline.switch(platform, fresh, release, lambda line: None)
-                await crashes.healed(platform, fresh)
         except (Conflict, NotFound):
             continue
         except CumuloError as exc:

@@ -205,14 +205,24 @@ def test_interrupted_upload_leaves_nothing(server: Any, s3: Any, creds: dict[str
     s3.put_object(Bucket=bucket, Key="keep", Body=b"old bytes")
     url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "keep"}, ExpiresIn=300)
     parts = urlsplit(url)
+    tmp = Path(server.settings.data_dir) / "storage" / "tmp"
+
+    def writing() -> bool:
+        return tmp.is_dir() and any(tmp.iterdir())
+
     with socket.create_connection((parts.hostname, parts.port)) as sock:
         sock.sendall(f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
                      f"Content-Length: {8 * 1024 * 1024}\r\n\r\n".encode() + os.urandom(3 * 1024 * 1024))
-    tmp = Path(server.settings.data_dir) / "storage" / "tmp"
+        # the client dies only once the server is writing the body (else, under load, the check below
+        # could run before the server has even made its temporary file)
+        deadline = time.monotonic() + 30
+        while not writing() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert writing(), "the server never started writing the body"
     deadline = time.monotonic() + 30
-    while any(tmp.iterdir()) and time.monotonic() < deadline:
+    while writing() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(tmp.iterdir())
+    assert not writing()
     assert s3.get_object(Bucket=bucket, Key="keep")["Body"].read() == b"old bytes"  # the old object is intact
 
 

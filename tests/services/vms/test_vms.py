@@ -274,8 +274,12 @@ def test_pause_and_resume_through_qmp(env: Env) -> None:
     assert env.server.call(driver.status(name)) == "paused"
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port_of(env.vm)}/", timeout=2)  # a paused guest answers nothing
+    # paused behind Cumulo's back: the VM's event watcher turns the instance PAUSED, and RUNNING again
+    # after the resume (waited for each in turn, so the next tests find it RUNNING, not a late PAUSED)
+    assert env.client.instances.wait(env.vm["id"], {"PAUSED"}, timeout=60)["status"] == "PAUSED"
     env.server.call(driver.resume(name))
     assert env.server.call(driver.status(name)) == "running"
+    assert env.client.instances.wait(env.vm["id"], {"RUNNING"}, timeout=60)["status"] == "RUNNING"
     assert eventually_served(lambda: page(env.vm), timeout=60) == "vm-page"
 
 
